@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Makes sure a PostgreSQL server is reachable and prints `export DATABASE_URL=...` for it.
+#
+# - DATABASE_URL already set: it is used as it is (only checked for reachability).
+# - Otherwise a project-local cluster under .pgdata/ is created (once) and started on a port of
+#   its own, with the system's initdb/pg_ctl (through `runuser -u postgres` when run as root,
+#   since initdb refuses root). Missing server binaries are installed with apt-get when possible.
+# Everything it says for people goes to stderr; stdout carries only the export line.
+set -euo pipefail
+
+say() { echo "ensure-postgres: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+root_dir=$(cd "$(dirname "$0")/.." && pwd)
+port=${GAMEDAY_PG_PORT:-54329}
+data="$root_dir/.pgdata/cluster"
+log="$root_dir/.pgdata/server.log"
+db_name=gameday
+db_user=gameday
+db_pass=gameday
+
+if [ -n "${DATABASE_URL:-}" ]; then
+  echo "export DATABASE_URL='$DATABASE_URL'"
+  exit 0
+fi
+
+find_bindir() {
+  local d
+  if command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
+    dirname "$(readlink -f "$(command -v pg_ctl)")"; return 0
+  fi
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    [ -x "$d/pg_ctl" ] && [ -x "$d/initdb" ] && { echo "$d"; return 0; }
+  done
+  return 1
+}
+
+as_root=false
+[ "$(id -u)" -eq 0 ] && as_root=true
+
+bindir=$(find_bindir || true)
+if [ -z "$bindir" ]; then
+  if $as_root && command -v apt-get >/dev/null 2>&1; then
+    say "PostgreSQL server binaries not found; installing the 'postgresql' package with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2 && apt-get install -y -qq postgresql >&2 || die "apt-get install postgresql failed"
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    say "PostgreSQL server binaries not found; installing the 'postgresql' package with sudo apt-get"
+    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2 || die "apt-get install postgresql failed"
+  else
+    die "PostgreSQL server binaries (initdb, pg_ctl) are missing. Install them (Debian: 'sudo apt-get install postgresql') or set DATABASE_URL to a server you have."
+  fi
+  bindir=$(find_bindir) || die "PostgreSQL was installed but initdb/pg_ctl are still not found"
+fi
+
+# Run a PostgreSQL tool as the owner of the cluster.
+run_pg() {
+  if $as_root; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+mkdir -p "$root_dir/.pgdata"
+if $as_root; then
+  id postgres >/dev/null 2>&1 || die "running as root but there is no 'postgres' user to own the cluster (install the postgresql package)"
+  chown postgres: "$root_dir/.pgdata"
+  # The postgres user must be able to reach the cluster directory.
+  dir="$root_dir"
+  while [ "$dir" != "/" ]; do
+    if ! runuser -u postgres -- test -x "$dir"; then chmod o+x "$dir"; fi
+    dir=$(dirname "$dir")
+  done
+fi
+
+if [ ! -f "$data/PG_VERSION" ]; then
+  say "creating a local PostgreSQL cluster in .pgdata/ (port $port)"
+  rm -rf "$data"
+  pwfile=$(mktemp)
+  echo "$db_pass" > "$pwfile"
+  chmod 644 "$pwfile"
+  run_pg "$bindir/initdb" -D "$data" -U "$db_user" --pwfile="$pwfile" --auth=scram-sha-256 \
+    --encoding=UTF8 --locale=C.UTF-8 >&2 || { rm -f "$pwfile"; die "initdb failed"; }
+  rm -f "$pwfile"
+  cat >> "$data/postgresql.conf" <<CONF
+# Set by scripts/ensure-postgres.sh: loopback only, a port of its own, sockets inside the cluster.
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$data'
+max_connections = 300
+fsync = on
+CONF
+fi
+
+if ! run_pg "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+  # After a crash the pid file may name a process that is gone (or now someone else's).
+  if [ -f "$data/postmaster.pid" ]; then
+    pid=$(head -n1 "$data/postmaster.pid")
+    if ! ps -p "$pid" -o comm= 2>/dev/null | grep -q postgres; then
+      say "removing a stale postmaster.pid left by a crash"
+      rm -f "$data/postmaster.pid"
+    fi
+  fi
+  say "starting PostgreSQL on 127.0.0.1:$port (log: .pgdata/server.log)"
+  touch "$log"; $as_root && chown postgres: "$log"
+  run_pg "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 start >&2 || { tail -n 20 "$log" >&2; die "PostgreSQL did not start"; }
+fi
+
+export PGPASSWORD="$db_pass"
+for _ in $(seq 1 50); do
+  "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" && break
+  sleep 0.2
+done
+psql_admin() { "$bindir/psql" -X -q -h 127.0.0.1 -p "$port" -U "$db_user" -d postgres -v ON_ERROR_STOP=1 "$@"; }
+if [ "$(psql_admin -tAc "select 1 from pg_database where datname = '$db_name'")" != "1" ]; then
+  psql_admin -c "create database $db_name" >&2
+fi
+
+echo "export DATABASE_URL='postgres://$db_user:$db_pass@127.0.0.1:$port/$db_name'"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what `make test` needs beyond Rust: Chromium and chromedriver (Debian packages) for the
+# browser tests, and sqlx-cli (from crates.io) for the check that `.sqlx/` is fresh.
+set -euo pipefail
+
+say() { echo "test-deps: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+SQLX_VERSION=0.8.6
+
+apt_install() {
+  if [ "$(id -u)" -eq 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+  else
+    die "missing: $* — install them (Debian: 'sudo apt-get install $*') and run 'make test' again"
+  fi
+}
+
+if ! command -v chromedriver >/dev/null 2>&1 || ! { command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; }; then
+  say "installing chromium and chromium-driver for the browser tests"
+  apt_install chromium chromium-driver >&2
+fi
+
+if ! cargo sqlx --version 2>/dev/null | grep -q " $SQLX_VERSION"; then
+  say "installing sqlx-cli $SQLX_VERSION (once; about two minutes)"
+  cargo install sqlx-cli --version "$SQLX_VERSION" --locked --no-default-features --features postgres,rustls >&2
+fi

@@ -1,0 +1,233 @@
+//! Accounts: sign-up, sign-in (with throttling of failures), sign-out.
+//! Sessions and login come from axum-login over tower-sessions; passwords are Argon2id hashes.
+
+pub mod routes;
+pub mod store;
+
+use axum_login::{AuthUser, AuthnBackend};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::form::bounded_text;
+
+/// A signed-up person.
+#[derive(Clone, sqlx::FromRow)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub is_admin: bool,
+}
+
+// Hand-written so that the password hash never reaches a log line.
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("is_admin", &self.is_admin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthUser for User {
+    type Id = Uuid;
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Sessions are bound to the password hash: changing the password ends every other session.
+    fn session_auth_hash(&self) -> &[u8] {
+        self.password_hash.as_bytes()
+    }
+}
+
+/// An email address as typed, trimmed and lower-cased; invalid ones cannot be constructed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(input: &str) -> Result<Email, String> {
+        let value = input.trim().to_lowercase();
+        if value.is_empty() {
+            return Err("Email is required.".into());
+        }
+        if value.chars().count() > 254 {
+            return Err("Email must be at most 254 characters.".into());
+        }
+        let valid = match value.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+            }
+            None => false,
+        };
+        if valid { Ok(Email(value)) } else { Err("Enter an email address like ana@example.com.".into()) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A display name: 1 to 80 characters.
+pub fn parse_display_name(input: &str) -> Result<String, String> {
+    bounded_text(input, "Display name", 1, 80)
+}
+
+/// Password length rules (NIST 800-63B): 8 to 128 characters, no composition rules.
+pub fn check_password(input: &str) -> Result<(), String> {
+    let len = input.chars().count();
+    if len < 8 {
+        Err("Password must be at least 8 characters.".into())
+    } else if len > 128 {
+        Err("Password must be at most 128 characters.".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// Failed sign-ins allowed per account within [`THROTTLE_WINDOW_MINUTES`].
+pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+/// Failed sign-ins allowed per client address within [`THROTTLE_WINDOW_MINUTES`].
+pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+pub const THROTTLE_WINDOW_MINUTES: i64 = 15;
+
+/// Whether a sign-in attempt must be refused because of recent failures.
+pub fn is_throttled(account_failures: i64, address_failures: i64) -> bool {
+    account_failures >= MAX_FAILURES_PER_ACCOUNT || address_failures >= MAX_FAILURES_PER_ADDRESS
+}
+
+/// What a person types to sign in.
+#[derive(Clone)]
+pub struct Credentials {
+    pub email: Email,
+    pub password: String,
+}
+
+/// The axum-login backend: finds users in PostgreSQL and checks Argon2id hashes.
+#[derive(Clone)]
+pub struct Backend {
+    db: PgPool,
+}
+
+impl Backend {
+    pub fn new(db: PgPool) -> Self {
+        Backend { db }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    TaskJoin(#[from] tokio::task::JoinError),
+}
+
+/// A hash of a random password, checked against when an email is unknown, so that the time a
+/// failed sign-in takes does not tell whether the account exists.
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| password_auth::generate_hash(Uuid::new_v4().to_string()));
+
+impl AuthnBackend for Backend {
+    type User = User;
+    type Credentials = Credentials;
+    type Error = BackendError;
+
+    async fn authenticate(&self, creds: Credentials) -> Result<Option<User>, BackendError> {
+        let user = store::user_by_email(&self.db, &creds.email).await?;
+        let hash = match &user {
+            Some(user) => user.password_hash.clone(),
+            None => DUMMY_HASH.clone(),
+        };
+        let password = creds.password;
+        let matches =
+            tokio::task::spawn_blocking(move || password_auth::verify_password(password, &hash).is_ok()).await?;
+        Ok(user.filter(|_| matches))
+    }
+
+    async fn get_user(&self, user_id: &Uuid) -> Result<Option<User>, BackendError> {
+        Ok(store::user_by_id(&self.db, *user_id).await?)
+    }
+}
+
+pub type AuthSession = axum_login::AuthSession<Backend>;
+
+/// Hashes a password with Argon2id off the async threads.
+pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    Ok(tokio::task::spawn_blocking(move || password_auth::generate_hash(password)).await?)
+}
+
+/// The signed-in user; a request without one is sent to the sign-in page, which returns here after.
+pub struct CurrentUser(pub User);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CurrentUser {
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        use axum::response::{IntoResponse, Redirect};
+        match parts.extensions.get::<AuthSession>().and_then(|auth| auth.user.clone()) {
+            Some(user) => Ok(CurrentUser(user)),
+            None => {
+                let back = if parts.method == axum::http::Method::GET {
+                    parts.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/")
+                } else {
+                    parts.uri.path()
+                };
+                let query = serde_urlencoded::to_string([("next", back)]).unwrap_or_default();
+                Err(Redirect::to(&format!("/signin?{query}")).into_response())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_trimmed_and_lower_cased() {
+        assert_eq!(Email::parse("  Ana@Example.COM ").unwrap().as_str(), "ana@example.com");
+    }
+
+    #[test]
+    fn email_without_at_or_domain_dot_is_refused() {
+        for bad in ["", "ana", "ana@", "@example.com", "ana@example", "ana@@example.com", "a na@example.com"] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn password_length_is_between_8_and_128_characters() {
+        assert!(check_password("1234567").is_err());
+        assert!(check_password("12345678").is_ok());
+        assert!(check_password(&"é".repeat(128)).is_ok());
+        assert!(check_password(&"x".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn throttling_starts_at_the_limits() {
+        assert!(!is_throttled(MAX_FAILURES_PER_ACCOUNT - 1, MAX_FAILURES_PER_ADDRESS - 1));
+        assert!(is_throttled(MAX_FAILURES_PER_ACCOUNT, 0));
+        assert!(is_throttled(0, MAX_FAILURES_PER_ADDRESS));
+    }
+
+    #[test]
+    fn user_debug_output_hides_the_password_hash() {
+        let user = User {
+            id: Uuid::nil(),
+            email: "ana@example.com".into(),
+            display_name: "Ana".into(),
+            password_hash: "$argon2id$secret".into(),
+            is_admin: false,
+        };
+        assert!(!format!("{user:?}").contains("argon2id"));
+    }
+}

@@ -1,0 +1,79 @@
+//! Configuration: environment variables, overridden by command-line flags.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand};
+
+/// `gameday`: run chaos-engineering game days as a team.
+#[derive(Debug, Parser)]
+#[command(name = "gameday", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply migrations, then serve the web app (the default).
+    Serve,
+    /// Apply the database migrations and exit.
+    Migrate,
+}
+
+/// Settings shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// PostgreSQL connection URL.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Address and port to listen on.
+    #[arg(long, env = "GAMEDAY_BIND", default_value = "127.0.0.1:3000", global = true)]
+    pub bind: SocketAddr,
+
+    /// The URL people use to reach this server (links in invites; https makes cookies Secure).
+    /// Defaults to http://<bind>.
+    #[arg(long, env = "GAMEDAY_BASE_URL", global = true)]
+    pub base_url: Option<String>,
+
+    /// Maximum number of database connections in this instance's pool.
+    #[arg(long, env = "GAMEDAY_DB_MAX_CONNECTIONS", default_value_t = 20, global = true)]
+    pub db_max_connections: u32,
+
+    /// Seconds a request may take before it is answered with a timeout.
+    #[arg(long, env = "GAMEDAY_REQUEST_TIMEOUT_SECS", default_value_t = 30, global = true)]
+    pub request_timeout_secs: u64,
+
+    /// Log lines as JSON (for log shippers) instead of human-readable text.
+    #[arg(long, env = "GAMEDAY_LOG_JSON", global = true)]
+    pub log_json: bool,
+}
+
+impl Config {
+    /// The base URL without a trailing slash.
+    pub fn base_url(&self) -> String {
+        match &self.base_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.bind),
+        }
+    }
+
+    /// Whether cookies must be marked Secure (the site is served over https).
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url().starts_with("https://")
+    }
+
+    /// A configuration for tests and tools: everything at its default, on `bind`.
+    pub fn for_bind(bind: SocketAddr) -> Self {
+        Config {
+            database_url: None,
+            bind,
+            base_url: None,
+            db_max_connections: 20,
+            request_timeout_secs: 30,
+            log_json: false,
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Gameday: run chaos-engineering game days as a team. Every fault is written down,
+//! agreed at its exact wording, and announced before it is injected.
+
+pub mod accounts;
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod form;
+pub mod home;
+pub mod teams;
+pub mod web;

@@ -1,0 +1,132 @@
+//! Invite links: a lead creates one for a role; it works once, for seven days.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use super::routes::{NEW_INVITE_KEY, NewInvite, lead_or_refuse};
+use super::store::{self, Invite};
+use super::{INVITE_VALIDITY, InviteState, TeamRole, hash_invite_token, invite_state, new_invite_token};
+use crate::accounts::{AuthSession, CurrentUser};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::web::{FlashKind, Layout, flash, render, see_other, utc_label};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/teams/{slug}/invites", post(create))
+        .route("/teams/{slug}/invites/{id}/revoke", post(revoke))
+        .route("/invites/{token}", get(show))
+        .route("/invites/{token}/accept", post(accept))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct InviteForm {
+    role: String,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+    Form(form): Form<InviteForm>,
+) -> AppResult<Response> {
+    let membership = lead_or_refuse(&state, &slug, &user).await?;
+    let role = TeamRole::parse(&form.role).map_err(AppError::Validation)?;
+    let (token, hash) = new_invite_token();
+    let expires_at = OffsetDateTime::now_utc() + INVITE_VALIDITY;
+    store::create_invite(&state.db, membership.team.id, &hash, role, user.id, expires_at).await?;
+    tracing::info!(team_id = %membership.team.id, role = role.as_str(), "invite created");
+    let url = format!("{}/invites/{token}", state.config.base_url());
+    session.insert(NEW_INVITE_KEY, NewInvite { team_slug: membership.team.slug.clone(), url, role }).await?;
+    Ok(see_other(&format!("/teams/{}#invites", membership.team.slug)))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let membership = lead_or_refuse(&state, &slug, &user).await?;
+    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
+    if !store::revoke_invite(&state.db, membership.team.id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    flash(&session, FlashKind::Success, "Invite revoked; its link no longer works.").await?;
+    Ok(see_other(&format!("/teams/{}#invites", membership.team.slug)))
+}
+
+/// The reason an invite cannot be used, or Ok for a usable one.
+fn usable(invite: &Invite) -> AppResult<()> {
+    let state = invite_state(invite.used, invite.revoked, invite.expires_at, OffsetDateTime::now_utc());
+    let why = match state {
+        InviteState::Usable => return Ok(()),
+        InviteState::Used => "This invite link has already been used.",
+        InviteState::Revoked => "This invite link was revoked.",
+        InviteState::Expired => "This invite link has expired.",
+    };
+    Err(AppError::Gone(format!("{why} Ask a lead of the team for a new one.")))
+}
+
+#[derive(Template)]
+#[template(path = "teams/invite.html")]
+struct InvitePage {
+    layout: Layout,
+    invite: Invite,
+    token: String,
+    signed_in: bool,
+    next_query: String,
+}
+
+impl InvitePage {
+    fn expires_label(&self) -> String {
+        utc_label(&self.invite.expires_at)
+    }
+}
+
+async fn show(
+    State(state): State<AppState>,
+    layout: Layout,
+    auth: AuthSession,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    let mut conn = state.db.acquire().await?;
+    let invite = store::invite_by_token(&mut conn, &hash_invite_token(&token)).await?.ok_or(AppError::NotFound)?;
+    drop(conn);
+    usable(&invite)?;
+    let next_query = serde_urlencoded::to_string([("next", format!("/invites/{token}"))]).unwrap_or_default();
+    render(&InvitePage { layout, invite, token, signed_in: auth.user.is_some(), next_query })
+}
+
+async fn accept(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let invite = store::invite_by_token(&mut tx, &hash_invite_token(&token)).await?.ok_or(AppError::NotFound)?;
+    usable(&invite)?;
+    let joined = store::add_member(&mut tx, invite.team.id, user.id, invite.role).await?;
+    if joined {
+        store::mark_invite_used(&mut tx, invite.id, user.id).await?;
+    }
+    tx.commit().await?;
+    let message = if joined {
+        tracing::info!(team_id = %invite.team.id, user_id = %user.id, "joined team by invite");
+        format!("You joined {} as {}.", invite.team.name, invite.role.as_str())
+    } else {
+        format!("You are already a member of {}; the invite is still unused.", invite.team.name)
+    };
+    flash(&session, FlashKind::Success, message).await?;
+    Ok(see_other(&format!("/teams/{}", invite.team.slug)))
+}

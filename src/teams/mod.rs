@@ -1,0 +1,233 @@
+//! Teams: members with a role, invite links, and the rule that a team always keeps a lead.
+//! Nothing of a team is visible to a non-member: every team URL answers 404 to them.
+
+pub mod invites;
+pub mod routes;
+pub mod store;
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::form::bounded_text;
+
+/// A member's role in a team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
+#[sqlx(type_name = "team_role", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum TeamRole {
+    /// Manages members, invites and settings; schedules game days.
+    Lead,
+    /// Takes part in game days.
+    Member,
+    /// Reads what the team does.
+    Viewer,
+}
+
+impl TeamRole {
+    pub const ALL: [TeamRole; 3] = [TeamRole::Lead, TeamRole::Member, TeamRole::Viewer];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TeamRole::Lead => "lead",
+            TeamRole::Member => "member",
+            TeamRole::Viewer => "viewer",
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            TeamRole::Lead => "Lead",
+            TeamRole::Member => "Member",
+            TeamRole::Viewer => "Viewer",
+        }
+    }
+
+    pub fn parse(input: &str) -> Result<TeamRole, String> {
+        TeamRole::ALL
+            .into_iter()
+            .find(|r| r.as_str() == input)
+            .ok_or_else(|| "Choose a role: lead, member or viewer.".to_owned())
+    }
+
+    pub fn is_lead(&self) -> bool {
+        *self == TeamRole::Lead
+    }
+}
+
+/// A team.
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+}
+
+/// A team as seen by one of its members.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub team: Team,
+    pub role: TeamRole,
+}
+
+pub fn parse_team_name(input: &str) -> Result<String, String> {
+    bounded_text(input, "Team name", 1, 80)
+}
+
+/// Slugs that would collide with fixed routes under `/teams/`.
+const RESERVED_SLUGS: &[&str] = &["new"];
+
+/// A URL slug: 2 to 40 of `a-z`, `0-9` and single hyphens between them.
+pub fn parse_slug(input: &str) -> Result<String, String> {
+    let slug = input.trim();
+    let len = slug.chars().count();
+    if !(2..=40).contains(&len) {
+        return Err("The URL name must be 2 to 40 characters.".into());
+    }
+    let valid_chars = slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid_chars || slug.starts_with('-') || slug.ends_with('-') || slug.contains("--") {
+        return Err("Use lowercase letters, digits and single hyphens (like platform-team).".into());
+    }
+    if RESERVED_SLUGS.contains(&slug) {
+        return Err(format!("\"{slug}\" is reserved; choose another URL name."));
+    }
+    Ok(slug.to_owned())
+}
+
+/// Derives a slug from a team name: ASCII letters and digits kept, everything else a hyphen.
+pub fn derive_slug(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.trim().chars().flat_map(char::to_lowercase) {
+        let c = match c {
+            'a'..='z' | '0'..='9' => c,
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
+            'ç' => 'c',
+            'è' | 'é' | 'ê' | 'ë' => 'e',
+            'ì' | 'í' | 'î' | 'ï' => 'i',
+            'ñ' => 'n',
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => 'o',
+            'ù' | 'ú' | 'û' | 'ü' => 'u',
+            _ => '-',
+        };
+        if c == '-' && (slug.is_empty() || slug.ends_with('-')) {
+            continue;
+        }
+        slug.push(c);
+        if slug.len() >= 40 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-').to_owned();
+    if slug.len() < 2 { format!("team-{}", slug).trim_end_matches('-').to_owned() } else { slug }
+}
+
+/// Why a change to the members was refused.
+pub const LAST_LEAD: &str = "A team always keeps one lead. Make another member a lead first.";
+
+/// Whether `target` may change from `current` to `new` when the team has `leads` leads.
+pub fn check_role_change(leads: i64, current: TeamRole, new: TeamRole) -> Result<(), String> {
+    if current.is_lead() && !new.is_lead() && leads <= 1 { Err(LAST_LEAD.into()) } else { Ok(()) }
+}
+
+/// Whether a member with `role` may leave a team that has `leads` leads.
+pub fn check_removal(leads: i64, role: TeamRole) -> Result<(), String> {
+    if role.is_lead() && leads <= 1 { Err(LAST_LEAD.into()) } else { Ok(()) }
+}
+
+/// How long an invite link works.
+pub const INVITE_VALIDITY: Duration = Duration::days(7);
+
+/// A fresh invite token (256 random bits, URL-safe) and the hash that is stored in its place.
+pub fn new_invite_token() -> (String, Vec<u8>) {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hash = hash_invite_token(&token);
+    (token, hash)
+}
+
+pub fn hash_invite_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Where an invite stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviteState {
+    Usable,
+    Used,
+    Revoked,
+    Expired,
+}
+
+pub fn invite_state(used: bool, revoked: bool, expires_at: OffsetDateTime, now: OffsetDateTime) -> InviteState {
+    if used {
+        InviteState::Used
+    } else if revoked {
+        InviteState::Revoked
+    } else if now >= expires_at {
+        InviteState::Expired
+    } else {
+        InviteState::Usable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slug_is_derived_from_the_name() {
+        assert_eq!(derive_slug("Platform Team"), "platform-team");
+        assert_eq!(derive_slug("  SRE / Payments!! "), "sre-payments");
+        assert_eq!(derive_slug("Équipe Réseau"), "equipe-reseau");
+        assert_eq!(derive_slug("日本"), "team");
+        assert!(derive_slug(&"a".repeat(100)).len() <= 40);
+    }
+
+    #[test]
+    fn derived_slugs_are_valid_slugs() {
+        for name in ["Platform Team", "x", "--a--b--", "日本", "New"] {
+            let slug = derive_slug(name);
+            assert!(parse_slug(&slug).is_ok() || slug == "new", "{name:?} gave {slug:?}");
+        }
+    }
+
+    #[test]
+    fn bad_slugs_are_refused() {
+        for bad in ["a", "Has-Caps", "-lead", "trail-", "dou--ble", "sp ace", "new", &"a".repeat(41)] {
+            assert!(parse_slug(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert_eq!(parse_slug("sre-2"), Ok("sre-2".to_owned()));
+    }
+
+    #[test]
+    fn the_last_lead_cannot_be_demoted_or_removed() {
+        assert!(check_role_change(1, TeamRole::Lead, TeamRole::Member).is_err());
+        assert!(check_role_change(2, TeamRole::Lead, TeamRole::Member).is_ok());
+        assert!(check_role_change(1, TeamRole::Member, TeamRole::Viewer).is_ok());
+        assert!(check_removal(1, TeamRole::Lead).is_err());
+        assert!(check_removal(1, TeamRole::Member).is_ok());
+        assert!(check_removal(2, TeamRole::Lead).is_ok());
+    }
+
+    #[test]
+    fn invite_tokens_are_random_and_only_their_hash_matches() {
+        let (a, hash_a) = new_invite_token();
+        let (b, _) = new_invite_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+        assert_eq!(hash_invite_token(&a), hash_a);
+    }
+
+    #[test]
+    fn invite_states() {
+        let now = OffsetDateTime::now_utc();
+        let later = now + Duration::hours(1);
+        assert_eq!(invite_state(false, false, later, now), InviteState::Usable);
+        assert_eq!(invite_state(false, false, now, now), InviteState::Expired);
+        assert_eq!(invite_state(true, false, later, now), InviteState::Used);
+        assert_eq!(invite_state(false, true, later, now), InviteState::Revoked);
+    }
+}

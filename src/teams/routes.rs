@@ -1,0 +1,334 @@
+//! Team pages: my teams, create, the team page with its members, settings, role changes, removal.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use super::store::{self, Member, PendingInvite, SlugError};
+use super::{Membership, TeamRole, check_removal, check_role_change, derive_slug, parse_slug, parse_team_name};
+use crate::accounts::{CurrentUser, User};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::form::FieldErrors;
+use crate::web::{FlashKind, Layout, flash, render, render_status, see_other, utc_label};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/teams", get(index).post(create))
+        .route("/teams/new", get(new_page))
+        .route("/teams/{slug}", get(show))
+        .route("/teams/{slug}/settings", get(settings_page).post(update_settings))
+        .route("/teams/{slug}/members/{user_id}/role", post(change_role))
+        .route("/teams/{slug}/members/{user_id}/remove", post(remove_member))
+}
+
+/// The team behind `slug` if `user` is a member; otherwise 404, exactly as for a team that does not exist.
+pub async fn membership_or_404(state: &AppState, slug: &str, user: &User) -> AppResult<Membership> {
+    store::membership(&state.db, slug, user.id).await?.ok_or(AppError::NotFound)
+}
+
+/// Like [`membership_or_404`], and the member must be a lead (403 otherwise: they know the team exists).
+pub async fn lead_or_refuse(state: &AppState, slug: &str, user: &User) -> AppResult<Membership> {
+    let membership = membership_or_404(state, slug, user).await?;
+    if !membership.role.is_lead() {
+        return Err(AppError::Forbidden("Only a team lead can do that.".into()));
+    }
+    Ok(membership)
+}
+
+/// A path segment that should be a member's id; a malformed one is simply not found.
+fn member_id(raw: &str) -> AppResult<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
+}
+
+#[derive(Template)]
+#[template(path = "teams/index.html")]
+struct IndexPage {
+    layout: Layout,
+}
+
+async fn index(layout: Layout, CurrentUser(_user): CurrentUser) -> AppResult<Response> {
+    render(&IndexPage { layout })
+}
+
+#[derive(Template)]
+#[template(path = "teams/new.html")]
+struct NewPage {
+    layout: Layout,
+    name: String,
+    slug: String,
+    errors: FieldErrors,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TeamForm {
+    name: String,
+    slug: String,
+}
+
+async fn new_page(layout: Layout, CurrentUser(_user): CurrentUser) -> AppResult<Response> {
+    render(&NewPage { layout, name: String::new(), slug: String::new(), errors: FieldErrors::new() })
+}
+
+/// Validates a team form; a blank slug is derived from the name.
+fn parse_team_form(form: &TeamForm, errors: &mut FieldErrors) -> Option<(String, String)> {
+    let name = errors.check("name", parse_team_name(&form.name));
+    let slug_input = if form.slug.trim().is_empty() {
+        name.as_deref().map(derive_slug).unwrap_or_default()
+    } else {
+        form.slug.trim().to_owned()
+    };
+    let slug = if name.is_some() || !form.slug.trim().is_empty() {
+        errors.check("slug", parse_slug(&slug_input))
+    } else {
+        None
+    };
+    Some((name?, slug?))
+}
+
+const SLUG_TAKEN: &str = "Another team already uses this URL name. Choose another one.";
+
+async fn create(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Form(form): Form<TeamForm>,
+) -> AppResult<Response> {
+    let mut errors = FieldErrors::new();
+    let invalid = |errors: FieldErrors, layout: Layout| {
+        render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &NewPage { layout, name: form.name.clone(), slug: form.slug.clone(), errors },
+        )
+    };
+    let Some((name, slug)) = parse_team_form(&form, &mut errors) else {
+        return invalid(errors, layout);
+    };
+    let mut tx = state.db.begin().await?;
+    let team = match store::create_team(&mut tx, &name, &slug, user.id).await {
+        Ok(team) => team,
+        Err(SlugError::Taken) => {
+            errors.add("slug", SLUG_TAKEN);
+            return invalid(errors, layout);
+        }
+        Err(SlugError::Database(err)) => return Err(err.into()),
+    };
+    tx.commit().await?;
+    tracing::info!(team_id = %team.id, "team created");
+    flash(&session, FlashKind::Success, format!("Team {} created. Invite your teammates below.", team.name)).await?;
+    Ok(see_other(&format!("/teams/{}", team.slug)))
+}
+
+/// A newly created invite link, shown once on the team page (only its hash is stored).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct NewInvite {
+    pub team_slug: String,
+    pub url: String,
+    pub role: TeamRole,
+}
+
+pub const NEW_INVITE_KEY: &str = "new_invite";
+
+#[derive(Template)]
+#[template(path = "teams/show.html")]
+struct ShowPage {
+    layout: Layout,
+    membership: Membership,
+    me: Uuid,
+    members: Vec<Member>,
+    invites: Vec<PendingInvite>,
+    new_invite: Option<NewInvite>,
+    /// A refusal to show beside one member's row.
+    member_error: Option<(Uuid, String)>,
+    roles: [TeamRole; 3],
+}
+
+impl ShowPage {
+    fn error_for(&self, user_id: &Uuid) -> Option<&str> {
+        self.member_error.as_ref().filter(|(id, _)| id == user_id).map(|(_, msg)| msg.as_str())
+    }
+
+    fn lead_count(&self) -> usize {
+        self.members.iter().filter(|m| m.role.is_lead()).count()
+    }
+}
+
+async fn team_page(
+    state: &AppState,
+    layout: Layout,
+    session: &Session,
+    membership: Membership,
+    me: Uuid,
+    status: StatusCode,
+    member_error: Option<(Uuid, String)>,
+) -> AppResult<Response> {
+    let members = store::members(&state.db, membership.team.id).await?;
+    let (invites, new_invite) = if membership.role.is_lead() {
+        let invites = store::pending_invites(&state.db, membership.team.id).await?;
+        let new_invite = session
+            .remove::<NewInvite>(NEW_INVITE_KEY)
+            .await?
+            .filter(|invite| invite.team_slug == membership.team.slug);
+        (invites, new_invite)
+    } else {
+        (Vec::new(), None)
+    };
+    render_status(
+        status,
+        &ShowPage { layout, membership, me, members, invites, new_invite, member_error, roles: TeamRole::ALL },
+    )
+}
+
+async fn show(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+) -> AppResult<Response> {
+    let membership = membership_or_404(&state, &slug, &user).await?;
+    team_page(&state, layout, &session, membership, user.id, StatusCode::OK, None).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RoleForm {
+    role: String,
+}
+
+async fn change_role(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, target)): Path<(String, String)>,
+    Form(form): Form<RoleForm>,
+) -> AppResult<Response> {
+    let membership = lead_or_refuse(&state, &slug, &user).await?;
+    let target = member_id(&target)?;
+    let new_role = TeamRole::parse(&form.role).map_err(AppError::Validation)?;
+
+    let mut tx = state.db.begin().await?;
+    let (current, leads) = store::lock_members(&mut tx, membership.team.id, target).await?;
+    let current = current.ok_or(AppError::NotFound)?;
+    if let Err(refusal) = check_role_change(leads, current, new_role) {
+        drop(tx);
+        return team_page(&state, layout, &session, membership, user.id, StatusCode::CONFLICT, Some((target, refusal)))
+            .await;
+    }
+    store::set_role(&mut tx, membership.team.id, target, new_role).await?;
+    tx.commit().await?;
+    tracing::info!(team_id = %membership.team.id, member = %target, role = new_role.as_str(), "role changed");
+    flash(&session, FlashKind::Success, format!("Role changed to {}.", new_role.label())).await?;
+    Ok(see_other(&format!("/teams/{}", membership.team.slug)))
+}
+
+async fn remove_member(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, target)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let membership = membership_or_404(&state, &slug, &user).await?;
+    let target = member_id(&target)?;
+    let leaving = target == user.id;
+    // Leads remove anyone; everyone may leave.
+    if !membership.role.is_lead() && !leaving {
+        return Err(AppError::Forbidden("Only a team lead can remove members.".into()));
+    }
+
+    let mut tx = state.db.begin().await?;
+    let (role, leads) = store::lock_members(&mut tx, membership.team.id, target).await?;
+    let role = role.ok_or(AppError::NotFound)?;
+    if let Err(refusal) = check_removal(leads, role) {
+        drop(tx);
+        return team_page(&state, layout, &session, membership, user.id, StatusCode::CONFLICT, Some((target, refusal)))
+            .await;
+    }
+    store::remove_member(&mut tx, membership.team.id, target).await?;
+    tx.commit().await?;
+    tracing::info!(team_id = %membership.team.id, member = %target, "member removed");
+    if leaving {
+        flash(&session, FlashKind::Success, format!("You left {}.", membership.team.name)).await?;
+        Ok(see_other("/"))
+    } else {
+        flash(&session, FlashKind::Success, "Member removed.").await?;
+        Ok(see_other(&format!("/teams/{}", membership.team.slug)))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "teams/settings.html")]
+struct SettingsPage {
+    layout: Layout,
+    membership: Membership,
+    name: String,
+    slug: String,
+    errors: FieldErrors,
+}
+
+async fn settings_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+) -> AppResult<Response> {
+    let membership = lead_or_refuse(&state, &slug, &user).await?;
+    let (name, slug) = (membership.team.name.clone(), membership.team.slug.clone());
+    render(&SettingsPage { layout, membership, name, slug, errors: FieldErrors::new() })
+}
+
+async fn update_settings(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+    Form(form): Form<TeamForm>,
+) -> AppResult<Response> {
+    let membership = lead_or_refuse(&state, &slug, &user).await?;
+    let mut errors = FieldErrors::new();
+    let parsed = parse_team_form(&form, &mut errors);
+    let invalid = |errors: FieldErrors, layout: Layout, membership: Membership| {
+        render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &SettingsPage { layout, membership, name: form.name.clone(), slug: form.slug.clone(), errors },
+        )
+    };
+    let Some((name, new_slug)) = parsed else {
+        return invalid(errors, layout, membership);
+    };
+    let mut tx = state.db.begin().await?;
+    match store::update_team(&mut tx, membership.team.id, &name, &new_slug).await {
+        Ok(()) => {}
+        Err(SlugError::Taken) => {
+            errors.add("slug", SLUG_TAKEN);
+            return invalid(errors, layout, membership);
+        }
+        Err(SlugError::Database(err)) => return Err(err.into()),
+    }
+    tx.commit().await?;
+    flash(&session, FlashKind::Success, "Team settings saved.").await?;
+    Ok(see_other(&format!("/teams/{new_slug}")))
+}
+
+impl Member {
+    pub fn joined_label(&self) -> String {
+        utc_label(&self.joined_at)
+    }
+}
+
+impl PendingInvite {
+    pub fn expires_label(&self) -> String {
+        utc_label(&self.expires_at)
+    }
+}

@@ -1,0 +1,274 @@
+//! SQL for teams, members and invites.
+
+use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Membership, Team, TeamRole};
+use crate::web::NavTeam;
+
+/// The teams a user belongs to, for the navigation and the dashboard.
+#[tracing::instrument(skip(db))]
+pub async fn nav_teams(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<NavTeam>> {
+    sqlx::query_as!(
+        NavTeam,
+        r#"
+        select t.name, t.slug, m.role as "role: TeamRole"
+        from team_members m join teams t on t.id = m.team_id
+        where m.user_id = $1
+        order by lower(t.name)
+        "#,
+        user_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The team with this slug, if `user_id` is a member of it.
+#[tracing::instrument(skip(db))]
+pub async fn membership(db: &PgPool, slug: &str, user_id: Uuid) -> sqlx::Result<Option<Membership>> {
+    let row = sqlx::query!(
+        r#"
+        select t.id, t.name, t.slug, m.role as "role: TeamRole"
+        from teams t join team_members m on m.team_id = t.id and m.user_id = $2
+        where t.slug = $1
+        "#,
+        slug,
+        user_id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| Membership { team: Team { id: r.id, name: r.name, slug: r.slug }, role: r.role }))
+}
+
+/// Why a team could not be created or renamed.
+#[derive(Debug, thiserror::Error)]
+pub enum SlugError {
+    #[error("the URL name is taken")]
+    Taken,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+fn slug_taken(err: sqlx::Error) -> SlugError {
+    match err {
+        sqlx::Error::Database(db) if db.constraint() == Some("teams_slug_key") => SlugError::Taken,
+        other => SlugError::Database(other),
+    }
+}
+
+/// Creates a team with its creator as the first lead.
+#[tracing::instrument(skip(conn))]
+pub async fn create_team(conn: &mut PgConnection, name: &str, slug: &str, creator: Uuid) -> Result<Team, SlugError> {
+    let team = sqlx::query_as!(
+        Team,
+        "insert into teams (id, name, slug, created_by) values ($1, $2, $3, $4) returning id, name, slug",
+        Uuid::now_v7(),
+        name,
+        slug,
+        creator
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(slug_taken)?;
+    add_member(conn, team.id, creator, TeamRole::Lead).await?;
+    Ok(team)
+}
+
+#[tracing::instrument(skip(conn))]
+pub async fn update_team(conn: &mut PgConnection, team_id: Uuid, name: &str, slug: &str) -> Result<(), SlugError> {
+    sqlx::query!("update teams set name = $2, slug = $3 where id = $1", team_id, name, slug)
+        .execute(conn)
+        .await
+        .map_err(slug_taken)?;
+    Ok(())
+}
+
+/// A member as the team page lists them.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub user_id: Uuid,
+    pub display_name: String,
+    pub email: String,
+    pub role: TeamRole,
+    pub joined_at: OffsetDateTime,
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn members(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Member>> {
+    sqlx::query_as!(
+        Member,
+        r#"
+        select u.id as user_id, u.display_name, u.email, m.role as "role: TeamRole", m.joined_at
+        from team_members m join users u on u.id = m.user_id
+        where m.team_id = $1
+        order by m.role, lower(u.display_name)
+        "#,
+        team_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Locks the team's membership rows for this transaction and returns (target's role, number of leads).
+/// Locking all of them serialises concurrent role changes and removals in one team.
+#[tracing::instrument(skip(conn))]
+pub async fn lock_members(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    target: Uuid,
+) -> sqlx::Result<(Option<TeamRole>, i64)> {
+    let rows = sqlx::query!(
+        r#"select user_id, role as "role: TeamRole" from team_members where team_id = $1 for update"#,
+        team_id
+    )
+    .fetch_all(conn)
+    .await?;
+    let leads = rows.iter().filter(|r| r.role.is_lead()).count() as i64;
+    let role = rows.iter().find(|r| r.user_id == target).map(|r| r.role);
+    Ok((role, leads))
+}
+
+#[tracing::instrument(skip(conn))]
+pub async fn set_role(conn: &mut PgConnection, team_id: Uuid, user_id: Uuid, role: TeamRole) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update team_members set role = $3 where team_id = $1 and user_id = $2",
+        team_id,
+        user_id,
+        role as TeamRole
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(conn))]
+pub async fn remove_member(conn: &mut PgConnection, team_id: Uuid, user_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query!("delete from team_members where team_id = $1 and user_id = $2", team_id, user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Adds a member; returns false when they already were one (their role is left as it was).
+#[tracing::instrument(skip(conn))]
+pub async fn add_member(conn: &mut PgConnection, team_id: Uuid, user_id: Uuid, role: TeamRole) -> sqlx::Result<bool> {
+    let result = sqlx::query!(
+        "insert into team_members (team_id, user_id, role) values ($1, $2, $3) on conflict do nothing",
+        team_id,
+        user_id,
+        role as TeamRole
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+#[tracing::instrument(skip(db, token_hash))]
+pub async fn create_invite(
+    db: &PgPool,
+    team_id: Uuid,
+    token_hash: &[u8],
+    role: TeamRole,
+    created_by: Uuid,
+    expires_at: OffsetDateTime,
+) -> sqlx::Result<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query!(
+        "insert into team_invites (id, team_id, token_hash, role, created_by, expires_at) values ($1, $2, $3, $4, $5, $6)",
+        id,
+        team_id,
+        token_hash,
+        role as TeamRole,
+        created_by,
+        expires_at
+    )
+    .execute(db)
+    .await?;
+    Ok(id)
+}
+
+/// An invite that can still be used, as the team page lists it.
+#[derive(Debug, Clone)]
+pub struct PendingInvite {
+    pub id: Uuid,
+    pub role: TeamRole,
+    pub created_by: String,
+    pub expires_at: OffsetDateTime,
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn pending_invites(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<PendingInvite>> {
+    sqlx::query_as!(
+        PendingInvite,
+        r#"
+        select i.id, i.role as "role: TeamRole", u.display_name as created_by, i.expires_at
+        from team_invites i join users u on u.id = i.created_by
+        where i.team_id = $1 and i.used_at is null and i.revoked_at is null and i.expires_at > now()
+        order by i.created_at desc
+        "#,
+        team_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Revokes an unused invite of this team; false if there was none.
+#[tracing::instrument(skip(db))]
+pub async fn revoke_invite(db: &PgPool, team_id: Uuid, invite_id: Uuid) -> sqlx::Result<bool> {
+    let result = sqlx::query!(
+        "update team_invites set revoked_at = now() where id = $1 and team_id = $2 and used_at is null and revoked_at is null",
+        invite_id,
+        team_id
+    )
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// An invite found by its token.
+#[derive(Debug, Clone)]
+pub struct Invite {
+    pub id: Uuid,
+    pub team: Team,
+    pub role: TeamRole,
+    pub invited_by: String,
+    pub expires_at: OffsetDateTime,
+    pub used: bool,
+    pub revoked: bool,
+}
+
+/// The invite with this token hash. Its row is locked until the surrounding transaction ends
+/// (outside a transaction the lock is released at once), so two acceptances cannot both use it.
+#[tracing::instrument(skip_all)]
+pub async fn invite_by_token(conn: &mut PgConnection, token_hash: &[u8]) -> sqlx::Result<Option<Invite>> {
+    let row = sqlx::query!(
+        r#"
+        select i.id, t.id as team_id, t.name, t.slug, i.role as "role: TeamRole", u.display_name as invited_by,
+               i.expires_at, i.used_at is not null as "used!", i.revoked_at is not null as "revoked!"
+        from team_invites i join teams t on t.id = i.team_id join users u on u.id = i.created_by
+        where i.token_hash = $1
+        for update of i
+        "#,
+        token_hash
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| Invite {
+        id: r.id,
+        team: Team { id: r.team_id, name: r.name, slug: r.slug },
+        role: r.role,
+        invited_by: r.invited_by,
+        expires_at: r.expires_at,
+        used: r.used,
+        revoked: r.revoked,
+    }))
+}
+
+#[tracing::instrument(skip(conn))]
+pub async fn mark_invite_used(conn: &mut PgConnection, invite_id: Uuid, user_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query!("update team_invites set used_at = now(), used_by = $2 where id = $1", invite_id, user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

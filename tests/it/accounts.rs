@@ -1,0 +1,212 @@
+use reqwest::StatusCode;
+use sqlx::PgPool;
+
+use crate::helpers::{location, new_client, spawn_app};
+
+const PASSWORD: &str = "correct horse battery";
+
+type Case<'a> = ([(&'a str, &'a str); 3], &'a str, &'a str);
+
+#[sqlx::test]
+async fn signup_signs_in_and_the_first_account_is_admin(db: PgPool) {
+    let app = spawn_app(db).await;
+
+    let response =
+        app.post("/signup", &[("email", " Ana@Example.com "), ("display_name", "Ana"), ("password", PASSWORD)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/");
+    let home = app.get("/").await.text().await.unwrap();
+    assert!(home.contains("Hello, Ana"), "the dashboard greets the new user");
+    assert!(home.contains(">admin<"), "the first account is an administrator");
+
+    let second = new_client();
+    app.signup_as(&second, "li@example.com", "Li").await;
+    let admins: Vec<(String, bool)> =
+        sqlx::query_as("select email, is_admin from users order by created_at").fetch_all(&app.db).await.unwrap();
+    assert_eq!(admins, vec![("ana@example.com".into(), true), ("li@example.com".into(), false)]);
+}
+
+#[sqlx::test]
+async fn passwords_are_stored_as_argon2id_hashes(db: PgPool) {
+    let app = spawn_app(db).await;
+    app.signup_as(&app.client, "ana@example.com", "Ana").await;
+    let hash: String = sqlx::query_scalar("select password_hash from users").fetch_one(&app.db).await.unwrap();
+    assert!(hash.starts_with("$argon2id$"), "got {hash}");
+    assert!(!hash.contains(PASSWORD));
+}
+
+#[sqlx::test]
+async fn signout_ends_the_session_and_signin_starts_a_new_one(db: PgPool) {
+    let app = spawn_app(db).await;
+    app.signup_as(&app.client, "ana@example.com", "Ana").await;
+    let sessions_before: i64 =
+        sqlx::query_scalar("select count(*) from tower_sessions.session").fetch_one(&app.db).await.unwrap();
+    assert_eq!(sessions_before, 1);
+
+    let response = app.post("/signout", &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&app.get("/teams").await), "/signin?next=%2Fteams", "signed out: pages ask to sign in");
+
+    // Signing in again gives a session with a new id (the old one is gone from the store).
+    let response = app.post("/signin", &[("email", "ana@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/teams").await.status(), StatusCode::OK);
+}
+
+#[sqlx::test]
+async fn signin_cycles_the_session_id(db: PgPool) {
+    let app = spawn_app(db).await;
+    app.signup_as(&new_client(), "ana@example.com", "Ana").await;
+    // An anonymous session exists first (a flash message would create one); sign in from it.
+    let client = new_client();
+    let page = app.get_as(&client, "/signin").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let before = app.post_as(&client, "/signin", &[("email", "ana@example.com"), ("password", "wrong password")]).await;
+    let before_cookie = before.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_owned());
+    let after = app.post_as(&client, "/signin", &[("email", "ana@example.com"), ("password", PASSWORD)]).await;
+    let after_cookie = after.headers().get("set-cookie").expect("sign-in sets a session cookie").to_str().unwrap();
+    assert!(after_cookie.contains("HttpOnly"), "{after_cookie}");
+    assert!(after_cookie.contains("SameSite=Lax"), "{after_cookie}");
+    assert!(!after_cookie.contains("Secure"), "http base URL: no Secure flag ({after_cookie})");
+    assert_ne!(before_cookie.as_deref(), Some(after_cookie));
+}
+
+#[sqlx::test]
+async fn duplicate_email_is_refused_on_the_email_field(db: PgPool) {
+    let app = spawn_app(db).await;
+    app.signup_as(&new_client(), "ana@example.com", "Ana").await;
+
+    let response = app
+        .post("/signup", &[("email", "ANA@example.com"), ("display_name", "Other Ana"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    assert!(page.contains(r#"<p class="field-error" id="email-error">An account with this email already exists"#));
+    assert!(page.contains(r#"value="Other Ana""#), "the display name is kept");
+    assert!(!page.contains(PASSWORD), "the password is never echoed");
+}
+
+#[sqlx::test]
+async fn bad_signup_inputs_get_messages_beside_their_fields(db: PgPool) {
+    let app = spawn_app(db).await;
+    let long = "x".repeat(10 * 1024);
+    // (form, field that gets the message, the message)
+    let cases: Vec<Case> = vec![
+        ([("email", ""), ("display_name", "Ana"), ("password", PASSWORD)], "email", "Email is required."),
+        (
+            [("email", "not-an-email"), ("display_name", "Ana"), ("password", PASSWORD)],
+            "email",
+            "Enter an email address",
+        ),
+        (
+            [("email", "ana@example.com"), ("display_name", "  "), ("password", PASSWORD)],
+            "display_name",
+            "Display name is required.",
+        ),
+        (
+            [("email", "ana@example.com"), ("display_name", &long), ("password", PASSWORD)],
+            "display_name",
+            "at most 80 characters",
+        ),
+        (
+            [("email", "ana@example.com"), ("display_name", "Ana"), ("password", "short")],
+            "password",
+            "at least 8 characters",
+        ),
+        (
+            [("email", "ana@example.com"), ("display_name", "Ana"), ("password", &long)],
+            "password",
+            "at most 128 characters",
+        ),
+        ([("email", &long), ("display_name", "Ana"), ("password", PASSWORD)], "email", "at most 254 characters"),
+    ];
+    for (form, field, message) in cases {
+        let response = app.post("/signup", &form).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{field}: {message}");
+        let page = response.text().await.unwrap();
+        let marker = format!(r#"id="{field}-error">"#);
+        let at = page.find(&marker).unwrap_or_else(|| panic!("no error beside {field}"));
+        let beside = page[at..].split("</p>").next().unwrap();
+        assert!(beside.contains(message), "{field}: expected {message:?}, got {beside:?}");
+    }
+    let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&app.db).await.unwrap();
+    assert_eq!(users, 0, "no account was created from bad input");
+}
+
+#[sqlx::test]
+async fn a_form_without_fields_is_a_422_not_a_500(db: PgPool) {
+    let app = spawn_app(db).await;
+    let response = app.post("/signup", &[]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let response = app.post("/signin", &[]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[sqlx::test]
+async fn wrong_password_is_refused_with_the_email_kept(db: PgPool) {
+    let app = spawn_app(db).await;
+    app.signup_as(&new_client(), "ana@example.com", "Ana").await;
+
+    let response = app.post("/signin", &[("email", "ana@example.com"), ("password", "not the password")]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("That email and password do not match an account."));
+    assert!(page.contains(r#"value="ana@example.com""#));
+    // Unknown accounts get the same answer (no account enumeration through sign-in).
+    let response = app.post("/signin", &[("email", "nobody@example.com"), ("password", "not the password")]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("That email and password do not match an account."));
+}
+
+#[sqlx::test]
+async fn repeated_failures_throttle_the_account(db: PgPool) {
+    let app = spawn_app(db).await;
+    app.signup_as(&new_client(), "ana@example.com", "Ana").await;
+
+    for _ in 0..gameday::accounts::MAX_FAILURES_PER_ACCOUNT {
+        let response = app.post("/signin", &[("email", "ana@example.com"), ("password", "guess guess")]).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    // Now even the right password is refused for a while, with a clear message.
+    let response = app.post("/signin", &[("email", "ana@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key("retry-after"));
+    assert!(response.text().await.unwrap().contains("Too many failed sign-in attempts"));
+    assert_eq!(app.get("/teams").await.status(), StatusCode::SEE_OTHER, "still signed out");
+}
+
+#[sqlx::test]
+async fn repeated_failures_throttle_the_client_address(db: PgPool) {
+    let app = spawn_app(db).await;
+    app.signup_as(&new_client(), "ana@example.com", "Ana").await;
+
+    for i in 0..gameday::accounts::MAX_FAILURES_PER_ADDRESS {
+        let email = format!("guess{i}@example.com");
+        let response = app.post("/signin", &[("email", &email), ("password", "guess guess")]).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    // A different account, from the same address: refused too.
+    let response = app.post("/signin", &[("email", "ana@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[sqlx::test]
+async fn next_only_redirects_within_the_site(db: PgPool) {
+    let app = spawn_app(db).await;
+    let response = app
+        .post(
+            "/signup",
+            &[
+                ("email", "ana@example.com"),
+                ("display_name", "Ana"),
+                ("password", PASSWORD),
+                ("next", "//evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&response), "/");
+    app.post("/signout", &[]).await;
+    let response =
+        app.post("/signin", &[("email", "ana@example.com"), ("password", PASSWORD), ("next", "/teams/new")]).await;
+    assert_eq!(location(&response), "/teams/new");
+}

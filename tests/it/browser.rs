@@ -1,0 +1,202 @@
+//! Browser journeys in real headless Chromium (through chromedriver), with screenshots in
+//! `target/screenshots/` to look at.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use sqlx::PgPool;
+
+use crate::helpers::spawn_app;
+
+/// A chromedriver process on a free port, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is not installed: run `make test`, which installs chromium and chromium-driver");
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return Driver { child, url };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("chromedriver did not start listening on port {port}");
+    }
+
+    /// A new browser with its own empty profile (so its own cookies): one person.
+    async fn browser(&self, width: u32, height: u32) -> Client {
+        let profile = std::env::temp_dir().join(format!("gameday-chromium-{}", uuid::Uuid::new_v4()));
+        let args = [
+            "--headless=new".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            "--disable-quic".to_owned(),
+            "--no-first-run".to_owned(),
+            "--disable-background-networking".to_owned(),
+            "--disable-component-update".to_owned(),
+            "--disable-sync".to_owned(),
+            format!("--window-size={width},{height}"),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        let mut caps = serde_json::Map::new();
+        let binary = if std::path::Path::new("/usr/bin/chromium").exists() { "/usr/bin/chromium" } else { "chromium" };
+        caps.insert("goog:chromeOptions".into(), serde_json::json!({ "args": args, "binary": binary }));
+        ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("a Chromium session through chromedriver")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn screenshot_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn screenshot(browser: &Client, name: &str) {
+    let png = browser.screenshot().await.expect("screenshot");
+    std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
+}
+
+/// Types into the input whose label reads `label`, as a person would find it.
+async fn fill(browser: &Client, label: &str, value: &str) {
+    let xpath = format!("//label[normalize-space()='{label}']");
+    let label_el = browser.find(Locator::XPath(&xpath)).await.unwrap_or_else(|_| panic!("no field labelled {label}"));
+    let id = label_el.attr("for").await.unwrap().expect("label points at its field");
+    let input = browser.find(Locator::Id(&id)).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys(value).await.unwrap();
+}
+
+/// Clicks `element` and waits until the page it leads to has loaded (the old page is gone).
+async fn click_and_wait(browser: &Client, element: fantoccini::elements::Element) {
+    let old_page = browser.find(Locator::Css("html")).await.unwrap();
+    element.click().await.unwrap();
+    for _ in 0..200 {
+        // A reference to the old page's root goes stale once the new page replaced it.
+        if old_page.tag_name().await.is_err() {
+            let ready = browser.execute("return document.readyState", vec![]).await.unwrap();
+            if ready == "complete" {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the page did not change after the click");
+}
+
+async fn click_button(browser: &Client, text: &str) {
+    let xpath = format!("//button[normalize-space()='{text}']");
+    let button = browser.find(Locator::XPath(&xpath)).await.unwrap_or_else(|_| panic!("no button {text}"));
+    click_and_wait(browser, button).await;
+}
+
+async fn click_link(browser: &Client, text: &str) {
+    let link = browser.find(Locator::LinkText(text)).await.unwrap_or_else(|_| panic!("no link {text}"));
+    click_and_wait(browser, link).await;
+}
+
+async fn heading(browser: &Client) -> String {
+    browser.find(Locator::Css("h1")).await.unwrap().text().await.unwrap()
+}
+
+async fn body_text(browser: &Client) -> String {
+    browser.find(Locator::Css("body")).await.unwrap().text().await.unwrap()
+}
+
+#[sqlx::test]
+async fn two_people_sign_up_and_meet_in_a_team_through_an_invite(db: PgPool) {
+    let app = spawn_app(db).await;
+    let driver = Driver::start().await;
+
+    // Ana signs up from the front page.
+    let ana = driver.browser(1280, 900).await;
+    ana.goto(&app.url("/")).await.unwrap();
+    screenshot(&ana, "01-front-page").await;
+    click_link(&ana, "Create an account").await;
+    assert_eq!(heading(&ana).await, "Create your account");
+    // A bad password first: the message appears beside the field and the rest is kept.
+    fill(&ana, "Email", "ana@example.com").await;
+    fill(&ana, "Display name", "Ana Lead").await;
+    fill(&ana, "Password", "short").await;
+    click_button(&ana, "Create account").await;
+    assert!(body_text(&ana).await.contains("Password must be at least 8 characters."));
+    screenshot(&ana, "02-signup-error").await;
+    fill(&ana, "Password", "correct horse battery").await;
+    click_button(&ana, "Create account").await;
+    assert_eq!(heading(&ana).await, "Hello, Ana Lead");
+    assert!(body_text(&ana).await.contains("You are not in a team yet."));
+    screenshot(&ana, "03-dashboard-empty").await;
+
+    // She creates a team and an invite link.
+    click_link(&ana, "Create a team").await;
+    fill(&ana, "Team name", "Platform Team").await;
+    click_button(&ana, "Create team").await;
+    assert_eq!(heading(&ana).await, "Platform Team");
+    click_button(&ana, "Create invite link").await;
+    screenshot(&ana, "04-team-with-invite").await;
+    let link_label = "//label[starts-with(normalize-space(), 'New invite link')]";
+    let id = ana.find(Locator::XPath(link_label)).await.unwrap().attr("for").await.unwrap().unwrap();
+    let invite_url = ana.find(Locator::Id(&id)).await.unwrap().prop("value").await.unwrap().unwrap();
+    assert!(invite_url.starts_with(&format!("{}/invites/", app.base)), "{invite_url}");
+
+    // Li opens the link in her own browser, signs up through it, and joins.
+    let li = driver.browser(1280, 900).await;
+    li.goto(&invite_url).await.unwrap();
+    assert_eq!(heading(&li).await, "Join Platform Team");
+    screenshot(&li, "05-invite-signed-out").await;
+    click_link(&li, "Create an account").await;
+    fill(&li, "Email", "li@example.com").await;
+    fill(&li, "Display name", "Li Member").await;
+    fill(&li, "Password", "another good passphrase").await;
+    click_button(&li, "Create account").await;
+    assert_eq!(heading(&li).await, "Join Platform Team", "sign-up returns to the invite");
+    click_button(&li, "Join Platform Team").await;
+    assert_eq!(heading(&li).await, "Platform Team");
+    let page = body_text(&li).await;
+    assert!(page.contains("You joined Platform Team as member."));
+    assert!(page.contains("Ana Lead") && page.contains("Li Member"));
+    screenshot(&li, "06-team-joined").await;
+
+    // Ana sees Li among the members.
+    ana.goto(&app.url("/teams/platform-team")).await.unwrap();
+    assert!(body_text(&ana).await.contains("Li Member"));
+
+    // The same page on a phone.
+    let phone = driver.browser(390, 844).await;
+    phone.goto(&app.url("/signin")).await.unwrap();
+    fill(&phone, "Email", "ana@example.com").await;
+    fill(&phone, "Password", "correct horse battery").await;
+    click_button(&phone, "Sign in").await;
+    phone.goto(&app.url("/teams/platform-team")).await.unwrap();
+    screenshot(&phone, "07-team-phone").await;
+
+    for browser in [ana, li, phone] {
+        browser.close().await.unwrap();
+    }
+}

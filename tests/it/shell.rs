@@ -1,0 +1,149 @@
+use std::time::Duration;
+
+use gameday::app::{AppState, serve};
+use gameday::config::Config;
+use reqwest::StatusCode;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgPool};
+
+use crate::helpers::spawn_app;
+
+#[sqlx::test]
+async fn healthz_and_readyz_answer_while_the_database_is_up(db: PgPool) {
+    let app = spawn_app(db).await;
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn readyz_is_503_when_the_database_cannot_be_reached() {
+    // Nothing listens on port 1: a pool that can never connect.
+    let db = PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(1))
+        .connect_lazy("postgres://gameday:gameday@127.0.0.1:1/gameday")
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve(listener, AppState::new(db, Config::for_bind(addr)), std::future::pending()));
+    let client = reqwest::Client::new();
+
+    assert_eq!(client.get(format!("http://{addr}/healthz")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        client.get(format!("http://{addr}/readyz")).send().await.unwrap().status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    // Pages say so plainly too (503, not 500), without internals.
+    let form = [("email", "ana@example.com"), ("password", "correct horse battery")];
+    let response = client.post(format!("http://{addr}/signin")).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("cannot reach its database"));
+    assert!(!body.contains("127.0.0.1:1"));
+}
+
+#[sqlx::test]
+async fn readyz_turns_503_when_the_database_goes_away_and_200_when_it_returns(db: PgPool) {
+    let app = spawn_app(db.clone()).await;
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+    let name: String = sqlx::query_scalar("select current_database()").fetch_one(&db).await.unwrap();
+
+    // From the maintenance database: refuse new connections to this one and cut the existing ones.
+    let options = db.connect_options().as_ref().clone().database("postgres");
+    let mut admin = sqlx::PgConnection::connect_with(&options).await.unwrap();
+    sqlx::query(&format!(r#"alter database "{name}" allow_connections false"#)).execute(&mut admin).await.unwrap();
+    sqlx::query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1")
+        .bind(&name)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    sqlx::query(&format!(r#"alter database "{name}" allow_connections true"#)).execute(&mut admin).await.unwrap();
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK, "ready again once the database is back");
+}
+
+#[sqlx::test]
+async fn pages_carry_security_headers_and_a_request_id(db: PgPool) {
+    let app = spawn_app(db).await;
+    let response = app.get("/signup").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers();
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "same-origin");
+    assert!(headers.contains_key("x-request-id"));
+    let page = response.text().await.unwrap();
+    assert!(!page.contains("<script>"), "no inline scripts");
+    assert!(!page.contains(" style="), "no inline styles");
+}
+
+#[sqlx::test]
+async fn unknown_pages_get_the_html_404_page(db: PgPool) {
+    let app = spawn_app(db).await;
+    let response = app.get("/no/such/page").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let page = response.text().await.unwrap();
+    assert!(page.contains("<h1>Not found</h1>"));
+    assert!(page.contains(r#"<link rel="stylesheet""#));
+}
+
+#[sqlx::test]
+async fn a_10_mb_body_is_refused_with_413(db: PgPool) {
+    let app = spawn_app(db).await;
+    let huge = "x".repeat(10 * 1024 * 1024);
+    let response =
+        app.post("/signup", &[("email", "ana@example.com"), ("display_name", &huge), ("password", "pw")]).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(response.text().await.unwrap().contains("too large"));
+    let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&app.db).await.unwrap();
+    assert_eq!(users, 0);
+}
+
+#[sqlx::test]
+async fn a_cross_origin_post_is_refused_with_403(db: PgPool) {
+    let app = spawn_app(db).await;
+    let form = [("email", "ana@example.com"), ("display_name", "Ana"), ("password", "correct horse battery")];
+
+    let from_evil = app.client.post(app.url("/signup")).header("origin", "https://evil.example").form(&form);
+    assert_eq!(from_evil.send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    let cross_site = app.client.post(app.url("/signup")).header("sec-fetch-site", "cross-site").form(&form);
+    let response = cross_site.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.text().await.unwrap().contains("<h1>Not allowed</h1>"));
+    let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&app.db).await.unwrap();
+    assert_eq!(users, 0, "no cross-origin POST got through");
+
+    // The same form from the site itself goes through.
+    let same_origin = app
+        .client
+        .post(app.url("/signup"))
+        .header("origin", app.base.clone())
+        .header("sec-fetch-site", "same-origin")
+        .form(&form);
+    assert_eq!(same_origin.send().await.unwrap().status(), StatusCode::SEE_OTHER);
+}
+
+#[sqlx::test]
+async fn static_assets_are_cached_for_long_and_pages_compressed(db: PgPool) {
+    let app = spawn_app(db).await;
+    let page = app.get("/signup").await.text().await.unwrap();
+    let start = page.find("/static/app.css?v=").expect("a fingerprinted stylesheet link");
+    let href = &page[start..page[start..].find('"').unwrap() + start];
+    let response = app.get(href).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+
+    let response = app.client.get(app.url("/signup")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+}
+
+#[sqlx::test]
+async fn graceful_shutdown_finishes(db: PgPool) {
+    let app = spawn_app(db).await;
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+    tokio::time::timeout(Duration::from_secs(10), app.stop()).await.expect("the server stops within 10 s");
+}

@@ -1,0 +1,284 @@
+use reqwest::StatusCode;
+use sqlx::PgPool;
+
+use crate::helpers::{location, new_client, spawn_app, user_id};
+
+#[sqlx::test]
+async fn a_new_team_has_its_creator_as_lead_and_a_derived_slug(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana").await;
+
+    let response = app.post_as(&ana, "/teams", &[("name", "Platform Team"), ("slug", "")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/teams/platform-team");
+    let page = app.get_as(&ana, "/teams/platform-team").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("<h1>Platform Team</h1>"));
+    assert!(page.contains("You: Lead"));
+    assert!(app.get_as(&ana, "/teams").await.text().await.unwrap().contains("/teams/platform-team"));
+}
+
+#[sqlx::test]
+async fn a_taken_or_malformed_slug_is_refused_on_its_field(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana").await;
+    app.team(&ana, "Platform").await;
+
+    let response = app.post_as(&ana, "/teams", &[("name", "Platform again"), ("slug", "platform")]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    assert!(page.contains(r#"id="slug-error">Another team already uses this URL name"#));
+    assert!(page.contains(r#"value="Platform again""#), "the name is kept");
+
+    let response = app.post_as(&ana, "/teams", &[("name", "SRE"), ("slug", "Not A Slug")]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains(r#"id="slug-error">Use lowercase letters"#));
+
+    let long = "x".repeat(10 * 1024);
+    for name in ["", "   ", long.as_str()] {
+        let response = app.post_as(&ana, "/teams", &[("name", name), ("slug", "")]).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(response.text().await.unwrap().contains(r#"id="name-error""#));
+    }
+    let teams: i64 = sqlx::query_scalar("select count(*) from teams").fetch_one(&app.db).await.unwrap();
+    assert_eq!(teams, 1);
+}
+
+#[sqlx::test]
+async fn team_names_are_escaped(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "<b>Ana</b>").await;
+    let slug = app.team(&ana, "<script>alert(1)</script>").await;
+    let page = app.get_as(&ana, &format!("/teams/{slug}")).await.text().await.unwrap();
+    assert!(!page.contains("<script>alert(1)</script>"));
+    assert!(page.contains("&#60;script&#62;alert(1)&#60;/script&#62;") || page.contains("&lt;script&gt;"));
+    assert!(!page.contains("<b>Ana</b>"));
+}
+
+/// Every team URL, with the method it answers to.
+fn team_urls(slug: &str, member: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("GET", format!("/teams/{slug}")),
+        ("GET", format!("/teams/{slug}/settings")),
+        ("POST", format!("/teams/{slug}/settings")),
+        ("POST", format!("/teams/{slug}/invites")),
+        ("POST", format!("/teams/{slug}/invites/00000000-0000-0000-0000-000000000000/revoke")),
+        ("POST", format!("/teams/{slug}/members/{member}/role")),
+        ("POST", format!("/teams/{slug}/members/{member}/remove")),
+        ("POST", format!("/teams/{slug}/members/not-a-uuid/remove")),
+    ]
+}
+
+#[sqlx::test]
+async fn a_non_member_gets_404_on_every_team_url_as_for_a_missing_team(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana").await;
+    let slug = app.team(&ana, "Platform").await;
+    let ana_id = user_id(&app.db, "ana@example.com").await.to_string();
+    let eve = app.user("eve@example.com", "Eve").await;
+
+    for (method, path) in team_urls(&slug, &ana_id).into_iter().chain(team_urls("no-such-team", &ana_id)) {
+        let response = match method {
+            "GET" => app.get_as(&eve, &path).await,
+            _ => app.post_as(&eve, &path, &[("role", "lead"), ("name", "Mine"), ("slug", "mine")]).await,
+        };
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{method} {path}");
+        let body = response.text().await.unwrap();
+        assert!(!body.contains("Platform"), "{method} {path} leaks the team name");
+    }
+    // Nothing changed: Ana is still the only member and lead.
+    let members: Vec<(String,)> =
+        sqlx::query_as("select role::text from team_members").fetch_all(&app.db).await.unwrap();
+    assert_eq!(members, vec![("lead".to_owned(),)]);
+    let invites: i64 = sqlx::query_scalar("select count(*) from team_invites").fetch_one(&app.db).await.unwrap();
+    assert_eq!(invites, 0);
+}
+
+#[sqlx::test]
+async fn signed_out_visitors_are_sent_to_sign_in_for_team_urls(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana").await;
+    let slug = app.team(&ana, "Platform").await;
+    let response = app.get_as(&new_client(), &format!("/teams/{slug}")).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/signin?next=%2Fteams%2Fplatform");
+    let response = app.post_as(&new_client(), &format!("/teams/{slug}/invites"), &[("role", "lead")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let invites: i64 = sqlx::query_scalar("select count(*) from team_invites").fetch_one(&app.db).await.unwrap();
+    assert_eq!(invites, 0);
+}
+
+#[sqlx::test]
+async fn an_invite_adds_the_person_with_its_role_once(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana").await;
+    let slug = app.team(&ana, "Platform").await;
+    let invite = app.invite(&ana, &slug, "viewer").await;
+
+    // A visitor sees who invited them and is offered sign-up that returns to the invite.
+    let page = app.get_as(&new_client(), &invite).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Ana invited you to join <strong>Platform</strong>"));
+    assert!(page.contains("/signup?next=%2Finvites%2F"));
+
+    let li = app.user("li@example.com", "Li").await;
+    let response = app.post_as(&li, &format!("{invite}/accept"), &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), format!("/teams/{slug}"));
+    let page = app.get_as(&li, &format!("/teams/{slug}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("You: Viewer"));
+
+    // Single use: a third person cannot use it.
+    let bo = app.user("bo@example.com", "Bo").await;
+    let response = app.post_as(&bo, &format!("{invite}/accept"), &[]).await;
+    assert_eq!(response.status(), StatusCode::GONE);
+    assert!(response.text().await.unwrap().contains("already been used"));
+    assert_eq!(app.get_as(&bo, &format!("/teams/{slug}")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.get_as(&bo, &invite).await.status(), StatusCode::GONE);
+}
+
+#[sqlx::test]
+async fn an_expired_or_revoked_invite_cannot_be_used(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana").await;
+    let slug = app.team(&ana, "Platform").await;
+    let li = app.user("li@example.com", "Li").await;
+
+    let expiring = app.invite(&ana, &slug, "member").await;
+    // Seven days and a minute later:
+    sqlx::query("update team_invites set created_at = now() - interval '7 days 1 minute', expires_at = now() - interval '1 minute'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let response = app.post_as(&li, &format!("{expiring}/accept"), &[]).await;
+    assert_eq!(response.status(), StatusCode::GONE);
+    assert!(response.text().await.unwrap().contains("expired"));
+
+    let revoked = app.invite(&ana, &slug, "member").await;
+    let invite_id: uuid::Uuid =
+        sqlx::query_scalar("select id from team_invites where revoked_at is null and expires_at > now()")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    let response = app.post_as(&ana, &format!("/teams/{slug}/invites/{invite_id}/revoke"), &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let response = app.post_as(&li, &format!("{revoked}/accept"), &[]).await;
+    assert_eq!(response.status(), StatusCode::GONE);
+
+    assert_eq!(app.get_as(&li, "/invites/not-a-real-token").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.get_as(&li, &format!("/teams/{slug}")).await.status(), StatusCode::NOT_FOUND, "Li never joined");
+}
+
+#[sqlx::test]
+async fn invites_expire_after_seven_days(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana").await;
+    let slug = app.team(&ana, "Platform").await;
+    app.invite(&ana, &slug, "member").await;
+    let validity: f64 =
+        sqlx::query_scalar("select extract(epoch from expires_at - created_at)::float8 from team_invites")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!((validity - 7.0 * 86400.0).abs() < 60.0, "valid for {validity} s");
+    let stored: Vec<u8> = sqlx::query_scalar("select token_hash from team_invites").fetch_one(&app.db).await.unwrap();
+    assert_eq!(stored.len(), 32, "only a SHA-256 of the token is stored");
+}
+
+#[sqlx::test]
+async fn only_leads_manage_members_and_invites(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana").await;
+    let slug = app.team(&ana, "Platform").await;
+    let invite = app.invite(&ana, &slug, "member").await;
+    let li = app.user("li@example.com", "Li").await;
+    app.post_as(&li, &format!("{invite}/accept"), &[]).await;
+    let ana_id = user_id(&app.db, "ana@example.com").await;
+
+    let forbidden = [
+        (format!("/teams/{slug}/invites"), vec![("role", "lead")]),
+        (format!("/teams/{slug}/members/{ana_id}/role"), vec![("role", "viewer")]),
+        (format!("/teams/{slug}/members/{ana_id}/remove"), vec![]),
+        (format!("/teams/{slug}/settings"), vec![("name", "Mine"), ("slug", "mine")]),
+    ];
+    for (path, form) in forbidden {
+        let response = app.post_as(&li, &path, &form).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "POST {path}");
+    }
+    assert_eq!(app.get_as(&li, &format!("/teams/{slug}/settings")).await.status(), StatusCode::FORBIDDEN);
+    let roles: Vec<(String,)> =
+        sqlx::query_as("select role::text from team_members order by role").fetch_all(&app.db).await.unwrap();
+    assert_eq!(roles, vec![("lead".into(),), ("member".into(),)]);
+}
+
+#[sqlx::test]
+async fn the_last_lead_cannot_be_removed_or_demoted(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana").await;
+    let slug = app.team(&ana, "Platform").await;
+    let ana_id = user_id(&app.db, "ana@example.com").await;
+
+    let response = app.post_as(&ana, &format!("/teams/{slug}/members/{ana_id}/remove"), &[]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains("A team always keeps one lead"));
+    let response = app.post_as(&ana, &format!("/teams/{slug}/members/{ana_id}/role"), &[("role", "member")]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+
+    // With a second lead, the first may step down.
+    let invite = app.invite(&ana, &slug, "lead").await;
+    let li = app.user("li@example.com", "Li").await;
+    app.post_as(&li, &format!("{invite}/accept"), &[]).await;
+    let response = app.post_as(&ana, &format!("/teams/{slug}/members/{ana_id}/role"), &[("role", "member")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    // Now Li is the last lead, and cannot leave.
+    let li_id = user_id(&app.db, "li@example.com").await;
+    let response = app.post_as(&li, &format!("/teams/{slug}/members/{li_id}/remove"), &[]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+}
+
+#[sqlx::test]
+async fn the_database_refuses_a_team_without_a_lead(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana").await;
+    app.team(&ana, "Platform").await;
+    let result = sqlx::query("update team_members set role = 'member'").execute(&app.db).await;
+    let err = result.expect_err("the trigger refuses leaving a team without a lead");
+    assert!(err.to_string().contains("without a lead"), "{err}");
+}
+
+#[sqlx::test]
+async fn a_lead_changes_roles_and_removes_members(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana").await;
+    let slug = app.team(&ana, "Platform").await;
+    let invite = app.invite(&ana, &slug, "member").await;
+    let li = app.user("li@example.com", "Li").await;
+    app.post_as(&li, &format!("{invite}/accept"), &[]).await;
+    let li_id = user_id(&app.db, "li@example.com").await;
+
+    let response = app.post_as(&ana, &format!("/teams/{slug}/members/{li_id}/role"), &[("role", "viewer")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(app.get_as(&li, &format!("/teams/{slug}")).await.text().await.unwrap().contains("You: Viewer"));
+    let response = app.post_as(&ana, &format!("/teams/{slug}/members/{li_id}/role"), &[("role", "boss")]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let response = app.post_as(&ana, &format!("/teams/{slug}/members/{li_id}/remove"), &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get_as(&li, &format!("/teams/{slug}")).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[sqlx::test]
+async fn a_lead_renames_the_team_and_its_slug(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana").await;
+    let slug = app.team(&ana, "Platform").await;
+    let response =
+        app.post_as(&ana, &format!("/teams/{slug}/settings"), &[("name", "Core Platform"), ("slug", "core")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/teams/core");
+    assert!(app.get_as(&ana, "/teams/core").await.text().await.unwrap().contains("<h1>Core Platform</h1>"));
+    assert_eq!(app.get_as(&ana, "/teams/platform").await.status(), StatusCode::NOT_FOUND);
+}
