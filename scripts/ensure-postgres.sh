@@ -90,25 +90,42 @@ fsync = on
 CONF
 fi
 
-if ! run_pg "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-  # After a crash the pid file may name a process that is gone (or now someone else's).
+# Whether the postmaster named in the pid file is alive. A zombie counts as dead: after a crash
+# its pid can linger unreaped, and `pg_ctl status` would still call it running.
+pid_alive() {
+  local stat
+  stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [[ $stat != Z* ]]
+}
+server_running() {
+  [ -f "$data/postmaster.pid" ] && pid_alive "$(head -n1 "$data/postmaster.pid")"
+}
+
+if ! server_running; then
   if [ -f "$data/postmaster.pid" ]; then
-    pid=$(head -n1 "$data/postmaster.pid")
-    if ! ps -p "$pid" -o comm= 2>/dev/null | grep -q postgres; then
-      say "removing a stale postmaster.pid left by a crash"
-      rm -f "$data/postmaster.pid"
-    fi
+    say "removing a stale postmaster.pid left by a crash"
+    rm -f "$data/postmaster.pid"
+  fi
+  # Likewise the socket's lock file, which names the dead postmaster too.
+  sock_lock="$data/.s.PGSQL.$port.lock"
+  if [ -f "$sock_lock" ] && ! pid_alive "$(head -n1 "$sock_lock")"; then
+    rm -f "$sock_lock" "$data/.s.PGSQL.$port"
   fi
   say "starting PostgreSQL on 127.0.0.1:$port (log: .pgdata/server.log)"
   touch "$log"; $as_root && chown postgres: "$log"
-  run_pg "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 start >&2 || { tail -n 20 "$log" >&2; die "PostgreSQL did not start"; }
+  run_pg "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 start >&2 || {
+    tail -n 20 "$log" >&2
+    die "PostgreSQL did not start (if port $port is taken by another server, set GAMEDAY_PG_PORT)"
+  }
 fi
 
 export PGPASSWORD="$db_pass"
-for _ in $(seq 1 50); do
-  "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" && break
+ready=false
+for _ in $(seq 1 150); do
+  if "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" -U "$db_user" -d postgres; then ready=true; break; fi
   sleep 0.2
 done
+$ready || { tail -n 20 "$log" >&2; die "PostgreSQL on port $port did not become ready within 30 s"; }
 psql_admin() { "$bindir/psql" -X -q -h 127.0.0.1 -p "$port" -U "$db_user" -d postgres -v ON_ERROR_STOP=1 "$@"; }
 if [ "$(psql_admin -tAc "select 1 from pg_database where datname = '$db_name'")" != "1" ]; then
   psql_admin -c "create database $db_name" >&2

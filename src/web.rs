@@ -136,6 +136,8 @@ struct ErrorPage {
     status: u16,
     title: &'static str,
     message: String,
+    /// Shown on server errors, so a person can quote it and the log line can be found.
+    request_id: Option<String>,
 }
 
 fn error_text(status: StatusCode) -> (&'static str, &'static str) {
@@ -167,6 +169,7 @@ fn error_text(status: StatusCode) -> (&'static str, &'static str) {
 /// Middleware: every 4xx/5xx response that is not already a page becomes the HTML error page
 /// for its status, showing only the message an [`ErrorDetail`] allows (never internals).
 pub async fn error_pages(request: Request, next: Next) -> Response {
+    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || response.extensions().get::<Rendered>().is_some() {
@@ -175,7 +178,8 @@ pub async fn error_pages(request: Request, next: Next) -> Response {
     let (title, default_message) = error_text(status);
     let message =
         response.extensions().get::<ErrorDetail>().map(|d| d.0.clone()).unwrap_or_else(|| default_message.to_owned());
-    let page = ErrorPage { layout: Layout::bare(), status: status.as_u16(), title, message };
+    let request_id = request_id.filter(|_| status.is_server_error());
+    let page = ErrorPage { layout: Layout::bare(), status: status.as_u16(), title, message, request_id };
     let (mut parts, _) = response.into_parts();
     match page.render() {
         Ok(html) => {

@@ -193,8 +193,11 @@ async fn signin(
 }
 
 async fn signout(mut auth: AuthSession) -> AppResult<Response> {
-    // Ends the session: its row is deleted and the cookie cleared.
+    // Ends the session: its row is deleted from the store.
     auth.logout().await.map_err(|e| AppError::Internal(anyhow::anyhow!("logout: {e}")))?;
+    // The "signed out" message needs a session of its own; without a new id, tower-sessions would
+    // store it under the id that was just ended.
+    auth.session.cycle_id().await?;
     flash(&auth.session, FlashKind::Success, "You have signed out.").await?;
     Ok(see_other("/signin"))
 }

@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use sqlx::PgPool;
 
-use crate::helpers::{location, new_client, spawn_app};
+use crate::helpers::{location, new_client, spawn_app, spawn_app_with};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -35,40 +35,70 @@ async fn passwords_are_stored_as_argon2id_hashes(db: PgPool) {
     assert!(!hash.contains(PASSWORD));
 }
 
-#[sqlx::test]
-async fn signout_ends_the_session_and_signin_starts_a_new_one(db: PgPool) {
-    let app = spawn_app(db).await;
-    app.signup_as(&app.client, "ana@example.com", "Ana").await;
-    let sessions_before: i64 =
-        sqlx::query_scalar("select count(*) from tower_sessions.session").fetch_one(&app.db).await.unwrap();
-    assert_eq!(sessions_before, 1);
+/// The session id that a response's Set-Cookie gives, if any.
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response.headers().get_all("set-cookie").iter().find_map(|value| {
+        let value = value.to_str().ok()?;
+        let pair = value.split(';').next()?;
+        let (name, id) = pair.split_once('=')?;
+        (name == gameday::app::SESSION_COOKIE && !id.is_empty()).then(|| id.to_owned())
+    })
+}
 
-    let response = app.post("/signout", &[]).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&app.get("/teams").await), "/signin?next=%2Fteams", "signed out: pages ask to sign in");
-
-    // Signing in again gives a session with a new id (the old one is gone from the store).
-    let response = app.post("/signin", &[("email", "ana@example.com"), ("password", PASSWORD)]).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(app.get("/teams").await.status(), StatusCode::OK);
+async fn stored_sessions(db: &PgPool, id: &str) -> i64 {
+    sqlx::query_scalar("select count(*) from tower_sessions.session where id = $1")
+        .bind(id)
+        .fetch_one(db)
+        .await
+        .unwrap()
 }
 
 #[sqlx::test]
-async fn signin_cycles_the_session_id(db: PgPool) {
+async fn signout_ends_the_session_on_the_server(db: PgPool) {
     let app = spawn_app(db).await;
-    app.signup_as(&new_client(), "ana@example.com", "Ana").await;
-    // An anonymous session exists first (a flash message would create one); sign in from it.
-    let client = new_client();
-    let page = app.get_as(&client, "/signin").await;
-    assert_eq!(page.status(), StatusCode::OK);
-    let before = app.post_as(&client, "/signin", &[("email", "ana@example.com"), ("password", "wrong password")]).await;
-    let before_cookie = before.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_owned());
-    let after = app.post_as(&client, "/signin", &[("email", "ana@example.com"), ("password", PASSWORD)]).await;
-    let after_cookie = after.headers().get("set-cookie").expect("sign-in sets a session cookie").to_str().unwrap();
-    assert!(after_cookie.contains("HttpOnly"), "{after_cookie}");
-    assert!(after_cookie.contains("SameSite=Lax"), "{after_cookie}");
-    assert!(!after_cookie.contains("Secure"), "http base URL: no Secure flag ({after_cookie})");
-    assert_ne!(before_cookie.as_deref(), Some(after_cookie));
+    let response =
+        app.post("/signup", &[("email", "ana@example.com"), ("display_name", "Ana"), ("password", PASSWORD)]).await;
+    let signed_in = session_cookie(&response).expect("sign-up starts a session");
+    assert_eq!(stored_sessions(&app.db, &signed_in).await, 1);
+
+    let response = app.post("/signout", &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(stored_sessions(&app.db, &signed_in).await, 0, "the session is deleted from the store");
+    assert_eq!(location(&app.get("/teams").await), "/signin?next=%2Fteams", "signed out: pages ask to sign in");
+
+    // Replaying the old cookie (say, copied before sign-out) gets nobody in.
+    let replay =
+        app.client.get(app.url("/teams")).header("cookie", format!("{}={signed_in}", gameday::app::SESSION_COOKIE));
+    let replay = new_client().execute(replay.build().unwrap()).await.unwrap();
+    assert_eq!(replay.status(), StatusCode::SEE_OTHER);
+}
+
+#[sqlx::test]
+async fn signin_gives_a_new_session_id_with_safe_cookie_flags(db: PgPool) {
+    let app = spawn_app(db).await;
+    app.signup_as(&app.client, "ana@example.com", "Ana").await;
+    // Signing out leaves an anonymous session (it carries the "signed out" message).
+    let anonymous = session_cookie(&app.post("/signout", &[]).await).expect("an anonymous session");
+    assert_eq!(stored_sessions(&app.db, &anonymous).await, 1);
+
+    let response = app.post("/signin", &[("email", "ana@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let signed_in = session_cookie(&response).expect("sign-in sets the session cookie");
+    assert_ne!(signed_in, anonymous, "no session fixation: the id changes at sign-in");
+    assert_eq!(stored_sessions(&app.db, &anonymous).await, 0, "the pre-sign-in id is gone");
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "an http base URL: no Secure flag ({cookie})");
+}
+
+#[sqlx::test]
+async fn the_session_cookie_is_secure_when_the_base_url_is_https(db: PgPool) {
+    let app = spawn_app_with(db, |config| config.base_url = Some("https://gameday.example".into())).await;
+    let response =
+        app.post("/signup", &[("email", "ana@example.com"), ("display_name", "Ana"), ("password", PASSWORD)]).await;
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("Secure"), "{cookie}");
 }
 
 #[sqlx::test]

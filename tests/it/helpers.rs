@@ -17,10 +17,16 @@ pub struct TestApp {
 
 /// Starts the app on 127.0.0.1 with a free port against `db` (already migrated by `#[sqlx::test]`).
 pub async fn spawn_app(db: PgPool) -> TestApp {
+    spawn_app_with(db, |_| {}).await
+}
+
+/// Like [`spawn_app`], with the configuration adjusted first.
+pub async fn spawn_app_with(db: PgPool, adjust: impl FnOnce(&mut Config)) -> TestApp {
     gameday::db::migrate(&db).await.expect("migrate");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().unwrap();
-    let config = Config::for_bind(addr);
+    let mut config = Config::for_bind(addr);
+    adjust(&mut config);
     let state = AppState::new(db.clone(), config);
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(serve(listener, state, async {

@@ -147,3 +147,20 @@ async fn graceful_shutdown_finishes(db: PgPool) {
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
     tokio::time::timeout(Duration::from_secs(10), app.stop()).await.expect("the server stops within 10 s");
 }
+
+#[sqlx::test]
+async fn a_server_error_shows_the_500_page_without_internals(db: PgPool) {
+    let app = spawn_app(db).await;
+    app.signup_as(&app.client, "ana@example.com", "Ana").await;
+    // Break the schema under the running app: every signed-in page now fails in SQL.
+    sqlx::query("drop table team_members cascade").execute(&app.db).await.unwrap();
+
+    let response = app.get("/").await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(!request_id.is_empty());
+    let page = response.text().await.unwrap();
+    assert!(page.contains("<h1>Something went wrong</h1>"));
+    assert!(page.contains(&request_id), "the page quotes the request id that the log line names");
+    assert!(!page.contains("team_members") && !page.contains("relation"), "no SQL details on the page");
+}
