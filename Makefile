@@ -14,13 +14,13 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 run: ## serve Gameday on GAMEDAY_BIND (default 127.0.0.1:3000) with a local PostgreSQL
-	@eval "$$($(DB))" && cargo build --bin gameday && \
+	@out="$$($(DB))" && eval "$$out" && cargo build --bin gameday && \
 	  echo "Gameday: open $${GAMEDAY_BASE_URL:-http://$${GAMEDAY_BIND:-127.0.0.1:3000}}/" && \
 	  exec ./target/debug/gameday serve
 
 test: ## formatting, lints, .sqlx freshness, unit + integration + browser tests
 	@./scripts/test-deps.sh
-	@eval "$$($(DB))" && set -x && \
+	@out="$$($(DB))" && eval "$$out" && set -x && \
 	  cargo fmt --all -- --check && \
 	  cargo clippy --all-targets -- -D warnings && \
 	  cargo sqlx migrate run && \
@@ -31,16 +31,16 @@ db: ## start the local PostgreSQL and print its DATABASE_URL
 	@$(DB)
 
 migrate: ## apply migrations to the local database
-	@eval "$$($(DB))" && cargo sqlx migrate run
+	@out="$$($(DB))" && eval "$$out" && cargo sqlx migrate run
 
 prepare: ## regenerate .sqlx/ after changing a query (needs the database)
-	@eval "$$($(DB))" && cargo sqlx migrate run && SQLX_OFFLINE=false cargo sqlx prepare -- --all-targets
+	@out="$$($(DB))" && eval "$$out" && cargo sqlx migrate run && SQLX_OFFLINE=false cargo sqlx prepare -- --all-targets
 
 fmt: ## format the code
 	cargo fmt --all
 
 psql: ## a psql shell on the local database
-	@eval "$$($(DB))" && psql "$$DATABASE_URL"
+	@out="$$($(DB))" && eval "$$out" && psql "$$DATABASE_URL"
 
 PG_CTL := $(or $(shell command -v pg_ctl),$(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin/pg_ctl))))
 

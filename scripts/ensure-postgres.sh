@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure a PostgreSQL server is reachable and prints `export DATABASE_URL=...` for it.
 #
-# - DATABASE_URL already set: it is used as it is (only checked for reachability).
+# - DATABASE_URL already set: it is used as it is.
 # - Otherwise a project-local cluster under .pgdata/ is created (once) and started on a port of
 #   its own, with the system's initdb/pg_ctl (through `runuser -u postgres` when run as root,
 #   since initdb refuses root). Missing server binaries are installed with apt-get when possible.
@@ -63,10 +63,14 @@ mkdir -p "$root_dir/.pgdata"
 if $as_root; then
   id postgres >/dev/null 2>&1 || die "running as root but there is no 'postgres' user to own the cluster (install the postgresql package)"
   chown postgres: "$root_dir/.pgdata"
-  # The postgres user must be able to reach the cluster directory.
+  # The postgres user must be able to reach the cluster directory: where a parent directory
+  # is closed to others, it is opened for traversal only (o+x, no listing), and we say so.
   dir="$root_dir"
   while [ "$dir" != "/" ]; do
-    if ! runuser -u postgres -- test -x "$dir"; then chmod o+x "$dir"; fi
+    if ! runuser -u postgres -- test -x "$dir"; then
+      say "letting the postgres user traverse $dir (chmod o+x) to reach .pgdata/"
+      chmod o+x "$dir"
+    fi
     dir=$(dirname "$dir")
   done
 fi
@@ -81,10 +85,10 @@ if [ ! -f "$data/PG_VERSION" ]; then
     --encoding=UTF8 --locale=C.UTF-8 >&2 || { rm -f "$pwfile"; die "initdb failed"; }
   rm -f "$pwfile"
   cat >> "$data/postgresql.conf" <<CONF
-# Set by scripts/ensure-postgres.sh: loopback only, a port of its own, sockets inside the cluster.
+# Set by scripts/ensure-postgres.sh: loopback TCP only (no Unix socket), on a port of its own.
 listen_addresses = '127.0.0.1'
 port = $port
-unix_socket_directories = '$data'
+unix_socket_directories = ''
 max_connections = 300
 fsync = on
 CONF
@@ -93,9 +97,10 @@ fi
 # Whether the postmaster named in the pid file is alive. A zombie counts as dead: after a crash
 # its pid can linger unreaped, and `pg_ctl status` would still call it running.
 pid_alive() {
-  local stat
-  stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-  [[ $stat != Z* ]]
+  local state
+  # /proc/PID/stat: "pid (comm) state ..."; read without ps, which minimal systems lack.
+  state=$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\) .*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
 }
 server_running() {
   [ -f "$data/postmaster.pid" ] && pid_alive "$(head -n1 "$data/postmaster.pid")"
@@ -113,7 +118,7 @@ if ! server_running; then
   fi
   say "starting PostgreSQL on 127.0.0.1:$port (log: .pgdata/server.log)"
   touch "$log"; $as_root && chown postgres: "$log"
-  run_pg "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 start >&2 || {
+  run_pg "$bindir/pg_ctl" -D "$data" -l "$log" -o "-p $port" -w -t 60 start >&2 || {
     tail -n 20 "$log" >&2
     die "PostgreSQL did not start (if port $port is taken by another server, set GAMEDAY_PG_PORT)"
   }

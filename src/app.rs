@@ -28,7 +28,7 @@ use tracing::Level;
 
 use crate::config::Config;
 use crate::error::AppError;
-use crate::{accounts, home, teams, web};
+use crate::{accounts, calendar, gamedays, home, scenarios, teams, web};
 
 /// Shared by every handler: the database pool and the configuration. Nothing else lives in
 /// the process, so any number of instances can serve behind a load balancer.
@@ -76,6 +76,10 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::routes::router())
         .merge(teams::routes::router())
         .merge(teams::invites::router())
+        .merge(gamedays::routes::router())
+        .merge(scenarios::routes::router())
+        .merge(calendar::router())
+        .layer(middleware::from_fn(web::remember_viewer))
         .layer(auth)
         .layer(trace);
 
@@ -85,19 +89,25 @@ pub fn router(state: AppState) -> Router {
     let stack = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
-        .layer(CatchPanicLayer::custom(|_| {
-            tracing::error!("a request handler panicked");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(web::error_pages))
+        .layer(CatchPanicLayer::custom(|payload: Box<dyn std::any::Any + Send>| {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".into());
+            tracing::error!(panic = %message, "a request handler panicked");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }))
+        .layer(middleware::from_fn_with_state(state.clone(), web::unavailable_when_db_down))
         .layer(header(header::CONTENT_SECURITY_POLICY, web::CONTENT_SECURITY_POLICY))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
         .layer(header(header::REFERRER_POLICY, "same-origin"))
         .layer(header(HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()"))
         .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
+            StatusCode::GATEWAY_TIMEOUT,
             Duration::from_secs(state.config.request_timeout_secs),
         ))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))

@@ -46,6 +46,11 @@ pub struct Config {
     #[arg(long, env = "GAMEDAY_REQUEST_TIMEOUT_SECS", default_value_t = 30, global = true)]
     pub request_timeout_secs: u64,
 
+    /// Addresses of reverse proxies (comma-separated IPs) whose X-Forwarded-For header names the
+    /// real client, for sign-in throttling. Empty: the TCP peer is the client.
+    #[arg(long, env = "GAMEDAY_TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// Log lines as JSON (for log shippers) instead of human-readable text.
     #[arg(long, env = "GAMEDAY_LOG_JSON", global = true)]
     pub log_json: bool,
@@ -73,6 +78,7 @@ impl Config {
             base_url: None,
             db_max_connections: 20,
             request_timeout_secs: 30,
+            trusted_proxies: Vec::new(),
             log_json: false,
         }
     }

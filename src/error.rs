@@ -93,6 +93,9 @@ impl IntoResponse for AppError {
             AppError::NotFound => None,
         };
         let mut response = status.into_response();
+        if matches!(self, AppError::Internal(_)) {
+            response.extensions_mut().insert(crate::web::HandlerFailure);
+        }
         if let Some(msg) = detail {
             response.extensions_mut().insert(ErrorDetail(msg));
         }

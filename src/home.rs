@@ -1,17 +1,31 @@
-//! The front page: a short introduction for visitors, the dashboard for members.
+//! The front page: a short introduction for visitors; for members, the dashboard of their
+//! upcoming game days and the scenarios waiting for their sign-off.
 
 use askama::Template;
+use axum::extract::State;
 use axum::response::Response;
 
+use crate::app::AppState;
 use crate::error::AppResult;
+use crate::gamedays::store::{self as gameday_store, MyGameday};
+use crate::scenarios::store::{self as scenario_store, AwaitingSignoff};
 use crate::web::{Layout, render};
 
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
     layout: Layout,
+    upcoming: Vec<MyGameday>,
+    awaiting: Vec<AwaitingSignoff>,
 }
 
-pub async fn home(layout: Layout) -> AppResult<Response> {
-    render(&HomePage { layout })
+pub async fn home(State(state): State<AppState>, layout: Layout) -> AppResult<Response> {
+    let (upcoming, awaiting) = match &layout.user {
+        Some(user) => (
+            gameday_store::my_upcoming(&state.db, user.id).await?,
+            scenario_store::awaiting_signoff(&state.db, user.id).await?,
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    render(&HomePage { layout, upcoming, awaiting })
 }

@@ -3,10 +3,15 @@
 
 pub mod accounts;
 pub mod app;
+pub mod calendar;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod form;
+pub mod gamedays;
 pub mod home;
+pub mod scenarios;
 pub mod teams;
+pub mod timeline;
+pub mod tz;
 pub mod web;

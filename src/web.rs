@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 
 use askama::Template;
-use axum::extract::{FromRequestParts, Path, Request};
+use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -89,9 +89,10 @@ impl FromRequestParts<AppState> for Layout {
             Some(user) => team_store::nav_teams(&state.db, user.id).await?,
             None => Vec::new(),
         };
+        // Read before removing: a removal marks the session changed, which would cost a write per page.
         let flash = match parts.extensions.get::<Session>() {
-            Some(session) => session.remove::<Flash>(FLASH_KEY).await?,
-            None => None,
+            Some(session) if session.get::<Flash>(FLASH_KEY).await?.is_some() => session.remove(FLASH_KEY).await?,
+            _ => None,
         };
         Ok(Layout { user, teams, flash })
     }
@@ -149,7 +150,7 @@ fn error_text(status: StatusCode) -> (&'static str, &'static str) {
         ),
         404 => ("Not found", "There is nothing here, or you do not have access to it."),
         405 => ("Not allowed here", "This address does not accept that kind of request."),
-        408 => ("Timed out", "The server took too long to answer. Please try again."),
+        504 => ("Timed out", "The server took too long to answer. Please try again."),
         409 => ("Conflict", "That cannot be done in the current state."),
         410 => ("No longer available", "This link no longer works."),
         413 => ("Too large", "What you sent is too large. Shorten it and try again."),
@@ -179,7 +180,8 @@ pub async fn error_pages(request: Request, next: Next) -> Response {
     let message =
         response.extensions().get::<ErrorDetail>().map(|d| d.0.clone()).unwrap_or_else(|| default_message.to_owned());
     let request_id = request_id.filter(|_| status.is_server_error());
-    let page = ErrorPage { layout: Layout::bare(), status: status.as_u16(), title, message, request_id };
+    let layout = Layout { user: response.extensions().get::<ErrorViewer>().map(|v| v.0.clone()), ..Layout::bare() };
+    let page = ErrorPage { layout, status: status.as_u16(), title, message, request_id };
     let (mut parts, _) = response.into_parts();
     match page.render() {
         Ok(html) => {
@@ -190,6 +192,46 @@ pub async fn error_pages(request: Request, next: Next) -> Response {
         Err(err) => {
             tracing::error!(error = %err, "rendering the error page");
             status.into_response()
+        }
+    }
+}
+
+/// Who saw an error response, so the error page shows the signed-in navigation.
+#[derive(Clone)]
+pub struct ErrorViewer(pub User);
+
+/// Middleware inside the auth layer: tags error responses with the signed-in user.
+pub async fn remember_viewer(request: Request, next: Next) -> Response {
+    let user = request.extensions().get::<AuthSession>().and_then(|auth| auth.user.clone());
+    let mut response = next.run(request).await;
+    if let Some(user) = user
+        && (response.status().is_client_error() || response.status().is_server_error())
+    {
+        response.extensions_mut().insert(ErrorViewer(user));
+    }
+    response
+}
+
+/// Marks a 500 that a handler produced (and logged) itself.
+#[derive(Debug, Clone, Copy)]
+pub struct HandlerFailure;
+
+/// Middleware: a bare 500 from a layer (the session store, the login layer) while the database
+/// cannot be reached becomes a 503, as a handler's own database failure does.
+pub async fn unavailable_when_db_down(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let bare_500 = response.status() == StatusCode::INTERNAL_SERVER_ERROR
+        && response.extensions().get::<HandlerFailure>().is_none()
+        && response.extensions().get::<Rendered>().is_none();
+    if !bare_500 {
+        return response;
+    }
+    let ping = sqlx::query_scalar!(r#"select 1 as "one!""#).fetch_one(&state.db);
+    match tokio::time::timeout(std::time::Duration::from_secs(1), ping).await {
+        Ok(Ok(_)) => response,
+        _ => {
+            tracing::warn!("database unreachable: answering 503");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
     }
 }
@@ -249,4 +291,26 @@ img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'n
 pub fn utc_label(at: &time::OffsetDateTime) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     at.to_offset(time::UtcOffset::UTC).format(&format).unwrap_or_default()
+}
+
+impl Layout {
+    /// The viewer's time zone (UTC until they choose one).
+    pub fn zone(&self) -> &str {
+        self.user.as_ref().map(|u| u.time_zone.as_str()).unwrap_or("UTC")
+    }
+
+    /// A time in the viewer's zone, for reading.
+    pub fn when(&self, at: &time::OffsetDateTime) -> String {
+        crate::tz::format_local(at, self.zone())
+    }
+
+    /// The clock time in the viewer's zone.
+    pub fn clock(&self, at: &time::OffsetDateTime) -> String {
+        crate::tz::format_clock(at, self.zone())
+    }
+
+    /// The exact UTC time (for `title` and `datetime` attributes).
+    pub fn utc(&self, at: &time::OffsetDateTime) -> String {
+        crate::tz::format_utc(at)
+    }
 }

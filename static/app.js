@@ -16,6 +16,11 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
+  // New accounts read times in the browser's own zone (UTC without JavaScript; changeable later).
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  for (const input of document.querySelectorAll("input[data-browser-time-zone]")) {
+    if (zone) input.value = zone;
+  }
   // Selecting a read-only link selects all of it.
   for (const input of document.querySelectorAll("input[readonly]")) {
     input.addEventListener("focus", () => input.select());

@@ -18,6 +18,10 @@ pub struct User {
     pub display_name: String,
     pub password_hash: String,
     pub is_admin: bool,
+    /// IANA zone in which this person reads and enters times.
+    pub time_zone: String,
+    /// SHA-256 of the password hash: what sessions are bound to (never the hash itself).
+    pub auth_hash: Vec<u8>,
 }
 
 // Hand-written so that the password hash never reaches a log line.
@@ -38,9 +42,10 @@ impl AuthUser for User {
         self.id
     }
 
-    /// Sessions are bound to the password hash: changing the password ends every other session.
+    /// Sessions are bound to a digest of the password hash: changing the password ends every
+    /// other session, and the session store never holds the hash itself.
     fn session_auth_hash(&self) -> &[u8] {
-        self.password_hash.as_bytes()
+        &self.auth_hash
     }
 }
 
@@ -165,6 +170,15 @@ pub async fn hash_password(password: String) -> anyhow::Result<String> {
     Ok(tokio::task::spawn_blocking(move || password_auth::generate_hash(password)).await?)
 }
 
+/// The path of the Referer header if it points at this same host.
+fn same_origin_referer(parts: &axum::http::request::Parts) -> Option<String> {
+    let host = parts.headers.get(axum::http::header::HOST)?.to_str().ok()?;
+    let referer = parts.headers.get(axum::http::header::REFERER)?.to_str().ok()?;
+    let rest = referer.strip_prefix("https://").or_else(|| referer.strip_prefix("http://"))?;
+    let path = rest.strip_prefix(host)?;
+    path.starts_with('/').then(|| path.to_owned())
+}
+
 /// The signed-in user; a request without one is sent to the sign-in page, which returns here after.
 pub struct CurrentUser(pub User);
 
@@ -176,11 +190,14 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CurrentUser {
         match parts.extensions.get::<AuthSession>().and_then(|auth| auth.user.clone()) {
             Some(user) => Ok(CurrentUser(user)),
             None => {
+                // After sign-in the browser comes back with a GET: for a form post, that is the
+                // page the form was on (its same-origin Referer), not the POST-only address.
                 let back = if parts.method == axum::http::Method::GET {
-                    parts.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/")
+                    parts.uri.path_and_query().map(|pq| pq.as_str().to_owned())
                 } else {
-                    parts.uri.path()
+                    same_origin_referer(parts)
                 };
+                let back = crate::web::safe_next(back.as_deref()).unwrap_or_else(|| "/".to_owned());
                 let query = serde_urlencoded::to_string([("next", back)]).unwrap_or_default();
                 Err(Redirect::to(&format!("/signin?{query}")).into_response())
             }
@@ -227,6 +244,8 @@ mod tests {
             display_name: "Ana".into(),
             password_hash: "$argon2id$secret".into(),
             is_admin: false,
+            time_zone: "UTC".into(),
+            auth_hash: vec![1, 2, 3],
         };
         assert!(!format!("{user:?}").contains("argon2id"));
     }

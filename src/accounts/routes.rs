@@ -1,6 +1,6 @@
 //! Sign-up, sign-in and sign-out pages.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use askama::Template;
 use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
@@ -23,21 +23,37 @@ pub fn router() -> Router<AppState> {
         .route("/signup", get(signup_page).post(signup))
         .route("/signin", get(signin_page).post(signin))
         .route("/signout", post(signout))
+        .route("/account", get(account_page).post(update_account))
 }
 
-/// The client's address as this server saw it (the TCP peer).
+/// The client's address: the TCP peer, or, when the peer is a trusted proxy, the nearest
+/// untrusted address in X-Forwarded-For.
 pub struct ClientAddr(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+/// Picks the client address from the peer and an X-Forwarded-For value.
+pub fn client_addr(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[IpAddr]) -> String {
+    let Some(peer) = peer else { return "unknown".to_owned() };
+    if !trusted.contains(&peer) {
+        return peer.to_string();
+    }
+    let hops = forwarded_for.unwrap_or_default().split(',').rev().map(str::trim);
+    for hop in hops {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return ip.to_string(),
+            Err(_) => break,
+        }
+    }
+    peer.to_string()
+}
+
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string())
-            .unwrap_or_else(|| "unknown".to_owned());
-        Ok(ClientAddr(addr))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+        let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        Ok(ClientAddr(client_addr(peer, forwarded, &state.config.trusted_proxies)))
     }
 }
 
@@ -63,6 +79,8 @@ pub struct SignupForm {
     display_name: String,
     password: String,
     next: Option<String>,
+    /// The browser's zone, filled in by app.js; UTC without JavaScript (changeable later).
+    time_zone: String,
 }
 
 async fn signup_page(layout: Layout, auth: AuthSession, Query(q): Query<NextQuery>) -> AppResult<Response> {
@@ -101,8 +119,9 @@ async fn signup(
     };
 
     let hash = super::hash_password(form.password.clone()).await?;
+    let time_zone = crate::tz::parse_zone_name(&form.time_zone).unwrap_or_else(|_| "UTC".to_owned());
     let mut tx = state.db.begin().await?;
-    let user = match store::create_user(&mut tx, &email, &display_name, &hash).await {
+    let user = match store::create_user(&mut tx, &email, &display_name, &hash, &time_zone).await {
         Ok(user) => user,
         Err(CreateUserError::EmailTaken) => {
             errors.add("email", "An account with this email already exists. Sign in instead.");
@@ -113,6 +132,7 @@ async fn signup(
     tx.commit().await?;
     tracing::info!(user_id = %user.id, admin = user.is_admin, "account created");
 
+    auth.session.cycle_id().await?;
     auth.login(&user).await.map_err(|e| AppError::Internal(anyhow::anyhow!("login after sign-up: {e}")))?;
     flash(&auth.session, FlashKind::Success, format!("Welcome to Gameday, {}.", user.display_name)).await?;
     Ok(see_other(next.as_deref().unwrap_or("/")))
@@ -166,8 +186,10 @@ async fn signin(
         return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page(errors, layout));
     };
 
-    let (account_failures, address_failures) = store::recent_signin_failures(&state.db, &email, &client_addr).await?;
-    if is_throttled(account_failures, address_failures) {
+    // Count this attempt first: concurrent guesses cannot all slip under the limit.
+    store::record_signin_attempt(&state.db, &email, &client_addr).await?;
+    let (account_attempts, address_attempts) = store::recent_signin_failures(&state.db, &email, &client_addr).await?;
+    if is_throttled(account_attempts - 1, address_attempts - 1) {
         tracing::warn!(%client_addr, "sign-in throttled");
         errors.add(
             "form",
@@ -182,12 +204,12 @@ async fn signin(
     let creds = Credentials { email: email.clone(), password: form.password.clone() };
     let user = auth.authenticate(creds).await.map_err(|e| AppError::Internal(anyhow::anyhow!("authenticate: {e}")))?;
     let Some(user) = user else {
-        store::record_signin_failure(&state.db, &email, &client_addr).await?;
         errors.add("form", "That email and password do not match an account.");
         return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page(errors, layout));
     };
     store::clear_signin_failures(&state.db, &email).await?;
-    // axum-login gives the session a new id here (no session fixation).
+    // A new session id at every sign-in (axum-login cycles it only when nobody was signed in).
+    auth.session.cycle_id().await?;
     auth.login(&user).await.map_err(|e| AppError::Internal(anyhow::anyhow!("login: {e}")))?;
     Ok(see_other(next.as_deref().unwrap_or("/")))
 }
@@ -200,4 +222,68 @@ async fn signout(mut auth: AuthSession) -> AppResult<Response> {
     auth.session.cycle_id().await?;
     flash(&auth.session, FlashKind::Success, "You have signed out.").await?;
     Ok(see_other("/signin"))
+}
+
+#[derive(Template)]
+#[template(path = "accounts/account.html")]
+struct AccountPage {
+    layout: Layout,
+    display_name: String,
+    time_zone: String,
+    zones: Vec<String>,
+    errors: FieldErrors,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AccountForm {
+    display_name: String,
+    time_zone: String,
+}
+
+async fn account_page(layout: Layout, super::CurrentUser(user): super::CurrentUser) -> AppResult<Response> {
+    let zones = crate::tz::zone_names();
+    render(&AccountPage {
+        layout,
+        display_name: user.display_name,
+        time_zone: user.time_zone,
+        zones,
+        errors: FieldErrors::new(),
+    })
+}
+
+async fn update_account(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: tower_sessions::Session,
+    super::CurrentUser(user): super::CurrentUser,
+    Form(form): Form<AccountForm>,
+) -> AppResult<Response> {
+    let mut errors = FieldErrors::new();
+    let display_name = errors.check("display_name", super::parse_display_name(&form.display_name));
+    let time_zone = errors.check("time_zone", crate::tz::parse_zone_name(&form.time_zone));
+    let (Some(display_name), Some(time_zone)) = (display_name, time_zone) else {
+        let zones = crate::tz::zone_names();
+        let page = AccountPage { layout, display_name: form.display_name, time_zone: form.time_zone, zones, errors };
+        return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    };
+    store::update_profile(&state.db, user.id, &display_name, &time_zone).await?;
+    flash(&session, FlashKind::Success, format!("Saved. Times now show in {time_zone}.")).await?;
+    Ok(see_other("/account"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_counts_only_behind_a_trusted_proxy() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        assert_eq!(client_addr(Some(client), Some("1.2.3.4"), &[proxy]), "203.0.113.7", "spoofed header ignored");
+        assert_eq!(client_addr(Some(proxy), Some("1.2.3.4, 203.0.113.7"), &[proxy]), "203.0.113.7");
+        assert_eq!(client_addr(Some(proxy), Some("203.0.113.7, 10.0.0.1"), &[proxy]), "203.0.113.7");
+        assert_eq!(client_addr(Some(proxy), None, &[proxy]), "10.0.0.1");
+        assert_eq!(client_addr(None, None, &[]), "unknown");
+    }
 }

@@ -21,20 +21,22 @@ pub async fn create_user(
     email: &Email,
     display_name: &str,
     password_hash: &str,
+    time_zone: &str,
 ) -> Result<User, CreateUserError> {
     // Serialise sign-ups for the "first account is admin" decision (two first sign-ups at once).
     sqlx::query!("select pg_advisory_xact_lock(hashtext('gameday.first_admin'))").execute(&mut *conn).await?;
     let result = sqlx::query_as!(
         User,
         r#"
-        insert into users (id, email, display_name, password_hash, is_admin)
-        values ($1, $2, $3, $4, not exists (select 1 from users))
-        returning id, email, display_name, password_hash, is_admin
+        insert into users (id, email, display_name, password_hash, is_admin, time_zone)
+        values ($1, $2, $3, $4, not exists (select 1 from users), $5)
+        returning id, email, display_name, password_hash, is_admin, time_zone, sha256(convert_to(password_hash, 'UTF8')) as "auth_hash!"
         "#,
         Uuid::now_v7(),
         email.as_str(),
         display_name,
         password_hash,
+        time_zone,
     )
     .fetch_one(&mut *conn)
     .await;
@@ -51,7 +53,7 @@ pub async fn create_user(
 pub async fn user_by_email(db: &PgPool, email: &Email) -> sqlx::Result<Option<User>> {
     sqlx::query_as!(
         User,
-        "select id, email, display_name, password_hash, is_admin from users where email = $1",
+        r#"select id, email, display_name, password_hash, is_admin, time_zone, sha256(convert_to(password_hash, 'UTF8')) as "auth_hash!" from users where email = $1"#,
         email.as_str()
     )
     .fetch_optional(db)
@@ -60,12 +62,13 @@ pub async fn user_by_email(db: &PgPool, email: &Email) -> sqlx::Result<Option<Us
 
 #[tracing::instrument(skip(db))]
 pub async fn user_by_id(db: &PgPool, id: Uuid) -> sqlx::Result<Option<User>> {
-    sqlx::query_as!(User, "select id, email, display_name, password_hash, is_admin from users where id = $1", id)
+    sqlx::query_as!(User, r#"select id, email, display_name, password_hash, is_admin, time_zone, sha256(convert_to(password_hash, 'UTF8')) as "auth_hash!" from users where id = $1"#, id)
         .fetch_optional(db)
         .await
 }
 
-/// Failures within the throttle window: (for this account, from this client address).
+/// Failed (or not yet decided) sign-in attempts within the throttle window:
+/// (for this account, from this client address).
 #[tracing::instrument(skip_all)]
 pub async fn recent_signin_failures(db: &PgPool, email: &Email, client_addr: &str) -> sqlx::Result<(i64, i64)> {
     let row = sqlx::query!(
@@ -86,8 +89,10 @@ pub async fn recent_signin_failures(db: &PgPool, email: &Email, client_addr: &st
     Ok((row.account, row.address))
 }
 
+/// Records a sign-in attempt before its password is checked, so that concurrent guesses are
+/// counted too; a successful sign-in clears the account's attempts again.
 #[tracing::instrument(skip_all)]
-pub async fn record_signin_failure(db: &PgPool, email: &Email, client_addr: &str) -> sqlx::Result<()> {
+pub async fn record_signin_attempt(db: &PgPool, email: &Email, client_addr: &str) -> sqlx::Result<()> {
     sqlx::query!("insert into signin_failures (email, client_addr) values ($1, $2)", email.as_str(), client_addr)
         .execute(db)
         .await?;
@@ -103,5 +108,13 @@ pub async fn clear_signin_failures(db: &PgPool, email: &Email) -> sqlx::Result<(
     )
     .execute(db)
     .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn update_profile(db: &PgPool, user_id: Uuid, display_name: &str, time_zone: &str) -> sqlx::Result<()> {
+    sqlx::query!("update users set display_name = $2, time_zone = $3 where id = $1", user_id, display_name, time_zone)
+        .execute(db)
+        .await?;
     Ok(())
 }

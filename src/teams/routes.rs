@@ -30,6 +30,10 @@ pub fn router() -> Router<AppState> {
 
 /// The team behind `slug` if `user` is a member; otherwise 404, exactly as for a team that does not exist.
 pub async fn membership_or_404(state: &AppState, slug: &str, user: &User) -> AppResult<Membership> {
+    // A malformed slug names no team (and never reaches SQL: PostgreSQL refuses a NUL, for one).
+    if parse_slug(slug).is_err() {
+        return Err(AppError::NotFound);
+    }
     store::membership(&state.db, slug, user.id).await?.ok_or(AppError::NotFound)
 }
 
@@ -149,6 +153,8 @@ struct ShowPage {
     /// A refusal to show beside one member's row.
     member_error: Option<(Uuid, String)>,
     roles: [TeamRole; 3],
+    gamedays: Vec<crate::gamedays::store::GamedaySummary>,
+    feed_url: String,
 }
 
 impl ShowPage {
@@ -181,10 +187,21 @@ async fn team_page(
     } else {
         (Vec::new(), None)
     };
-    render_status(
-        status,
-        &ShowPage { layout, membership, me, members, invites, new_invite, member_error, roles: TeamRole::ALL },
-    )
+    let gamedays = crate::gamedays::store::team_gamedays(&state.db, membership.team.id).await?;
+    let feed_url = crate::calendar::feed_url(state, membership.team.id).await?;
+    let page = ShowPage {
+        layout,
+        membership,
+        me,
+        members,
+        invites,
+        new_invite,
+        member_error,
+        roles: TeamRole::ALL,
+        gamedays,
+        feed_url,
+    };
+    render_status(status, &page)
 }
 
 async fn show(
@@ -217,8 +234,11 @@ async fn change_role(
     let new_role = TeamRole::parse(&form.role).map_err(AppError::Validation)?;
 
     let mut tx = state.db.begin().await?;
-    let (current, leads) = store::lock_members(&mut tx, membership.team.id, target).await?;
-    let current = current.ok_or(AppError::NotFound)?;
+    let locked = store::lock_members(&mut tx, membership.team.id).await?;
+    if !locked.role_of(user.id).is_some_and(|r| r.is_lead()) {
+        return Err(AppError::Forbidden("Only a team lead can do that.".into()));
+    }
+    let (current, leads) = (locked.role_of(target).ok_or(AppError::NotFound)?, locked.leads());
     if let Err(refusal) = check_role_change(leads, current, new_role) {
         drop(tx);
         return team_page(&state, layout, &session, membership, user.id, StatusCode::CONFLICT, Some((target, refusal)))
@@ -247,8 +267,12 @@ async fn remove_member(
     }
 
     let mut tx = state.db.begin().await?;
-    let (role, leads) = store::lock_members(&mut tx, membership.team.id, target).await?;
-    let role = role.ok_or(AppError::NotFound)?;
+    let locked = store::lock_members(&mut tx, membership.team.id).await?;
+    // Checked again under the lock: a lead demoted meanwhile can no longer remove others.
+    if !leaving && !locked.role_of(user.id).is_some_and(|r| r.is_lead()) {
+        return Err(AppError::Forbidden("Only a team lead can remove members.".into()));
+    }
+    let (role, leads) = (locked.role_of(target).ok_or(AppError::NotFound)?, locked.leads());
     if let Err(refusal) = check_removal(leads, role) {
         drop(tx);
         return team_page(&state, layout, &session, membership, user.id, StatusCode::CONFLICT, Some((target, refusal)))

@@ -110,23 +110,31 @@ pub async fn members(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Member>> {
     .await
 }
 
-/// Locks the team's membership rows for this transaction and returns (target's role, number of leads).
-/// Locking all of them serialises concurrent role changes and removals in one team.
+/// A team's members and roles, read under lock.
+#[derive(Debug, Clone)]
+pub struct LockedMembers(Vec<(Uuid, TeamRole)>);
+
+impl LockedMembers {
+    pub fn role_of(&self, user_id: Uuid) -> Option<TeamRole> {
+        self.0.iter().find(|(id, _)| *id == user_id).map(|(_, role)| *role)
+    }
+
+    pub fn leads(&self) -> i64 {
+        self.0.iter().filter(|(_, role)| role.is_lead()).count() as i64
+    }
+}
+
+/// Locks all of the team's membership rows for this transaction, which serialises concurrent
+/// role changes and removals in one team, and returns them.
 #[tracing::instrument(skip(conn))]
-pub async fn lock_members(
-    conn: &mut PgConnection,
-    team_id: Uuid,
-    target: Uuid,
-) -> sqlx::Result<(Option<TeamRole>, i64)> {
+pub async fn lock_members(conn: &mut PgConnection, team_id: Uuid) -> sqlx::Result<LockedMembers> {
     let rows = sqlx::query!(
         r#"select user_id, role as "role: TeamRole" from team_members where team_id = $1 for update"#,
         team_id
     )
     .fetch_all(conn)
     .await?;
-    let leads = rows.iter().filter(|r| r.role.is_lead()).count() as i64;
-    let role = rows.iter().find(|r| r.user_id == target).map(|r| r.role);
-    Ok((role, leads))
+    Ok(LockedMembers(rows.into_iter().map(|r| (r.user_id, r.role)).collect()))
 }
 
 #[tracing::instrument(skip(conn))]
@@ -270,5 +278,23 @@ pub async fn mark_invite_used(conn: &mut PgConnection, invite_id: Uuid, user_id:
     sqlx::query!("update team_invites set used_at = now(), used_by = $2 where id = $1", invite_id, user_id)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// The team whose fault-calendar feed has this secret.
+#[tracing::instrument(skip_all)]
+pub async fn team_by_calendar_token(db: &PgPool, token: &str) -> sqlx::Result<Option<Team>> {
+    sqlx::query_as!(Team, "select id, name, slug from teams where calendar_token = $1", token).fetch_optional(db).await
+}
+
+/// The secret of the team's fault-calendar feed.
+#[tracing::instrument(skip_all)]
+pub async fn calendar_token(db: &PgPool, team_id: Uuid) -> sqlx::Result<String> {
+    sqlx::query_scalar!("select calendar_token from teams where id = $1", team_id).fetch_one(db).await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn set_calendar_token(db: &PgPool, team_id: Uuid, token: &str) -> sqlx::Result<()> {
+    sqlx::query!("update teams set calendar_token = $2 where id = $1", team_id, token).execute(db).await?;
     Ok(())
 }

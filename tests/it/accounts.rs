@@ -240,3 +240,64 @@ async fn next_only_redirects_within_the_site(db: PgPool) {
         app.post("/signin", &[("email", "ana@example.com"), ("password", PASSWORD), ("next", "/teams/new")]).await;
     assert_eq!(location(&response), "/teams/new");
 }
+
+#[sqlx::test]
+async fn signing_in_again_while_signed_in_also_changes_the_session_id(db: PgPool) {
+    let app = spawn_app(db).await;
+    app.signup_as(&new_client(), "li@example.com", "Li").await;
+    let response =
+        app.post("/signup", &[("email", "ana@example.com"), ("display_name", "Ana"), ("password", PASSWORD)]).await;
+    let as_ana = session_cookie(&response).expect("a session");
+
+    let response = app.post("/signin", &[("email", "li@example.com"), ("password", PASSWORD)]).await;
+    let as_li = session_cookie(&response).expect("a new session cookie");
+    assert_ne!(as_li, as_ana, "a cookie known before sign-in never carries the new sign-in");
+    assert_eq!(stored_sessions(&app.db, &as_ana).await, 0);
+}
+
+#[sqlx::test]
+async fn sessions_do_not_store_the_password_hash(db: PgPool) {
+    let app = spawn_app(db).await;
+    app.signup_as(&app.client, "ana@example.com", "Ana").await;
+    let hash: String = sqlx::query_scalar("select password_hash from users").fetch_one(&app.db).await.unwrap();
+    let data: Vec<u8> = sqlx::query_scalar("select data from tower_sessions.session").fetch_one(&app.db).await.unwrap();
+    let needle = &hash.as_bytes()[hash.len() - 20..];
+    assert!(!data.windows(needle.len()).any(|w| w == needle), "the session row holds part of the hash");
+}
+
+#[sqlx::test]
+async fn concurrent_guesses_cannot_slip_past_the_throttle(db: PgPool) {
+    let app = spawn_app(db).await;
+    app.signup_as(&new_client(), "ana@example.com", "Ana").await;
+
+    let guesses = (0..20).map(|i| {
+        let client = new_client();
+        let url = app.url("/signin");
+        async move {
+            let form = [("email", "ana@example.com".to_owned()), ("password", format!("guess number {i}"))];
+            client.post(url).form(&form).send().await.unwrap().status()
+        }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY).count();
+    let throttled = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!(checked + throttled, 20, "{statuses:?}");
+    assert!(checked <= gameday::accounts::MAX_FAILURES_PER_ACCOUNT as usize, "{checked} guesses were checked");
+}
+
+#[sqlx::test]
+async fn a_form_posted_after_the_session_ended_returns_to_its_page_after_sign_in(db: PgPool) {
+    let app = spawn_app(db).await;
+    let page = format!("{}/teams/platform", app.base);
+    let response =
+        app.client.post(app.url("/teams/platform/invites")).header("referer", page).form(&[("role", "member")]);
+    let response = response.send().await.unwrap();
+    assert_eq!(location(&response), "/signin?next=%2Fteams%2Fplatform");
+    // A Referer from elsewhere is not followed.
+    let response = app
+        .client
+        .post(app.url("/teams/platform/invites"))
+        .header("referer", "https://evil.example/teams/platform")
+        .form(&[("role", "member")]);
+    assert_eq!(location(&response.send().await.unwrap()), "/signin?next=%2F");
+}

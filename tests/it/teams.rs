@@ -78,14 +78,18 @@ async fn a_non_member_gets_404_on_every_team_url_as_for_a_missing_team(db: PgPoo
     let ana_id = user_id(&app.db, "ana@example.com").await.to_string();
     let eve = app.user("eve@example.com", "Eve").await;
 
-    for (method, path) in team_urls(&slug, &ana_id).into_iter().chain(team_urls("no-such-team", &ana_id)) {
-        let response = match method {
-            "GET" => app.get_as(&eve, &path).await,
-            _ => app.post_as(&eve, &path, &[("role", "lead"), ("name", "Mine"), ("slug", "mine")]).await,
+    let form = [("role", "lead"), ("name", "Mine"), ("slug", "mine")];
+    for ((method, path), (_, missing)) in team_urls(&slug, &ana_id).into_iter().zip(team_urls("no-such-team", &ana_id))
+    {
+        let (response, for_missing) = match method {
+            "GET" => (app.get_as(&eve, &path).await, app.get_as(&eve, &missing).await),
+            _ => (app.post_as(&eve, &path, &form).await, app.post_as(&eve, &missing, &form).await),
         };
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{method} {path}");
+        assert_eq!(for_missing.status(), StatusCode::NOT_FOUND, "{method} {missing}");
         let body = response.text().await.unwrap();
         assert!(!body.contains("Platform"), "{method} {path} leaks the team name");
+        assert_eq!(body, for_missing.text().await.unwrap(), "{method} {path} answers unlike a missing team");
     }
     // Nothing changed: Ana is still the only member and lead.
     let members: Vec<(String,)> =
@@ -281,4 +285,23 @@ async fn a_lead_renames_the_team_and_its_slug(db: PgPool) {
     assert_eq!(location(&response), "/teams/core");
     assert!(app.get_as(&ana, "/teams/core").await.text().await.unwrap().contains("<h1>Core Platform</h1>"));
     assert_eq!(app.get_as(&ana, "/teams/platform").await.status(), StatusCode::NOT_FOUND);
+}
+
+#[sqlx::test]
+async fn malformed_team_slugs_are_not_found(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana").await;
+    for path in ["/teams/%00", "/teams/a%00b/settings", "/teams/UPPER", "/teams/x"] {
+        assert_eq!(app.get_as(&ana, path).await.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(app.post_as(&ana, "/teams/%00/invites", &[("role", "member")]).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[sqlx::test]
+async fn error_pages_keep_the_signed_in_navigation(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana Lead").await;
+    let page = app.get_as(&ana, "/teams/nobody-here").await.text().await.unwrap();
+    assert!(page.contains("<h1>Not found</h1>"));
+    assert!(page.contains("Ana Lead") && page.contains("Sign out"), "the error page shows who is signed in");
 }

@@ -1,0 +1,194 @@
+//! Changes to a game day, each in one transaction that locks the game day's row first, checks
+//! the rules, and writes its timeline event before committing.
+
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::store::{self, Participant};
+use super::{Gameday, GamedayInput, GamedayRole, GamedayStatus};
+use crate::accounts::User;
+use crate::error::{AppError, AppResult};
+use crate::scenarios::store as scenario_store;
+use crate::timeline::store as timeline;
+use crate::timeline::{EventKind, NewEvent};
+
+/// Begins a transaction holding the game day's lock, with the actor's role on it.
+pub async fn begin(
+    db: &PgPool,
+    gameday_id: Uuid,
+    actor: &User,
+) -> AppResult<(Transaction<'static, Postgres>, Gameday, Option<GamedayRole>)> {
+    let mut tx = db.begin().await?;
+    let gameday = store::lock_gameday(&mut tx, gameday_id).await?.ok_or(AppError::NotFound)?;
+    let role = store::participant_role(&mut *tx, gameday_id, actor.id).await?;
+    Ok((tx, gameday, role))
+}
+
+pub fn require_facilitator(role: Option<GamedayRole>) -> AppResult<()> {
+    match role {
+        Some(GamedayRole::Facilitator) => Ok(()),
+        _ => Err(AppError::Forbidden("Only a facilitator of this game day can do that.".into())),
+    }
+}
+
+/// Creates a game day in a team, with its creator as the first facilitator.
+pub async fn create(db: &PgPool, team_id: Uuid, actor: &User, input: &GamedayInput) -> AppResult<Uuid> {
+    let mut tx = db.begin().await?;
+    let id = store::create_gameday(&mut tx, team_id, input, actor.id).await?;
+    store::add_participant(&mut tx, id, actor.id, GamedayRole::Facilitator).await?;
+    let body = format!("{} created the game day \"{}\".", actor.display_name, input.title);
+    timeline::append(&mut tx, NewEvent::new(id, actor.id, EventKind::GamedayCreated, body)).await?;
+    let body = format!("{} joined as facilitator.", actor.display_name);
+    let data = serde_json::json!({ "user_id": actor.id, "role": "facilitator" });
+    timeline::append(&mut tx, NewEvent::new(id, actor.id, EventKind::ParticipantAdded, body).data(data)).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn update(db: &PgPool, gameday_id: Uuid, actor: &User, input: &GamedayInput) -> AppResult<()> {
+    let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
+    require_facilitator(role)?;
+    super::edit_plan(gameday.status)?;
+    if gameday.status != GamedayStatus::Draft && input.starts_at.is_none() {
+        return Err(AppError::Conflict("A scheduled game day needs a start time.".into()));
+    }
+    store::update_gameday(&mut tx, gameday_id, input).await?;
+    let rescheduled = gameday.starts_at != input.starts_at || gameday.ends_at != input.ends_at;
+    let body = if rescheduled {
+        format!("{} updated the plan and changed the schedule.", actor.display_name)
+    } else {
+        format!("{} updated the plan.", actor.display_name)
+    };
+    timeline::append(&mut tx, NewEvent::new(gameday_id, actor.id, EventKind::GamedayUpdated, body)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A lifecycle step asked for by a facilitator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Schedule,
+    Start,
+    Complete,
+}
+
+pub async fn step(db: &PgPool, gameday_id: Uuid, actor: &User, step: Step) -> AppResult<()> {
+    let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
+    require_facilitator(role)?;
+    let (status, kind, verb) = match step {
+        Step::Schedule => {
+            let scenarios = scenario_store::count_scenarios(&mut tx, gameday_id).await? as usize;
+            super::schedule(gameday.status, gameday.starts_at, scenarios)?;
+            (GamedayStatus::Scheduled, EventKind::GamedayScheduled, "scheduled the game day")
+        }
+        Step::Start => {
+            super::start(gameday.status)?;
+            (GamedayStatus::Running, EventKind::GamedayStarted, "started the game day")
+        }
+        Step::Complete => {
+            let in_flight = scenario_store::count_in_flight(&mut tx, gameday_id).await? as usize;
+            super::complete(gameday.status, in_flight)?;
+            (GamedayStatus::Completed, EventKind::GamedayCompleted, "ended the game day")
+        }
+    };
+    store::set_status(&mut tx, gameday_id, status, None).await?;
+    let body = format!("{} {verb}.", actor.display_name);
+    timeline::append(&mut tx, NewEvent::new(gameday_id, actor.id, kind, body)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn cancel(db: &PgPool, gameday_id: Uuid, actor: &User, reason: &str) -> AppResult<()> {
+    let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
+    require_facilitator(role)?;
+    super::cancel(gameday.status)?;
+    store::set_status(&mut tx, gameday_id, GamedayStatus::Cancelled, Some(reason)).await?;
+    let body = format!("{} cancelled the game day: {reason}", actor.display_name);
+    timeline::append(&mut tx, NewEvent::new(gameday_id, actor.id, EventKind::GamedayCancelled, body)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn facilitators(participants: &[Participant]) -> usize {
+    participants.iter().filter(|p| p.role == GamedayRole::Facilitator).count()
+}
+
+const LAST_FACILITATOR: &str = "A game day keeps at least one facilitator. Make someone else a facilitator first.";
+
+/// Adds a team member to the game day. Scenarios now need their sign-off too.
+pub async fn add_participant(
+    db: &PgPool,
+    gameday_id: Uuid,
+    actor: &User,
+    user_id: Uuid,
+    role: GamedayRole,
+) -> AppResult<()> {
+    let (mut tx, gameday, actor_role) = begin(db, gameday_id, actor).await?;
+    require_facilitator(actor_role)?;
+    super::edit_plan(gameday.status)?;
+    if !store::is_team_member(&mut tx, gameday.team_id, user_id).await? {
+        return Err(AppError::Validation("Participants are chosen among the team's members.".into()));
+    }
+    if !store::add_participant(&mut tx, gameday_id, user_id, role).await? {
+        return Err(AppError::Conflict("That person is already on this game day.".into()));
+    }
+    let name = participant_name(&mut tx, gameday_id, user_id).await?;
+    let body = format!("{} added {name} as {}.", actor.display_name, role.as_str());
+    let data = serde_json::json!({ "user_id": user_id, "role": role });
+    timeline::append(&mut tx, NewEvent::new(gameday_id, actor.id, EventKind::ParticipantAdded, body).data(data))
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn participant_name(
+    tx: &mut Transaction<'static, Postgres>,
+    gameday_id: Uuid,
+    user_id: Uuid,
+) -> AppResult<String> {
+    let everyone = store::participants(&mut **tx, gameday_id).await?;
+    everyone.into_iter().find(|p| p.user_id == user_id).map(|p| p.name).ok_or(AppError::NotFound)
+}
+
+pub async fn change_participant_role(
+    db: &PgPool,
+    gameday_id: Uuid,
+    actor: &User,
+    user_id: Uuid,
+    role: GamedayRole,
+) -> AppResult<()> {
+    let (mut tx, gameday, actor_role) = begin(db, gameday_id, actor).await?;
+    require_facilitator(actor_role)?;
+    super::edit_plan(gameday.status)?;
+    let everyone = store::participants(&mut *tx, gameday_id).await?;
+    let current = everyone.iter().find(|p| p.user_id == user_id).ok_or(AppError::NotFound)?;
+    if current.role == GamedayRole::Facilitator && role != GamedayRole::Facilitator && facilitators(&everyone) <= 1 {
+        return Err(AppError::Conflict(LAST_FACILITATOR.into()));
+    }
+    store::set_participant_role(&mut tx, gameday_id, user_id, role).await?;
+    let body = format!("{} made {} {}.", actor.display_name, current.name, role.as_str());
+    let data = serde_json::json!({ "user_id": user_id, "role": role });
+    timeline::append(&mut tx, NewEvent::new(gameday_id, actor.id, EventKind::ParticipantRoleChanged, body).data(data))
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Removes someone from the game day; their sign-offs no longer count.
+pub async fn remove_participant(db: &PgPool, gameday_id: Uuid, actor: &User, user_id: Uuid) -> AppResult<()> {
+    let (mut tx, gameday, actor_role) = begin(db, gameday_id, actor).await?;
+    require_facilitator(actor_role)?;
+    super::edit_plan(gameday.status)?;
+    let everyone = store::participants(&mut *tx, gameday_id).await?;
+    let current = everyone.iter().find(|p| p.user_id == user_id).ok_or(AppError::NotFound)?;
+    if current.role == GamedayRole::Facilitator && facilitators(&everyone) <= 1 {
+        return Err(AppError::Conflict(LAST_FACILITATOR.into()));
+    }
+    store::remove_participant(&mut tx, gameday_id, user_id).await?;
+    let body = format!("{} removed {} from the game day.", actor.display_name, current.name);
+    let data = serde_json::json!({ "user_id": user_id });
+    timeline::append(&mut tx, NewEvent::new(gameday_id, actor.id, EventKind::ParticipantRemoved, body).data(data))
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}

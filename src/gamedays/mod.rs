@@ -1,0 +1,368 @@
+//! Game days: a planned day of fault experiments in a team, with its participants and lifecycle
+//! `draft → scheduled → running → completed`, and `draft | scheduled → cancelled`.
+
+pub mod actions;
+pub mod routes;
+pub mod store;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::form::{FieldErrors, bounded_text};
+
+/// Where a game day stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
+#[sqlx(type_name = "gameday_status", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum GamedayStatus {
+    Draft,
+    Scheduled,
+    Running,
+    Completed,
+    Cancelled,
+}
+
+impl GamedayStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            GamedayStatus::Draft => "draft",
+            GamedayStatus::Scheduled => "scheduled",
+            GamedayStatus::Running => "running",
+            GamedayStatus::Completed => "completed",
+            GamedayStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            GamedayStatus::Draft => "Draft",
+            GamedayStatus::Scheduled => "Scheduled",
+            GamedayStatus::Running => "Running",
+            GamedayStatus::Completed => "Completed",
+            GamedayStatus::Cancelled => "Cancelled",
+        }
+    }
+
+    /// Whether the plan (details, scenarios, participants) may still change.
+    pub fn plan_is_open(&self) -> bool {
+        matches!(self, GamedayStatus::Draft | GamedayStatus::Scheduled | GamedayStatus::Running)
+    }
+}
+
+/// A person's role on one game day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
+#[sqlx(type_name = "gameday_role", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum GamedayRole {
+    /// Runs the day and edits the plan; a required signer.
+    Facilitator,
+    /// Signs off scenarios, logs observations, may halt; a required signer.
+    Participant,
+    /// Reads and logs observations; does not sign.
+    Observer,
+}
+
+impl GamedayRole {
+    pub const ALL: [GamedayRole; 3] = [GamedayRole::Facilitator, GamedayRole::Participant, GamedayRole::Observer];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            GamedayRole::Facilitator => "facilitator",
+            GamedayRole::Participant => "participant",
+            GamedayRole::Observer => "observer",
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            GamedayRole::Facilitator => "Facilitator",
+            GamedayRole::Participant => "Participant",
+            GamedayRole::Observer => "Observer",
+        }
+    }
+
+    pub fn parse(input: &str) -> Result<GamedayRole, String> {
+        GamedayRole::ALL
+            .into_iter()
+            .find(|r| r.as_str() == input)
+            .ok_or_else(|| "Choose a role: facilitator, participant or observer.".to_owned())
+    }
+
+    /// Facilitators and participants must sign every scenario before it is announced.
+    pub fn is_required_signer(&self) -> bool {
+        matches!(self, GamedayRole::Facilitator | GamedayRole::Participant)
+    }
+}
+
+/// A game day as stored.
+#[derive(Debug, Clone)]
+pub struct Gameday {
+    pub id: Uuid,
+    pub team_id: Uuid,
+    pub title: String,
+    pub objective: String,
+    pub environment: String,
+    pub systems: String,
+    pub starts_at: Option<OffsetDateTime>,
+    pub ends_at: Option<OffsetDateTime>,
+    pub call_link: Option<String>,
+    pub status: GamedayStatus,
+    pub cancel_reason: Option<String>,
+    pub ics_sequence: i32,
+}
+
+/// A refusal of a state change: what is wrong and what to do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(pub String);
+
+impl From<Refusal> for crate::error::AppError {
+    fn from(refusal: Refusal) -> Self {
+        crate::error::AppError::Conflict(refusal.0)
+    }
+}
+
+fn refuse<T>(message: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal(message.into()))
+}
+
+/// Scheduling needs a start time and at least one scenario.
+pub fn schedule(status: GamedayStatus, starts_at: Option<OffsetDateTime>, scenarios: usize) -> Result<(), Refusal> {
+    if status != GamedayStatus::Draft {
+        return refuse(format!("Only a draft game day can be scheduled; this one is {}.", status.as_str()));
+    }
+    if starts_at.is_none() {
+        return refuse("Set a start time before scheduling.");
+    }
+    if scenarios == 0 {
+        return refuse("Add at least one scenario before scheduling.");
+    }
+    Ok(())
+}
+
+/// Starting needs the game day scheduled.
+pub fn start(status: GamedayStatus) -> Result<(), Refusal> {
+    match status {
+        GamedayStatus::Scheduled => Ok(()),
+        GamedayStatus::Draft => refuse("Schedule the game day before starting it."),
+        other => refuse(format!("A {} game day cannot be started.", other.as_str())),
+    }
+}
+
+/// Ending needs it running and no fault still announced or injected.
+pub fn complete(status: GamedayStatus, faults_in_flight: usize) -> Result<(), Refusal> {
+    if status != GamedayStatus::Running {
+        return refuse(format!("Only a running game day can be ended; this one is {}.", status.as_str()));
+    }
+    if faults_in_flight > 0 {
+        return refuse(format!(
+            "{faults_in_flight} scenario(s) are still announced or injected: roll back or halt them first."
+        ));
+    }
+    Ok(())
+}
+
+/// Cancelling is for game days that have not started.
+pub fn cancel(status: GamedayStatus) -> Result<(), Refusal> {
+    match status {
+        GamedayStatus::Draft | GamedayStatus::Scheduled => Ok(()),
+        other => refuse(format!("A {} game day cannot be cancelled.", other.as_str())),
+    }
+}
+
+/// Whether the plan can be edited in this status.
+pub fn edit_plan(status: GamedayStatus) -> Result<(), Refusal> {
+    if status.plan_is_open() {
+        Ok(())
+    } else {
+        refuse(format!("A {} game day can no longer be changed.", status.as_str()))
+    }
+}
+
+/// The details of a game day as entered.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct GamedayForm {
+    pub title: String,
+    pub objective: String,
+    pub environment: String,
+    pub systems: String,
+    pub starts_at: String,
+    pub ends_at: String,
+    pub call_link: String,
+}
+
+/// Validated details of a game day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GamedayInput {
+    pub title: String,
+    pub objective: String,
+    pub environment: String,
+    pub systems: String,
+    pub starts_at: Option<OffsetDateTime>,
+    pub ends_at: Option<OffsetDateTime>,
+    pub call_link: Option<String>,
+}
+
+/// A link people click: http(s) only, no spaces.
+pub fn parse_link(input: &str, label: &str) -> Result<Option<String>, String> {
+    let link = input.trim();
+    if link.is_empty() {
+        return Ok(None);
+    }
+    if link.chars().count() > 500 {
+        return Err(format!("{label} must be at most 500 characters."));
+    }
+    let rest = link.strip_prefix("https://").or_else(|| link.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !link.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            Ok(Some(link.to_owned()))
+        }
+        _ => Err(format!("{label} must be a web address starting with https:// or http://.")),
+    }
+}
+
+impl GamedayForm {
+    /// Validates the form; times are read in `zone`.
+    pub fn parse(&self, zone: &str, errors: &mut FieldErrors) -> Option<GamedayInput> {
+        let title = errors.check("title", bounded_text(&self.title, "Title", 1, 120));
+        let objective = errors.check("objective", multiline(&self.objective, "Objective", 1, 4000));
+        let environment = errors.check("environment", bounded_text(&self.environment, "Environment", 1, 80));
+        let systems = errors.check("systems", multiline(&self.systems, "Systems under test", 0, 1000));
+        let time = |input: &str| {
+            if input.trim().is_empty() { Ok(None) } else { crate::tz::parse_local_input(input, zone).map(Some) }
+        };
+        let starts_at = errors.check("starts_at", time(&self.starts_at));
+        let ends_at = errors.check("ends_at", time(&self.ends_at));
+        if let (Some(Some(start)), Some(Some(end))) = (starts_at, ends_at)
+            && end <= start
+        {
+            errors.add("ends_at", "The end must be after the start.");
+        }
+        if let (Some(None), Some(Some(_))) = (starts_at, ends_at) {
+            errors.add("starts_at", "Set a start time too, or clear the end time.");
+        }
+        let call_link = errors.check("call_link", parse_link(&self.call_link, "Call link"));
+        if !errors.is_empty() {
+            return None;
+        }
+        Some(GamedayInput {
+            title: title?,
+            objective: objective?,
+            environment: environment?,
+            systems: systems?,
+            starts_at: starts_at?,
+            ends_at: ends_at?,
+            call_link: call_link?,
+        })
+    }
+
+    /// The form filled with a stored game day, times in `zone`.
+    pub fn from_gameday(gameday: &Gameday, zone: &str) -> Self {
+        let time = |at: &Option<OffsetDateTime>| at.map(|t| crate::tz::format_input(&t, zone)).unwrap_or_default();
+        GamedayForm {
+            title: gameday.title.clone(),
+            objective: gameday.objective.clone(),
+            environment: gameday.environment.clone(),
+            systems: gameday.systems.clone(),
+            starts_at: time(&gameday.starts_at),
+            ends_at: time(&gameday.ends_at),
+            call_link: gameday.call_link.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Multi-line text: trimmed, newlines allowed, other control characters refused.
+pub fn multiline(input: &str, label: &str, min: usize, max: usize) -> Result<String, String> {
+    let value = input.trim().replace("\r\n", "\n");
+    let len = value.chars().count();
+    if len == 0 && min > 0 {
+        return Err(format!("{label} is required."));
+    }
+    if len > max {
+        return Err(format!("{label} must be at most {max} characters (it has {len})."));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(format!("{label} cannot contain control characters."));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> OffsetDateTime {
+        crate::tz::parse_local_input(s, "UTC").unwrap()
+    }
+
+    #[test]
+    fn scheduling_needs_a_draft_a_start_and_a_scenario() {
+        let start = Some(at("2026-12-01T10:00"));
+        assert!(schedule(GamedayStatus::Draft, start, 1).is_ok());
+        assert_eq!(schedule(GamedayStatus::Draft, None, 1), Err(Refusal("Set a start time before scheduling.".into())));
+        assert_eq!(
+            schedule(GamedayStatus::Draft, start, 0),
+            Err(Refusal("Add at least one scenario before scheduling.".into()))
+        );
+        assert!(schedule(GamedayStatus::Scheduled, start, 1).is_err());
+    }
+
+    #[test]
+    fn lifecycle_transitions_follow_the_state_machine() {
+        assert!(start(GamedayStatus::Scheduled).is_ok());
+        for status in [GamedayStatus::Draft, GamedayStatus::Running, GamedayStatus::Completed, GamedayStatus::Cancelled]
+        {
+            assert!(start(status).is_err(), "start from {status:?}");
+        }
+        assert!(complete(GamedayStatus::Running, 0).is_ok());
+        assert!(complete(GamedayStatus::Running, 1).is_err(), "a fault in flight blocks the end");
+        assert!(complete(GamedayStatus::Scheduled, 0).is_err());
+        assert!(cancel(GamedayStatus::Draft).is_ok());
+        assert!(cancel(GamedayStatus::Scheduled).is_ok());
+        assert!(cancel(GamedayStatus::Running).is_err());
+        assert!(cancel(GamedayStatus::Completed).is_err());
+        assert!(edit_plan(GamedayStatus::Running).is_ok());
+        assert!(edit_plan(GamedayStatus::Completed).is_err());
+        assert!(edit_plan(GamedayStatus::Cancelled).is_err());
+    }
+
+    #[test]
+    fn only_facilitators_and_participants_sign() {
+        assert!(GamedayRole::Facilitator.is_required_signer());
+        assert!(GamedayRole::Participant.is_required_signer());
+        assert!(!GamedayRole::Observer.is_required_signer());
+    }
+
+    #[test]
+    fn the_form_is_read_in_the_persons_zone_and_checked() {
+        let form = GamedayForm {
+            title: "Failover drill".into(),
+            objective: "Learn whether the replica takes over.".into(),
+            environment: "staging".into(),
+            starts_at: "2026-12-01T10:00".into(),
+            ends_at: "2026-12-01T09:00".into(),
+            call_link: "zoom.example/abc".into(),
+            ..Default::default()
+        };
+        let mut errors = FieldErrors::new();
+        assert!(form.parse("Europe/Berlin", &mut errors).is_none());
+        assert_eq!(errors.get("ends_at"), Some("The end must be after the start."));
+        assert!(errors.get("call_link").unwrap().contains("https://"));
+
+        let form =
+            GamedayForm { ends_at: "2026-12-01T12:00".into(), call_link: "https://meet.example/x".into(), ..form };
+        let mut errors = FieldErrors::new();
+        let input = form.parse("Europe/Berlin", &mut errors).expect("valid");
+        assert_eq!(crate::tz::format_utc(&input.starts_at.unwrap()), "2026-12-01T09:00:00Z");
+    }
+
+    #[test]
+    fn links_must_be_web_addresses() {
+        assert_eq!(parse_link("", "Link"), Ok(None));
+        assert!(parse_link("javascript:alert(1)", "Link").is_err());
+        assert!(parse_link("https://", "Link").is_err());
+        assert!(parse_link("https://a b", "Link").is_err());
+        assert_eq!(parse_link(" https://x.example/a ", "Link"), Ok(Some("https://x.example/a".into())));
+    }
+}

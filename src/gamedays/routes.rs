@@ -1,0 +1,434 @@
+//! Game-day pages: create, show (with participants, scenarios and the timeline), edit, lifecycle.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use super::actions::{self, Step};
+use super::store::{self, Participant};
+use super::{Gameday, GamedayForm, GamedayRole, GamedayStatus};
+use crate::accounts::{CurrentUser, User};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::form::FieldErrors;
+use crate::scenarios::Signoffs;
+use crate::scenarios::store::{self as scenario_store, Scenario};
+use crate::teams::routes::membership_or_404;
+use crate::teams::{Membership, TeamRole};
+use crate::timeline::Event;
+use crate::timeline::store as timeline;
+use crate::web::{FlashKind, Layout, flash, render, render_status, see_other};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/teams/{slug}/gamedays", post(create))
+        .route("/teams/{slug}/gamedays/new", get(new_page))
+        .route("/teams/{slug}/gamedays/{id}", get(show))
+        .route("/teams/{slug}/gamedays/{id}/edit", get(edit_page).post(update))
+        .route("/teams/{slug}/gamedays/{id}/schedule", post(schedule))
+        .route("/teams/{slug}/gamedays/{id}/start", post(start))
+        .route("/teams/{slug}/gamedays/{id}/complete", post(complete))
+        .route("/teams/{slug}/gamedays/{id}/cancel", post(cancel))
+        .route("/teams/{slug}/gamedays/{id}/participants", post(add_participant))
+        .route("/teams/{slug}/gamedays/{id}/participants/{user_id}/role", post(change_role))
+        .route("/teams/{slug}/gamedays/{id}/participants/{user_id}/remove", post(remove_participant))
+}
+
+/// A game day as seen by a team member, with their role on it (if any).
+pub struct GamedayContext {
+    pub membership: Membership,
+    pub gameday: Gameday,
+    pub role: Option<GamedayRole>,
+}
+
+impl GamedayContext {
+    pub fn url(&self) -> String {
+        format!("/teams/{}/gamedays/{}", self.membership.team.slug, self.gameday.id)
+    }
+}
+
+/// Parses an id from a path; a malformed one is simply not found.
+pub fn path_id(raw: &str) -> AppResult<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
+}
+
+/// Loads a game day of the team behind `slug`; 404 for non-members and for game days of other teams.
+pub async fn load(state: &AppState, slug: &str, id: &str, user: &User) -> AppResult<GamedayContext> {
+    let membership = membership_or_404(state, slug, user).await?;
+    let id = path_id(id)?;
+    let gameday = store::gameday_in_team(&state.db, membership.team.id, id).await?.ok_or(AppError::NotFound)?;
+    let role = store::participant_role(&state.db, id, user.id).await?;
+    Ok(GamedayContext { membership, gameday, role })
+}
+
+#[derive(Template)]
+#[template(path = "gamedays/form.html")]
+struct FormPage {
+    layout: Layout,
+    membership: Membership,
+    /// None when creating.
+    gameday: Option<Gameday>,
+    form: GamedayForm,
+    errors: FieldErrors,
+}
+
+impl FormPage {
+    fn action(&self) -> String {
+        match &self.gameday {
+            Some(g) => format!("/teams/{}/gamedays/{}/edit", self.membership.team.slug, g.id),
+            None => format!("/teams/{}/gamedays", self.membership.team.slug),
+        }
+    }
+}
+
+fn can_create(membership: &Membership) -> AppResult<()> {
+    if membership.role == TeamRole::Viewer {
+        return Err(AppError::Forbidden("Viewers read game days; a lead or member creates them.".into()));
+    }
+    Ok(())
+}
+
+async fn new_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+) -> AppResult<Response> {
+    let membership = membership_or_404(&state, &slug, &user).await?;
+    can_create(&membership)?;
+    let form = GamedayForm { environment: "staging".into(), ..Default::default() };
+    render(&FormPage { layout, membership, gameday: None, form, errors: FieldErrors::new() })
+}
+
+async fn create(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+    Form(form): Form<GamedayForm>,
+) -> AppResult<Response> {
+    let membership = membership_or_404(&state, &slug, &user).await?;
+    can_create(&membership)?;
+    let mut errors = FieldErrors::new();
+    let Some(input) = form.parse(&user.time_zone, &mut errors) else {
+        return render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &FormPage { layout, membership, gameday: None, form, errors },
+        );
+    };
+    let id = actions::create(&state.db, membership.team.id, &user, &input).await?;
+    flash(&session, FlashKind::Success, "Game day created as a draft. Add participants and scenarios next.").await?;
+    Ok(see_other(&format!("/teams/{}/gamedays/{id}", membership.team.slug)))
+}
+
+async fn edit_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let ctx = load(&state, &slug, &id, &user).await?;
+    actions::require_facilitator(ctx.role)?;
+    super::edit_plan(ctx.gameday.status)?;
+    let form = GamedayForm::from_gameday(&ctx.gameday, &user.time_zone);
+    render(&FormPage {
+        layout,
+        membership: ctx.membership,
+        gameday: Some(ctx.gameday),
+        form,
+        errors: FieldErrors::new(),
+    })
+}
+
+async fn update(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id)): Path<(String, String)>,
+    Form(form): Form<GamedayForm>,
+) -> AppResult<Response> {
+    let ctx = load(&state, &slug, &id, &user).await?;
+    actions::require_facilitator(ctx.role)?;
+    let mut errors = FieldErrors::new();
+    let Some(input) = form.parse(&user.time_zone, &mut errors) else {
+        return render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &FormPage { layout, membership: ctx.membership, gameday: Some(ctx.gameday), form, errors },
+        );
+    };
+    let url = ctx.url();
+    match actions::update(&state.db, ctx.gameday.id, &user, &input).await {
+        Ok(()) => {}
+        Err(AppError::Conflict(message)) => {
+            errors.add("starts_at", message);
+            return render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &FormPage { layout, membership: ctx.membership, gameday: Some(ctx.gameday), form, errors },
+            );
+        }
+        Err(err) => return Err(err),
+    }
+    flash(&session, FlashKind::Success, "Game day saved.").await?;
+    Ok(see_other(&url))
+}
+
+/// A scenario in the game-day list with where its sign-off stands.
+pub struct ScenarioLine {
+    pub scenario: Scenario,
+    pub signoffs: Signoffs,
+}
+
+#[derive(Template)]
+#[template(path = "gamedays/show.html")]
+struct ShowPage {
+    layout: Layout,
+    ctx: GamedayContext,
+    participants: Vec<Participant>,
+    candidates: Vec<(Uuid, String)>,
+    scenarios: Vec<ScenarioLine>,
+    events: Vec<Event>,
+    alert: Option<String>,
+    roles: [GamedayRole; 3],
+    me: Uuid,
+}
+
+impl ShowPage {
+    fn is_facilitator(&self) -> bool {
+        self.ctx.role == Some(GamedayRole::Facilitator)
+    }
+
+    fn plan_open(&self) -> bool {
+        self.ctx.gameday.status.plan_is_open()
+    }
+
+    fn in_flight(&self) -> Vec<&ScenarioLine> {
+        self.scenarios.iter().filter(|l| l.scenario.state.in_flight()).collect()
+    }
+
+    fn facilitator_count(&self) -> usize {
+        self.participants.iter().filter(|p| p.role == GamedayRole::Facilitator).count()
+    }
+}
+
+/// Renders the game-day page, with `alert` (a refusal) shown at the top when given.
+pub async fn gameday_page(
+    state: &AppState,
+    layout: Layout,
+    ctx: GamedayContext,
+    me: Uuid,
+    status: StatusCode,
+    alert: Option<String>,
+) -> AppResult<Response> {
+    let id = ctx.gameday.id;
+    let participants = store::participants(&state.db, id).await?;
+    let candidates = if ctx.role == Some(GamedayRole::Facilitator) && ctx.gameday.status.plan_is_open() {
+        store::candidates(&state.db, ctx.membership.team.id, id).await?
+    } else {
+        Vec::new()
+    };
+    let scenarios = scenario_store::scenarios_of(&state.db, id).await?;
+    let mut signoffs: HashMap<Uuid, Signoffs> = scenario_store::signoffs_of_gameday(&state.db, id).await?;
+    let scenarios = scenarios
+        .into_iter()
+        .map(|scenario| {
+            let signoffs =
+                signoffs.remove(&scenario.id).unwrap_or(Signoffs { revision: scenario.revision, signers: Vec::new() });
+            ScenarioLine { scenario, signoffs }
+        })
+        .collect();
+    let events = timeline::events(&state.db, id).await?;
+    render_status(
+        status,
+        &ShowPage { layout, ctx, participants, candidates, scenarios, events, alert, roles: GamedayRole::ALL, me },
+    )
+}
+
+async fn show(
+    State(state): State<AppState>,
+    layout: Layout,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let ctx = load(&state, &slug, &id, &user).await?;
+    gameday_page(&state, layout, ctx, user.id, StatusCode::OK, None).await
+}
+
+/// Runs an action; on success flashes `done` and goes back to the game day, on a refusal
+/// re-renders the game-day page with the reason (409).
+async fn act(
+    state: &AppState,
+    layout: Layout,
+    session: &Session,
+    ctx: GamedayContext,
+    user: &User,
+    result: AppResult<()>,
+    done: &str,
+) -> AppResult<Response> {
+    let (status, message) = match result {
+        Ok(()) => {
+            flash(session, FlashKind::Success, done).await?;
+            return Ok(see_other(&ctx.url()));
+        }
+        Err(AppError::Conflict(message)) => (StatusCode::CONFLICT, message),
+        Err(AppError::Validation(message)) => (StatusCode::UNPROCESSABLE_ENTITY, message),
+        Err(err) => return Err(err),
+    };
+    let fresh = store::gameday_in_team(&state.db, ctx.membership.team.id, ctx.gameday.id).await?;
+    let ctx = GamedayContext { gameday: fresh.ok_or(AppError::NotFound)?, ..ctx };
+    gameday_page(state, layout, ctx, user.id, status, Some(message)).await
+}
+
+async fn lifecycle(
+    state: AppState,
+    layout: Layout,
+    session: Session,
+    user: User,
+    slug: String,
+    id: String,
+    step: Step,
+) -> AppResult<Response> {
+    let ctx = load(&state, &slug, &id, &user).await?;
+    let result = actions::step(&state.db, ctx.gameday.id, &user, step).await;
+    let done = match step {
+        Step::Schedule => "Game day scheduled. Participants can add it to their calendars.",
+        Step::Start => "Game day started. Announce each fault before injecting it.",
+        Step::Complete => "Game day ended.",
+    };
+    act(&state, layout, &session, ctx, &user, result, done).await
+}
+
+async fn schedule(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    lifecycle(state, layout, session, user, slug, id, Step::Schedule).await
+}
+
+async fn start(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    lifecycle(state, layout, session, user, slug, id, Step::Start).await
+}
+
+async fn complete(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    lifecycle(state, layout, session, user, slug, id, Step::Complete).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ReasonForm {
+    reason: String,
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id)): Path<(String, String)>,
+    Form(form): Form<ReasonForm>,
+) -> AppResult<Response> {
+    let ctx = load(&state, &slug, &id, &user).await?;
+    let reason = crate::form::bounded_text(&form.reason, "The reason for cancelling", 1, 500);
+    let result = match reason {
+        Ok(reason) => actions::cancel(&state.db, ctx.gameday.id, &user, &reason).await,
+        Err(message) => Err(AppError::Validation(message)),
+    };
+    act(&state, layout, &session, ctx, &user, result, "Game day cancelled.").await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ParticipantForm {
+    user_id: String,
+    role: String,
+}
+
+async fn add_participant(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id)): Path<(String, String)>,
+    Form(form): Form<ParticipantForm>,
+) -> AppResult<Response> {
+    let ctx = load(&state, &slug, &id, &user).await?;
+    actions::require_facilitator(ctx.role)?;
+    let role = GamedayRole::parse(&form.role).map_err(AppError::Validation)?;
+    let result = match Uuid::parse_str(&form.user_id) {
+        Ok(target) => actions::add_participant(&state.db, ctx.gameday.id, &user, target, role).await,
+        Err(_) => Err(AppError::Validation("Choose a team member to add.".into())),
+    };
+    act(&state, layout, &session, ctx, &user, result, "Participant added. They sign every scenario too.").await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RoleForm {
+    role: String,
+}
+
+async fn change_role(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id, target)): Path<(String, String, String)>,
+    Form(form): Form<RoleForm>,
+) -> AppResult<Response> {
+    let ctx = load(&state, &slug, &id, &user).await?;
+    actions::require_facilitator(ctx.role)?;
+    let target = path_id(&target)?;
+    let role = GamedayRole::parse(&form.role).map_err(AppError::Validation)?;
+    let result = actions::change_participant_role(&state.db, ctx.gameday.id, &user, target, role).await;
+    act(&state, layout, &session, ctx, &user, result, "Role changed.").await
+}
+
+async fn remove_participant(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id, target)): Path<(String, String, String)>,
+) -> AppResult<Response> {
+    let ctx = load(&state, &slug, &id, &user).await?;
+    actions::require_facilitator(ctx.role)?;
+    let target = path_id(&target)?;
+    let result = actions::remove_participant(&state.db, ctx.gameday.id, &user, target).await;
+    act(&state, layout, &session, ctx, &user, result, "Participant removed.").await
+}
+
+impl GamedayStatus {
+    pub fn css(&self) -> &'static str {
+        match self {
+            GamedayStatus::Draft => "status-draft",
+            GamedayStatus::Scheduled => "status-scheduled",
+            GamedayStatus::Running => "status-running",
+            GamedayStatus::Completed => "status-completed",
+            GamedayStatus::Cancelled => "status-cancelled",
+        }
+    }
+}

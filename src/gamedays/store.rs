@@ -1,0 +1,311 @@
+//! SQL for game days and their participants.
+
+use sqlx::{PgConnection, PgExecutor, PgPool};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Gameday, GamedayInput, GamedayRole, GamedayStatus};
+
+/// The game day with this id, if it belongs to the team.
+#[tracing::instrument(skip(db))]
+pub async fn gameday_in_team(db: impl PgExecutor<'_>, team_id: Uuid, id: Uuid) -> sqlx::Result<Option<Gameday>> {
+    sqlx::query_as!(
+        Gameday,
+        r#"
+        select id, team_id, title, objective, environment, systems, starts_at, ends_at, call_link,
+               status as "status: GamedayStatus", cancel_reason, ics_sequence
+        from gamedays where id = $1 and team_id = $2
+        "#,
+        id,
+        team_id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Locks the game day's row for this transaction. Every change to a game day, its participants,
+/// scenarios and sign-offs takes this lock first, so they are serialised per game day.
+#[tracing::instrument(skip(conn))]
+pub async fn lock_gameday(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Gameday>> {
+    sqlx::query_as!(
+        Gameday,
+        r#"
+        select id, team_id, title, objective, environment, systems, starts_at, ends_at, call_link,
+               status as "status: GamedayStatus", cancel_reason, ics_sequence
+        from gamedays where id = $1
+        for update
+        "#,
+        id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+#[tracing::instrument(skip(conn, input))]
+pub async fn create_gameday(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    input: &GamedayInput,
+    creator: Uuid,
+) -> sqlx::Result<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query!(
+        r#"
+        insert into gamedays (id, team_id, title, objective, environment, systems, starts_at, ends_at, call_link, created_by)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        "#,
+        id,
+        team_id,
+        input.title,
+        input.objective,
+        input.environment,
+        input.systems,
+        input.starts_at,
+        input.ends_at,
+        input.call_link,
+        creator
+    )
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Saves new details; a changed schedule raises the calendar SEQUENCE.
+#[tracing::instrument(skip(conn, input))]
+pub async fn update_gameday(conn: &mut PgConnection, id: Uuid, input: &GamedayInput) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"
+        update gamedays set
+            ics_sequence = ics_sequence + case
+                when starts_at is distinct from $6 or ends_at is distinct from $7 or title <> $2
+                  or objective <> $3 or call_link is distinct from $8 then 1 else 0 end,
+            title = $2, objective = $3, environment = $4, systems = $5, starts_at = $6, ends_at = $7, call_link = $8
+        where id = $1
+        "#,
+        id,
+        input.title,
+        input.objective,
+        input.environment,
+        input.systems,
+        input.starts_at,
+        input.ends_at,
+        input.call_link
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves the game day to `status` (with a reason when cancelled) and raises the calendar SEQUENCE.
+#[tracing::instrument(skip(conn))]
+pub async fn set_status(
+    conn: &mut PgConnection,
+    id: Uuid,
+    status: GamedayStatus,
+    cancel_reason: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update gamedays set status = $2, cancel_reason = $3, ics_sequence = ics_sequence + 1 where id = $1",
+        id,
+        status as GamedayStatus,
+        cancel_reason
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A game day in a list.
+#[derive(Debug, Clone)]
+pub struct GamedaySummary {
+    pub id: Uuid,
+    pub title: String,
+    pub status: GamedayStatus,
+    pub starts_at: Option<OffsetDateTime>,
+    pub environment: String,
+    pub scenarios: i64,
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn team_gamedays(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<GamedaySummary>> {
+    sqlx::query_as!(
+        GamedaySummary,
+        r#"
+        select g.id, g.title, g.status as "status: GamedayStatus", g.starts_at, g.environment,
+               (select count(*) from scenarios s where s.gameday_id = g.id) as "scenarios!"
+        from gamedays g
+        where g.team_id = $1
+        order by g.starts_at desc nulls first, g.created_at desc
+        "#,
+        team_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// A game day on someone's dashboard.
+#[derive(Debug, Clone)]
+pub struct MyGameday {
+    pub id: Uuid,
+    pub title: String,
+    pub status: GamedayStatus,
+    pub starts_at: Option<OffsetDateTime>,
+    pub team_slug: String,
+    pub team_name: String,
+    pub role: GamedayRole,
+}
+
+/// Game days not yet over in which the user takes part, soonest first.
+#[tracing::instrument(skip(db))]
+pub async fn my_upcoming(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<MyGameday>> {
+    sqlx::query_as!(
+        MyGameday,
+        r#"
+        select g.id, g.title, g.status as "status: GamedayStatus", g.starts_at, t.slug as team_slug,
+               t.name as team_name, p.role as "role: GamedayRole"
+        from gameday_participants p
+        join gamedays g on g.id = p.gameday_id
+        join teams t on t.id = g.team_id
+        join team_members m on m.team_id = t.id and m.user_id = p.user_id
+        where p.user_id = $1 and g.status in ('draft', 'scheduled', 'running')
+        order by g.status = 'running' desc, g.starts_at nulls last
+        "#,
+        user_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Someone on a game day.
+#[derive(Debug, Clone)]
+pub struct Participant {
+    pub user_id: Uuid,
+    pub name: String,
+    pub role: GamedayRole,
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn participants(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Result<Vec<Participant>> {
+    sqlx::query_as!(
+        Participant,
+        r#"
+        select p.user_id, u.display_name as name, p.role as "role: GamedayRole"
+        from gameday_participants p join users u on u.id = p.user_id
+        where p.gameday_id = $1
+        order by p.role, lower(u.display_name)
+        "#,
+        gameday_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Team members who are not on the game day yet (candidates to add).
+#[tracing::instrument(skip(db))]
+pub async fn candidates(db: &PgPool, team_id: Uuid, gameday_id: Uuid) -> sqlx::Result<Vec<(Uuid, String)>> {
+    let rows = sqlx::query!(
+        r#"
+        select u.id, u.display_name
+        from team_members m join users u on u.id = m.user_id
+        where m.team_id = $1
+          and not exists (select 1 from gameday_participants p where p.gameday_id = $2 and p.user_id = u.id)
+        order by lower(u.display_name)
+        "#,
+        team_id,
+        gameday_id
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.display_name)).collect())
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn participant_role(
+    db: impl PgExecutor<'_>,
+    gameday_id: Uuid,
+    user_id: Uuid,
+) -> sqlx::Result<Option<GamedayRole>> {
+    sqlx::query_scalar!(
+        r#"select role as "role: GamedayRole" from gameday_participants where gameday_id = $1 and user_id = $2"#,
+        gameday_id,
+        user_id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+#[tracing::instrument(skip(conn))]
+pub async fn add_participant(
+    conn: &mut PgConnection,
+    gameday_id: Uuid,
+    user_id: Uuid,
+    role: GamedayRole,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query!(
+        "insert into gameday_participants (gameday_id, user_id, role) values ($1, $2, $3) on conflict do nothing",
+        gameday_id,
+        user_id,
+        role as GamedayRole
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+#[tracing::instrument(skip(conn))]
+pub async fn set_participant_role(
+    conn: &mut PgConnection,
+    gameday_id: Uuid,
+    user_id: Uuid,
+    role: GamedayRole,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update gameday_participants set role = $3 where gameday_id = $1 and user_id = $2",
+        gameday_id,
+        user_id,
+        role as GamedayRole
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(conn))]
+pub async fn remove_participant(conn: &mut PgConnection, gameday_id: Uuid, user_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query!("delete from gameday_participants where gameday_id = $1 and user_id = $2", gameday_id, user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether `user_id` is a member of the team (participants are chosen among members).
+#[tracing::instrument(skip(conn))]
+pub async fn is_team_member(conn: &mut PgConnection, team_id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {
+    let found = sqlx::query_scalar!(
+        r#"select exists (select 1 from team_members where team_id = $1 and user_id = $2) as "found!""#,
+        team_id,
+        user_id
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(found)
+}
+
+/// The team's game days that have been scheduled at some point (for its fault calendar).
+#[tracing::instrument(skip(db))]
+pub async fn scheduled_gamedays(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Gameday>> {
+    sqlx::query_as!(
+        Gameday,
+        r#"
+        select id, team_id, title, objective, environment, systems, starts_at, ends_at, call_link,
+               status as "status: GamedayStatus", cancel_reason, ics_sequence
+        from gamedays
+        where team_id = $1 and starts_at is not null
+          and status <> 'draft'
+        order by starts_at
+        "#,
+        team_id
+    )
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,261 @@
+//! Changes to scenarios, each in one transaction: lock the game day, then the scenario, read the
+//! participants and sign-offs under those locks, apply the rule, write, record the event, commit.
+//! A concurrent objection, edit or participant change therefore cannot interleave with an
+//! announce or inject: they queue on the same game-day row lock.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::store;
+use super::{Decision, Outcome, ScenarioFields, ScenarioState};
+use crate::accounts::User;
+use crate::error::{AppError, AppResult};
+use crate::gamedays::actions::{begin, require_facilitator};
+use crate::gamedays::{GamedayRole, edit_plan};
+use crate::timeline::store as timeline;
+use crate::timeline::{EventKind, NewEvent};
+
+pub async fn create(db: &PgPool, gameday_id: Uuid, actor: &User, fields: &ScenarioFields) -> AppResult<Uuid> {
+    let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
+    require_facilitator(role)?;
+    edit_plan(gameday.status)?;
+    let id = store::create_scenario(&mut tx, gameday_id, fields, actor.id).await?;
+    let body = format!("{} added the scenario \"{}\" (revision 1).", actor.display_name, fields.title);
+    let data = serde_json::json!({ "revision": 1, "fingerprint": fields.fingerprint() });
+    timeline::append(
+        &mut tx,
+        NewEvent::new(gameday_id, actor.id, EventKind::ScenarioAdded, body).scenario(id).data(data),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// What an edit did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revised {
+    /// A new revision; sign-offs of earlier ones no longer count.
+    NewRevision { revision: i32, changed: Vec<&'static str>, signoffs_reset: usize },
+    /// Nothing changed, so no revision was made.
+    Unchanged,
+}
+
+pub async fn revise(
+    db: &PgPool,
+    gameday_id: Uuid,
+    scenario_id: Uuid,
+    actor: &User,
+    fields: &ScenarioFields,
+) -> AppResult<Revised> {
+    let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
+    require_facilitator(role)?;
+    edit_plan(gameday.status)?;
+    let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
+    super::edit(scenario.state)?;
+    if scenario.fields == *fields {
+        return Ok(Revised::Unchanged);
+    }
+    let before = store::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
+    let signoffs_reset = before.signers.iter().filter(|s| s.decision.is_some()).count();
+    let revision = scenario.revision + 1;
+    store::insert_revision(&mut tx, scenario_id, revision, fields, actor.id).await?;
+    let changed: Vec<&'static str> = scenario.fields.diff("", fields, "").into_iter().map(|c| c.label).collect();
+    let changed = if scenario.fields.abort_owner != fields.abort_owner && !changed.contains(&"Abort owner") {
+        [changed, vec!["Abort owner"]].concat()
+    } else {
+        changed
+    };
+    let mut body = format!(
+        "{} made revision {revision} of \"{}\": changed {}.",
+        actor.display_name,
+        fields.title,
+        changed.join(", ").to_lowercase()
+    );
+    if signoffs_reset > 0 {
+        body.push_str(&format!(" {signoffs_reset} earlier sign-off(s) no longer count; everyone signs again."));
+    }
+    let data = serde_json::json!({ "revision": revision, "fingerprint": fields.fingerprint(), "changed": changed });
+    let event = NewEvent::new(gameday_id, actor.id, EventKind::ScenarioRevised, body).scenario(scenario_id).data(data);
+    timeline::append(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(Revised::NewRevision { revision, changed, signoffs_reset })
+}
+
+/// A required signer approves or objects to the scenario's current revision (`revision` is the one
+/// the person read; if it changed meanwhile, they are told to read it again).
+pub async fn sign(
+    db: &PgPool,
+    gameday_id: Uuid,
+    scenario_id: Uuid,
+    actor: &User,
+    revision: i32,
+    decision: Decision,
+    reason: Option<&str>,
+) -> AppResult<()> {
+    let (mut tx, _gameday, role) = begin(db, gameday_id, actor).await?;
+    if !role.is_some_and(|r| r.is_required_signer()) {
+        return Err(AppError::Forbidden("Only facilitators and participants of this game day sign scenarios.".into()));
+    }
+    let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
+    if scenario.revision != revision {
+        return Err(AppError::Conflict(format!(
+            "The scenario changed while you were reading it: it is now at revision {}. Read it again, then sign.",
+            scenario.revision
+        )));
+    }
+    let current = store::signoffs(&mut *tx, gameday_id, scenario_id, revision).await?;
+    let already_signed = current.signers.iter().any(|s| s.user_id == actor.id && s.decision.is_some());
+    super::sign(scenario.state, already_signed, decision)?;
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if decision == Decision::Object && reason.is_none() {
+        return Err(AppError::Validation("An objection needs a reason, so the plan can be fixed.".into()));
+    }
+    store::record_signoff(&mut tx, scenario_id, revision, actor.id, decision, reason).await?;
+    let (kind, body) = match decision {
+        Decision::Approve => (
+            EventKind::SignoffApproved,
+            format!("{} approved revision {revision} of \"{}\".", actor.display_name, scenario.fields.title),
+        ),
+        Decision::Object => (
+            EventKind::SignoffObjected,
+            format!(
+                "{} objected to revision {revision} of \"{}\": {}",
+                actor.display_name,
+                scenario.fields.title,
+                reason.unwrap_or_default()
+            ),
+        ),
+    };
+    let data = serde_json::json!({ "revision": revision, "fingerprint": scenario.fingerprint });
+    timeline::append(&mut tx, NewEvent::new(gameday_id, actor.id, kind, body).scenario(scenario_id).data(data)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Announces a fault: the last step before injection, so that nobody is surprised.
+pub async fn announce(db: &PgPool, gameday_id: Uuid, scenario_id: Uuid, actor: &User) -> AppResult<()> {
+    let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
+    require_facilitator(role)?;
+    let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
+    let signoffs = store::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
+    super::announce(gameday.status, scenario.state, &signoffs)?;
+    store::set_state(&mut tx, scenario_id, ScenarioState::Announced).await?;
+    let f = &scenario.fields;
+    let body = format!(
+        "{} announced \"{}\": {} on {} (blast radius {}). Abort if: {}",
+        actor.display_name,
+        f.title,
+        f.fault,
+        f.target_system,
+        f.blast_radius.as_str(),
+        f.abort_criteria
+    );
+    let signers: Vec<Uuid> = signoffs.signers.iter().map(|s| s.user_id).collect();
+    let data = serde_json::json!({
+        "revision": scenario.revision,
+        "fingerprint": scenario.fingerprint,
+        "approved_by": signers,
+        "target": f.target_system,
+        "blast_radius": f.blast_radius,
+    });
+    let event =
+        NewEvent::new(gameday_id, actor.id, EventKind::ScenarioAnnounced, body).scenario(scenario_id).data(data);
+    timeline::append(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Invariant 1: injects an announced fault whose current revision everyone still approves.
+pub async fn inject(db: &PgPool, gameday_id: Uuid, scenario_id: Uuid, actor: &User) -> AppResult<()> {
+    let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
+    require_facilitator(role)?;
+    let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
+    let signoffs = store::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
+    super::inject(gameday.status, scenario.state, &signoffs)?;
+    store::set_state(&mut tx, scenario_id, ScenarioState::Injected).await?;
+    let body = format!(
+        "{} injected \"{}\" into {}.",
+        actor.display_name, scenario.fields.title, scenario.fields.target_system
+    );
+    let signers: Vec<Uuid> = signoffs.signers.iter().map(|s| s.user_id).collect();
+    let data = serde_json::json!({ "revision": scenario.revision, "fingerprint": scenario.fingerprint, "approved_by": signers });
+    let event = NewEvent::new(gameday_id, actor.id, EventKind::ScenarioInjected, body).scenario(scenario_id).data(data);
+    timeline::append(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Anyone on the game day halts an announced or injected fault, saying why.
+pub async fn halt(db: &PgPool, gameday_id: Uuid, scenario_id: Uuid, actor: &User, reason: &str) -> AppResult<()> {
+    let (mut tx, _gameday, role) = begin(db, gameday_id, actor).await?;
+    if role.is_none() {
+        return Err(AppError::Forbidden("Only people on this game day can halt its faults.".into()));
+    }
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(AppError::Validation("Say why you halt, so everyone knows what went wrong.".into()));
+    }
+    let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
+    super::halt(scenario.state)?;
+    store::set_state(&mut tx, scenario_id, ScenarioState::Halted).await?;
+    let body = format!("Halted by {} because {reason}", actor.display_name);
+    let data = serde_json::json!({ "from": scenario.state, "reason": reason });
+    let event = NewEvent::new(gameday_id, actor.id, EventKind::ScenarioHalted, body).scenario(scenario_id).data(data);
+    timeline::append(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn roll_back(db: &PgPool, gameday_id: Uuid, scenario_id: Uuid, actor: &User) -> AppResult<()> {
+    let (mut tx, _gameday, role) = begin(db, gameday_id, actor).await?;
+    require_facilitator(role)?;
+    let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
+    super::roll_back(scenario.state)?;
+    store::set_state(&mut tx, scenario_id, ScenarioState::RolledBack).await?;
+    let body = format!("{} rolled back \"{}\".", actor.display_name, scenario.fields.title);
+    let event = NewEvent::new(gameday_id, actor.id, EventKind::ScenarioRolledBack, body).scenario(scenario_id);
+    timeline::append(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn conclude(
+    db: &PgPool,
+    gameday_id: Uuid,
+    scenario_id: Uuid,
+    actor: &User,
+    outcome: Outcome,
+    note: &str,
+) -> AppResult<()> {
+    let (mut tx, _gameday, role) = begin(db, gameday_id, actor).await?;
+    require_facilitator(role)?;
+    let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
+    super::conclude(scenario.state)?;
+    let note = note.trim();
+    store::conclude(&mut tx, scenario_id, outcome, note).await?;
+    let mut body = format!(
+        "{} concluded \"{}\": the hypothesis {}.",
+        actor.display_name,
+        scenario.fields.title,
+        match outcome {
+            Outcome::Held => "held",
+            Outcome::Refuted => "was refuted",
+            Outcome::Inconclusive => "was inconclusive",
+        }
+    );
+    if !note.is_empty() {
+        body.push(' ');
+        body.push_str(note);
+    }
+    let data = serde_json::json!({ "outcome": outcome });
+    let event =
+        NewEvent::new(gameday_id, actor.id, EventKind::ScenarioConcluded, body).scenario(scenario_id).data(data);
+    timeline::append(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The role a person needs to see the action buttons of a scenario.
+pub fn can_halt(role: Option<GamedayRole>) -> bool {
+    role.is_some()
+}

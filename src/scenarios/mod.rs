@@ -1,0 +1,555 @@
+//! Scenarios: one fault experiment each, with revisions, revision-bound sign-off and the gate
+//! that keeps a fault from being announced or injected before everyone agreed to it.
+//!
+//! Lifecycle: `proposed → announced → injected → rolled_back | halted → concluded`
+//! (an announced scenario can also be halted before injection).
+
+pub mod actions;
+pub mod routes;
+pub mod store;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::form::{FieldErrors, bounded_text};
+use crate::gamedays::{GamedayStatus, Refusal, multiline};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, sqlx::Type, Serialize, Deserialize)]
+#[sqlx(type_name = "blast_radius", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum BlastRadius {
+    Tiny,
+    Small,
+    Medium,
+    Large,
+}
+
+impl BlastRadius {
+    pub const ALL: [BlastRadius; 4] = [BlastRadius::Tiny, BlastRadius::Small, BlastRadius::Medium, BlastRadius::Large];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BlastRadius::Tiny => "tiny",
+            BlastRadius::Small => "small",
+            BlastRadius::Medium => "medium",
+            BlastRadius::Large => "large",
+        }
+    }
+
+    pub fn parse(input: &str) -> Result<BlastRadius, String> {
+        BlastRadius::ALL
+            .into_iter()
+            .find(|b| b.as_str() == input)
+            .ok_or_else(|| "Choose a blast radius: tiny, small, medium or large.".to_owned())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
+#[sqlx(type_name = "scenario_state", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum ScenarioState {
+    Proposed,
+    Announced,
+    Injected,
+    RolledBack,
+    Halted,
+    Concluded,
+}
+
+impl ScenarioState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ScenarioState::Proposed => "proposed",
+            ScenarioState::Announced => "announced",
+            ScenarioState::Injected => "injected",
+            ScenarioState::RolledBack => "rolled_back",
+            ScenarioState::Halted => "halted",
+            ScenarioState::Concluded => "concluded",
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            ScenarioState::Proposed => "Proposed",
+            ScenarioState::Announced => "Announced",
+            ScenarioState::Injected => "Injected",
+            ScenarioState::RolledBack => "Rolled back",
+            ScenarioState::Halted => "Halted",
+            ScenarioState::Concluded => "Concluded",
+        }
+    }
+
+    /// A fault is announced or injected: people must know.
+    pub fn in_flight(&self) -> bool {
+        matches!(self, ScenarioState::Announced | ScenarioState::Injected)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
+#[sqlx(type_name = "scenario_outcome", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The steady-state hypothesis held.
+    Held,
+    /// The hypothesis was refuted: a weakness was found.
+    Refuted,
+    Inconclusive,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 3] = [Outcome::Held, Outcome::Refuted, Outcome::Inconclusive];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Held => "held",
+            Outcome::Refuted => "refuted",
+            Outcome::Inconclusive => "inconclusive",
+        }
+    }
+
+    pub fn parse(input: &str) -> Result<Outcome, String> {
+        Outcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == input)
+            .ok_or_else(|| "Choose an outcome: held, refuted or inconclusive.".to_owned())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
+#[sqlx(type_name = "signoff_decision", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Approve,
+    Object,
+}
+
+/// The content of a scenario revision: what everyone signs, word for word.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScenarioFields {
+    pub title: String,
+    pub hypothesis: String,
+    pub fault: String,
+    pub target_system: String,
+    pub blast_radius: BlastRadius,
+    pub expected_impact: String,
+    pub abort_criteria: String,
+    pub abort_owner: Option<Uuid>,
+    pub rollback_plan: String,
+}
+
+/// One field that differs between two revisions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldChange {
+    pub label: &'static str,
+    pub before: String,
+    pub after: String,
+}
+
+impl ScenarioFields {
+    /// A short fingerprint of the content (SHA-256 over every field, first 12 hex digits).
+    pub fn fingerprint(&self) -> String {
+        let canonical = serde_json::to_vec(self).expect("fields serialise");
+        Sha256::digest(&canonical).iter().take(6).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The fields as (label, value) pairs, in reading order; `owner_name` names the abort owner.
+    pub fn labelled(&self, owner_name: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("Title", self.title.clone()),
+            ("Steady-state hypothesis", self.hypothesis.clone()),
+            ("Fault", self.fault.clone()),
+            ("Target system", self.target_system.clone()),
+            ("Blast radius", self.blast_radius.as_str().to_owned()),
+            ("Expected impact", self.expected_impact.clone()),
+            ("Abort criteria", self.abort_criteria.clone()),
+            ("Abort owner", owner_name.to_owned()),
+            ("Rollback plan", self.rollback_plan.clone()),
+        ]
+    }
+
+    /// What changed from `self` to `after`, field by field.
+    pub fn diff(&self, before_owner: &str, after: &ScenarioFields, after_owner: &str) -> Vec<FieldChange> {
+        self.labelled(before_owner)
+            .into_iter()
+            .zip(after.labelled(after_owner))
+            .filter(|((_, a), (_, b))| a != b)
+            .map(|((label, before), (_, after))| FieldChange { label, before, after })
+            .collect()
+    }
+}
+
+/// The scenario form as entered.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct ScenarioForm {
+    pub title: String,
+    pub hypothesis: String,
+    pub fault: String,
+    pub target_system: String,
+    pub blast_radius: String,
+    pub expected_impact: String,
+    pub abort_criteria: String,
+    pub abort_owner: String,
+    pub rollback_plan: String,
+}
+
+impl ScenarioForm {
+    /// Validates; the abort owner must be one of `participants`.
+    pub fn parse(&self, participants: &[Uuid], errors: &mut FieldErrors) -> Option<ScenarioFields> {
+        let title = errors.check("title", bounded_text(&self.title, "Title", 1, 120));
+        let hypothesis = errors.check("hypothesis", multiline(&self.hypothesis, "Steady-state hypothesis", 1, 4000));
+        let fault = errors.check("fault", multiline(&self.fault, "Fault", 1, 4000));
+        let target_system = errors.check("target_system", bounded_text(&self.target_system, "Target system", 1, 120));
+        let blast_radius = errors.check("blast_radius", BlastRadius::parse(&self.blast_radius));
+        let expected_impact =
+            errors.check("expected_impact", multiline(&self.expected_impact, "Expected impact", 1, 4000));
+        let abort_criteria = errors.check("abort_criteria", multiline(&self.abort_criteria, "Abort criteria", 1, 4000));
+        let rollback_plan = errors.check("rollback_plan", multiline(&self.rollback_plan, "Rollback plan", 1, 4000));
+        let abort_owner = if self.abort_owner.trim().is_empty() {
+            errors.add("abort_owner", "Choose who calls the abort.");
+            None
+        } else {
+            match Uuid::parse_str(self.abort_owner.trim()) {
+                Ok(id) if participants.contains(&id) => Some(id),
+                _ => {
+                    errors.add("abort_owner", "The abort owner must be a participant of this game day.");
+                    None
+                }
+            }
+        };
+        if !errors.is_empty() {
+            return None;
+        }
+        Some(ScenarioFields {
+            title: title?,
+            hypothesis: hypothesis?,
+            fault: fault?,
+            target_system: target_system?,
+            blast_radius: blast_radius?,
+            expected_impact: expected_impact?,
+            abort_criteria: abort_criteria?,
+            abort_owner,
+            rollback_plan: rollback_plan?,
+        })
+    }
+
+    pub fn from_fields(fields: &ScenarioFields) -> Self {
+        ScenarioForm {
+            title: fields.title.clone(),
+            hypothesis: fields.hypothesis.clone(),
+            fault: fields.fault.clone(),
+            target_system: fields.target_system.clone(),
+            blast_radius: fields.blast_radius.as_str().to_owned(),
+            expected_impact: fields.expected_impact.clone(),
+            abort_criteria: fields.abort_criteria.clone(),
+            abort_owner: fields.abort_owner.map(|id| id.to_string()).unwrap_or_default(),
+            rollback_plan: fields.rollback_plan.clone(),
+        }
+    }
+}
+
+/// A required signer and where they stand on the current revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignerStatus {
+    pub user_id: Uuid,
+    pub name: String,
+    pub decision: Option<Decision>,
+    pub reason: Option<String>,
+}
+
+/// Sign-off of one revision by the game day's required signers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signoffs {
+    pub revision: i32,
+    pub signers: Vec<SignerStatus>,
+}
+
+impl Signoffs {
+    pub fn approved(&self) -> impl Iterator<Item = &SignerStatus> {
+        self.signers.iter().filter(|s| s.decision == Some(Decision::Approve))
+    }
+
+    pub fn objections(&self) -> impl Iterator<Item = &SignerStatus> {
+        self.signers.iter().filter(|s| s.decision == Some(Decision::Object))
+    }
+
+    pub fn missing(&self) -> impl Iterator<Item = &SignerStatus> {
+        self.signers.iter().filter(|s| s.decision.is_none())
+    }
+
+    pub fn approved_count(&self) -> usize {
+        self.approved().count()
+    }
+
+    /// Every required signer approved, nobody objects, and there is at least one signer.
+    pub fn fully_approved(&self) -> bool {
+        !self.signers.is_empty() && self.signers.iter().all(|s| s.decision == Some(Decision::Approve))
+    }
+
+    /// Why this revision is not agreed, for a refusal: "2 of 5 participants have not signed revision 3: Ana, Li".
+    pub fn shortfall(&self) -> Option<String> {
+        if self.signers.is_empty() {
+            return Some("This game day has no required signers: add facilitators or participants.".into());
+        }
+        let mut reasons = Vec::new();
+        let objections: Vec<String> = self
+            .objections()
+            .map(|s| format!("{} ({})", s.name, s.reason.as_deref().unwrap_or("no reason given")))
+            .collect();
+        if !objections.is_empty() {
+            reasons.push(format!(
+                "{} object to revision {}: {}",
+                objections.len(),
+                self.revision,
+                objections.join("; ")
+            ));
+        }
+        let missing: Vec<&str> = self.missing().map(|s| s.name.as_str()).collect();
+        if !missing.is_empty() {
+            reasons.push(format!(
+                "{} of {} participants have not signed revision {}: {}",
+                missing.len(),
+                self.signers.len(),
+                self.revision,
+                missing.join(", ")
+            ));
+        }
+        if reasons.is_empty() { None } else { Some(reasons.join(". ") + ".") }
+    }
+}
+
+fn refuse<T>(message: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal(message.into()))
+}
+
+/// Invariant 2: only a proposed scenario can be edited.
+pub fn edit(state: ScenarioState) -> Result<(), Refusal> {
+    match state {
+        ScenarioState::Proposed => Ok(()),
+        ScenarioState::Announced | ScenarioState::Injected => {
+            refuse("An announced or injected scenario cannot be edited. Halt it first if it must change.")
+        }
+        other => refuse(format!("A {} scenario can no longer be edited.", other.label().to_lowercase())),
+    }
+}
+
+/// Signing (approving or objecting) is open until announcement; after it, only a signer who has
+/// not signed the current revision yet (say, added late) may still approve.
+pub fn sign(state: ScenarioState, already_signed: bool, decision: Decision) -> Result<(), Refusal> {
+    match state {
+        ScenarioState::Proposed => Ok(()),
+        ScenarioState::Announced if !already_signed && decision == Decision::Approve => Ok(()),
+        ScenarioState::Announced | ScenarioState::Injected => {
+            refuse("Sign-off closed when the scenario was announced. To stop it, halt it.")
+        }
+        _ => refuse("This scenario has already run; sign-off is closed."),
+    }
+}
+
+/// The gate for announcing: the game day is running, the scenario proposed, and every
+/// required signer approved its current revision with no standing objection.
+pub fn announce(gameday: GamedayStatus, state: ScenarioState, signoffs: &Signoffs) -> Result<(), Refusal> {
+    if gameday != GamedayStatus::Running {
+        return refuse(format!("Faults are announced only while the game day is running; it is {}.", gameday.as_str()));
+    }
+    if state != ScenarioState::Proposed {
+        return refuse(format!(
+            "Only a proposed scenario can be announced; this one is {}.",
+            state.label().to_lowercase()
+        ));
+    }
+    match signoffs.shortfall() {
+        Some(why) => refuse(format!("Not agreed yet. {why}")),
+        None => Ok(()),
+    }
+}
+
+/// Invariant 1, the gate for injecting: running, announced, and still fully approved
+/// (a participant added since the announcement must approve too).
+pub fn inject(gameday: GamedayStatus, state: ScenarioState, signoffs: &Signoffs) -> Result<(), Refusal> {
+    if gameday != GamedayStatus::Running {
+        return refuse(format!("Faults are injected only while the game day is running; it is {}.", gameday.as_str()));
+    }
+    if state != ScenarioState::Announced {
+        return refuse(match state {
+            ScenarioState::Proposed => "Announce the scenario before injecting it: nobody may be surprised.".to_owned(),
+            other => {
+                format!("Only an announced scenario can be injected; this one is {}.", other.label().to_lowercase())
+            }
+        });
+    }
+    match signoffs.shortfall() {
+        Some(why) => refuse(format!("Not agreed any more. {why}")),
+        None => Ok(()),
+    }
+}
+
+/// Anyone on the game day may halt an announced or injected fault.
+pub fn halt(state: ScenarioState) -> Result<(), Refusal> {
+    if state.in_flight() {
+        Ok(())
+    } else {
+        refuse(format!(
+            "Only an announced or injected scenario can be halted; this one is {}.",
+            state.label().to_lowercase()
+        ))
+    }
+}
+
+pub fn roll_back(state: ScenarioState) -> Result<(), Refusal> {
+    if state == ScenarioState::Injected {
+        Ok(())
+    } else {
+        refuse(format!("Only an injected scenario can be rolled back; this one is {}.", state.label().to_lowercase()))
+    }
+}
+
+pub fn conclude(state: ScenarioState) -> Result<(), Refusal> {
+    match state {
+        ScenarioState::RolledBack | ScenarioState::Halted => Ok(()),
+        ScenarioState::Injected => refuse("Roll the fault back (or halt it) before concluding."),
+        other => refuse(format!("A {} scenario cannot be concluded.", other.label().to_lowercase())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signer(name: &str, decision: Option<Decision>) -> SignerStatus {
+        SignerStatus {
+            user_id: Uuid::new_v4(),
+            name: name.into(),
+            decision,
+            reason: (decision == Some(Decision::Object)).then(|| "too risky".to_owned()),
+        }
+    }
+
+    fn signoffs(decisions: &[(&str, Option<Decision>)]) -> Signoffs {
+        Signoffs { revision: 3, signers: decisions.iter().map(|(n, d)| signer(n, *d)).collect() }
+    }
+
+    fn fields() -> ScenarioFields {
+        ScenarioFields {
+            title: "Kill one API pod".into(),
+            hypothesis: "p99 stays under 300 ms".into(),
+            fault: "kubectl delete pod api-0".into(),
+            target_system: "api".into(),
+            blast_radius: BlastRadius::Tiny,
+            expected_impact: "none visible".into(),
+            abort_criteria: "error rate > 1%".into(),
+            abort_owner: None,
+            rollback_plan: "the deployment recreates it".into(),
+        }
+    }
+
+    const A: Option<Decision> = Some(Decision::Approve);
+    const O: Option<Decision> = Some(Decision::Object);
+
+    #[test]
+    fn announce_needs_running_proposed_and_full_approval() {
+        let all = signoffs(&[("Ana", A), ("Li", A)]);
+        assert!(announce(GamedayStatus::Running, ScenarioState::Proposed, &all).is_ok());
+        assert!(announce(GamedayStatus::Scheduled, ScenarioState::Proposed, &all).is_err());
+        assert!(announce(GamedayStatus::Running, ScenarioState::Announced, &all).is_err());
+    }
+
+    #[test]
+    fn a_missing_signature_refuses_announce_and_names_who() {
+        let partial = signoffs(&[("Ana", A), ("Li", None), ("Bo", None)]);
+        let refusal = announce(GamedayStatus::Running, ScenarioState::Proposed, &partial).unwrap_err();
+        assert_eq!(refusal.0, "Not agreed yet. 2 of 3 participants have not signed revision 3: Li, Bo.");
+    }
+
+    #[test]
+    fn an_objection_refuses_announce_and_says_why() {
+        let objected = signoffs(&[("Ana", A), ("Li", O)]);
+        let refusal = announce(GamedayStatus::Running, ScenarioState::Proposed, &objected).unwrap_err();
+        assert!(refusal.0.contains("1 object to revision 3: Li (too risky)"), "{}", refusal.0);
+    }
+
+    #[test]
+    fn no_signers_means_no_agreement() {
+        assert!(!signoffs(&[]).fully_approved());
+        assert!(announce(GamedayStatus::Running, ScenarioState::Proposed, &signoffs(&[])).is_err());
+    }
+
+    #[test]
+    fn inject_needs_announced_and_still_full_approval() {
+        let all = signoffs(&[("Ana", A), ("Li", A)]);
+        assert!(inject(GamedayStatus::Running, ScenarioState::Announced, &all).is_ok());
+        assert!(inject(GamedayStatus::Running, ScenarioState::Proposed, &all).unwrap_err().0.contains("Announce"));
+        let late_joiner = signoffs(&[("Ana", A), ("Li", A), ("New", None)]);
+        assert!(inject(GamedayStatus::Running, ScenarioState::Announced, &late_joiner).is_err());
+        assert!(inject(GamedayStatus::Completed, ScenarioState::Announced, &all).is_err());
+    }
+
+    #[test]
+    fn halt_roll_back_and_conclude_follow_the_lifecycle() {
+        assert!(halt(ScenarioState::Announced).is_ok());
+        assert!(halt(ScenarioState::Injected).is_ok());
+        assert!(halt(ScenarioState::Proposed).is_err());
+        assert!(halt(ScenarioState::Halted).is_err());
+        assert!(roll_back(ScenarioState::Injected).is_ok());
+        assert!(roll_back(ScenarioState::Announced).is_err());
+        assert!(conclude(ScenarioState::RolledBack).is_ok());
+        assert!(conclude(ScenarioState::Halted).is_ok());
+        assert!(conclude(ScenarioState::Injected).is_err());
+        assert!(conclude(ScenarioState::Concluded).is_err());
+    }
+
+    #[test]
+    fn only_proposed_scenarios_are_edited() {
+        assert!(edit(ScenarioState::Proposed).is_ok());
+        for state in
+            [ScenarioState::Announced, ScenarioState::Injected, ScenarioState::Halted, ScenarioState::Concluded]
+        {
+            assert!(edit(state).is_err(), "{state:?}");
+        }
+    }
+
+    #[test]
+    fn signing_closes_at_announcement_except_a_first_approval() {
+        assert!(sign(ScenarioState::Proposed, true, Decision::Object).is_ok());
+        assert!(sign(ScenarioState::Announced, true, Decision::Object).is_err());
+        assert!(sign(ScenarioState::Announced, false, Decision::Object).is_err());
+        assert!(sign(ScenarioState::Announced, false, Decision::Approve).is_ok());
+        assert!(sign(ScenarioState::Injected, false, Decision::Approve).is_err());
+    }
+
+    #[test]
+    fn the_fingerprint_follows_the_words() {
+        let a = fields();
+        let mut b = fields();
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_eq!(a.fingerprint().len(), 12);
+        b.rollback_plan.push('.');
+        assert_ne!(a.fingerprint(), b.fingerprint());
+    }
+
+    #[test]
+    fn the_diff_lists_changed_fields_only() {
+        let a = fields();
+        let mut b = fields();
+        b.rollback_plan = "scale the deployment back up".into();
+        b.blast_radius = BlastRadius::Small;
+        let changes = a.diff("Ana", &b, "Ana");
+        let labels: Vec<&str> = changes.iter().map(|c| c.label).collect();
+        assert_eq!(labels, vec!["Blast radius", "Rollback plan"]);
+        assert_eq!(changes[1].after, "scale the deployment back up");
+        assert_eq!(a.diff("Ana", &a, "Li")[0].label, "Abort owner");
+    }
+
+    #[test]
+    fn the_abort_owner_must_be_a_participant() {
+        let owner = Uuid::new_v4();
+        let form = ScenarioForm { abort_owner: Uuid::new_v4().to_string(), ..ScenarioForm::from_fields(&fields()) };
+        let mut errors = FieldErrors::new();
+        assert!(form.parse(&[owner], &mut errors).is_none());
+        assert!(errors.get("abort_owner").is_some());
+        let form = ScenarioForm { abort_owner: owner.to_string(), ..form };
+        let mut errors = FieldErrors::new();
+        assert_eq!(form.parse(&[owner], &mut errors).unwrap().abort_owner, Some(owner));
+    }
+}

@@ -1,0 +1,436 @@
+//! Scenario pages: write and revise, read and sign off, and the fault's lifecycle buttons.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use super::actions::{self, Revised};
+use super::store::{self, Revision, Scenario};
+use super::{BlastRadius, Decision, FieldChange, Outcome, ScenarioForm, ScenarioState, Signoffs};
+use crate::accounts::{CurrentUser, User};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::form::FieldErrors;
+use crate::gamedays::routes::{GamedayContext, load, path_id};
+use crate::gamedays::store::{self as gameday_store, Participant};
+use crate::gamedays::{GamedayRole, actions::require_facilitator};
+use crate::web::{FlashKind, Layout, flash, render_status, see_other};
+
+pub fn router() -> Router<AppState> {
+    let base = "/teams/{slug}/gamedays/{id}/scenarios";
+    Router::new()
+        .route(base, post(create))
+        .route(&format!("{base}/new"), get(new_page))
+        .route(&format!("{base}/{{sid}}"), get(show))
+        .route(&format!("{base}/{{sid}}/edit"), get(edit_page).post(update))
+        .route(&format!("{base}/{{sid}}/signoff"), post(signoff))
+        .route(&format!("{base}/{{sid}}/announce"), post(announce))
+        .route(&format!("{base}/{{sid}}/inject"), post(inject))
+        .route(&format!("{base}/{{sid}}/halt"), post(halt))
+        .route(&format!("{base}/{{sid}}/rollback"), post(roll_back))
+        .route(&format!("{base}/{{sid}}/conclude"), post(conclude))
+}
+
+#[derive(Template)]
+#[template(path = "scenarios/form.html")]
+struct FormPage {
+    layout: Layout,
+    ctx: GamedayContext,
+    scenario: Option<Scenario>,
+    participants: Vec<Participant>,
+    form: ScenarioForm,
+    errors: FieldErrors,
+    radii: [BlastRadius; 4],
+}
+
+impl FormPage {
+    fn action(&self) -> String {
+        match &self.scenario {
+            Some(s) => format!("{}/scenarios/{}/edit", self.ctx.url(), s.id),
+            None => format!("{}/scenarios", self.ctx.url()),
+        }
+    }
+}
+
+async fn form_page(
+    state: &AppState,
+    layout: Layout,
+    ctx: GamedayContext,
+    scenario: Option<Scenario>,
+    form: ScenarioForm,
+    errors: FieldErrors,
+) -> AppResult<Response> {
+    let participants = gameday_store::participants(&state.db, ctx.gameday.id).await?;
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    render_status(status, &FormPage { layout, ctx, scenario, participants, form, errors, radii: BlastRadius::ALL })
+}
+
+async fn new_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let ctx = load(&state, &slug, &id, &user).await?;
+    require_facilitator(ctx.role)?;
+    crate::gamedays::edit_plan(ctx.gameday.status)?;
+    let form = ScenarioForm { blast_radius: "tiny".into(), abort_owner: user.id.to_string(), ..Default::default() };
+    form_page(&state, layout, ctx, None, form, FieldErrors::new()).await
+}
+
+async fn participant_ids(state: &AppState, gameday_id: Uuid) -> AppResult<Vec<Uuid>> {
+    Ok(gameday_store::participants(&state.db, gameday_id).await?.into_iter().map(|p| p.user_id).collect())
+}
+
+async fn create(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id)): Path<(String, String)>,
+    Form(form): Form<ScenarioForm>,
+) -> AppResult<Response> {
+    let ctx = load(&state, &slug, &id, &user).await?;
+    require_facilitator(ctx.role)?;
+    let mut errors = FieldErrors::new();
+    let Some(fields) = form.parse(&participant_ids(&state, ctx.gameday.id).await?, &mut errors) else {
+        return form_page(&state, layout, ctx, None, form, errors).await;
+    };
+    let sid = actions::create(&state.db, ctx.gameday.id, &user, &fields).await?;
+    flash(&session, FlashKind::Success, "Scenario added. Every facilitator and participant now signs it off.").await?;
+    Ok(see_other(&format!("{}/scenarios/{sid}", ctx.url())))
+}
+
+async fn load_scenario(state: &AppState, ctx: &GamedayContext, sid: &str) -> AppResult<Scenario> {
+    store::scenario(&state.db, ctx.gameday.id, path_id(sid)?).await?.ok_or(AppError::NotFound)
+}
+
+async fn edit_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id, sid)): Path<(String, String, String)>,
+) -> AppResult<Response> {
+    let ctx = load(&state, &slug, &id, &user).await?;
+    let scenario = load_scenario(&state, &ctx, &sid).await?;
+    require_facilitator(ctx.role)?;
+    super::edit(scenario.state)?;
+    let form = ScenarioForm::from_fields(&scenario.fields);
+    form_page(&state, layout, ctx, Some(scenario), form, FieldErrors::new()).await
+}
+
+async fn update(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id, sid)): Path<(String, String, String)>,
+    Form(form): Form<ScenarioForm>,
+) -> AppResult<Response> {
+    let ctx = load(&state, &slug, &id, &user).await?;
+    let scenario = load_scenario(&state, &ctx, &sid).await?;
+    require_facilitator(ctx.role)?;
+    let mut errors = FieldErrors::new();
+    let Some(fields) = form.parse(&participant_ids(&state, ctx.gameday.id).await?, &mut errors) else {
+        return form_page(&state, layout, ctx, Some(scenario), form, errors).await;
+    };
+    let url = format!("{}/scenarios/{}", ctx.url(), scenario.id);
+    let message = match actions::revise(&state.db, ctx.gameday.id, scenario.id, &user, &fields).await? {
+        Revised::Unchanged => "Nothing changed, so no new revision was made.".to_owned(),
+        Revised::NewRevision { revision, signoffs_reset: 0, .. } => format!("Saved as revision {revision}."),
+        Revised::NewRevision { revision, signoffs_reset, .. } => format!(
+            "Saved as revision {revision}. The {signoffs_reset} earlier sign-off(s) no longer count: everyone signs revision {revision}."
+        ),
+    };
+    flash(&session, FlashKind::Success, message).await?;
+    Ok(see_other(&url))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CompareQuery {
+    from: Option<i32>,
+    to: Option<i32>,
+}
+
+#[derive(Template)]
+#[template(path = "scenarios/show.html")]
+struct ShowPage {
+    layout: Layout,
+    ctx: GamedayContext,
+    scenario: Scenario,
+    signoffs: Signoffs,
+    revisions: Vec<Revision>,
+    /// What the current revision changed from the one before it.
+    latest_changes: Vec<FieldChange>,
+    /// The comparison asked for: (from, to, changes).
+    compare: Option<(i32, i32, Vec<FieldChange>)>,
+    me: Uuid,
+    alert: Option<String>,
+    outcomes: [Outcome; 3],
+}
+
+impl ShowPage {
+    fn is_facilitator(&self) -> bool {
+        self.ctx.role == Some(GamedayRole::Facilitator)
+    }
+
+    fn is_signer(&self) -> bool {
+        self.ctx.role.is_some_and(|r| r.is_required_signer())
+    }
+
+    fn my_decision(&self) -> Option<Decision> {
+        self.signoffs.signers.iter().find(|s| s.user_id == self.me).and_then(|s| s.decision)
+    }
+
+    fn labelled(&self) -> Vec<(&'static str, String)> {
+        self.scenario.fields.labelled(self.scenario.abort_owner_name.as_deref().unwrap_or("nobody"))
+    }
+
+    fn base(&self) -> String {
+        format!("{}/scenarios/{}", self.ctx.url(), self.scenario.id)
+    }
+}
+
+fn changes_between(revisions: &[Revision], from: i32, to: i32) -> Option<Vec<FieldChange>> {
+    let a = revisions.iter().find(|r| r.revision == from)?;
+    let b = revisions.iter().find(|r| r.revision == to)?;
+    Some(a.fields.diff(&a.abort_owner_name, &b.fields, &b.abort_owner_name))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn scenario_page(
+    state: &AppState,
+    layout: Layout,
+    ctx: GamedayContext,
+    scenario: Scenario,
+    me: Uuid,
+    query: CompareQuery,
+    status: StatusCode,
+    alert: Option<String>,
+) -> AppResult<Response> {
+    let signoffs = store::signoffs(&state.db, ctx.gameday.id, scenario.id, scenario.revision).await?;
+    let revisions = store::revisions(&state.db, scenario.id).await?;
+    let latest_changes = changes_between(&revisions, scenario.revision - 1, scenario.revision).unwrap_or_default();
+    let compare = match (query.from, query.to) {
+        (Some(from), Some(to)) => changes_between(&revisions, from, to).map(|c| (from, to, c)),
+        _ => None,
+    };
+    let page = ShowPage {
+        layout,
+        ctx,
+        scenario,
+        signoffs,
+        revisions,
+        latest_changes,
+        compare,
+        me,
+        alert,
+        outcomes: Outcome::ALL,
+    };
+    render_status(status, &page)
+}
+
+async fn show(
+    State(state): State<AppState>,
+    layout: Layout,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id, sid)): Path<(String, String, String)>,
+    Query(query): Query<CompareQuery>,
+) -> AppResult<Response> {
+    let ctx = load(&state, &slug, &id, &user).await?;
+    let scenario = load_scenario(&state, &ctx, &sid).await?;
+    scenario_page(&state, layout, ctx, scenario, user.id, query, StatusCode::OK, None).await
+}
+
+/// Runs a scenario action: on success flash and return to the scenario; on a refusal or bad
+/// input, re-render the scenario page with the reason (409 or 422).
+#[allow(clippy::too_many_arguments)]
+async fn act(
+    state: &AppState,
+    layout: Layout,
+    session: &Session,
+    ctx: GamedayContext,
+    scenario: Scenario,
+    user: &User,
+    result: AppResult<()>,
+    done: &str,
+) -> AppResult<Response> {
+    let (status, message) = match result {
+        Ok(()) => {
+            flash(session, FlashKind::Success, done).await?;
+            return Ok(see_other(&format!("{}/scenarios/{}", ctx.url(), scenario.id)));
+        }
+        Err(AppError::Conflict(message)) => (StatusCode::CONFLICT, message),
+        Err(AppError::Validation(message)) => (StatusCode::UNPROCESSABLE_ENTITY, message),
+        Err(err) => return Err(err),
+    };
+    let fresh = store::scenario(&state.db, ctx.gameday.id, scenario.id).await?.ok_or(AppError::NotFound)?;
+    let query = CompareQuery::default();
+    scenario_page(state, layout, ctx, fresh, user.id, query, status, Some(message)).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SignoffForm {
+    revision: i32,
+    decision: String,
+    reason: String,
+}
+
+async fn signoff(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id, sid)): Path<(String, String, String)>,
+    Form(form): Form<SignoffForm>,
+) -> AppResult<Response> {
+    let ctx = load(&state, &slug, &id, &user).await?;
+    let scenario = load_scenario(&state, &ctx, &sid).await?;
+    let decision = match form.decision.as_str() {
+        "approve" => Decision::Approve,
+        "object" => Decision::Object,
+        _ => return Err(AppError::Validation("Choose approve or object.".into())),
+    };
+    let reason = crate::gamedays::multiline(&form.reason, "The reason", 0, 2000);
+    let result = match reason {
+        Ok(reason) => {
+            let reason = (!reason.is_empty()).then_some(reason.as_str());
+            actions::sign(&state.db, ctx.gameday.id, scenario.id, &user, form.revision, decision, reason).await
+        }
+        Err(message) => Err(AppError::Validation(message)),
+    };
+    let done = match decision {
+        Decision::Approve => format!("You approved revision {}.", form.revision),
+        Decision::Object => format!("You objected to revision {}. The facilitator sees your reason.", form.revision),
+    };
+    act(&state, layout, &session, ctx, scenario, &user, result, &done).await
+}
+
+/// The fault transitions without a form.
+#[derive(Clone, Copy)]
+enum Move {
+    Announce,
+    Inject,
+    RollBack,
+}
+
+async fn transition(
+    state: AppState,
+    layout: Layout,
+    session: Session,
+    user: User,
+    ids: (String, String, String),
+    mv: Move,
+) -> AppResult<Response> {
+    let (slug, id, sid) = ids;
+    let ctx = load(&state, &slug, &id, &user).await?;
+    let scenario = load_scenario(&state, &ctx, &sid).await?;
+    let (result, done) = match mv {
+        Move::Announce => (
+            actions::announce(&state.db, ctx.gameday.id, scenario.id, &user).await,
+            "Announced. Everyone on the game day can see what will be broken; inject when ready.",
+        ),
+        Move::Inject => (actions::inject(&state.db, ctx.gameday.id, scenario.id, &user).await, "Injected."),
+        Move::RollBack => (actions::roll_back(&state.db, ctx.gameday.id, scenario.id, &user).await, "Rolled back."),
+    };
+    act(&state, layout, &session, ctx, scenario, &user, result, done).await
+}
+
+async fn announce(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path(ids): Path<(String, String, String)>,
+) -> AppResult<Response> {
+    transition(state, layout, session, user, ids, Move::Announce).await
+}
+
+async fn inject(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path(ids): Path<(String, String, String)>,
+) -> AppResult<Response> {
+    transition(state, layout, session, user, ids, Move::Inject).await
+}
+
+async fn roll_back(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path(ids): Path<(String, String, String)>,
+) -> AppResult<Response> {
+    transition(state, layout, session, user, ids, Move::RollBack).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct HaltForm {
+    reason: String,
+}
+
+async fn halt(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id, sid)): Path<(String, String, String)>,
+    Form(form): Form<HaltForm>,
+) -> AppResult<Response> {
+    let ctx = load(&state, &slug, &id, &user).await?;
+    let scenario = load_scenario(&state, &ctx, &sid).await?;
+    let result = match crate::form::bounded_text(&form.reason, "The reason for halting", 1, 500) {
+        Ok(reason) => actions::halt(&state.db, ctx.gameday.id, scenario.id, &user, &reason).await,
+        Err(message) => Err(AppError::Validation(message)),
+    };
+    act(&state, layout, &session, ctx, scenario, &user, result, "Halted. Everyone sees who halted it and why.").await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ConcludeForm {
+    outcome: String,
+    note: String,
+}
+
+async fn conclude(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id, sid)): Path<(String, String, String)>,
+    Form(form): Form<ConcludeForm>,
+) -> AppResult<Response> {
+    let ctx = load(&state, &slug, &id, &user).await?;
+    let scenario = load_scenario(&state, &ctx, &sid).await?;
+    let parsed = Outcome::parse(&form.outcome)
+        .and_then(|outcome| crate::gamedays::multiline(&form.note, "The note", 0, 4000).map(|note| (outcome, note)));
+    let result = match parsed {
+        Ok((outcome, note)) => actions::conclude(&state.db, ctx.gameday.id, scenario.id, &user, outcome, &note).await,
+        Err(message) => Err(AppError::Validation(message)),
+    };
+    act(&state, layout, &session, ctx, scenario, &user, result, "Concluded.").await
+}
+
+impl super::ScenarioState {
+    pub fn css(&self) -> &'static str {
+        match self {
+            super::ScenarioState::Proposed => "state-proposed",
+            super::ScenarioState::Announced => "state-announced",
+            super::ScenarioState::Injected => "state-injected",
+            super::ScenarioState::RolledBack => "state-rolled-back",
+            super::ScenarioState::Halted => "state-halted",
+            super::ScenarioState::Concluded => "state-concluded",
+        }
+    }
+}

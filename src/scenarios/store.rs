@@ -1,0 +1,431 @@
+//! SQL for scenarios, their revisions and sign-offs.
+
+use std::collections::HashMap;
+
+use sqlx::{PgConnection, PgExecutor, PgPool};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{BlastRadius, Decision, Outcome, ScenarioFields, ScenarioState, SignerStatus, Signoffs};
+
+/// A scenario with its current revision's content.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub id: Uuid,
+    pub gameday_id: Uuid,
+    pub position: i32,
+    pub state: ScenarioState,
+    pub outcome: Option<Outcome>,
+    pub conclusion_note: Option<String>,
+    pub revision: i32,
+    pub fingerprint: String,
+    pub fields: ScenarioFields,
+    pub abort_owner_name: Option<String>,
+}
+
+struct ScenarioRow {
+    id: Uuid,
+    gameday_id: Uuid,
+    position: i32,
+    state: ScenarioState,
+    outcome: Option<Outcome>,
+    conclusion_note: Option<String>,
+    revision: i32,
+    fingerprint: String,
+    title: String,
+    hypothesis: String,
+    fault: String,
+    target_system: String,
+    blast_radius: BlastRadius,
+    expected_impact: String,
+    abort_criteria: String,
+    abort_owner: Option<Uuid>,
+    abort_owner_name: Option<String>,
+    rollback_plan: String,
+}
+
+impl From<ScenarioRow> for Scenario {
+    fn from(r: ScenarioRow) -> Self {
+        Scenario {
+            id: r.id,
+            gameday_id: r.gameday_id,
+            position: r.position,
+            state: r.state,
+            outcome: r.outcome,
+            conclusion_note: r.conclusion_note,
+            revision: r.revision,
+            fingerprint: r.fingerprint,
+            fields: ScenarioFields {
+                title: r.title,
+                hypothesis: r.hypothesis,
+                fault: r.fault,
+                target_system: r.target_system,
+                blast_radius: r.blast_radius,
+                expected_impact: r.expected_impact,
+                abort_criteria: r.abort_criteria,
+                abort_owner: r.abort_owner,
+                rollback_plan: r.rollback_plan,
+            },
+            abort_owner_name: r.abort_owner_name,
+        }
+    }
+}
+
+/// Every scenario of a game day with its current revision, in order.
+#[tracing::instrument(skip(db))]
+pub async fn scenarios_of(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Result<Vec<Scenario>> {
+    let rows = sqlx::query_as!(
+        ScenarioRow,
+        r#"
+        select s.id, s.gameday_id, s.position, s.state as "state: ScenarioState", s.outcome as "outcome: Outcome",
+               s.conclusion_note, s.current_revision as revision, r.fingerprint, r.title, r.hypothesis, r.fault,
+               r.target_system, r.blast_radius as "blast_radius: BlastRadius", r.expected_impact, r.abort_criteria,
+               r.abort_owner, u.display_name as "abort_owner_name?", r.rollback_plan
+        from scenarios s
+        join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
+        left join users u on u.id = r.abort_owner
+        where s.gameday_id = $1
+        order by s.position
+        "#,
+        gameday_id
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Scenario::from).collect())
+}
+
+/// Every scenario of every game day of a team (for its fault calendar), in order.
+#[tracing::instrument(skip(db))]
+pub async fn scenarios_of_team(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Scenario>> {
+    let rows = sqlx::query_as!(
+        ScenarioRow,
+        r#"
+        select s.id, s.gameday_id, s.position, s.state as "state: ScenarioState", s.outcome as "outcome: Outcome",
+               s.conclusion_note, s.current_revision as revision, r.fingerprint, r.title, r.hypothesis, r.fault,
+               r.target_system, r.blast_radius as "blast_radius: BlastRadius", r.expected_impact, r.abort_criteria,
+               r.abort_owner, u.display_name as "abort_owner_name?", r.rollback_plan
+        from scenarios s
+        join gamedays g on g.id = s.gameday_id
+        join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
+        left join users u on u.id = r.abort_owner
+        where g.team_id = $1
+        order by s.gameday_id, s.position
+        "#,
+        team_id
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Scenario::from).collect())
+}
+
+/// One scenario of a game day with its current revision.
+#[tracing::instrument(skip(db))]
+pub async fn scenario(db: impl PgExecutor<'_>, gameday_id: Uuid, id: Uuid) -> sqlx::Result<Option<Scenario>> {
+    let row = sqlx::query_as!(
+        ScenarioRow,
+        r#"
+        select s.id, s.gameday_id, s.position, s.state as "state: ScenarioState", s.outcome as "outcome: Outcome",
+               s.conclusion_note, s.current_revision as revision, r.fingerprint, r.title, r.hypothesis, r.fault,
+               r.target_system, r.blast_radius as "blast_radius: BlastRadius", r.expected_impact, r.abort_criteria,
+               r.abort_owner, u.display_name as "abort_owner_name?", r.rollback_plan
+        from scenarios s
+        join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
+        left join users u on u.id = r.abort_owner
+        where s.gameday_id = $1 and s.id = $2
+        "#,
+        gameday_id,
+        id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(Scenario::from))
+}
+
+/// Locks a scenario's row for this transaction (after its game day's) and returns it.
+#[tracing::instrument(skip(conn))]
+pub async fn lock_scenario(conn: &mut PgConnection, gameday_id: Uuid, id: Uuid) -> sqlx::Result<Option<Scenario>> {
+    let locked =
+        sqlx::query_scalar!("select id from scenarios where id = $1 and gameday_id = $2 for update", id, gameday_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match locked {
+        Some(_) => scenario(&mut *conn, gameday_id, id).await,
+        None => Ok(None),
+    }
+}
+
+#[tracing::instrument(skip(conn, fields))]
+pub async fn create_scenario(
+    conn: &mut PgConnection,
+    gameday_id: Uuid,
+    fields: &ScenarioFields,
+    author: Uuid,
+) -> sqlx::Result<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query!(
+        r#"
+        insert into scenarios (id, gameday_id, position)
+        values ($1, $2, (select coalesce(max(position), 0) + 1 from scenarios where gameday_id = $2))
+        "#,
+        id,
+        gameday_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    insert_revision(conn, id, 1, fields, author).await?;
+    Ok(id)
+}
+
+/// Stores revision `revision` of a scenario and makes it the current one.
+#[tracing::instrument(skip(conn, fields))]
+pub async fn insert_revision(
+    conn: &mut PgConnection,
+    scenario_id: Uuid,
+    revision: i32,
+    fields: &ScenarioFields,
+    author: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"
+        insert into scenario_revisions (scenario_id, revision, title, hypothesis, fault, target_system, blast_radius,
+            expected_impact, abort_criteria, abort_owner, rollback_plan, fingerprint, author)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        "#,
+        scenario_id,
+        revision,
+        fields.title,
+        fields.hypothesis,
+        fields.fault,
+        fields.target_system,
+        fields.blast_radius as BlastRadius,
+        fields.expected_impact,
+        fields.abort_criteria,
+        fields.abort_owner,
+        fields.rollback_plan,
+        fields.fingerprint(),
+        author
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!("update scenarios set current_revision = $2 where id = $1", scenario_id, revision)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A stored revision.
+#[derive(Debug, Clone)]
+pub struct Revision {
+    pub revision: i32,
+    pub fields: ScenarioFields,
+    pub abort_owner_name: String,
+    pub fingerprint: String,
+    pub author_name: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// Every revision of a scenario, oldest first.
+#[tracing::instrument(skip(db))]
+pub async fn revisions(db: &PgPool, scenario_id: Uuid) -> sqlx::Result<Vec<Revision>> {
+    let rows = sqlx::query!(
+        r#"
+        select r.revision, r.title, r.hypothesis, r.fault, r.target_system, r.blast_radius as "blast_radius: BlastRadius",
+               r.expected_impact, r.abort_criteria, r.abort_owner, o.display_name as "owner_name?", r.rollback_plan,
+               r.fingerprint, a.display_name as author_name, r.created_at
+        from scenario_revisions r
+        join users a on a.id = r.author
+        left join users o on o.id = r.abort_owner
+        where r.scenario_id = $1
+        order by r.revision
+        "#,
+        scenario_id
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Revision {
+            revision: r.revision,
+            fields: ScenarioFields {
+                title: r.title,
+                hypothesis: r.hypothesis,
+                fault: r.fault,
+                target_system: r.target_system,
+                blast_radius: r.blast_radius,
+                expected_impact: r.expected_impact,
+                abort_criteria: r.abort_criteria,
+                abort_owner: r.abort_owner,
+                rollback_plan: r.rollback_plan,
+            },
+            abort_owner_name: r.owner_name.unwrap_or_else(|| "nobody".into()),
+            fingerprint: r.fingerprint,
+            author_name: r.author_name,
+            created_at: r.created_at,
+        })
+        .collect())
+}
+
+/// Where every required signer of the game day stands on each scenario's current revision.
+#[tracing::instrument(skip(db))]
+pub async fn signoffs_of_gameday(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Result<HashMap<Uuid, Signoffs>> {
+    let rows = sqlx::query!(
+        r#"
+        select s.id as scenario_id, s.current_revision, p.user_id, u.display_name,
+               o.decision as "decision?: Decision", o.reason as "reason?"
+        from scenarios s
+        join gameday_participants p on p.gameday_id = s.gameday_id and p.role in ('facilitator', 'participant')
+        join users u on u.id = p.user_id
+        left join signoffs o on o.scenario_id = s.id and o.revision = s.current_revision and o.user_id = p.user_id
+        where s.gameday_id = $1
+        order by s.position, lower(u.display_name)
+        "#,
+        gameday_id
+    )
+    .fetch_all(db)
+    .await?;
+    let mut by_scenario: HashMap<Uuid, Signoffs> = HashMap::new();
+    for r in rows {
+        by_scenario
+            .entry(r.scenario_id)
+            .or_insert_with(|| Signoffs { revision: r.current_revision, signers: Vec::new() })
+            .signers
+            .push(SignerStatus { user_id: r.user_id, name: r.display_name, decision: r.decision, reason: r.reason });
+    }
+    Ok(by_scenario)
+}
+
+/// Where every required signer stands on `revision` of one scenario.
+#[tracing::instrument(skip(db))]
+pub async fn signoffs(
+    db: impl PgExecutor<'_>,
+    gameday_id: Uuid,
+    scenario_id: Uuid,
+    revision: i32,
+) -> sqlx::Result<Signoffs> {
+    let rows = sqlx::query!(
+        r#"
+        select p.user_id, u.display_name, o.decision as "decision?: Decision", o.reason as "reason?"
+        from gameday_participants p
+        join users u on u.id = p.user_id
+        left join signoffs o on o.scenario_id = $2 and o.revision = $3 and o.user_id = p.user_id
+        where p.gameday_id = $1 and p.role in ('facilitator', 'participant')
+        order by lower(u.display_name)
+        "#,
+        gameday_id,
+        scenario_id,
+        revision
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(Signoffs {
+        revision,
+        signers: rows
+            .into_iter()
+            .map(|r| SignerStatus { user_id: r.user_id, name: r.display_name, decision: r.decision, reason: r.reason })
+            .collect(),
+    })
+}
+
+/// Records (or replaces) a signer's decision on a revision.
+#[tracing::instrument(skip(conn))]
+pub async fn record_signoff(
+    conn: &mut PgConnection,
+    scenario_id: Uuid,
+    revision: i32,
+    user_id: Uuid,
+    decision: Decision,
+    reason: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"
+        insert into signoffs (scenario_id, revision, user_id, decision, reason)
+        values ($1, $2, $3, $4, $5)
+        on conflict (scenario_id, revision, user_id)
+        do update set decision = excluded.decision, reason = excluded.reason, signed_at = now()
+        "#,
+        scenario_id,
+        revision,
+        user_id,
+        decision as Decision,
+        reason
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(conn))]
+pub async fn set_state(conn: &mut PgConnection, scenario_id: Uuid, state: ScenarioState) -> sqlx::Result<()> {
+    sqlx::query!("update scenarios set state = $2 where id = $1", scenario_id, state as ScenarioState)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(conn, note))]
+pub async fn conclude(conn: &mut PgConnection, scenario_id: Uuid, outcome: Outcome, note: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update scenarios set state = 'concluded', outcome = $2, conclusion_note = $3 where id = $1",
+        scenario_id,
+        outcome as Outcome,
+        note
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// How many scenarios of the game day are announced or injected.
+#[tracing::instrument(skip(conn))]
+pub async fn count_in_flight(conn: &mut PgConnection, gameday_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from scenarios where gameday_id = $1 and state in ('announced', 'injected')"#,
+        gameday_id
+    )
+    .fetch_one(conn)
+    .await
+}
+
+#[tracing::instrument(skip(conn))]
+pub async fn count_scenarios(conn: &mut PgConnection, gameday_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(r#"select count(*) as "n!" from scenarios where gameday_id = $1"#, gameday_id)
+        .fetch_one(conn)
+        .await
+}
+
+/// A scenario waiting for someone's sign-off.
+#[derive(Debug, Clone)]
+pub struct AwaitingSignoff {
+    pub scenario_id: Uuid,
+    pub title: String,
+    pub revision: i32,
+    pub gameday_id: Uuid,
+    pub gameday_title: String,
+    pub team_slug: String,
+}
+
+/// Proposed scenarios of open game days where the user is a required signer and has not signed
+/// the current revision.
+#[tracing::instrument(skip(db))]
+pub async fn awaiting_signoff(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<AwaitingSignoff>> {
+    sqlx::query_as!(
+        AwaitingSignoff,
+        r#"
+        select s.id as scenario_id, r.title, s.current_revision as revision, g.id as gameday_id,
+               g.title as gameday_title, t.slug as team_slug
+        from gameday_participants p
+        join gamedays g on g.id = p.gameday_id and g.status in ('draft', 'scheduled', 'running')
+        join teams t on t.id = g.team_id
+        join team_members m on m.team_id = t.id and m.user_id = p.user_id
+        join scenarios s on s.gameday_id = g.id and s.state = 'proposed'
+        join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
+        where p.user_id = $1 and p.role in ('facilitator', 'participant')
+          and not exists (select 1 from signoffs o
+                          where o.scenario_id = s.id and o.revision = s.current_revision and o.user_id = p.user_id)
+        order by g.starts_at nulls last, s.position
+        "#,
+        user_id
+    )
+    .fetch_all(db)
+    .await
+}

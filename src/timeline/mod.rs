@@ -1,0 +1,189 @@
+//! The timeline: an append-only record of everything that happens on a game day.
+//! Events are only ever inserted, in the same transaction as the change they record
+//! (the database refuses UPDATE and DELETE), and numbered per game day in commit order.
+
+pub mod store;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// What an event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    GamedayCreated,
+    GamedayUpdated,
+    GamedayScheduled,
+    GamedayStarted,
+    GamedayCompleted,
+    GamedayCancelled,
+    ParticipantAdded,
+    ParticipantRoleChanged,
+    ParticipantRemoved,
+    ScenarioAdded,
+    ScenarioRevised,
+    SignoffApproved,
+    SignoffObjected,
+    ScenarioAnnounced,
+    ScenarioInjected,
+    ScenarioHalted,
+    ScenarioRolledBack,
+    ScenarioConcluded,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 18] = [
+        EventKind::GamedayCreated,
+        EventKind::GamedayUpdated,
+        EventKind::GamedayScheduled,
+        EventKind::GamedayStarted,
+        EventKind::GamedayCompleted,
+        EventKind::GamedayCancelled,
+        EventKind::ParticipantAdded,
+        EventKind::ParticipantRoleChanged,
+        EventKind::ParticipantRemoved,
+        EventKind::ScenarioAdded,
+        EventKind::ScenarioRevised,
+        EventKind::SignoffApproved,
+        EventKind::SignoffObjected,
+        EventKind::ScenarioAnnounced,
+        EventKind::ScenarioInjected,
+        EventKind::ScenarioHalted,
+        EventKind::ScenarioRolledBack,
+        EventKind::ScenarioConcluded,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EventKind::GamedayCreated => "gameday_created",
+            EventKind::GamedayUpdated => "gameday_updated",
+            EventKind::GamedayScheduled => "gameday_scheduled",
+            EventKind::GamedayStarted => "gameday_started",
+            EventKind::GamedayCompleted => "gameday_completed",
+            EventKind::GamedayCancelled => "gameday_cancelled",
+            EventKind::ParticipantAdded => "participant_added",
+            EventKind::ParticipantRoleChanged => "participant_role_changed",
+            EventKind::ParticipantRemoved => "participant_removed",
+            EventKind::ScenarioAdded => "scenario_added",
+            EventKind::ScenarioRevised => "scenario_revised",
+            EventKind::SignoffApproved => "signoff_approved",
+            EventKind::SignoffObjected => "signoff_objected",
+            EventKind::ScenarioAnnounced => "scenario_announced",
+            EventKind::ScenarioInjected => "scenario_injected",
+            EventKind::ScenarioHalted => "scenario_halted",
+            EventKind::ScenarioRolledBack => "scenario_rolled_back",
+            EventKind::ScenarioConcluded => "scenario_concluded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// A short label for people.
+    pub fn label(&self) -> &'static str {
+        match self {
+            EventKind::GamedayCreated => "Created",
+            EventKind::GamedayUpdated => "Plan updated",
+            EventKind::GamedayScheduled => "Scheduled",
+            EventKind::GamedayStarted => "Started",
+            EventKind::GamedayCompleted => "Completed",
+            EventKind::GamedayCancelled => "Cancelled",
+            EventKind::ParticipantAdded => "Participant added",
+            EventKind::ParticipantRoleChanged => "Role changed",
+            EventKind::ParticipantRemoved => "Participant removed",
+            EventKind::ScenarioAdded => "Scenario added",
+            EventKind::ScenarioRevised => "Scenario revised",
+            EventKind::SignoffApproved => "Approved",
+            EventKind::SignoffObjected => "Objected",
+            EventKind::ScenarioAnnounced => "Announced",
+            EventKind::ScenarioInjected => "Injected",
+            EventKind::ScenarioHalted => "Halted",
+            EventKind::ScenarioRolledBack => "Rolled back",
+            EventKind::ScenarioConcluded => "Concluded",
+        }
+    }
+
+    /// Whether the event marks a fault's life (shown prominently).
+    pub fn is_fault_event(&self) -> bool {
+        matches!(
+            self,
+            EventKind::ScenarioAnnounced
+                | EventKind::ScenarioInjected
+                | EventKind::ScenarioHalted
+                | EventKind::ScenarioRolledBack
+                | EventKind::ScenarioConcluded
+        )
+    }
+}
+
+/// An event to append.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub gameday_id: Uuid,
+    pub actor: Option<Uuid>,
+    pub kind: EventKind,
+    pub scenario_id: Option<Uuid>,
+    pub body: String,
+    pub data: serde_json::Value,
+}
+
+impl NewEvent {
+    pub fn new(gameday_id: Uuid, actor: Uuid, kind: EventKind, body: impl Into<String>) -> Self {
+        NewEvent {
+            gameday_id,
+            actor: Some(actor),
+            kind,
+            scenario_id: None,
+            body: body.into(),
+            data: serde_json::Value::Object(Default::default()),
+        }
+    }
+
+    pub fn scenario(mut self, scenario_id: Uuid) -> Self {
+        self.scenario_id = Some(scenario_id);
+        self
+    }
+
+    pub fn data(mut self, data: serde_json::Value) -> Self {
+        self.data = data;
+        self
+    }
+}
+
+/// An event as read back for display.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub seq: i64,
+    pub at: OffsetDateTime,
+    pub actor_name: Option<String>,
+    pub kind: String,
+    pub scenario_id: Option<Uuid>,
+    pub scenario_title: Option<String>,
+    pub body: String,
+}
+
+impl Event {
+    pub fn kind_label(&self) -> &str {
+        EventKind::parse(&self.kind).map(|k| k.label()).unwrap_or(&self.kind)
+    }
+
+    pub fn is_fault_event(&self) -> bool {
+        EventKind::parse(&self.kind).is_some_and(|k| k.is_fault_event())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips_through_its_name() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+        }
+    }
+}

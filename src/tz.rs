@@ -1,0 +1,105 @@
+//! Time zones: times are stored in UTC and shown (and entered) in each person's own zone.
+
+use jiff::Timestamp;
+use jiff::civil::DateTime;
+use jiff::tz::TimeZone;
+use time::OffsetDateTime;
+
+/// The zone with this IANA name, if it exists.
+pub fn zone(name: &str) -> Option<TimeZone> {
+    TimeZone::get(name).ok()
+}
+
+/// Checks an IANA zone name typed or chosen by a person.
+pub fn parse_zone_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    match zone(name) {
+        Some(_) => Ok(name.to_owned()),
+        None => Err(format!("\"{name}\" is not a time zone we know. Choose one from the list, like Europe/Berlin.")),
+    }
+}
+
+/// Every zone name, sorted, for a picker.
+pub fn zone_names() -> Vec<String> {
+    let mut names: Vec<String> = jiff::tz::db().available().map(|n| n.to_string()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn to_zoned(at: &OffsetDateTime, zone_name: &str) -> jiff::ZonedDateTime {
+    let tz = zone(zone_name).unwrap_or(TimeZone::UTC);
+    let ts = Timestamp::from_second(at.unix_timestamp()).unwrap_or(Timestamp::UNIX_EPOCH);
+    ts.to_zoned_datetime(tz)
+}
+
+/// A time for reading, in the viewer's zone: `Tue 1 Dec 2026, 14:00 CET`.
+pub fn format_local(at: &OffsetDateTime, zone_name: &str) -> String {
+    to_zoned(at, zone_name).strftime("%a %-d %b %Y, %H:%M %Z").to_string()
+}
+
+/// Only the clock time in the viewer's zone: `14:00:05`.
+pub fn format_clock(at: &OffsetDateTime, zone_name: &str) -> String {
+    to_zoned(at, zone_name).strftime("%H:%M:%S").to_string()
+}
+
+/// The exact UTC time, for a tooltip or a machine: `2026-12-01T13:00:00Z`.
+pub fn format_utc(at: &OffsetDateTime) -> String {
+    Timestamp::from_second(at.unix_timestamp())
+        .map(|ts| ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+/// The value of a `datetime-local` input showing `at` in the zone: `2026-12-01T14:00`.
+pub fn format_input(at: &OffsetDateTime, zone_name: &str) -> String {
+    to_zoned(at, zone_name).strftime("%Y-%m-%dT%H:%M").to_string()
+}
+
+/// Reads a `datetime-local` value (`2026-12-01T14:00`) entered in `zone_name` as a UTC instant.
+/// A time that does not exist or exists twice (DST changes) takes the earlier valid reading.
+pub fn parse_local_input(input: &str, zone_name: &str) -> Result<OffsetDateTime, String> {
+    let input = input.trim();
+    let civil: DateTime = input.parse().map_err(|_| "Enter a date and time like 2026-12-01 14:00.".to_owned())?;
+    let tz = zone(zone_name).unwrap_or(TimeZone::UTC);
+    let zoned = civil.to_zoned_datetime(tz).map_err(|_| "That time does not exist in your time zone.".to_owned())?;
+    let seconds = zoned.timestamp().as_second();
+    if !(946_684_800..=4_102_444_800).contains(&seconds) {
+        return Err("Choose a date between the years 2000 and 2100.".into());
+    }
+    OffsetDateTime::from_unix_timestamp(seconds).map_err(|_| "That date is out of range.".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_in_a_zone_is_stored_as_utc_and_shown_back_the_same() {
+        let at = parse_local_input("2026-12-01T14:00", "Europe/Berlin").unwrap();
+        assert_eq!(format_utc(&at), "2026-12-01T13:00:00Z");
+        assert_eq!(format_input(&at, "Europe/Berlin"), "2026-12-01T14:00");
+        assert_eq!(format_input(&at, "America/New_York"), "2026-12-01T08:00");
+        assert_eq!(format_local(&at, "Europe/Berlin"), "Tue 1 Dec 2026, 14:00 CET");
+    }
+
+    #[test]
+    fn summer_time_is_respected() {
+        let at = parse_local_input("2026-07-01T14:00", "Europe/Berlin").unwrap();
+        assert_eq!(format_utc(&at), "2026-07-01T12:00:00Z");
+    }
+
+    #[test]
+    fn bad_inputs_are_refused_with_a_message() {
+        assert!(parse_local_input("tomorrow", "UTC").is_err());
+        assert!(parse_local_input("1900-01-01T00:00", "UTC").is_err());
+        assert!(parse_zone_name("Mars/Olympus").is_err());
+        assert_eq!(parse_zone_name(" Europe/Paris "), Ok("Europe/Paris".to_owned()));
+    }
+
+    #[test]
+    fn zone_list_has_the_common_zones() {
+        let names = zone_names();
+        assert!(names.iter().any(|n| n == "Europe/Berlin"));
+        assert!(names.iter().any(|n| n == "UTC"));
+    }
+}
