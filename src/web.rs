@@ -304,6 +304,17 @@ impl Layout {
         crate::tz::format_local(at, self.zone())
     }
 
+    /// The end of a span: only the clock time when it ends on the day it starts.
+    pub fn until(&self, start: &time::OffsetDateTime, end: &time::OffsetDateTime) -> String {
+        let (start_day, end_day) =
+            (crate::tz::format_input(start, self.zone()), crate::tz::format_input(end, self.zone()));
+        if start_day[..10] == end_day[..10] {
+            crate::tz::format_local(end, self.zone()).rsplit(", ").next().unwrap_or_default().to_owned()
+        } else {
+            self.when(end)
+        }
+    }
+
     /// The clock time in the viewer's zone.
     pub fn clock(&self, at: &time::OffsetDateTime) -> String {
         crate::tz::format_clock(at, self.zone())

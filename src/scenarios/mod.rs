@@ -108,6 +108,15 @@ impl Outcome {
         }
     }
 
+    /// How the outcome reads after "the hypothesis …".
+    pub fn sentence(&self) -> &'static str {
+        match self {
+            Outcome::Held => "held",
+            Outcome::Refuted => "was refuted",
+            Outcome::Inconclusive => "was inconclusive",
+        }
+    }
+
     pub fn parse(input: &str) -> Result<Outcome, String> {
         Outcome::ALL
             .into_iter()

@@ -200,3 +200,157 @@ async fn two_people_sign_up_and_meet_in_a_team_through_an_invite(db: PgPool) {
         browser.close().await.unwrap();
     }
 }
+
+/// Sets an input's value the way a date picker would (typing into datetime-local fields is
+/// locale-dependent in Chromium).
+async fn pick(browser: &Client, label: &str, value: &str) {
+    let xpath = format!("//label[normalize-space()='{label}']");
+    let id = browser.find(Locator::XPath(&xpath)).await.unwrap().attr("for").await.unwrap().unwrap();
+    browser
+        .execute("document.getElementById(arguments[0]).value = arguments[1];", vec![id.into(), value.into()])
+        .await
+        .unwrap();
+}
+
+async fn choose(browser: &Client, label: &str, option: &str) {
+    let xpath = format!("//label[normalize-space()='{label}']");
+    let id = browser.find(Locator::XPath(&xpath)).await.unwrap().attr("for").await.unwrap().unwrap();
+    browser.find(Locator::Id(&id)).await.unwrap().select_by_label(option).await.unwrap();
+}
+
+async fn sign_in(driver: &Driver, app: &crate::helpers::TestApp, email: &str) -> Client {
+    let browser = driver.browser(1280, 900).await;
+    browser.goto(&app.url("/signin")).await.unwrap();
+    fill(&browser, "Email", email).await;
+    fill(&browser, "Password", "correct horse battery").await;
+    click_button(&browser, "Sign in").await;
+    browser
+}
+
+/// A participant opens the scenario from the dashboard and approves the revision shown.
+async fn approve_from_dashboard(browser: &Client, app: &crate::helpers::TestApp, title: &str, revision: i32) {
+    browser.goto(&app.url("/")).await.unwrap();
+    click_link(browser, title).await;
+    click_button(browser, &format!("Approve revision {revision}")).await;
+    assert!(body_text(browser).await.contains(&format!("You approved revision {revision}.")));
+}
+
+async fn write_scenario(browser: &Client, title: &str, rollback: &str) {
+    click_link(browser, "Add scenario").await;
+    fill(browser, "Title", title).await;
+    fill(browser, "Steady-state hypothesis", "Checkout p99 stays under 300 ms.").await;
+    fill(browser, "Fault", "Stop the primary database container.").await;
+    fill(browser, "Target system", "postgres").await;
+    fill(browser, "Expected impact", "A few seconds of failed writes.").await;
+    fill(browser, "Abort criteria", "Checkout errors above 1% for a minute.").await;
+    fill(browser, "Rollback plan", rollback).await;
+    click_button(browser, "Add scenario").await;
+    assert_eq!(heading(browser).await, title);
+}
+
+#[sqlx::test]
+async fn a_game_day_from_plan_to_conclusion_with_sign_off_reset_and_a_halt(db: PgPool) {
+    let app = spawn_app(db).await;
+    // The team: Ana leads it; Li and Bo are members (set up over HTTP; the journey is below).
+    let ana_http = app.user("ana@example.com", "Ana Lead").await;
+    let slug = app.team(&ana_http, "Platform Team").await;
+    for (email, name) in [("li@example.com", "Li Member"), ("bo@example.com", "Bo Member")] {
+        let invite = app.invite(&ana_http, &slug, "member").await;
+        let client = app.user(email, name).await;
+        app.post_as(&client, &format!("{invite}/accept"), &[]).await;
+    }
+    let driver = Driver::start().await;
+    let ana = sign_in(&driver, &app, "ana@example.com").await;
+    let li = sign_in(&driver, &app, "li@example.com").await;
+    let bo = sign_in(&driver, &app, "bo@example.com").await;
+
+    // Ana plans the game day.
+    ana.goto(&app.url(&format!("/teams/{slug}"))).await.unwrap();
+    click_link(&ana, "Plan a game day").await;
+    fill(&ana, "Title", "Database failover drill").await;
+    fill(&ana, "Objective", "Learn whether checkout survives losing the primary database.").await;
+    fill(&ana, "Environment", "staging").await;
+    pick(&ana, "Starts", "2026-12-01T10:00").await;
+    pick(&ana, "Ends", "2026-12-01T12:00").await;
+    click_button(&ana, "Create draft").await;
+    assert_eq!(heading(&ana).await, "Database failover drill");
+    let gameday_url = ana.current_url().await.unwrap().to_string();
+    for person in ["Li Member", "Bo Member"] {
+        choose(&ana, "Add", person).await;
+        click_button(&ana, "Add participant").await;
+    }
+    write_scenario(&ana, "Stop the primary", "Start the container again.").await;
+    ana.goto(&gameday_url).await.unwrap();
+    write_scenario(&ana, "Add 200 ms latency", "Remove the netem rule.").await;
+    ana.goto(&gameday_url).await.unwrap();
+    screenshot(&ana, "10-gameday-planned").await;
+
+    // Everyone signs both scenarios.
+    for (browser, name) in [(&ana, "ana"), (&li, "li"), (&bo, "bo")] {
+        for title in ["Stop the primary", "Add 200 ms latency"] {
+            approve_from_dashboard(browser, &app, title, 1).await;
+        }
+        let _ = name;
+    }
+    screenshot(&bo, "11-scenario-approved").await;
+
+    // Ana changes the rollback plan: the sign-offs reset and the page says so.
+    ana.goto(&gameday_url).await.unwrap();
+    click_link(&ana, "Stop the primary").await;
+    click_link(&ana, "Edit").await;
+    fill(&ana, "Rollback plan", "Promote the old primary back, then start the container.").await;
+    click_button(&ana, "Save new revision").await;
+    let page = body_text(&ana).await;
+    assert!(page.contains("Saved as revision 2. The 3 earlier sign-off(s) no longer count"), "{page}");
+    assert!(page.contains("Revision 2 changed the rollback plan; 0 of 3 have signed it."), "{page}");
+    screenshot(&ana, "12-signoffs-reset").await;
+    li.goto(&app.url("/")).await.unwrap();
+    assert!(body_text(&li).await.contains("revision 2"), "Li is told to sign again");
+    for browser in [&ana, &li, &bo] {
+        approve_from_dashboard(browser, &app, "Stop the primary", 2).await;
+    }
+
+    // The day: schedule, start, announce and inject both.
+    ana.goto(&gameday_url).await.unwrap();
+    click_button(&ana, "Schedule").await;
+    click_button(&ana, "Start game day").await;
+    assert!(body_text(&ana).await.contains("Game day started."));
+    for title in ["Stop the primary", "Add 200 ms latency"] {
+        ana.goto(&gameday_url).await.unwrap();
+        click_link(&ana, title).await;
+        click_button(&ana, "Announce fault").await;
+        click_button(&ana, "Inject fault").await;
+        assert!(body_text(&ana).await.contains("Injected."));
+    }
+    li.goto(&gameday_url).await.unwrap();
+    screenshot(&li, "13-faults-injected").await;
+
+    // Li halts the first fault.
+    click_link(&li, "Stop the primary").await;
+    fill(&li, "Why halt?", "checkout errors at 5%").await;
+    click_button(&li, "Halt fault").await;
+    assert!(body_text(&li).await.contains("Halted."));
+
+    // Ana rolls back the second and concludes both.
+    ana.goto(&gameday_url).await.unwrap();
+    click_link(&ana, "Add 200 ms latency").await;
+    click_button(&ana, "Roll back").await;
+    click_button(&ana, "Conclude").await;
+    assert!(body_text(&ana).await.contains("Concluded: the hypothesis held."));
+    ana.goto(&gameday_url).await.unwrap();
+    click_link(&ana, "Stop the primary").await;
+    ana.find(Locator::XPath("//input[@name='outcome' and @value='refuted']")).await.unwrap().click().await.unwrap();
+    fill(&ana, "Note", "Failover took 40 s; the alert never fired.").await;
+    click_button(&ana, "Conclude").await;
+    assert!(body_text(&ana).await.contains("Concluded: the hypothesis was refuted."));
+
+    bo.goto(&gameday_url).await.unwrap();
+    let page = body_text(&bo).await;
+    assert!(page.contains("Halted by Li Member because checkout errors at 5%"), "{page}");
+    assert!(page.contains("Concluded"));
+    screenshot(&bo, "14-gameday-timeline").await;
+
+    for browser in [ana, li, bo] {
+        browser.close().await.unwrap();
+    }
+}

@@ -585,3 +585,81 @@ async fn the_dashboard_lists_upcoming_game_days_and_scenarios_awaiting_my_sign_o
     assert!(!day.page(&day.li, "/").await.contains(&scenario), "signed: no longer waiting");
     assert!(day.page(&day.vi, "/").await.contains("You are not on any upcoming game day."));
 }
+
+/// Every transition, tried by every role: a facilitator may; a participant signs and halts;
+/// an observer halts; a team lead or member who is not on the game day may not; a non-member
+/// gets 404.
+#[sqlx::test]
+async fn every_transition_is_allowed_or_refused_by_role(db: PgPool) {
+    let day = Day::new(db).await;
+    let app = &day.app;
+    assert_eq!(day.add("vi@example.com", "observer").await.status(), StatusCode::SEE_OTHER);
+    // Lu: a second team lead, not on this game day.
+    let invite = app.invite(&day.ana, &day.slug, "lead").await;
+    let lu = app.user("lu@example.com", "Lu").await;
+    app.post_as(&lu, &format!("{invite}/accept"), &[]).await;
+    let li_id = day.id_of("li@example.com").await;
+    let owner = day.id_of("ana@example.com").await;
+
+    // Who is refused what, and how: (client, who, expected status).
+    let outsiders = [(&day.vi, "observer"), (&lu, "lead not on the game day")];
+    async fn refused(app: &TestApp, who: &[(&Client, &str)], eve: &Client, path: &str, form: &[(&str, &str)]) {
+        for (client, name) in who {
+            let status = app.post_as(client, path, form).await.status();
+            assert_eq!(status, StatusCode::FORBIDDEN, "{name} POST {path}");
+        }
+        assert_eq!(app.post_as(eve, path, form).await.status(), StatusCode::NOT_FOUND, "non-member POST {path}");
+    }
+    let plan_refused = [(&day.li, "participant"), outsiders[0], outsiders[1]];
+
+    // Planning, while a draft.
+    let edit = format!("{}/edit", day.url);
+    refused(app, &plan_refused, &day.eve, &edit, &GAMEDAY_FORM).await;
+    assert_eq!(app.post_as(&day.ana, &edit, &GAMEDAY_FORM).await.status(), StatusCode::SEE_OTHER);
+    let form = scenario_form("Stop the primary", &owner);
+    let scenarios = format!("{}/scenarios", day.url);
+    refused(app, &plan_refused, &day.eve, &scenarios, &form).await;
+    let first = day.scenario("Stop the primary").await;
+    let second = day.scenario("Add latency").await;
+    refused(app, &plan_refused, &day.eve, &format!("{first}/edit"), &form).await;
+    let add = format!("{}/participants", day.url);
+    let lu_id = day.id_of("lu@example.com").await;
+    refused(app, &plan_refused, &day.eve, &add, &[("user_id", &lu_id), ("role", "observer")]).await;
+    let role = format!("{}/participants/{li_id}/role", day.url);
+    refused(app, &plan_refused, &day.eve, &role, &[("role", "observer")]).await;
+    refused(app, &plan_refused, &day.eve, &format!("{}/cancel", day.url), &[("reason", "no")]).await;
+
+    // Sign-off: facilitators and participants sign; observers and outsiders do not.
+    for scenario in [&first, &second] {
+        let sign = [("revision", "1"), ("decision", "approve")];
+        refused(app, &outsiders, &day.eve, &format!("{scenario}/signoff"), &sign).await;
+        day.all_approve(scenario).await;
+    }
+
+    for what in ["schedule", "start"] {
+        refused(app, &plan_refused, &day.eve, &format!("{}/{what}", day.url), &[]).await;
+        assert_eq!(day.step(&day.ana, what).await.status(), StatusCode::SEE_OTHER, "{what}");
+    }
+
+    // Announce and inject: facilitators only.
+    for scenario in [&first, &second] {
+        for what in ["announce", "inject"] {
+            refused(app, &plan_refused, &day.eve, &format!("{scenario}/{what}"), &[]).await;
+            assert_eq!(day.run(&day.ana, scenario, what, &[]).await.status(), StatusCode::SEE_OTHER, "{what}");
+        }
+    }
+    // Halt: anyone on the game day, the observer included; not outsiders.
+    let halt = [("reason", "dashboards went red")];
+    refused(app, &[(&lu, "lead not on the game day")], &day.eve, &format!("{first}/halt"), &halt).await;
+    assert_eq!(day.run(&day.vi, &first, "halt", &halt).await.status(), StatusCode::SEE_OTHER);
+    // Roll back and conclude: facilitators only.
+    refused(app, &plan_refused, &day.eve, &format!("{second}/rollback"), &[]).await;
+    assert_eq!(day.run(&day.ana, &second, "rollback", &[]).await.status(), StatusCode::SEE_OTHER);
+    for scenario in [&first, &second] {
+        let conclude = [("outcome", "held"), ("note", "")];
+        refused(app, &plan_refused, &day.eve, &format!("{scenario}/conclude"), &conclude).await;
+        assert_eq!(day.run(&day.ana, scenario, "conclude", &conclude).await.status(), StatusCode::SEE_OTHER);
+    }
+    refused(app, &plan_refused, &day.eve, &format!("{}/complete", day.url), &[]).await;
+    assert_eq!(day.step(&day.ana, "complete").await.status(), StatusCode::SEE_OTHER);
+}

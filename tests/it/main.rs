@@ -3,7 +3,9 @@
 mod accounts;
 mod binary;
 mod browser;
+mod calendar;
 mod gamedays;
+mod races;
 
 mod helpers;
 mod shell;

@@ -1,0 +1,122 @@
+//! Calendar output read back by a real iCalendar parser.
+
+use icalendar::{Calendar, CalendarComponent, Component, EventLike};
+use reqwest::StatusCode;
+use sqlx::PgPool;
+
+use crate::gamedays::{Day, scenario_form};
+use crate::helpers::{location, new_client};
+
+fn parse(text: &str) -> Calendar {
+    text.parse::<Calendar>().unwrap_or_else(|e| panic!("not valid iCalendar: {e}\n{text}"))
+}
+
+fn events(calendar: &Calendar) -> Vec<&icalendar::Event> {
+    calendar
+        .components
+        .iter()
+        .filter_map(|c| match c {
+            CalendarComponent::Event(e) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+#[sqlx::test]
+async fn the_ics_survives_commas_semicolons_newlines_and_non_ascii(db: PgPool) {
+    let day = Day::new(db).await;
+    let tricky = [
+        ("title", "Failover; primary, then réplica — 東京"),
+        ("objective", "Learn: does checkout, payments; and search\nsurvive? Ünïcödé ✓"),
+        ("environment", "staging"),
+        ("systems", "checkout,payments"),
+        ("starts_at", "2026-12-01T10:00"),
+        ("ends_at", "2026-12-01T12:00"),
+        ("call_link", "https://meet.example/a;b,c"),
+    ];
+    let response = day.app.post_as(&day.ana, &format!("{}/edit", day.url), &tricky).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let owner = day.id_of("ana@example.com").await;
+    day.app.post_as(&day.ana, &format!("{}/scenarios", day.url), &scenario_form("Kill pod, wait; see", &owner)).await;
+
+    let response = day.app.get_as(&day.li, &format!("{}/calendar.ics", day.url)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/calendar"));
+    let text = response.text().await.unwrap();
+    assert!(text.lines().all(|l| l.len() <= 75), "lines are folded at 75 octets");
+    let calendar = parse(&text);
+    let events = events(&calendar);
+    assert_eq!(events.len(), 1);
+    let event = events[0];
+    assert_eq!(event.get_summary(), Some("Game day: Failover; primary, then réplica — 東京"));
+    let description = event.get_description().unwrap();
+    assert!(description.contains("Learn: does checkout, payments; and search\nsurvive? Ünïcödé ✓"), "{description}");
+    assert!(description.contains("- Kill pod, wait; see (blast radius tiny, target postgres)"), "{description}");
+    assert!(description.contains("Call: https://meet.example/a;b,c"), "{description}");
+    assert_eq!(event.get_location(), Some("https://meet.example/a;b,c"));
+    assert_eq!(event.property_value("DTSTART"), Some("20261201T100000Z"));
+    assert_eq!(event.property_value("DTEND"), Some("20261201T120000Z"));
+    assert_eq!(
+        event.get_uid(),
+        Some(format!("gameday-{}@{}", day.id, day.app.base.trim_start_matches("http://")).as_str())
+    );
+}
+
+#[sqlx::test]
+async fn rescheduling_raises_the_sequence_and_cancelling_marks_the_event_cancelled(db: PgPool) {
+    let day = Day::new(db).await;
+    let ics = |day: &Day| {
+        let url = format!("{}/calendar.ics", day.url);
+        let client = day.li.clone();
+        let app_url = day.app.url(&url);
+        async move { client.get(app_url).send().await.unwrap().text().await.unwrap() }
+    };
+    let first = parse(&ics(&day).await);
+    let first = events(&first)[0].clone();
+    let before = first.get_sequence().unwrap_or(0);
+
+    let mut moved = crate::gamedays::GAMEDAY_FORM.to_vec();
+    moved.retain(|(k, _)| *k != "starts_at" && *k != "ends_at");
+    moved.extend([("starts_at", "2026-12-02T10:00"), ("ends_at", "2026-12-02T12:00")]);
+    assert_eq!(day.app.post_as(&day.ana, &format!("{}/edit", day.url), &moved).await.status(), StatusCode::SEE_OTHER);
+    let second = parse(&ics(&day).await);
+    let second = events(&second)[0].clone();
+    assert_eq!(second.get_uid(), first.get_uid(), "the UID is stable");
+    assert!(second.get_sequence().unwrap() > before, "SEQUENCE rises on reschedule");
+    assert_eq!(second.property_value("DTSTART"), Some("20261202T100000Z"));
+
+    let response = day.app.post_as(&day.ana, &format!("{}/cancel", day.url), &[("reason", "Freeze week")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let third = parse(&ics(&day).await);
+    let third = events(&third)[0].clone();
+    assert_eq!(third.property_value("STATUS"), Some("CANCELLED"));
+    assert!(third.get_sequence().unwrap() > second.get_sequence().unwrap());
+}
+
+#[sqlx::test]
+async fn the_team_feed_lists_scheduled_game_days_behind_a_secret_that_can_be_regenerated(db: PgPool) {
+    let day = Day::new(db).await;
+    let page = day.page(&day.li, &format!("/teams/{}", day.slug)).await;
+    let start = page.find(&format!("{}/calendar/", day.app.base)).expect("the team page shows the feed URL");
+    let feed = page[start..].split('"').next().unwrap().trim_start_matches(&day.app.base).to_owned();
+
+    // A draft is not on the fault calendar.
+    let anonymous = new_client();
+    let text = day.app.get_as(&anonymous, &feed).await.text().await.unwrap();
+    assert!(events(&parse(&text)).is_empty());
+    day.scenario("Stop the primary").await;
+    assert_eq!(day.step(&day.ana, "schedule").await.status(), StatusCode::SEE_OTHER);
+    let text = day.app.get_as(&anonymous, &feed).await.text().await.unwrap();
+    let calendar = parse(&text);
+    assert_eq!(events(&calendar).len(), 1, "the calendar app needs no sign-in, only the secret URL");
+    assert_eq!(events(&calendar)[0].get_summary(), Some("Game day: Database failover drill"));
+
+    assert_eq!(day.app.get_as(&anonymous, "/calendar/not-the-token.ics").await.status(), StatusCode::NOT_FOUND);
+    // Only a lead makes a new secret; the old URL stops working.
+    let regenerate = format!("/teams/{}/calendar/regenerate", day.slug);
+    assert_eq!(day.app.post_as(&day.li, &regenerate, &[]).await.status(), StatusCode::FORBIDDEN);
+    let response = day.app.post_as(&day.ana, &regenerate, &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(location(&response).ends_with("#calendar"));
+    assert_eq!(day.app.get_as(&anonymous, &feed).await.status(), StatusCode::NOT_FOUND);
+}
