@@ -28,7 +28,8 @@ use tracing::Level;
 
 use crate::config::Config;
 use crate::error::AppError;
-use crate::{accounts, calendar, gamedays, home, scenarios, teams, web};
+use crate::live::Hub;
+use crate::{accounts, calendar, gamedays, home, scenarios, teams, timeline, web};
 
 /// Shared by every handler: the database pool and the configuration. Nothing else lives in
 /// the process, so any number of instances can serve behind a load balancer.
@@ -36,11 +37,15 @@ use crate::{accounts, calendar, gamedays, home, scenarios, teams, web};
 pub struct AppState {
     pub db: PgPool,
     pub config: Arc<Config>,
+    /// This instance's live hub (its listener follows PostgreSQL NOTIFY).
+    pub live: Arc<Hub>,
 }
 
 impl AppState {
+    /// Creates the state and starts the live hub's listener (needs a Tokio runtime).
     pub fn new(db: PgPool, config: Config) -> Self {
-        AppState { db, config: Arc::new(config) }
+        let live = Hub::start(db.clone());
+        AppState { db, config: Arc::new(config), live }
     }
 }
 
@@ -79,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .merge(gamedays::routes::router())
         .merge(scenarios::routes::router())
         .merge(calendar::router())
+        .merge(timeline::routes::router())
         .layer(middleware::from_fn(web::remember_viewer))
         .layer(auth)
         .layer(trace);
@@ -149,6 +155,13 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Live streams never end by themselves: at shutdown they are closed first, so that the
+    // server can drain the other requests and stop.
+    let streams = state.live.shutdown.clone();
+    let shutdown = async move {
+        shutdown.await;
+        streams.cancel();
+    };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

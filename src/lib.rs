@@ -10,6 +10,8 @@ pub mod error;
 pub mod form;
 pub mod gamedays;
 pub mod home;
+pub mod live;
+pub mod markdown;
 pub mod scenarios;
 pub mod teams;
 pub mod timeline;

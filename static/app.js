@@ -1,8 +1,21 @@
 // Gameday: small progressive enhancements. Every page works without this file.
 "use strict";
 
-document.addEventListener("DOMContentLoaded", () => {
-  // "Copy" buttons next to read-only fields (invite links).
+const zone = document.body.dataset.tz || Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+// Clock times are written by the server; rewrite them in the viewer's zone (the live stream
+// renders each event once, in UTC, for everyone).
+function localize(root) {
+  const clock = new Intl.DateTimeFormat(undefined, {
+    timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+  });
+  for (const time of root.querySelectorAll("time[data-clock]")) {
+    const at = new Date(time.getAttribute("datetime"));
+    if (!Number.isNaN(at.getTime())) time.textContent = clock.format(at);
+  }
+}
+
+function copyButtons() {
   for (const button of document.querySelectorAll("button[data-copy]")) {
     const input = document.getElementById(button.dataset.copy);
     if (!input || !navigator.clipboard) continue;
@@ -16,16 +29,71 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
-  // New accounts read times in the browser's own zone (UTC without JavaScript; changeable later).
-  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  for (const input of document.querySelectorAll("input[data-browser-time-zone]")) {
-    if (zone) input.value = zone;
-  }
-  // Selecting a read-only link selects all of it.
   for (const input of document.querySelectorAll("input[readonly]")) {
     input.addEventListener("focus", () => input.select());
   }
-  // Put the cursor in the first field with an error, else leave focus alone.
+}
+
+// The live timeline: Server-Sent Events carry each new event as the same HTML the page
+// renders; the browser resumes with Last-Event-ID after a drop, so nothing is lost or doubled.
+function live() {
+  const root = document.querySelector("[data-live]");
+  if (!root || !window.EventSource) return;
+  const status = document.getElementById("live-status");
+  const list = document.getElementById("timeline-events");
+  const filtered = root.dataset.filtered === "true";
+  const setStatus = (text, state) => {
+    if (!status) return;
+    status.hidden = false;
+    status.textContent = text;
+    status.dataset.state = state;
+  };
+  const source = new EventSource(`${root.dataset.live}?after=${encodeURIComponent(root.dataset.lastSeq || "0")}`);
+  setStatus("Connecting…", "connecting");
+  source.addEventListener("open", () => setStatus("Live", "live"));
+  source.addEventListener("error", () => setStatus("Reconnecting…", "reconnecting"));
+  source.addEventListener("message", (message) => {
+    const template = document.createElement("template");
+    template.innerHTML = message.data.trim();
+    const item = template.content.firstElementChild;
+    if (!item || document.getElementById(item.id)) return;
+    localize(item);
+    if (filtered || !list) {
+      const notice = document.getElementById("new-events");
+      if (notice) notice.hidden = false;
+      return;
+    }
+    document.getElementById("timeline-empty")?.remove();
+    item.classList.add("event-new");
+    list.appendChild(item);
+    const original = item.dataset.corrects && document.getElementById(`event-${item.dataset.corrects}`);
+    if (original) {
+      original.classList.add("event-corrected");
+      const note = document.createElement("div");
+      note.className = "correction";
+      const link = document.createElement("a");
+      link.href = `#${item.id}`;
+      link.textContent = `Corrected in #${item.dataset.seq}`;
+      note.append(link, ": ");
+      note.append(...item.querySelector(".event-body").cloneNode(true).childNodes);
+      original.querySelector(".corrections")?.append(note);
+    }
+  });
+  source.addEventListener("banners", (message) => {
+    const banners = document.getElementById("fault-banners");
+    if (banners) banners.innerHTML = message.data;
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  copyButtons();
+  localize(document);
+  // New accounts read times in the browser's own zone (UTC without JavaScript; changeable later).
+  const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  for (const input of document.querySelectorAll("input[data-browser-time-zone]")) {
+    if (browserZone) input.value = browserZone;
+  }
+  live();
   const invalid = document.querySelector("[aria-invalid=true]");
   if (invalid) invalid.focus();
 });

@@ -9,6 +9,7 @@ use super::{Gameday, GamedayInput, GamedayRole, GamedayStatus};
 use crate::accounts::User;
 use crate::error::{AppError, AppResult};
 use crate::scenarios::store as scenario_store;
+use crate::teams::TeamRole;
 use crate::timeline::store as timeline;
 use crate::timeline::{EventKind, NewEvent};
 
@@ -126,8 +127,12 @@ pub async fn add_participant(
     let (mut tx, gameday, actor_role) = begin(db, gameday_id, actor).await?;
     require_facilitator(actor_role)?;
     super::edit_plan(gameday.status)?;
-    if !store::is_team_member(&mut tx, gameday.team_id, user_id).await? {
-        return Err(AppError::Validation("Participants are chosen among the team's members.".into()));
+    match store::team_role(&mut tx, gameday.team_id, user_id).await? {
+        None => return Err(AppError::Validation("Participants are chosen among the team's members.".into())),
+        Some(TeamRole::Viewer) if role != GamedayRole::Observer => {
+            return Err(AppError::Validation("Team viewers can join a game day as observers only.".into()));
+        }
+        Some(_) => {}
     }
     if !store::add_participant(&mut tx, gameday_id, user_id, role).await? {
         return Err(AppError::Conflict("That person is already on this game day.".into()));
@@ -162,6 +167,11 @@ pub async fn change_participant_role(
     super::edit_plan(gameday.status)?;
     let everyone = store::participants(&mut *tx, gameday_id).await?;
     let current = everyone.iter().find(|p| p.user_id == user_id).ok_or(AppError::NotFound)?;
+    if role != GamedayRole::Observer
+        && store::team_role(&mut tx, gameday.team_id, user_id).await? == Some(TeamRole::Viewer)
+    {
+        return Err(AppError::Validation("Team viewers can join a game day as observers only.".into()));
+    }
     if current.role == GamedayRole::Facilitator && role != GamedayRole::Facilitator && facilitators(&everyone) <= 1 {
         return Err(AppError::Conflict(LAST_FACILITATOR.into()));
     }
@@ -190,5 +200,50 @@ pub async fn remove_participant(db: &PgPool, gameday_id: Uuid, actor: &User, use
     timeline::append(&mut tx, NewEvent::new(gameday_id, actor.id, EventKind::ParticipantRemoved, body).data(data))
         .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// When someone leaves a team (or is removed), they leave its open game days too, in the same
+/// transaction; refused while they are the only facilitator of one.
+pub async fn leave_open_gamedays(
+    tx: &mut Transaction<'static, Postgres>,
+    team_id: Uuid,
+    user: Uuid,
+    name: &str,
+    actor: Uuid,
+) -> AppResult<()> {
+    let open = store::open_participations(tx, team_id, user).await?;
+    if let Some(stuck) = open.iter().find(|p| p.role == GamedayRole::Facilitator && p.facilitators <= 1) {
+        return Err(AppError::Conflict(format!(
+            "{name} is the only facilitator of the game day \"{}\". Make someone else its facilitator first.",
+            stuck.title
+        )));
+    }
+    for participation in open {
+        store::lock_gameday(tx, participation.gameday_id).await?;
+        store::remove_participant(tx, participation.gameday_id, user).await?;
+        let body = format!("{name} left the team, and so the game day.");
+        let data = serde_json::json!({ "user_id": user });
+        let event = NewEvent::new(participation.gameday_id, actor, EventKind::ParticipantRemoved, body).data(data);
+        timeline::append(tx, event).await?;
+    }
+    Ok(())
+}
+
+/// A team member about to become a viewer may not keep a signing role on an open game day.
+pub async fn check_can_become_viewer(
+    tx: &mut Transaction<'static, Postgres>,
+    team_id: Uuid,
+    user: Uuid,
+    name: &str,
+) -> AppResult<()> {
+    let open = store::open_participations(tx, team_id, user).await?;
+    if let Some(signing) = open.iter().find(|p| p.role != GamedayRole::Observer) {
+        return Err(AppError::Conflict(format!(
+            "{name} is a {} of the game day \"{}\"; viewers only observe. Change that role first.",
+            signing.role.as_str(),
+            signing.title
+        )));
+    }
     Ok(())
 }

@@ -23,7 +23,7 @@ use crate::scenarios::Signoffs;
 use crate::scenarios::store::{self as scenario_store, Scenario};
 use crate::teams::routes::membership_or_404;
 use crate::teams::{Membership, TeamRole};
-use crate::timeline::Event;
+use crate::timeline::EventView;
 use crate::timeline::store as timeline;
 use crate::web::{FlashKind, Layout, flash, render, render_status, see_other};
 
@@ -170,7 +170,7 @@ async fn update(
     match actions::update(&state.db, ctx.gameday.id, &user, &input).await {
         Ok(()) => {}
         Err(AppError::Conflict(message)) => {
-            errors.add("starts_at", message);
+            errors.add(if message.contains("start time") { "starts_at" } else { "form" }, message);
             return render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &FormPage { layout, membership: ctx.membership, gameday: Some(ctx.gameday), form, errors },
@@ -196,7 +196,9 @@ struct ShowPage {
     participants: Vec<Participant>,
     candidates: Vec<(Uuid, String)>,
     scenarios: Vec<ScenarioLine>,
-    events: Vec<Event>,
+    in_flight: Vec<Scenario>,
+    events: Vec<EventView>,
+    last_seq: i64,
     alert: Option<String>,
     roles: [GamedayRole; 3],
     me: Uuid,
@@ -209,10 +211,6 @@ impl ShowPage {
 
     fn plan_open(&self) -> bool {
         self.ctx.gameday.status.plan_is_open()
-    }
-
-    fn in_flight(&self) -> Vec<&ScenarioLine> {
-        self.scenarios.iter().filter(|l| l.scenario.state.in_flight()).collect()
     }
 
     fn facilitator_count(&self) -> usize {
@@ -237,6 +235,7 @@ pub async fn gameday_page(
         Vec::new()
     };
     let scenarios = scenario_store::scenarios_of(&state.db, id).await?;
+    let in_flight = scenarios.iter().filter(|s| s.state.in_flight()).cloned().collect();
     let mut signoffs: HashMap<Uuid, Signoffs> = scenario_store::signoffs_of_gameday(&state.db, id).await?;
     let scenarios = scenarios
         .into_iter()
@@ -247,10 +246,22 @@ pub async fn gameday_page(
         })
         .collect();
     let events = timeline::events(&state.db, id).await?;
-    render_status(
-        status,
-        &ShowPage { layout, ctx, participants, candidates, scenarios, events, alert, roles: GamedayRole::ALL, me },
-    )
+    let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
+    let events = crate::timeline::views(&events, &ctx.url(), layout.zone());
+    let page = ShowPage {
+        layout,
+        ctx,
+        participants,
+        candidates,
+        scenarios,
+        in_flight,
+        events,
+        last_seq,
+        alert,
+        roles: GamedayRole::ALL,
+        me,
+    };
+    render_status(status, &page)
 }
 
 async fn show(

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Gameday, GamedayInput, GamedayRole, GamedayStatus};
+use crate::teams::TeamRole;
 
 /// The game day with this id, if it belongs to the team.
 #[tracing::instrument(skip(db))]
@@ -225,8 +226,15 @@ pub async fn participant_role(
     gameday_id: Uuid,
     user_id: Uuid,
 ) -> sqlx::Result<Option<GamedayRole>> {
+    // Only while they are in the team too: someone who left has no say on its game days.
     sqlx::query_scalar!(
-        r#"select role as "role: GamedayRole" from gameday_participants where gameday_id = $1 and user_id = $2"#,
+        r#"
+        select p.role as "role: GamedayRole"
+        from gameday_participants p
+        join gamedays g on g.id = p.gameday_id
+        join team_members m on m.team_id = g.team_id and m.user_id = p.user_id
+        where p.gameday_id = $1 and p.user_id = $2
+        "#,
         gameday_id,
         user_id
     )
@@ -278,17 +286,48 @@ pub async fn remove_participant(conn: &mut PgConnection, gameday_id: Uuid, user_
     Ok(())
 }
 
-/// Whether `user_id` is a member of the team (participants are chosen among members).
+/// The person's role in the team, if they are in it (participants are chosen among members).
 #[tracing::instrument(skip(conn))]
-pub async fn is_team_member(conn: &mut PgConnection, team_id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {
-    let found = sqlx::query_scalar!(
-        r#"select exists (select 1 from team_members where team_id = $1 and user_id = $2) as "found!""#,
+pub async fn team_role(conn: &mut PgConnection, team_id: Uuid, user_id: Uuid) -> sqlx::Result<Option<TeamRole>> {
+    sqlx::query_scalar!(
+        r#"select role as "role: TeamRole" from team_members where team_id = $1 and user_id = $2"#,
         team_id,
         user_id
     )
-    .fetch_one(conn)
-    .await?;
-    Ok(found)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Someone's place on the team's game days that are not over yet.
+#[derive(Debug, Clone)]
+pub struct OpenParticipation {
+    pub gameday_id: Uuid,
+    pub title: String,
+    pub role: GamedayRole,
+    /// How many facilitators the game day has.
+    pub facilitators: i64,
+}
+
+#[tracing::instrument(skip(conn))]
+pub async fn open_participations(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    user_id: Uuid,
+) -> sqlx::Result<Vec<OpenParticipation>> {
+    sqlx::query_as!(
+        OpenParticipation,
+        r#"
+        select g.id as gameday_id, g.title, p.role as "role: GamedayRole",
+               (select count(*) from gameday_participants f where f.gameday_id = g.id and f.role = 'facilitator') as "facilitators!"
+        from gameday_participants p join gamedays g on g.id = p.gameday_id
+        where g.team_id = $1 and p.user_id = $2 and g.status in ('draft', 'scheduled', 'running')
+        order by g.created_at
+        "#,
+        team_id,
+        user_id
+    )
+    .fetch_all(conn)
+    .await
 }
 
 /// The team's game days that have been scheduled at some point (for its fault calendar).
@@ -308,4 +347,11 @@ pub async fn scheduled_gamedays(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<
     )
     .fetch_all(db)
     .await
+}
+
+/// The plan changed (a scenario was added or revised): calendar apps should refresh the entry.
+#[tracing::instrument(skip(conn))]
+pub async fn plan_changed(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query!("update gamedays set ics_sequence = ics_sequence + 1 where id = $1", id).execute(conn).await?;
+    Ok(())
 }

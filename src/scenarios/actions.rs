@@ -11,6 +11,7 @@ use super::{Decision, Outcome, ScenarioFields, ScenarioState};
 use crate::accounts::User;
 use crate::error::{AppError, AppResult};
 use crate::gamedays::actions::{begin, require_facilitator};
+use crate::gamedays::store as gameday_store;
 use crate::gamedays::{GamedayRole, edit_plan};
 use crate::timeline::store as timeline;
 use crate::timeline::{EventKind, NewEvent};
@@ -19,7 +20,9 @@ pub async fn create(db: &PgPool, gameday_id: Uuid, actor: &User, fields: &Scenar
     let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
     require_facilitator(role)?;
     edit_plan(gameday.status)?;
+    check_abort_owner(&mut tx, gameday_id, fields).await?;
     let id = store::create_scenario(&mut tx, gameday_id, fields, actor.id).await?;
+    gameday_store::plan_changed(&mut tx, gameday_id).await?;
     let body = format!("{} added the scenario \"{}\" (revision 1).", actor.display_name, fields.title);
     let data = serde_json::json!({ "revision": 1, "fingerprint": fields.fingerprint() });
     timeline::append(
@@ -55,6 +58,8 @@ pub async fn revise(
     if scenario.fields == *fields {
         return Ok(Revised::Unchanged);
     }
+    check_abort_owner(&mut tx, gameday_id, fields).await?;
+    gameday_store::plan_changed(&mut tx, gameday_id).await?;
     let before = store::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
     let signoffs_reset = before.signers.iter().filter(|s| s.decision.is_some()).count();
     let revision = scenario.revision + 1;
@@ -92,7 +97,8 @@ pub async fn sign(
     decision: Decision,
     reason: Option<&str>,
 ) -> AppResult<()> {
-    let (mut tx, _gameday, role) = begin(db, gameday_id, actor).await?;
+    let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
+    edit_plan(gameday.status)?;
     if !role.is_some_and(|r| r.is_required_signer()) {
         return Err(AppError::Forbidden("Only facilitators and participants of this game day sign scenarios.".into()));
     }
@@ -142,12 +148,12 @@ pub async fn announce(db: &PgPool, gameday_id: Uuid, scenario_id: Uuid, actor: &
     store::set_state(&mut tx, scenario_id, ScenarioState::Announced).await?;
     let f = &scenario.fields;
     let body = format!(
-        "{} announced \"{}\": {} on {} (blast radius {}). Abort if: {}",
+        "{} announced \"{}\" on {} (blast radius {}): {} Abort if: {}",
         actor.display_name,
         f.title,
-        f.fault,
         f.target_system,
         f.blast_radius.as_str(),
+        f.fault,
         f.abort_criteria
     );
     let signers: Vec<Uuid> = signoffs.signers.iter().map(|s| s.user_id).collect();
@@ -253,6 +259,18 @@ pub async fn conclude(
     timeline::append(&mut tx, event).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The abort owner must be a facilitator or participant of the game day (someone who signs it),
+/// checked under the game day's lock.
+async fn check_abort_owner(tx: &mut sqlx::PgConnection, gameday_id: Uuid, fields: &ScenarioFields) -> AppResult<()> {
+    let owner = fields.abort_owner.ok_or_else(|| AppError::Validation("Choose who calls the abort.".into()))?;
+    match gameday_store::participant_role(&mut *tx, gameday_id, owner).await? {
+        Some(role) if role.is_required_signer() => Ok(()),
+        _ => Err(AppError::Validation(
+            "The abort owner must be a facilitator or participant of this game day (someone who signs it).".into(),
+        )),
+    }
 }
 
 /// The role a person needs to see the action buttons of a scenario.

@@ -19,7 +19,7 @@ use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::gamedays::routes::{GamedayContext, load, path_id};
 use crate::gamedays::store::{self as gameday_store, Participant};
-use crate::gamedays::{GamedayRole, actions::require_facilitator};
+use crate::gamedays::{GamedayRole, GamedayStatus, actions::require_facilitator};
 use crate::web::{FlashKind, Layout, flash, render_status, see_other};
 
 pub fn router() -> Router<AppState> {
@@ -66,8 +66,14 @@ async fn form_page(
     form: ScenarioForm,
     errors: FieldErrors,
 ) -> AppResult<Response> {
-    let participants = gameday_store::participants(&state.db, ctx.gameday.id).await?;
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    // Abort owners are people who sign the scenario: facilitators and participants.
+    let mut participants = gameday_store::participants(&state.db, ctx.gameday.id).await?;
+    participants.retain(|p| p.role.is_required_signer());
+    let status = match (errors.is_empty(), errors.get("form").is_some()) {
+        (true, _) => StatusCode::OK,
+        (false, true) => StatusCode::CONFLICT,
+        (false, false) => StatusCode::UNPROCESSABLE_ENTITY,
+    };
     render_status(status, &FormPage { layout, ctx, scenario, participants, form, errors, radii: BlastRadius::ALL })
 }
 
@@ -85,7 +91,8 @@ async fn new_page(
 }
 
 async fn participant_ids(state: &AppState, gameday_id: Uuid) -> AppResult<Vec<Uuid>> {
-    Ok(gameday_store::participants(&state.db, gameday_id).await?.into_iter().map(|p| p.user_id).collect())
+    let participants = gameday_store::participants(&state.db, gameday_id).await?;
+    Ok(participants.into_iter().filter(|p| p.role.is_required_signer()).map(|p| p.user_id).collect())
 }
 
 async fn create(
@@ -102,7 +109,14 @@ async fn create(
     let Some(fields) = form.parse(&participant_ids(&state, ctx.gameday.id).await?, &mut errors) else {
         return form_page(&state, layout, ctx, None, form, errors).await;
     };
-    let sid = actions::create(&state.db, ctx.gameday.id, &user, &fields).await?;
+    let sid = match actions::create(&state.db, ctx.gameday.id, &user, &fields).await {
+        Ok(sid) => sid,
+        Err(AppError::Conflict(message)) | Err(AppError::Validation(message)) => {
+            errors.add("form", message);
+            return form_page(&state, layout, ctx, None, form, errors).await;
+        }
+        Err(err) => return Err(err),
+    };
     flash(&session, FlashKind::Success, "Scenario added. Every facilitator and participant now signs it off.").await?;
     Ok(see_other(&format!("{}/scenarios/{sid}", ctx.url())))
 }
@@ -141,7 +155,15 @@ async fn update(
         return form_page(&state, layout, ctx, Some(scenario), form, errors).await;
     };
     let url = format!("{}/scenarios/{}", ctx.url(), scenario.id);
-    let message = match actions::revise(&state.db, ctx.gameday.id, scenario.id, &user, &fields).await? {
+    let revised = match actions::revise(&state.db, ctx.gameday.id, scenario.id, &user, &fields).await {
+        Ok(revised) => revised,
+        Err(AppError::Conflict(message)) | Err(AppError::Validation(message)) => {
+            errors.add("form", message);
+            return form_page(&state, layout, ctx, Some(scenario), form, errors).await;
+        }
+        Err(err) => return Err(err),
+    };
+    let message = match revised {
         Revised::Unchanged => "Nothing changed, so no new revision was made.".to_owned(),
         Revised::NewRevision { revision, signoffs_reset: 0, .. } => format!("Saved as revision {revision}."),
         Revised::NewRevision { revision, signoffs_reset, .. } => format!(
@@ -173,6 +195,8 @@ struct ShowPage {
     me: Uuid,
     alert: Option<String>,
     outcomes: [Outcome; 3],
+    in_flight: Vec<Scenario>,
+    last_seq: i64,
 }
 
 impl ShowPage {
@@ -221,7 +245,13 @@ async fn scenario_page(
         (Some(from), Some(to)) => changes_between(&revisions, from, to).map(|c| (from, to, c)),
         _ => None,
     };
+    let in_flight =
+        store::scenarios_of(&state.db, ctx.gameday.id).await?.into_iter().filter(|s| s.state.in_flight()).collect();
+    let last_seq =
+        crate::timeline::store::last_seqs(&state.db, &[ctx.gameday.id]).await?.first().map(|(_, s)| *s).unwrap_or(0);
     let page = ShowPage {
+        in_flight,
+        last_seq,
         layout,
         ctx,
         scenario,

@@ -417,7 +417,7 @@ pub async fn awaiting_signoff(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<Aw
         join gamedays g on g.id = p.gameday_id and g.status in ('draft', 'scheduled', 'running')
         join teams t on t.id = g.team_id
         join team_members m on m.team_id = t.id and m.user_id = p.user_id
-        join scenarios s on s.gameday_id = g.id and s.state = 'proposed'
+        join scenarios s on s.gameday_id = g.id and s.state in ('proposed', 'announced')
         join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
         where p.user_id = $1 and p.role in ('facilitator', 'participant')
           and not exists (select 1 from signoffs o

@@ -239,7 +239,21 @@ async fn change_role(
         return Err(AppError::Forbidden("Only a team lead can do that.".into()));
     }
     let (current, leads) = (locked.role_of(target).ok_or(AppError::NotFound)?, locked.leads());
-    if let Err(refusal) = check_role_change(leads, current, new_role) {
+    let mut refusal = check_role_change(leads, current, new_role).err();
+    if refusal.is_none() && new_role == TeamRole::Viewer {
+        let name = store::members(&state.db, membership.team.id)
+            .await?
+            .into_iter()
+            .find(|m| m.user_id == target)
+            .map(|m| m.display_name)
+            .unwrap_or_default();
+        if let Err(AppError::Conflict(message)) =
+            crate::gamedays::actions::check_can_become_viewer(&mut tx, membership.team.id, target, &name).await
+        {
+            refusal = Some(message);
+        }
+    }
+    if let Some(refusal) = refusal {
         drop(tx);
         return team_page(&state, layout, &session, membership, user.id, StatusCode::CONFLICT, Some((target, refusal)))
             .await;
@@ -273,7 +287,21 @@ async fn remove_member(
         return Err(AppError::Forbidden("Only a team lead can remove members.".into()));
     }
     let (role, leads) = (locked.role_of(target).ok_or(AppError::NotFound)?, locked.leads());
-    if let Err(refusal) = check_removal(leads, role) {
+    let mut refusal = check_removal(leads, role).err();
+    if refusal.is_none() {
+        let name = store::members(&state.db, membership.team.id)
+            .await?
+            .into_iter()
+            .find(|m| m.user_id == target)
+            .map(|m| m.display_name)
+            .unwrap_or_default();
+        match crate::gamedays::actions::leave_open_gamedays(&mut tx, membership.team.id, target, &name, user.id).await {
+            Ok(()) => {}
+            Err(AppError::Conflict(message)) => refusal = Some(message),
+            Err(err) => return Err(err),
+        }
+    }
+    if let Some(refusal) = refusal {
         drop(tx);
         return team_page(&state, layout, &session, membership, user.id, StatusCode::CONFLICT, Some((target, refusal)))
             .await;

@@ -2,6 +2,8 @@
 //! Events are only ever inserted, in the same transaction as the change they record
 //! (the database refuses UPDATE and DELETE), and numbered per game day in commit order.
 
+pub mod actions;
+pub mod routes;
 pub mod store;
 
 use serde::{Deserialize, Serialize};
@@ -30,10 +32,12 @@ pub enum EventKind {
     ScenarioHalted,
     ScenarioRolledBack,
     ScenarioConcluded,
+    Observation,
+    Correction,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 18] = [
+    pub const ALL: [EventKind; 20] = [
         EventKind::GamedayCreated,
         EventKind::GamedayUpdated,
         EventKind::GamedayScheduled,
@@ -52,6 +56,8 @@ impl EventKind {
         EventKind::ScenarioHalted,
         EventKind::ScenarioRolledBack,
         EventKind::ScenarioConcluded,
+        EventKind::Observation,
+        EventKind::Correction,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -74,6 +80,8 @@ impl EventKind {
             EventKind::ScenarioHalted => "scenario_halted",
             EventKind::ScenarioRolledBack => "scenario_rolled_back",
             EventKind::ScenarioConcluded => "scenario_concluded",
+            EventKind::Observation => "observation",
+            EventKind::Correction => "correction",
         }
     }
 
@@ -102,6 +110,8 @@ impl EventKind {
             EventKind::ScenarioHalted => "Halted",
             EventKind::ScenarioRolledBack => "Rolled back",
             EventKind::ScenarioConcluded => "Concluded",
+            EventKind::Observation => "Observation",
+            EventKind::Correction => "Correction",
         }
     }
 
@@ -152,26 +162,166 @@ impl NewEvent {
     }
 }
 
-/// An event as read back for display.
+/// What an observation marks; the timings of a scenario are derived from these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Marker {
+    Detection,
+    Diagnosis,
+    Repair,
+    KeyMoment,
+    Question,
+}
+
+impl Marker {
+    pub const ALL: [Marker; 5] =
+        [Marker::Detection, Marker::Diagnosis, Marker::Repair, Marker::KeyMoment, Marker::Question];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Marker::Detection => "detection",
+            Marker::Diagnosis => "diagnosis",
+            Marker::Repair => "repair",
+            Marker::KeyMoment => "key_moment",
+            Marker::Question => "question",
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            Marker::Detection => "Detection",
+            Marker::Diagnosis => "Diagnosis",
+            Marker::Repair => "Repair",
+            Marker::KeyMoment => "Key moment",
+            Marker::Question => "Question",
+        }
+    }
+
+    pub fn parse(input: &str) -> Result<Option<Marker>, String> {
+        if input.trim().is_empty() {
+            return Ok(None);
+        }
+        Marker::ALL
+            .into_iter()
+            .find(|m| m.as_str() == input.trim())
+            .map(Some)
+            .ok_or_else(|| "Choose a marker from the list, or none.".to_owned())
+    }
+}
+
+/// An event as stored, read back.
 #[derive(Debug, Clone)]
 pub struct Event {
     pub seq: i64,
     pub at: OffsetDateTime,
+    pub observed_at: Option<OffsetDateTime>,
+    pub actor: Option<Uuid>,
     pub actor_name: Option<String>,
     pub kind: String,
     pub scenario_id: Option<Uuid>,
     pub scenario_title: Option<String>,
     pub body: String,
+    pub data: serde_json::Value,
 }
 
 impl Event {
+    pub fn kind(&self) -> Option<EventKind> {
+        EventKind::parse(&self.kind)
+    }
+
     pub fn kind_label(&self) -> &str {
-        EventKind::parse(&self.kind).map(|k| k.label()).unwrap_or(&self.kind)
+        self.kind().map(|k| k.label()).unwrap_or(&self.kind)
     }
 
     pub fn is_fault_event(&self) -> bool {
-        EventKind::parse(&self.kind).is_some_and(|k| k.is_fault_event())
+        self.kind().is_some_and(|k| k.is_fault_event())
     }
+
+    /// Observations and corrections are written by people in Markdown.
+    pub fn is_markdown(&self) -> bool {
+        matches!(self.kind(), Some(EventKind::Observation | EventKind::Correction))
+    }
+
+    pub fn marker(&self) -> Option<Marker> {
+        self.data.get("marker").and_then(|m| m.as_str()).and_then(|m| Marker::parse(m).ok().flatten())
+    }
+
+    pub fn link(&self) -> Option<&str> {
+        self.data.get("link").and_then(|l| l.as_str())
+    }
+
+    /// The sequence number of the event this one corrects.
+    pub fn corrects(&self) -> Option<i64> {
+        self.data.get("corrects").and_then(|c| c.as_i64())
+    }
+}
+
+/// An event ready for the shared partial (`partials/_event.html`): the page and the live
+/// stream render the same thing from it.
+#[derive(Debug, Clone)]
+pub struct EventView {
+    pub seq: i64,
+    pub kind: String,
+    pub kind_label: String,
+    pub fault: bool,
+    pub actor_name: String,
+    pub scenario_title: Option<String>,
+    pub scenario_url: Option<String>,
+    /// Safe HTML: sanitised Markdown for what people wrote, escaped text for the rest.
+    pub body_html: String,
+    pub marker: Option<Marker>,
+    pub link: Option<String>,
+    pub corrects: Option<i64>,
+    /// Corrections of this event: (sequence number, their safe HTML).
+    pub corrected_by: Vec<(i64, String)>,
+    pub at_utc: String,
+    pub at_clock: String,
+    pub observed_utc: Option<String>,
+    pub observed_clock: Option<String>,
+    /// Where a correction of this event is posted (observations and corrections only).
+    pub correct_url: Option<String>,
+}
+
+impl EventView {
+    /// `base` is the game day's URL; times are written in `zone` (the page script rewrites
+    /// them into the viewer's zone, so live events rendered once in UTC read the same).
+    pub fn new(event: &Event, corrected_by: Vec<(i64, String)>, base: &str, zone: &str) -> Self {
+        let body_html = if event.is_markdown() {
+            crate::markdown::to_safe_html(&event.body)
+        } else {
+            crate::markdown::escape_text(&event.body)
+        };
+        EventView {
+            seq: event.seq,
+            kind: event.kind.clone(),
+            kind_label: event.kind_label().to_owned(),
+            fault: event.is_fault_event(),
+            actor_name: event.actor_name.clone().unwrap_or_else(|| "Gameday".into()),
+            scenario_title: event.scenario_title.clone(),
+            scenario_url: event.scenario_id.map(|id| format!("{base}/scenarios/{id}")),
+            body_html,
+            marker: event.marker(),
+            link: event.link().map(str::to_owned),
+            corrects: event.corrects(),
+            corrected_by,
+            at_utc: crate::tz::format_utc(&event.at),
+            at_clock: crate::tz::format_clock(&event.at, zone),
+            observed_utc: event.observed_at.map(|t| crate::tz::format_utc(&t)),
+            observed_clock: event.observed_at.map(|t| crate::tz::format_clock(&t, zone)),
+            correct_url: event.is_markdown().then(|| format!("{base}/events/{}/correct", event.seq)),
+        }
+    }
+}
+
+/// Builds views for a list of events, linking each corrected event to its corrections.
+pub fn views(events: &[Event], base: &str, zone: &str) -> Vec<EventView> {
+    let mut corrections: std::collections::HashMap<i64, Vec<(i64, String)>> = std::collections::HashMap::new();
+    for event in events {
+        if let Some(original) = event.corrects() {
+            corrections.entry(original).or_default().push((event.seq, crate::markdown::to_safe_html(&event.body)));
+        }
+    }
+    events.iter().map(|e| EventView::new(e, corrections.remove(&e.seq).unwrap_or_default(), base, zone)).collect()
 }
 
 #[cfg(test)]

@@ -1,14 +1,28 @@
 //! SQL for the timeline.
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgExecutor};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Event, NewEvent};
 
+/// The channel on which every committed event is announced as `<game day id>:<seq>`.
+pub const NOTIFY_CHANNEL: &str = "gameday_timeline";
+
 /// Appends an event inside the caller's transaction and returns its sequence number.
-/// The number comes from the game day's row, whose lock orders events in commit order.
+/// The number comes from the game day's row, whose lock orders events in commit order;
+/// a NOTIFY in the same transaction wakes every instance's live hub once it commits.
 #[tracing::instrument(skip_all, fields(kind = event.kind.as_str()))]
 pub async fn append(conn: &mut PgConnection, event: NewEvent) -> sqlx::Result<i64> {
+    append_observed(conn, event, None).await
+}
+
+/// Like [`append`], with the time the thing was observed when it is logged late.
+pub async fn append_observed(
+    conn: &mut PgConnection,
+    event: NewEvent,
+    observed_at: Option<OffsetDateTime>,
+) -> sqlx::Result<i64> {
     let seq = sqlx::query_scalar!(
         "update gamedays set last_event_seq = last_event_seq + 1 where id = $1 returning last_event_seq",
         event.gameday_id
@@ -17,8 +31,8 @@ pub async fn append(conn: &mut PgConnection, event: NewEvent) -> sqlx::Result<i6
     .await?;
     sqlx::query!(
         r#"
-        insert into timeline_events (gameday_id, seq, actor, kind, scenario_id, body, data)
-        values ($1, $2, $3, $4, $5, $6, $7)
+        insert into timeline_events (gameday_id, seq, actor, kind, scenario_id, body, data, observed_at)
+        values ($1, $2, $3, $4, $5, $6, $7, $8)
         "#,
         event.gameday_id,
         seq,
@@ -27,29 +41,64 @@ pub async fn append(conn: &mut PgConnection, event: NewEvent) -> sqlx::Result<i6
         event.scenario_id,
         event.body,
         event.data,
+        observed_at,
     )
     .execute(&mut *conn)
     .await?;
+    let payload = format!("{}:{seq}", event.gameday_id);
+    sqlx::query!("select pg_notify($1, $2)", NOTIFY_CHANNEL, payload).execute(&mut *conn).await?;
     Ok(seq)
 }
 
-/// Every event of a game day, in order.
+/// The events of a game day after `after` (0 for all), in order.
 #[tracing::instrument(skip(db))]
-pub async fn events(db: &PgPool, gameday_id: Uuid) -> sqlx::Result<Vec<Event>> {
+pub async fn events_after(db: impl PgExecutor<'_>, gameday_id: Uuid, after: i64) -> sqlx::Result<Vec<Event>> {
     sqlx::query_as!(
         Event,
         r#"
-        select e.seq, e.at, u.display_name as "actor_name?", e.kind, e.scenario_id,
-               (select r.title from scenarios s join scenario_revisions r
-                  on r.scenario_id = s.id and r.revision = s.current_revision
-                where s.id = e.scenario_id) as "scenario_title?",
-               e.body
-        from timeline_events e left join users u on u.id = e.actor
-        where e.gameday_id = $1
+        select e.seq, e.at, e.observed_at, e.actor, u.display_name as "actor_name?", e.kind, e.scenario_id,
+               r.title as "scenario_title?", e.body, e.data
+        from timeline_events e
+        left join users u on u.id = e.actor
+        left join scenarios s on s.id = e.scenario_id
+        left join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
+        where e.gameday_id = $1 and e.seq > $2
         order by e.seq
         "#,
-        gameday_id
+        gameday_id,
+        after
     )
     .fetch_all(db)
     .await
+}
+
+/// Every event of a game day, in order.
+pub async fn events(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Result<Vec<Event>> {
+    events_after(db, gameday_id, 0).await
+}
+
+/// One event of a game day.
+#[tracing::instrument(skip(db))]
+pub async fn event(db: impl PgExecutor<'_>, gameday_id: Uuid, seq: i64) -> sqlx::Result<Option<Event>> {
+    sqlx::query_as!(
+        Event,
+        r#"
+        select e.seq, e.at, e.observed_at, e.actor, u.display_name as "actor_name?", e.kind, e.scenario_id,
+               null::text as "scenario_title?", e.body, e.data
+        from timeline_events e left join users u on u.id = e.actor
+        where e.gameday_id = $1 and e.seq = $2
+        "#,
+        gameday_id,
+        seq
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// The last sequence number of each of these game days.
+#[tracing::instrument(skip(db))]
+pub async fn last_seqs(db: impl PgExecutor<'_>, gameday_ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, i64)>> {
+    let rows =
+        sqlx::query!("select id, last_event_seq from gamedays where id = any($1)", gameday_ids).fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.last_event_seq)).collect())
 }

@@ -302,7 +302,7 @@ async fn a_game_day_from_plan_to_conclusion_with_sign_off_reset_and_a_halt(db: P
     click_button(&ana, "Save new revision").await;
     let page = body_text(&ana).await;
     assert!(page.contains("Saved as revision 2. The 3 earlier sign-off(s) no longer count"), "{page}");
-    assert!(page.contains("Revision 2 changed the rollback plan; 0 of 3 have signed it."), "{page}");
+    assert!(page.contains("Revision 2 changed the rollback plan; 0 of 3 have approved it."), "{page}");
     screenshot(&ana, "12-signoffs-reset").await;
     li.goto(&app.url("/")).await.unwrap();
     assert!(body_text(&li).await.contains("revision 2"), "Li is told to sign again");
@@ -351,6 +351,62 @@ async fn a_game_day_from_plan_to_conclusion_with_sign_off_reset_and_a_halt(db: P
     screenshot(&bo, "14-gameday-timeline").await;
 
     for browser in [ana, li, bo] {
+        browser.close().await.unwrap();
+    }
+}
+
+/// Waits until the page shows `text`, without reloading it.
+async fn wait_for_text(browser: &Client, text: &str, wait: Duration) -> bool {
+    let deadline = std::time::Instant::now() + wait;
+    while std::time::Instant::now() < deadline {
+        if body_text(browser).await.contains(text) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[sqlx::test]
+async fn a_second_person_sees_the_announcement_and_the_observation_arrive_live(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    day.all_approve(&scenario).await;
+    day.start().await;
+    let app = &day.app;
+    let driver = Driver::start().await;
+    let ana = sign_in(&driver, app, "ana@example.com").await;
+    let li = sign_in(&driver, app, "li@example.com").await;
+
+    // Li watches the timeline; the page says it is live.
+    li.goto(&app.url(&format!("{}/timeline", day.url))).await.unwrap();
+    assert!(wait_for_text(&li, "Live", Duration::from_secs(5)).await, "the live indicator turns on");
+    let marker = li.find(Locator::Css("#timeline-events")).await.unwrap();
+    li.execute("arguments[0].dataset.untouched = 'yes';", vec![serde_json::to_value(&marker).unwrap()]).await.unwrap();
+
+    // Ana announces the fault and logs an observation in her own browser.
+    ana.goto(&app.url(&scenario)).await.unwrap();
+    click_button(&ana, "Announce fault").await;
+    ana.goto(&app.url(&format!("{}/timeline", day.url))).await.unwrap();
+    fill(&ana, "What do you see?", "Checkout **p99** climbs to 900 ms").await;
+    ana.find(Locator::Id("body")).await.unwrap().send_keys("\u{E007}").await.unwrap(); // Enter sends
+    assert!(wait_for_text(&ana, "Logged as #", Duration::from_secs(5)).await);
+    screenshot(&ana, "20-live-ana").await;
+
+    // Li's page shows the banner and the observation without a reload.
+    assert!(wait_for_text(&li, "Announced:", Duration::from_secs(5)).await, "the banner appears");
+    assert!(
+        wait_for_text(&li, "Checkout p99 climbs to 900 ms", Duration::from_secs(5)).await,
+        "the observation appears"
+    );
+    let untouched =
+        li.execute("return document.getElementById('timeline-events').dataset.untouched;", vec![]).await.unwrap();
+    assert_eq!(untouched, "yes", "the page was not reloaded");
+    let bold = li.find(Locator::XPath("//ol[@id='timeline-events']//strong[normalize-space()='p99']")).await;
+    assert!(bold.is_ok(), "the Markdown is rendered in the live entry too");
+    screenshot(&li, "21-live-li").await;
+
+    for browser in [ana, li] {
         browser.close().await.unwrap();
     }
 }

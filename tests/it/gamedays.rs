@@ -401,7 +401,7 @@ async fn an_edit_after_sign_off_makes_a_revision_that_everyone_signs_again(db: P
     assert_eq!(day.revision(&scenario).await, 2);
 
     let page = day.page(&day.li, &scenario).await;
-    assert!(page.contains("Revision 2 changed the rollback plan;\n    0 of 3 have signed it."), "plainly said");
+    assert!(page.contains("Revision 2 changed the rollback plan;\n    0 of 3 have approved it."), "plainly said");
     assert!(page.contains("<strong>Li</strong> has not signed yet"));
     // The dashboard tells Li it needs her again.
     let home = day.page(&day.li, "/").await;
@@ -444,13 +444,18 @@ async fn the_gate_refuses_announce_until_everyone_approved_the_current_revision(
 
     assert_eq!(day.sign(&day.bo, &scenario, "approve", "").await.status(), StatusCode::SEE_OTHER);
     // A participant added after the sign-off is a required signer too.
-    assert_eq!(day.add("vi@example.com", "participant").await.status(), StatusCode::SEE_OTHER);
+    let invite = day.app.invite(&day.ana, &day.slug, "member").await;
+    let mo = day.app.user("mo@example.com", "Mo").await;
+    day.app.post_as(&mo, &format!("{invite}/accept"), &[]).await;
+    assert_eq!(day.add("mo@example.com", "participant").await.status(), StatusCode::SEE_OTHER);
     let response = day.run(&day.ana, &scenario, "announce", &[]).await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
-    assert!(response.text().await.unwrap().contains("have not signed revision 1: Vi."));
-    // Removed, they no longer count.
-    let vi_id = day.id_of("vi@example.com").await;
-    day.app.post_as(&day.ana, &format!("{}/participants/{vi_id}/remove", day.url), &[]).await;
+    assert!(response.text().await.unwrap().contains("have not signed revision 1: Mo."));
+    // A team viewer cannot be made a signer at all.
+    assert_eq!(day.add("vi@example.com", "participant").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Removed, Mo no longer counts.
+    let mo_id = day.id_of("mo@example.com").await;
+    day.app.post_as(&day.ana, &format!("{}/participants/{mo_id}/remove", day.url), &[]).await;
     assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(day.state(&scenario).await, "announced");
 }
@@ -662,4 +667,55 @@ async fn every_transition_is_allowed_or_refused_by_role(db: PgPool) {
     }
     refused(app, &plan_refused, &day.eve, &format!("{}/complete", day.url), &[]).await;
     assert_eq!(day.step(&day.ana, "complete").await.status(), StatusCode::SEE_OTHER);
+}
+
+#[sqlx::test]
+async fn leaving_the_team_leaves_its_open_game_days_unless_the_last_facilitator(db: PgPool) {
+    let day = Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    day.all_approve(&scenario).await;
+    let slug = &day.slug;
+    // Li leaves the team: she is off the game day, so her approval no longer counts.
+    let li_id = day.id_of("li@example.com").await;
+    assert_eq!(
+        day.app.post_as(&day.li, &format!("/teams/{slug}/members/{li_id}/remove"), &[]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let page = day.page(&day.ana, &day.url).await;
+    assert!(page.contains("Li left the team, and so the game day."));
+    assert!(!day.page(&day.ana, &scenario).await.contains("<strong>Li</strong>"), "Li is no longer a signer");
+    // Ana, the only facilitator, cannot be removed from the team (she is also a lead: add a second).
+    let invite = day.app.invite(&day.ana, slug, "lead").await;
+    let lu = day.app.user("lu@example.com", "Lu").await;
+    day.app.post_as(&lu, &format!("{invite}/accept"), &[]).await;
+    let ana_id = day.id_of("ana@example.com").await;
+    let response = day.app.post_as(&lu, &format!("/teams/{slug}/members/{ana_id}/remove"), &[]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains("only facilitator of the game day"));
+    // Nor can a signer be made a team viewer while on an open game day.
+    let bo_id = day.id_of("bo@example.com").await;
+    let response = day.app.post_as(&lu, &format!("/teams/{slug}/members/{bo_id}/role"), &[("role", "viewer")]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains("viewers only observe"));
+}
+
+#[sqlx::test]
+async fn a_late_joiner_after_announcement_blocks_injection_until_they_approve(db: PgPool) {
+    let day = Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    day.all_approve(&scenario).await;
+    day.start().await;
+    assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
+    let invite = day.app.invite(&day.ana, &day.slug, "member").await;
+    let mo = day.app.user("mo@example.com", "Mo").await;
+    day.app.post_as(&mo, &format!("{invite}/accept"), &[]).await;
+    assert_eq!(day.add("mo@example.com", "participant").await.status(), StatusCode::SEE_OTHER);
+
+    let response = day.run(&day.ana, &scenario, "inject", &[]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains("have not signed revision 1: Mo."));
+    assert!(day.page(&mo, "/").await.contains(&scenario), "Mo's dashboard asks for the sign-off");
+    assert_eq!(day.sign(&mo, &scenario, "object", "too late to object").await.status(), StatusCode::CONFLICT);
+    assert_eq!(day.sign(&mo, &scenario, "approve", "").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.run(&day.ana, &scenario, "inject", &[]).await.status(), StatusCode::SEE_OTHER);
 }

@@ -8,5 +8,6 @@ mod gamedays;
 mod races;
 
 mod helpers;
+mod live;
 mod shell;
 mod teams;

@@ -1,0 +1,176 @@
+//! Observations and corrections: what people on the game day log as it happens.
+
+use serde::Deserialize;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::store;
+use super::{EventKind, Marker, NewEvent};
+use crate::accounts::User;
+use crate::error::{AppError, AppResult};
+use crate::form::FieldErrors;
+use crate::gamedays::actions::begin;
+use crate::gamedays::{GamedayRole, GamedayStatus, multiline, parse_link};
+use crate::scenarios::store as scenario_store;
+
+/// The observation form as entered.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct ObservationForm {
+    pub body: String,
+    pub scenario: String,
+    pub marker: String,
+    pub observed_at: String,
+    pub link: String,
+}
+
+/// A validated observation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub body: String,
+    pub scenario: Option<Uuid>,
+    pub marker: Option<Marker>,
+    pub observed_at: Option<OffsetDateTime>,
+    pub link: Option<String>,
+}
+
+/// Observations logged late may say when the thing happened, but not in the future.
+const FUTURE_TOLERANCE: time::Duration = time::Duration::minutes(2);
+
+impl ObservationForm {
+    /// Validates the form; `observed_at` is read in `zone` and checked against `now`.
+    pub fn parse(&self, zone: &str, now: OffsetDateTime, errors: &mut FieldErrors) -> Option<Observation> {
+        let body = errors.check("body", multiline(&self.body, "The observation", 1, 4000));
+        let scenario = if self.scenario.trim().is_empty() {
+            Some(None)
+        } else {
+            errors.check(
+                "scenario",
+                Uuid::parse_str(self.scenario.trim()).map(Some).map_err(|_| "Choose a scenario from the list.".into()),
+            )
+        };
+        let marker = errors.check("marker", Marker::parse(&self.marker));
+        let observed_at = if self.observed_at.trim().is_empty() {
+            Some(None)
+        } else {
+            match crate::tz::parse_local_input(&self.observed_at, zone) {
+                Ok(at) if at > now + FUTURE_TOLERANCE => {
+                    errors.add("observed_at", "That time is in the future. Leave it empty for now.");
+                    None
+                }
+                Ok(at) => Some(Some(at)),
+                Err(message) => {
+                    errors.add("observed_at", message);
+                    None
+                }
+            }
+        };
+        let link = errors.check("link", parse_link(&self.link, "The link"));
+        if !errors.is_empty() {
+            return None;
+        }
+        Some(Observation { body: body?, scenario: scenario?, marker: marker?, observed_at: observed_at?, link: link? })
+    }
+}
+
+/// Whether a game day takes observations now: from scheduling until after it ended.
+fn open_for_observations(status: GamedayStatus) -> AppResult<()> {
+    match status {
+        GamedayStatus::Scheduled | GamedayStatus::Running | GamedayStatus::Completed => Ok(()),
+        GamedayStatus::Draft => Err(AppError::Conflict("Observations open once the game day is scheduled.".into())),
+        GamedayStatus::Cancelled => Err(AppError::Conflict("This game day was cancelled.".into())),
+    }
+}
+
+/// Logs an observation; anyone on the game day may.
+pub async fn observe(db: &PgPool, gameday_id: Uuid, actor: &User, observation: &Observation) -> AppResult<i64> {
+    let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
+    if role.is_none() {
+        return Err(AppError::Forbidden(
+            "Only people on this game day log observations. Ask a facilitator to add you.".into(),
+        ));
+    }
+    open_for_observations(gameday.status)?;
+    if let Some(scenario) = observation.scenario {
+        scenario_store::scenario(&mut *tx, gameday_id, scenario)
+            .await?
+            .ok_or_else(|| AppError::Validation("That scenario is not part of this game day.".into()))?;
+    }
+    let mut data = serde_json::Map::new();
+    if let Some(marker) = observation.marker {
+        data.insert("marker".into(), marker.as_str().into());
+    }
+    if let Some(link) = &observation.link {
+        data.insert("link".into(), link.clone().into());
+    }
+    let mut event = NewEvent::new(gameday_id, actor.id, EventKind::Observation, observation.body.clone())
+        .data(serde_json::Value::Object(data));
+    event.scenario_id = observation.scenario;
+    let seq = store::append_observed(&mut tx, event, observation.observed_at).await?;
+    tx.commit().await?;
+    Ok(seq)
+}
+
+/// Corrects an observation with a new event that points at it (events are never changed).
+/// The author of the original or a facilitator may.
+pub async fn correct(db: &PgPool, gameday_id: Uuid, actor: &User, original: i64, body: &str) -> AppResult<i64> {
+    let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
+    if role.is_none() {
+        return Err(AppError::Forbidden("Only people on this game day correct its timeline.".into()));
+    }
+    open_for_observations(gameday.status)?;
+    let event = store::event(&mut *tx, gameday_id, original).await?.ok_or(AppError::NotFound)?;
+    if !event.is_markdown() {
+        return Err(AppError::Conflict(
+            "Only observations can be corrected; the rest of the timeline is recorded by Gameday itself.".into(),
+        ));
+    }
+    if event.actor != Some(actor.id) && role != Some(GamedayRole::Facilitator) {
+        return Err(AppError::Forbidden("Only its author or a facilitator corrects an observation.".into()));
+    }
+    let data = serde_json::json!({ "corrects": original });
+    let mut new = NewEvent::new(gameday_id, actor.id, EventKind::Correction, body.to_owned()).data(data);
+    new.scenario_id = event.scenario_id;
+    let seq = store::append(&mut tx, new).await?;
+    tx.commit().await?;
+    Ok(seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> OffsetDateTime {
+        crate::tz::parse_local_input("2026-12-01T10:00", "UTC").unwrap()
+    }
+
+    #[test]
+    fn an_observation_needs_words_and_sane_fields() {
+        let mut errors = FieldErrors::new();
+        let form =
+            ObservationForm { body: "  ".into(), marker: "panic".into(), link: "ftp://x".into(), ..Default::default() };
+        assert!(form.parse("UTC", now(), &mut errors).is_none());
+        assert!(errors.get("body").is_some());
+        assert!(errors.get("marker").is_some());
+        assert!(errors.get("link").is_some());
+    }
+
+    #[test]
+    fn a_time_in_the_future_is_refused_but_a_late_one_is_kept() {
+        let mut errors = FieldErrors::new();
+        let future = ObservationForm { body: "x".into(), observed_at: "2030-01-01T00:00".into(), ..Default::default() };
+        assert!(future.parse("UTC", now(), &mut errors).is_none());
+        assert!(errors.get("observed_at").unwrap().contains("future"));
+        let mut errors = FieldErrors::new();
+        let late = ObservationForm {
+            body: "alert fired".into(),
+            observed_at: "2026-12-01T09:55".into(),
+            marker: "detection".into(),
+            ..Default::default()
+        };
+        let parsed = late.parse("UTC", now(), &mut errors).unwrap();
+        assert_eq!(parsed.marker, Some(Marker::Detection));
+        assert_eq!(crate::tz::format_utc(&parsed.observed_at.unwrap()), "2026-12-01T09:55:00Z");
+    }
+}

@@ -1,0 +1,360 @@
+//! The timeline page, observations, corrections and the live stream, against real servers.
+
+use std::time::Duration;
+
+use gameday::app::{AppState, serve};
+use gameday::config::Config;
+use reqwest::{Client, StatusCode};
+use sqlx::PgPool;
+
+use crate::gamedays::Day;
+use crate::helpers::location;
+
+/// One Server-Sent Event as a client sees it.
+#[derive(Debug, Clone, PartialEq)]
+struct Sse {
+    id: Option<i64>,
+    event: Option<String>,
+    data: String,
+}
+
+/// A streaming SSE reader over a reqwest response.
+struct Stream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Stream {
+    async fn open(client: &Client, url: &str, last_event_id: Option<i64>) -> Stream {
+        let mut request = client.get(url).header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "stream {url}");
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        Stream { response, buffer: String::new() }
+    }
+
+    /// The next event (keep-alive comments skipped), or None after `wait` without one.
+    async fn next(&mut self, wait: Duration) -> Option<Sse> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let mut sse = Sse { id: None, event: None, data: String::new() };
+                let mut data_lines = Vec::new();
+                for line in frame.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        sse.id = v.trim().parse().ok();
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        sse.event = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data_lines.push(v.strip_prefix(' ').unwrap_or(v).to_owned());
+                    }
+                }
+                if data_lines.is_empty() && sse.id.is_none() {
+                    continue; // a keep-alive comment
+                }
+                sse.data = data_lines.join("\n");
+                return Some(sse);
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()?.ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Timeline events (with ids) until `count` arrived or `wait` passed.
+    async fn events(&mut self, count: usize, wait: Duration) -> Vec<i64> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut ids = Vec::new();
+        while ids.len() < count {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await {
+                Some(Sse { id: Some(id), .. }) => ids.push(id),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        ids
+    }
+}
+
+async fn running_day(db: PgPool) -> (Day, String) {
+    let day = Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    day.all_approve(&scenario).await;
+    day.start().await;
+    (day, scenario)
+}
+
+async fn observe(day: &Day, client: &Client, body: &str) -> reqwest::Response {
+    day.app.post_as(client, &format!("{}/observations", day.url), &[("body", body)]).await
+}
+
+async fn last_seq(day: &Day) -> i64 {
+    sqlx::query_scalar("select last_event_seq from gamedays where id = $1")
+        .bind(day.id)
+        .fetch_one(&day.app.db)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn observations_are_logged_checked_and_sanitised(db: PgPool) {
+    let (day, scenario) = running_day(db).await;
+    let sid = scenario.rsplit('/').next().unwrap().to_owned();
+    let form = [
+        ("body", "p99 at **900 ms** <script>alert(1)</script> [x](javascript:alert(2))"),
+        ("scenario", sid.as_str()),
+        ("marker", "detection"),
+        ("observed_at", ""),
+        ("link", "https://grafana.example/d/checkout"),
+    ];
+    let response = day.app.post_as(&day.li, &format!("{}/observations", day.url), &form).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(location(&response).contains("/timeline#event-"));
+    let page = day.page(&day.bo, &format!("{}/timeline", day.url)).await;
+    assert!(page.contains("<strong>900 ms</strong>"));
+    assert!(!page.contains("<script>alert(1)"), "no script reaches the page");
+    assert!(!page.contains("href=\"javascript"), "no unsafe link reaches the page");
+    assert!(page.contains(r#"<span class="marker marker-detection">Detection</span>"#));
+    assert!(page.contains(r#"href="https://grafana.example/d/checkout""#));
+
+    let long = "x".repeat(5000);
+    let bad: Vec<(&str, &str, &str)> = vec![
+        ("body", "   ", "The observation is required."),
+        ("body", &long, "at most 4000 characters"),
+        ("observed_at", "2099-01-01T00:00", "in the future"),
+        ("marker", "panic", "Choose a marker"),
+        ("link", "javascript:alert(1)", "https://"),
+    ];
+    for (field, value, message) in bad {
+        let mut form = vec![("body", "checkout is slow")];
+        form.retain(|(k, _)| *k != field);
+        form.push((field, value));
+        let response = day.app.post_as(&day.li, &format!("{}/observations", day.url), &form).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{field}");
+        let page = response.text().await.unwrap();
+        let at = page.find(&format!(r#"id="{field}-error">"#)).unwrap_or_else(|| panic!("no error beside {field}"));
+        assert!(page[at..].split("</p>").next().unwrap().contains(message), "{field}: {message}");
+        if field != "body" {
+            assert!(page.contains(r#"value="checkout is slow""#), "the text is kept");
+        }
+    }
+    let observations: i64 = sqlx::query_scalar("select count(*) from timeline_events where kind = 'observation'")
+        .fetch_one(&day.app.db)
+        .await
+        .unwrap();
+    assert_eq!(observations, 1);
+}
+
+#[sqlx::test]
+async fn only_people_on_the_game_day_log_and_non_members_see_nothing(db: PgPool) {
+    let (day, _) = running_day(db).await;
+    // Vi, a team viewer not on the game day, reads the timeline but does not log.
+    let page = day.page(&day.vi, &format!("{}/timeline", day.url)).await;
+    assert!(page.contains("you read the timeline but do not log to it"));
+    assert_eq!(observe(&day, &day.vi, "I see smoke").await.status(), StatusCode::FORBIDDEN);
+    // Vi as an observer logs.
+    assert_eq!(day.add("vi@example.com", "observer").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(observe(&day, &day.vi, "I see smoke").await.status(), StatusCode::SEE_OTHER);
+    // Eve, outside the team: 404 for the page, the form and the stream.
+    for path in [format!("{}/timeline", day.url), format!("{}/live", day.url)] {
+        assert_eq!(day.app.get_as(&day.eve, &path).await.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(observe(&day, &day.eve, "hi").await.status(), StatusCode::NOT_FOUND);
+    let seq = last_seq(&day).await.to_string();
+    let correct = format!("{}/events/{seq}/correct", day.url);
+    assert_eq!(day.app.post_as(&day.eve, &correct, &[("body", "no")]).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[sqlx::test]
+async fn a_correction_is_a_new_event_shown_beside_the_original(db: PgPool) {
+    let (day, _) = running_day(db).await;
+    observe(&day, &day.li, "Alert fired at 10:02").await;
+    let original = last_seq(&day).await;
+    let correct = format!("{}/events/{original}/correct", day.url);
+    assert_eq!(day.app.post_as(&day.bo, &correct, &[("body", "not mine")]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(day.app.post_as(&day.li, &correct, &[("body", "")]).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        day.app.post_as(&day.li, &correct, &[("body", "Alert fired at 10:04")]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let correction = last_seq(&day).await;
+    assert_eq!(correction, original + 1);
+    let body: String = sqlx::query_scalar("select body from timeline_events where gameday_id = $1 and seq = $2")
+        .bind(day.id)
+        .bind(original)
+        .fetch_one(&day.app.db)
+        .await
+        .unwrap();
+    assert_eq!(body, "Alert fired at 10:02", "the original is never changed");
+    let page = day.page(&day.ana, &format!("{}/timeline", day.url)).await;
+    let original_item = page.split(&format!(r#"id="event-{original}""#)).nth(1).unwrap().split("</li>").next().unwrap();
+    assert!(
+        original_item.contains(&format!("Corrected in #{correction}"))
+            && original_item.contains("Alert fired at 10:04")
+    );
+    // A facilitator may correct anyone's observation; Gameday's own events cannot be corrected.
+    let correct_again = format!("{}/events/{correction}/correct", day.url);
+    assert_eq!(
+        day.app.post_as(&day.ana, &correct_again, &[("body", "10:03 actually")]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let system = format!("{}/events/1/correct", day.url);
+    assert_eq!(day.app.post_as(&day.ana, &system, &[("body", "rewrite history")]).await.status(), StatusCode::CONFLICT);
+}
+
+#[sqlx::test]
+async fn the_timeline_filters_by_scenario_and_kind(db: PgPool) {
+    let (day, scenario) = running_day(db).await;
+    let sid = scenario.rsplit('/').next().unwrap().to_owned();
+    day.app
+        .post_as(&day.li, &format!("{}/observations", day.url), &[("body", "about the scenario"), ("scenario", &sid)])
+        .await;
+    day.app.post_as(&day.li, &format!("{}/observations", day.url), &[("body", "about coffee"), ("scenario", "")]).await;
+    let page = day.page(&day.ana, &format!("{}/timeline?scenario={sid}", day.url)).await;
+    assert!(page.contains("about the scenario") && !page.contains("about coffee"));
+    let page = day.page(&day.ana, &format!("{}/timeline?kind=observations", day.url)).await;
+    assert!(page.contains("about coffee") && !page.contains("Approved"), "only observations");
+    let page = day.page(&day.ana, &format!("{}/timeline?kind=signoffs", day.url)).await;
+    assert!(page.contains("approved revision 1") && !page.contains("about coffee"));
+}
+
+#[sqlx::test]
+async fn two_subscribers_get_every_event_once_in_order_across_a_reconnect(db: PgPool) {
+    let (day, _) = running_day(db).await;
+    let live = day.app.url(&format!("{}/live", day.url));
+    let start = last_seq(&day).await;
+    let mut steady = Stream::open(&day.bo, &live, None).await;
+    let mut flaky = Stream::open(&day.ana, &live, None).await;
+
+    let burst = 30;
+    let poster = {
+        let (app_url, client) = (day.app.url(&format!("{}/observations", day.url)), day.li.clone());
+        tokio::spawn(async move {
+            for i in 0..burst {
+                let response =
+                    client.post(&app_url).form(&[("body", format!("observation {i}"))]).send().await.unwrap();
+                assert_eq!(response.status(), StatusCode::SEE_OTHER);
+                tokio::time::sleep(Duration::from_millis(15)).await;
+            }
+        })
+    };
+    // The flaky one drops after ten events and comes back with Last-Event-ID.
+    let first = flaky.events(10, Duration::from_secs(10)).await;
+    let last_seen = *first.last().expect("events before the drop");
+    drop(flaky);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let mut flaky = Stream::open(&day.ana, &live, Some(last_seen)).await;
+    poster.await.unwrap();
+    let end = last_seq(&day).await;
+    let expected: Vec<i64> = (start + 1..=end).collect();
+    assert_eq!(expected.len(), burst);
+
+    let rest = flaky.events(expected.len() - first.len(), Duration::from_secs(10)).await;
+    let flaky_all: Vec<i64> = first.into_iter().chain(rest).collect();
+    assert_eq!(flaky_all, expected, "the reconnected stream has every event exactly once, in order");
+    assert_eq!(steady.events(expected.len(), Duration::from_secs(10)).await, expected);
+    assert!(flaky.next(Duration::from_millis(300)).await.is_none(), "nothing twice");
+}
+
+#[sqlx::test]
+async fn the_stream_sends_the_same_partial_the_page_renders(db: PgPool) {
+    let (day, _) = running_day(db).await;
+    let live = day.app.url(&format!("{}/live", day.url));
+    let mut stream = Stream::open(&day.bo, &live, None).await;
+    observe(&day, &day.li, "Checkout **p99** is 900 ms").await;
+    let sse = stream.next(Duration::from_secs(5)).await.expect("the observation arrives");
+    let seq = sse.id.unwrap();
+    assert!(sse.data.starts_with(&format!(r#"<li class="event event-observation" id="event-{seq}""#)), "{}", sse.data);
+    assert!(sse.data.contains("<strong>p99</strong>"));
+    let page = day.page(&day.bo, &format!("{}/timeline", day.url)).await;
+    assert!(page.contains(&format!(r#"<li class="event event-observation" id="event-{seq}""#)));
+}
+
+#[sqlx::test]
+async fn an_announcement_pushes_the_fault_banner_to_open_pages(db: PgPool) {
+    let (day, scenario) = running_day(db).await;
+    let live = day.app.url(&format!("{}/live", day.url));
+    let mut stream = Stream::open(&day.bo, &live, None).await;
+    assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
+    let mut banner = None;
+    while let Some(sse) = stream.next(Duration::from_secs(5)).await {
+        if sse.event.as_deref() == Some("banners") {
+            banner = Some(sse.data);
+            break;
+        }
+    }
+    let banner = banner.expect("a banners message");
+    assert!(banner.contains("Announced:") && banner.contains("postgres") && banner.contains("tiny"), "{banner}");
+}
+
+/// A second instance of the app on the same database.
+async fn second_instance(db: PgPool) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, AppState::new(db, Config::for_bind(addr)), async {
+        let _ = rx.await;
+    }));
+    (format!("http://{addr}"), tx)
+}
+
+#[sqlx::test]
+async fn two_instances_on_one_database_show_the_same_stream(db: PgPool) {
+    let (day, _) = running_day(db.clone()).await;
+    let (other, _stop) = second_instance(db).await;
+    // Bo's session cookie is valid on both instances (sessions live in PostgreSQL), but the
+    // cookie jar is per host: sign in again on the second one.
+    let bo = crate::helpers::new_client();
+    let response = bo
+        .post(format!("{other}/signin"))
+        .form(&[("email", "bo@example.com"), ("password", "correct horse battery")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let mut on_b = Stream::open(&bo, &format!("{other}{}/live", day.url), None).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    observe(&day, &day.li, "posted to instance A").await;
+    let sse = on_b.next(Duration::from_secs(5)).await.expect("instance B streams what A wrote");
+    assert!(sse.data.contains("posted to instance A"));
+}
+
+#[sqlx::test]
+async fn streams_recover_when_the_listener_connection_is_killed(db: PgPool) {
+    let (day, _) = running_day(db).await;
+    let live = day.app.url(&format!("{}/live", day.url));
+    let start = last_seq(&day).await;
+    let mut stream = Stream::open(&day.bo, &live, None).await;
+    let mut killed = 0;
+    for i in 0..12 {
+        if i % 4 == 1 {
+            let n: i64 = sqlx::query_scalar(
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity
+                 where datname = current_database() and query ilike 'listen%'",
+            )
+            .fetch_one(&day.app.db)
+            .await
+            .unwrap();
+            killed += n;
+        }
+        assert_eq!(observe(&day, &day.li, &format!("during the outage {i}")).await.status(), StatusCode::SEE_OTHER);
+    }
+    assert!(killed >= 1, "the listener's connection was found and terminated");
+    let end = last_seq(&day).await;
+    let expected: Vec<i64> = (start + 1..=end).collect();
+    assert_eq!(stream.events(expected.len(), Duration::from_secs(15)).await, expected, "nothing missed, nothing twice");
+}
+
+#[sqlx::test]
+async fn shutdown_closes_open_streams_and_does_not_hang(db: PgPool) {
+    let (day, _) = running_day(db).await;
+    let live = day.app.url(&format!("{}/live", day.url));
+    let mut stream = Stream::open(&day.bo, &live, None).await;
+    let app = day.app;
+    tokio::time::timeout(Duration::from_secs(10), app.stop()).await.expect("the server stops with a stream open");
+    assert!(stream.next(Duration::from_secs(2)).await.is_none(), "the stream ended");
+}
