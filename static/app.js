@@ -49,6 +49,8 @@ function live() {
     status.dataset.state = state;
   };
   const source = new EventSource(`${root.dataset.live}?after=${encodeURIComponent(root.dataset.lastSeq || "0")}`);
+  // Leaving the page closes the stream at once (a browser allows few connections per site).
+  window.addEventListener("pagehide", () => source.close());
   setStatus("Connecting…", "connecting");
   source.addEventListener("open", () => setStatus("Live", "live"));
   source.addEventListener("error", () => setStatus("Reconnecting…", "reconnecting"));
@@ -85,6 +87,9 @@ function live() {
   });
 }
 
+// The stream opens after the page has loaded, so it never holds up the page itself.
+window.addEventListener("load", live);
+
 document.addEventListener("DOMContentLoaded", () => {
   copyButtons();
   localize(document);
@@ -93,7 +98,6 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const input of document.querySelectorAll("input[data-browser-time-zone]")) {
     if (browserZone) input.value = browserZone;
   }
-  live();
   const invalid = document.querySelector("[aria-invalid=true]");
   if (invalid) invalid.focus();
 });

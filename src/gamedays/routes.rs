@@ -25,6 +25,7 @@ use crate::teams::routes::membership_or_404;
 use crate::teams::{Membership, TeamRole};
 use crate::timeline::EventView;
 use crate::timeline::store as timeline;
+use crate::timeline::timings::{self, Picture, Timings};
 use crate::web::{FlashKind, Layout, flash, render, render_status, see_other};
 
 pub fn router() -> Router<AppState> {
@@ -186,6 +187,7 @@ async fn update(
 pub struct ScenarioLine {
     pub scenario: Scenario,
     pub signoffs: Signoffs,
+    pub timings: Timings,
 }
 
 #[derive(Template)]
@@ -199,6 +201,7 @@ struct ShowPage {
     in_flight: Vec<Scenario>,
     events: Vec<EventView>,
     last_seq: i64,
+    picture: Option<Picture>,
     alert: Option<String>,
     roles: [GamedayRole; 3],
     me: Uuid,
@@ -235,6 +238,10 @@ pub async fn gameday_page(
         Vec::new()
     };
     let scenarios = scenario_store::scenarios_of(&state.db, id).await?;
+    let events = timeline::events(&state.db, id).await?;
+    let labels: Vec<(Uuid, String)> = scenarios.iter().map(|s| (s.id, s.fields.title.clone())).collect();
+    let zone = layout.zone().to_owned();
+    let picture = timings::picture(&events, &labels, |t| crate::tz::format_clock(t, &zone));
     let in_flight = scenarios.iter().filter(|s| s.state.in_flight()).cloned().collect();
     let mut signoffs: HashMap<Uuid, Signoffs> = scenario_store::signoffs_of_gameday(&state.db, id).await?;
     let scenarios = scenarios
@@ -242,10 +249,10 @@ pub async fn gameday_page(
         .map(|scenario| {
             let signoffs =
                 signoffs.remove(&scenario.id).unwrap_or(Signoffs { revision: scenario.revision, signers: Vec::new() });
-            ScenarioLine { scenario, signoffs }
+            let timings = timings::timings(&events, scenario.id);
+            ScenarioLine { scenario, signoffs, timings }
         })
         .collect();
-    let events = timeline::events(&state.db, id).await?;
     let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
     let events = crate::timeline::views(&events, &ctx.url(), layout.zone());
     let page = ShowPage {
@@ -257,6 +264,7 @@ pub async fn gameday_page(
         in_flight,
         events,
         last_seq,
+        picture,
         alert,
         roles: GamedayRole::ALL,
         me,

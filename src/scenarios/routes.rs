@@ -197,6 +197,7 @@ struct ShowPage {
     outcomes: [Outcome; 3],
     in_flight: Vec<Scenario>,
     last_seq: i64,
+    timings: crate::timeline::timings::Timings,
 }
 
 impl ShowPage {
@@ -247,11 +248,13 @@ async fn scenario_page(
     };
     let in_flight =
         store::scenarios_of(&state.db, ctx.gameday.id).await?.into_iter().filter(|s| s.state.in_flight()).collect();
-    let last_seq =
-        crate::timeline::store::last_seqs(&state.db, &[ctx.gameday.id]).await?.first().map(|(_, s)| *s).unwrap_or(0);
+    let events = crate::timeline::store::events(&state.db, ctx.gameday.id).await?;
+    let timings = crate::timeline::timings::timings(&events, scenario.id);
+    let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
     let page = ShowPage {
         in_flight,
         last_seq,
+        timings,
         layout,
         ctx,
         scenario,

@@ -162,6 +162,17 @@ impl ShowPage {
         self.member_error.as_ref().filter(|(id, _)| id == user_id).map(|(_, msg)| msg.as_str())
     }
 
+    /// Game days not over yet (upcoming, soonest first) or over (past, latest first).
+    fn gamedays_in(&self, past: &bool) -> Vec<&crate::gamedays::store::GamedaySummary> {
+        use crate::gamedays::GamedayStatus::{Cancelled, Completed};
+        let mut group: Vec<_> =
+            self.gamedays.iter().filter(|g| matches!(g.status, Completed | Cancelled) == *past).collect();
+        if !*past {
+            group.sort_by_key(|g| (g.starts_at.is_none(), g.starts_at));
+        }
+        group
+    }
+
     fn lead_count(&self) -> usize {
         self.members.iter().filter(|m| m.role.is_lead()).count()
     }

@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod routes;
 pub mod store;
+pub mod timings;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

@@ -348,7 +348,9 @@ async fn a_game_day_from_plan_to_conclusion_with_sign_off_reset_and_a_halt(db: P
     let page = body_text(&bo).await;
     assert!(page.contains("Halted by Li Member because checkout errors at 5%"), "{page}");
     assert!(page.contains("Concluded"));
-    screenshot(&bo, "14-gameday-timeline").await;
+    screenshot(&bo, "14-gameday-top").await;
+    bo.set_window_size(1280, 3000).await.unwrap();
+    screenshot(&bo, "15-gameday-full").await;
 
     for browser in [ana, li, bo] {
         browser.close().await.unwrap();

@@ -309,6 +309,9 @@ async fn the_lifecycle_is_enforced_with_reasons(db: PgPool) {
     assert_eq!(day.step(&day.ana, "complete").await.status(), StatusCode::SEE_OTHER);
     let status: String = sqlx::query_scalar("select status::text from gamedays").fetch_one(&day.app.db).await.unwrap();
     assert_eq!(status, "completed");
+    let team = day.page(&day.ana, &format!("/teams/{}", day.slug)).await;
+    let past = team.split("<h3>Past</h3>").nth(1).expect("a past section");
+    assert!(past.contains("Database failover drill"), "a completed game day is listed as past");
     assert_eq!(
         day.event_kinds().await,
         vec![

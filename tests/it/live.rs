@@ -358,3 +358,38 @@ async fn shutdown_closes_open_streams_and_does_not_hang(db: PgPool) {
     tokio::time::timeout(Duration::from_secs(10), app.stop()).await.expect("the server stops with a stream open");
     assert!(stream.next(Duration::from_secs(2)).await.is_none(), "the stream ended");
 }
+
+#[sqlx::test]
+async fn timings_and_the_picture_are_derived_from_the_timeline(db: PgPool) {
+    let (day, scenario) = running_day(db).await;
+    let sid = scenario.rsplit('/').next().unwrap().to_owned();
+    assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.run(&day.ana, &scenario, "inject", &[]).await.status(), StatusCode::SEE_OTHER);
+    // Li says the alert came 90 s after the injection (an "observed at" time, within the
+    // two minutes of clock skew allowed ahead of now).
+    let injected: time::OffsetDateTime =
+        sqlx::query_scalar("select at from timeline_events where gameday_id = $1 and kind = 'scenario_injected'")
+            .bind(day.id)
+            .fetch_one(&day.app.db)
+            .await
+            .unwrap();
+    let seen = gameday::tz::format_utc(&(injected + time::Duration::seconds(90))).trim_end_matches('Z').to_owned();
+    let form = [
+        ("body", "error rate alert"),
+        ("scenario", sid.as_str()),
+        ("marker", "detection"),
+        ("observed_at", seen.as_str()),
+    ];
+    let response = day.app.post_as(&day.li, &format!("{}/observations", day.url), &form).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.run(&day.ana, &scenario, "rollback", &[]).await.status(), StatusCode::SEE_OTHER);
+
+    let page = day.page(&day.bo, &scenario).await;
+    // 90 s, less the fraction of a second that the whole-second input drops.
+    let detect = ["1m 29s", "1m 30s"];
+    assert!(detect.iter().any(|d| page.contains(&format!("Time to detect</dt><dd>{d}"))), "derived, not typed in");
+    let overview = day.page(&day.bo, &day.url).await;
+    assert!(detect.iter().any(|d| overview.contains(&format!("detected in {d}"))));
+    assert!(overview.contains("<svg") && overview.contains("class=\"mark-inject\""));
+    assert!(overview.contains("injected at"), "marks have titles for people and screen readers");
+}
