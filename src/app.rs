@@ -29,7 +29,7 @@ use tracing::Level;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::live::Hub;
-use crate::{accounts, calendar, gamedays, home, scenarios, teams, timeline, web};
+use crate::{accounts, calendar, gamedays, home, scenarios, teams, timeline, web, webhooks};
 
 /// Shared by every handler: the database pool and the configuration. Nothing else lives in
 /// the process, so any number of instances can serve behind a load balancer.
@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .merge(scenarios::routes::router())
         .merge(calendar::router())
         .merge(timeline::routes::router())
+        .merge(webhooks::routes::router())
         .layer(middleware::from_fn(web::remember_viewer))
         .layer(auth)
         .layer(trace);
@@ -157,6 +158,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // Live streams never end by themselves: at shutdown they are closed first, so that the
     // server can drain the other requests and stop.
+    tokio::spawn(webhooks::worker::run(state.clone()));
     let streams = state.live.shutdown.clone();
     let shutdown = async move {
         shutdown.await;

@@ -51,6 +51,14 @@ pub struct Config {
     #[arg(long, env = "GAMEDAY_TRUSTED_PROXIES", value_delimiter = ',', global = true)]
     pub trusted_proxies: Vec<std::net::IpAddr>,
 
+    /// How often the webhook worker looks for deliveries that are due, in milliseconds.
+    #[arg(long, env = "GAMEDAY_WEBHOOK_POLL_MS", default_value_t = 1000, global = true)]
+    pub webhook_poll_ms: u64,
+
+    /// The first retry delay of a failed webhook delivery, in milliseconds (it doubles each time).
+    #[arg(long, env = "GAMEDAY_WEBHOOK_RETRY_MS", default_value_t = 5000, global = true)]
+    pub webhook_retry_ms: u64,
+
     /// Log lines as JSON (for log shippers) instead of human-readable text.
     #[arg(long, env = "GAMEDAY_LOG_JSON", global = true)]
     pub log_json: bool,
@@ -79,6 +87,8 @@ impl Config {
             db_max_connections: 20,
             request_timeout_secs: 30,
             trusted_proxies: Vec::new(),
+            webhook_poll_ms: 1000,
+            webhook_retry_ms: 5000,
             log_json: false,
         }
     }

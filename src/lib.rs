@@ -17,3 +17,4 @@ pub mod teams;
 pub mod timeline;
 pub mod tz;
 pub mod web;
+pub mod webhooks;

@@ -45,6 +45,17 @@ pub async fn append_observed(
     )
     .execute(&mut *conn)
     .await?;
+    if crate::webhooks::KINDS.contains(&event.kind) {
+        crate::webhooks::store::enqueue(
+            conn,
+            event.gameday_id,
+            seq,
+            event.kind.as_str(),
+            &event.body,
+            event.scenario_id,
+        )
+        .await?;
+    }
     let payload = format!("{}:{seq}", event.gameday_id);
     sqlx::query!("select pg_notify($1, $2)", NOTIFY_CHANNEL, payload).execute(&mut *conn).await?;
     Ok(seq)

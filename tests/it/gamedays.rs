@@ -47,7 +47,12 @@ pub fn scenario_form<'a>(title: &'a str, owner: &'a str) -> Vec<(&'a str, &'a st
 
 impl Day {
     pub async fn new(db: PgPool) -> Day {
-        let app = spawn_app(db).await;
+        Day::with(db, |_| {}).await
+    }
+
+    /// Like [`Day::new`], with the server's configuration adjusted first.
+    pub async fn with(db: PgPool, adjust: impl FnOnce(&mut gameday::config::Config)) -> Day {
+        let app = crate::helpers::spawn_app_with(db, adjust).await;
         let ana = app.user("ana@example.com", "Ana").await;
         let slug = app.team(&ana, "Platform").await;
         let mut members = Vec::new();

@@ -11,3 +11,4 @@ mod helpers;
 mod live;
 mod shell;
 mod teams;
+mod webhooks;

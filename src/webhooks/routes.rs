@@ -1,0 +1,134 @@
+//! The team's webhook settings: add, remove, and the delivery log. Leads only.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use super::store::{self, LogLine, Webhook};
+use super::{KINDS, new_secret, parse_kinds};
+use crate::accounts::CurrentUser;
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::form::FieldErrors;
+use crate::gamedays::parse_link;
+use crate::teams::Membership;
+use crate::teams::routes::lead_or_refuse;
+use crate::timeline::EventKind;
+use crate::web::{FlashKind, Layout, flash, render_status, see_other};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/teams/{slug}/webhooks", get(page).post(create))
+        .route("/teams/{slug}/webhooks/{id}/delete", post(delete))
+}
+
+#[derive(Template)]
+#[template(path = "teams/webhooks.html")]
+struct WebhooksPage {
+    layout: Layout,
+    membership: Membership,
+    webhooks: Vec<Webhook>,
+    log: Vec<LogLine>,
+    kinds: [EventKind; 7],
+    url: String,
+    chosen: Vec<String>,
+    errors: FieldErrors,
+}
+
+impl WebhooksPage {
+    fn is_chosen(&self, kind: &EventKind) -> bool {
+        self.chosen.iter().any(|k| k == kind.as_str())
+    }
+}
+
+async fn webhooks_page(
+    state: &AppState,
+    layout: Layout,
+    membership: Membership,
+    url: String,
+    chosen: Vec<String>,
+    errors: FieldErrors,
+) -> AppResult<Response> {
+    let webhooks = store::of_team(&state.db, membership.team.id).await?;
+    let log = store::log(&state.db, membership.team.id, 50).await?;
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    render_status(status, &WebhooksPage { layout, membership, webhooks, log, kinds: KINDS, url, chosen, errors })
+}
+
+async fn page(
+    State(state): State<AppState>,
+    layout: Layout,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+) -> AppResult<Response> {
+    let membership = lead_or_refuse(&state, &slug, &user).await?;
+    let chosen = KINDS.iter().map(|k| k.as_str().to_owned()).collect();
+    webhooks_page(&state, layout, membership, String::new(), chosen, FieldErrors::new()).await
+}
+
+/// Reads the form by hand: checkboxes repeat the `kinds` key, which serde_urlencoded cannot.
+async fn create(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+    body: String,
+) -> AppResult<Response> {
+    let membership = lead_or_refuse(&state, &slug, &user).await?;
+    let mut url = String::new();
+    let mut chosen = Vec::new();
+    for (key, value) in form_urlencoded::parse(body.as_bytes()) {
+        match key.as_ref() {
+            "url" => url = value.into_owned(),
+            "kinds" => chosen.push(value.into_owned()),
+            _ => {}
+        }
+    }
+    let mut errors = FieldErrors::new();
+    let link = match parse_link(&url, "The webhook URL") {
+        Ok(Some(link)) => Some(link),
+        Ok(None) => {
+            errors.add("url", "The webhook URL is required.");
+            None
+        }
+        Err(message) => {
+            errors.add("url", message);
+            None
+        }
+    };
+    let kinds = errors.check("kinds", parse_kinds(&chosen));
+    let (Some(link), Some(kinds)) = (link, kinds) else {
+        return webhooks_page(&state, layout, membership, url, chosen, errors).await;
+    };
+    let kinds: Vec<String> = kinds.iter().map(|k| k.as_str().to_owned()).collect();
+    store::create(&state.db, membership.team.id, &link, &new_secret(), &kinds, user.id).await?;
+    flash(&session, FlashKind::Success, "Webhook added. Check its signature with the secret shown below.").await?;
+    Ok(see_other(&format!("/teams/{}/webhooks", membership.team.slug)))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let membership = lead_or_refuse(&state, &slug, &user).await?;
+    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
+    if !store::delete(&state.db, membership.team.id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    flash(&session, FlashKind::Success, "Webhook removed; its pending deliveries are dropped.").await?;
+    Ok(see_other(&format!("/teams/{}/webhooks", membership.team.slug)))
+}
+
+impl LogLine {
+    pub fn created_label(&self) -> String {
+        crate::web::utc_label(&self.created_at)
+    }
+}

@@ -1,0 +1,204 @@
+//! SQL for webhooks and their outbox.
+
+use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A team's webhook.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub id: Uuid,
+    pub url: String,
+    pub secret: String,
+    pub kinds: Vec<String>,
+}
+
+#[tracing::instrument(skip(db, secret))]
+pub async fn create(
+    db: &PgPool,
+    team_id: Uuid,
+    url: &str,
+    secret: &str,
+    kinds: &[String],
+    by: Uuid,
+) -> sqlx::Result<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query!(
+        "insert into webhooks (id, team_id, url, secret, kinds, created_by) values ($1, $2, $3, $4, $5, $6)",
+        id,
+        team_id,
+        url,
+        secret,
+        kinds,
+        by
+    )
+    .execute(db)
+    .await?;
+    Ok(id)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn of_team(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Webhook>> {
+    sqlx::query_as!(
+        Webhook,
+        "select id, url, secret, kinds from webhooks where team_id = $1 order by created_at",
+        team_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn delete(db: &PgPool, team_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    let result = sqlx::query!("delete from webhooks where id = $1 and team_id = $2", id, team_id).execute(db).await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Writes an outbox row for every webhook of the game day's team that wants this kind of
+/// event, inside the transaction that appends the event.
+#[tracing::instrument(skip(conn, body))]
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    gameday_id: Uuid,
+    seq: i64,
+    kind: &str,
+    body: &str,
+    scenario_id: Option<Uuid>,
+) -> sqlx::Result<u64> {
+    let result = sqlx::query!(
+        r#"
+        insert into webhook_deliveries (webhook_id, gameday_id, seq, kind, payload)
+        select w.id, g.id, $2::bigint, $3::text,
+               jsonb_build_object(
+                   'text', '[' || t.name || ' · ' || g.title || '] ' || $4::text,
+                   'team', jsonb_build_object('name', t.name, 'slug', t.slug),
+                   'gameday', jsonb_build_object('id', g.id, 'title', g.title, 'status', g.status),
+                   'event', jsonb_build_object('seq', $2::bigint, 'kind', $3::text, 'body', $4::text, 'scenario_id', $5::uuid,
+                                               'at', to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')))
+        from gamedays g
+        join teams t on t.id = g.team_id
+        join webhooks w on w.team_id = g.team_id and $3::text = any(w.kinds)
+        where g.id = $1
+        "#,
+        gameday_id,
+        seq,
+        kind,
+        body,
+        scenario_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// A delivery claimed by a worker.
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub id: i64,
+    pub url: String,
+    pub secret: String,
+    pub payload: serde_json::Value,
+    pub attempts: i32,
+}
+
+/// Claims up to `limit` due deliveries for `lease`: their next attempt moves past the lease,
+/// so another worker (or this one after a crash) retries them only if this one never reports.
+#[tracing::instrument(skip(db))]
+pub async fn claim_due(db: &PgPool, limit: i64, lease_ms: i64) -> sqlx::Result<Vec<Due>> {
+    sqlx::query_as!(
+        Due,
+        r#"
+        with due as (
+            select id from webhook_deliveries
+            where status = 'pending' and next_attempt_at <= now()
+            order by id
+            for update skip locked
+            limit $1
+        )
+        update webhook_deliveries d
+        set attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => $2::float8 / 1000)
+        from due, webhooks w
+        where d.id = due.id and w.id = d.webhook_id
+        returning d.id, w.url, w.secret, d.payload, d.attempts
+        "#,
+        limit,
+        lease_ms as f64
+    )
+    .fetch_all(db)
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn delivered(db: &PgPool, id: i64, status: i32) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update webhook_deliveries set status = 'delivered', delivered_at = now(), last_status = $2, last_error = null where id = $1",
+        id,
+        status
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed attempt: retried at `retry_at`, or given up when `give_up`.
+#[tracing::instrument(skip(db, error))]
+pub async fn attempt_failed(
+    db: &PgPool,
+    id: i64,
+    status: Option<i32>,
+    error: &str,
+    retry_at: OffsetDateTime,
+    give_up: bool,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"
+        update webhook_deliveries
+        set last_status = $2, last_error = $3, next_attempt_at = $4,
+            status = case when $5 then 'failed'::delivery_status else status end
+        where id = $1
+        "#,
+        id,
+        status,
+        error,
+        retry_at,
+        give_up
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A line of the delivery log.
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    pub id: i64,
+    pub url: String,
+    pub seq: i64,
+    pub kind: String,
+    pub status: String,
+    pub attempts: i32,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub delivered_at: Option<OffsetDateTime>,
+}
+
+/// The latest deliveries of the team's webhooks.
+#[tracing::instrument(skip(db))]
+pub async fn log(db: &PgPool, team_id: Uuid, limit: i64) -> sqlx::Result<Vec<LogLine>> {
+    sqlx::query_as!(
+        LogLine,
+        r#"
+        select d.id, w.url, d.seq, d.kind, d.status::text as "status!", d.attempts, d.last_status, d.last_error,
+               d.created_at, d.delivered_at
+        from webhook_deliveries d join webhooks w on w.id = d.webhook_id
+        where w.team_id = $1
+        order by d.id desc
+        limit $2
+        "#,
+        team_id,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
