@@ -29,7 +29,7 @@ use tracing::Level;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::live::Hub;
-use crate::{accounts, calendar, gamedays, home, scenarios, teams, timeline, web, webhooks};
+use crate::{accounts, calendar, gamedays, home, learnings, retros, scenarios, teams, timeline, web, webhooks};
 
 /// Shared by every handler: the database pool and the configuration. Nothing else lives in
 /// the process, so any number of instances can serve behind a load balancer.
@@ -86,6 +86,8 @@ pub fn router(state: AppState) -> Router {
         .merge(calendar::router())
         .merge(timeline::routes::router())
         .merge(webhooks::routes::router())
+        .merge(retros::routes::router())
+        .merge(learnings::routes::router())
         .layer(middleware::from_fn(web::remember_viewer))
         .layer(auth)
         .layer(trace);

@@ -17,15 +17,17 @@ struct HomePage {
     layout: Layout,
     upcoming: Vec<MyGameday>,
     awaiting: Vec<AwaitingSignoff>,
+    actions: Vec<crate::learnings::store::ActionItem>,
 }
 
 pub async fn home(State(state): State<AppState>, layout: Layout) -> AppResult<Response> {
-    let (upcoming, awaiting) = match &layout.user {
+    let (upcoming, awaiting, actions) = match &layout.user {
         Some(user) => (
             gameday_store::my_upcoming(&state.db, user.id).await?,
             scenario_store::awaiting_signoff(&state.db, user.id).await?,
+            crate::learnings::store::my_actions(&state.db, user.id).await?,
         ),
-        None => (Vec::new(), Vec::new()),
+        None => (Vec::new(), Vec::new(), Vec::new()),
     };
-    render(&HomePage { layout, upcoming, awaiting })
+    render(&HomePage { layout, upcoming, awaiting, actions })
 }

@@ -6,6 +6,7 @@ mod browser;
 mod calendar;
 mod gamedays;
 mod races;
+mod retros;
 
 mod helpers;
 mod live;

@@ -1,0 +1,245 @@
+//! SQL for learnings (with ranked full-text search) and action items.
+
+use sqlx::PgPool;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use super::{ActionStatus, NewAction, NewLearning};
+
+#[derive(Debug, Clone)]
+pub struct Learning {
+    pub id: Uuid,
+    pub statement: String,
+    pub tags: Vec<String>,
+    pub gameday_id: Option<Uuid>,
+    pub gameday_title: Option<String>,
+    pub scenario_title: Option<String>,
+    pub author: String,
+    pub created_at: OffsetDateTime,
+}
+
+#[tracing::instrument(skip(db, learning))]
+pub async fn create_learning(
+    db: &PgPool,
+    team_id: Uuid,
+    gameday_id: Uuid,
+    author: Uuid,
+    learning: &NewLearning,
+) -> sqlx::Result<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query!(
+        r#"
+        insert into learnings (id, team_id, gameday_id, scenario_id, statement, tags, search, author)
+        values ($1, $2, $3, $4, $5, $6,
+                setweight(to_tsvector('english', $5), 'A') || setweight(to_tsvector('english', array_to_string($6::text[], ' ')), 'B'),
+                $7)
+        "#,
+        id,
+        team_id,
+        gameday_id,
+        learning.scenario,
+        learning.statement,
+        &learning.tags,
+        author
+    )
+    .execute(db)
+    .await?;
+    Ok(id)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn of_gameday(db: &PgPool, gameday_id: Uuid) -> sqlx::Result<Vec<Learning>> {
+    sqlx::query_as!(
+        Learning,
+        r#"
+        select l.id, l.statement, l.tags, l.gameday_id, g.title as "gameday_title?", r.title as "scenario_title?",
+               u.display_name as author, l.created_at
+        from learnings l
+        join users u on u.id = l.author
+        left join gamedays g on g.id = l.gameday_id
+        left join scenarios s on s.id = l.scenario_id
+        left join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
+        where l.gameday_id = $1
+        order by l.created_at
+        "#,
+        gameday_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The team's learnings matching `query` (full text, best first) and `tag`; all, newest first,
+/// when both are empty.
+#[tracing::instrument(skip(db))]
+pub async fn search(db: &PgPool, team_id: Uuid, query: &str, tag: &str) -> sqlx::Result<Vec<Learning>> {
+    sqlx::query_as!(
+        Learning,
+        r#"
+        select l.id, l.statement, l.tags, l.gameday_id, g.title as "gameday_title?", r.title as "scenario_title?",
+               u.display_name as author, l.created_at
+        from learnings l
+        join users u on u.id = l.author
+        left join gamedays g on g.id = l.gameday_id
+        left join scenarios s on s.id = l.scenario_id
+        left join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
+        where l.team_id = $1
+          and ($2 = '' or l.search @@ websearch_to_tsquery('english', $2))
+          and ($3 = '' or $3 = any(l.tags))
+        order by case when $2 = '' then 0 else ts_rank(l.search, websearch_to_tsquery('english', $2)) end desc,
+                 l.created_at desc
+        limit 200
+        "#,
+        team_id,
+        query,
+        tag
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Every tag the team uses, most used first.
+#[tracing::instrument(skip(db))]
+pub async fn tags(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        r#"select t as "tag!" from learnings, unnest(tags) t where team_id = $1 group by t order by count(*) desc, t limit 50"#,
+        team_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+#[derive(Debug, Clone)]
+pub struct ActionItem {
+    pub id: Uuid,
+    pub title: String,
+    pub owner: Uuid,
+    pub owner_name: String,
+    pub due_on: Option<Date>,
+    pub status: ActionStatus,
+    pub link: Option<String>,
+    pub gameday_id: Option<Uuid>,
+    pub gameday_title: Option<String>,
+    pub team_slug: String,
+}
+
+impl ActionItem {
+    /// Open and past its due date.
+    pub fn overdue(&self) -> bool {
+        self.status == ActionStatus::Open && self.due_on.is_some_and(|d| d < OffsetDateTime::now_utc().date())
+    }
+}
+
+#[tracing::instrument(skip(db, action))]
+pub async fn create_action(
+    db: &PgPool,
+    team_id: Uuid,
+    gameday_id: Uuid,
+    by: Uuid,
+    action: &NewAction,
+) -> sqlx::Result<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query!(
+        "insert into action_items (id, team_id, gameday_id, title, owner, due_on, link, created_by) values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        id,
+        team_id,
+        gameday_id,
+        action.title,
+        action.owner,
+        action.due_on,
+        action.link,
+        by
+    )
+    .execute(db)
+    .await?;
+    Ok(id)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn actions_of_gameday(db: &PgPool, gameday_id: Uuid) -> sqlx::Result<Vec<ActionItem>> {
+    sqlx::query_as!(
+        ActionItem,
+        r#"
+        select a.id, a.title, a.owner, u.display_name as owner_name, a.due_on, a.status as "status: ActionStatus", a.link,
+               a.gameday_id, g.title as "gameday_title?", t.slug as team_slug
+        from action_items a join users u on u.id = a.owner join teams t on t.id = a.team_id
+        left join gamedays g on g.id = a.gameday_id
+        where a.gameday_id = $1
+        order by a.created_at
+        "#,
+        gameday_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The team's open actions, soonest due first.
+#[tracing::instrument(skip(db))]
+pub async fn open_actions(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<ActionItem>> {
+    sqlx::query_as!(
+        ActionItem,
+        r#"
+        select a.id, a.title, a.owner, u.display_name as owner_name, a.due_on, a.status as "status: ActionStatus", a.link,
+               a.gameday_id, g.title as "gameday_title?", t.slug as team_slug
+        from action_items a join users u on u.id = a.owner join teams t on t.id = a.team_id
+        left join gamedays g on g.id = a.gameday_id
+        where a.team_id = $1 and a.status = 'open'
+        order by a.due_on nulls last, a.created_at
+        "#,
+        team_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The user's open actions in every team they are still in.
+#[tracing::instrument(skip(db))]
+pub async fn my_actions(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<ActionItem>> {
+    sqlx::query_as!(
+        ActionItem,
+        r#"
+        select a.id, a.title, a.owner, u.display_name as owner_name, a.due_on, a.status as "status: ActionStatus", a.link,
+               a.gameday_id, g.title as "gameday_title?", t.slug as team_slug
+        from action_items a join users u on u.id = a.owner join teams t on t.id = a.team_id
+        join team_members m on m.team_id = a.team_id and m.user_id = a.owner
+        left join gamedays g on g.id = a.gameday_id
+        where a.owner = $1 and a.status = 'open'
+        order by a.due_on nulls last, a.created_at
+        "#,
+        user_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Sets an action's status; false when it is not the team's.
+#[tracing::instrument(skip(db))]
+pub async fn set_action_status(db: &PgPool, team_id: Uuid, id: Uuid, status: ActionStatus) -> sqlx::Result<bool> {
+    let result = sqlx::query!(
+        "update action_items set status = $3 where id = $1 and team_id = $2",
+        id,
+        team_id,
+        status as ActionStatus
+    )
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn action_owner(db: &PgPool, team_id: Uuid, id: Uuid) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar!("select owner from action_items where id = $1 and team_id = $2", id, team_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The team's members: (id, name).
+#[tracing::instrument(skip(db))]
+pub async fn team_members(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<(Uuid, String)>> {
+    let rows = sqlx::query!(
+        "select u.id, u.display_name from team_members m join users u on u.id = m.user_id where m.team_id = $1 order by lower(u.display_name)",
+        team_id
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.display_name)).collect())
+}

@@ -1,0 +1,179 @@
+//! Retrospectives, learnings and actions after a completed game day.
+
+use reqwest::StatusCode;
+use sqlx::PgPool;
+
+use crate::gamedays::Day;
+
+/// A completed game day whose one scenario was injected, rolled back and concluded as refuted.
+async fn completed(db: PgPool) -> (Day, String) {
+    let day = Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    day.all_approve(&scenario).await;
+    day.start().await;
+    for what in ["announce", "inject", "rollback"] {
+        assert_eq!(day.run(&day.ana, &scenario, what, &[]).await.status(), StatusCode::SEE_OTHER, "{what}");
+    }
+    day.run(&day.ana, &scenario, "conclude", &[("outcome", "refuted"), ("note", "")]).await;
+    assert_eq!(day.step(&day.ana, "complete").await.status(), StatusCode::SEE_OTHER);
+    (day, scenario)
+}
+
+#[sqlx::test]
+async fn no_retrospective_before_the_game_day_is_completed(db: PgPool) {
+    let day = Day::new(db).await;
+    assert_eq!(day.app.get_as(&day.ana, &format!("{}/retrospective", day.url)).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[sqlx::test]
+async fn a_retrospective_goes_from_draft_through_review_to_published_and_stays_read_only(db: PgPool) {
+    let (day, scenario) = completed(db).await;
+    let retro = format!("{}/retrospective", day.url);
+    let sid = scenario.rsplit('/').next().unwrap().to_owned();
+    let observed_key = format!("observed_{sid}");
+    let text = [
+        ("summary", "Failover worked but took 40 s."),
+        ("went_well", "Everyone knew the plan."),
+        ("surprised_us", "No alert fired."),
+        (observed_key.as_str(), "Writes failed for 40 s."),
+    ];
+    assert_eq!(
+        day.app.post_as(&day.li, &retro, &text).await.status(),
+        StatusCode::CONFLICT,
+        "participants do not write it"
+    );
+    assert_eq!(day.app.post_as(&day.ana, &retro, &text).await.status(), StatusCode::SEE_OTHER);
+    let page = day.page(&day.li, &retro).await;
+    assert!(page.contains("Failover worked but took 40 s.") && page.contains("Writes failed for 40 s."));
+    assert!(page.contains("A few seconds of failed writes."), "expected impact beside the observed one");
+    assert!(page.contains("refuted"), "the outcome");
+    let notes = format!("{retro}/notes");
+    let comment = [("kind", "comment"), ("body", "Can we add the alert?")];
+    assert_eq!(
+        day.app.post_as(&day.li, &notes, &comment).await.status(),
+        StatusCode::CONFLICT,
+        "no comments on a draft"
+    );
+    assert_eq!(
+        day.app.post_as(&day.ana, &format!("{retro}/publish"), &[]).await.status(),
+        StatusCode::CONFLICT,
+        "review first"
+    );
+
+    assert_eq!(day.app.post_as(&day.ana, &format!("{retro}/submit"), &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        day.app.post_as(&day.li, &notes, &comment).await.status(),
+        StatusCode::SEE_OTHER,
+        "participants comment in review"
+    );
+    assert_eq!(
+        day.app.post_as(&day.vi, &notes, &comment).await.status(),
+        StatusCode::CONFLICT,
+        "reviewers wait for publication"
+    );
+    assert_eq!(day.app.post_as(&day.ana, &format!("{retro}/publish"), &[]).await.status(), StatusCode::SEE_OTHER);
+
+    // Published: read-only; later additions are dated addenda; reviewers comment and mark it read.
+    let rewrite = [("summary", "Rewritten history"), ("went_well", ""), ("surprised_us", "")];
+    assert_eq!(day.app.post_as(&day.ana, &retro, &rewrite).await.status(), StatusCode::CONFLICT);
+    assert!(!day.page(&day.ana, &retro).await.contains("Rewritten history"));
+    let addendum = [("kind", "addendum"), ("body", "The alert was added on 3 Dec.")];
+    assert_eq!(
+        day.app.post_as(&day.li, &notes, &addendum).await.status(),
+        StatusCode::CONFLICT,
+        "facilitators add addenda"
+    );
+    assert_eq!(day.app.post_as(&day.ana, &notes, &addendum).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        day.app.post_as(&day.vi, &notes, &[("kind", "comment"), ("body", "Great read")]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(day.app.post_as(&day.vi, &format!("{retro}/read"), &[]).await.status(), StatusCode::SEE_OTHER);
+    let page = day.page(&day.bo, &retro).await;
+    assert!(page.contains("Read by <span class=\"count\">1</span>") && page.contains("Vi <span class=\"hint\">"));
+    assert!(page.contains("The alert was added on 3 Dec.") && page.contains("Addendum"));
+    assert_eq!(day.app.get_as(&day.eve, &retro).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(day.app.post_as(&day.eve, &format!("{retro}/read"), &[]).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[sqlx::test]
+async fn learnings_are_found_again_by_text_and_tag_best_first(db: PgPool) {
+    let (day, _) = completed(db).await;
+    let add = format!("{}/learnings", day.url);
+    let learnings = [
+        ("Replica promotion takes 40 seconds; checkout retries must cover it.", "database, failover"),
+        ("Nobody was paged: the replica lag alert had no route.", "alerting"),
+        ("Failover runbooks must name the failover command and the failover owner.", "failover, runbook"),
+    ];
+    for (statement, tags) in learnings {
+        let response =
+            day.app.post_as(&day.li, &add, &[("statement", statement), ("tags", tags), ("scenario", "")]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+    assert_eq!(
+        day.app.post_as(&day.li, &add, &[("statement", " "), ("tags", "")]).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        day.app.post_as(&day.vi, &add, &[("statement", "x"), ("tags", "")]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    let library = format!("/teams/{}/learnings", day.slug);
+    let page = day.page(&day.vi, &format!("{library}?q=failover")).await;
+    let first = page.find("Failover runbooks").expect("found");
+    let second = page.find("Replica promotion").expect("found");
+    assert!(first < second, "the learning that says failover most ranks first");
+    assert!(!page.contains("Nobody was paged"));
+    let page = day.page(&day.vi, &format!("{library}?tag=alerting")).await;
+    assert!(page.contains("Nobody was paged") && !page.contains("Replica promotion"));
+    let page = day.page(&day.vi, &format!("{library}?q=%27%3B%20drop%20table%20learnings%3B%20--")).await;
+    assert!(page.contains("Nothing matches"), "odd input is just a query");
+    assert_eq!(day.app.get_as(&day.eve, &library).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[sqlx::test]
+async fn actions_have_owners_due_dates_and_stand_out_when_overdue(db: PgPool) {
+    let (day, _) = completed(db).await;
+    let add = format!("{}/actions", day.url);
+    let li = day.id_of("li@example.com").await;
+    let eve = day.id_of("eve@example.com").await;
+    let action = |owner: &str, due: &str| {
+        vec![
+            ("title".to_owned(), "Route the replica lag alert".to_owned()),
+            ("owner".to_owned(), owner.to_owned()),
+            ("due_on".to_owned(), due.to_owned()),
+            ("link".to_owned(), String::new()),
+        ]
+    };
+    assert_eq!(
+        day.app.post_as(&day.li, &add, &[("title", "x"), ("owner", li.as_str())]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let form = action(&eve, "2020-01-31");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        day.app.post_as(&day.ana, &add, &form).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "owners are team members"
+    );
+    let form = action(&li, "2020-01-31");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(day.app.post_as(&day.ana, &add, &form).await.status(), StatusCode::SEE_OTHER);
+
+    let home = day.page(&day.li, "/").await;
+    assert!(home.contains("Your actions") && home.contains("Route the replica lag alert") && home.contains("overdue"));
+    let actions = format!("/teams/{}/actions", day.slug);
+    let page = day.page(&day.vi, &actions).await;
+    assert!(page.contains(r#"<tr class="overdue">"#));
+    let id: uuid::Uuid = sqlx::query_scalar("select id from action_items").fetch_one(&day.app.db).await.unwrap();
+    let status = format!("{actions}/{id}/status");
+    assert_eq!(day.app.post_as(&day.bo, &status, &[("status", "done")]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        day.app.post_as(&day.li, &status, &[("status", "finished")]).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(day.app.post_as(&day.li, &status, &[("status", "done")]).await.status(), StatusCode::SEE_OTHER);
+    assert!(day.page(&day.vi, &actions).await.contains("No open actions."));
+    assert_eq!(day.app.post_as(&day.eve, &status, &[("status", "open")]).await.status(), StatusCode::NOT_FOUND);
+}
