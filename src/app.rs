@@ -44,7 +44,7 @@ pub struct AppState {
 impl AppState {
     /// Creates the state and starts the live hub's listener (needs a Tokio runtime).
     pub fn new(db: PgPool, config: Config) -> Self {
-        let live = Hub::start(db.clone());
+        let live = Hub::start(db.clone(), Duration::from_millis(config.live_check_ms.max(50)));
         AppState { db, config: Arc::new(config), live }
     }
 }

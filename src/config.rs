@@ -59,6 +59,16 @@ pub struct Config {
     #[arg(long, env = "GAMEDAY_WEBHOOK_RETRY_MS", default_value_t = 5000, global = true)]
     pub webhook_retry_ms: u64,
 
+    /// Allow webhooks to loopback and private addresses (for local receivers in development
+    /// and tests; off in production, so a webhook cannot probe the internal network).
+    #[arg(long, env = "GAMEDAY_WEBHOOK_ALLOW_PRIVATE", global = true)]
+    pub webhook_allow_private: bool,
+
+    /// How often each instance checks open game days against the database whatever NOTIFY
+    /// said, in milliseconds (a safety net; NOTIFY is the fast path).
+    #[arg(long, env = "GAMEDAY_LIVE_CHECK_MS", default_value_t = 2000, global = true)]
+    pub live_check_ms: u64,
+
     /// Log lines as JSON (for log shippers) instead of human-readable text.
     #[arg(long, env = "GAMEDAY_LOG_JSON", global = true)]
     pub log_json: bool,
@@ -89,6 +99,8 @@ impl Config {
             trusted_proxies: Vec::new(),
             webhook_poll_ms: 1000,
             webhook_retry_ms: 5000,
+            webhook_allow_private: false,
+            live_check_ms: 2000,
             log_json: false,
         }
     }

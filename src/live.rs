@@ -68,10 +68,10 @@ pub struct Hub {
 const CHANNEL_CAPACITY: usize = 1024;
 
 impl Hub {
-    /// Creates the hub and starts its listener task.
-    pub fn start(db: PgPool) -> Arc<Hub> {
+    /// Creates the hub and starts its listener task; `check` is the safety-net interval.
+    pub fn start(db: PgPool, check: Duration) -> Arc<Hub> {
         let hub = Arc::new(Hub { db, channels: Mutex::new(HashMap::new()), shutdown: CancellationToken::new() });
-        tokio::spawn(listen(hub.clone()));
+        tokio::spawn(listen(hub.clone(), check));
         hub
     }
 
@@ -155,11 +155,11 @@ pub async fn render_banners(db: &PgPool, gameday_id: Uuid, base: &str) -> sqlx::
     Ok(BannersFragment { base, in_flight }.render().unwrap_or_default())
 }
 
-/// How often watched game days are checked against the database, whatever NOTIFY said.
-const SAFETY_POLL: Duration = Duration::from_secs(2);
-
-/// The listener task: LISTEN, publish on each wake-up, and catch up after any gap.
-async fn listen(hub: Arc<Hub>) {
+/// The listener task: LISTEN, publish on each wake-up, and catch up after any gap; every
+/// `check`, compare watched game days with the database whatever NOTIFY said.
+async fn listen(hub: Arc<Hub>, check: Duration) {
+    let mut safety = tokio::time::interval(check);
+    safety.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut backoff = Duration::from_millis(100);
     loop {
         if hub.shutdown.is_cancelled() {
@@ -190,15 +190,16 @@ async fn listen(hub: Arc<Hub>) {
         loop {
             let next = tokio::select! {
                 () = hub.shutdown.cancelled() => return,
-                next = tokio::time::timeout(SAFETY_POLL, listener.try_recv()) => next,
-            };
-            match next {
-                Err(_elapsed) => {
+                _ = safety.tick() => {
                     if let Err(err) = hub.catch_up().await {
                         tracing::warn!(error = %err, "live hub: periodic catch-up failed");
                     }
+                    continue;
                 }
-                Ok(Ok(Some(first))) => {
+                next = listener.try_recv() => next,
+            };
+            match next {
+                Ok(Some(first)) => {
                     let mut woken = vec![first];
                     while let Some(more) = listener.next_buffered() {
                         woken.push(more);
@@ -215,7 +216,7 @@ async fn listen(hub: Arc<Hub>) {
                         }
                     }
                 }
-                Ok(Ok(None)) | Ok(Err(_)) => {
+                Ok(None) | Err(_) => {
                     tracing::warn!("live hub: listener connection lost; reconnecting");
                     break;
                 }

@@ -48,13 +48,32 @@ function live() {
     status.textContent = text;
     status.dataset.state = state;
   };
-  const source = new EventSource(`${root.dataset.live}?after=${encodeURIComponent(root.dataset.lastSeq || "0")}`);
+  let lastSeq = root.dataset.lastSeq || "0";
+  let source = null;
+  let retry = 1000;
+  // EventSource retries by itself after a dropped connection (sending Last-Event-ID), but gives
+  // up for good after an error answer (a 503 while the database restarts): start it again then.
+  const connect = () => {
+    source = new EventSource(`${root.dataset.live}?after=${encodeURIComponent(lastSeq)}`);
+    source.addEventListener("open", () => { retry = 1000; setStatus("Live", "live"); });
+    source.addEventListener("error", () => {
+      setStatus("Reconnecting…", "reconnecting");
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(connect, retry);
+        retry = Math.min(retry * 2, 30000);
+      }
+    });
+    source.addEventListener("message", onMessage);
+    source.addEventListener("banners", (message) => {
+      const banners = document.getElementById("fault-banners");
+      if (banners) banners.innerHTML = message.data;
+    });
+  };
   // Leaving the page closes the stream at once (a browser allows few connections per site).
-  window.addEventListener("pagehide", () => source.close());
+  window.addEventListener("pagehide", () => source && source.close());
   setStatus("Connecting…", "connecting");
-  source.addEventListener("open", () => setStatus("Live", "live"));
-  source.addEventListener("error", () => setStatus("Reconnecting…", "reconnecting"));
-  source.addEventListener("message", (message) => {
+  const onMessage = (message) => {
+    if (message.lastEventId) lastSeq = message.lastEventId;
     const template = document.createElement("template");
     template.innerHTML = message.data.trim();
     const item = template.content.firstElementChild;
@@ -69,7 +88,8 @@ function live() {
     item.classList.add("event-new");
     list.appendChild(item);
     const original = item.dataset.corrects && document.getElementById(`event-${item.dataset.corrects}`);
-    if (original) {
+    // The original may already show this correction (when both came in one batch).
+    if (original && !original.querySelector(`.corrections a[href="#${item.id}"]`)) {
       original.classList.add("event-corrected");
       const note = document.createElement("div");
       note.className = "correction";
@@ -80,11 +100,8 @@ function live() {
       note.append(...item.querySelector(".event-body").cloneNode(true).childNodes);
       original.querySelector(".corrections")?.append(note);
     }
-  });
-  source.addEventListener("banners", (message) => {
-    const banners = document.getElementById("fault-banners");
-    if (banners) banners.innerHTML = message.data;
-  });
+  };
+  connect();
 }
 
 // The stream opens after the page has loaded, so it never holds up the page itself.

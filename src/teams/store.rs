@@ -298,3 +298,15 @@ pub async fn set_calendar_token(db: &PgPool, team_id: Uuid, token: &str) -> sqlx
     sqlx::query!("update teams set calendar_token = $2 where id = $1", team_id, token).execute(db).await?;
     Ok(())
 }
+
+/// Whether the user is (still) a member of the team.
+#[tracing::instrument(skip(db))]
+pub async fn is_member(db: &PgPool, team_id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from team_members where team_id = $1 and user_id = $2) as "member!""#,
+        team_id,
+        user_id
+    )
+    .fetch_one(db)
+    .await
+}

@@ -59,6 +59,11 @@ impl ObservationForm {
                     errors.add("observed_at", "That time is in the future. Leave it empty for now.");
                     None
                 }
+                // A typo in the year would squash the day's picture; late logging is days, not months.
+                Ok(at) if at < now - time::Duration::days(30) => {
+                    errors.add("observed_at", "That is more than 30 days ago; check the date.");
+                    None
+                }
                 Ok(at) => Some(Some(at)),
                 Err(message) => {
                     errors.add("observed_at", message);
@@ -162,6 +167,10 @@ mod tests {
         let future = ObservationForm { body: "x".into(), observed_at: "2030-01-01T00:00".into(), ..Default::default() };
         assert!(future.parse("UTC", now(), &mut errors).is_none());
         assert!(errors.get("observed_at").unwrap().contains("future"));
+        let mut errors = FieldErrors::new();
+        let typo = ObservationForm { body: "x".into(), observed_at: "2016-12-01T09:55".into(), ..Default::default() };
+        assert!(typo.parse("UTC", now(), &mut errors).is_none());
+        assert!(errors.get("observed_at").unwrap().contains("30 days"));
         let mut errors = FieldErrors::new();
         let late = ObservationForm {
             body: "alert fired".into(),

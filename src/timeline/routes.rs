@@ -112,6 +112,16 @@ impl TimelinePage {
     fn can_observe(&self) -> bool {
         self.ctx.role.is_some()
     }
+
+    fn open_for_observations(&self) -> bool {
+        use crate::gamedays::GamedayStatus::{Completed, Running, Scheduled};
+        matches!(self.ctx.gameday.status, Scheduled | Running | Completed)
+    }
+
+    /// The scenario an observation is most likely about: the first one in flight.
+    fn default_scenario(&self) -> Option<Uuid> {
+        self.in_flight.first().map(|s| s.id)
+    }
 }
 
 async fn timeline_page(
@@ -187,7 +197,14 @@ async fn observe(
             Ok(see_other(&format!("{}/timeline#event-{seq}", ctx.url())))
         }
         Err(AppError::Validation(message)) | Err(AppError::Conflict(message)) => {
-            errors.add("body", message);
+            let field = if message.contains("time") {
+                "observed_at"
+            } else if message.contains("scenario") {
+                "scenario"
+            } else {
+                "body"
+            };
+            errors.add(field, message);
             timeline_page(&state, layout, ctx, Filters::default(), form, errors).await
         }
         Err(err) => Err(err),
@@ -242,15 +259,21 @@ async fn live(
     let after = last_event_id.or(query.after).unwrap_or(current).clamp(0, current.max(0));
     // Subscribe first, then read the backlog: nothing committed in between can fall through.
     let receiver = state.live.subscribe(gameday_id, current, &base);
-    let backlog = rendered_after(&state.db, gameday_id, after, &base).await?;
+    let mut pending: VecDeque<(i64, SseEvent)> = VecDeque::new();
+    // The banners as they stand now come first: a page that reconnects may have missed a change.
+    pending.push_back((0, banners_message(&crate::live::render_banners(&state.db, gameday_id, &base).await?)));
+    pending.extend(rendered_after(&state.db, gameday_id, after, &base).await?);
     let stream = LiveStream {
         receiver,
-        pending: backlog.into(),
+        pending,
         last_sent: after,
         db: state.db.clone(),
         gameday_id,
         base,
         shutdown: state.live.shutdown.clone(),
+        team_id: ctx.membership.team.id,
+        user_id: user.id,
+        checked_at: tokio::time::Instant::now(),
     };
     Ok(Sse::new(stream.into_stream()).keep_alive(KeepAlive::default()).into_response())
 }
@@ -265,6 +288,13 @@ fn event_message(seq: i64, html: &str) -> SseEvent {
     SseEvent::default().id(seq.to_string()).data(html)
 }
 
+fn banners_message(html: &str) -> SseEvent {
+    SseEvent::default().event("banners").data(html)
+}
+
+/// How often an open stream checks that its viewer is still in the team.
+const MEMBERSHIP_CHECK: std::time::Duration = std::time::Duration::from_secs(30);
+
 struct LiveStream {
     receiver: broadcast::Receiver<Arc<Live>>,
     pending: VecDeque<(i64, SseEvent)>,
@@ -273,6 +303,9 @@ struct LiveStream {
     gameday_id: Uuid,
     base: String,
     shutdown: CancellationToken,
+    team_id: Uuid,
+    user_id: Uuid,
+    checked_at: tokio::time::Instant,
 }
 
 impl LiveStream {
@@ -297,8 +330,18 @@ impl LiveStream {
                     return Some(event);
                 }
             }
+            let recheck = tokio::time::sleep_until(self.checked_at + MEMBERSHIP_CHECK);
             let message = tokio::select! {
                 () = self.shutdown.cancelled() => return None,
+                () = recheck => {
+                    // Someone removed from the team stops receiving its events.
+                    let member = crate::teams::store::is_member(&self.db, self.team_id, self.user_id).await.ok()?;
+                    if !member {
+                        return None;
+                    }
+                    self.checked_at = tokio::time::Instant::now();
+                    continue;
+                }
                 message = self.receiver.recv() => message,
             };
             match message {
@@ -314,9 +357,7 @@ impl LiveStream {
                         }
                         self.pending.push_back((*seq, event_message(*seq, html)));
                     }
-                    Live::Banners { html } => {
-                        self.pending.push_back((0, SseEvent::default().event("banners").data(html.as_ref())));
-                    }
+                    Live::Banners { html } => self.pending.push_back((0, banners_message(html))),
                 },
                 Err(RecvError::Lagged(skipped)) => {
                     tracing::debug!(skipped, "live stream lagged; resynchronising from the database");
@@ -329,7 +370,9 @@ impl LiveStream {
 
     async fn resync(&mut self) -> sqlx::Result<()> {
         let missing = rendered_after(&self.db, self.gameday_id, self.last_sent, &self.base).await?;
+        let banners = crate::live::render_banners(&self.db, self.gameday_id, &self.base).await?;
         self.pending.extend(missing);
+        self.pending.push_back((0, banners_message(&banners)));
         Ok(())
     }
 }

@@ -63,6 +63,27 @@ pub fn parse_kinds(inputs: &[String]) -> Result<Vec<EventKind>, String> {
         .collect()
 }
 
+/// Whether an address is one a webhook must not reach unless private targets are allowed:
+/// loopback, private ranges, link-local (cloud metadata), unspecified, multicast.
+pub fn is_private(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_multicast()
+                || v4.is_broadcast() || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64 // 100.64/10
+                || v4.octets()[0] == 0
+        }
+        std::net::IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(std::net::IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback() || v6.is_unspecified() || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link-local
+        }
+    }
+}
+
 /// The most attempts before a delivery is given up (and shown as failed in the log).
 pub const MAX_ATTEMPTS: i32 = 12;
 
@@ -100,6 +121,28 @@ mod tests {
         assert!(parse_kinds(&[]).is_err());
         assert!(parse_kinds(&["observation".into()]).is_err());
         assert_eq!(parse_kinds(&["scenario_injected".into()]).unwrap(), vec![EventKind::ScenarioInjected]);
+    }
+
+    #[test]
+    fn private_addresses_are_recognised() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["93.184.216.34", "2606:4700::1111", "8.8.8.8"] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
     }
 
     #[test]

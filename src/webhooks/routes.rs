@@ -91,7 +91,19 @@ async fn create(
         }
     }
     let mut errors = FieldErrors::new();
+    let private_literal = |link: &str| {
+        reqwest::Url::parse(link).ok().and_then(|u| match u.host() {
+            Some(url::Host::Ipv4(ip)) => Some(super::is_private(ip.into())),
+            Some(url::Host::Ipv6(ip)) => Some(super::is_private(ip.into())),
+            // Names are checked when delivering, against what they resolve to then.
+            _ => None,
+        }) == Some(true)
+    };
     let link = match parse_link(&url, "The webhook URL") {
+        Ok(Some(link)) if private_literal(&link) && !state.config.webhook_allow_private => {
+            errors.add("url", "Webhooks cannot point at loopback or private addresses.");
+            None
+        }
         Ok(Some(link)) => Some(link),
         Ok(None) => {
             errors.add("url", "The webhook URL is required.");

@@ -13,7 +13,7 @@ pub struct Webhook {
     pub kinds: Vec<String>,
 }
 
-#[tracing::instrument(skip(db, secret))]
+#[tracing::instrument(skip(db, url, secret))]
 pub async fn create(
     db: &PgPool,
     team_id: Uuid,
@@ -70,7 +70,9 @@ pub async fn enqueue(
         insert into webhook_deliveries (webhook_id, gameday_id, seq, kind, payload)
         select w.id, g.id, $2::bigint, $3::text,
                jsonb_build_object(
-                   'text', '[' || t.name || ' · ' || g.title || '] ' || $4::text,
+                   -- Slack's control characters are escaped: a halt reason cannot ping a channel.
+                   'text', replace(replace(replace('[' || t.name || ' · ' || g.title || '] ' || $4::text,
+                                                   '&', '&amp;'), '<', '&lt;'), '>', '&gt;'),
                    'team', jsonb_build_object('name', t.name, 'slug', t.slug),
                    'gameday', jsonb_build_object('id', g.id, 'title', g.title, 'status', g.status),
                    'event', jsonb_build_object('seq', $2::bigint, 'kind', $3::text, 'body', $4::text, 'scenario_id', $5::uuid,

@@ -9,24 +9,13 @@ use super::store::{self, Due};
 use super::{MAX_ATTEMPTS, SIGNATURE_HEADER, TIMESTAMP_HEADER, backoff, signature};
 use crate::app::AppState;
 
-/// A claimed delivery is retried by anyone after this long without an outcome.
-const LEASE_MS: i64 = 60_000;
-const BATCH: i64 = 20;
+/// A claimed delivery is retried by anyone after this long without an outcome: longer than a
+/// whole batch can take (BATCH × the 10 s timeout), so a slow batch is not delivered twice.
+const LEASE_MS: i64 = 120_000;
+const BATCH: i64 = 5;
 
 /// Runs until the server shuts down.
 pub async fn run(state: AppState) {
-    let client = match reqwest::Client::builder()
-        .timeout(StdDuration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("Gameday/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
-        Ok(client) => client,
-        Err(err) => {
-            tracing::error!(error = %err, "webhooks: cannot build the HTTP client; deliveries are off");
-            return;
-        }
-    };
     let poll = StdDuration::from_millis(state.config.webhook_poll_ms.max(10));
     loop {
         tokio::select! {
@@ -41,7 +30,7 @@ pub async fn run(state: AppState) {
             }
         };
         for delivery in due {
-            deliver(&state, &client, delivery).await;
+            deliver(&state, delivery).await;
         }
     }
 }
@@ -65,9 +54,48 @@ fn body(state: &AppState, payload: &serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(&payload).unwrap_or_default()
 }
 
-async fn deliver(state: &AppState, client: &reqwest::Client, delivery: Due) {
+/// Resolves the webhook's host and checks where it points. Returns the client to send with:
+/// pinned to the checked address, so a DNS answer cannot change between check and connect.
+async fn checked_client(state: &AppState, url: &str) -> Result<reqwest::Client, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|_| "not a valid URL".to_owned())?;
+    let host = parsed.host_str().ok_or("the URL has no host")?.to_owned();
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let lookup_host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((lookup_host.as_str(), port))
+        .await
+        .map_err(|_| format!("cannot resolve {host}"))?
+        .collect();
+    let addr = *addrs.first().ok_or_else(|| format!("{host} has no address"))?;
+    if !state.config.webhook_allow_private && addrs.iter().any(|a| super::is_private(a.ip())) {
+        return Err(format!("refused: {host} is a loopback or private address"));
+    }
+    reqwest::Client::builder()
+        .timeout(StdDuration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("Gameday/", env!("CARGO_PKG_VERSION")))
+        .resolve(&lookup_host, addr)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+async fn deliver(state: &AppState, delivery: Due) {
     let body = body(state, &delivery.payload);
     let timestamp = OffsetDateTime::now_utc().unix_timestamp();
+    let client = match checked_client(state, &delivery.url).await {
+        Ok(client) => client,
+        Err(error) => {
+            // A refused destination will not change by retrying; anything else might.
+            let give_up = error.starts_with("refused") || delivery.attempts >= MAX_ATTEMPTS;
+            let wait = backoff(Duration::milliseconds(state.config.webhook_retry_ms as i64), delivery.attempts - 1);
+            tracing::info!(delivery = delivery.id, %error, give_up, "webhook delivery not sent");
+            let outcome =
+                store::attempt_failed(&state.db, delivery.id, None, &error, OffsetDateTime::now_utc() + wait, give_up);
+            if let Err(err) = outcome.await {
+                tracing::warn!(error = %err, delivery = delivery.id, "webhooks: cannot record the outcome");
+            }
+            return;
+        }
+    };
     let result = client
         .post(&delivery.url)
         .header("content-type", "application/json")

@@ -66,9 +66,11 @@ async fn wait_for(receiver: &Receiver, count: usize) -> Vec<Request> {
     receiver.seen.lock().unwrap().clone()
 }
 
+/// Quick retries, and receivers on loopback allowed (they are refused by default).
 fn fast(config: &mut gameday::config::Config) {
     config.webhook_poll_ms = 20;
     config.webhook_retry_ms = 50;
+    config.webhook_allow_private = true;
 }
 
 #[sqlx::test]
@@ -120,7 +122,11 @@ async fn a_receiver_that_fails_twice_gets_the_event_once_it_recovers(db: PgPool)
 async fn nothing_is_lost_across_a_restart_of_the_server(db: PgPool) {
     let (url, receiver) = start_receiver(0).await;
     // The first server never gets round to delivering (its worker polls once an hour).
-    let day = Day::with(db.clone(), |c| c.webhook_poll_ms = 3_600_000).await;
+    let day = Day::with(db.clone(), |c| {
+        c.webhook_poll_ms = 3_600_000;
+        c.webhook_allow_private = true;
+    })
+    .await;
     add_webhook(&day, &url, &["gameday_started", "gameday_completed"]).await;
     day.scenario("Stop the primary").await;
     day.start().await;
@@ -165,4 +171,53 @@ async fn webhook_settings_are_for_leads_and_urls_must_be_http(db: PgPool) {
     assert_eq!(day.app.post_as(&day.eve, &path, &form).await.status(), StatusCode::NOT_FOUND);
     let count: i64 = sqlx::query_scalar("select count(*) from webhooks").fetch_one(&day.app.db).await.unwrap();
     assert_eq!(count, 0);
+}
+
+#[sqlx::test]
+async fn webhooks_cannot_reach_loopback_or_private_addresses_by_default(db: PgPool) {
+    let (url, receiver) = start_receiver(0).await;
+    let day = Day::with(db, |c| {
+        c.webhook_poll_ms = 20;
+        c.webhook_retry_ms = 50;
+    })
+    .await;
+    // An address literal is refused at once, beside the field.
+    let response = add_webhook(&day, &url, &["gameday_started"]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("cannot point at loopback or private addresses"));
+    // A name that resolves to loopback is refused when delivering, and the log says why.
+    let by_name = url.replace("127.0.0.1", "localhost");
+    assert_eq!(add_webhook(&day, &by_name, &["gameday_started"]).await.status(), StatusCode::SEE_OTHER);
+    day.scenario("Stop the primary").await;
+    day.start().await;
+    let mut status = String::new();
+    for _ in 0..100 {
+        status =
+            sqlx::query_scalar("select status::text from webhook_deliveries").fetch_one(&day.app.db).await.unwrap();
+        if status != "pending" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "failed");
+    assert!(receiver.seen.lock().unwrap().is_empty(), "nothing reached the internal address");
+    let log = day.page(&day.ana, &format!("/teams/{}/webhooks", day.slug)).await;
+    assert!(log.contains("refused: localhost is a loopback or private address"));
+}
+
+#[sqlx::test]
+async fn chat_markup_in_event_text_is_escaped(db: PgPool) {
+    let (url, receiver) = start_receiver(0).await;
+    let day = Day::with(db, fast).await;
+    add_webhook(&day, &url, &["scenario_halted"]).await;
+    let scenario = day.scenario("Stop the primary").await;
+    day.all_approve(&scenario).await;
+    day.start().await;
+    day.run(&day.ana, &scenario, "announce", &[]).await;
+    day.run(&day.li, &scenario, "halt", &[("reason", "<!channel> see <https://evil.example|the fix> & co")]).await;
+    let seen = wait_for(&receiver, 1).await;
+    let json: serde_json::Value = serde_json::from_slice(&seen[0].2).unwrap();
+    let text = json["text"].as_str().unwrap();
+    assert!(text.contains("&lt;!channel&gt; see &lt;https://evil.example|the fix&gt; &amp; co"), "{text}");
+    assert!(!text.contains("<!channel>"));
 }
