@@ -29,7 +29,9 @@ use tracing::Level;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::live::Hub;
-use crate::{accounts, calendar, gamedays, home, learnings, retros, scenarios, teams, timeline, web, webhooks};
+use crate::{
+    accounts, calendar, gamedays, home, learnings, retros, scenarios, teams, timeline, weaknesses, web, webhooks,
+};
 
 /// Shared by every handler: the database pool and the configuration. Nothing else lives in
 /// the process, so any number of instances can serve behind a load balancer.
@@ -88,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::routes::router())
         .merge(retros::routes::router())
         .merge(learnings::routes::router())
+        .merge(weaknesses::routes::router())
         .layer(middleware::from_fn(web::remember_viewer))
         .layer(auth)
         .layer(trace);

@@ -18,5 +18,6 @@ pub mod scenarios;
 pub mod teams;
 pub mod timeline;
 pub mod tz;
+pub mod weaknesses;
 pub mod web;
 pub mod webhooks;

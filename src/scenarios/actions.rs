@@ -15,6 +15,7 @@ use crate::gamedays::store as gameday_store;
 use crate::gamedays::{GamedayRole, edit_plan};
 use crate::timeline::store as timeline;
 use crate::timeline::{EventKind, NewEvent};
+use crate::weaknesses::store as weakness_store;
 
 pub async fn create(db: &PgPool, gameday_id: Uuid, actor: &User, fields: &ScenarioFields) -> AppResult<Uuid> {
     let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
@@ -138,16 +139,28 @@ pub async fn sign(
     Ok(())
 }
 
-/// Announces a fault: the last step before injection, so that nobody is surprised.
-pub async fn announce(db: &PgPool, gameday_id: Uuid, scenario_id: Uuid, actor: &User) -> AppResult<()> {
+/// Announces a fault: the last step before injection, so that nobody is surprised. A blast
+/// radius larger than tiny needs a smaller scenario on the same target that held, or
+/// `acknowledge_escalation` (invariant 4), which then goes on the timeline.
+pub async fn announce(
+    db: &PgPool,
+    gameday_id: Uuid,
+    scenario_id: Uuid,
+    actor: &User,
+    acknowledge_escalation: bool,
+) -> AppResult<()> {
     let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
     require_facilitator(role)?;
     let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
     let signoffs = store::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
     super::announce(gameday.status, scenario.state, &signoffs)?;
-    store::set_state(&mut tx, scenario_id, ScenarioState::Announced).await?;
     let f = &scenario.fields;
-    let body = format!(
+    let smaller =
+        weakness_store::smaller_that_held(&mut *tx, gameday.team_id, scenario_id, &f.target_system, f.blast_radius)
+            .await?;
+    let escalation = crate::weaknesses::start_tiny(f.blast_radius, smaller.as_deref(), acknowledge_escalation)?;
+    store::set_state(&mut tx, scenario_id, ScenarioState::Announced).await?;
+    let mut body = format!(
         "{} announced \"{}\" on {} (blast radius {}): {} Abort if: {}",
         actor.display_name,
         f.title,
@@ -156,6 +169,9 @@ pub async fn announce(db: &PgPool, gameday_id: Uuid, scenario_id: Uuid, actor: &
         f.fault,
         f.abort_criteria
     );
+    if let Some(escalation) = &escalation {
+        body.push_str(&format!(" Start tiny: {escalation}."));
+    }
     let signers: Vec<Uuid> = signoffs.signers.iter().map(|s| s.user_id).collect();
     let data = serde_json::json!({
         "revision": scenario.revision,
@@ -163,6 +179,8 @@ pub async fn announce(db: &PgPool, gameday_id: Uuid, scenario_id: Uuid, actor: &
         "approved_by": signers,
         "target": f.target_system,
         "blast_radius": f.blast_radius,
+        "escalation_acknowledged": escalation.is_some(),
+        "smaller_that_held": smaller,
     });
     let event =
         NewEvent::new(gameday_id, actor.id, EventKind::ScenarioAnnounced, body).scenario(scenario_id).data(data);
@@ -172,19 +190,37 @@ pub async fn announce(db: &PgPool, gameday_id: Uuid, scenario_id: Uuid, actor: &
 }
 
 /// Invariant 1: injects an announced fault whose current revision everyone still approves.
-pub async fn inject(db: &PgPool, gameday_id: Uuid, scenario_id: Uuid, actor: &User) -> AppResult<()> {
+/// Invariant 3: into an open known weakness only with `weakness_reason`, recorded on the timeline.
+pub async fn inject(
+    db: &PgPool,
+    gameday_id: Uuid,
+    scenario_id: Uuid,
+    actor: &User,
+    weakness_reason: Option<&str>,
+) -> AppResult<()> {
     let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
     require_facilitator(role)?;
     let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
     let signoffs = store::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
     super::inject(gameday.status, scenario.state, &signoffs)?;
+    let weakness = weakness_store::linked_weakness(&mut *tx, scenario_id).await?;
+    let open_weakness = weakness.as_ref().filter(|(_, _, open)| *open);
+    let reason = crate::weaknesses::weakness_gate(open_weakness.is_some(), weakness_reason)?;
     store::set_state(&mut tx, scenario_id, ScenarioState::Injected).await?;
-    let body = format!(
+    let mut body = format!(
         "{} injected \"{}\" into {}.",
         actor.display_name, scenario.fields.title, scenario.fields.target_system
     );
+    if let (Some((_, title, _)), Some(reason)) = (open_weakness, &reason) {
+        body.push_str(&format!(" It targets the open weakness \"{title}\"; injected anyway because: {reason}"));
+    }
     let signers: Vec<Uuid> = signoffs.signers.iter().map(|s| s.user_id).collect();
-    let data = serde_json::json!({ "revision": scenario.revision, "fingerprint": scenario.fingerprint, "approved_by": signers });
+    let data = serde_json::json!({
+        "revision": scenario.revision,
+        "fingerprint": scenario.fingerprint,
+        "approved_by": signers,
+        "weakness_reason": reason,
+    });
     let event = NewEvent::new(gameday_id, actor.id, EventKind::ScenarioInjected, body).scenario(scenario_id).data(data);
     timeline::append(&mut tx, event).await?;
     tx.commit().await?;

@@ -198,6 +198,12 @@ struct ShowPage {
     in_flight: Vec<Scenario>,
     last_seq: i64,
     timings: crate::timeline::timings::Timings,
+    /// Start tiny: a smaller scenario on this target that held.
+    smaller_held: Option<String>,
+    /// The linked known weakness: (id, title, open?).
+    weakness: Option<(Uuid, String, bool)>,
+    team_weaknesses: Vec<crate::weaknesses::store::Weakness>,
+    incident: Option<(Uuid, String, Option<String>)>,
 }
 
 impl ShowPage {
@@ -250,11 +256,28 @@ async fn scenario_page(
         store::scenarios_of(&state.db, ctx.gameday.id).await?.into_iter().filter(|s| s.state.in_flight()).collect();
     let events = crate::timeline::store::events(&state.db, ctx.gameday.id).await?;
     let timings = crate::timeline::timings::timings(&events, scenario.id);
+    use crate::weaknesses::store as weakness_store;
+    let f = &scenario.fields;
+    let smaller_held = weakness_store::smaller_that_held(
+        &state.db,
+        ctx.membership.team.id,
+        scenario.id,
+        &f.target_system,
+        f.blast_radius,
+    )
+    .await?;
+    let weakness = weakness_store::linked_weakness(&state.db, scenario.id).await?;
+    let team_weaknesses = weakness_store::weaknesses(&state.db, ctx.membership.team.id).await?;
+    let incident = weakness_store::linked_incident(&state.db, scenario.id).await?;
     let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
     let page = ShowPage {
         in_flight,
         last_seq,
         timings,
+        smaller_held,
+        weakness,
+        team_weaknesses,
+        incident,
         layout,
         ctx,
         scenario,
@@ -354,6 +377,16 @@ enum Move {
     RollBack,
 }
 
+/// Optional fields of the announce and inject forms.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MoveForm {
+    /// "yes" to escalate past a missing smaller scenario (start tiny).
+    acknowledge: String,
+    /// Why inject into an open known weakness.
+    weakness_reason: String,
+}
+
 async fn transition(
     state: AppState,
     layout: Layout,
@@ -361,16 +394,20 @@ async fn transition(
     user: User,
     ids: (String, String, String),
     mv: Move,
+    form: MoveForm,
 ) -> AppResult<Response> {
     let (slug, id, sid) = ids;
     let ctx = load(&state, &slug, &id, &user).await?;
     let scenario = load_scenario(&state, &ctx, &sid).await?;
     let (result, done) = match mv {
         Move::Announce => (
-            actions::announce(&state.db, ctx.gameday.id, scenario.id, &user).await,
+            actions::announce(&state.db, ctx.gameday.id, scenario.id, &user, form.acknowledge == "yes").await,
             "Announced. Everyone on the game day can see what will be broken; inject when ready.",
         ),
-        Move::Inject => (actions::inject(&state.db, ctx.gameday.id, scenario.id, &user).await, "Injected."),
+        Move::Inject => {
+            let reason = (!form.weakness_reason.trim().is_empty()).then_some(form.weakness_reason.as_str());
+            (actions::inject(&state.db, ctx.gameday.id, scenario.id, &user, reason).await, "Injected.")
+        }
         Move::RollBack => (actions::roll_back(&state.db, ctx.gameday.id, scenario.id, &user).await, "Rolled back."),
     };
     act(&state, layout, &session, ctx, scenario, &user, result, done).await
@@ -382,8 +419,9 @@ async fn announce(
     session: Session,
     CurrentUser(user): CurrentUser,
     Path(ids): Path<(String, String, String)>,
+    Form(form): Form<MoveForm>,
 ) -> AppResult<Response> {
-    transition(state, layout, session, user, ids, Move::Announce).await
+    transition(state, layout, session, user, ids, Move::Announce, form).await
 }
 
 async fn inject(
@@ -392,8 +430,9 @@ async fn inject(
     session: Session,
     CurrentUser(user): CurrentUser,
     Path(ids): Path<(String, String, String)>,
+    Form(form): Form<MoveForm>,
 ) -> AppResult<Response> {
-    transition(state, layout, session, user, ids, Move::Inject).await
+    transition(state, layout, session, user, ids, Move::Inject, form).await
 }
 
 async fn roll_back(
@@ -402,8 +441,9 @@ async fn roll_back(
     session: Session,
     CurrentUser(user): CurrentUser,
     Path(ids): Path<(String, String, String)>,
+    Form(form): Form<MoveForm>,
 ) -> AppResult<Response> {
-    transition(state, layout, session, user, ids, Move::RollBack).await
+    transition(state, layout, session, user, ids, Move::RollBack, form).await
 }
 
 #[derive(Debug, Default, Deserialize)]

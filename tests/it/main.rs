@@ -12,4 +12,5 @@ mod helpers;
 mod live;
 mod shell;
 mod teams;
+mod weaknesses;
 mod webhooks;

@@ -1,0 +1,280 @@
+//! The known-weakness register, incidents and their replay, and linking scenarios to them.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use super::WeaknessStatus;
+use super::store::{self, Incident, Weakness};
+use crate::accounts::CurrentUser;
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::form::bounded_text;
+use crate::gamedays::actions::{begin, require_facilitator};
+use crate::gamedays::routes::{load, path_id};
+use crate::gamedays::{multiline, parse_link};
+use crate::scenarios::store as scenario_store;
+use crate::scenarios::{BlastRadius, Outcome, ScenarioFields, ScenarioState};
+use crate::teams::routes::membership_or_404;
+use crate::teams::{Membership, TeamRole};
+use crate::web::{FlashKind, Layout, flash, render, see_other};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/teams/{slug}/weaknesses", get(weaknesses_page).post(add_weakness))
+        .route("/teams/{slug}/weaknesses/{wid}/status", post(set_status))
+        .route("/teams/{slug}/gamedays/{id}/scenarios/{sid}/weakness", post(link_weakness))
+        .route("/teams/{slug}/gamedays/{id}/scenarios/{sid}/weakness/new", post(weakness_from_scenario))
+        .route("/teams/{slug}/incidents", get(incidents_page).post(add_incident))
+        .route("/teams/{slug}/incidents/{iid}/replay", post(replay))
+}
+
+fn can_write(membership: &Membership) -> AppResult<()> {
+    if membership.role == crate::teams::TeamRole::Viewer {
+        return Err(AppError::Forbidden("Viewers read the register; leads and members keep it.".into()));
+    }
+    Ok(())
+}
+
+#[derive(Template)]
+#[template(path = "weaknesses/list.html")]
+struct WeaknessesPage {
+    layout: Layout,
+    membership: Membership,
+    weaknesses: Vec<Weakness>,
+}
+
+async fn weaknesses_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+) -> AppResult<Response> {
+    let membership = membership_or_404(&state, &slug, &user).await?;
+    let weaknesses = store::weaknesses(&state.db, membership.team.id).await?;
+    render(&WeaknessesPage { layout, membership, weaknesses })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct WeaknessForm {
+    title: String,
+    description: String,
+}
+
+async fn add_weakness(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+    Form(form): Form<WeaknessForm>,
+) -> AppResult<Response> {
+    let membership = membership_or_404(&state, &slug, &user).await?;
+    can_write(&membership)?;
+    let title = bounded_text(&form.title, "The weakness", 1, 200).map_err(AppError::Validation)?;
+    let description = multiline(&form.description, "The description", 0, 4000).map_err(AppError::Validation)?;
+    store::create_weakness(&state.db, membership.team.id, &title, &description, None, user.id).await?;
+    flash(&session, FlashKind::Success, "Weakness added to the register.").await?;
+    Ok(see_other(&format!("/teams/{}/weaknesses", membership.team.slug)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct StatusForm {
+    status: String,
+}
+
+async fn set_status(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, wid)): Path<(String, String)>,
+    Form(form): Form<StatusForm>,
+) -> AppResult<Response> {
+    let membership = membership_or_404(&state, &slug, &user).await?;
+    can_write(&membership)?;
+    let status = match form.status.as_str() {
+        "open" => WeaknessStatus::Open,
+        "mitigated" => WeaknessStatus::Mitigated,
+        _ => return Err(AppError::Validation("Choose open or mitigated.".into())),
+    };
+    if !store::set_weakness_status(&state.db, membership.team.id, path_id(&wid)?, status).await? {
+        return Err(AppError::NotFound);
+    }
+    flash(&session, FlashKind::Success, format!("Marked {}.", status.as_str())).await?;
+    Ok(see_other(&format!("/teams/{}/weaknesses", membership.team.slug)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LinkForm {
+    weakness: String,
+}
+
+/// A facilitator links a proposed scenario to a weakness it exercises (or unlinks it).
+async fn link_weakness(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id, sid)): Path<(String, String, String)>,
+    Form(form): Form<LinkForm>,
+) -> AppResult<Response> {
+    let ctx = load(&state, &slug, &id, &user).await?;
+    let sid = path_id(&sid)?;
+    let weakness = match form.weakness.trim() {
+        "" => None,
+        w => Some(Uuid::parse_str(w).map_err(|_| AppError::Validation("Choose a weakness from the list.".into()))?),
+    };
+    let (mut tx, _gameday, role) = begin(&state.db, ctx.gameday.id, &user).await?;
+    require_facilitator(role)?;
+    let scenario = scenario_store::lock_scenario(&mut tx, ctx.gameday.id, sid).await?.ok_or(AppError::NotFound)?;
+    crate::scenarios::edit(scenario.state)?;
+    if !store::link_weakness(&mut tx, ctx.membership.team.id, sid, weakness).await? {
+        return Err(AppError::Validation("Choose a weakness from the team's register.".into()));
+    }
+    tx.commit().await?;
+    flash(&session, FlashKind::Success, if weakness.is_some() { "Linked to the weakness." } else { "Unlinked." })
+        .await?;
+    Ok(see_other(&format!("{}/scenarios/{sid}", ctx.url())))
+}
+
+/// A refuted scenario found a weakness: put it in the register, pointing back at the scenario.
+async fn weakness_from_scenario(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id, sid)): Path<(String, String, String)>,
+) -> AppResult<Response> {
+    let ctx = load(&state, &slug, &id, &user).await?;
+    if ctx.role.is_none() {
+        return Err(AppError::Forbidden("People on the game day record what it found.".into()));
+    }
+    let scenario =
+        scenario_store::scenario(&state.db, ctx.gameday.id, path_id(&sid)?).await?.ok_or(AppError::NotFound)?;
+    if scenario.outcome != Some(Outcome::Refuted) {
+        return Err(AppError::Conflict("Only a refuted scenario records a weakness from its outcome.".into()));
+    }
+    let title = format!("{}: hypothesis refuted", scenario.fields.title);
+    let description = format!(
+        "Hypothesis: {}\nFound by \"{}\" in the game day \"{}\".{}",
+        scenario.fields.hypothesis,
+        scenario.fields.title,
+        ctx.gameday.title,
+        scenario.conclusion_note.as_deref().map(|n| format!("\n{n}")).unwrap_or_default()
+    );
+    let title: String = title.chars().take(200).collect();
+    store::create_weakness(&state.db, ctx.membership.team.id, &title, &description, Some(scenario.id), user.id).await?;
+    flash(&session, FlashKind::Success, "Added to the known-weakness register.").await?;
+    Ok(see_other(&format!("/teams/{}/weaknesses", ctx.membership.team.slug)))
+}
+
+#[derive(Template)]
+#[template(path = "weaknesses/incidents.html")]
+struct IncidentsPage {
+    layout: Layout,
+    membership: Membership,
+    incidents: Vec<Incident>,
+    gamedays: Vec<(Uuid, String)>,
+}
+
+async fn incidents_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+) -> AppResult<Response> {
+    let membership = membership_or_404(&state, &slug, &user).await?;
+    let incidents = store::incidents(&state.db, membership.team.id).await?;
+    let gamedays = crate::gamedays::store::team_gamedays(&state.db, membership.team.id)
+        .await?
+        .into_iter()
+        .filter(|g| g.status.plan_is_open())
+        .map(|g| (g.id, g.title))
+        .collect();
+    render(&IncidentsPage { layout, membership, incidents, gamedays })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct IncidentForm {
+    title: String,
+    happened_on: String,
+    summary: String,
+    link: String,
+}
+
+async fn add_incident(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+    Form(form): Form<IncidentForm>,
+) -> AppResult<Response> {
+    let membership = membership_or_404(&state, &slug, &user).await?;
+    can_write(&membership)?;
+    let title = bounded_text(&form.title, "The incident", 1, 200).map_err(AppError::Validation)?;
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let happened_on = time::Date::parse(form.happened_on.trim(), &format)
+        .map_err(|_| AppError::Validation("Enter the date like 2026-03-14.".into()))?;
+    let summary = multiline(&form.summary, "The summary", 0, 4000).map_err(AppError::Validation)?;
+    let link = parse_link(&form.link, "The link").map_err(AppError::Validation)?;
+    store::create_incident(&state.db, membership.team.id, &title, happened_on, &summary, link.as_deref(), user.id)
+        .await?;
+    flash(&session, FlashKind::Success, "Incident recorded. Replay it as a scenario to check the fix.").await?;
+    Ok(see_other(&format!("/teams/{}/incidents", membership.team.slug)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ReplayForm {
+    gameday: String,
+}
+
+/// "Replay this incident": a scenario draft in a game day the person facilitates, linked to it.
+async fn replay(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path((slug, iid)): Path<(String, String)>,
+    Form(form): Form<ReplayForm>,
+) -> AppResult<Response> {
+    let membership = membership_or_404(&state, &slug, &user).await?;
+    let incident = store::incident(&state.db, membership.team.id, path_id(&iid)?).await?.ok_or(AppError::NotFound)?;
+    let ctx = load(&state, &slug, form.gameday.trim(), &user)
+        .await
+        .map_err(|_| AppError::Validation("Choose one of the team's open game days.".into()))?;
+    let fields = ScenarioFields {
+        title: format!("Replay: {}", incident.title).chars().take(120).collect(),
+        hypothesis: format!("If \"{}\" happens again, we detect it and recover within our objectives.", incident.title),
+        fault: if incident.summary.is_empty() {
+            "Reproduce the incident (describe how).".into()
+        } else {
+            format!("Reproduce: {}", incident.summary)
+        },
+        target_system: "to be decided".into(),
+        blast_radius: BlastRadius::Tiny,
+        expected_impact: "To be agreed before sign-off.".into(),
+        abort_criteria: "To be agreed before sign-off.".into(),
+        abort_owner: Some(user.id),
+        rollback_plan: "To be agreed before sign-off.".into(),
+    };
+    let sid = crate::scenarios::actions::create(&state.db, ctx.gameday.id, &user, &fields).await?;
+    let (mut tx, _gameday, _role) = begin(&state.db, ctx.gameday.id, &user).await?;
+    let scenario = scenario_store::lock_scenario(&mut tx, ctx.gameday.id, sid).await?.ok_or(AppError::NotFound)?;
+    if scenario.state == ScenarioState::Proposed {
+        store::link_incident(&mut tx, sid, incident.id).await?;
+    }
+    tx.commit().await?;
+    flash(
+        &session,
+        FlashKind::Success,
+        "Scenario draft made from the incident. Fill in the target and the plan; then everyone signs it.",
+    )
+    .await?;
+    Ok(see_other(&format!("{}/scenarios/{sid}/edit", ctx.url())))
+}

@@ -1,0 +1,211 @@
+//! SQL for weaknesses, incidents and the scenario checks that use them.
+
+use sqlx::{PgConnection, PgExecutor, PgPool};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use super::WeaknessStatus;
+use crate::scenarios::BlastRadius;
+
+#[derive(Debug, Clone)]
+pub struct Weakness {
+    pub id: Uuid,
+    pub title: String,
+    pub description: String,
+    pub status: WeaknessStatus,
+    pub found_in_scenario: Option<Uuid>,
+    pub created_at: OffsetDateTime,
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn weaknesses(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Weakness>> {
+    sqlx::query_as!(
+        Weakness,
+        r#"select id, title, description, status as "status: WeaknessStatus", found_in_scenario, created_at
+           from weaknesses where team_id = $1 order by status, created_at desc"#,
+        team_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+#[tracing::instrument(skip(db, description))]
+pub async fn create_weakness(
+    db: &PgPool,
+    team_id: Uuid,
+    title: &str,
+    description: &str,
+    found_in_scenario: Option<Uuid>,
+    by: Uuid,
+) -> sqlx::Result<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query!(
+        "insert into weaknesses (id, team_id, title, description, found_in_scenario, created_by) values ($1, $2, $3, $4, $5, $6)",
+        id,
+        team_id,
+        title,
+        description,
+        found_in_scenario,
+        by
+    )
+    .execute(db)
+    .await?;
+    Ok(id)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn set_weakness_status(db: &PgPool, team_id: Uuid, id: Uuid, status: WeaknessStatus) -> sqlx::Result<bool> {
+    let result = sqlx::query!(
+        r#"update weaknesses set status = $3,
+             mitigated_at = case when $3 = 'mitigated'::weakness_status then now() else null end
+           where id = $1 and team_id = $2"#,
+        id,
+        team_id,
+        status as WeaknessStatus
+    )
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// The scenario's linked weakness: (title, open?).
+#[tracing::instrument(skip(db))]
+pub async fn linked_weakness(db: impl PgExecutor<'_>, scenario_id: Uuid) -> sqlx::Result<Option<(Uuid, String, bool)>> {
+    let row = sqlx::query!(
+        r#"select w.id, w.title, w.status = 'open' as "open!" from scenarios s join weaknesses w on w.id = s.weakness_id where s.id = $1"#,
+        scenario_id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| (r.id, r.title, r.open)))
+}
+
+/// Links a scenario to one of the team's weaknesses (or unlinks it).
+#[tracing::instrument(skip(conn))]
+pub async fn link_weakness(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    scenario_id: Uuid,
+    weakness: Option<Uuid>,
+) -> sqlx::Result<bool> {
+    if let Some(w) = weakness {
+        let ours = sqlx::query_scalar!(
+            r#"select exists (select 1 from weaknesses where id = $1 and team_id = $2) as "ours!""#,
+            w,
+            team_id
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        if !ours {
+            return Ok(false);
+        }
+    }
+    sqlx::query!("update scenarios set weakness_id = $2 where id = $1", scenario_id, weakness).execute(conn).await?;
+    Ok(true)
+}
+
+/// A smaller scenario on the same target, in any of the team's game days, that held:
+/// its title, or None.
+#[tracing::instrument(skip(db))]
+pub async fn smaller_that_held(
+    db: impl PgExecutor<'_>,
+    team_id: Uuid,
+    scenario_id: Uuid,
+    target: &str,
+    radius: BlastRadius,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!(
+        r#"
+        select r.title
+        from scenarios s
+        join gamedays g on g.id = s.gameday_id
+        join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
+        where g.team_id = $1 and s.id <> $2 and s.outcome = 'held'
+          and lower(r.target_system) = lower($3) and r.blast_radius < $4
+        order by r.blast_radius desc
+        limit 1
+        "#,
+        team_id,
+        scenario_id,
+        target,
+        radius as BlastRadius
+    )
+    .fetch_optional(db)
+    .await
+}
+
+#[derive(Debug, Clone)]
+pub struct Incident {
+    pub id: Uuid,
+    pub title: String,
+    pub happened_on: Date,
+    pub summary: String,
+    pub link: Option<String>,
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn incidents(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Incident>> {
+    sqlx::query_as!(
+        Incident,
+        "select id, title, happened_on, summary, link from incidents where team_id = $1 order by happened_on desc",
+        team_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn incident(db: &PgPool, team_id: Uuid, id: Uuid) -> sqlx::Result<Option<Incident>> {
+    sqlx::query_as!(
+        Incident,
+        "select id, title, happened_on, summary, link from incidents where id = $1 and team_id = $2",
+        id,
+        team_id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+#[tracing::instrument(skip(db, summary))]
+pub async fn create_incident(
+    db: &PgPool,
+    team_id: Uuid,
+    title: &str,
+    happened_on: Date,
+    summary: &str,
+    link: Option<&str>,
+    by: Uuid,
+) -> sqlx::Result<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query!(
+        "insert into incidents (id, team_id, title, happened_on, summary, link, created_by) values ($1, $2, $3, $4, $5, $6, $7)",
+        id,
+        team_id,
+        title,
+        happened_on,
+        summary,
+        link,
+        by
+    )
+    .execute(db)
+    .await?;
+    Ok(id)
+}
+
+#[tracing::instrument(skip(conn))]
+pub async fn link_incident(conn: &mut PgConnection, scenario_id: Uuid, incident: Uuid) -> sqlx::Result<()> {
+    sqlx::query!("update scenarios set incident_id = $2 where id = $1", scenario_id, incident).execute(conn).await?;
+    Ok(())
+}
+
+/// The incident a scenario replays: (id, title).
+#[tracing::instrument(skip(db))]
+pub async fn linked_incident(db: &PgPool, scenario_id: Uuid) -> sqlx::Result<Option<(Uuid, String, Option<String>)>> {
+    let row = sqlx::query!(
+        "select i.id, i.title, i.link from scenarios s join incidents i on i.id = s.incident_id where s.id = $1",
+        scenario_id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| (r.id, r.title, r.link)))
+}

@@ -1,0 +1,148 @@
+//! Known weaknesses (invariant 3), start tiny (invariant 4) and replaying incidents.
+
+use reqwest::StatusCode;
+use sqlx::PgPool;
+
+use crate::gamedays::{Day, scenario_form};
+use crate::helpers::location;
+
+/// Ana adds a scenario with this blast radius; returns its URL.
+async fn scenario_with(day: &Day, title: &str, radius: &str) -> String {
+    let owner = day.id_of("ana@example.com").await;
+    let mut form = scenario_form(title, &owner);
+    form.retain(|(k, _)| *k != "blast_radius");
+    form.push(("blast_radius", radius));
+    let response = day.app.post_as(&day.ana, &format!("{}/scenarios", day.url), &form).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    location(&response)
+}
+
+async fn last_body(day: &Day, kind: &str) -> String {
+    sqlx::query_scalar("select body from timeline_events where gameday_id = $1 and kind = $2 order by seq desc limit 1")
+        .bind(day.id)
+        .bind(kind)
+        .fetch_one(&day.app.db)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn a_larger_blast_radius_needs_a_smaller_success_or_an_acknowledgement(db: PgPool) {
+    let day = Day::new(db).await;
+    let tiny = scenario_with(&day, "Kill one pod", "tiny").await;
+    let small = scenario_with(&day, "Kill a node", "small").await;
+    let medium = scenario_with(&day, "Kill a zone", "medium").await;
+    for s in [&tiny, &small, &medium] {
+        day.all_approve(s).await;
+    }
+    day.start().await;
+    let page = day.page(&day.ana, &medium).await;
+    assert!(page.contains("No smaller scenario on postgres has held yet."));
+
+    let response = day.run(&day.ana, &medium, "announce", &[]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains("Start tiny: no smaller scenario on this target has held yet."));
+    assert_eq!(day.run(&day.ana, &medium, "announce", &[("acknowledge", "yes")]).await.status(), StatusCode::SEE_OTHER);
+    assert!(last_body(&day, "scenario_announced").await.contains(
+        "escalated to a medium blast radius without a smaller scenario that held on this target (acknowledged)"
+    ));
+
+    // Once the tiny one held on the same target, the small one needs no acknowledgement.
+    for what in ["announce", "inject", "rollback"] {
+        assert_eq!(day.run(&day.ana, &tiny, what, &[]).await.status(), StatusCode::SEE_OTHER, "{what}");
+    }
+    day.run(&day.ana, &tiny, "conclude", &[("outcome", "held"), ("note", "")]).await;
+    assert!(
+        day.page(&day.ana, &small)
+            .await
+            .contains("“Kill one pod”, a smaller scenario on postgres, held before this one.")
+    );
+    assert_eq!(day.run(&day.ana, &small, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
+}
+
+#[sqlx::test]
+async fn injecting_into_an_open_weakness_needs_a_recorded_reason(db: PgPool) {
+    let day = Day::new(db).await;
+    let weaknesses = format!("/teams/{}/weaknesses", day.slug);
+    let form = [("title", "Replica lag is not alerted"), ("description", "")];
+    assert_eq!(day.app.post_as(&day.ana, &weaknesses, &form).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.app.post_as(&day.vi, &weaknesses, &form).await.status(), StatusCode::FORBIDDEN, "viewers read it");
+    assert_eq!(day.app.post_as(&day.eve, &weaknesses, &form).await.status(), StatusCode::NOT_FOUND);
+    let weakness: uuid::Uuid = sqlx::query_scalar("select id from weaknesses").fetch_one(&day.app.db).await.unwrap();
+
+    let scenario = scenario_with(&day, "Stop the primary", "tiny").await;
+    let link = format!("{scenario}/weakness");
+    assert_eq!(
+        day.app.post_as(&day.li, &link, &[("weakness", weakness.to_string().as_str())]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        day.app.post_as(&day.ana, &link, &[("weakness", weakness.to_string().as_str())]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    day.all_approve(&scenario).await;
+    day.start().await;
+    assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
+
+    let response = day.run(&day.ana, &scenario, "inject", &[]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains("targets an open known weakness"));
+    assert_eq!(day.state(&scenario).await, "announced");
+    let response = day.run(&day.ana, &scenario, "inject", &[("weakness_reason", "verifying the fix")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(
+        last_body(&day, "scenario_injected")
+            .await
+            .contains("open weakness \"Replica lag is not alerted\"; injected anyway because: verifying the fix")
+    );
+
+    // Refuted: the scenario records a new weakness, pointing back at it.
+    day.run(&day.ana, &scenario, "rollback", &[]).await;
+    day.run(&day.ana, &scenario, "conclude", &[("outcome", "refuted"), ("note", "lag reached 30 s unnoticed")]).await;
+    assert_eq!(
+        day.app.post_as(&day.li, &format!("{scenario}/weakness/new"), &[]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let page = day.page(&day.vi, &weaknesses).await;
+    assert!(page.contains("Stop the primary: hypothesis refuted") && page.contains("lag reached 30 s unnoticed"));
+    // Mitigated, a weakness no longer asks for a reason.
+    let status = format!("{weaknesses}/{weakness}/status");
+    assert_eq!(day.app.post_as(&day.li, &status, &[("status", "mitigated")]).await.status(), StatusCode::SEE_OTHER);
+    let second = scenario_with(&day, "Stop the primary again", "tiny").await;
+    day.app.post_as(&day.ana, &format!("{second}/weakness"), &[("weakness", weakness.to_string().as_str())]).await;
+    day.all_approve(&second).await;
+    day.run(&day.ana, &second, "announce", &[]).await;
+    assert_eq!(day.run(&day.ana, &second, "inject", &[]).await.status(), StatusCode::SEE_OTHER);
+}
+
+#[sqlx::test]
+async fn an_incident_is_replayed_as_a_scenario_draft_that_keeps_the_link(db: PgPool) {
+    let day = Day::new(db).await;
+    let incidents = format!("/teams/{}/incidents", day.slug);
+    let form = [
+        ("title", "Checkout outage of 14 March"),
+        ("happened_on", "2026-03-14"),
+        ("summary", "The primary ran out of disk; failover took 9 minutes."),
+        ("link", "https://postmortems.example/42"),
+    ];
+    let bad_date = [("title", "x"), ("happened_on", "14/03/2026"), ("summary", ""), ("link", "")];
+    assert_eq!(day.app.post_as(&day.ana, &incidents, &bad_date).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(day.app.post_as(&day.ana, &incidents, &form).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.app.get_as(&day.eve, &incidents).await.status(), StatusCode::NOT_FOUND);
+    let incident: uuid::Uuid = sqlx::query_scalar("select id from incidents").fetch_one(&day.app.db).await.unwrap();
+    let replay = format!("{incidents}/{incident}/replay");
+    let gameday = day.id.to_string();
+    assert_eq!(
+        day.app.post_as(&day.li, &replay, &[("gameday", gameday.as_str())]).await.status(),
+        StatusCode::FORBIDDEN,
+        "facilitators plan"
+    );
+    let response = day.app.post_as(&day.ana, &replay, &[("gameday", gameday.as_str())]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(location(&response).ends_with("/edit"), "straight to the draft to finish it");
+    let scenario = location(&response).trim_end_matches("/edit").to_owned();
+    let page = day.page(&day.li, &scenario).await;
+    assert!(page.contains("Replay: Checkout outage of 14 March"));
+    assert!(page.contains("Replays</dt><dd>Checkout outage of 14 March"));
+    assert!(page.contains("https://postmortems.example/42"));
+}
