@@ -66,7 +66,8 @@ function live() {
     source.addEventListener("message", onMessage);
     source.addEventListener("banners", (message) => {
       const banners = document.getElementById("fault-banners");
-      if (banners) banners.innerHTML = message.data;
+      // Replace only when something changed, so links in the banners stay put under the pointer.
+      if (banners && banners.innerHTML.trim() !== message.data.trim()) banners.innerHTML = message.data;
     });
   };
   // Leaving the page closes the stream at once (a browser allows few connections per site).

@@ -1,6 +1,7 @@
 //! Learnings and action items: what a game day taught, searchable across all of a team's game
 //! days, and what follows from it, with an owner and a due date.
 
+pub mod overview;
 pub mod routes;
 pub mod store;
 
@@ -104,6 +105,8 @@ pub struct ActionForm {
     pub owner: String,
     pub due_on: String,
     pub link: String,
+    /// A later game day in which to re-test (optional).
+    pub retest: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -112,11 +115,12 @@ pub struct NewAction {
     pub owner: Uuid,
     pub due_on: Option<Date>,
     pub link: Option<String>,
+    pub retest: Option<Uuid>,
 }
 
 impl ActionForm {
-    /// Validates; the owner must be one of `members`.
-    pub fn parse(&self, members: &[Uuid], errors: &mut FieldErrors) -> Option<NewAction> {
+    /// Validates; the owner must be one of `members`, the re-test game day one of `open_gamedays`.
+    pub fn parse(&self, members: &[Uuid], open_gamedays: &[Uuid], errors: &mut FieldErrors) -> Option<NewAction> {
         let title = errors.check("title", crate::form::bounded_text(&self.title, "The action", 1, 200));
         let owner = match Uuid::parse_str(self.owner.trim()) {
             Ok(id) if members.contains(&id) => Some(id),
@@ -135,7 +139,17 @@ impl ActionForm {
             )
         };
         let link = errors.check("link", parse_link(&self.link, "The link"));
-        Some(NewAction { title: title?, owner: owner?, due_on: due_on?, link: link? })
+        let retest = match self.retest.trim() {
+            "" => Some(None),
+            id => match Uuid::parse_str(id) {
+                Ok(id) if open_gamedays.contains(&id) => Some(Some(id)),
+                _ => {
+                    errors.add("retest", "Choose one of the team's game days that are still to come.");
+                    None
+                }
+            },
+        };
+        Some(NewAction { title: title?, owner: owner?, due_on: due_on?, link: link?, retest: retest? })
     }
 }
 
@@ -163,12 +177,15 @@ mod tests {
             ..Default::default()
         };
         let mut errors = FieldErrors::new();
-        assert!(form.parse(&[owner], &mut errors).is_none());
+        assert!(form.parse(&[owner], &[], &mut errors).is_none());
         assert!(errors.get("due_on").is_some());
         let form = ActionForm { due_on: "2026-12-31".into(), ..form };
         let mut errors = FieldErrors::new();
-        assert!(form.parse(&[Uuid::new_v4()], &mut errors).is_none(), "not a team member");
+        assert!(form.parse(&[Uuid::new_v4()], &[], &mut errors).is_none(), "not a team member");
         let mut errors = FieldErrors::new();
-        assert!(form.parse(&[owner], &mut errors).is_some());
+        assert!(form.parse(&[owner], &[], &mut errors).is_some());
+        let later = ActionForm { retest: Uuid::new_v4().to_string(), ..form };
+        let mut errors = FieldErrors::new();
+        assert!(later.parse(&[owner], &[], &mut errors).is_none(), "not one of the team's open game days");
     }
 }

@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/teams/{slug}/learnings", get(library))
         .route("/teams/{slug}/actions", get(actions_page))
         .route("/teams/{slug}/actions/{action}/status", post(set_status))
+        .route("/teams/{slug}/overview", get(super::overview::overview))
 }
 
 /// The first error of a form, for a refusal shown on the retrospective.
@@ -77,10 +78,16 @@ async fn add_action(
     }
     let members: Vec<Uuid> =
         store::team_members(&state.db, ctx.membership.team.id).await?.into_iter().map(|(id, _)| id).collect();
+    let open_gamedays: Vec<Uuid> = crate::gamedays::store::team_gamedays(&state.db, ctx.membership.team.id)
+        .await?
+        .into_iter()
+        .filter(|g| g.status.plan_is_open())
+        .map(|g| g.id)
+        .collect();
     let mut errors = FieldErrors::new();
-    let action = form.parse(&members, &mut errors).filter(|_| errors.is_empty());
+    let action = form.parse(&members, &open_gamedays, &mut errors).filter(|_| errors.is_empty());
     let Some(action) = action else {
-        return Err(AppError::Validation(first_error(&errors, &["title", "owner", "due_on", "link"])));
+        return Err(AppError::Validation(first_error(&errors, &["title", "owner", "due_on", "link", "retest"])));
     };
     store::create_action(&state.db, ctx.membership.team.id, ctx.gameday.id, user.id, &action).await?;
     flash(&session, FlashKind::Success, "Action added; its owner sees it on their dashboard.").await?;

@@ -120,6 +120,8 @@ pub struct ActionItem {
     pub gameday_id: Option<Uuid>,
     pub gameday_title: Option<String>,
     pub team_slug: String,
+    pub retest_gameday_id: Option<Uuid>,
+    pub retest_title: Option<String>,
 }
 
 impl ActionItem {
@@ -139,7 +141,7 @@ pub async fn create_action(
 ) -> sqlx::Result<Uuid> {
     let id = Uuid::now_v7();
     sqlx::query!(
-        "insert into action_items (id, team_id, gameday_id, title, owner, due_on, link, created_by) values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "insert into action_items (id, team_id, gameday_id, title, owner, due_on, link, retest_gameday_id, created_by) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         id,
         team_id,
         gameday_id,
@@ -147,6 +149,7 @@ pub async fn create_action(
         action.owner,
         action.due_on,
         action.link,
+        action.retest,
         by
     )
     .execute(db)
@@ -160,8 +163,10 @@ pub async fn actions_of_gameday(db: &PgPool, gameday_id: Uuid) -> sqlx::Result<V
         ActionItem,
         r#"
         select a.id, a.title, a.owner, u.display_name as owner_name, a.due_on, a.status as "status: ActionStatus", a.link,
-               a.gameday_id, g.title as "gameday_title?", t.slug as team_slug
+               a.gameday_id, g.title as "gameday_title?", t.slug as team_slug,
+               a.retest_gameday_id, rg.title as "retest_title?"
         from action_items a join users u on u.id = a.owner join teams t on t.id = a.team_id
+        left join gamedays rg on rg.id = a.retest_gameday_id
         left join gamedays g on g.id = a.gameday_id
         where a.gameday_id = $1
         order by a.created_at
@@ -179,8 +184,10 @@ pub async fn open_actions(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Action
         ActionItem,
         r#"
         select a.id, a.title, a.owner, u.display_name as owner_name, a.due_on, a.status as "status: ActionStatus", a.link,
-               a.gameday_id, g.title as "gameday_title?", t.slug as team_slug
+               a.gameday_id, g.title as "gameday_title?", t.slug as team_slug,
+               a.retest_gameday_id, rg.title as "retest_title?"
         from action_items a join users u on u.id = a.owner join teams t on t.id = a.team_id
+        left join gamedays rg on rg.id = a.retest_gameday_id
         left join gamedays g on g.id = a.gameday_id
         where a.team_id = $1 and a.status = 'open'
         order by a.due_on nulls last, a.created_at
@@ -198,8 +205,10 @@ pub async fn my_actions(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<ActionIt
         ActionItem,
         r#"
         select a.id, a.title, a.owner, u.display_name as owner_name, a.due_on, a.status as "status: ActionStatus", a.link,
-               a.gameday_id, g.title as "gameday_title?", t.slug as team_slug
+               a.gameday_id, g.title as "gameday_title?", t.slug as team_slug,
+               a.retest_gameday_id, rg.title as "retest_title?"
         from action_items a join users u on u.id = a.owner join teams t on t.id = a.team_id
+        left join gamedays rg on rg.id = a.retest_gameday_id
         join team_members m on m.team_id = a.team_id and m.user_id = a.owner
         left join gamedays g on g.id = a.gameday_id
         where a.owner = $1 and a.status = 'open'
@@ -242,4 +251,68 @@ pub async fn team_members(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<(Uuid,
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(|r| (r.id, r.display_name)).collect())
+}
+
+/// A team's numbers for its overview page.
+#[derive(Debug, Clone, Default)]
+pub struct Numbers {
+    pub gamedays_held: i64,
+    pub held: i64,
+    pub refuted: i64,
+    pub inconclusive: i64,
+    pub open_actions: i64,
+    pub overdue_actions: i64,
+    pub open_weaknesses: i64,
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn numbers(db: &PgPool, team_id: Uuid) -> sqlx::Result<Numbers> {
+    let r = sqlx::query!(
+        r#"
+        select
+          (select count(*) from gamedays where team_id = $1 and status = 'completed') as "gamedays!",
+          (select count(*) from scenarios s join gamedays g on g.id = s.gameday_id where g.team_id = $1 and s.outcome = 'held') as "held!",
+          (select count(*) from scenarios s join gamedays g on g.id = s.gameday_id where g.team_id = $1 and s.outcome = 'refuted') as "refuted!",
+          (select count(*) from scenarios s join gamedays g on g.id = s.gameday_id where g.team_id = $1 and s.outcome = 'inconclusive') as "inconclusive!",
+          (select count(*) from action_items where team_id = $1 and status = 'open') as "open_actions!",
+          (select count(*) from action_items where team_id = $1 and status = 'open' and due_on < current_date) as "overdue!",
+          (select count(*) from weaknesses where team_id = $1 and status = 'open') as "weaknesses!"
+        "#,
+        team_id
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(Numbers {
+        gamedays_held: r.gamedays,
+        held: r.held,
+        refuted: r.refuted,
+        inconclusive: r.inconclusive,
+        open_actions: r.open_actions,
+        overdue_actions: r.overdue,
+        open_weaknesses: r.weaknesses,
+    })
+}
+
+/// Every event of the team's completed game days that belongs to a scenario, with the
+/// scenario's title, for timings over time: (game day start, scenario title, event).
+#[tracing::instrument(skip(db))]
+pub async fn scenario_events_of_completed(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<crate::timeline::Event>> {
+    sqlx::query_as!(
+        crate::timeline::Event,
+        r#"
+        select e.seq, e.at, e.observed_at, e.actor, null::text as "actor_name?", e.kind, e.scenario_id,
+               r.title as "scenario_title?", e.body, e.data
+        from timeline_events e
+        join gamedays g on g.id = e.gameday_id
+        join scenarios s on s.id = e.scenario_id
+        join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
+        where g.team_id = $1 and g.status = 'completed'
+          and (e.kind in ('scenario_announced', 'scenario_injected', 'scenario_rolled_back', 'scenario_halted', 'scenario_concluded')
+               or (e.kind = 'observation' and e.data ? 'marker'))
+        order by e.at
+        "#,
+        team_id
+    )
+    .fetch_all(db)
+    .await
 }

@@ -3,6 +3,7 @@
 //! Lifecycle: `draft → in_review → published`; published is read-only, later additions are
 //! dated addenda.
 
+pub mod export;
 pub mod routes;
 pub mod store;
 

@@ -34,6 +34,65 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{base}/publish"), post(publish))
         .route(&format!("{base}/notes"), post(add_note))
         .route(&format!("{base}/read"), post(mark_read))
+        .route("/teams/{slug}/gamedays/{id}/retrospective.md", get(export_markdown))
+}
+
+/// The retrospective as a Markdown file to download.
+async fn export_markdown(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path((slug, id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let ctx = load_completed(&state, &slug, &id, &user).await?;
+    let id = ctx.gameday.id;
+    let retro = store::get_or_create(&state.db, id).await?;
+    let participants = crate::gamedays::store::participants(&state.db, id).await?;
+    let scenarios = scenario_store::scenarios_of(&state.db, id).await?;
+    let events = crate::timeline::store::events(&state.db, id).await?;
+    let impacts = store::observed_impacts(&state.db, id).await?;
+    let mut signoffs = scenario_store::signoffs_of_gameday(&state.db, id).await?;
+    let stories: Vec<(ScenarioStory, crate::scenarios::Signoffs)> = scenarios
+        .into_iter()
+        .map(|scenario| {
+            let observed_impact =
+                impacts.iter().find(|(s, _)| *s == scenario.id).map(|(_, t)| t.clone()).unwrap_or_default();
+            let signed = signoffs
+                .remove(&scenario.id)
+                .unwrap_or(crate::scenarios::Signoffs { revision: scenario.revision, signers: Vec::new() });
+            let story = ScenarioStory {
+                timings: timings(&events, scenario.id),
+                observed_impact,
+                excerpt: Vec::new(),
+                scenario,
+            };
+            (story, signed)
+        })
+        .collect();
+    let learnings = learning_store::of_gameday(&state.db, id).await?;
+    let actions = learning_store::actions_of_gameday(&state.db, id).await?;
+    let notes = store::notes(&state.db, id).await?;
+    let export = super::export::Export {
+        team: &ctx.membership.team.name,
+        gameday: &ctx.gameday,
+        retro: &retro,
+        participants: &participants,
+        stories: &stories,
+        events: &events,
+        learnings: &learnings,
+        actions: &actions,
+        notes: &notes,
+    };
+    let body = super::export::markdown(&export);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/markdown; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"retrospective.md\"".to_owned()),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// One scenario as the retrospective tells it.
@@ -57,6 +116,8 @@ struct RetroPage {
     learnings: Vec<Learning>,
     actions: Vec<ActionItem>,
     members: Vec<(Uuid, String)>,
+    /// The team's game days still to come, for "re-test in".
+    upcoming: Vec<(Uuid, String)>,
     me: Uuid,
     errors: FieldErrors,
     alert: Option<String>,
@@ -132,8 +193,28 @@ async fn retro_page(
     let learnings = learning_store::of_gameday(&state.db, id).await?;
     let actions = learning_store::actions_of_gameday(&state.db, id).await?;
     let members = learning_store::team_members(&state.db, ctx.membership.team.id).await?;
-    let page =
-        RetroPage { layout, ctx, retro, form, stories, notes, readers, learnings, actions, members, me, errors, alert };
+    let upcoming = crate::gamedays::store::team_gamedays(&state.db, ctx.membership.team.id)
+        .await?
+        .into_iter()
+        .filter(|g| g.status.plan_is_open())
+        .map(|g| (g.id, g.title))
+        .collect();
+    let page = RetroPage {
+        layout,
+        ctx,
+        retro,
+        form,
+        stories,
+        notes,
+        readers,
+        learnings,
+        actions,
+        members,
+        upcoming,
+        me,
+        errors,
+        alert,
+    };
     render_status(status, &page)
 }
 

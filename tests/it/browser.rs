@@ -93,10 +93,8 @@ async fn fill(browser: &Client, label: &str, value: &str) {
     input.send_keys(value).await.unwrap();
 }
 
-/// Clicks `element` and waits until the page it leads to has loaded (the old page is gone).
-async fn click_and_wait(browser: &Client, element: fantoccini::elements::Element) {
-    let old_page = browser.find(Locator::Css("html")).await.unwrap();
-    element.click().await.unwrap();
+/// Waits until the page a click leads to has loaded (the old page is gone).
+async fn wait_for_new_page(browser: &Client, old_page: fantoccini::elements::Element) {
     for _ in 0..200 {
         // A reference to the old page's root goes stale once the new page replaced it.
         if old_page.tag_name().await.is_err() {
@@ -112,13 +110,29 @@ async fn click_and_wait(browser: &Client, element: fantoccini::elements::Element
 
 async fn click_button(browser: &Client, text: &str) {
     let xpath = format!("//button[normalize-space()='{text}']");
-    let button = browser.find(Locator::XPath(&xpath)).await.unwrap_or_else(|_| panic!("no button {text}"));
-    click_and_wait(browser, button).await;
+    click_found(browser, Locator::XPath(&xpath), text).await;
 }
 
 async fn click_link(browser: &Client, text: &str) {
-    let link = browser.find(Locator::LinkText(text)).await.unwrap_or_else(|_| panic!("no link {text}"));
-    click_and_wait(browser, link).await;
+    click_found(browser, Locator::LinkText(text), text).await;
+}
+
+/// Finds and clicks, finding again if the live page replaced the element in between.
+async fn click_found(browser: &Client, locator: Locator<'_>, what: &str) {
+    for _ in 0..3 {
+        let element = browser.find(locator).await.unwrap_or_else(|_| panic!("nothing to click called {what}"));
+        let old_page = browser.find(Locator::Css("html")).await.unwrap();
+        match element.click().await {
+            Ok(()) => return wait_for_new_page(browser, old_page).await,
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+            {
+                continue;
+            }
+            Err(err) => panic!("clicking {what}: {err}"),
+        }
+    }
+    panic!("{what} kept changing under the pointer");
 }
 
 async fn heading(browser: &Client) -> String {
@@ -407,6 +421,59 @@ async fn a_second_person_sees_the_announcement_and_the_observation_arrive_live(d
     let bold = li.find(Locator::XPath("//ol[@id='timeline-events']//strong[normalize-space()='p99']")).await;
     assert!(bold.is_ok(), "the Markdown is rendered in the live entry too");
     screenshot(&li, "21-live-li").await;
+
+    for browser in [ana, li] {
+        browser.close().await.unwrap();
+    }
+}
+
+#[sqlx::test]
+async fn from_a_completed_game_day_to_a_published_retrospective_found_again_by_search(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    day.all_approve(&scenario).await;
+    day.start().await;
+    for what in ["announce", "inject", "rollback"] {
+        day.run(&day.ana, &scenario, what, &[]).await;
+    }
+    day.run(&day.ana, &scenario, "conclude", &[("outcome", "refuted"), ("note", "")]).await;
+    day.step(&day.ana, "complete").await;
+    let app = &day.app;
+    let driver = Driver::start().await;
+    let ana = sign_in(&driver, app, "ana@example.com").await;
+
+    ana.goto(&app.url(&day.url)).await.unwrap();
+    click_link(&ana, "Retrospective").await;
+    assert_eq!(heading(&ana).await, "Retrospective");
+    fill(&ana, "Summary", "Failover worked, but nobody was paged for 40 seconds.").await;
+    fill(&ana, "What went well", "Everyone knew the rollback plan.").await;
+    fill(&ana, "Observed impact of “Stop the primary”", "Writes failed for 40 s.").await;
+    click_button(&ana, "Save").await;
+    assert!(body_text(&ana).await.contains("Retrospective saved."));
+    fill(&ana, "Learning", "Replica lag needs an alert route to the on-call").await;
+    fill(&ana, "Tags", "alerting, failover").await;
+    click_button(&ana, "Add learning").await;
+    fill(&ana, "Action", "Route the replica lag alert").await;
+    choose(&ana, "Owner", "Li").await;
+    click_button(&ana, "Add action").await;
+    click_button(&ana, "Send to review").await;
+    click_button(&ana, "Publish").await;
+    assert!(body_text(&ana).await.contains("Published."));
+    ana.set_window_size(1280, 2600).await.unwrap();
+    screenshot(&ana, "30-retrospective-published").await;
+
+    // Li finds it again through the team's learnings search, and the action on her dashboard.
+    let li = sign_in(&driver, app, "li@example.com").await;
+    assert!(body_text(&li).await.contains("Route the replica lag alert"), "Li's dashboard lists her action");
+    li.goto(&app.url(&format!("/teams/{}", day.slug))).await.unwrap();
+    click_link(&li, "Learnings").await;
+    fill(&li, "Search", "alert route").await;
+    click_button(&li, "Search").await;
+    assert!(body_text(&li).await.contains("Replica lag needs an alert route to the on-call"));
+    screenshot(&li, "31-learnings-search").await;
+    click_link(&li, "Database failover drill").await;
+    click_button(&li, "Mark as read").await;
+    assert!(body_text(&li).await.contains("Read by 1"));
 
     for browser in [ana, li] {
         browser.close().await.unwrap();

@@ -175,5 +175,97 @@ async fn actions_have_owners_due_dates_and_stand_out_when_overdue(db: PgPool) {
     );
     assert_eq!(day.app.post_as(&day.li, &status, &[("status", "done")]).await.status(), StatusCode::SEE_OTHER);
     assert!(day.page(&day.vi, &actions).await.contains("No open actions."));
+
+    // A follow-up action can name a later game day to re-test in (one still to come).
+    let mut later = crate::gamedays::GAMEDAY_FORM.to_vec();
+    later.retain(|(k, _)| *k != "title");
+    later.push(("title", "Failover re-test"));
+    let response = day.app.post_as(&day.ana, &format!("/teams/{}/gamedays", day.slug), &later).await;
+    let later_id = crate::helpers::location(&response).rsplit('/').next().unwrap().to_owned();
+    let form = [("title", "Re-test the failover"), ("owner", li.as_str()), ("retest", later_id.as_str())];
+    assert_eq!(day.app.post_as(&day.ana, &add, &form).await.status(), StatusCode::SEE_OTHER);
+    let finished = day.id.to_string();
+    let form = [("title", "Re-test in the past"), ("owner", li.as_str()), ("retest", finished.as_str())];
+    assert_eq!(
+        day.app.post_as(&day.ana, &add, &form).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a completed game day is no re-test"
+    );
+    assert!(day.page(&day.vi, &actions).await.contains("re-test in <a"));
     assert_eq!(day.app.post_as(&day.eve, &status, &[("status", "open")]).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[sqlx::test]
+async fn the_markdown_export_contains_every_part(db: PgPool) {
+    let (day, scenario) = completed(db).await;
+    let retro = format!("{}/retrospective", day.url);
+    let sid = scenario.rsplit('/').next().unwrap().to_owned();
+    let observed_key = format!("observed_{sid}");
+    let text = [
+        ("summary", "Failover took 40 s."),
+        ("went_well", "Calm | clear"),
+        ("surprised_us", "No alert."),
+        (observed_key.as_str(), "Writes failed for 40 s."),
+    ];
+    day.app.post_as(&day.ana, &retro, &text).await;
+    day.app
+        .post_as(
+            &day.li,
+            &format!("{}/learnings", day.url),
+            &[("statement", "Promotion takes 40 s"), ("tags", "failover")],
+        )
+        .await;
+    let li = day.id_of("li@example.com").await;
+    day.app
+        .post_as(
+            &day.ana,
+            &format!("{}/actions", day.url),
+            &[("title", "Add the lag alert"), ("owner", li.as_str()), ("due_on", "2026-12-31")],
+        )
+        .await;
+    day.app.post_as(&day.ana, &format!("{retro}/submit"), &[]).await;
+    day.app.post_as(&day.ana, &format!("{retro}/publish"), &[]).await;
+    day.app.post_as(&day.ana, &format!("{retro}/notes"), &[("kind", "addendum"), ("body", "Alert shipped.")]).await;
+
+    let response = day.app.get_as(&day.bo, &format!("{}/retrospective.md", day.url)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/markdown"));
+    let md = response.text().await.unwrap();
+    for part in [
+        "# Retrospective: Database failover drill",
+        "## Objective",
+        "## Summary\n\nFailover took 40 s.",
+        "## What went well",
+        "### Stop the primary (refuted)",
+        "| Hypothesis | Checkout p99 stays under 300 ms. |",
+        "| Observed impact | Writes failed for 40 s. |",
+        "Signed off: revision 1",
+        "approved by Ana, Bo, Li",
+        "## Timeline",
+        "**Injected**",
+        "## Learnings\n\n- Promotion takes 40 s _(failover)_",
+        "| Add the lag alert | Li | 2026-12-31 | Open |",
+        "## Addenda",
+        "Alert shipped.",
+    ] {
+        assert!(md.contains(part), "the export lacks {part:?}:\n{md}");
+    }
+    assert_eq!(
+        day.app.get_as(&day.eve, &format!("{}/retrospective.md", day.url)).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[sqlx::test]
+async fn the_team_overview_counts_outcomes_and_charts_timings(db: PgPool) {
+    let (day, _) = completed(db).await;
+    let page = day.page(&day.vi, &format!("/teams/{}/overview", day.slug)).await;
+    assert!(page.contains(r#"<span class="big">1</span> game days held"#));
+    assert!(page.contains(r#"<span class="big bad">1</span> refuted"#));
+    // The roll-back counts as the repair: the chart has a point for it, with a title.
+    assert!(page.contains("<svg") && page.contains("repaired after"));
+    assert_eq!(
+        day.app.get_as(&day.eve, &format!("/teams/{}/overview", day.slug)).await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
