@@ -32,6 +32,17 @@ pub fn router() -> Router<AppState> {
         .route("/teams/{slug}/overview", get(super::overview::overview))
 }
 
+/// A published retrospective is read-only: what comes later goes into dated addenda.
+async fn refuse_if_published(state: &AppState, gameday_id: Uuid) -> AppResult<()> {
+    let retro = crate::retros::store::get_or_create(&state.db, gameday_id).await?;
+    if retro.status == crate::retros::RetroStatus::Published {
+        return Err(AppError::Conflict(
+            "The retrospective is published and read-only: add a dated addendum instead.".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The first error of a form, for a refusal shown on the retrospective.
 fn first_error(errors: &FieldErrors, fields: &[&str]) -> String {
     fields.iter().find_map(|f| errors.get(f)).unwrap_or("Check the form.").to_owned()
@@ -49,6 +60,7 @@ async fn add_learning(
     if ctx.role.is_none() {
         return Err(AppError::Forbidden("People on the game day record its learnings.".into()));
     }
+    refuse_if_published(&state, ctx.gameday.id).await?;
     let mut errors = FieldErrors::new();
     let learning = form.parse(&mut errors).filter(|_| errors.is_empty());
     let Some(learning) = learning else {
@@ -76,6 +88,7 @@ async fn add_action(
     if ctx.role != Some(GamedayRole::Facilitator) {
         return Err(AppError::Forbidden("Facilitators assign the actions that follow a game day.".into()));
     }
+    refuse_if_published(&state, ctx.gameday.id).await?;
     let members: Vec<Uuid> =
         store::team_members(&state.db, ctx.membership.team.id).await?.into_iter().map(|(id, _)| id).collect();
     let open_gamedays: Vec<Uuid> = crate::gamedays::store::team_gamedays(&state.db, ctx.membership.team.id)

@@ -16,20 +16,26 @@ pub struct Retro {
     pub published_at: Option<OffsetDateTime>,
 }
 
-/// The retrospective of a game day, created (empty, as a draft) the first time it is asked for.
+/// The retrospective of a game day; an empty draft when nobody has written any yet (reading
+/// writes nothing: the row is made by the first change, under its lock).
 #[tracing::instrument(skip(db))]
-pub async fn get_or_create(db: impl PgExecutor<'_> + Copy, gameday_id: Uuid) -> sqlx::Result<Retro> {
-    sqlx::query!("insert into retrospectives (gameday_id) values ($1) on conflict do nothing", gameday_id)
-        .execute(db)
-        .await?;
-    sqlx::query_as!(
+pub async fn get_or_create(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Result<Retro> {
+    let found = sqlx::query_as!(
         Retro,
         r#"select gameday_id, status as "status: RetroStatus", summary, went_well, surprised_us, published_at
            from retrospectives where gameday_id = $1"#,
         gameday_id
     )
-    .fetch_one(db)
-    .await
+    .fetch_optional(db)
+    .await?;
+    Ok(found.unwrap_or(Retro {
+        gameday_id,
+        status: RetroStatus::Draft,
+        summary: String::new(),
+        went_well: String::new(),
+        surprised_us: String::new(),
+        published_at: None,
+    }))
 }
 
 /// Locks the retrospective's row for this transaction.

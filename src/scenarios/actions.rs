@@ -155,9 +155,15 @@ pub async fn announce(
     let signoffs = store::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
     super::announce(gameday.status, scenario.state, &signoffs)?;
     let f = &scenario.fields;
-    let smaller =
-        weakness_store::smaller_that_held(&mut *tx, gameday.team_id, scenario_id, &f.target_system, f.blast_radius)
-            .await?;
+    let smaller = weakness_store::smaller_that_held(
+        &mut *tx,
+        gameday.team_id,
+        scenario_id,
+        &f.target_system,
+        f.blast_radius,
+        &gameday.environment,
+    )
+    .await?;
     let escalation = crate::weaknesses::start_tiny(f.blast_radius, smaller.as_deref(), acknowledge_escalation)?;
     store::set_state(&mut tx, scenario_id, ScenarioState::Announced).await?;
     let mut body = format!(

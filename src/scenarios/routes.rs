@@ -264,6 +264,7 @@ async fn scenario_page(
         scenario.id,
         &f.target_system,
         f.blast_radius,
+        &ctx.gameday.environment,
     )
     .await?;
     let weakness = weakness_store::linked_weakness(&state.db, scenario.id).await?;
@@ -405,8 +406,14 @@ async fn transition(
             "Announced. Everyone on the game day can see what will be broken; inject when ready.",
         ),
         Move::Inject => {
-            let reason = (!form.weakness_reason.trim().is_empty()).then_some(form.weakness_reason.as_str());
-            (actions::inject(&state.db, ctx.gameday.id, scenario.id, &user, reason).await, "Injected.")
+            let result = match form.weakness_reason.trim() {
+                "" => actions::inject(&state.db, ctx.gameday.id, scenario.id, &user, None).await,
+                reason => match crate::form::bounded_text(reason, "The reason", 1, 500) {
+                    Ok(reason) => actions::inject(&state.db, ctx.gameday.id, scenario.id, &user, Some(&reason)).await,
+                    Err(message) => Err(AppError::Validation(message)),
+                },
+            };
+            (result, "Injected.")
         }
         Move::RollBack => (actions::roll_back(&state.db, ctx.gameday.id, scenario.id, &user).await, "Rolled back."),
     };

@@ -103,7 +103,14 @@ async fn set_status(
         "mitigated" => WeaknessStatus::Mitigated,
         _ => return Err(AppError::Validation("Choose open or mitigated.".into())),
     };
-    if !store::set_weakness_status(&state.db, membership.team.id, path_id(&wid)?, status).await? {
+    let wid = path_id(&wid)?;
+    if !store::set_weakness_status(&state.db, membership.team.id, wid, status).await? {
+        if store::in_flight_for(&state.db, wid).await? {
+            return Err(AppError::Conflict(
+                "A scenario linked to this weakness is announced or injected: change its status after the fault ends."
+                    .into(),
+            ));
+        }
         return Err(AppError::NotFound);
     }
     flash(&session, FlashKind::Success, format!("Marked {}.", status.as_str())).await?;
@@ -134,9 +141,24 @@ async fn link_weakness(
     require_facilitator(role)?;
     let scenario = scenario_store::lock_scenario(&mut tx, ctx.gameday.id, sid).await?.ok_or(AppError::NotFound)?;
     crate::scenarios::edit(scenario.state)?;
+    // The link is part of what people agree to: it is set before anyone signs this revision.
+    if store::has_signoffs(&mut tx, sid).await? {
+        return Err(AppError::Conflict(
+            "People have signed this revision already: link the weakness before sign-off (edit the scenario to start a new revision).".into(),
+        ));
+    }
     if !store::link_weakness(&mut tx, ctx.membership.team.id, sid, weakness).await? {
         return Err(AppError::Validation("Choose a weakness from the team's register.".into()));
     }
+    let body = match weakness {
+        Some(_) => format!("{} linked \"{}\" to a known weakness.", user.display_name, scenario.fields.title),
+        None => format!("{} unlinked \"{}\" from its known weakness.", user.display_name, scenario.fields.title),
+    };
+    let event =
+        crate::timeline::NewEvent::new(ctx.gameday.id, user.id, crate::timeline::EventKind::ScenarioRevised, body)
+            .scenario(sid)
+            .data(serde_json::json!({ "weakness": weakness }));
+    crate::timeline::store::append(&mut tx, event).await?;
     tx.commit().await?;
     flash(&session, FlashKind::Success, if weakness.is_some() { "Linked to the weakness." } else { "Unlinked." })
         .await?;
@@ -151,6 +173,7 @@ async fn weakness_from_scenario(
     Path((slug, id, sid)): Path<(String, String, String)>,
 ) -> AppResult<Response> {
     let ctx = load(&state, &slug, &id, &user).await?;
+    can_write(&ctx.membership)?;
     if ctx.role.is_none() {
         return Err(AppError::Forbidden("People on the game day record what it found.".into()));
     }

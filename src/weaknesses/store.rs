@@ -58,7 +58,8 @@ pub async fn set_weakness_status(db: &PgPool, team_id: Uuid, id: Uuid, status: W
     let result = sqlx::query!(
         r#"update weaknesses set status = $3,
              mitigated_at = case when $3 = 'mitigated'::weakness_status then now() else null end
-           where id = $1 and team_id = $2"#,
+           where id = $1 and team_id = $2
+             and not exists (select 1 from scenarios where weakness_id = $1 and state in ('announced', 'injected'))"#,
         id,
         team_id,
         status as WeaknessStatus
@@ -68,16 +69,41 @@ pub async fn set_weakness_status(db: &PgPool, team_id: Uuid, id: Uuid, status: W
     Ok(result.rows_affected() == 1)
 }
 
-/// The scenario's linked weakness: (title, open?).
+/// Whether a scenario linked to the weakness is announced or injected right now.
+#[tracing::instrument(skip(db))]
+pub async fn in_flight_for(db: &PgPool, weakness: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from scenarios where weakness_id = $1 and state in ('announced', 'injected')) as "busy!""#,
+        weakness
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// The scenario's linked weakness: (title, open?), its row locked against status changes
+/// until the transaction ends.
 #[tracing::instrument(skip(db))]
 pub async fn linked_weakness(db: impl PgExecutor<'_>, scenario_id: Uuid) -> sqlx::Result<Option<(Uuid, String, bool)>> {
     let row = sqlx::query!(
-        r#"select w.id, w.title, w.status = 'open' as "open!" from scenarios s join weaknesses w on w.id = s.weakness_id where s.id = $1"#,
+        r#"select w.id, w.title, w.status = 'open' as "open!" from scenarios s join weaknesses w on w.id = s.weakness_id
+           where s.id = $1 for share of w"#,
         scenario_id
     )
     .fetch_optional(db)
     .await?;
     Ok(row.map(|r| (r.id, r.title, r.open)))
+}
+
+/// Whether anyone has signed the scenario's current revision.
+#[tracing::instrument(skip(conn))]
+pub async fn has_signoffs(conn: &mut PgConnection, scenario_id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from signoffs o join scenarios s on s.id = o.scenario_id and o.revision = s.current_revision
+                          where s.id = $1) as "signed!""#,
+        scenario_id
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Links a scenario to one of the team's weaknesses (or unlinks it).
@@ -113,6 +139,7 @@ pub async fn smaller_that_held(
     scenario_id: Uuid,
     target: &str,
     radius: BlastRadius,
+    environment: &str,
 ) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar!(
         r#"
@@ -122,13 +149,17 @@ pub async fn smaller_that_held(
         join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
         where g.team_id = $1 and s.id <> $2 and s.outcome = 'held'
           and lower(r.target_system) = lower($3) and r.blast_radius < $4
+          and lower(g.environment) = lower($5)
+          -- It held under the fault: it was injected, not halted before injection.
+          and exists (select 1 from timeline_events e where e.scenario_id = s.id and e.kind = 'scenario_injected')
         order by r.blast_radius desc
         limit 1
         "#,
         team_id,
         scenario_id,
         target,
-        radius as BlastRadius
+        radius as BlastRadius,
+        environment
     )
     .fetch_optional(db)
     .await

@@ -77,6 +77,9 @@ async fn a_retrospective_goes_from_draft_through_review_to_published_and_stays_r
     let rewrite = [("summary", "Rewritten history"), ("went_well", ""), ("surprised_us", "")];
     assert_eq!(day.app.post_as(&day.ana, &retro, &rewrite).await.status(), StatusCode::CONFLICT);
     assert!(!day.page(&day.ana, &retro).await.contains("Rewritten history"));
+    let learning = [("statement", "Added after publication"), ("tags", "")];
+    let response = day.app.post_as(&day.ana, &format!("{}/learnings", day.url), &learning).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT, "published: no new learnings in it");
     let addendum = [("kind", "addendum"), ("body", "The alert was added on 3 Dec.")];
     assert_eq!(
         day.app.post_as(&day.li, &notes, &addendum).await.status(),
@@ -100,10 +103,11 @@ async fn a_retrospective_goes_from_draft_through_review_to_published_and_stays_r
 async fn learnings_are_found_again_by_text_and_tag_best_first(db: PgPool) {
     let (day, _) = completed(db).await;
     let add = format!("{}/learnings", day.url);
+    // The best match goes in first, so that newest-first ordering alone would put it last.
     let learnings = [
-        ("Replica promotion takes 40 seconds; checkout retries must cover it.", "database, failover"),
-        ("Nobody was paged: the replica lag alert had no route.", "alerting"),
         ("Failover runbooks must name the failover command and the failover owner.", "failover, runbook"),
+        ("Nobody was paged: the replica lag alert had no route.", "alerting"),
+        ("Replica promotion takes 40 seconds; checkout retries must cover it.", "database, failover"),
     ];
     for (statement, tags) in learnings {
         let response =

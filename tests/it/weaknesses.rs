@@ -47,6 +47,14 @@ async fn a_larger_blast_radius_needs_a_smaller_success_or_an_acknowledgement(db:
         "escalated to a medium blast radius without a smaller scenario that held on this target (acknowledged)"
     ));
 
+    // A tiny one announced, halted before injection and concluded "held" proves nothing.
+    let halted = scenario_with(&day, "Kill one pod, halted", "tiny").await;
+    day.all_approve(&halted).await;
+    day.run(&day.ana, &halted, "announce", &[]).await;
+    day.run(&day.ana, &halted, "halt", &[("reason", "wrong pod")]).await;
+    day.run(&day.ana, &halted, "conclude", &[("outcome", "held"), ("note", "")]).await;
+    assert_eq!(day.run(&day.ana, &small, "announce", &[]).await.status(), StatusCode::CONFLICT);
+
     // Once the tiny one held on the same target, the small one needs no acknowledgement.
     for what in ["announce", "inject", "rollback"] {
         assert_eq!(day.run(&day.ana, &tiny, what, &[]).await.status(), StatusCode::SEE_OTHER, "{what}");
@@ -81,8 +89,14 @@ async fn injecting_into_an_open_weakness_needs_a_recorded_reason(db: PgPool) {
         StatusCode::SEE_OTHER
     );
     day.all_approve(&scenario).await;
+    // Once signed, the link cannot be quietly removed.
+    let response = day.app.post_as(&day.ana, &link, &[("weakness", "")]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
     day.start().await;
     assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
+    // Nor can the weakness be marked mitigated while the fault is in flight.
+    let status = format!("{weaknesses}/{weakness}/status");
+    assert_eq!(day.app.post_as(&day.ana, &status, &[("status", "mitigated")]).await.status(), StatusCode::CONFLICT);
 
     let response = day.run(&day.ana, &scenario, "inject", &[]).await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
@@ -106,12 +120,13 @@ async fn injecting_into_an_open_weakness_needs_a_recorded_reason(db: PgPool) {
     let page = day.page(&day.vi, &weaknesses).await;
     assert!(page.contains("Stop the primary: hypothesis refuted") && page.contains("lag reached 30 s unnoticed"));
     // Mitigated, a weakness no longer asks for a reason.
-    let status = format!("{weaknesses}/{weakness}/status");
     assert_eq!(day.app.post_as(&day.li, &status, &[("status", "mitigated")]).await.status(), StatusCode::SEE_OTHER);
     let second = scenario_with(&day, "Stop the primary again", "tiny").await;
-    day.app.post_as(&day.ana, &format!("{second}/weakness"), &[("weakness", weakness.to_string().as_str())]).await;
+    let linked =
+        day.app.post_as(&day.ana, &format!("{second}/weakness"), &[("weakness", weakness.to_string().as_str())]).await;
+    assert_eq!(linked.status(), StatusCode::SEE_OTHER);
     day.all_approve(&second).await;
-    day.run(&day.ana, &second, "announce", &[]).await;
+    assert_eq!(day.run(&day.ana, &second, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(day.run(&day.ana, &second, "inject", &[]).await.status(), StatusCode::SEE_OTHER);
 }
 
