@@ -17,6 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::gamedays::GamedayRole;
 use crate::gamedays::routes::load;
+use crate::retros::routes::Drafts;
 use crate::scenarios::store as scenario_store;
 use crate::teams::Membership;
 use crate::teams::routes::membership_or_404;
@@ -43,13 +44,9 @@ async fn refuse_if_published(state: &AppState, gameday_id: Uuid) -> AppResult<()
     Ok(())
 }
 
-/// The first error of a form, for a refusal shown on the retrospective.
-fn first_error(errors: &FieldErrors, fields: &[&str]) -> String {
-    fields.iter().find_map(|f| errors.get(f)).unwrap_or("Check the form.").to_owned()
-}
-
 async fn add_learning(
     State(state): State<AppState>,
+    layout: Layout,
     session: Session,
     CurrentUser(user): CurrentUser,
     Path((slug, id)): Path<(String, String)>,
@@ -64,7 +61,9 @@ async fn add_learning(
     let mut errors = FieldErrors::new();
     let learning = form.parse(&mut errors).filter(|_| errors.is_empty());
     let Some(learning) = learning else {
-        return Err(AppError::Validation(first_error(&errors, &["statement", "tags", "scenario"])));
+        let status = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+        let drafts = Drafts::learning(form);
+        return crate::retros::routes::retro_page(&state, layout, ctx, user.id, drafts, errors, status, None).await;
     };
     if let Some(scenario) = learning.scenario {
         scenario_store::scenario(&state.db, ctx.gameday.id, scenario)
@@ -78,6 +77,7 @@ async fn add_learning(
 
 async fn add_action(
     State(state): State<AppState>,
+    layout: Layout,
     session: Session,
     CurrentUser(user): CurrentUser,
     Path((slug, id)): Path<(String, String)>,
@@ -100,7 +100,9 @@ async fn add_action(
     let mut errors = FieldErrors::new();
     let action = form.parse(&members, &open_gamedays, &mut errors).filter(|_| errors.is_empty());
     let Some(action) = action else {
-        return Err(AppError::Validation(first_error(&errors, &["title", "owner", "due_on", "link", "retest"])));
+        let status = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+        let drafts = Drafts::action(form);
+        return crate::retros::routes::retro_page(&state, layout, ctx, user.id, drafts, errors, status, None).await;
     };
     store::create_action(&state.db, ctx.membership.team.id, ctx.gameday.id, user.id, &action).await?;
     flash(&session, FlashKind::Success, "Action added; its owner sees it on their dashboard.").await?;

@@ -95,6 +95,26 @@ async fn export_markdown(
         .into_response())
 }
 
+/// What the person typed into the page's forms, kept when one of them is refused.
+#[derive(Debug, Default)]
+pub struct Drafts {
+    pub retro: Option<RetroForm>,
+    pub observed: Vec<(Uuid, String)>,
+    pub learning: crate::learnings::LearningForm,
+    pub action: crate::learnings::ActionForm,
+    pub comment: String,
+}
+
+impl Drafts {
+    pub fn learning(learning: crate::learnings::LearningForm) -> Self {
+        Drafts { learning, ..Default::default() }
+    }
+
+    pub fn action(action: crate::learnings::ActionForm) -> Self {
+        Drafts { action, ..Default::default() }
+    }
+}
+
 /// One scenario as the retrospective tells it.
 pub struct ScenarioStory {
     pub scenario: Scenario,
@@ -110,6 +130,7 @@ struct RetroPage {
     ctx: GamedayContext,
     retro: Retro,
     form: RetroForm,
+    drafts: Drafts,
     stories: Vec<ScenarioStory>,
     notes: Vec<Note>,
     readers: Vec<(Uuid, String, OffsetDateTime)>,
@@ -152,20 +173,21 @@ async fn load_completed(state: &AppState, slug: &str, id: &str, user: &User) -> 
     Ok(ctx)
 }
 
+/// Renders the retrospective page; `drafts` keeps what was typed into a refused form.
 #[allow(clippy::too_many_arguments)]
-async fn retro_page(
+pub async fn retro_page(
     state: &AppState,
     layout: Layout,
     ctx: GamedayContext,
     me: Uuid,
-    form: Option<RetroForm>,
+    mut drafts: Drafts,
     errors: FieldErrors,
     status: StatusCode,
     alert: Option<String>,
 ) -> AppResult<Response> {
     let id = ctx.gameday.id;
     let retro = store::get_or_create(&state.db, id).await?;
-    let form = form.unwrap_or_else(|| RetroForm {
+    let form = drafts.retro.take().unwrap_or_else(|| RetroForm {
         summary: retro.summary.clone(),
         went_well: retro.went_well.clone(),
         surprised_us: retro.surprised_us.clone(),
@@ -204,6 +226,7 @@ async fn retro_page(
         ctx,
         retro,
         form,
+        drafts,
         stories,
         notes,
         readers,
@@ -225,7 +248,7 @@ async fn page(
     Path((slug, id)): Path<(String, String)>,
 ) -> AppResult<Response> {
     let ctx = load_completed(&state, &slug, &id, &user).await?;
-    retro_page(&state, layout, ctx, user.id, None, FieldErrors::new(), StatusCode::OK, None).await
+    retro_page(&state, layout, ctx, user.id, Drafts::default(), FieldErrors::new(), StatusCode::OK, None).await
 }
 
 /// Runs a change; a refusal re-renders the page with the reason.
@@ -238,13 +261,29 @@ async fn finish(
     result: AppResult<()>,
     done: &str,
 ) -> AppResult<Response> {
+    finish_keeping(state, layout, session, ctx, user, result, done, Drafts::default()).await
+}
+
+/// Like [`finish`], keeping what was typed when the change is refused.
+#[allow(clippy::too_many_arguments)]
+async fn finish_keeping(
+    state: &AppState,
+    layout: Layout,
+    session: &Session,
+    ctx: GamedayContext,
+    user: &User,
+    result: AppResult<()>,
+    done: &str,
+    drafts: Drafts,
+) -> AppResult<Response> {
     match result {
         Ok(()) => {
             flash(session, FlashKind::Success, done).await?;
             Ok(see_other(&format!("{}/retrospective", ctx.url())))
         }
         Err(AppError::Conflict(message)) => {
-            retro_page(state, layout, ctx, user.id, None, FieldErrors::new(), StatusCode::CONFLICT, Some(message)).await
+            retro_page(state, layout, ctx, user.id, drafts, FieldErrors::new(), StatusCode::CONFLICT, Some(message))
+                .await
         }
         Err(AppError::Validation(message)) => {
             let page = retro_page(
@@ -252,7 +291,7 @@ async fn finish(
                 layout,
                 ctx,
                 user.id,
-                None,
+                drafts,
                 FieldErrors::new(),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Some(message),
@@ -290,6 +329,7 @@ async fn save(
     }
     let mut errors = FieldErrors::new();
     let parsed = form.parse(&mut errors);
+    let observed_kept = observed.clone();
     let mut impacts = Vec::new();
     for (scenario, text) in &observed {
         match multiline(text, "The observed impact", 0, 4000) {
@@ -299,7 +339,8 @@ async fn save(
     }
     let Some(parsed) = parsed.filter(|_| errors.is_empty()) else {
         let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return retro_page(&state, layout, ctx, user.id, Some(form), errors, status, None).await;
+        let drafts = Drafts { retro: Some(form), observed, ..Default::default() };
+        return retro_page(&state, layout, ctx, user.id, drafts, errors, status, None).await;
     };
     let result = async {
         let (mut tx, _gameday, role) = begin(&state.db, ctx.gameday.id, &user).await?;
@@ -319,7 +360,8 @@ async fn save(
     match result {
         Err(AppError::Conflict(message)) => {
             let status = StatusCode::CONFLICT;
-            retro_page(&state, layout, ctx, user.id, Some(form), FieldErrors::new(), status, Some(message)).await
+            let drafts = Drafts { retro: Some(form), observed: observed_kept, ..Default::default() };
+            retro_page(&state, layout, ctx, user.id, drafts, FieldErrors::new(), status, Some(message)).await
         }
         other => finish(&state, layout, &session, ctx, &user, other, "Retrospective saved.").await,
     }
@@ -398,7 +440,8 @@ async fn add_note(
     }
     .await;
     let done = if form.kind == "addendum" { "Addendum added, dated today." } else { "Comment added." };
-    finish(&state, layout, &session, ctx, &user, result, done).await
+    let drafts = Drafts { comment: form.body.clone(), ..Default::default() };
+    finish_keeping(&state, layout, &session, ctx, &user, result, done, drafts).await
 }
 
 async fn mark_read(

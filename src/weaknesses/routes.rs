@@ -14,6 +14,7 @@ use super::store::{self, Incident, Weakness};
 use crate::accounts::CurrentUser;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
+use crate::form::FieldErrors;
 use crate::form::bounded_text;
 use crate::gamedays::actions::{begin, require_facilitator};
 use crate::gamedays::routes::{load, path_id};
@@ -22,7 +23,8 @@ use crate::scenarios::store as scenario_store;
 use crate::scenarios::{BlastRadius, Outcome, ScenarioFields, ScenarioState};
 use crate::teams::routes::membership_or_404;
 use crate::teams::{Membership, TeamRole};
-use crate::web::{FlashKind, Layout, flash, render, see_other};
+use crate::web::{FlashKind, Layout, flash, render, render_status, see_other};
+use axum::http::StatusCode;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -47,6 +49,8 @@ struct WeaknessesPage {
     layout: Layout,
     membership: Membership,
     weaknesses: Vec<Weakness>,
+    form: WeaknessForm,
+    errors: FieldErrors,
 }
 
 async fn weaknesses_page(
@@ -57,10 +61,16 @@ async fn weaknesses_page(
 ) -> AppResult<Response> {
     let membership = membership_or_404(&state, &slug, &user).await?;
     let weaknesses = store::weaknesses(&state.db, membership.team.id).await?;
-    render(&WeaknessesPage { layout, membership, weaknesses })
+    render(&WeaknessesPage {
+        layout,
+        membership,
+        weaknesses,
+        form: WeaknessForm::default(),
+        errors: FieldErrors::new(),
+    })
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
 pub struct WeaknessForm {
     title: String,
@@ -69,6 +79,7 @@ pub struct WeaknessForm {
 
 async fn add_weakness(
     State(state): State<AppState>,
+    layout: Layout,
     session: Session,
     CurrentUser(user): CurrentUser,
     Path(slug): Path<String>,
@@ -76,8 +87,14 @@ async fn add_weakness(
 ) -> AppResult<Response> {
     let membership = membership_or_404(&state, &slug, &user).await?;
     can_write(&membership)?;
-    let title = bounded_text(&form.title, "The weakness", 1, 200).map_err(AppError::Validation)?;
-    let description = multiline(&form.description, "The description", 0, 4000).map_err(AppError::Validation)?;
+    let mut errors = FieldErrors::new();
+    let title = errors.check("title", bounded_text(&form.title, "The weakness", 1, 200));
+    let description = errors.check("description", multiline(&form.description, "The description", 0, 4000));
+    let (Some(title), Some(description)) = (title, description) else {
+        let weaknesses = store::weaknesses(&state.db, membership.team.id).await?;
+        let page = WeaknessesPage { layout, membership, weaknesses, form, errors };
+        return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    };
     store::create_weakness(&state.db, membership.team.id, &title, &description, None, user.id).await?;
     flash(&session, FlashKind::Success, "Weakness added to the register.").await?;
     Ok(see_other(&format!("/teams/{}/weaknesses", membership.team.slug)))
@@ -203,6 +220,8 @@ struct IncidentsPage {
     membership: Membership,
     incidents: Vec<Incident>,
     gamedays: Vec<(Uuid, String)>,
+    form: IncidentForm,
+    errors: FieldErrors,
 }
 
 async fn incidents_page(
@@ -212,6 +231,16 @@ async fn incidents_page(
     Path(slug): Path<String>,
 ) -> AppResult<Response> {
     let membership = membership_or_404(&state, &slug, &user).await?;
+    incidents_view(&state, layout, membership, IncidentForm::default(), FieldErrors::new()).await
+}
+
+async fn incidents_view(
+    state: &AppState,
+    layout: Layout,
+    membership: Membership,
+    form: IncidentForm,
+    errors: FieldErrors,
+) -> AppResult<Response> {
     let incidents = store::incidents(&state.db, membership.team.id).await?;
     let gamedays = crate::gamedays::store::team_gamedays(&state.db, membership.team.id)
         .await?
@@ -219,10 +248,11 @@ async fn incidents_page(
         .filter(|g| g.status.plan_is_open())
         .map(|g| (g.id, g.title))
         .collect();
-    render(&IncidentsPage { layout, membership, incidents, gamedays })
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    render_status(status, &IncidentsPage { layout, membership, incidents, gamedays, form, errors })
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
 pub struct IncidentForm {
     title: String,
@@ -233,6 +263,7 @@ pub struct IncidentForm {
 
 async fn add_incident(
     State(state): State<AppState>,
+    layout: Layout,
     session: Session,
     CurrentUser(user): CurrentUser,
     Path(slug): Path<String>,
@@ -240,12 +271,18 @@ async fn add_incident(
 ) -> AppResult<Response> {
     let membership = membership_or_404(&state, &slug, &user).await?;
     can_write(&membership)?;
-    let title = bounded_text(&form.title, "The incident", 1, 200).map_err(AppError::Validation)?;
+    let mut errors = FieldErrors::new();
+    let title = errors.check("title", bounded_text(&form.title, "The incident", 1, 200));
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    let happened_on = time::Date::parse(form.happened_on.trim(), &format)
-        .map_err(|_| AppError::Validation("Enter the date like 2026-03-14.".into()))?;
-    let summary = multiline(&form.summary, "The summary", 0, 4000).map_err(AppError::Validation)?;
-    let link = parse_link(&form.link, "The link").map_err(AppError::Validation)?;
+    let happened_on = errors.check(
+        "happened_on",
+        time::Date::parse(form.happened_on.trim(), &format).map_err(|_| "Enter the date like 2026-03-14.".to_owned()),
+    );
+    let summary = errors.check("summary", multiline(&form.summary, "The summary", 0, 4000));
+    let link = errors.check("link", parse_link(&form.link, "The link"));
+    let (Some(title), Some(happened_on), Some(summary), Some(link)) = (title, happened_on, summary, link) else {
+        return incidents_view(&state, layout, membership, form, errors).await;
+    };
     store::create_incident(&state.db, membership.team.id, &title, happened_on, &summary, link.as_deref(), user.id)
         .await?;
     flash(&session, FlashKind::Success, "Incident recorded. Replay it as a scenario to check the fix.").await?;

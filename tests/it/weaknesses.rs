@@ -141,7 +141,13 @@ async fn an_incident_is_replayed_as_a_scenario_draft_that_keeps_the_link(db: PgP
         ("link", "https://postmortems.example/42"),
     ];
     let bad_date = [("title", "x"), ("happened_on", "14/03/2026"), ("summary", ""), ("link", "")];
-    assert_eq!(day.app.post_as(&day.ana, &incidents, &bad_date).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let response = day.app.post_as(&day.ana, &incidents, &bad_date).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains(r#"id="happened_on-error">Enter the date like 2026-03-14."#) && page.contains(r#"value="x""#),
+        "kept"
+    );
     assert_eq!(day.app.post_as(&day.ana, &incidents, &form).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(day.app.get_as(&day.eve, &incidents).await.status(), StatusCode::NOT_FOUND);
     let incident: uuid::Uuid = sqlx::query_scalar("select id from incidents").fetch_one(&day.app.db).await.unwrap();
