@@ -376,6 +376,18 @@ async fn transition(state: &AppState, user: &User, ctx: &GamedayContext, to: Ret
         RetroStatus::Draft => return Err(AppError::Conflict("A retrospective does not go back to draft.".into())),
     }
     store::set_status(&mut tx, ctx.gameday.id, to, user.id).await?;
+    let (kind, body) = match to {
+        RetroStatus::Published => (
+            crate::timeline::EventKind::RetrospectivePublished,
+            format!("{} published the retrospective.", user.display_name),
+        ),
+        _ => (
+            crate::timeline::EventKind::RetrospectiveInReview,
+            format!("{} sent the retrospective to review.", user.display_name),
+        ),
+    };
+    crate::timeline::store::append(&mut tx, crate::timeline::NewEvent::new(ctx.gameday.id, user.id, kind, body))
+        .await?;
     tx.commit().await?;
     Ok(())
 }

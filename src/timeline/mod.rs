@@ -35,10 +35,12 @@ pub enum EventKind {
     ScenarioConcluded,
     Observation,
     Correction,
+    RetrospectiveInReview,
+    RetrospectivePublished,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 20] = [
+    pub const ALL: [EventKind; 22] = [
         EventKind::GamedayCreated,
         EventKind::GamedayUpdated,
         EventKind::GamedayScheduled,
@@ -59,6 +61,8 @@ impl EventKind {
         EventKind::ScenarioConcluded,
         EventKind::Observation,
         EventKind::Correction,
+        EventKind::RetrospectiveInReview,
+        EventKind::RetrospectivePublished,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -83,6 +87,8 @@ impl EventKind {
             EventKind::ScenarioConcluded => "scenario_concluded",
             EventKind::Observation => "observation",
             EventKind::Correction => "correction",
+            EventKind::RetrospectiveInReview => "retrospective_in_review",
+            EventKind::RetrospectivePublished => "retrospective_published",
         }
     }
 
@@ -113,6 +119,8 @@ impl EventKind {
             EventKind::ScenarioConcluded => "Concluded",
             EventKind::Observation => "Observation",
             EventKind::Correction => "Correction",
+            EventKind::RetrospectiveInReview => "Retrospective in review",
+            EventKind::RetrospectivePublished => "Retrospective published",
         }
     }
 

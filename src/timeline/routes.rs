@@ -56,7 +56,7 @@ pub const KIND_FILTERS: [KindFilter; 5] = [
     KindFilter { value: "faults", label: "Announce, inject, halt, roll back, conclude" },
     KindFilter { value: "signoffs", label: "Sign-offs" },
     KindFilter { value: "plan", label: "Plan and participants" },
-    KindFilter { value: "lifecycle", label: "Start and end" },
+    KindFilter { value: "lifecycle", label: "Schedule, start, end, retrospective" },
 ];
 
 fn kind_matches(filter: &str, kind: &str) -> bool {
@@ -81,6 +81,8 @@ fn kind_matches(filter: &str, kind: &str) -> bool {
                 | EventKind::GamedayStarted
                 | EventKind::GamedayCompleted
                 | EventKind::GamedayCancelled
+                | EventKind::RetrospectiveInReview
+                | EventKind::RetrospectivePublished
         ),
         _ => true,
     }

@@ -95,6 +95,11 @@ async fn a_retrospective_goes_from_draft_through_review_to_published_and_stays_r
     let page = day.page(&day.bo, &retro).await;
     assert!(page.contains("Read by <span class=\"count\">1</span>") && page.contains("Vi <span class=\"hint\">"));
     assert!(page.contains("The alert was added on 3 Dec.") && page.contains("Addendum"));
+    let kinds = day.event_kinds().await;
+    assert!(
+        kinds.ends_with(&["retrospective_in_review".to_owned(), "retrospective_published".to_owned()]),
+        "{kinds:?}"
+    );
     assert_eq!(day.app.get_as(&day.eve, &retro).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(day.app.post_as(&day.eve, &format!("{retro}/read"), &[]).await.status(), StatusCode::NOT_FOUND);
 }
