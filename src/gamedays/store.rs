@@ -355,3 +355,10 @@ pub async fn plan_changed(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()>
     sqlx::query!("update gamedays set ics_sequence = ics_sequence + 1 where id = $1", id).execute(conn).await?;
     Ok(())
 }
+
+/// The team's game days that are not over yet, as (id, title): where a re-test or a replayed
+/// incident can still go.
+pub async fn open_gamedays(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<(Uuid, String)>> {
+    let all = team_gamedays(db, team_id).await?;
+    Ok(all.into_iter().filter(|g| g.status.plan_is_open()).map(|g| (g.id, g.title)).collect())
+}

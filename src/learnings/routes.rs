@@ -91,11 +91,10 @@ async fn add_action(
     refuse_if_published(&state, ctx.gameday.id).await?;
     let members: Vec<Uuid> =
         store::team_members(&state.db, ctx.membership.team.id).await?.into_iter().map(|(id, _)| id).collect();
-    let open_gamedays: Vec<Uuid> = crate::gamedays::store::team_gamedays(&state.db, ctx.membership.team.id)
+    let open_gamedays: Vec<Uuid> = crate::gamedays::store::open_gamedays(&state.db, ctx.membership.team.id)
         .await?
         .into_iter()
-        .filter(|g| g.status.plan_is_open())
-        .map(|g| g.id)
+        .map(|(id, _)| id)
         .collect();
     let mut errors = FieldErrors::new();
     let action = form.parse(&members, &open_gamedays, &mut errors).filter(|_| errors.is_empty());

@@ -215,12 +215,7 @@ pub async fn retro_page(
     let learnings = learning_store::of_gameday(&state.db, id).await?;
     let actions = learning_store::actions_of_gameday(&state.db, id).await?;
     let members = learning_store::team_members(&state.db, ctx.membership.team.id).await?;
-    let upcoming = crate::gamedays::store::team_gamedays(&state.db, ctx.membership.team.id)
-        .await?
-        .into_iter()
-        .filter(|g| g.status.plan_is_open())
-        .map(|g| (g.id, g.title))
-        .collect();
+    let upcoming = crate::gamedays::store::open_gamedays(&state.db, ctx.membership.team.id).await?;
     let page = RetroPage {
         layout,
         ctx,

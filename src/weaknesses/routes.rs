@@ -242,12 +242,7 @@ async fn incidents_view(
     errors: FieldErrors,
 ) -> AppResult<Response> {
     let incidents = store::incidents(&state.db, membership.team.id).await?;
-    let gamedays = crate::gamedays::store::team_gamedays(&state.db, membership.team.id)
-        .await?
-        .into_iter()
-        .filter(|g| g.status.plan_is_open())
-        .map(|g| (g.id, g.title))
-        .collect();
+    let gamedays = crate::gamedays::store::open_gamedays(&state.db, membership.team.id).await?;
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     render_status(status, &IncidentsPage { layout, membership, incidents, gamedays, form, errors })
 }
