@@ -1,7 +1,7 @@
-//! The application state and the router, with the whole middleware stack in one readable place.
+//! The router, with the whole middleware stack in one readable place, and the server around it.
+//! Nothing imports this module: it only assembles what the layers below provide.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -11,7 +11,6 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_login::AuthManagerLayerBuilder;
-use sqlx::PgPool;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -26,30 +25,13 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 use tracing::Level;
 
-use crate::config::Config;
 use crate::error::AppError;
-use crate::live::Hub;
+use crate::state::AppState;
+use crate::web::auth::Backend;
+use crate::web::shell;
 use crate::{
-    accounts, calendar, gamedays, home, learnings, retros, scenarios, teams, timeline, weaknesses, web, webhooks,
+    accounts, calendar, gamedays, home, learnings, live, retros, scenarios, teams, timeline, weaknesses, webhooks,
 };
-
-/// Shared by every handler: the database pool and the configuration. Nothing else lives in
-/// the process, so any number of instances can serve behind a load balancer.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: PgPool,
-    pub config: Arc<Config>,
-    /// This instance's live hub (its listener follows PostgreSQL NOTIFY).
-    pub live: Arc<Hub>,
-}
-
-impl AppState {
-    /// Creates the state and starts the live hub's listener (needs a Tokio runtime).
-    pub fn new(db: PgPool, config: Config) -> Self {
-        let live = Hub::start(db.clone(), Duration::from_millis(config.live_check_ms.max(50)));
-        AppState { db, config: Arc::new(config), live }
-    }
-}
 
 /// Largest request body accepted (forms are small; this leaves room for imports later).
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
@@ -67,7 +49,7 @@ pub fn router(state: AppState) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_expiry(Expiry::OnInactivity(time::Duration::days(14)));
-    let auth = AuthManagerLayerBuilder::new(accounts::Backend::new(state.db.clone()), sessions).build();
+    let auth = AuthManagerLayerBuilder::new(Backend::new(state.db.clone()), sessions).build();
 
     // Request spans are named by the matched route (never the raw URI: invite tokens live in paths).
     let trace = TraceLayer::new_for_http()
@@ -85,13 +67,14 @@ pub fn router(state: AppState) -> Router {
         .merge(teams::invites::router())
         .merge(gamedays::routes::router())
         .merge(scenarios::routes::router())
-        .merge(calendar::router())
+        .merge(calendar::routes::router())
         .merge(timeline::routes::router())
+        .merge(live::router())
         .merge(webhooks::routes::router())
         .merge(retros::routes::router())
         .merge(learnings::routes::router())
         .merge(weaknesses::routes::router())
-        .layer(middleware::from_fn(web::remember_viewer))
+        .layer(middleware::from_fn(shell::remember_viewer))
         .layer(auth)
         .layer(trace);
 
@@ -102,7 +85,7 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(CompressionLayer::new())
-        .layer(middleware::from_fn(web::error_pages))
+        .layer(middleware::from_fn(shell::error_pages))
         .layer(CatchPanicLayer::custom(|payload: Box<dyn std::any::Any + Send>| {
             let message = payload
                 .downcast_ref::<&str>()
@@ -112,8 +95,8 @@ pub fn router(state: AppState) -> Router {
             tracing::error!(panic = %message, "a request handler panicked");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }))
-        .layer(middleware::from_fn_with_state(state.clone(), web::unavailable_when_db_down))
-        .layer(header(header::CONTENT_SECURITY_POLICY, web::CONTENT_SECURITY_POLICY))
+        .layer(middleware::from_fn_with_state(state.clone(), shell::unavailable_when_db_down))
+        .layer(header(header::CONTENT_SECURITY_POLICY, shell::CONTENT_SECURITY_POLICY))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
         .layer(header(header::REFERRER_POLICY, "same-origin"))
@@ -126,7 +109,7 @@ pub fn router(state: AppState) -> Router {
         .layer(CsrfLayer::new());
 
     pages
-        .route("/static/{file}", get(web::asset))
+        .route("/static/{file}", get(shell::asset))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(|| async { AppError::NotFound })
@@ -164,6 +147,7 @@ pub async fn serve(
     // Live streams never end by themselves: at shutdown they are closed first, so that the
     // server can drain the other requests and stop.
     tokio::spawn(webhooks::worker::run(state.clone()));
+    live::start(&state);
     let streams = state.live.shutdown.clone();
     let shutdown = async move {
         shutdown.await;

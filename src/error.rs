@@ -1,5 +1,5 @@
 //! One error type for every handler. It becomes an HTML error page (rendered by
-//! [`crate::web::error_pages`]) that shows no internals; the cause of a 500 is logged.
+//! the web layer's error-page middleware) that shows no internals; the cause of a 500 is logged.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -29,6 +29,11 @@ pub enum AppError {
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
+
+/// Marks a 500 that a handler produced (and logged) itself, so the web layer does not take it for
+/// a failure of the session store.
+#[derive(Debug, Clone, Copy)]
+pub struct HandlerFailure;
 
 /// The message an error page shows, attached to error responses as an extension.
 #[derive(Debug, Clone)]
@@ -94,7 +99,7 @@ impl IntoResponse for AppError {
         };
         let mut response = status.into_response();
         if matches!(self, AppError::Internal(_)) {
-            response.extensions_mut().insert(crate::web::HandlerFailure);
+            response.extensions_mut().insert(HandlerFailure);
         }
         if let Some(msg) = detail {
             response.extensions_mut().insert(ErrorDetail(msg));

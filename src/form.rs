@@ -59,6 +59,16 @@ pub fn bounded_text(input: &str, label: &str, min: usize, max: usize) -> Result<
     Ok(value.to_owned())
 }
 
+/// A local path that is safe to redirect to after sign-in (no open redirects).
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    let next = next?.trim();
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    ok.then(|| next.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,10 +5,10 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 
-use crate::app::AppState;
 use crate::error::AppResult;
 use crate::gamedays::store::{self as gameday_store, MyGameday};
 use crate::scenarios::store::{self as scenario_store, AwaitingSignoff};
+use crate::state::AppState;
 use crate::web::{Layout, render};
 
 #[derive(Template)]

@@ -1,5 +1,11 @@
 //! Gameday: run chaos-engineering game days as a team. Every fault is written down,
 //! agreed at its exact wording, and announced before it is injected.
+//!
+//! Modules are layered, and imports point down only (`tests/layers.rs` checks it; see
+//! `docs/architecture.md`): the ground floor (`config`, `db`, `error`, `form`, `ids`, `markdown`,
+//! `tz`, `state`, `hub`) → each feature's domain (`<feature>/mod.rs`) → its SQL (`store.rs`) →
+//! `events` → its state changes (`actions.rs`) → its partials (`views.rs`) → `web` and `live` →
+//! its handlers (`routes.rs`) → `app`, which assembles them.
 
 pub mod accounts;
 pub mod app;
@@ -7,14 +13,18 @@ pub mod calendar;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod form;
 pub mod gamedays;
 pub mod home;
+pub mod hub;
+pub mod ids;
 pub mod learnings;
 pub mod live;
 pub mod markdown;
 pub mod retros;
 pub mod scenarios;
+pub mod state;
 pub mod teams;
 pub mod timeline;
 pub mod tz;

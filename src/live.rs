@@ -1,163 +1,101 @@
-//! The live hub: every committed timeline event reaches every open page of its game day.
+//! Live updates, both ends: the listener that fills this instance's [`Hub`] from PostgreSQL,
+//! and the Server-Sent Events stream that an open page reads from it.
 //!
 //! PostgreSQL is the source of truth and `NOTIFY` only the wake-up call: on a notification the
-//! hub reads the new events of that game day from the database, renders each once with the
+//! listener reads the new events of that game day from the database, renders each once with the
 //! same partial the page uses, and broadcasts the bytes to this instance's subscribers. Missed
 //! wake-ups (a dropped listener connection) are caught up from the database, and a periodic
 //! check catches anything else, so no instance misses an event.
+//!
+//! A stream's ids are sequence numbers: a client that reconnects with `Last-Event-ID` is sent
+//! exactly what it missed, from the database, so no event is lost or shown twice.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
-use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::Stream;
+use serde::Deserialize;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
-use tokio::sync::broadcast;
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::scenarios::store::{self as scenario_store, Scenario};
-use crate::timeline::store::{self as timeline_store, NOTIFY_CHANNEL};
-use crate::timeline::{EventKind, EventView, views};
+use crate::error::AppResult;
+use crate::events::NOTIFY_CHANNEL;
+use crate::hub::{Hub, Live};
+use crate::scenarios::views::render_banners;
+use crate::state::AppState;
+use crate::teams::store as team_store;
+use crate::timeline::store as timeline_store;
+use crate::timeline::views::{EventView, render_event, views};
+use crate::web::context::GamedayCtx;
 
-/// What a page's stream receives.
-#[derive(Debug, Clone)]
-pub enum Live {
-    /// A timeline event, rendered with `partials/_event.html` (times in UTC).
-    Event { seq: i64, kind: String, html: Arc<str> },
-    /// The fault banners of the game day, after a fault changed state.
-    Banners { html: Arc<str> },
+pub fn router() -> Router<AppState> {
+    Router::new().route("/teams/{slug}/gamedays/{id}/live", get(live))
 }
 
-#[derive(Template)]
-#[template(path = "partials/_event.html")]
-pub struct EventFragment<'a> {
-    pub e: &'a EventView,
+/// Starts this instance's listener task, which runs until the hub's shutdown token is cancelled.
+pub fn start(state: &AppState) {
+    let check = Duration::from_millis(state.config.live_check_ms.max(50));
+    tokio::spawn(listen(state.db.clone(), state.live.clone(), check));
 }
 
-#[derive(Template)]
-#[template(path = "partials/_banners.html")]
-pub struct BannersFragment<'a> {
-    pub base: &'a str,
-    pub in_flight: Vec<&'a Scenario>,
-}
-
-/// Renders one event as the page and the stream show it.
-pub fn render_event(view: &EventView) -> String {
-    EventFragment { e: view }.render().unwrap_or_default()
-}
-
-struct Channel {
-    sender: broadcast::Sender<Arc<Live>>,
-    /// The last sequence number broadcast on this channel.
-    last_seq: i64,
-    /// The game day's URL (for links inside rendered events).
-    base: String,
-}
-
-/// One per instance, shared by all requests.
-pub struct Hub {
-    db: PgPool,
-    channels: Mutex<HashMap<Uuid, Channel>>,
-    /// Cancelled at shutdown: open streams end so the server can stop.
-    pub shutdown: CancellationToken,
-}
-
-/// How many messages a slow subscriber may fall behind before it is resynchronised.
-const CHANNEL_CAPACITY: usize = 1024;
-
-impl Hub {
-    /// Creates the hub and starts its listener task; `check` is the safety-net interval.
-    pub fn start(db: PgPool, check: Duration) -> Arc<Hub> {
-        let hub = Arc::new(Hub { db, channels: Mutex::new(HashMap::new()), shutdown: CancellationToken::new() });
-        tokio::spawn(listen(hub.clone(), check));
-        hub
-    }
-
-    /// Subscribes to a game day's live messages. `last_seq` is what the subscriber has already
-    /// read from the database; `base` the game day's URL.
-    pub fn subscribe(&self, gameday_id: Uuid, last_seq: i64, base: &str) -> broadcast::Receiver<Arc<Live>> {
-        let mut channels = self.channels.lock().expect("hub lock");
-        let channel = channels.entry(gameday_id).or_insert_with(|| Channel {
-            sender: broadcast::channel(CHANNEL_CAPACITY).0,
-            last_seq,
-            base: base.to_owned(),
-        });
-        channel.sender.subscribe()
-    }
-
-    /// Game days with someone watching, and what was last broadcast for each.
-    fn watched(&self) -> Vec<(Uuid, i64)> {
-        let mut channels = self.channels.lock().expect("hub lock");
-        channels.retain(|_, c| c.sender.receiver_count() > 0);
-        channels.iter().map(|(id, c)| (*id, c.last_seq)).collect()
-    }
-
-    /// Reads a game day's events after what was broadcast, renders and broadcasts them.
-    async fn publish(&self, gameday_id: Uuid) -> sqlx::Result<()> {
-        let (after, base) = {
-            let channels = self.channels.lock().expect("hub lock");
-            match channels.get(&gameday_id) {
-                Some(c) if c.sender.receiver_count() > 0 => (c.last_seq, c.base.clone()),
-                _ => return Ok(()),
+/// Renders events for the stream, in order. An event whose partial fails to render is logged
+/// with its game day and sequence number and left out (never sent as an empty message).
+fn rendered(gameday_id: Uuid, views: &[EventView]) -> Vec<(i64, Arc<str>)> {
+    views
+        .iter()
+        .filter_map(|view| match render_event(view) {
+            Ok(html) => Some((view.seq, html.into())),
+            Err(err) => {
+                tracing::error!(error = %err, gameday = %gameday_id, seq = view.seq, "live: rendering an event failed; it is not streamed");
+                None
             }
-        };
-        let events = timeline_store::events_after(&self.db, gameday_id, after).await?;
-        if events.is_empty() {
-            return Ok(());
-        }
-        let fault_changed = events.iter().any(|e| e.is_fault_event());
-        let messages: Vec<Arc<Live>> = views(&events, &base, "UTC")
-            .iter()
-            .map(|view| {
-                Arc::new(Live::Event { seq: view.seq, kind: view.kind.clone(), html: render_event(view).into() })
-            })
-            .collect();
-        let banners = if fault_changed { Some(render_banners(&self.db, gameday_id, &base).await?) } else { None };
-        let mut channels = self.channels.lock().expect("hub lock");
-        if let Some(channel) = channels.get_mut(&gameday_id) {
-            for message in messages {
-                if let Live::Event { seq, .. } = *message
-                    && seq > channel.last_seq
-                {
-                    channel.last_seq = seq;
-                    let _ = channel.sender.send(message);
-                }
-            }
-            if let Some(html) = banners {
-                let _ = channel.sender.send(Arc::new(Live::Banners { html: html.into() }));
-            }
-        }
-        Ok(())
-    }
-
-    /// Catches up every watched game day from the database.
-    async fn catch_up(&self) -> sqlx::Result<()> {
-        let watched = self.watched();
-        if watched.is_empty() {
-            return Ok(());
-        }
-        let ids: Vec<Uuid> = watched.iter().map(|(id, _)| *id).collect();
-        for (id, last) in timeline_store::last_seqs(&self.db, &ids).await? {
-            if watched.iter().any(|(w, seen)| *w == id && *seen < last) {
-                self.publish(id).await?;
-            }
-        }
-        Ok(())
-    }
+        })
+        .collect()
 }
 
-/// Renders the fault banners of a game day (announced and injected scenarios).
-pub async fn render_banners(db: &PgPool, gameday_id: Uuid, base: &str) -> sqlx::Result<String> {
-    let scenarios = scenario_store::scenarios_of(db, gameday_id).await?;
-    let in_flight = scenarios.iter().filter(|s| s.state.in_flight()).collect();
-    Ok(BannersFragment { base, in_flight }.render().unwrap_or_default())
+/// Reads a game day's events after what was broadcast, renders and broadcasts them.
+async fn publish(db: &PgPool, hub: &Hub, gameday_id: Uuid) -> AppResult<()> {
+    let Some((after, base)) = hub.position(gameday_id) else { return Ok(()) };
+    let events = timeline_store::events_after(db, gameday_id, after).await?;
+    if events.is_empty() {
+        return Ok(());
+    }
+    let fault_changed = events.iter().any(|e| e.is_fault_event());
+    let messages = rendered(gameday_id, &views(&events, &base, "UTC"));
+    let banners = if fault_changed { Some(render_banners(db, gameday_id, &base).await?.into()) } else { None };
+    hub.broadcast(gameday_id, messages, banners);
+    Ok(())
+}
+
+/// Catches up every watched game day from the database.
+async fn catch_up(db: &PgPool, hub: &Hub) -> AppResult<()> {
+    let watched = hub.watched();
+    if watched.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = watched.iter().map(|(id, _)| *id).collect();
+    for (id, last) in timeline_store::last_seqs(db, &ids).await? {
+        if watched.iter().any(|(w, seen)| *w == id && *seen < last) {
+            publish(db, hub, id).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The listener task: LISTEN, publish on each wake-up, and catch up after any gap; every
 /// `check`, compare watched game days with the database whatever NOTIFY said.
-async fn listen(hub: Arc<Hub>, check: Duration) {
+async fn listen(db: PgPool, hub: Arc<Hub>, check: Duration) {
     let mut safety = tokio::time::interval(check);
     safety.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut backoff = Duration::from_millis(100);
@@ -165,7 +103,7 @@ async fn listen(hub: Arc<Hub>, check: Duration) {
         if hub.shutdown.is_cancelled() {
             return;
         }
-        let mut listener = match PgListener::connect_with(&hub.db).await {
+        let mut listener = match PgListener::connect_with(&db).await {
             Ok(mut listener) => match listener.listen(NOTIFY_CHANNEL).await {
                 Ok(()) => listener,
                 Err(err) => {
@@ -184,14 +122,14 @@ async fn listen(hub: Arc<Hub>, check: Duration) {
         };
         backoff = Duration::from_millis(100);
         // Listening again: whatever was committed while we were not is read now.
-        if let Err(err) = hub.catch_up().await {
+        if let Err(err) = catch_up(&db, &hub).await {
             tracing::warn!(error = %err, "live hub: catch-up failed");
         }
         loop {
             let next = tokio::select! {
                 () = hub.shutdown.cancelled() => return,
                 _ = safety.tick() => {
-                    if let Err(err) = hub.catch_up().await {
+                    if let Err(err) = catch_up(&db, &hub).await {
                         tracing::warn!(error = %err, "live hub: periodic catch-up failed");
                     }
                     continue;
@@ -211,7 +149,7 @@ async fn listen(hub: Arc<Hub>, check: Duration) {
                     gamedays.sort();
                     gamedays.dedup();
                     for id in gamedays {
-                        if let Err(err) = hub.publish(id).await {
+                        if let Err(err) = publish(&db, &hub, id).await {
                             tracing::warn!(error = %err, gameday = %id, "live hub: publishing failed");
                         }
                     }
@@ -225,7 +163,164 @@ async fn listen(hub: Arc<Hub>, check: Duration) {
     }
 }
 
-/// Events of a kind that changes the fault banners.
-pub fn changes_banners(kind: &str) -> bool {
-    EventKind::parse(kind).is_some_and(|k| k.is_fault_event())
+#[derive(Debug, Default, Deserialize)]
+pub struct LiveQuery {
+    after: Option<i64>,
+}
+
+/// The live stream of a game day: Server-Sent Events whose ids are sequence numbers. A client
+/// that reconnects with `Last-Event-ID` gets exactly what it missed, from the database.
+async fn live(
+    State(state): State<AppState>,
+    ctx: GamedayCtx,
+    Query(query): Query<LiveQuery>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let gameday_id = ctx.gameday.id;
+    let base = ctx.url();
+    let current = timeline_store::last_seqs(&state.db, &[gameday_id]).await?.first().map(|(_, s)| *s).unwrap_or(0);
+    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+    let after = last_event_id.or(query.after).unwrap_or(current).clamp(0, current.max(0));
+    // Subscribe first, then read the backlog: nothing committed in between can fall through.
+    let receiver = state.live.subscribe(gameday_id, current, &base);
+    let mut pending: VecDeque<(i64, SseEvent)> = VecDeque::new();
+    // The banners as they stand now come first: a page that reconnects may have missed a change.
+    pending.push_back((0, banners_message(&render_banners(&state.db, gameday_id, &base).await?)));
+    pending.extend(rendered_after(&state.db, gameday_id, after, &base).await?);
+    let stream = LiveStream {
+        receiver,
+        pending,
+        last_sent: after,
+        db: state.db.clone(),
+        gameday_id,
+        base,
+        shutdown: state.live.shutdown.clone(),
+        team_id: ctx.membership.team.id,
+        user_id: ctx.user.id,
+        checked_at: tokio::time::Instant::now(),
+    };
+    Ok(Sse::new(stream.into_stream()).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// Events after `after`, rendered for the stream.
+async fn rendered_after(db: &PgPool, gameday_id: Uuid, after: i64, base: &str) -> AppResult<Vec<(i64, SseEvent)>> {
+    let events = timeline_store::events_after(db, gameday_id, after).await?;
+    let views = views(&events, base, "UTC");
+    Ok(rendered(gameday_id, &views).into_iter().map(|(seq, html)| (seq, event_message(seq, &html))).collect())
+}
+
+fn event_message(seq: i64, html: &str) -> SseEvent {
+    SseEvent::default().id(seq.to_string()).data(html)
+}
+
+fn banners_message(html: &str) -> SseEvent {
+    SseEvent::default().event("banners").data(html)
+}
+
+/// How often an open stream checks that its viewer is still in the team.
+const MEMBERSHIP_CHECK: Duration = Duration::from_secs(30);
+
+struct LiveStream {
+    receiver: broadcast::Receiver<Arc<Live>>,
+    pending: VecDeque<(i64, SseEvent)>,
+    last_sent: i64,
+    db: PgPool,
+    gameday_id: Uuid,
+    base: String,
+    shutdown: CancellationToken,
+    team_id: Uuid,
+    user_id: Uuid,
+    checked_at: tokio::time::Instant,
+}
+
+impl LiveStream {
+    fn into_stream(self) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+        futures_util::stream::unfold(self, |mut s| async move {
+            let event = s.next().await?;
+            Some((Ok(event), s))
+        })
+    }
+
+    /// The next message for this client; None ends the stream (shutdown, the viewer left the
+    /// team, or a database error that the client recovers from by reconnecting with its
+    /// Last-Event-ID). Every end but shutdown is logged with the game day.
+    async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            while let Some((seq, event)) = self.pending.pop_front() {
+                // seq 0 marks a message that is not a timeline event (banners).
+                if seq == 0 {
+                    return Some(event);
+                }
+                if seq > self.last_sent {
+                    self.last_sent = seq;
+                    return Some(event);
+                }
+            }
+            let recheck = tokio::time::sleep_until(self.checked_at + MEMBERSHIP_CHECK);
+            let message = tokio::select! {
+                () = self.shutdown.cancelled() => return None,
+                () = recheck => {
+                    // Someone removed from the team stops receiving its events.
+                    match team_store::is_member(&self.db, self.team_id, self.user_id).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::info!(gameday = %self.gameday_id, user = %self.user_id, "live stream ended: the viewer left the team");
+                            return None;
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, gameday = %self.gameday_id, "live stream ended: the membership check failed");
+                            return None;
+                        }
+                    }
+                    self.checked_at = tokio::time::Instant::now();
+                    continue;
+                }
+                message = self.receiver.recv() => message,
+            };
+            match message {
+                Ok(live) => match &*live {
+                    Live::Event { seq, html } => {
+                        if *seq <= self.last_sent {
+                            continue;
+                        }
+                        if *seq > self.last_sent + 1 {
+                            // A gap: read what is missing from the database, in order.
+                            self.resync().await?;
+                            continue;
+                        }
+                        self.pending.push_back((*seq, event_message(*seq, html)));
+                    }
+                    Live::Banners { html } => self.pending.push_back((0, banners_message(html))),
+                },
+                Err(RecvError::Lagged(skipped)) => {
+                    tracing::debug!(skipped, gameday = %self.gameday_id, "live stream lagged; resynchronising from the database");
+                    self.resync().await?;
+                }
+                Err(RecvError::Closed) => {
+                    tracing::warn!(gameday = %self.gameday_id, "live stream ended: the hub's channel closed");
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Reads what this client has not been sent from the database; None (logged) ends the stream.
+    async fn resync(&mut self) -> Option<()> {
+        let read = async {
+            let missing = rendered_after(&self.db, self.gameday_id, self.last_sent, &self.base).await?;
+            let banners = render_banners(&self.db, self.gameday_id, &self.base).await?;
+            AppResult::Ok((missing, banners))
+        };
+        match read.await {
+            Ok((missing, banners)) => {
+                self.pending.extend(missing);
+                self.pending.push_back((0, banners_message(&banners)));
+                Some(())
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, gameday = %self.gameday_id, after = self.last_sent, "live stream ended: resynchronising failed; the client reconnects");
+                None
+            }
+        }
+    }
 }

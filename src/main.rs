@@ -1,8 +1,9 @@
 use anyhow::Context;
 use clap::Parser;
-use gameday::app::{AppState, serve};
+use gameday::app::serve;
 use gameday::config::{Cli, Command};
 use gameday::db;
+use gameday::state::AppState;
 use tower_sessions::ExpiredDeletion;
 use tower_sessions_sqlx_store::PostgresStore;
 use tracing_subscriber::EnvFilter;

@@ -1,11 +1,10 @@
-//! Accounts: sign-up, sign-in (with throttling of failures), sign-out.
-//! Sessions and login come from axum-login over tower-sessions; passwords are Argon2id hashes.
+//! Accounts: who a person is, and the rules of signing up and signing in (throttling of
+//! failures, password lengths). Passwords are Argon2id hashes; the sign-in session itself
+//! (axum-login over tower-sessions) is wired in `web::auth`.
 
 pub mod routes;
 pub mod store;
 
-use axum_login::{AuthUser, AuthnBackend};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::form::bounded_text;
@@ -32,20 +31,6 @@ impl std::fmt::Debug for User {
             .field("email", &self.email)
             .field("is_admin", &self.is_admin)
             .finish_non_exhaustive()
-    }
-}
-
-impl AuthUser for User {
-    type Id = Uuid;
-
-    fn id(&self) -> Uuid {
-        self.id
-    }
-
-    /// Sessions are bound to a digest of the password hash: changing the password ends every
-    /// other session, and the session store never holds the hash itself.
-    fn session_auth_hash(&self) -> &[u8] {
-        &self.auth_hash
     }
 }
 
@@ -116,93 +101,9 @@ pub struct Credentials {
     pub password: String,
 }
 
-/// The axum-login backend: finds users in PostgreSQL and checks Argon2id hashes.
-#[derive(Clone)]
-pub struct Backend {
-    db: PgPool,
-}
-
-impl Backend {
-    pub fn new(db: PgPool) -> Self {
-        Backend { db }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum BackendError {
-    #[error(transparent)]
-    Database(#[from] sqlx::Error),
-    #[error(transparent)]
-    TaskJoin(#[from] tokio::task::JoinError),
-}
-
-/// A hash of a random password, checked against when an email is unknown, so that the time a
-/// failed sign-in takes does not tell whether the account exists.
-static DUMMY_HASH: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| password_auth::generate_hash(Uuid::new_v4().to_string()));
-
-impl AuthnBackend for Backend {
-    type User = User;
-    type Credentials = Credentials;
-    type Error = BackendError;
-
-    async fn authenticate(&self, creds: Credentials) -> Result<Option<User>, BackendError> {
-        let user = store::user_by_email(&self.db, &creds.email).await?;
-        let hash = match &user {
-            Some(user) => user.password_hash.clone(),
-            None => DUMMY_HASH.clone(),
-        };
-        let password = creds.password;
-        let matches =
-            tokio::task::spawn_blocking(move || password_auth::verify_password(password, &hash).is_ok()).await?;
-        Ok(user.filter(|_| matches))
-    }
-
-    async fn get_user(&self, user_id: &Uuid) -> Result<Option<User>, BackendError> {
-        Ok(store::user_by_id(&self.db, *user_id).await?)
-    }
-}
-
-pub type AuthSession = axum_login::AuthSession<Backend>;
-
 /// Hashes a password with Argon2id off the async threads.
 pub async fn hash_password(password: String) -> anyhow::Result<String> {
     Ok(tokio::task::spawn_blocking(move || password_auth::generate_hash(password)).await?)
-}
-
-/// The path of the Referer header if it points at this same host.
-fn same_origin_referer(parts: &axum::http::request::Parts) -> Option<String> {
-    let host = parts.headers.get(axum::http::header::HOST)?.to_str().ok()?;
-    let referer = parts.headers.get(axum::http::header::REFERER)?.to_str().ok()?;
-    let rest = referer.strip_prefix("https://").or_else(|| referer.strip_prefix("http://"))?;
-    let path = rest.strip_prefix(host)?;
-    path.starts_with('/').then(|| path.to_owned())
-}
-
-/// The signed-in user; a request without one is sent to the sign-in page, which returns here after.
-pub struct CurrentUser(pub User);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CurrentUser {
-    type Rejection = axum::response::Response;
-
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        use axum::response::{IntoResponse, Redirect};
-        match parts.extensions.get::<AuthSession>().and_then(|auth| auth.user.clone()) {
-            Some(user) => Ok(CurrentUser(user)),
-            None => {
-                // After sign-in the browser comes back with a GET: for a form post, that is the
-                // page the form was on (its same-origin Referer), not the POST-only address.
-                let back = if parts.method == axum::http::Method::GET {
-                    parts.uri.path_and_query().map(|pq| pq.as_str().to_owned())
-                } else {
-                    same_origin_referer(parts)
-                };
-                let back = crate::web::safe_next(back.as_deref()).unwrap_or_else(|| "/".to_owned());
-                let query = serde_urlencoded::to_string([("next", back)]).unwrap_or_default();
-                Err(Redirect::to(&format!("/signin?{query}")).into_response())
-            }
-        }
-    }
 }
 
 #[cfg(test)]

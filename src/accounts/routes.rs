@@ -12,11 +12,13 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::store::{self, CreateUserError};
-use super::{AuthSession, Credentials, Email, THROTTLE_WINDOW_MINUTES, check_password, is_throttled};
-use crate::app::AppState;
+use super::{Credentials, Email, THROTTLE_WINDOW_MINUTES, check_password, is_throttled};
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
-use crate::web::{FlashKind, Layout, flash, render, render_status, safe_next, see_other};
+use crate::form::safe_next;
+use crate::state::AppState;
+use crate::web::auth::{AuthSession, CurrentUser};
+use crate::web::{FlashKind, Layout, flash, render, render_status, see_other};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -241,7 +243,7 @@ pub struct AccountForm {
     time_zone: String,
 }
 
-async fn account_page(layout: Layout, super::CurrentUser(user): super::CurrentUser) -> AppResult<Response> {
+async fn account_page(layout: Layout, CurrentUser(user): CurrentUser) -> AppResult<Response> {
     let zones = crate::tz::zone_names();
     render(&AccountPage {
         layout,
@@ -256,7 +258,7 @@ async fn update_account(
     State(state): State<AppState>,
     layout: Layout,
     session: tower_sessions::Session,
-    super::CurrentUser(user): super::CurrentUser,
+    CurrentUser(user): CurrentUser,
     Form(form): Form<AccountForm>,
 ) -> AppResult<Response> {
     let mut errors = FieldErrors::new();

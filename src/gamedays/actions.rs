@@ -8,9 +8,9 @@ use super::store::{self, Participant};
 use super::{Gameday, GamedayInput, GamedayRole, GamedayStatus};
 use crate::accounts::User;
 use crate::error::{AppError, AppResult};
+use crate::events;
 use crate::scenarios::store as scenario_store;
 use crate::teams::TeamRole;
-use crate::timeline::store as timeline;
 use crate::timeline::{EventKind, NewEvent};
 
 /// Begins a transaction holding the game day's lock, with the actor's role on it.
@@ -38,10 +38,10 @@ pub async fn create(db: &PgPool, team_id: Uuid, actor: &User, input: &GamedayInp
     let id = store::create_gameday(&mut tx, team_id, input, actor.id).await?;
     store::add_participant(&mut tx, id, actor.id, GamedayRole::Facilitator).await?;
     let body = format!("{} created the game day \"{}\".", actor.display_name, input.title);
-    timeline::append(&mut tx, NewEvent::new(id, actor.id, EventKind::GamedayCreated, body)).await?;
+    events::record(&mut tx, NewEvent::new(id, actor.id, EventKind::GamedayCreated, body)).await?;
     let body = format!("{} joined as facilitator.", actor.display_name);
     let data = serde_json::json!({ "user_id": actor.id, "role": "facilitator" });
-    timeline::append(&mut tx, NewEvent::new(id, actor.id, EventKind::ParticipantAdded, body).data(data)).await?;
+    events::record(&mut tx, NewEvent::new(id, actor.id, EventKind::ParticipantAdded, body).data(data)).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -60,7 +60,7 @@ pub async fn update(db: &PgPool, gameday_id: Uuid, actor: &User, input: &Gameday
     } else {
         format!("{} updated the plan.", actor.display_name)
     };
-    timeline::append(&mut tx, NewEvent::new(gameday_id, actor.id, EventKind::GamedayUpdated, body)).await?;
+    events::record(&mut tx, NewEvent::new(gameday_id, actor.id, EventKind::GamedayUpdated, body)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -94,7 +94,7 @@ pub async fn step(db: &PgPool, gameday_id: Uuid, actor: &User, step: Step) -> Ap
     };
     store::set_status(&mut tx, gameday_id, status, None).await?;
     let body = format!("{} {verb}.", actor.display_name);
-    timeline::append(&mut tx, NewEvent::new(gameday_id, actor.id, kind, body)).await?;
+    events::record(&mut tx, NewEvent::new(gameday_id, actor.id, kind, body)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -105,7 +105,7 @@ pub async fn cancel(db: &PgPool, gameday_id: Uuid, actor: &User, reason: &str) -
     super::cancel(gameday.status)?;
     store::set_status(&mut tx, gameday_id, GamedayStatus::Cancelled, Some(reason)).await?;
     let body = format!("{} cancelled the game day: {reason}", actor.display_name);
-    timeline::append(&mut tx, NewEvent::new(gameday_id, actor.id, EventKind::GamedayCancelled, body)).await?;
+    events::record(&mut tx, NewEvent::new(gameday_id, actor.id, EventKind::GamedayCancelled, body)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -140,8 +140,7 @@ pub async fn add_participant(
     let name = participant_name(&mut tx, gameday_id, user_id).await?;
     let body = format!("{} added {name} as {}.", actor.display_name, role.as_str());
     let data = serde_json::json!({ "user_id": user_id, "role": role });
-    timeline::append(&mut tx, NewEvent::new(gameday_id, actor.id, EventKind::ParticipantAdded, body).data(data))
-        .await?;
+    events::record(&mut tx, NewEvent::new(gameday_id, actor.id, EventKind::ParticipantAdded, body).data(data)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -178,7 +177,7 @@ pub async fn change_participant_role(
     store::set_participant_role(&mut tx, gameday_id, user_id, role).await?;
     let body = format!("{} made {} {}.", actor.display_name, current.name, role.as_str());
     let data = serde_json::json!({ "user_id": user_id, "role": role });
-    timeline::append(&mut tx, NewEvent::new(gameday_id, actor.id, EventKind::ParticipantRoleChanged, body).data(data))
+    events::record(&mut tx, NewEvent::new(gameday_id, actor.id, EventKind::ParticipantRoleChanged, body).data(data))
         .await?;
     tx.commit().await?;
     Ok(())
@@ -197,7 +196,7 @@ pub async fn remove_participant(db: &PgPool, gameday_id: Uuid, actor: &User, use
     store::remove_participant(&mut tx, gameday_id, user_id).await?;
     let body = format!("{} removed {} from the game day.", actor.display_name, current.name);
     let data = serde_json::json!({ "user_id": user_id });
-    timeline::append(&mut tx, NewEvent::new(gameday_id, actor.id, EventKind::ParticipantRemoved, body).data(data))
+    events::record(&mut tx, NewEvent::new(gameday_id, actor.id, EventKind::ParticipantRemoved, body).data(data))
         .await?;
     tx.commit().await?;
     Ok(())
@@ -225,7 +224,7 @@ pub async fn leave_open_gamedays(
         let body = format!("{name} left the team, and so the game day.");
         let data = serde_json::json!({ "user_id": user });
         let event = NewEvent::new(participation.gameday_id, actor, EventKind::ParticipantRemoved, body).data(data);
-        timeline::append(tx, event).await?;
+        events::record(tx, event).await?;
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -15,17 +15,17 @@ use uuid::Uuid;
 use super::actions::{self, Step};
 use super::store::{self, Participant};
 use super::{Gameday, GamedayForm, GamedayRole, GamedayStatus};
-use crate::accounts::{CurrentUser, User};
-use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
+use crate::ids::UserId;
 use crate::scenarios::Signoffs;
 use crate::scenarios::store::{self as scenario_store, Scenario};
-use crate::teams::routes::membership_or_404;
+use crate::state::AppState;
 use crate::teams::{Membership, TeamRole};
-use crate::timeline::EventView;
 use crate::timeline::store as timeline;
 use crate::timeline::timings::{self, Picture, Timings};
+use crate::timeline::views::EventView;
+use crate::web::context::{GamedayCtx, Path, TeamCtx};
 use crate::web::{FlashKind, Layout, flash, render, render_status, see_other};
 
 pub fn router() -> Router<AppState> {
@@ -41,33 +41,6 @@ pub fn router() -> Router<AppState> {
         .route("/teams/{slug}/gamedays/{id}/participants", post(add_participant))
         .route("/teams/{slug}/gamedays/{id}/participants/{user_id}/role", post(change_role))
         .route("/teams/{slug}/gamedays/{id}/participants/{user_id}/remove", post(remove_participant))
-}
-
-/// A game day as seen by a team member, with their role on it (if any).
-pub struct GamedayContext {
-    pub membership: Membership,
-    pub gameday: Gameday,
-    pub role: Option<GamedayRole>,
-}
-
-impl GamedayContext {
-    pub fn url(&self) -> String {
-        format!("/teams/{}/gamedays/{}", self.membership.team.slug, self.gameday.id)
-    }
-}
-
-/// Parses an id from a path; a malformed one is simply not found.
-pub fn path_id(raw: &str) -> AppResult<Uuid> {
-    Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
-}
-
-/// Loads a game day of the team behind `slug`; 404 for non-members and for game days of other teams.
-pub async fn load(state: &AppState, slug: &str, id: &str, user: &User) -> AppResult<GamedayContext> {
-    let membership = membership_or_404(state, slug, user).await?;
-    let id = path_id(id)?;
-    let gameday = store::gameday_in_team(&state.db, membership.team.id, id).await?.ok_or(AppError::NotFound)?;
-    let role = store::participant_role(&state.db, id, user.id).await?;
-    Ok(GamedayContext { membership, gameday, role })
 }
 
 #[derive(Template)]
@@ -98,12 +71,10 @@ fn can_create(membership: &Membership) -> AppResult<()> {
 }
 
 async fn new_page(
-    State(state): State<AppState>,
+    State(_state): State<AppState>,
     layout: Layout,
-    CurrentUser(user): CurrentUser,
-    Path(slug): Path<String>,
+    TeamCtx { user: _, membership }: TeamCtx,
 ) -> AppResult<Response> {
-    let membership = membership_or_404(&state, &slug, &user).await?;
     can_create(&membership)?;
     let form = GamedayForm { environment: "staging".into(), ..Default::default() };
     render(&FormPage { layout, membership, gameday: None, form, errors: FieldErrors::new() })
@@ -113,11 +84,9 @@ async fn create(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path(slug): Path<String>,
+    TeamCtx { user, membership }: TeamCtx,
     Form(form): Form<GamedayForm>,
 ) -> AppResult<Response> {
-    let membership = membership_or_404(&state, &slug, &user).await?;
     can_create(&membership)?;
     let mut errors = FieldErrors::new();
     let Some(input) = form.parse(&user.time_zone, &mut errors) else {
@@ -131,13 +100,8 @@ async fn create(
     Ok(see_other(&format!("/teams/{}/gamedays/{id}", membership.team.slug)))
 }
 
-async fn edit_page(
-    State(state): State<AppState>,
-    layout: Layout,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id)): Path<(String, String)>,
-) -> AppResult<Response> {
-    let ctx = load(&state, &slug, &id, &user).await?;
+async fn edit_page(State(_state): State<AppState>, layout: Layout, ctx: GamedayCtx) -> AppResult<Response> {
+    let user = ctx.user.clone();
     actions::require_facilitator(ctx.role)?;
     super::edit_plan(ctx.gameday.status)?;
     let form = GamedayForm::from_gameday(&ctx.gameday, &user.time_zone);
@@ -154,11 +118,10 @@ async fn update(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id)): Path<(String, String)>,
+    ctx: GamedayCtx,
     Form(form): Form<GamedayForm>,
 ) -> AppResult<Response> {
-    let ctx = load(&state, &slug, &id, &user).await?;
+    let user = ctx.user.clone();
     actions::require_facilitator(ctx.role)?;
     let mut errors = FieldErrors::new();
     let Some(input) = form.parse(&user.time_zone, &mut errors) else {
@@ -194,7 +157,7 @@ pub struct ScenarioLine {
 #[template(path = "gamedays/show.html")]
 struct ShowPage {
     layout: Layout,
-    ctx: GamedayContext,
+    ctx: GamedayCtx,
     participants: Vec<Participant>,
     candidates: Vec<(Uuid, String)>,
     scenarios: Vec<ScenarioLine>,
@@ -225,11 +188,11 @@ impl ShowPage {
 pub async fn gameday_page(
     state: &AppState,
     layout: Layout,
-    ctx: GamedayContext,
-    me: Uuid,
+    ctx: GamedayCtx,
     status: StatusCode,
     alert: Option<String>,
 ) -> AppResult<Response> {
+    let me = ctx.user.id;
     let id = ctx.gameday.id;
     let participants = store::participants(&state.db, id).await?;
     let candidates = if ctx.role == Some(GamedayRole::Facilitator) && ctx.gameday.status.plan_is_open() {
@@ -247,14 +210,13 @@ pub async fn gameday_page(
     let scenarios = scenarios
         .into_iter()
         .map(|scenario| {
-            let signoffs =
-                signoffs.remove(&scenario.id).unwrap_or(Signoffs { revision: scenario.revision, signers: Vec::new() });
+            let signoffs = signoffs.remove(&scenario.id).unwrap_or_else(|| Signoffs::unsigned(scenario.revision));
             let timings = timings::timings(&events, scenario.id);
             ScenarioLine { scenario, signoffs, timings }
         })
         .collect();
     let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
-    let events = crate::timeline::views(&events, &ctx.url(), layout.zone());
+    let events = crate::timeline::views::views(&events, &ctx.url(), layout.zone());
     let page = ShowPage {
         layout,
         ctx,
@@ -272,14 +234,8 @@ pub async fn gameday_page(
     render_status(status, &page)
 }
 
-async fn show(
-    State(state): State<AppState>,
-    layout: Layout,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id)): Path<(String, String)>,
-) -> AppResult<Response> {
-    let ctx = load(&state, &slug, &id, &user).await?;
-    gameday_page(&state, layout, ctx, user.id, StatusCode::OK, None).await
+async fn show(State(state): State<AppState>, layout: Layout, ctx: GamedayCtx) -> AppResult<Response> {
+    gameday_page(&state, layout, ctx, StatusCode::OK, None).await
 }
 
 /// Runs an action; on success flashes `done` and goes back to the game day, on a refusal
@@ -288,8 +244,7 @@ async fn act(
     state: &AppState,
     layout: Layout,
     session: &Session,
-    ctx: GamedayContext,
-    user: &User,
+    ctx: GamedayCtx,
     result: AppResult<()>,
     done: &str,
 ) -> AppResult<Response> {
@@ -302,58 +257,51 @@ async fn act(
         Err(AppError::Validation(message)) => (StatusCode::UNPROCESSABLE_ENTITY, message),
         Err(err) => return Err(err),
     };
-    let fresh = store::gameday_in_team(&state.db, ctx.membership.team.id, ctx.gameday.id).await?;
-    let ctx = GamedayContext { gameday: fresh.ok_or(AppError::NotFound)?, ..ctx };
-    gameday_page(state, layout, ctx, user.id, status, Some(message)).await
+    let ctx = ctx.reload(state).await?;
+    gameday_page(state, layout, ctx, status, Some(message)).await
 }
 
 async fn lifecycle(
     state: AppState,
     layout: Layout,
     session: Session,
-    user: User,
-    slug: String,
-    id: String,
+    ctx: GamedayCtx,
     step: Step,
 ) -> AppResult<Response> {
-    let ctx = load(&state, &slug, &id, &user).await?;
-    let result = actions::step(&state.db, ctx.gameday.id, &user, step).await;
+    let result = actions::step(&state.db, ctx.gameday.id, &ctx.user, step).await;
     let done = match step {
         Step::Schedule => "Game day scheduled. Participants can add it to their calendars.",
         Step::Start => "Game day started. Announce each fault before injecting it.",
         Step::Complete => "Game day ended.",
     };
-    act(&state, layout, &session, ctx, &user, result, done).await
+    act(&state, layout, &session, ctx, result, done).await
 }
 
 async fn schedule(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id)): Path<(String, String)>,
+    ctx: GamedayCtx,
 ) -> AppResult<Response> {
-    lifecycle(state, layout, session, user, slug, id, Step::Schedule).await
+    lifecycle(state, layout, session, ctx, Step::Schedule).await
 }
 
 async fn start(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id)): Path<(String, String)>,
+    ctx: GamedayCtx,
 ) -> AppResult<Response> {
-    lifecycle(state, layout, session, user, slug, id, Step::Start).await
+    lifecycle(state, layout, session, ctx, Step::Start).await
 }
 
 async fn complete(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id)): Path<(String, String)>,
+    ctx: GamedayCtx,
 ) -> AppResult<Response> {
-    lifecycle(state, layout, session, user, slug, id, Step::Complete).await
+    lifecycle(state, layout, session, ctx, Step::Complete).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -366,17 +314,16 @@ async fn cancel(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id)): Path<(String, String)>,
+    ctx: GamedayCtx,
     Form(form): Form<ReasonForm>,
 ) -> AppResult<Response> {
-    let ctx = load(&state, &slug, &id, &user).await?;
+    let user = ctx.user.clone();
     let reason = crate::form::bounded_text(&form.reason, "The reason for cancelling", 1, 500);
     let result = match reason {
         Ok(reason) => actions::cancel(&state.db, ctx.gameday.id, &user, &reason).await,
         Err(message) => Err(AppError::Validation(message)),
     };
-    act(&state, layout, &session, ctx, &user, result, "Game day cancelled.").await
+    act(&state, layout, &session, ctx, result, "Game day cancelled.").await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -390,18 +337,23 @@ async fn add_participant(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id)): Path<(String, String)>,
+    ctx: GamedayCtx,
     Form(form): Form<ParticipantForm>,
 ) -> AppResult<Response> {
-    let ctx = load(&state, &slug, &id, &user).await?;
+    let user = ctx.user.clone();
     actions::require_facilitator(ctx.role)?;
     let role = GamedayRole::parse(&form.role).map_err(AppError::Validation)?;
     let result = match Uuid::parse_str(&form.user_id) {
         Ok(target) => actions::add_participant(&state.db, ctx.gameday.id, &user, target, role).await,
         Err(_) => Err(AppError::Validation("Choose a team member to add.".into())),
     };
-    act(&state, layout, &session, ctx, &user, result, "Participant added. They sign every scenario too.").await
+    act(&state, layout, &session, ctx, result, "Participant added. They sign every scenario too.").await
+}
+
+/// The participant a change is about (`…/participants/{user_id}/…`).
+#[derive(Deserialize)]
+struct TargetPath {
+    user_id: UserId,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -414,30 +366,30 @@ async fn change_role(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id, target)): Path<(String, String, String)>,
+    ctx: GamedayCtx,
+    Path(TargetPath { user_id: target }): Path<TargetPath>,
     Form(form): Form<RoleForm>,
 ) -> AppResult<Response> {
-    let ctx = load(&state, &slug, &id, &user).await?;
+    let user = ctx.user.clone();
     actions::require_facilitator(ctx.role)?;
-    let target = path_id(&target)?;
+    let target = target.0;
     let role = GamedayRole::parse(&form.role).map_err(AppError::Validation)?;
     let result = actions::change_participant_role(&state.db, ctx.gameday.id, &user, target, role).await;
-    act(&state, layout, &session, ctx, &user, result, "Role changed.").await
+    act(&state, layout, &session, ctx, result, "Role changed.").await
 }
 
 async fn remove_participant(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id, target)): Path<(String, String, String)>,
+    ctx: GamedayCtx,
+    Path(TargetPath { user_id: target }): Path<TargetPath>,
 ) -> AppResult<Response> {
-    let ctx = load(&state, &slug, &id, &user).await?;
+    let user = ctx.user.clone();
     actions::require_facilitator(ctx.role)?;
-    let target = path_id(&target)?;
+    let target = target.0;
     let result = actions::remove_participant(&state.db, ctx.gameday.id, &user, target).await;
-    act(&state, layout, &session, ctx, &user, result, "Participant removed.").await
+    act(&state, layout, &session, ctx, result, "Participant removed.").await
 }
 
 impl GamedayStatus {

@@ -1,16 +1,55 @@
 //! Learnings and action items: what a game day taught, searchable across all of a team's game
 //! days, and what follows from it, with an owner and a due date.
 
-pub mod overview;
+pub mod actions;
 pub mod routes;
 pub mod store;
+pub mod views;
 
 use serde::Deserialize;
 use time::Date;
 use uuid::Uuid;
 
+use crate::error::AppError;
 use crate::form::FieldErrors;
-use crate::gamedays::{multiline, parse_link};
+use crate::gamedays::{GamedayRole, GamedayStatus, multiline, parse_link};
+use crate::retros::RetroStatus;
+
+/// What a retrospective records beside its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    /// A learning: anyone on the game day adds one.
+    Learning,
+    /// A follow-up action: facilitators assign them.
+    Action,
+}
+
+/// Whether `role` may add a learning or an action to the retrospective of a game day in
+/// `gameday` status whose retrospective is `retro`: only once completed (409), only people on
+/// it, and for actions only facilitators (403), and not once published (409: addenda then).
+pub fn check_can_record(
+    what: Record,
+    gameday: GamedayStatus,
+    role: Option<GamedayRole>,
+    retro: RetroStatus,
+) -> Result<(), AppError> {
+    crate::retros::open(gameday)?;
+    match what {
+        Record::Learning if role.is_none() => {
+            return Err(AppError::Forbidden("People on the game day record its learnings.".into()));
+        }
+        Record::Action if role != Some(GamedayRole::Facilitator) => {
+            return Err(AppError::Forbidden("Facilitators assign the actions that follow a game day.".into()));
+        }
+        _ => {}
+    }
+    if retro == RetroStatus::Published {
+        return Err(AppError::Conflict(
+            "The retrospective is published and read-only: add a dated addendum instead.".into(),
+        ));
+    }
+    Ok(())
+}
 
 /// Tags: lowercase words of letters, digits and hyphens, comma-separated, ten at most.
 pub fn parse_tags(input: &str) -> Result<Vec<String>, String> {

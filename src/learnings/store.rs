@@ -1,6 +1,6 @@
 //! SQL for learnings (with ranked full-text search) and action items.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
@@ -18,9 +18,9 @@ pub struct Learning {
     pub created_at: OffsetDateTime,
 }
 
-#[tracing::instrument(skip(db, learning))]
+#[tracing::instrument(skip(conn, learning))]
 pub async fn create_learning(
-    db: &PgPool,
+    conn: &mut PgConnection,
     team_id: Uuid,
     gameday_id: Uuid,
     author: Uuid,
@@ -42,7 +42,7 @@ pub async fn create_learning(
         &learning.tags,
         author
     )
-    .execute(db)
+    .execute(conn)
     .await?;
     Ok(id)
 }
@@ -131,9 +131,9 @@ impl ActionItem {
     }
 }
 
-#[tracing::instrument(skip(db, action))]
+#[tracing::instrument(skip(conn, action))]
 pub async fn create_action(
-    db: &PgPool,
+    conn: &mut PgConnection,
     team_id: Uuid,
     gameday_id: Uuid,
     by: Uuid,
@@ -152,7 +152,7 @@ pub async fn create_action(
         action.retest,
         by
     )
-    .execute(db)
+    .execute(conn)
     .await?;
     Ok(id)
 }

@@ -10,8 +10,8 @@ use crate::scenarios::Signoffs;
 use crate::timeline::Event;
 use crate::timeline::timings::human;
 
-use super::routes::ScenarioStory;
 use super::store::{Note, Retro};
+use super::views::ScenarioStory;
 
 /// Everything the document needs.
 pub struct Export<'a> {

@@ -3,9 +3,11 @@
 //! Lifecycle: `draft → in_review → published`; published is read-only, later additions are
 //! dated addenda.
 
+pub mod actions;
 pub mod export;
 pub mod routes;
 pub mod store;
+pub mod views;
 
 use serde::Deserialize;
 

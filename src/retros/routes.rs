@@ -1,9 +1,11 @@
-//! The retrospective page of a completed game day, and its changes.
+//! The retrospective page of a completed game day and every form on it: the text, review and
+//! publication, comments and addenda, "read", the learnings and the actions; and its Markdown
+//! export.
 
 use askama::Template;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
@@ -11,19 +13,20 @@ use time::OffsetDateTime;
 use tower_sessions::Session;
 use uuid::Uuid;
 
+use super::actions::{self, NoteKind};
 use super::store::{self, Note, Retro};
+use super::views::{ScenarioStory, stories};
 use super::{RetroForm, RetroStatus};
-use crate::accounts::{CurrentUser, User};
-use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
-use crate::gamedays::actions::begin;
-use crate::gamedays::routes::{GamedayContext, load};
 use crate::gamedays::{GamedayRole, multiline};
 use crate::learnings::store::{self as learning_store, ActionItem, Learning};
-use crate::scenarios::store::{self as scenario_store, Scenario};
-use crate::timeline::timings::{Timings, timings};
-use crate::timeline::{EventView, views};
+use crate::learnings::{self, ActionForm, LearningForm, Record, check_can_record};
+use crate::scenarios::Signoffs;
+use crate::scenarios::store as scenario_store;
+use crate::state::AppState;
+use crate::timeline::views::views;
+use crate::web::context::GamedayCtx;
 use crate::web::{FlashKind, Layout, flash, render_status, see_other};
 
 pub fn router() -> Router<AppState> {
@@ -34,18 +37,20 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{base}/publish"), post(publish))
         .route(&format!("{base}/notes"), post(add_note))
         .route(&format!("{base}/read"), post(mark_read))
+        .route("/teams/{slug}/gamedays/{id}/learnings", post(add_learning))
+        .route("/teams/{slug}/gamedays/{id}/actions", post(add_action))
         .route("/teams/{slug}/gamedays/{id}/retrospective.md", get(export_markdown))
 }
 
+/// Only a game day that has a retrospective (a completed one); 404 for anything else.
+fn completed(ctx: GamedayCtx) -> AppResult<GamedayCtx> {
+    super::open(ctx.gameday.status).map_err(|_| AppError::NotFound)?;
+    Ok(ctx)
+}
+
 /// The retrospective as a Markdown file to download.
-async fn export_markdown(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id)): Path<(String, String)>,
-) -> AppResult<Response> {
-    use axum::http::header;
-    use axum::response::IntoResponse;
-    let ctx = load_completed(&state, &slug, &id, &user).await?;
+async fn export_markdown(State(state): State<AppState>, ctx: GamedayCtx) -> AppResult<Response> {
+    let ctx = completed(ctx)?;
     let id = ctx.gameday.id;
     let retro = store::get_or_create(&state.db, id).await?;
     let participants = crate::gamedays::store::participants(&state.db, id).await?;
@@ -53,20 +58,11 @@ async fn export_markdown(
     let events = crate::timeline::store::events(&state.db, id).await?;
     let impacts = store::observed_impacts(&state.db, id).await?;
     let mut signoffs = scenario_store::signoffs_of_gameday(&state.db, id).await?;
-    let stories: Vec<(ScenarioStory, crate::scenarios::Signoffs)> = scenarios
+    let stories: Vec<_> = stories(scenarios, &events, &impacts, None)
         .into_iter()
-        .map(|scenario| {
-            let observed_impact =
-                impacts.iter().find(|(s, _)| *s == scenario.id).map(|(_, t)| t.clone()).unwrap_or_default();
-            let signed = signoffs
-                .remove(&scenario.id)
-                .unwrap_or(crate::scenarios::Signoffs { revision: scenario.revision, signers: Vec::new() });
-            let story = ScenarioStory {
-                timings: timings(&events, scenario.id),
-                observed_impact,
-                excerpt: Vec::new(),
-                scenario,
-            };
+        .map(|story| {
+            let signed =
+                signoffs.remove(&story.scenario.id).unwrap_or_else(|| Signoffs::unsigned(story.scenario.revision));
             (story, signed)
         })
         .collect();
@@ -100,34 +96,16 @@ async fn export_markdown(
 pub struct Drafts {
     pub retro: Option<RetroForm>,
     pub observed: Vec<(Uuid, String)>,
-    pub learning: crate::learnings::LearningForm,
-    pub action: crate::learnings::ActionForm,
+    pub learning: LearningForm,
+    pub action: ActionForm,
     pub comment: String,
-}
-
-impl Drafts {
-    pub fn learning(learning: crate::learnings::LearningForm) -> Self {
-        Drafts { learning, ..Default::default() }
-    }
-
-    pub fn action(action: crate::learnings::ActionForm) -> Self {
-        Drafts { action, ..Default::default() }
-    }
-}
-
-/// One scenario as the retrospective tells it.
-pub struct ScenarioStory {
-    pub scenario: Scenario,
-    pub timings: Timings,
-    pub observed_impact: String,
-    pub excerpt: Vec<EventView>,
 }
 
 #[derive(Template)]
 #[template(path = "retros/page.html")]
 struct RetroPage {
     layout: Layout,
-    ctx: GamedayContext,
+    ctx: GamedayCtx,
     retro: Retro,
     form: RetroForm,
     drafts: Drafts,
@@ -166,20 +144,12 @@ impl RetroPage {
     }
 }
 
-/// Loads a game day that has a retrospective (a completed one); 404 for anything else.
-async fn load_completed(state: &AppState, slug: &str, id: &str, user: &User) -> AppResult<GamedayContext> {
-    let ctx = load(state, slug, id, user).await?;
-    super::open(ctx.gameday.status).map_err(|_| AppError::NotFound)?;
-    Ok(ctx)
-}
-
-/// Renders the retrospective page; `drafts` keeps what was typed into a refused form.
-#[allow(clippy::too_many_arguments)]
-pub async fn retro_page(
+/// Renders the retrospective page; `drafts` keeps what was typed into a refused form, `errors`
+/// says which field was refused and `alert` shows a refusal of the whole change at the top.
+async fn retro_page(
     state: &AppState,
     layout: Layout,
-    ctx: GamedayContext,
-    me: Uuid,
+    ctx: GamedayCtx,
     mut drafts: Drafts,
     errors: FieldErrors,
     status: StatusCode,
@@ -195,27 +165,16 @@ pub async fn retro_page(
     let scenarios = scenario_store::scenarios_of(&state.db, id).await?;
     let events = crate::timeline::store::events(&state.db, id).await?;
     let impacts = store::observed_impacts(&state.db, id).await?;
-    let all_views = views(&events, &ctx.url(), layout.zone());
-    let stories = scenarios
-        .into_iter()
-        .map(|scenario| {
-            let url = format!("{}/scenarios/{}", ctx.url(), scenario.id);
-            let excerpt = all_views
-                .iter()
-                .filter(|v| v.scenario_url.as_deref() == Some(url.as_str()) && (v.fault || v.kind == "observation"))
-                .cloned()
-                .collect();
-            let observed_impact =
-                impacts.iter().find(|(s, _)| *s == scenario.id).map(|(_, t)| t.clone()).unwrap_or_default();
-            ScenarioStory { timings: timings(&events, scenario.id), observed_impact, excerpt, scenario }
-        })
-        .collect();
+    let base = ctx.url();
+    let all_views = views(&events, &base, layout.zone());
+    let stories = stories(scenarios, &events, &impacts, Some((&all_views, &base)));
     let notes = store::notes(&state.db, id).await?;
     let readers = store::readers(&state.db, id).await?;
     let learnings = learning_store::of_gameday(&state.db, id).await?;
     let actions = learning_store::actions_of_gameday(&state.db, id).await?;
     let members = learning_store::team_members(&state.db, ctx.membership.team.id).await?;
     let upcoming = crate::gamedays::store::open_gamedays(&state.db, ctx.membership.team.id).await?;
+    let me = ctx.user.id;
     let page = RetroPage {
         layout,
         ctx,
@@ -236,65 +195,31 @@ pub async fn retro_page(
     render_status(status, &page)
 }
 
-async fn page(
-    State(state): State<AppState>,
-    layout: Layout,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id)): Path<(String, String)>,
-) -> AppResult<Response> {
-    let ctx = load_completed(&state, &slug, &id, &user).await?;
-    retro_page(&state, layout, ctx, user.id, Drafts::default(), FieldErrors::new(), StatusCode::OK, None).await
+async fn page(State(state): State<AppState>, layout: Layout, ctx: GamedayCtx) -> AppResult<Response> {
+    let ctx = completed(ctx)?;
+    retro_page(&state, layout, ctx, Drafts::default(), FieldErrors::new(), StatusCode::OK, None).await
 }
 
-/// Runs a change; a refusal re-renders the page with the reason.
+/// After a change: on success flash `done` and go back to the page; on a refusal re-render the
+/// page with the reason at the top (409 or 422), keeping what was typed.
 async fn finish(
     state: &AppState,
-    layout: Layout,
-    session: &Session,
-    ctx: GamedayContext,
-    user: &User,
-    result: AppResult<()>,
-    done: &str,
-) -> AppResult<Response> {
-    finish_keeping(state, layout, session, ctx, user, result, done, Drafts::default()).await
-}
-
-/// Like [`finish`], keeping what was typed when the change is refused.
-#[allow(clippy::too_many_arguments)]
-async fn finish_keeping(
-    state: &AppState,
-    layout: Layout,
-    session: &Session,
-    ctx: GamedayContext,
-    user: &User,
+    (layout, session): (Layout, &Session),
+    ctx: GamedayCtx,
     result: AppResult<()>,
     done: &str,
     drafts: Drafts,
 ) -> AppResult<Response> {
-    match result {
+    let (status, message) = match result {
         Ok(()) => {
             flash(session, FlashKind::Success, done).await?;
-            Ok(see_other(&format!("{}/retrospective", ctx.url())))
+            return Ok(see_other(&format!("{}/retrospective", ctx.url())));
         }
-        Err(AppError::Conflict(message)) => {
-            retro_page(state, layout, ctx, user.id, drafts, FieldErrors::new(), StatusCode::CONFLICT, Some(message))
-                .await
-        }
-        Err(AppError::Validation(message)) => {
-            let page = retro_page(
-                state,
-                layout,
-                ctx,
-                user.id,
-                drafts,
-                FieldErrors::new(),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(message),
-            );
-            page.await
-        }
-        Err(err) => Err(err),
-    }
+        Err(AppError::Conflict(message)) => (StatusCode::CONFLICT, message),
+        Err(AppError::Validation(message)) => (StatusCode::UNPROCESSABLE_ENTITY, message),
+        Err(err) => return Err(err),
+    };
+    retro_page(state, layout, ctx, drafts, FieldErrors::new(), status, Some(message)).await
 }
 
 /// Saves the text (summary, what went well, what surprised us) and each scenario's observed
@@ -303,11 +228,10 @@ async fn save(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id)): Path<(String, String)>,
+    ctx: GamedayCtx,
     body: String,
 ) -> AppResult<Response> {
-    let ctx = load_completed(&state, &slug, &id, &user).await?;
+    let ctx = completed(ctx)?;
     let mut form = RetroForm::default();
     let mut observed: Vec<(Uuid, String)> = Vec::new();
     for (key, value) in form_urlencoded::parse(body.as_bytes()) {
@@ -324,7 +248,6 @@ async fn save(
     }
     let mut errors = FieldErrors::new();
     let parsed = form.parse(&mut errors);
-    let observed_kept = observed.clone();
     let mut impacts = Vec::new();
     for (scenario, text) in &observed {
         match multiline(text, "The observed impact", 0, 4000) {
@@ -335,80 +258,35 @@ async fn save(
     let Some(parsed) = parsed.filter(|_| errors.is_empty()) else {
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         let drafts = Drafts { retro: Some(form), observed, ..Default::default() };
-        return retro_page(&state, layout, ctx, user.id, drafts, errors, status, None).await;
+        return retro_page(&state, layout, ctx, drafts, errors, status, None).await;
     };
-    let result = async {
-        let (mut tx, _gameday, role) = begin(&state.db, ctx.gameday.id, &user).await?;
-        let retro = store::lock(&mut tx, ctx.gameday.id).await?;
-        super::edit(retro.status, role)?;
-        store::save(&mut tx, ctx.gameday.id, &parsed).await?;
-        for (scenario, text) in &impacts {
-            // Only this game day's scenarios.
-            if scenario_store::scenario(&mut *tx, ctx.gameday.id, *scenario).await?.is_some() {
-                store::set_observed_impact(&mut tx, *scenario, text).await?;
-            }
-        }
-        tx.commit().await?;
-        Ok::<(), AppError>(())
-    }
-    .await;
-    match result {
-        Err(AppError::Conflict(message)) => {
-            let status = StatusCode::CONFLICT;
-            let drafts = Drafts { retro: Some(form), observed: observed_kept, ..Default::default() };
-            retro_page(&state, layout, ctx, user.id, drafts, FieldErrors::new(), status, Some(message)).await
-        }
-        other => finish(&state, layout, &session, ctx, &user, other, "Retrospective saved.").await,
-    }
-}
-
-async fn transition(state: &AppState, user: &User, ctx: &GamedayContext, to: RetroStatus) -> AppResult<()> {
-    let (mut tx, _gameday, role) = begin(&state.db, ctx.gameday.id, user).await?;
-    let retro = store::lock(&mut tx, ctx.gameday.id).await?;
-    match to {
-        RetroStatus::InReview => super::submit(retro.status, role)?,
-        RetroStatus::Published => super::publish(retro.status, role)?,
-        RetroStatus::Draft => return Err(AppError::Conflict("A retrospective does not go back to draft.".into())),
-    }
-    store::set_status(&mut tx, ctx.gameday.id, to, user.id).await?;
-    let (kind, body) = match to {
-        RetroStatus::Published => (
-            crate::timeline::EventKind::RetrospectivePublished,
-            format!("{} published the retrospective.", user.display_name),
-        ),
-        _ => (
-            crate::timeline::EventKind::RetrospectiveInReview,
-            format!("{} sent the retrospective to review.", user.display_name),
-        ),
-    };
-    crate::timeline::store::append(&mut tx, crate::timeline::NewEvent::new(ctx.gameday.id, user.id, kind, body))
-        .await?;
-    tx.commit().await?;
-    Ok(())
+    let result = actions::save(&state.db, ctx.gameday.id, &ctx.user, &parsed, &impacts).await;
+    let drafts = Drafts { retro: Some(form), observed, ..Default::default() };
+    finish(&state, (layout, &session), ctx, result, "Retrospective saved.", drafts).await
 }
 
 async fn submit(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id)): Path<(String, String)>,
+    ctx: GamedayCtx,
 ) -> AppResult<Response> {
-    let ctx = load_completed(&state, &slug, &id, &user).await?;
-    let result = transition(&state, &user, &ctx, RetroStatus::InReview).await;
-    finish(&state, layout, &session, ctx, &user, result, "Sent to review: participants can comment now.").await
+    let ctx = completed(ctx)?;
+    let result = actions::transition(&state.db, ctx.gameday.id, &ctx.user, RetroStatus::InReview).await;
+    let done = "Sent to review: participants can comment now.";
+    finish(&state, (layout, &session), ctx, result, done, Drafts::default()).await
 }
 
 async fn publish(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id)): Path<(String, String)>,
+    ctx: GamedayCtx,
 ) -> AppResult<Response> {
-    let ctx = load_completed(&state, &slug, &id, &user).await?;
-    let result = transition(&state, &user, &ctx, RetroStatus::Published).await;
-    finish(&state, layout, &session, ctx, &user, result, "Published. The team can read it now.").await
+    let ctx = completed(ctx)?;
+    let result = actions::transition(&state.db, ctx.gameday.id, &ctx.user, RetroStatus::Published).await;
+    let done = "Published. The team can read it now.";
+    finish(&state, (layout, &session), ctx, result, done, Drafts::default()).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -422,47 +300,74 @@ async fn add_note(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id)): Path<(String, String)>,
+    ctx: GamedayCtx,
     Form(form): Form<NoteForm>,
 ) -> AppResult<Response> {
-    let ctx = load_completed(&state, &slug, &id, &user).await?;
-    let result = async {
-        let body = multiline(&form.body, "The text", 1, 4000).map_err(AppError::Validation)?;
-        let (mut tx, _gameday, role) = begin(&state.db, ctx.gameday.id, &user).await?;
-        let retro = store::lock(&mut tx, ctx.gameday.id).await?;
-        let kind = match form.kind.as_str() {
-            "addendum" => {
-                super::addendum(retro.status, role)?;
-                "addendum"
-            }
-            _ => {
-                super::comment(retro.status, role)?;
-                "comment"
-            }
-        };
-        store::add_note(&mut tx, ctx.gameday.id, kind, user.id, &body).await?;
-        tx.commit().await?;
-        Ok::<(), AppError>(())
-    }
-    .await;
-    let done = if form.kind == "addendum" { "Addendum added, dated today." } else { "Comment added." };
-    let drafts = Drafts { comment: form.body.clone(), ..Default::default() };
-    finish_keeping(&state, layout, &session, ctx, &user, result, done, drafts).await
+    let ctx = completed(ctx)?;
+    let kind = if form.kind == "addendum" { NoteKind::Addendum } else { NoteKind::Comment };
+    let result = match multiline(&form.body, "The text", 1, 4000) {
+        Ok(body) => actions::add_note(&state.db, ctx.gameday.id, &ctx.user, kind, &body).await,
+        Err(message) => Err(AppError::Validation(message)),
+    };
+    let done = if kind == NoteKind::Addendum { "Addendum added, dated today." } else { "Comment added." };
+    let drafts = Drafts { comment: form.body, ..Default::default() };
+    finish(&state, (layout, &session), ctx, result, done, drafts).await
 }
 
 async fn mark_read(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id)): Path<(String, String)>,
+    ctx: GamedayCtx,
 ) -> AppResult<Response> {
-    let ctx = load_completed(&state, &slug, &id, &user).await?;
+    let ctx = completed(ctx)?;
+    let result = actions::mark_read(&state.db, ctx.gameday.id, &ctx.user).await;
+    finish(&state, (layout, &session), ctx, result, "Marked as read.", Drafts::default()).await
+}
+
+/// Refuses early (before the form is read) what the retrospective does not accept now.
+async fn check_record(state: &AppState, ctx: &GamedayCtx, what: Record) -> AppResult<()> {
     let retro = store::get_or_create(&state.db, ctx.gameday.id).await?;
-    let result = match super::mark_read(retro.status) {
-        Ok(()) => store::mark_read(&state.db, ctx.gameday.id, user.id).await.map_err(AppError::from),
-        Err(refusal) => Err(refusal.into()),
+    check_can_record(what, ctx.gameday.status, ctx.role, retro.status)
+}
+
+async fn add_learning(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    ctx: GamedayCtx,
+    Form(form): Form<LearningForm>,
+) -> AppResult<Response> {
+    check_record(&state, &ctx, Record::Learning).await?;
+    let mut errors = FieldErrors::new();
+    let Some(learning) = form.parse(&mut errors).filter(|_| errors.is_empty()) else {
+        let drafts = Drafts { learning: form, ..Default::default() };
+        return retro_page(&state, layout, ctx, drafts, errors, StatusCode::UNPROCESSABLE_ENTITY, None).await;
     };
-    finish(&state, layout, &session, ctx, &user, result, "Marked as read.").await
+    learnings::actions::add_learning(&state.db, ctx.gameday.id, &ctx.user, &learning).await?;
+    flash(&session, FlashKind::Success, "Learning recorded. The team finds it in its learnings library.").await?;
+    Ok(see_other(&format!("{}/retrospective#learnings", ctx.url())))
+}
+
+async fn add_action(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    ctx: GamedayCtx,
+    Form(form): Form<ActionForm>,
+) -> AppResult<Response> {
+    check_record(&state, &ctx, Record::Action).await?;
+    let team_id = ctx.membership.team.id;
+    let members: Vec<Uuid> =
+        learning_store::team_members(&state.db, team_id).await?.into_iter().map(|(id, _)| id).collect();
+    let open_gamedays: Vec<Uuid> =
+        crate::gamedays::store::open_gamedays(&state.db, team_id).await?.into_iter().map(|(id, _)| id).collect();
+    let mut errors = FieldErrors::new();
+    let Some(action) = form.parse(&members, &open_gamedays, &mut errors).filter(|_| errors.is_empty()) else {
+        let drafts = Drafts { action: form, ..Default::default() };
+        return retro_page(&state, layout, ctx, drafts, errors, StatusCode::UNPROCESSABLE_ENTITY, None).await;
+    };
+    learnings::actions::add_action(&state.db, ctx.gameday.id, &ctx.user, &action).await?;
+    flash(&session, FlashKind::Success, "Action added; its owner sees it on their dashboard.").await?;
+    Ok(see_other(&format!("{}/retrospective#actions", ctx.url())))
 }

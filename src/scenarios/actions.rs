@@ -6,14 +6,15 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::gate::{self, Outcome, ScenarioState};
 use super::store;
-use super::{Decision, Outcome, ScenarioFields, ScenarioState};
+use super::{Decision, ScenarioFields};
 use crate::accounts::User;
 use crate::error::{AppError, AppResult};
+use crate::events;
 use crate::gamedays::actions::{begin, require_facilitator};
+use crate::gamedays::edit_plan;
 use crate::gamedays::store as gameday_store;
-use crate::gamedays::{GamedayRole, edit_plan};
-use crate::timeline::store as timeline;
 use crate::timeline::{EventKind, NewEvent};
 use crate::weaknesses::store as weakness_store;
 
@@ -26,7 +27,7 @@ pub async fn create(db: &PgPool, gameday_id: Uuid, actor: &User, fields: &Scenar
     gameday_store::plan_changed(&mut tx, gameday_id).await?;
     let body = format!("{} added the scenario \"{}\" (revision 1).", actor.display_name, fields.title);
     let data = serde_json::json!({ "revision": 1, "fingerprint": fields.fingerprint() });
-    timeline::append(
+    events::record(
         &mut tx,
         NewEvent::new(gameday_id, actor.id, EventKind::ScenarioAdded, body).scenario(id).data(data),
     )
@@ -55,7 +56,7 @@ pub async fn revise(
     require_facilitator(role)?;
     edit_plan(gameday.status)?;
     let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
-    super::edit(scenario.state)?;
+    gate::edit(scenario.state)?;
     if scenario.fields == *fields {
         return Ok(Revised::Unchanged);
     }
@@ -82,7 +83,7 @@ pub async fn revise(
     }
     let data = serde_json::json!({ "revision": revision, "fingerprint": fields.fingerprint(), "changed": changed });
     let event = NewEvent::new(gameday_id, actor.id, EventKind::ScenarioRevised, body).scenario(scenario_id).data(data);
-    timeline::append(&mut tx, event).await?;
+    events::record(&mut tx, event).await?;
     tx.commit().await?;
     Ok(Revised::NewRevision { revision, changed, signoffs_reset })
 }
@@ -112,7 +113,7 @@ pub async fn sign(
     }
     let current = store::signoffs(&mut *tx, gameday_id, scenario_id, revision).await?;
     let already_signed = current.signers.iter().any(|s| s.user_id == actor.id && s.decision.is_some());
-    super::sign(scenario.state, already_signed, decision)?;
+    gate::sign(scenario.state, already_signed, decision)?;
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     if decision == Decision::Object && reason.is_none() {
         return Err(AppError::Validation("An objection needs a reason, so the plan can be fixed.".into()));
@@ -134,7 +135,7 @@ pub async fn sign(
         ),
     };
     let data = serde_json::json!({ "revision": revision, "fingerprint": scenario.fingerprint });
-    timeline::append(&mut tx, NewEvent::new(gameday_id, actor.id, kind, body).scenario(scenario_id).data(data)).await?;
+    events::record(&mut tx, NewEvent::new(gameday_id, actor.id, kind, body).scenario(scenario_id).data(data)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -153,7 +154,7 @@ pub async fn announce(
     require_facilitator(role)?;
     let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
     let signoffs = store::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
-    super::announce(gameday.status, scenario.state, &signoffs)?;
+    gate::announce(gameday.status, scenario.state, &signoffs)?;
     let f = &scenario.fields;
     let smaller = weakness_store::smaller_that_held(
         &mut *tx,
@@ -164,7 +165,7 @@ pub async fn announce(
         &gameday.environment,
     )
     .await?;
-    let escalation = crate::weaknesses::start_tiny(f.blast_radius, smaller.as_deref(), acknowledge_escalation)?;
+    let escalation = gate::start_tiny(f.blast_radius, smaller.as_deref(), acknowledge_escalation)?;
     store::set_state(&mut tx, scenario_id, ScenarioState::Announced).await?;
     let mut body = format!(
         "{} announced \"{}\" on {} (blast radius {}): {} Abort if: {}",
@@ -190,7 +191,7 @@ pub async fn announce(
     });
     let event =
         NewEvent::new(gameday_id, actor.id, EventKind::ScenarioAnnounced, body).scenario(scenario_id).data(data);
-    timeline::append(&mut tx, event).await?;
+    events::record(&mut tx, event).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -208,10 +209,10 @@ pub async fn inject(
     require_facilitator(role)?;
     let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
     let signoffs = store::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
-    super::inject(gameday.status, scenario.state, &signoffs)?;
+    gate::inject(gameday.status, scenario.state, &signoffs)?;
     let weakness = weakness_store::linked_weakness(&mut *tx, scenario_id).await?;
     let open_weakness = weakness.as_ref().filter(|(_, _, open)| *open);
-    let reason = crate::weaknesses::weakness_gate(open_weakness.is_some(), weakness_reason)?;
+    let reason = gate::weakness_gate(open_weakness.is_some(), weakness_reason)?;
     store::set_state(&mut tx, scenario_id, ScenarioState::Injected).await?;
     let mut body = format!(
         "{} injected \"{}\" into {}.",
@@ -228,7 +229,7 @@ pub async fn inject(
         "weakness_reason": reason,
     });
     let event = NewEvent::new(gameday_id, actor.id, EventKind::ScenarioInjected, body).scenario(scenario_id).data(data);
-    timeline::append(&mut tx, event).await?;
+    events::record(&mut tx, event).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -244,12 +245,12 @@ pub async fn halt(db: &PgPool, gameday_id: Uuid, scenario_id: Uuid, actor: &User
         return Err(AppError::Validation("Say why you halt, so everyone knows what went wrong.".into()));
     }
     let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
-    super::halt(scenario.state)?;
+    gate::halt(scenario.state)?;
     store::set_state(&mut tx, scenario_id, ScenarioState::Halted).await?;
     let body = format!("Halted by {} because {reason}", actor.display_name);
     let data = serde_json::json!({ "from": scenario.state, "reason": reason });
     let event = NewEvent::new(gameday_id, actor.id, EventKind::ScenarioHalted, body).scenario(scenario_id).data(data);
-    timeline::append(&mut tx, event).await?;
+    events::record(&mut tx, event).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -258,11 +259,11 @@ pub async fn roll_back(db: &PgPool, gameday_id: Uuid, scenario_id: Uuid, actor: 
     let (mut tx, _gameday, role) = begin(db, gameday_id, actor).await?;
     require_facilitator(role)?;
     let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
-    super::roll_back(scenario.state)?;
+    gate::roll_back(scenario.state)?;
     store::set_state(&mut tx, scenario_id, ScenarioState::RolledBack).await?;
     let body = format!("{} rolled back \"{}\".", actor.display_name, scenario.fields.title);
     let event = NewEvent::new(gameday_id, actor.id, EventKind::ScenarioRolledBack, body).scenario(scenario_id);
-    timeline::append(&mut tx, event).await?;
+    events::record(&mut tx, event).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -278,7 +279,7 @@ pub async fn conclude(
     let (mut tx, _gameday, role) = begin(db, gameday_id, actor).await?;
     require_facilitator(role)?;
     let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
-    super::conclude(scenario.state)?;
+    gate::conclude(scenario.state)?;
     let note = note.trim();
     store::conclude(&mut tx, scenario_id, outcome, note).await?;
     let mut body = format!(
@@ -298,7 +299,7 @@ pub async fn conclude(
     let data = serde_json::json!({ "outcome": outcome });
     let event =
         NewEvent::new(gameday_id, actor.id, EventKind::ScenarioConcluded, body).scenario(scenario_id).data(data);
-    timeline::append(&mut tx, event).await?;
+    events::record(&mut tx, event).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -313,9 +314,4 @@ async fn check_abort_owner(tx: &mut sqlx::PgConnection, gameday_id: Uuid, fields
             "The abort owner must be a facilitator or participant of this game day (someone who signs it).".into(),
         )),
     }
-}
-
-/// The role a person needs to see the action buttons of a scenario.
-pub fn can_halt(role: Option<GamedayRole>) -> bool {
-    role.is_some()
 }

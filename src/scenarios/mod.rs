@@ -1,19 +1,20 @@
-//! Scenarios: one fault experiment each, with revisions, revision-bound sign-off and the gate
-//! that keeps a fault from being announced or injected before everyone agreed to it.
-//!
-//! Lifecycle: `proposed → announced → injected → rolled_back | halted → concluded`
-//! (an announced scenario can also be halted before injection).
+//! Scenarios: one fault experiment each. This module is the plan: what a scenario says (its
+//! fields, every edit a new revision with a fingerprint and a diff) and who has signed which
+//! revision. The run and the gate (states, outcomes, and the rules of every move: invariants
+//! 1 to 4) are in [`gate`].
 
 pub mod actions;
+pub mod gate;
 pub mod routes;
 pub mod store;
+pub mod views;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::form::{FieldErrors, bounded_text};
-use crate::gamedays::{GamedayStatus, Refusal, multiline};
+use crate::gamedays::multiline;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, sqlx::Type, Serialize, Deserialize)]
 #[sqlx(type_name = "blast_radius", rename_all = "lowercase")]
@@ -42,86 +43,6 @@ impl BlastRadius {
             .into_iter()
             .find(|b| b.as_str() == input)
             .ok_or_else(|| "Choose a blast radius: tiny, small, medium or large.".to_owned())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
-#[sqlx(type_name = "scenario_state", rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum ScenarioState {
-    Proposed,
-    Announced,
-    Injected,
-    RolledBack,
-    Halted,
-    Concluded,
-}
-
-impl ScenarioState {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ScenarioState::Proposed => "proposed",
-            ScenarioState::Announced => "announced",
-            ScenarioState::Injected => "injected",
-            ScenarioState::RolledBack => "rolled_back",
-            ScenarioState::Halted => "halted",
-            ScenarioState::Concluded => "concluded",
-        }
-    }
-
-    pub fn label(&self) -> &'static str {
-        match self {
-            ScenarioState::Proposed => "Proposed",
-            ScenarioState::Announced => "Announced",
-            ScenarioState::Injected => "Injected",
-            ScenarioState::RolledBack => "Rolled back",
-            ScenarioState::Halted => "Halted",
-            ScenarioState::Concluded => "Concluded",
-        }
-    }
-
-    /// A fault is announced or injected: people must know.
-    pub fn in_flight(&self) -> bool {
-        matches!(self, ScenarioState::Announced | ScenarioState::Injected)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
-#[sqlx(type_name = "scenario_outcome", rename_all = "lowercase")]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// The steady-state hypothesis held.
-    Held,
-    /// The hypothesis was refuted: a weakness was found.
-    Refuted,
-    Inconclusive,
-}
-
-impl Outcome {
-    pub const ALL: [Outcome; 3] = [Outcome::Held, Outcome::Refuted, Outcome::Inconclusive];
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Outcome::Held => "held",
-            Outcome::Refuted => "refuted",
-            Outcome::Inconclusive => "inconclusive",
-        }
-    }
-
-    /// How the outcome reads after "the hypothesis …".
-    pub fn sentence(&self) -> &'static str {
-        match self {
-            Outcome::Held => "held",
-            Outcome::Refuted => "was refuted",
-            Outcome::Inconclusive => "was inconclusive",
-        }
-    }
-
-    pub fn parse(input: &str) -> Result<Outcome, String> {
-        Outcome::ALL
-            .into_iter()
-            .find(|o| o.as_str() == input)
-            .ok_or_else(|| "Choose an outcome: held, refuted or inconclusive.".to_owned())
     }
 }
 
@@ -275,6 +196,11 @@ pub struct Signoffs {
 }
 
 impl Signoffs {
+    /// Where nobody has signed `revision` yet.
+    pub fn unsigned(revision: i32) -> Signoffs {
+        Signoffs { revision, signers: Vec::new() }
+    }
+
     pub fn approved(&self) -> impl Iterator<Item = &SignerStatus> {
         self.signers.iter().filter(|s| s.decision == Some(Decision::Approve))
     }
@@ -328,117 +254,9 @@ impl Signoffs {
     }
 }
 
-fn refuse<T>(message: impl Into<String>) -> Result<T, Refusal> {
-    Err(Refusal(message.into()))
-}
-
-/// Invariant 2: only a proposed scenario can be edited.
-pub fn edit(state: ScenarioState) -> Result<(), Refusal> {
-    match state {
-        ScenarioState::Proposed => Ok(()),
-        ScenarioState::Announced | ScenarioState::Injected => {
-            refuse("An announced or injected scenario cannot be edited. Halt it first if it must change.")
-        }
-        other => refuse(format!("A {} scenario can no longer be edited.", other.label().to_lowercase())),
-    }
-}
-
-/// Signing (approving or objecting) is open until announcement; after it, only a signer who has
-/// not signed the current revision yet (say, added late) may still approve.
-pub fn sign(state: ScenarioState, already_signed: bool, decision: Decision) -> Result<(), Refusal> {
-    match state {
-        ScenarioState::Proposed => Ok(()),
-        ScenarioState::Announced if !already_signed && decision == Decision::Approve => Ok(()),
-        ScenarioState::Announced | ScenarioState::Injected => {
-            refuse("Sign-off closed when the scenario was announced. To stop it, halt it.")
-        }
-        _ => refuse("This scenario has already run; sign-off is closed."),
-    }
-}
-
-/// The gate for announcing: the game day is running, the scenario proposed, and every
-/// required signer approved its current revision with no standing objection.
-pub fn announce(gameday: GamedayStatus, state: ScenarioState, signoffs: &Signoffs) -> Result<(), Refusal> {
-    if gameday != GamedayStatus::Running {
-        return refuse(format!("Faults are announced only while the game day is running; it is {}.", gameday.as_str()));
-    }
-    if state != ScenarioState::Proposed {
-        return refuse(format!(
-            "Only a proposed scenario can be announced; this one is {}.",
-            state.label().to_lowercase()
-        ));
-    }
-    match signoffs.shortfall() {
-        Some(why) => refuse(format!("Not agreed yet. {why}")),
-        None => Ok(()),
-    }
-}
-
-/// Invariant 1, the gate for injecting: running, announced, and still fully approved
-/// (a participant added since the announcement must approve too).
-pub fn inject(gameday: GamedayStatus, state: ScenarioState, signoffs: &Signoffs) -> Result<(), Refusal> {
-    if gameday != GamedayStatus::Running {
-        return refuse(format!("Faults are injected only while the game day is running; it is {}.", gameday.as_str()));
-    }
-    if state != ScenarioState::Announced {
-        return refuse(match state {
-            ScenarioState::Proposed => "Announce the scenario before injecting it: nobody may be surprised.".to_owned(),
-            other => {
-                format!("Only an announced scenario can be injected; this one is {}.", other.label().to_lowercase())
-            }
-        });
-    }
-    match signoffs.shortfall() {
-        Some(why) => refuse(format!("Not agreed any more. {why}")),
-        None => Ok(()),
-    }
-}
-
-/// Anyone on the game day may halt an announced or injected fault.
-pub fn halt(state: ScenarioState) -> Result<(), Refusal> {
-    if state.in_flight() {
-        Ok(())
-    } else {
-        refuse(format!(
-            "Only an announced or injected scenario can be halted; this one is {}.",
-            state.label().to_lowercase()
-        ))
-    }
-}
-
-pub fn roll_back(state: ScenarioState) -> Result<(), Refusal> {
-    if state == ScenarioState::Injected {
-        Ok(())
-    } else {
-        refuse(format!("Only an injected scenario can be rolled back; this one is {}.", state.label().to_lowercase()))
-    }
-}
-
-pub fn conclude(state: ScenarioState) -> Result<(), Refusal> {
-    match state {
-        ScenarioState::RolledBack | ScenarioState::Halted => Ok(()),
-        ScenarioState::Injected => refuse("Roll the fault back (or halt it) before concluding."),
-        other => refuse(format!("A {} scenario cannot be concluded.", other.label().to_lowercase())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn signer(name: &str, decision: Option<Decision>) -> SignerStatus {
-        SignerStatus {
-            user_id: Uuid::new_v4(),
-            name: name.into(),
-            decision,
-            reason: (decision == Some(Decision::Object)).then(|| "too risky".to_owned()),
-        }
-    }
-
-    fn signoffs(decisions: &[(&str, Option<Decision>)]) -> Signoffs {
-        Signoffs { revision: 3, signers: decisions.iter().map(|(n, d)| signer(n, *d)).collect() }
-    }
-
     fn fields() -> ScenarioFields {
         ScenarioFields {
             title: "Kill one API pod".into(),
@@ -451,80 +269,6 @@ mod tests {
             abort_owner: None,
             rollback_plan: "the deployment recreates it".into(),
         }
-    }
-
-    const A: Option<Decision> = Some(Decision::Approve);
-    const O: Option<Decision> = Some(Decision::Object);
-
-    #[test]
-    fn announce_needs_running_proposed_and_full_approval() {
-        let all = signoffs(&[("Ana", A), ("Li", A)]);
-        assert!(announce(GamedayStatus::Running, ScenarioState::Proposed, &all).is_ok());
-        assert!(announce(GamedayStatus::Scheduled, ScenarioState::Proposed, &all).is_err());
-        assert!(announce(GamedayStatus::Running, ScenarioState::Announced, &all).is_err());
-    }
-
-    #[test]
-    fn a_missing_signature_refuses_announce_and_names_who() {
-        let partial = signoffs(&[("Ana", A), ("Li", None), ("Bo", None)]);
-        let refusal = announce(GamedayStatus::Running, ScenarioState::Proposed, &partial).unwrap_err();
-        assert_eq!(refusal.0, "Not agreed yet. 2 of 3 participants have not signed revision 3: Li, Bo.");
-    }
-
-    #[test]
-    fn an_objection_refuses_announce_and_says_why() {
-        let objected = signoffs(&[("Ana", A), ("Li", O)]);
-        let refusal = announce(GamedayStatus::Running, ScenarioState::Proposed, &objected).unwrap_err();
-        assert!(refusal.0.contains("1 object to revision 3: Li (too risky)"), "{}", refusal.0);
-    }
-
-    #[test]
-    fn no_signers_means_no_agreement() {
-        assert!(!signoffs(&[]).fully_approved());
-        assert!(announce(GamedayStatus::Running, ScenarioState::Proposed, &signoffs(&[])).is_err());
-    }
-
-    #[test]
-    fn inject_needs_announced_and_still_full_approval() {
-        let all = signoffs(&[("Ana", A), ("Li", A)]);
-        assert!(inject(GamedayStatus::Running, ScenarioState::Announced, &all).is_ok());
-        assert!(inject(GamedayStatus::Running, ScenarioState::Proposed, &all).unwrap_err().0.contains("Announce"));
-        let late_joiner = signoffs(&[("Ana", A), ("Li", A), ("New", None)]);
-        assert!(inject(GamedayStatus::Running, ScenarioState::Announced, &late_joiner).is_err());
-        assert!(inject(GamedayStatus::Completed, ScenarioState::Announced, &all).is_err());
-    }
-
-    #[test]
-    fn halt_roll_back_and_conclude_follow_the_lifecycle() {
-        assert!(halt(ScenarioState::Announced).is_ok());
-        assert!(halt(ScenarioState::Injected).is_ok());
-        assert!(halt(ScenarioState::Proposed).is_err());
-        assert!(halt(ScenarioState::Halted).is_err());
-        assert!(roll_back(ScenarioState::Injected).is_ok());
-        assert!(roll_back(ScenarioState::Announced).is_err());
-        assert!(conclude(ScenarioState::RolledBack).is_ok());
-        assert!(conclude(ScenarioState::Halted).is_ok());
-        assert!(conclude(ScenarioState::Injected).is_err());
-        assert!(conclude(ScenarioState::Concluded).is_err());
-    }
-
-    #[test]
-    fn only_proposed_scenarios_are_edited() {
-        assert!(edit(ScenarioState::Proposed).is_ok());
-        for state in
-            [ScenarioState::Announced, ScenarioState::Injected, ScenarioState::Halted, ScenarioState::Concluded]
-        {
-            assert!(edit(state).is_err(), "{state:?}");
-        }
-    }
-
-    #[test]
-    fn signing_closes_at_announcement_except_a_first_approval() {
-        assert!(sign(ScenarioState::Proposed, true, Decision::Object).is_ok());
-        assert!(sign(ScenarioState::Announced, true, Decision::Object).is_err());
-        assert!(sign(ScenarioState::Announced, false, Decision::Object).is_err());
-        assert!(sign(ScenarioState::Announced, false, Decision::Approve).is_ok());
-        assert!(sign(ScenarioState::Injected, false, Decision::Approve).is_err());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Scenario pages: write and revise, read and sign off, and the fault's lifecycle buttons.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -11,15 +11,16 @@ use tower_sessions::Session;
 use uuid::Uuid;
 
 use super::actions::{self, Revised};
+use super::gate::{self, Outcome, ScenarioState};
 use super::store::{self, Revision, Scenario};
-use super::{BlastRadius, Decision, FieldChange, Outcome, ScenarioForm, ScenarioState, Signoffs};
-use crate::accounts::{CurrentUser, User};
-use crate::app::AppState;
+use super::{BlastRadius, Decision, FieldChange, ScenarioForm, Signoffs};
+use crate::accounts::User;
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
-use crate::gamedays::routes::{GamedayContext, load, path_id};
 use crate::gamedays::store::{self as gameday_store, Participant};
 use crate::gamedays::{GamedayRole, GamedayStatus, actions::require_facilitator};
+use crate::state::AppState;
+use crate::web::context::{GamedayCtx, ScenarioCtx};
 use crate::web::{FlashKind, Layout, flash, render_status, see_other};
 
 pub fn router() -> Router<AppState> {
@@ -41,7 +42,7 @@ pub fn router() -> Router<AppState> {
 #[template(path = "scenarios/form.html")]
 struct FormPage {
     layout: Layout,
-    ctx: GamedayContext,
+    ctx: GamedayCtx,
     scenario: Option<Scenario>,
     participants: Vec<Participant>,
     form: ScenarioForm,
@@ -61,7 +62,7 @@ impl FormPage {
 async fn form_page(
     state: &AppState,
     layout: Layout,
-    ctx: GamedayContext,
+    ctx: GamedayCtx,
     scenario: Option<Scenario>,
     form: ScenarioForm,
     errors: FieldErrors,
@@ -77,13 +78,8 @@ async fn form_page(
     render_status(status, &FormPage { layout, ctx, scenario, participants, form, errors, radii: BlastRadius::ALL })
 }
 
-async fn new_page(
-    State(state): State<AppState>,
-    layout: Layout,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id)): Path<(String, String)>,
-) -> AppResult<Response> {
-    let ctx = load(&state, &slug, &id, &user).await?;
+async fn new_page(State(state): State<AppState>, layout: Layout, ctx: GamedayCtx) -> AppResult<Response> {
+    let user = ctx.user.clone();
     require_facilitator(ctx.role)?;
     crate::gamedays::edit_plan(ctx.gameday.status)?;
     let form = ScenarioForm { blast_radius: "tiny".into(), abort_owner: user.id.to_string(), ..Default::default() };
@@ -99,11 +95,10 @@ async fn create(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id)): Path<(String, String)>,
+    ctx: GamedayCtx,
     Form(form): Form<ScenarioForm>,
 ) -> AppResult<Response> {
-    let ctx = load(&state, &slug, &id, &user).await?;
+    let user = ctx.user.clone();
     require_facilitator(ctx.role)?;
     let mut errors = FieldErrors::new();
     let Some(fields) = form.parse(&participant_ids(&state, ctx.gameday.id).await?, &mut errors) else {
@@ -121,20 +116,14 @@ async fn create(
     Ok(see_other(&format!("{}/scenarios/{sid}", ctx.url())))
 }
 
-async fn load_scenario(state: &AppState, ctx: &GamedayContext, sid: &str) -> AppResult<Scenario> {
-    store::scenario(&state.db, ctx.gameday.id, path_id(sid)?).await?.ok_or(AppError::NotFound)
-}
-
 async fn edit_page(
     State(state): State<AppState>,
     layout: Layout,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id, sid)): Path<(String, String, String)>,
+    ScenarioCtx { day: ctx, scenario }: ScenarioCtx,
 ) -> AppResult<Response> {
-    let ctx = load(&state, &slug, &id, &user).await?;
-    let scenario = load_scenario(&state, &ctx, &sid).await?;
+    let _user = ctx.user.clone();
     require_facilitator(ctx.role)?;
-    super::edit(scenario.state)?;
+    gate::edit(scenario.state)?;
     let form = ScenarioForm::from_fields(&scenario.fields);
     form_page(&state, layout, ctx, Some(scenario), form, FieldErrors::new()).await
 }
@@ -143,12 +132,10 @@ async fn update(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id, sid)): Path<(String, String, String)>,
+    ScenarioCtx { day: ctx, scenario }: ScenarioCtx,
     Form(form): Form<ScenarioForm>,
 ) -> AppResult<Response> {
-    let ctx = load(&state, &slug, &id, &user).await?;
-    let scenario = load_scenario(&state, &ctx, &sid).await?;
+    let user = ctx.user.clone();
     require_facilitator(ctx.role)?;
     let mut errors = FieldErrors::new();
     let Some(fields) = form.parse(&participant_ids(&state, ctx.gameday.id).await?, &mut errors) else {
@@ -184,7 +171,7 @@ pub struct CompareQuery {
 #[template(path = "scenarios/show.html")]
 struct ShowPage {
     layout: Layout,
-    ctx: GamedayContext,
+    ctx: GamedayCtx,
     scenario: Scenario,
     signoffs: Signoffs,
     revisions: Vec<Revision>,
@@ -238,7 +225,7 @@ fn changes_between(revisions: &[Revision], from: i32, to: i32) -> Option<Vec<Fie
 async fn scenario_page(
     state: &AppState,
     layout: Layout,
-    ctx: GamedayContext,
+    ctx: GamedayCtx,
     scenario: Scenario,
     me: Uuid,
     query: CompareQuery,
@@ -296,12 +283,10 @@ async fn scenario_page(
 async fn show(
     State(state): State<AppState>,
     layout: Layout,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id, sid)): Path<(String, String, String)>,
+    ScenarioCtx { day: ctx, scenario }: ScenarioCtx,
     Query(query): Query<CompareQuery>,
 ) -> AppResult<Response> {
-    let ctx = load(&state, &slug, &id, &user).await?;
-    let scenario = load_scenario(&state, &ctx, &sid).await?;
+    let user = ctx.user.clone();
     scenario_page(&state, layout, ctx, scenario, user.id, query, StatusCode::OK, None).await
 }
 
@@ -312,7 +297,7 @@ async fn act(
     state: &AppState,
     layout: Layout,
     session: &Session,
-    ctx: GamedayContext,
+    ctx: GamedayCtx,
     scenario: Scenario,
     user: &User,
     result: AppResult<()>,
@@ -344,12 +329,10 @@ async fn signoff(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id, sid)): Path<(String, String, String)>,
+    ScenarioCtx { day: ctx, scenario }: ScenarioCtx,
     Form(form): Form<SignoffForm>,
 ) -> AppResult<Response> {
-    let ctx = load(&state, &slug, &id, &user).await?;
-    let scenario = load_scenario(&state, &ctx, &sid).await?;
+    let user = ctx.user.clone();
     let decision = match form.decision.as_str() {
         "approve" => Decision::Approve,
         "object" => Decision::Object,
@@ -392,14 +375,11 @@ async fn transition(
     state: AppState,
     layout: Layout,
     session: Session,
-    user: User,
-    ids: (String, String, String),
+    ScenarioCtx { day: ctx, scenario }: ScenarioCtx,
     mv: Move,
     form: MoveForm,
 ) -> AppResult<Response> {
-    let (slug, id, sid) = ids;
-    let ctx = load(&state, &slug, &id, &user).await?;
-    let scenario = load_scenario(&state, &ctx, &sid).await?;
+    let user = ctx.user.clone();
     let (result, done) = match mv {
         Move::Announce => (
             actions::announce(&state.db, ctx.gameday.id, scenario.id, &user, form.acknowledge == "yes").await,
@@ -424,33 +404,30 @@ async fn announce(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path(ids): Path<(String, String, String)>,
+    scenario: ScenarioCtx,
     Form(form): Form<MoveForm>,
 ) -> AppResult<Response> {
-    transition(state, layout, session, user, ids, Move::Announce, form).await
+    transition(state, layout, session, scenario, Move::Announce, form).await
 }
 
 async fn inject(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path(ids): Path<(String, String, String)>,
+    scenario: ScenarioCtx,
     Form(form): Form<MoveForm>,
 ) -> AppResult<Response> {
-    transition(state, layout, session, user, ids, Move::Inject, form).await
+    transition(state, layout, session, scenario, Move::Inject, form).await
 }
 
 async fn roll_back(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path(ids): Path<(String, String, String)>,
+    scenario: ScenarioCtx,
     Form(form): Form<MoveForm>,
 ) -> AppResult<Response> {
-    transition(state, layout, session, user, ids, Move::RollBack, form).await
+    transition(state, layout, session, scenario, Move::RollBack, form).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -463,12 +440,10 @@ async fn halt(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id, sid)): Path<(String, String, String)>,
+    ScenarioCtx { day: ctx, scenario }: ScenarioCtx,
     Form(form): Form<HaltForm>,
 ) -> AppResult<Response> {
-    let ctx = load(&state, &slug, &id, &user).await?;
-    let scenario = load_scenario(&state, &ctx, &sid).await?;
+    let user = ctx.user.clone();
     let result = match crate::form::bounded_text(&form.reason, "The reason for halting", 1, 500) {
         Ok(reason) => actions::halt(&state.db, ctx.gameday.id, scenario.id, &user, &reason).await,
         Err(message) => Err(AppError::Validation(message)),
@@ -487,12 +462,10 @@ async fn conclude(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id, sid)): Path<(String, String, String)>,
+    ScenarioCtx { day: ctx, scenario }: ScenarioCtx,
     Form(form): Form<ConcludeForm>,
 ) -> AppResult<Response> {
-    let ctx = load(&state, &slug, &id, &user).await?;
-    let scenario = load_scenario(&state, &ctx, &sid).await?;
+    let user = ctx.user.clone();
     let parsed = Outcome::parse(&form.outcome)
         .and_then(|outcome| crate::gamedays::multiline(&form.note, "The note", 0, 4000).map(|note| (outcome, note)));
     let result = match parsed {
@@ -502,15 +475,15 @@ async fn conclude(
     act(&state, layout, &session, ctx, scenario, &user, result, "Concluded.").await
 }
 
-impl super::ScenarioState {
+impl ScenarioState {
     pub fn css(&self) -> &'static str {
         match self {
-            super::ScenarioState::Proposed => "state-proposed",
-            super::ScenarioState::Announced => "state-announced",
-            super::ScenarioState::Injected => "state-injected",
-            super::ScenarioState::RolledBack => "state-rolled-back",
-            super::ScenarioState::Halted => "state-halted",
-            super::ScenarioState::Concluded => "state-concluded",
+            ScenarioState::Proposed => "state-proposed",
+            ScenarioState::Announced => "state-announced",
+            ScenarioState::Injected => "state-injected",
+            ScenarioState::RolledBack => "state-rolled-back",
+            ScenarioState::Halted => "state-halted",
+            ScenarioState::Concluded => "state-concluded",
         }
     }
 }

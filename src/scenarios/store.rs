@@ -6,7 +6,8 @@ use sqlx::{PgConnection, PgExecutor, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{BlastRadius, Decision, Outcome, ScenarioFields, ScenarioState, SignerStatus, Signoffs};
+use super::gate::{Outcome, ScenarioState};
+use super::{BlastRadius, Decision, ScenarioFields, SignerStatus, Signoffs};
 
 /// A scenario with its current revision's content.
 #[derive(Debug, Clone)]

@@ -1,21 +1,24 @@
 //! Invite links: a lead creates one for a role; it works once, for seven days.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use tower_sessions::Session;
-use uuid::Uuid;
 
-use super::routes::{NEW_INVITE_KEY, NewInvite, lead_or_refuse};
 use super::store::{self, Invite};
-use super::{INVITE_VALIDITY, InviteState, TeamRole, hash_invite_token, invite_state, new_invite_token};
-use crate::accounts::{AuthSession, CurrentUser};
-use crate::app::AppState;
+use super::{
+    INVITE_VALIDITY, InviteState, NEW_INVITE_KEY, NewInvite, TeamRole, hash_invite_token, invite_state,
+    new_invite_token,
+};
 use crate::error::{AppError, AppResult};
+use crate::ids::InviteId;
+use crate::state::AppState;
+use crate::web::auth::{AuthSession, CurrentUser};
+use crate::web::context::{LeadCtx, Path};
 use crate::web::{FlashKind, Layout, flash, render, see_other, utc_label};
 
 pub fn router() -> Router<AppState> {
@@ -35,11 +38,9 @@ pub struct InviteForm {
 async fn create(
     State(state): State<AppState>,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path(slug): Path<String>,
+    LeadCtx { user, membership }: LeadCtx,
     Form(form): Form<InviteForm>,
 ) -> AppResult<Response> {
-    let membership = lead_or_refuse(&state, &slug, &user).await?;
     let role = TeamRole::parse(&form.role).map_err(AppError::Validation)?;
     let (token, hash) = new_invite_token();
     let expires_at = OffsetDateTime::now_utc() + INVITE_VALIDITY;
@@ -50,15 +51,19 @@ async fn create(
     Ok(see_other(&format!("/teams/{}#invites", membership.team.slug)))
 }
 
+/// The invite to revoke (`/teams/{slug}/invites/{id}/…`).
+#[derive(Deserialize)]
+struct InvitePath {
+    id: InviteId,
+}
+
 async fn revoke(
     State(state): State<AppState>,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id)): Path<(String, String)>,
+    LeadCtx { membership, .. }: LeadCtx,
+    Path(InvitePath { id }): Path<InvitePath>,
 ) -> AppResult<Response> {
-    let membership = lead_or_refuse(&state, &slug, &user).await?;
-    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
-    if !store::revoke_invite(&state.db, membership.team.id, id).await? {
+    if !store::revoke_invite(&state.db, membership.team.id, id.0).await? {
         return Err(AppError::NotFound);
     }
     flash(&session, FlashKind::Success, "Invite revoked; its link no longer works.").await?;

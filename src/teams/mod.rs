@@ -57,6 +57,25 @@ impl TeamRole {
     }
 }
 
+/// A team as the navigation shows it.
+#[derive(Debug, Clone)]
+pub struct NavTeam {
+    pub name: String,
+    pub slug: String,
+    pub role: TeamRole,
+}
+
+/// A newly created invite link, shown once on the team page (only its hash is stored).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct NewInvite {
+    pub team_slug: String,
+    pub url: String,
+    pub role: TeamRole,
+}
+
+/// The session key under which a new invite waits to be shown once.
+pub const NEW_INVITE_KEY: &str = "new_invite";
+
 /// A team.
 #[derive(Debug, Clone)]
 pub struct Team {

@@ -1,7 +1,7 @@
 //! Team pages: my teams, create, the team page with its members, settings, role changes, removal.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -11,11 +11,16 @@ use tower_sessions::Session;
 use uuid::Uuid;
 
 use super::store::{self, Member, PendingInvite, SlugError};
-use super::{Membership, TeamRole, check_removal, check_role_change, derive_slug, parse_slug, parse_team_name};
-use crate::accounts::{CurrentUser, User};
-use crate::app::AppState;
+use super::{
+    Membership, NEW_INVITE_KEY, NewInvite, TeamRole, check_removal, check_role_change, derive_slug, parse_slug,
+    parse_team_name,
+};
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
+use crate::ids::UserId;
+use crate::state::AppState;
+use crate::web::auth::CurrentUser;
+use crate::web::context::{LeadCtx, Path, TeamCtx};
 use crate::web::{FlashKind, Layout, flash, render, render_status, see_other, utc_label};
 
 pub fn router() -> Router<AppState> {
@@ -28,27 +33,10 @@ pub fn router() -> Router<AppState> {
         .route("/teams/{slug}/members/{user_id}/remove", post(remove_member))
 }
 
-/// The team behind `slug` if `user` is a member; otherwise 404, exactly as for a team that does not exist.
-pub async fn membership_or_404(state: &AppState, slug: &str, user: &User) -> AppResult<Membership> {
-    // A malformed slug names no team (and never reaches SQL: PostgreSQL refuses a NUL, for one).
-    if parse_slug(slug).is_err() {
-        return Err(AppError::NotFound);
-    }
-    store::membership(&state.db, slug, user.id).await?.ok_or(AppError::NotFound)
-}
-
-/// Like [`membership_or_404`], and the member must be a lead (403 otherwise: they know the team exists).
-pub async fn lead_or_refuse(state: &AppState, slug: &str, user: &User) -> AppResult<Membership> {
-    let membership = membership_or_404(state, slug, user).await?;
-    if !membership.role.is_lead() {
-        return Err(AppError::Forbidden("Only a team lead can do that.".into()));
-    }
-    Ok(membership)
-}
-
-/// A path segment that should be a member's id; a malformed one is simply not found.
-fn member_id(raw: &str) -> AppResult<Uuid> {
-    Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
+/// The member a change is about (`/teams/{slug}/members/{user_id}/…`).
+#[derive(Deserialize)]
+struct MemberPath {
+    user_id: UserId,
 }
 
 #[derive(Template)]
@@ -131,16 +119,6 @@ async fn create(
     Ok(see_other(&format!("/teams/{}", team.slug)))
 }
 
-/// A newly created invite link, shown once on the team page (only its hash is stored).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct NewInvite {
-    pub team_slug: String,
-    pub url: String,
-    pub role: TeamRole,
-}
-
-pub const NEW_INVITE_KEY: &str = "new_invite";
-
 #[derive(Template)]
 #[template(path = "teams/show.html")]
 struct ShowPage {
@@ -199,7 +177,8 @@ async fn team_page(
         (Vec::new(), None)
     };
     let gamedays = crate::gamedays::store::team_gamedays(&state.db, membership.team.id).await?;
-    let feed_url = crate::calendar::feed_url(state, membership.team.id).await?;
+    let token = store::calendar_token(&state.db, membership.team.id).await?;
+    let feed_url = crate::calendar::views::feed_url(&state.config.base_url(), &token);
     let page = ShowPage {
         layout,
         membership,
@@ -219,10 +198,8 @@ async fn show(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path(slug): Path<String>,
+    TeamCtx { user, membership }: TeamCtx,
 ) -> AppResult<Response> {
-    let membership = membership_or_404(&state, &slug, &user).await?;
     team_page(&state, layout, &session, membership, user.id, StatusCode::OK, None).await
 }
 
@@ -236,12 +213,11 @@ async fn change_role(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, target)): Path<(String, String)>,
+    LeadCtx { user, membership }: LeadCtx,
+    Path(MemberPath { user_id }): Path<MemberPath>,
     Form(form): Form<RoleForm>,
 ) -> AppResult<Response> {
-    let membership = lead_or_refuse(&state, &slug, &user).await?;
-    let target = member_id(&target)?;
+    let target = user_id.0;
     let new_role = TeamRole::parse(&form.role).map_err(AppError::Validation)?;
 
     let mut tx = state.db.begin().await?;
@@ -280,11 +256,10 @@ async fn remove_member(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, target)): Path<(String, String)>,
+    TeamCtx { user, membership }: TeamCtx,
+    Path(MemberPath { user_id }): Path<MemberPath>,
 ) -> AppResult<Response> {
-    let membership = membership_or_404(&state, &slug, &user).await?;
-    let target = member_id(&target)?;
+    let target = user_id.0;
     let leaving = target == user.id;
     // Leads remove anyone; everyone may leave.
     if !membership.role.is_lead() && !leaving {
@@ -339,13 +314,7 @@ struct SettingsPage {
     errors: FieldErrors,
 }
 
-async fn settings_page(
-    State(state): State<AppState>,
-    layout: Layout,
-    CurrentUser(user): CurrentUser,
-    Path(slug): Path<String>,
-) -> AppResult<Response> {
-    let membership = lead_or_refuse(&state, &slug, &user).await?;
+async fn settings_page(layout: Layout, LeadCtx { membership, .. }: LeadCtx) -> AppResult<Response> {
     let (name, slug) = (membership.team.name.clone(), membership.team.slug.clone());
     render(&SettingsPage { layout, membership, name, slug, errors: FieldErrors::new() })
 }
@@ -354,11 +323,9 @@ async fn update_settings(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path(slug): Path<String>,
+    LeadCtx { membership, .. }: LeadCtx,
     Form(form): Form<TeamForm>,
 ) -> AppResult<Response> {
-    let membership = lead_or_refuse(&state, &slug, &user).await?;
     let mut errors = FieldErrors::new();
     let parsed = parse_team_form(&form, &mut errors);
     let invalid = |errors: FieldErrors, layout: Layout, membership: Membership| {

@@ -4,8 +4,7 @@ use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Membership, Team, TeamRole};
-use crate::web::NavTeam;
+use super::{Membership, NavTeam, Team, TeamRole};
 
 /// The teams a user belongs to, for the navigation and the dashboard.
 #[tracing::instrument(skip(db))]

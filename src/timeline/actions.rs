@@ -112,7 +112,7 @@ pub async fn observe(db: &PgPool, gameday_id: Uuid, actor: &User, observation: &
     let mut event = NewEvent::new(gameday_id, actor.id, EventKind::Observation, observation.body.clone())
         .data(serde_json::Value::Object(data));
     event.scenario_id = observation.scenario;
-    let seq = store::append_observed(&mut tx, event, observation.observed_at).await?;
+    let seq = crate::events::record_observed(&mut tx, event, observation.observed_at).await?;
     tx.commit().await?;
     Ok(seq)
 }
@@ -137,7 +137,7 @@ pub async fn correct(db: &PgPool, gameday_id: Uuid, actor: &User, original: i64,
     let data = serde_json::json!({ "corrects": original });
     let mut new = NewEvent::new(gameday_id, actor.id, EventKind::Correction, body.to_owned()).data(data);
     new.scenario_id = event.scenario_id;
-    let seq = store::append(&mut tx, new).await?;
+    let seq = crate::events::record(&mut tx, new).await?;
     tx.commit().await?;
     Ok(seq)
 }

@@ -6,21 +6,12 @@ use uuid::Uuid;
 
 use super::{Event, NewEvent};
 
-/// The channel on which every committed event is announced as `<game day id>:<seq>`.
-pub const NOTIFY_CHANNEL: &str = "gameday_timeline";
-
-/// Appends an event inside the caller's transaction and returns its sequence number.
-/// The number comes from the game day's row, whose lock orders events in commit order;
-/// a NOTIFY in the same transaction wakes every instance's live hub once it commits.
-#[tracing::instrument(skip_all, fields(kind = event.kind.as_str()))]
-pub async fn append(conn: &mut PgConnection, event: NewEvent) -> sqlx::Result<i64> {
-    append_observed(conn, event, None).await
-}
-
-/// Like [`append`], with the time the thing was observed when it is logged late.
-pub async fn append_observed(
+/// Inserts an event inside the caller's transaction and returns its sequence number, taken from
+/// the game day's row (whose lock orders events in commit order). Callers record events through
+/// `events::record`, which also writes the webhook outbox and the NOTIFY.
+pub async fn insert(
     conn: &mut PgConnection,
-    event: NewEvent,
+    event: &NewEvent,
     observed_at: Option<OffsetDateTime>,
 ) -> sqlx::Result<i64> {
     let seq = sqlx::query_scalar!(
@@ -45,19 +36,6 @@ pub async fn append_observed(
     )
     .execute(&mut *conn)
     .await?;
-    if crate::webhooks::KINDS.contains(&event.kind) {
-        crate::webhooks::store::enqueue(
-            conn,
-            event.gameday_id,
-            seq,
-            event.kind.as_str(),
-            &event.body,
-            event.scenario_id,
-        )
-        .await?;
-    }
-    let payload = format!("{}:{seq}", event.gameday_id);
-    sqlx::query!("select pg_notify($1, $2)", NOTIFY_CHANNEL, payload).execute(&mut *conn).await?;
     Ok(seq)
 }
 

@@ -1,7 +1,7 @@
 //! The known-weakness register, incidents and their replay, and linking scenarios to them.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -10,19 +10,20 @@ use tower_sessions::Session;
 use uuid::Uuid;
 
 use super::WeaknessStatus;
+use super::actions;
 use super::store::{self, Incident, Weakness};
-use crate::accounts::CurrentUser;
-use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::form::bounded_text;
-use crate::gamedays::actions::{begin, require_facilitator};
-use crate::gamedays::routes::{load, path_id};
+use crate::gamedays::actions::begin;
 use crate::gamedays::{multiline, parse_link};
+use crate::ids::{IncidentId, ScenarioId, WeaknessId};
+use crate::scenarios::gate::{Outcome, ScenarioState};
 use crate::scenarios::store as scenario_store;
-use crate::scenarios::{BlastRadius, Outcome, ScenarioFields, ScenarioState};
-use crate::teams::routes::membership_or_404;
+use crate::scenarios::{BlastRadius, ScenarioFields};
+use crate::state::AppState;
 use crate::teams::{Membership, TeamRole};
+use crate::web::context::{GamedayCtx, Path, ScenarioCtx, TeamCtx, load_gameday};
 use crate::web::{FlashKind, Layout, flash, render, render_status, see_other};
 use axum::http::StatusCode;
 
@@ -56,10 +57,8 @@ struct WeaknessesPage {
 async fn weaknesses_page(
     State(state): State<AppState>,
     layout: Layout,
-    CurrentUser(user): CurrentUser,
-    Path(slug): Path<String>,
+    TeamCtx { membership, .. }: TeamCtx,
 ) -> AppResult<Response> {
-    let membership = membership_or_404(&state, &slug, &user).await?;
     let weaknesses = store::weaknesses(&state.db, membership.team.id).await?;
     render(&WeaknessesPage {
         layout,
@@ -81,11 +80,9 @@ async fn add_weakness(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path(slug): Path<String>,
+    TeamCtx { user, membership }: TeamCtx,
     Form(form): Form<WeaknessForm>,
 ) -> AppResult<Response> {
-    let membership = membership_or_404(&state, &slug, &user).await?;
     can_write(&membership)?;
     let mut errors = FieldErrors::new();
     let title = errors.check("title", bounded_text(&form.title, "The weakness", 1, 200));
@@ -106,21 +103,38 @@ pub struct StatusForm {
     status: String,
 }
 
+/// The weakness a change is about (`/teams/{slug}/weaknesses/{wid}/…`).
+#[derive(Deserialize)]
+struct WeaknessPath {
+    wid: WeaknessId,
+}
+
+/// The incident to replay (`/teams/{slug}/incidents/{iid}/…`).
+#[derive(Deserialize)]
+struct IncidentPath {
+    iid: IncidentId,
+}
+
+/// The scenario a change is about (`…/scenarios/{sid}/…`).
+#[derive(Deserialize)]
+struct ScenarioPath {
+    sid: ScenarioId,
+}
+
 async fn set_status(
     State(state): State<AppState>,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, wid)): Path<(String, String)>,
+    TeamCtx { membership, .. }: TeamCtx,
+    Path(WeaknessPath { wid }): Path<WeaknessPath>,
     Form(form): Form<StatusForm>,
 ) -> AppResult<Response> {
-    let membership = membership_or_404(&state, &slug, &user).await?;
     can_write(&membership)?;
     let status = match form.status.as_str() {
         "open" => WeaknessStatus::Open,
         "mitigated" => WeaknessStatus::Mitigated,
         _ => return Err(AppError::Validation("Choose open or mitigated.".into())),
     };
-    let wid = path_id(&wid)?;
+    let wid = wid.0;
     if !store::set_weakness_status(&state.db, membership.team.id, wid, status).await? {
         if store::in_flight_for(&state.db, wid).await? {
             return Err(AppError::Conflict(
@@ -144,39 +158,15 @@ pub struct LinkForm {
 async fn link_weakness(
     State(state): State<AppState>,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id, sid)): Path<(String, String, String)>,
+    ctx: GamedayCtx,
+    Path(ScenarioPath { sid }): Path<ScenarioPath>,
     Form(form): Form<LinkForm>,
 ) -> AppResult<Response> {
-    let ctx = load(&state, &slug, &id, &user).await?;
-    let sid = path_id(&sid)?;
     let weakness = match form.weakness.trim() {
         "" => None,
         w => Some(Uuid::parse_str(w).map_err(|_| AppError::Validation("Choose a weakness from the list.".into()))?),
     };
-    let (mut tx, _gameday, role) = begin(&state.db, ctx.gameday.id, &user).await?;
-    require_facilitator(role)?;
-    let scenario = scenario_store::lock_scenario(&mut tx, ctx.gameday.id, sid).await?.ok_or(AppError::NotFound)?;
-    crate::scenarios::edit(scenario.state)?;
-    // The link is part of what people agree to: it is set before anyone signs this revision.
-    if store::has_signoffs(&mut tx, sid).await? {
-        return Err(AppError::Conflict(
-            "People have signed this revision already: link the weakness before sign-off (edit the scenario to start a new revision).".into(),
-        ));
-    }
-    if !store::link_weakness(&mut tx, ctx.membership.team.id, sid, weakness).await? {
-        return Err(AppError::Validation("Choose a weakness from the team's register.".into()));
-    }
-    let body = match weakness {
-        Some(_) => format!("{} linked \"{}\" to a known weakness.", user.display_name, scenario.fields.title),
-        None => format!("{} unlinked \"{}\" from its known weakness.", user.display_name, scenario.fields.title),
-    };
-    let event =
-        crate::timeline::NewEvent::new(ctx.gameday.id, user.id, crate::timeline::EventKind::ScenarioRevised, body)
-            .scenario(sid)
-            .data(serde_json::json!({ "weakness": weakness }));
-    crate::timeline::store::append(&mut tx, event).await?;
-    tx.commit().await?;
+    actions::link(&state.db, ctx.gameday.id, sid.0, &ctx.user, weakness).await?;
     flash(&session, FlashKind::Success, if weakness.is_some() { "Linked to the weakness." } else { "Unlinked." })
         .await?;
     Ok(see_other(&format!("{}/scenarios/{sid}", ctx.url())))
@@ -186,16 +176,13 @@ async fn link_weakness(
 async fn weakness_from_scenario(
     State(state): State<AppState>,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id, sid)): Path<(String, String, String)>,
+    ScenarioCtx { day: ctx, scenario }: ScenarioCtx,
 ) -> AppResult<Response> {
-    let ctx = load(&state, &slug, &id, &user).await?;
+    let user = &ctx.user;
     can_write(&ctx.membership)?;
     if ctx.role.is_none() {
         return Err(AppError::Forbidden("People on the game day record what it found.".into()));
     }
-    let scenario =
-        scenario_store::scenario(&state.db, ctx.gameday.id, path_id(&sid)?).await?.ok_or(AppError::NotFound)?;
     if scenario.outcome != Some(Outcome::Refuted) {
         return Err(AppError::Conflict("Only a refuted scenario records a weakness from its outcome.".into()));
     }
@@ -227,10 +214,8 @@ struct IncidentsPage {
 async fn incidents_page(
     State(state): State<AppState>,
     layout: Layout,
-    CurrentUser(user): CurrentUser,
-    Path(slug): Path<String>,
+    TeamCtx { membership, .. }: TeamCtx,
 ) -> AppResult<Response> {
-    let membership = membership_or_404(&state, &slug, &user).await?;
     incidents_view(&state, layout, membership, IncidentForm::default(), FieldErrors::new()).await
 }
 
@@ -260,11 +245,9 @@ async fn add_incident(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path(slug): Path<String>,
+    TeamCtx { user, membership }: TeamCtx,
     Form(form): Form<IncidentForm>,
 ) -> AppResult<Response> {
-    let membership = membership_or_404(&state, &slug, &user).await?;
     can_write(&membership)?;
     let mut errors = FieldErrors::new();
     let title = errors.check("title", bounded_text(&form.title, "The incident", 1, 200));
@@ -294,15 +277,15 @@ pub struct ReplayForm {
 async fn replay(
     State(state): State<AppState>,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, iid)): Path<(String, String)>,
+    TeamCtx { user, membership }: TeamCtx,
+    Path(IncidentPath { iid }): Path<IncidentPath>,
     Form(form): Form<ReplayForm>,
 ) -> AppResult<Response> {
-    let membership = membership_or_404(&state, &slug, &user).await?;
-    let incident = store::incident(&state.db, membership.team.id, path_id(&iid)?).await?.ok_or(AppError::NotFound)?;
-    let ctx = load(&state, &slug, form.gameday.trim(), &user)
-        .await
-        .map_err(|_| AppError::Validation("Choose one of the team's open game days.".into()))?;
+    let incident = store::incident(&state.db, membership.team.id, iid.0).await?.ok_or(AppError::NotFound)?;
+    let not_open = || AppError::Validation("Choose one of the team's open game days.".into());
+    let gameday_id = Uuid::parse_str(form.gameday.trim()).map_err(|_| not_open())?;
+    let ctx =
+        load_gameday(&state, user.clone(), &membership.team.slug, gameday_id.into()).await.map_err(|_| not_open())?;
     let fields = ScenarioFields {
         title: format!("Replay: {}", incident.title).chars().take(120).collect(),
         hypothesis: format!("If \"{}\" happens again, we detect it and recover within our objectives.", incident.title),

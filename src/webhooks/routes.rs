@@ -2,23 +2,22 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use tower_sessions::Session;
-use uuid::Uuid;
 
 use super::store::{self, LogLine, Webhook};
 use super::{KINDS, new_secret, parse_kinds};
-use crate::accounts::CurrentUser;
-use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::gamedays::parse_link;
+use crate::ids::WebhookId;
+use crate::state::AppState;
 use crate::teams::Membership;
-use crate::teams::routes::lead_or_refuse;
 use crate::timeline::EventKind;
+use crate::web::context::{LeadCtx, Path};
 use crate::web::{FlashKind, Layout, flash, render_status, see_other};
 
 pub fn router() -> Router<AppState> {
@@ -63,10 +62,8 @@ async fn webhooks_page(
 async fn page(
     State(state): State<AppState>,
     layout: Layout,
-    CurrentUser(user): CurrentUser,
-    Path(slug): Path<String>,
+    LeadCtx { user: _, membership }: LeadCtx,
 ) -> AppResult<Response> {
-    let membership = lead_or_refuse(&state, &slug, &user).await?;
     let chosen = KINDS.iter().map(|k| k.as_str().to_owned()).collect();
     webhooks_page(&state, layout, membership, String::new(), chosen, FieldErrors::new()).await
 }
@@ -76,11 +73,9 @@ async fn create(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path(slug): Path<String>,
+    LeadCtx { user, membership }: LeadCtx,
     body: String,
 ) -> AppResult<Response> {
-    let membership = lead_or_refuse(&state, &slug, &user).await?;
     let mut url = String::new();
     let mut chosen = Vec::new();
     for (key, value) in form_urlencoded::parse(body.as_bytes()) {
@@ -124,15 +119,19 @@ async fn create(
     Ok(see_other(&format!("/teams/{}/webhooks", membership.team.slug)))
 }
 
+/// The webhook a change is about (`/teams/{slug}/webhooks/{id}/…`).
+#[derive(serde::Deserialize)]
+struct WebhookPath {
+    id: WebhookId,
+}
+
 async fn delete(
     State(state): State<AppState>,
     session: Session,
-    CurrentUser(user): CurrentUser,
-    Path((slug, id)): Path<(String, String)>,
+    LeadCtx { membership, .. }: LeadCtx,
+    Path(WebhookPath { id }): Path<WebhookPath>,
 ) -> AppResult<Response> {
-    let membership = lead_or_refuse(&state, &slug, &user).await?;
-    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
-    if !store::delete(&state.db, membership.team.id, id).await? {
+    if !store::delete(&state.db, membership.team.id, id.0).await? {
         return Err(AppError::NotFound);
     }
     flash(&session, FlashKind::Success, "Webhook removed; its pending deliveries are dropped.").await?;

@@ -7,7 +7,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::store::{self, Due};
 use super::{MAX_ATTEMPTS, SIGNATURE_HEADER, TIMESTAMP_HEADER, backoff, signature};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// A claimed delivery is retried by anyone after this long without an outcome: longer than a
 /// whole batch can take (BATCH × the 10 s timeout), so a slow batch is not delivered twice.

@@ -1,7 +1,8 @@
 //! A real server per test, on a free loopback port, over a fresh database (`#[sqlx::test]`).
 
-use gameday::app::{AppState, serve};
+use gameday::app::serve;
 use gameday::config::Config;
+use gameday::state::AppState;
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response, StatusCode};
 use sqlx::PgPool;

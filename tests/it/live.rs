@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use gameday::app::{AppState, serve};
+use gameday::app::serve;
 use gameday::config::Config;
+use gameday::state::AppState;
 use reqwest::{Client, StatusCode};
 use sqlx::PgPool;
 

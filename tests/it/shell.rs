@@ -1,7 +1,8 @@
 use std::time::Duration;
 
-use gameday::app::{AppState, serve};
+use gameday::app::serve;
 use gameday::config::Config;
+use gameday::state::AppState;
 use reqwest::StatusCode;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgPool};

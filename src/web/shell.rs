@@ -1,134 +1,22 @@
-//! The web shell shared by every page: the layout context, rendering, flash messages,
-//! static assets with cache-busting names, security headers and HTML error pages.
+//! The shell around every response: HTML error pages for every error status, a 503 rather than
+//! a 500 while the database is down, security headers, and the static assets with
+//! cache-busting names.
 
 use std::sync::LazyLock;
 
 use askama::Template;
-use axum::extract::{FromRequestParts, Path, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use serde::{Deserialize, Serialize};
+use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
-use tower_sessions::Session;
 
-use crate::accounts::{AuthSession, User};
-use crate::app::AppState;
-use crate::error::{AppError, AppResult, ErrorDetail};
-use crate::teams::{TeamRole, store as team_store};
-
-const FLASH_KEY: &str = "flash";
-
-/// A one-time message shown on the next page (after a POST-redirect-GET).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Flash {
-    pub kind: FlashKind,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub enum FlashKind {
-    Success,
-    Error,
-}
-
-impl FlashKind {
-    pub fn css(&self) -> &'static str {
-        match self {
-            FlashKind::Success => "flash-success",
-            FlashKind::Error => "flash-error",
-        }
-    }
-}
-
-/// Stores a flash message for the next page this session sees.
-pub async fn flash(session: &Session, kind: FlashKind, message: impl Into<String>) -> AppResult<()> {
-    let flash = Flash { kind, message: message.into() };
-    session.insert(FLASH_KEY, flash).await?;
-    Ok(())
-}
-
-/// A team as the navigation shows it.
-#[derive(Debug, Clone)]
-pub struct NavTeam {
-    pub name: String,
-    pub slug: String,
-    pub role: TeamRole,
-}
-
-/// What the base layout needs on every page: who is signed in, their teams, a flash message.
-#[derive(Debug, Clone, Default)]
-pub struct Layout {
-    pub user: Option<User>,
-    pub teams: Vec<NavTeam>,
-    pub flash: Option<Flash>,
-}
-
-impl Layout {
-    /// The layout for pages rendered without a request context (error pages).
-    pub fn bare() -> Self {
-        Layout::default()
-    }
-
-    pub fn css_url(&self) -> &'static str {
-        &ASSETS.css_url
-    }
-
-    pub fn js_url(&self) -> &'static str {
-        &ASSETS.js_url
-    }
-}
-
-impl FromRequestParts<AppState> for Layout {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let user = parts.extensions.get::<AuthSession>().and_then(|auth| auth.user.clone());
-        let teams = match &user {
-            Some(user) => team_store::nav_teams(&state.db, user.id).await?,
-            None => Vec::new(),
-        };
-        // Read before removing: a removal marks the session changed, which would cost a write per page.
-        let flash = match parts.extensions.get::<Session>() {
-            Some(session) if session.get::<Flash>(FLASH_KEY).await?.is_some() => session.remove(FLASH_KEY).await?,
-            _ => None,
-        };
-        Ok(Layout { user, teams, flash })
-    }
-}
-
-/// Marks a response whose body is a finished page, so [`error_pages`] leaves it alone.
-#[derive(Debug, Clone, Copy)]
-pub struct Rendered;
-
-/// Renders a page with the given status.
-pub fn render_status(status: StatusCode, page: &impl Template) -> AppResult<Response> {
-    let body = page.render()?;
-    let mut response = (status, Html(body)).into_response();
-    response.extensions_mut().insert(Rendered);
-    Ok(response)
-}
-
-/// Renders a page with 200 OK.
-pub fn render(page: &impl Template) -> AppResult<Response> {
-    render_status(StatusCode::OK, page)
-}
-
-/// A local path that is safe to redirect to after sign-in (no open redirects).
-pub fn safe_next(next: Option<&str>) -> Option<String> {
-    let next = next?.trim();
-    let ok = next.starts_with('/')
-        && !next.starts_with("//")
-        && !next.starts_with("/\\")
-        && !next.chars().any(|c| c.is_control() || c == '\\');
-    ok.then(|| next.to_owned())
-}
-
-/// Redirect after a successful POST (303 See Other, so the browser follows with GET).
-pub fn see_other(to: &str) -> Response {
-    Redirect::to(to).into_response()
-}
+use super::Layout;
+use super::Rendered;
+use super::auth::AuthSession;
+use crate::accounts::User;
+use crate::error::{ErrorDetail, HandlerFailure};
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -212,10 +100,6 @@ pub async fn remember_viewer(request: Request, next: Next) -> Response {
     response
 }
 
-/// Marks a 500 that a handler produced (and logged) itself.
-#[derive(Debug, Clone, Copy)]
-pub struct HandlerFailure;
-
 /// Middleware: a bare 500 from a layer (the session store, the login layer) while the database
 /// cannot be reached becomes a 503, as a handler's own database failure does.
 pub async fn unavailable_when_db_down(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -244,9 +128,13 @@ struct Asset {
 }
 
 const ASSET_FILES: &[Asset] = &[
-    Asset { name: "app.css", content_type: "text/css; charset=utf-8", bytes: include_bytes!("../static/app.css") },
-    Asset { name: "app.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../static/app.js") },
-    Asset { name: "favicon.svg", content_type: "image/svg+xml", bytes: include_bytes!("../static/favicon.svg") },
+    Asset { name: "app.css", content_type: "text/css; charset=utf-8", bytes: include_bytes!("../../static/app.css") },
+    Asset {
+        name: "app.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../static/app.js"),
+    },
+    Asset { name: "favicon.svg", content_type: "image/svg+xml", bytes: include_bytes!("../../static/favicon.svg") },
 ];
 
 struct Assets {
@@ -267,6 +155,16 @@ fn asset_url(name: &str) -> String {
 static ASSETS: LazyLock<Assets> =
     LazyLock::new(|| Assets { css_url: asset_url("app.css"), js_url: asset_url("app.js") });
 
+/// The stylesheet's URL, with its content fingerprint.
+pub fn css_url() -> &'static str {
+    &ASSETS.css_url
+}
+
+/// The script's URL, with its content fingerprint.
+pub fn js_url() -> &'static str {
+    &ASSETS.js_url
+}
+
 /// Serves an embedded static file. URLs carry a content fingerprint, so it may be cached for a year.
 pub async fn asset(Path(name): Path<String>) -> Response {
     match ASSET_FILES.iter().find(|a| a.name == name) {
@@ -286,42 +184,3 @@ pub async fn asset(Path(name): Path<String>) -> Response {
 /// no framing, forms only to this origin.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
 img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
-
-/// A timestamp as pages show it until the viewer's own time zone is known: `2026-11-25 14:05 UTC`.
-pub fn utc_label(at: &time::OffsetDateTime) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    at.to_offset(time::UtcOffset::UTC).format(&format).unwrap_or_default()
-}
-
-impl Layout {
-    /// The viewer's time zone (UTC until they choose one).
-    pub fn zone(&self) -> &str {
-        self.user.as_ref().map(|u| u.time_zone.as_str()).unwrap_or("UTC")
-    }
-
-    /// A time in the viewer's zone, for reading.
-    pub fn when(&self, at: &time::OffsetDateTime) -> String {
-        crate::tz::format_local(at, self.zone())
-    }
-
-    /// The end of a span: only the clock time when it ends on the day it starts.
-    pub fn until(&self, start: &time::OffsetDateTime, end: &time::OffsetDateTime) -> String {
-        let (start_day, end_day) =
-            (crate::tz::format_input(start, self.zone()), crate::tz::format_input(end, self.zone()));
-        if start_day[..10] == end_day[..10] {
-            crate::tz::format_local(end, self.zone()).rsplit(", ").next().unwrap_or_default().to_owned()
-        } else {
-            self.when(end)
-        }
-    }
-
-    /// The clock time in the viewer's zone.
-    pub fn clock(&self, at: &time::OffsetDateTime) -> String {
-        crate::tz::format_clock(at, self.zone())
-    }
-
-    /// The exact UTC time (for `title` and `datetime` attributes).
-    pub fn utc(&self, at: &time::OffsetDateTime) -> String {
-        crate::tz::format_utc(at)
-    }
-}

@@ -1,23 +1,13 @@
-//! The team overview: game days held, outcomes, time to detect and to repair over time
-//! (a server-rendered SVG chart), open actions and open weaknesses.
+//! The team overview's chart: time to detect and to repair per injected scenario over time,
+//! drawn by the server as SVG coordinates.
 
 use std::collections::BTreeMap;
 
-use askama::Template;
-use axum::extract::{Path, State};
-use axum::response::Response;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::store::{self, Numbers};
-use crate::accounts::CurrentUser;
-use crate::app::AppState;
-use crate::error::AppResult;
-use crate::teams::Membership;
-use crate::teams::routes::membership_or_404;
 use crate::timeline::Event;
 use crate::timeline::timings::timings;
-use crate::web::{Layout, render};
 
 /// One point of the chart.
 #[derive(Debug, Clone)]
@@ -82,25 +72,4 @@ pub fn chart(events: &[Event]) -> Option<Chart> {
         (y(m), format!("{m:.0} min"))
     });
     Some(Chart { width, height, detect, repair, grid: grid.collect() })
-}
-
-#[derive(Template)]
-#[template(path = "learnings/overview.html")]
-struct OverviewPage {
-    layout: Layout,
-    membership: Membership,
-    numbers: Numbers,
-    chart: Option<Chart>,
-}
-
-pub async fn overview(
-    State(state): State<AppState>,
-    layout: Layout,
-    CurrentUser(user): CurrentUser,
-    Path(slug): Path<String>,
-) -> AppResult<Response> {
-    let membership = membership_or_404(&state, &slug, &user).await?;
-    let numbers = store::numbers(&state.db, membership.team.id).await?;
-    let events = store::scenario_events_of_completed(&state.db, membership.team.id).await?;
-    render(&OverviewPage { layout, membership, numbers, chart: chart(&events) })
 }

@@ -1,0 +1,80 @@
+//! The calendar files: a game day's `.ics`, the team's fault-calendar feed, and making a new
+//! feed secret.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use icalendar::Calendar;
+use tower_sessions::Session;
+
+use super::views::{event, host_of, new_calendar_token};
+use crate::error::{AppError, AppResult};
+use crate::scenarios::store::{self as scenario_store, Scenario};
+use crate::state::AppState;
+use crate::teams::store as team_store;
+use crate::web::context::{GamedayCtx, LeadCtx, Path};
+use crate::web::{FlashKind, flash, see_other};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/teams/{slug}/gamedays/{id}/calendar.ics", get(gameday_ics))
+        .route("/teams/{slug}/calendar/regenerate", post(regenerate))
+        .route("/calendar/{file}", get(team_feed))
+}
+
+fn ics_response(mut calendar: Calendar, filename: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/calendar; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
+            (header::CACHE_CONTROL, "no-cache".to_owned()),
+        ],
+        calendar.done().to_string(),
+    )
+        .into_response()
+}
+
+async fn gameday_ics(State(state): State<AppState>, ctx: GamedayCtx) -> AppResult<Response> {
+    let _user = ctx.user.clone();
+    let scenarios = scenario_store::scenarios_of(&state.db, ctx.gameday.id).await?;
+    let base = state.config.base_url();
+    let page_url = format!("{base}{}", ctx.url());
+    let event = event(&ctx.gameday, &scenarios, &page_url, &host_of(&base))
+        .ok_or_else(|| AppError::Conflict("Set a start time first: a calendar entry needs one.".into()))?;
+    let mut calendar = Calendar::new();
+    calendar.name(&format!("{} game day", ctx.membership.team.name)).push(event);
+    Ok(ics_response(calendar, "gameday.ics"))
+}
+
+/// The team's fault calendar: every game day that has been scheduled (cancelled ones included,
+/// marked as such, so subscribed calendars drop them).
+async fn team_feed(State(state): State<AppState>, Path(file): Path<String>) -> AppResult<Response> {
+    let token = file.strip_suffix(".ics").ok_or(AppError::NotFound)?;
+    let team = team_store::team_by_calendar_token(&state.db, token).await?.ok_or(AppError::NotFound)?;
+    let gamedays = crate::gamedays::store::scheduled_gamedays(&state.db, team.id).await?;
+    let mut scenarios = scenario_store::scenarios_of_team(&state.db, team.id).await?;
+    let base = state.config.base_url();
+    let host = host_of(&base);
+    let mut calendar = Calendar::new();
+    calendar.name(&format!("{}: fault calendar", team.name));
+    for gameday in &gamedays {
+        let own: Vec<Scenario> = scenarios.extract_if(.., |s| s.gameday_id == gameday.id).collect();
+        let page_url = format!("{base}/teams/{}/gamedays/{}", team.slug, gameday.id);
+        if let Some(event) = event(gameday, &own, &page_url, &host) {
+            calendar.push(event);
+        }
+    }
+    Ok(ics_response(calendar, "fault-calendar.ics"))
+}
+
+async fn regenerate(
+    State(state): State<AppState>,
+    session: Session,
+    LeadCtx { user: _, membership }: LeadCtx,
+) -> AppResult<Response> {
+    team_store::set_calendar_token(&state.db, membership.team.id, &new_calendar_token()).await?;
+    flash(&session, FlashKind::Success, "New calendar feed URL made; the old one stopped working.").await?;
+    Ok(see_other(&format!("/teams/{}#calendar", membership.team.slug)))
+}

@@ -1,0 +1,120 @@
+//! This instance's live hub: one broadcast channel per watched game day, holding messages that
+//! are already rendered, so each event is rendered once however many pages watch it.
+//!
+//! The hub is only the switchboard. What fills it (the PostgreSQL listener that reads and renders
+//! new events) and what drains it (the Server-Sent Events stream) live together in `live.rs`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// What a page's stream receives.
+#[derive(Debug, Clone)]
+pub enum Live {
+    /// A timeline event, rendered with `partials/_event.html` (times in UTC).
+    Event { seq: i64, html: Arc<str> },
+    /// The fault banners of the game day, after a fault changed state.
+    Banners { html: Arc<str> },
+}
+
+struct Channel {
+    sender: broadcast::Sender<Arc<Live>>,
+    /// The last sequence number broadcast on this channel.
+    last_seq: i64,
+    /// The game day's URL (for links inside rendered events).
+    base: String,
+}
+
+/// One per instance, shared by all requests.
+pub struct Hub {
+    channels: Mutex<HashMap<Uuid, Channel>>,
+    /// Cancelled at shutdown: open streams end so the server can stop.
+    pub shutdown: CancellationToken,
+}
+
+/// How many messages a slow subscriber may fall behind before it is resynchronised.
+const CHANNEL_CAPACITY: usize = 1024;
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub::new()
+    }
+}
+
+impl Hub {
+    pub fn new() -> Hub {
+        Hub { channels: Mutex::new(HashMap::new()), shutdown: CancellationToken::new() }
+    }
+
+    /// Subscribes to a game day's live messages. `last_seq` is what the subscriber has already
+    /// read from the database; `base` the game day's URL.
+    pub fn subscribe(&self, gameday_id: Uuid, last_seq: i64, base: &str) -> broadcast::Receiver<Arc<Live>> {
+        let mut channels = self.channels.lock().expect("hub lock");
+        let channel = channels.entry(gameday_id).or_insert_with(|| Channel {
+            sender: broadcast::channel(CHANNEL_CAPACITY).0,
+            last_seq,
+            base: base.to_owned(),
+        });
+        channel.sender.subscribe()
+    }
+
+    /// Game days with someone watching, and what was last broadcast for each (channels nobody
+    /// watches any more are dropped).
+    pub fn watched(&self) -> Vec<(Uuid, i64)> {
+        let mut channels = self.channels.lock().expect("hub lock");
+        channels.retain(|_, c| c.sender.receiver_count() > 0);
+        channels.iter().map(|(id, c)| (*id, c.last_seq)).collect()
+    }
+
+    /// For a watched game day: what was last broadcast and its URL; None when nobody watches it.
+    pub fn position(&self, gameday_id: Uuid) -> Option<(i64, String)> {
+        let channels = self.channels.lock().expect("hub lock");
+        channels.get(&gameday_id).filter(|c| c.sender.receiver_count() > 0).map(|c| (c.last_seq, c.base.clone()))
+    }
+
+    /// Broadcasts rendered events (those not yet broadcast, in order), then the banners if given.
+    pub fn broadcast(&self, gameday_id: Uuid, events: Vec<(i64, Arc<str>)>, banners: Option<Arc<str>>) {
+        let mut channels = self.channels.lock().expect("hub lock");
+        let Some(channel) = channels.get_mut(&gameday_id) else { return };
+        for (seq, html) in events {
+            if seq > channel.last_seq {
+                channel.last_seq = seq;
+                let _ = channel.sender.send(Arc::new(Live::Event { seq, html }));
+            }
+        }
+        if let Some(html) = banners {
+            let _ = channel.sender.send(Arc::new(Live::Banners { html }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_already_broadcast_are_not_sent_again() {
+        let hub = Hub::new();
+        let id = Uuid::nil();
+        let mut rx = hub.subscribe(id, 2, "/g");
+        hub.broadcast(id, vec![(2, "old".into()), (3, "new".into())], None);
+        match &*rx.try_recv().unwrap() {
+            Live::Event { seq, html } => assert_eq!((*seq, &**html), (3, "new")),
+            other => panic!("expected event 3, got {other:?}"),
+        }
+        assert!(rx.try_recv().is_err());
+        assert_eq!(hub.position(id), Some((3, "/g".to_owned())));
+    }
+
+    #[test]
+    fn a_channel_nobody_watches_is_dropped() {
+        let hub = Hub::new();
+        let rx = hub.subscribe(Uuid::nil(), 0, "/g");
+        drop(rx);
+        assert!(hub.watched().is_empty());
+        assert_eq!(hub.position(Uuid::nil()), None);
+    }
+}

@@ -1,0 +1,332 @@
+//! The run of a scenario and the gate in front of every fault. Lifecycle:
+//! `proposed → announced → injected → rolled_back | halted → concluded` (an announced scenario
+//! can also be halted before injection). Each move is a pure rule here that the actions call
+//! inside their transaction and the pages ask before they offer a button:
+//! - invariant 1: announce and inject only while running, with every required signer's
+//!   approval of the current revision and no standing objection ([`announce`], [`inject`]);
+//! - invariant 2: no edit once announced; anyone on the day may halt ([`edit`], [`halt`]);
+//! - invariant 3: an open known weakness is injected only with a reason ([`weakness_gate`]);
+//! - invariant 4: start tiny: escalate only after a smaller scenario held ([`start_tiny`]).
+
+use serde::{Deserialize, Serialize};
+
+use super::{BlastRadius, Decision, Signoffs};
+use crate::gamedays::{GamedayStatus, Refusal};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
+#[sqlx(type_name = "scenario_state", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum ScenarioState {
+    Proposed,
+    Announced,
+    Injected,
+    RolledBack,
+    Halted,
+    Concluded,
+}
+
+impl ScenarioState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ScenarioState::Proposed => "proposed",
+            ScenarioState::Announced => "announced",
+            ScenarioState::Injected => "injected",
+            ScenarioState::RolledBack => "rolled_back",
+            ScenarioState::Halted => "halted",
+            ScenarioState::Concluded => "concluded",
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            ScenarioState::Proposed => "Proposed",
+            ScenarioState::Announced => "Announced",
+            ScenarioState::Injected => "Injected",
+            ScenarioState::RolledBack => "Rolled back",
+            ScenarioState::Halted => "Halted",
+            ScenarioState::Concluded => "Concluded",
+        }
+    }
+
+    /// A fault is announced or injected: people must know.
+    pub fn in_flight(&self) -> bool {
+        matches!(self, ScenarioState::Announced | ScenarioState::Injected)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
+#[sqlx(type_name = "scenario_outcome", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The steady-state hypothesis held.
+    Held,
+    /// The hypothesis was refuted: a weakness was found.
+    Refuted,
+    Inconclusive,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 3] = [Outcome::Held, Outcome::Refuted, Outcome::Inconclusive];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Held => "held",
+            Outcome::Refuted => "refuted",
+            Outcome::Inconclusive => "inconclusive",
+        }
+    }
+
+    /// How the outcome reads after "the hypothesis …".
+    pub fn sentence(&self) -> &'static str {
+        match self {
+            Outcome::Held => "held",
+            Outcome::Refuted => "was refuted",
+            Outcome::Inconclusive => "was inconclusive",
+        }
+    }
+
+    pub fn parse(input: &str) -> Result<Outcome, String> {
+        Outcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == input)
+            .ok_or_else(|| "Choose an outcome: held, refuted or inconclusive.".to_owned())
+    }
+}
+
+fn refuse<T>(message: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal(message.into()))
+}
+
+/// Invariant 2: only a proposed scenario can be edited.
+pub fn edit(state: ScenarioState) -> Result<(), Refusal> {
+    match state {
+        ScenarioState::Proposed => Ok(()),
+        ScenarioState::Announced | ScenarioState::Injected => {
+            refuse("An announced or injected scenario cannot be edited. Halt it first if it must change.")
+        }
+        other => refuse(format!("A {} scenario can no longer be edited.", other.label().to_lowercase())),
+    }
+}
+
+/// Signing (approving or objecting) is open until announcement; after it, only a signer who has
+/// not signed the current revision yet (say, added late) may still approve.
+pub fn sign(state: ScenarioState, already_signed: bool, decision: Decision) -> Result<(), Refusal> {
+    match state {
+        ScenarioState::Proposed => Ok(()),
+        ScenarioState::Announced if !already_signed && decision == Decision::Approve => Ok(()),
+        ScenarioState::Announced | ScenarioState::Injected => {
+            refuse("Sign-off closed when the scenario was announced. To stop it, halt it.")
+        }
+        _ => refuse("This scenario has already run; sign-off is closed."),
+    }
+}
+
+/// The gate for announcing: the game day is running, the scenario proposed, and every
+/// required signer approved its current revision with no standing objection.
+pub fn announce(gameday: GamedayStatus, state: ScenarioState, signoffs: &Signoffs) -> Result<(), Refusal> {
+    if gameday != GamedayStatus::Running {
+        return refuse(format!("Faults are announced only while the game day is running; it is {}.", gameday.as_str()));
+    }
+    if state != ScenarioState::Proposed {
+        return refuse(format!(
+            "Only a proposed scenario can be announced; this one is {}.",
+            state.label().to_lowercase()
+        ));
+    }
+    match signoffs.shortfall() {
+        Some(why) => refuse(format!("Not agreed yet. {why}")),
+        None => Ok(()),
+    }
+}
+
+/// Invariant 1, the gate for injecting: running, announced, and still fully approved
+/// (a participant added since the announcement must approve too).
+pub fn inject(gameday: GamedayStatus, state: ScenarioState, signoffs: &Signoffs) -> Result<(), Refusal> {
+    if gameday != GamedayStatus::Running {
+        return refuse(format!("Faults are injected only while the game day is running; it is {}.", gameday.as_str()));
+    }
+    if state != ScenarioState::Announced {
+        return refuse(match state {
+            ScenarioState::Proposed => "Announce the scenario before injecting it: nobody may be surprised.".to_owned(),
+            other => {
+                format!("Only an announced scenario can be injected; this one is {}.", other.label().to_lowercase())
+            }
+        });
+    }
+    match signoffs.shortfall() {
+        Some(why) => refuse(format!("Not agreed any more. {why}")),
+        None => Ok(()),
+    }
+}
+
+/// Anyone on the game day may halt an announced or injected fault.
+pub fn halt(state: ScenarioState) -> Result<(), Refusal> {
+    if state.in_flight() {
+        Ok(())
+    } else {
+        refuse(format!(
+            "Only an announced or injected scenario can be halted; this one is {}.",
+            state.label().to_lowercase()
+        ))
+    }
+}
+
+pub fn roll_back(state: ScenarioState) -> Result<(), Refusal> {
+    if state == ScenarioState::Injected {
+        Ok(())
+    } else {
+        refuse(format!("Only an injected scenario can be rolled back; this one is {}.", state.label().to_lowercase()))
+    }
+}
+
+pub fn conclude(state: ScenarioState) -> Result<(), Refusal> {
+    match state {
+        ScenarioState::RolledBack | ScenarioState::Halted => Ok(()),
+        ScenarioState::Injected => refuse("Roll the fault back (or halt it) before concluding."),
+        other => refuse(format!("A {} scenario cannot be concluded.", other.label().to_lowercase())),
+    }
+}
+
+/// Invariant 3: injecting into an open weakness needs a reason, which goes on the timeline.
+pub fn weakness_gate(weakness_open: bool, reason: Option<&str>) -> Result<Option<String>, Refusal> {
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    match (weakness_open, reason) {
+        (false, _) => Ok(None),
+        (true, Some(reason)) => Ok(Some(reason.to_owned())),
+        (true, None) => Err(Refusal(
+            "This scenario targets an open known weakness. Say why you inject anyway (for example \"verifying the fix\").".into(),
+        )),
+    }
+}
+
+/// Invariant 4: a blast radius larger than tiny needs a smaller scenario on the same target
+/// that held before, or an explicit acknowledgement.
+pub fn start_tiny(
+    radius: BlastRadius,
+    smaller_held: Option<&str>,
+    acknowledged: bool,
+) -> Result<Option<String>, Refusal> {
+    if radius == BlastRadius::Tiny || smaller_held.is_some() {
+        return Ok(None);
+    }
+    if acknowledged {
+        return Ok(Some(format!(
+            "escalated to a {} blast radius without a smaller scenario that held on this target (acknowledged)",
+            radius.as_str()
+        )));
+    }
+    Err(Refusal(format!(
+        "Start tiny: no smaller scenario on this target has held yet. Run one first, or acknowledge that you escalate straight to a {} blast radius.",
+        radius.as_str()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gamedays::GamedayStatus;
+    use crate::scenarios::SignerStatus;
+    use uuid::Uuid;
+
+    const A: Option<Decision> = Some(Decision::Approve);
+    const O: Option<Decision> = Some(Decision::Object);
+    fn signer(name: &str, decision: Option<Decision>) -> SignerStatus {
+        SignerStatus {
+            user_id: Uuid::new_v4(),
+            name: name.into(),
+            decision,
+            reason: (decision == Some(Decision::Object)).then(|| "too risky".to_owned()),
+        }
+    }
+
+    fn signoffs(decisions: &[(&str, Option<Decision>)]) -> Signoffs {
+        Signoffs { revision: 3, signers: decisions.iter().map(|(n, d)| signer(n, *d)).collect() }
+    }
+
+    #[test]
+    fn announce_needs_running_proposed_and_full_approval() {
+        let all = signoffs(&[("Ana", A), ("Li", A)]);
+        assert!(announce(GamedayStatus::Running, ScenarioState::Proposed, &all).is_ok());
+        assert!(announce(GamedayStatus::Scheduled, ScenarioState::Proposed, &all).is_err());
+        assert!(announce(GamedayStatus::Running, ScenarioState::Announced, &all).is_err());
+    }
+
+    #[test]
+    fn a_missing_signature_refuses_announce_and_names_who() {
+        let partial = signoffs(&[("Ana", A), ("Li", None), ("Bo", None)]);
+        let refusal = announce(GamedayStatus::Running, ScenarioState::Proposed, &partial).unwrap_err();
+        assert_eq!(refusal.0, "Not agreed yet. 2 of 3 participants have not signed revision 3: Li, Bo.");
+    }
+
+    #[test]
+    fn an_objection_refuses_announce_and_says_why() {
+        let objected = signoffs(&[("Ana", A), ("Li", O)]);
+        let refusal = announce(GamedayStatus::Running, ScenarioState::Proposed, &objected).unwrap_err();
+        assert!(refusal.0.contains("1 object to revision 3: Li (too risky)"), "{}", refusal.0);
+    }
+
+    #[test]
+    fn no_signers_means_no_agreement() {
+        assert!(!signoffs(&[]).fully_approved());
+        assert!(announce(GamedayStatus::Running, ScenarioState::Proposed, &signoffs(&[])).is_err());
+    }
+
+    #[test]
+    fn inject_needs_announced_and_still_full_approval() {
+        let all = signoffs(&[("Ana", A), ("Li", A)]);
+        assert!(inject(GamedayStatus::Running, ScenarioState::Announced, &all).is_ok());
+        assert!(inject(GamedayStatus::Running, ScenarioState::Proposed, &all).unwrap_err().0.contains("Announce"));
+        let late_joiner = signoffs(&[("Ana", A), ("Li", A), ("New", None)]);
+        assert!(inject(GamedayStatus::Running, ScenarioState::Announced, &late_joiner).is_err());
+        assert!(inject(GamedayStatus::Completed, ScenarioState::Announced, &all).is_err());
+    }
+
+    #[test]
+    fn halt_roll_back_and_conclude_follow_the_lifecycle() {
+        assert!(halt(ScenarioState::Announced).is_ok());
+        assert!(halt(ScenarioState::Injected).is_ok());
+        assert!(halt(ScenarioState::Proposed).is_err());
+        assert!(halt(ScenarioState::Halted).is_err());
+        assert!(roll_back(ScenarioState::Injected).is_ok());
+        assert!(roll_back(ScenarioState::Announced).is_err());
+        assert!(conclude(ScenarioState::RolledBack).is_ok());
+        assert!(conclude(ScenarioState::Halted).is_ok());
+        assert!(conclude(ScenarioState::Injected).is_err());
+        assert!(conclude(ScenarioState::Concluded).is_err());
+    }
+
+    #[test]
+    fn only_proposed_scenarios_are_edited() {
+        assert!(edit(ScenarioState::Proposed).is_ok());
+        for state in
+            [ScenarioState::Announced, ScenarioState::Injected, ScenarioState::Halted, ScenarioState::Concluded]
+        {
+            assert!(edit(state).is_err(), "{state:?}");
+        }
+    }
+
+    #[test]
+    fn signing_closes_at_announcement_except_a_first_approval() {
+        assert!(sign(ScenarioState::Proposed, true, Decision::Object).is_ok());
+        assert!(sign(ScenarioState::Announced, true, Decision::Object).is_err());
+        assert!(sign(ScenarioState::Announced, false, Decision::Object).is_err());
+        assert!(sign(ScenarioState::Announced, false, Decision::Approve).is_ok());
+        assert!(sign(ScenarioState::Injected, false, Decision::Approve).is_err());
+    }
+
+    #[test]
+    fn an_open_weakness_needs_a_reason() {
+        assert_eq!(weakness_gate(false, None), Ok(None));
+        assert!(weakness_gate(true, None).is_err());
+        assert!(weakness_gate(true, Some("  ")).is_err());
+        assert_eq!(weakness_gate(true, Some("verifying the fix")), Ok(Some("verifying the fix".into())));
+    }
+
+    #[test]
+    fn start_tiny_needs_a_smaller_success_or_an_acknowledgement() {
+        assert_eq!(start_tiny(BlastRadius::Tiny, None, false), Ok(None));
+        assert_eq!(start_tiny(BlastRadius::Medium, Some("Kill one pod"), false), Ok(None));
+        assert!(start_tiny(BlastRadius::Small, None, false).is_err());
+        assert!(start_tiny(BlastRadius::Large, None, true).unwrap().unwrap().contains("acknowledged"));
+    }
+}

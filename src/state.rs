@@ -1,0 +1,26 @@
+//! The application state every handler is given: the database pool, the configuration and this
+//! instance's live hub. Nothing else lives in the process, so any number of instances can serve
+//! behind a load balancer.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::config::Config;
+use crate::hub::Hub;
+
+/// Shared by every handler (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub config: Arc<Config>,
+    /// This instance's per-game-day broadcast channels; `live::start` fills them from PostgreSQL NOTIFY.
+    pub live: Arc<Hub>,
+}
+
+impl AppState {
+    /// Creates the state. The live listener is started by `app::serve` (see `live::start`).
+    pub fn new(db: PgPool, config: Config) -> Self {
+        AppState { db, config: Arc::new(config), live: Arc::new(Hub::new()) }
+    }
+}

@@ -1,0 +1,85 @@
+//! How an event looks: the view that the page and the live stream both render with the
+//! shared partial `partials/_event.html`, so there is one way an event looks.
+
+use askama::Template;
+
+use super::{Event, Marker};
+
+/// An event ready for the shared partial (`partials/_event.html`): the page and the live
+/// stream render the same thing from it.
+#[derive(Debug, Clone)]
+pub struct EventView {
+    pub seq: i64,
+    pub kind: String,
+    pub kind_label: String,
+    pub fault: bool,
+    pub actor_name: String,
+    pub scenario_title: Option<String>,
+    pub scenario_url: Option<String>,
+    /// Safe HTML: sanitised Markdown for what people wrote, escaped text for the rest.
+    pub body_html: String,
+    pub marker: Option<Marker>,
+    pub link: Option<String>,
+    pub corrects: Option<i64>,
+    /// Corrections of this event: (sequence number, their safe HTML).
+    pub corrected_by: Vec<(i64, String)>,
+    pub at_utc: String,
+    pub at_clock: String,
+    pub observed_utc: Option<String>,
+    pub observed_clock: Option<String>,
+    /// Where a correction of this event is posted (observations and corrections only).
+    pub correct_url: Option<String>,
+}
+
+impl EventView {
+    /// `base` is the game day's URL; times are written in `zone` (the page script rewrites
+    /// them into the viewer's zone, so live events rendered once in UTC read the same).
+    pub fn new(event: &Event, corrected_by: Vec<(i64, String)>, base: &str, zone: &str) -> Self {
+        let body_html = if event.is_markdown() {
+            crate::markdown::to_safe_html(&event.body)
+        } else {
+            crate::markdown::escape_text(&event.body)
+        };
+        EventView {
+            seq: event.seq,
+            kind: event.kind.clone(),
+            kind_label: event.kind_label().to_owned(),
+            fault: event.is_fault_event(),
+            actor_name: event.actor_name.clone().unwrap_or_else(|| "Gameday".into()),
+            scenario_title: event.scenario_title.clone(),
+            scenario_url: event.scenario_id.map(|id| format!("{base}/scenarios/{id}")),
+            body_html,
+            marker: event.marker(),
+            link: event.link().map(str::to_owned),
+            corrects: event.corrects(),
+            corrected_by,
+            at_utc: crate::tz::format_utc(&event.at),
+            at_clock: crate::tz::format_clock(&event.at, zone),
+            observed_utc: event.observed_at.map(|t| crate::tz::format_utc(&t)),
+            observed_clock: event.observed_at.map(|t| crate::tz::format_clock(&t, zone)),
+            correct_url: event.is_markdown().then(|| format!("{base}/events/{}/correct", event.seq)),
+        }
+    }
+}
+
+/// Builds views for a list of events, linking each corrected event to its corrections.
+pub fn views(events: &[Event], base: &str, zone: &str) -> Vec<EventView> {
+    let mut corrections: std::collections::HashMap<i64, Vec<(i64, String)>> = std::collections::HashMap::new();
+    for event in events {
+        if let Some(original) = event.corrects() {
+            corrections.entry(original).or_default().push((event.seq, crate::markdown::to_safe_html(&event.body)));
+        }
+    }
+    events.iter().map(|e| EventView::new(e, corrections.remove(&e.seq).unwrap_or_default(), base, zone)).collect()
+}
+
+#[derive(Template)]
+#[template(path = "partials/_event.html")]
+struct EventFragment<'a> {
+    e: &'a EventView,
+}
+
+/// Renders one event as the page and the stream show it.
+pub fn render_event(view: &EventView) -> askama::Result<String> {
+    EventFragment { e: view }.render()
+}

@@ -1,0 +1,178 @@
+//! Extractors that give a handler what it needs, already checked: who is signed in, the team
+//! they are a member of, the game day and their role on it, the scenario. Each loads its context
+//! once and refuses in one way: a visitor goes to the sign-in page; a non-member, an unknown id
+//! and a malformed one all get the same 404, so ids cannot be probed (team isolation).
+
+use axum::extract::FromRequestParts;
+use axum::extract::rejection::PathRejection;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::auth::CurrentUser;
+use crate::accounts::User;
+use crate::error::{AppError, AppResult};
+use crate::gamedays::{Gameday, GamedayRole, store as gameday_store};
+use crate::ids::{GamedayId, ScenarioId};
+use crate::scenarios::store::{self as scenario_store, Scenario};
+use crate::state::AppState;
+use crate::teams::{Membership, parse_slug, store as team_store};
+
+/// Path parameters, deserialised; a segment that does not parse (a malformed id) is a 404, as an
+/// unknown one is.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(AppError))]
+pub struct Path<T>(pub T);
+
+impl From<PathRejection> for AppError {
+    fn from(_: PathRejection) -> Self {
+        AppError::NotFound
+    }
+}
+
+#[derive(Deserialize)]
+struct TeamPath {
+    slug: String,
+}
+
+#[derive(Deserialize)]
+struct GamedayPath {
+    slug: String,
+    id: GamedayId,
+}
+
+#[derive(Deserialize)]
+struct ScenarioPath {
+    sid: ScenarioId,
+}
+
+/// The signed-in user, or the redirect to the sign-in page.
+async fn user(parts: &mut Parts, state: &AppState) -> Result<User, Response> {
+    let CurrentUser(user) = CurrentUser::from_request_parts(parts, state).await?;
+    Ok(user)
+}
+
+async fn path<T: serde::de::DeserializeOwned + Send>(parts: &mut Parts, state: &AppState) -> Result<T, Response> {
+    let Path(value) = Path::<T>::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+    Ok(value)
+}
+
+/// The team behind `slug` if `user` is a member; otherwise 404, exactly as for a team that does not exist.
+pub async fn membership_or_404(state: &AppState, slug: &str, user: &User) -> AppResult<Membership> {
+    // A malformed slug names no team (and never reaches SQL: PostgreSQL refuses a NUL, for one).
+    if parse_slug(slug).is_err() {
+        return Err(AppError::NotFound);
+    }
+    team_store::membership(&state.db, slug, user.id).await?.ok_or(AppError::NotFound)
+}
+
+/// A team page (`/teams/{slug}/…`) as one of its members sees it.
+pub struct TeamCtx {
+    pub user: User,
+    pub membership: Membership,
+}
+
+impl TeamCtx {
+    /// The team's URL.
+    pub fn url(&self) -> String {
+        format!("/teams/{}", self.membership.team.slug)
+    }
+}
+
+impl FromRequestParts<AppState> for TeamCtx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user = user(parts, state).await?;
+        let TeamPath { slug } = path(parts, state).await?;
+        let membership = membership_or_404(state, &slug, &user).await.map_err(IntoResponse::into_response)?;
+        Ok(TeamCtx { user, membership })
+    }
+}
+
+/// Like [`TeamCtx`], for what only a team lead may do: a member who is not a lead gets 403 (they
+/// know the team exists); a non-member still gets 404.
+pub struct LeadCtx {
+    pub user: User,
+    pub membership: Membership,
+}
+
+impl FromRequestParts<AppState> for LeadCtx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let TeamCtx { user, membership } = TeamCtx::from_request_parts(parts, state).await?;
+        if !membership.role.is_lead() {
+            return Err(AppError::Forbidden("Only a team lead can do that.".into()).into_response());
+        }
+        Ok(LeadCtx { user, membership })
+    }
+}
+
+/// A game day (`/teams/{slug}/gamedays/{id}/…`) as a team member sees it, with their role on it.
+pub struct GamedayCtx {
+    pub user: User,
+    pub membership: Membership,
+    pub gameday: Gameday,
+    /// The viewer's role on this game day; None for a team member who is not on it.
+    pub role: Option<GamedayRole>,
+}
+
+impl GamedayCtx {
+    /// The game day's URL.
+    pub fn url(&self) -> String {
+        format!("/teams/{}/gamedays/{}", self.membership.team.slug, self.gameday.id)
+    }
+
+    /// Reads the game day again (after a refused change, to show it as it now stands).
+    pub async fn reload(self, state: &AppState) -> AppResult<GamedayCtx> {
+        let fresh = gameday_store::gameday_in_team(&state.db, self.membership.team.id, self.gameday.id).await?;
+        Ok(GamedayCtx { gameday: fresh.ok_or(AppError::NotFound)?, ..self })
+    }
+}
+
+impl FromRequestParts<AppState> for GamedayCtx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user = user(parts, state).await?;
+        let GamedayPath { slug, id } = path(parts, state).await?;
+        load_gameday(state, user, &slug, id).await.map_err(IntoResponse::into_response)
+    }
+}
+
+/// Loads a game day of the team behind `slug` for `user`; 404 for non-members and other teams' game days.
+pub async fn load_gameday(state: &AppState, user: User, slug: &str, id: GamedayId) -> AppResult<GamedayCtx> {
+    let membership = membership_or_404(state, slug, &user).await?;
+    let gameday =
+        gameday_store::gameday_in_team(&state.db, membership.team.id, id.0).await?.ok_or(AppError::NotFound)?;
+    let role = gameday_store::participant_role(&state.db, id.0, user.id).await?;
+    Ok(GamedayCtx { user, membership, gameday, role })
+}
+
+/// A scenario (`…/gamedays/{id}/scenarios/{sid}/…`) of a game day the viewer's team holds.
+pub struct ScenarioCtx {
+    pub day: GamedayCtx,
+    pub scenario: Scenario,
+}
+
+impl ScenarioCtx {
+    /// The scenario's URL.
+    pub fn url(&self) -> String {
+        format!("{}/scenarios/{}", self.day.url(), self.scenario.id)
+    }
+}
+
+impl FromRequestParts<AppState> for ScenarioCtx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let day = GamedayCtx::from_request_parts(parts, state).await?;
+        let ScenarioPath { sid } = path(parts, state).await?;
+        let scenario = scenario_store::scenario(&state.db, day.gameday.id, sid.0)
+            .await
+            .map_err(|err| AppError::from(err).into_response())?
+            .ok_or_else(|| AppError::NotFound.into_response())?;
+        Ok(ScenarioCtx { day, scenario })
+    }
+}

@@ -1,0 +1,155 @@
+//! The web level, shared by every page: the layout context, rendering, flash messages; the
+//! extractors that hand a handler its checked context ([`context`]); sign-in ([`auth`]); the
+//! refusal path that re-renders a form with its message ([`refusal`]); and the shell around every
+//! response: error pages, security headers, static assets ([`shell`]).
+
+pub mod auth;
+pub mod context;
+pub mod shell;
+
+use askama::Template;
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use crate::accounts::User;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::teams::{NavTeam, store as team_store};
+use auth::AuthSession;
+
+const FLASH_KEY: &str = "flash";
+
+/// A one-time message shown on the next page (after a POST-redirect-GET).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flash {
+    pub kind: FlashKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum FlashKind {
+    Success,
+    Error,
+}
+
+impl FlashKind {
+    pub fn css(&self) -> &'static str {
+        match self {
+            FlashKind::Success => "flash-success",
+            FlashKind::Error => "flash-error",
+        }
+    }
+}
+
+/// Stores a flash message for the next page this session sees.
+pub async fn flash(session: &Session, kind: FlashKind, message: impl Into<String>) -> AppResult<()> {
+    let flash = Flash { kind, message: message.into() };
+    session.insert(FLASH_KEY, flash).await?;
+    Ok(())
+}
+
+/// What the base layout needs on every page: who is signed in, their teams, a flash message.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    pub user: Option<User>,
+    pub teams: Vec<NavTeam>,
+    pub flash: Option<Flash>,
+}
+
+impl Layout {
+    /// The layout for pages rendered without a request context (error pages).
+    pub fn bare() -> Self {
+        Layout::default()
+    }
+
+    pub fn css_url(&self) -> &'static str {
+        shell::css_url()
+    }
+
+    pub fn js_url(&self) -> &'static str {
+        shell::js_url()
+    }
+}
+
+impl FromRequestParts<AppState> for Layout {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user = parts.extensions.get::<AuthSession>().and_then(|auth| auth.user.clone());
+        let teams = match &user {
+            Some(user) => team_store::nav_teams(&state.db, user.id).await?,
+            None => Vec::new(),
+        };
+        // Read before removing: a removal marks the session changed, which would cost a write per page.
+        let flash = match parts.extensions.get::<Session>() {
+            Some(session) if session.get::<Flash>(FLASH_KEY).await?.is_some() => session.remove(FLASH_KEY).await?,
+            _ => None,
+        };
+        Ok(Layout { user, teams, flash })
+    }
+}
+
+/// Marks a response whose body is a finished page, so [`error_pages`] leaves it alone.
+#[derive(Debug, Clone, Copy)]
+pub struct Rendered;
+
+/// Renders a page with the given status.
+pub fn render_status(status: StatusCode, page: &impl Template) -> AppResult<Response> {
+    let body = page.render()?;
+    let mut response = (status, Html(body)).into_response();
+    response.extensions_mut().insert(Rendered);
+    Ok(response)
+}
+
+/// Renders a page with 200 OK.
+pub fn render(page: &impl Template) -> AppResult<Response> {
+    render_status(StatusCode::OK, page)
+}
+
+/// Redirect after a successful POST (303 See Other, so the browser follows with GET).
+pub fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// A timestamp as pages show it until the viewer's own time zone is known: `2026-11-25 14:05 UTC`.
+pub fn utc_label(at: &time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    at.to_offset(time::UtcOffset::UTC).format(&format).unwrap_or_default()
+}
+
+impl Layout {
+    /// The viewer's time zone (UTC until they choose one).
+    pub fn zone(&self) -> &str {
+        self.user.as_ref().map(|u| u.time_zone.as_str()).unwrap_or("UTC")
+    }
+
+    /// A time in the viewer's zone, for reading.
+    pub fn when(&self, at: &time::OffsetDateTime) -> String {
+        crate::tz::format_local(at, self.zone())
+    }
+
+    /// The end of a span: only the clock time when it ends on the day it starts.
+    pub fn until(&self, start: &time::OffsetDateTime, end: &time::OffsetDateTime) -> String {
+        let (start_day, end_day) =
+            (crate::tz::format_input(start, self.zone()), crate::tz::format_input(end, self.zone()));
+        if start_day[..10] == end_day[..10] {
+            crate::tz::format_local(end, self.zone()).rsplit(", ").next().unwrap_or_default().to_owned()
+        } else {
+            self.when(end)
+        }
+    }
+
+    /// The clock time in the viewer's zone.
+    pub fn clock(&self, at: &time::OffsetDateTime) -> String {
+        crate::tz::format_clock(at, self.zone())
+    }
+
+    /// The exact UTC time (for `title` and `datetime` attributes).
+    pub fn utc(&self, at: &time::OffsetDateTime) -> String {
+        crate::tz::format_utc(at)
+    }
+}
