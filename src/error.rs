@@ -19,9 +19,10 @@ pub enum AppError {
     /// 410: a link that worked once (an invite) no longer does.
     #[error("gone: {0}")]
     Gone(String),
-    /// 422: the input was understood but not acceptable.
-    #[error("invalid: {0}")]
-    Validation(String),
+    /// 422: the input was understood but not acceptable. `field` names the form field the
+    /// message belongs beside ([`crate::form::FORM`] when it is about the whole form).
+    #[error("invalid {field}: {message}")]
+    Validation { field: &'static str, message: String },
     /// 503: the database (or another dependency) cannot be reached right now.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -40,13 +41,23 @@ pub struct HandlerFailure;
 pub struct ErrorDetail(pub String);
 
 impl AppError {
+    /// Input refused, with the form field its message belongs beside.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> AppError {
+        AppError::Validation { field, message: message.into() }
+    }
+
+    /// A parser's message for `field`, as a refusal.
+    pub fn of_field(field: &'static str) -> impl Fn(String) -> AppError {
+        move |message| AppError::invalid(field, message)
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Gone(_) => StatusCode::GONE,
-            AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -92,9 +103,10 @@ impl IntoResponse for AppError {
                 tracing::warn!(%cause, "dependency unavailable");
                 None
             }
-            AppError::Forbidden(msg) | AppError::Conflict(msg) | AppError::Gone(msg) | AppError::Validation(msg) => {
-                Some(msg.clone())
-            }
+            AppError::Forbidden(msg)
+            | AppError::Conflict(msg)
+            | AppError::Gone(msg)
+            | AppError::Validation { message: msg, .. } => Some(msg.clone()),
             AppError::NotFound => None,
         };
         let mut response = status.into_response();

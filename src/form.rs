@@ -1,5 +1,8 @@
 //! Field-level validation messages for HTML forms.
 
+/// The "field" of a message about the whole form (shown at its top).
+pub const FORM: &str = "form";
+
 /// Messages keyed by form field, shown beside the field when a form is re-rendered (422).
 #[derive(Debug, Clone, Default)]
 pub struct FieldErrors(Vec<(&'static str, String)>);
@@ -29,6 +32,11 @@ impl FieldErrors {
 
     pub fn get(&self, field: &str) -> Option<&str> {
         self.0.iter().find(|(f, _)| *f == field).map(|(_, m)| m.as_str())
+    }
+
+    /// Every message, in the order they were added (for a page that shows them together).
+    pub fn messages(&self) -> Vec<&str> {
+        self.0.iter().map(|(_, m)| m.as_str()).collect()
     }
 
     pub fn is_empty(&self) -> bool {

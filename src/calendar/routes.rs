@@ -37,7 +37,6 @@ fn ics_response(mut calendar: Calendar, filename: &str) -> Response {
 }
 
 async fn gameday_ics(State(state): State<AppState>, ctx: GamedayCtx) -> AppResult<Response> {
-    let _user = ctx.user.clone();
     let scenarios = scenario_store::scenarios_of(&state.db, ctx.gameday.id).await?;
     let base = state.config.base_url();
     let page_url = format!("{base}{}", ctx.url());

@@ -4,8 +4,8 @@
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::store::{self, Participant};
-use super::{Gameday, GamedayInput, GamedayRole, GamedayStatus};
+use super::store::{self};
+use super::{Gameday, GamedayInput, GamedayRole, GamedayStatus, Step};
 use crate::accounts::User;
 use crate::error::{AppError, AppResult};
 use crate::events;
@@ -51,7 +51,7 @@ pub async fn update(db: &PgPool, gameday_id: Uuid, actor: &User, input: &Gameday
     require_facilitator(role)?;
     super::edit_plan(gameday.status)?;
     if gameday.status != GamedayStatus::Draft && input.starts_at.is_none() {
-        return Err(AppError::Conflict("A scheduled game day needs a start time.".into()));
+        return Err(AppError::invalid("starts_at", "A scheduled game day needs a start time."));
     }
     store::update_gameday(&mut tx, gameday_id, input).await?;
     let rescheduled = gameday.starts_at != input.starts_at || gameday.ends_at != input.ends_at;
@@ -63,14 +63,6 @@ pub async fn update(db: &PgPool, gameday_id: Uuid, actor: &User, input: &Gameday
     events::record(&mut tx, NewEvent::new(gameday_id, actor.id, EventKind::GamedayUpdated, body)).await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// A lifecycle step asked for by a facilitator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    Schedule,
-    Start,
-    Complete,
 }
 
 pub async fn step(db: &PgPool, gameday_id: Uuid, actor: &User, step: Step) -> AppResult<()> {
@@ -110,12 +102,6 @@ pub async fn cancel(db: &PgPool, gameday_id: Uuid, actor: &User, reason: &str) -
     Ok(())
 }
 
-fn facilitators(participants: &[Participant]) -> usize {
-    participants.iter().filter(|p| p.role == GamedayRole::Facilitator).count()
-}
-
-const LAST_FACILITATOR: &str = "A game day keeps at least one facilitator. Make someone else a facilitator first.";
-
 /// Adds a team member to the game day. Scenarios now need their sign-off too.
 pub async fn add_participant(
     db: &PgPool,
@@ -128,9 +114,9 @@ pub async fn add_participant(
     require_facilitator(actor_role)?;
     super::edit_plan(gameday.status)?;
     match store::team_role(&mut tx, gameday.team_id, user_id).await? {
-        None => return Err(AppError::Validation("Participants are chosen among the team's members.".into())),
+        None => return Err(AppError::invalid("user_id", "Participants are chosen among the team's members.")),
         Some(TeamRole::Viewer) if role != GamedayRole::Observer => {
-            return Err(AppError::Validation("Team viewers can join a game day as observers only.".into()));
+            return Err(AppError::invalid("role", "Team viewers can join a game day as observers only."));
         }
         Some(_) => {}
     }
@@ -169,11 +155,9 @@ pub async fn change_participant_role(
     if role != GamedayRole::Observer
         && store::team_role(&mut tx, gameday.team_id, user_id).await? == Some(TeamRole::Viewer)
     {
-        return Err(AppError::Validation("Team viewers can join a game day as observers only.".into()));
+        return Err(AppError::invalid("role", "Team viewers can join a game day as observers only."));
     }
-    if current.role == GamedayRole::Facilitator && role != GamedayRole::Facilitator && facilitators(&everyone) <= 1 {
-        return Err(AppError::Conflict(LAST_FACILITATOR.into()));
-    }
+    super::check_participant_change(current.role, Some(role), super::facilitators(everyone.iter().map(|p| p.role)))?;
     store::set_participant_role(&mut tx, gameday_id, user_id, role).await?;
     let body = format!("{} made {} {}.", actor.display_name, current.name, role.as_str());
     let data = serde_json::json!({ "user_id": user_id, "role": role });
@@ -190,9 +174,7 @@ pub async fn remove_participant(db: &PgPool, gameday_id: Uuid, actor: &User, use
     super::edit_plan(gameday.status)?;
     let everyone = store::participants(&mut *tx, gameday_id).await?;
     let current = everyone.iter().find(|p| p.user_id == user_id).ok_or(AppError::NotFound)?;
-    if current.role == GamedayRole::Facilitator && facilitators(&everyone) <= 1 {
-        return Err(AppError::Conflict(LAST_FACILITATOR.into()));
-    }
+    super::check_participant_change(current.role, None, super::facilitators(everyone.iter().map(|p| p.role)))?;
     store::remove_participant(&mut tx, gameday_id, user_id).await?;
     let body = format!("{} removed {} from the game day.", actor.display_name, current.name);
     let data = serde_json::json!({ "user_id": user_id });

@@ -2,6 +2,7 @@
 //! `draft → scheduled → running → completed`, and `draft | scheduled → cancelled`.
 
 pub mod actions;
+pub mod pages;
 pub mod routes;
 pub mod store;
 
@@ -10,6 +11,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::form::{FieldErrors, bounded_text};
+use crate::teams::TeamRole;
 
 /// Where a game day stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
@@ -48,6 +50,30 @@ impl GamedayStatus {
     pub fn plan_is_open(&self) -> bool {
         matches!(self, GamedayStatus::Draft | GamedayStatus::Scheduled | GamedayStatus::Running)
     }
+
+    /// Whether faults may be announced and injected: only while the game day runs.
+    pub fn faults_may_run(&self) -> bool {
+        *self == GamedayStatus::Running
+    }
+
+    /// A facilitator's next step in `draft → scheduled → running → completed`: the lifecycle,
+    /// stated once. The rules below check it; the game-day page offers the button it names.
+    pub fn next_step(&self) -> Option<Step> {
+        match self {
+            GamedayStatus::Draft => Some(Step::Schedule),
+            GamedayStatus::Scheduled => Some(Step::Start),
+            GamedayStatus::Running => Some(Step::Complete),
+            GamedayStatus::Completed | GamedayStatus::Cancelled => None,
+        }
+    }
+}
+
+/// A lifecycle step asked for by a facilitator (cancelling is [`cancel`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Schedule,
+    Start,
+    Complete,
 }
 
 /// A person's role on one game day.
@@ -128,7 +154,7 @@ fn refuse<T>(message: impl Into<String>) -> Result<T, Refusal> {
 
 /// Scheduling needs a start time and at least one scenario.
 pub fn schedule(status: GamedayStatus, starts_at: Option<OffsetDateTime>, scenarios: usize) -> Result<(), Refusal> {
-    if status != GamedayStatus::Draft {
+    if status.next_step() != Some(Step::Schedule) {
         return refuse(format!("Only a draft game day can be scheduled; this one is {}.", status.as_str()));
     }
     if starts_at.is_none() {
@@ -142,16 +168,16 @@ pub fn schedule(status: GamedayStatus, starts_at: Option<OffsetDateTime>, scenar
 
 /// Starting needs the game day scheduled.
 pub fn start(status: GamedayStatus) -> Result<(), Refusal> {
-    match status {
-        GamedayStatus::Scheduled => Ok(()),
-        GamedayStatus::Draft => refuse("Schedule the game day before starting it."),
-        other => refuse(format!("A {} game day cannot be started.", other.as_str())),
+    match status.next_step() {
+        Some(Step::Start) => Ok(()),
+        Some(Step::Schedule) => refuse("Schedule the game day before starting it."),
+        _ => refuse(format!("A {} game day cannot be started.", status.as_str())),
     }
 }
 
 /// Ending needs it running and no fault still announced or injected.
 pub fn complete(status: GamedayStatus, faults_in_flight: usize) -> Result<(), Refusal> {
-    if status != GamedayStatus::Running {
+    if status.next_step() != Some(Step::Complete) {
         return refuse(format!("Only a running game day can be ended; this one is {}.", status.as_str()));
     }
     if faults_in_flight > 0 {
@@ -168,6 +194,31 @@ pub fn cancel(status: GamedayStatus) -> Result<(), Refusal> {
         GamedayStatus::Draft | GamedayStatus::Scheduled => Ok(()),
         other => refuse(format!("A {} game day cannot be cancelled.", other.as_str())),
     }
+}
+
+/// How many facilitators there are among these participants' roles.
+pub fn facilitators(roles: impl IntoIterator<Item = GamedayRole>) -> usize {
+    roles.into_iter().filter(|r| *r == GamedayRole::Facilitator).count()
+}
+
+/// A game day keeps a facilitator: `from` becomes `to` (None: removed) among `facilitators`.
+pub fn check_participant_change(
+    from: GamedayRole,
+    to: Option<GamedayRole>,
+    facilitators: usize,
+) -> Result<(), Refusal> {
+    if from == GamedayRole::Facilitator && to != Some(GamedayRole::Facilitator) && facilitators <= 1 {
+        return refuse("A game day keeps at least one facilitator. Make someone else a facilitator first.");
+    }
+    Ok(())
+}
+
+/// Who creates game days: leads and members; viewers read them.
+pub fn check_can_create(team_role: TeamRole) -> Result<(), crate::error::AppError> {
+    if team_role == TeamRole::Viewer {
+        return Err(crate::error::AppError::Forbidden("Viewers read game days; a lead or member creates them.".into()));
+    }
+    Ok(())
 }
 
 /// Whether the plan can be edited in this status.

@@ -21,7 +21,7 @@ pub async fn add_learning(db: &PgPool, gameday_id: Uuid, actor: &User, learning:
     if let Some(scenario) = learning.scenario {
         scenario_store::scenario(&mut *tx, gameday_id, scenario)
             .await?
-            .ok_or_else(|| AppError::Validation("That scenario is not part of this game day.".into()))?;
+            .ok_or_else(|| AppError::invalid("scenario", "That scenario is not part of this game day."))?;
     }
     let id = store::create_learning(&mut tx, gameday.team_id, gameday_id, actor.id, learning).await?;
     tx.commit().await?;

@@ -97,7 +97,7 @@ async fn set_status(
     Path(ActionPath { action }): Path<ActionPath>,
     Form(form): Form<StatusForm>,
 ) -> AppResult<Response> {
-    let status = ActionStatus::parse(&form.status).map_err(AppError::Validation)?;
+    let status = ActionStatus::parse(&form.status).map_err(AppError::of_field("status"))?;
     super::actions::set_status(&state.db, &membership, &user, action.0, status).await?;
     flash(&session, FlashKind::Success, format!("Action marked {}.", status.label().to_lowercase())).await?;
     Ok(see_other(&format!("/teams/{}/actions", membership.team.slug)))

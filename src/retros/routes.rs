@@ -27,6 +27,7 @@ use crate::scenarios::store as scenario_store;
 use crate::state::AppState;
 use crate::timeline::views::views;
 use crate::web::context::GamedayCtx;
+use crate::web::refusal::refused;
 use crate::web::{FlashKind, Layout, flash, render_status, see_other};
 
 pub fn router() -> Router<AppState> {
@@ -210,16 +211,17 @@ async fn finish(
     done: &str,
     drafts: Drafts,
 ) -> AppResult<Response> {
-    let (status, message) = match result {
+    let err = match result {
         Ok(()) => {
             flash(session, FlashKind::Success, done).await?;
             return Ok(see_other(&format!("{}/retrospective", ctx.url())));
         }
-        Err(AppError::Conflict(message)) => (StatusCode::CONFLICT, message),
-        Err(AppError::Validation(message)) => (StatusCode::UNPROCESSABLE_ENTITY, message),
-        Err(err) => return Err(err),
+        Err(err) => err,
     };
-    retro_page(state, layout, ctx, drafts, FieldErrors::new(), status, Some(message)).await
+    let mut errors = FieldErrors::new();
+    let status = refused(err, &mut errors)?;
+    let alert = Some(errors.messages().join(" "));
+    retro_page(state, layout, ctx, drafts, FieldErrors::new(), status, alert).await
 }
 
 /// Saves the text (summary, what went well, what surprised us) and each scenario's observed
@@ -307,7 +309,7 @@ async fn add_note(
     let kind = if form.kind == "addendum" { NoteKind::Addendum } else { NoteKind::Comment };
     let result = match multiline(&form.body, "The text", 1, 4000) {
         Ok(body) => actions::add_note(&state.db, ctx.gameday.id, &ctx.user, kind, &body).await,
-        Err(message) => Err(AppError::Validation(message)),
+        Err(message) => Err(AppError::invalid("body", message)),
     };
     let done = if kind == NoteKind::Addendum { "Addendum added, dated today." } else { "Comment added." };
     let drafts = Drafts { comment: form.body, ..Default::default() };

@@ -116,7 +116,7 @@ pub async fn sign(
     gate::sign(scenario.state, already_signed, decision)?;
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     if decision == Decision::Object && reason.is_none() {
-        return Err(AppError::Validation("An objection needs a reason, so the plan can be fixed.".into()));
+        return Err(AppError::invalid("reason", "An objection needs a reason, so the plan can be fixed."));
     }
     store::record_signoff(&mut tx, scenario_id, revision, actor.id, decision, reason).await?;
     let (kind, body) = match decision {
@@ -156,7 +156,7 @@ pub async fn announce(
     let signoffs = store::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
     gate::announce(gameday.status, scenario.state, &signoffs)?;
     let f = &scenario.fields;
-    let smaller = weakness_store::smaller_that_held(
+    let smaller = store::smaller_that_held(
         &mut *tx,
         gameday.team_id,
         scenario_id,
@@ -237,12 +237,12 @@ pub async fn inject(
 /// Anyone on the game day halts an announced or injected fault, saying why.
 pub async fn halt(db: &PgPool, gameday_id: Uuid, scenario_id: Uuid, actor: &User, reason: &str) -> AppResult<()> {
     let (mut tx, _gameday, role) = begin(db, gameday_id, actor).await?;
-    if role.is_none() {
+    if !gate::may_halt(role) {
         return Err(AppError::Forbidden("Only people on this game day can halt its faults.".into()));
     }
     let reason = reason.trim();
     if reason.is_empty() {
-        return Err(AppError::Validation("Say why you halt, so everyone knows what went wrong.".into()));
+        return Err(AppError::invalid("reason", "Say why you halt, so everyone knows what went wrong."));
     }
     let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
     gate::halt(scenario.state)?;
@@ -307,11 +307,12 @@ pub async fn conclude(
 /// The abort owner must be a facilitator or participant of the game day (someone who signs it),
 /// checked under the game day's lock.
 async fn check_abort_owner(tx: &mut sqlx::PgConnection, gameday_id: Uuid, fields: &ScenarioFields) -> AppResult<()> {
-    let owner = fields.abort_owner.ok_or_else(|| AppError::Validation("Choose who calls the abort.".into()))?;
+    let owner = fields.abort_owner.ok_or_else(|| AppError::invalid("abort_owner", "Choose who calls the abort."))?;
     match gameday_store::participant_role(&mut *tx, gameday_id, owner).await? {
         Some(role) if role.is_required_signer() => Ok(()),
-        _ => Err(AppError::Validation(
-            "The abort owner must be a facilitator or participant of this game day (someone who signs it).".into(),
+        _ => Err(AppError::invalid(
+            "abort_owner",
+            "The abort owner must be a facilitator or participant of this game day (someone who signs it).",
         )),
     }
 }

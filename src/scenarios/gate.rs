@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{BlastRadius, Decision, Signoffs};
-use crate::gamedays::{GamedayStatus, Refusal};
+use crate::gamedays::{GamedayRole, GamedayStatus, Refusal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
 #[sqlx(type_name = "scenario_state", rename_all = "snake_case")]
@@ -52,6 +52,32 @@ impl ScenarioState {
     pub fn in_flight(&self) -> bool {
         matches!(self, ScenarioState::Announced | ScenarioState::Injected)
     }
+
+    /// The facilitator's next move on a scenario in this state: the lifecycle, stated once. The
+    /// rules below check it, and the scenario page offers the button it names.
+    pub fn next_move(&self) -> Option<Move> {
+        match self {
+            ScenarioState::Proposed => Some(Move::Announce),
+            ScenarioState::Announced => Some(Move::Inject),
+            ScenarioState::Injected => Some(Move::RollBack),
+            ScenarioState::RolledBack | ScenarioState::Halted => Some(Move::Conclude),
+            ScenarioState::Concluded => None,
+        }
+    }
+}
+
+/// A facilitator's move on a scenario (halting is anyone's, see [`may_halt`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move {
+    Announce,
+    Inject,
+    RollBack,
+    Conclude,
+}
+
+/// Who may halt a fault: anyone on the game day (a facilitator, participant or observer).
+pub fn may_halt(role: Option<GamedayRole>) -> bool {
+    role.is_some()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
@@ -124,10 +150,10 @@ pub fn sign(state: ScenarioState, already_signed: bool, decision: Decision) -> R
 /// The gate for announcing: the game day is running, the scenario proposed, and every
 /// required signer approved its current revision with no standing objection.
 pub fn announce(gameday: GamedayStatus, state: ScenarioState, signoffs: &Signoffs) -> Result<(), Refusal> {
-    if gameday != GamedayStatus::Running {
+    if !gameday.faults_may_run() {
         return refuse(format!("Faults are announced only while the game day is running; it is {}.", gameday.as_str()));
     }
-    if state != ScenarioState::Proposed {
+    if state.next_move() != Some(Move::Announce) {
         return refuse(format!(
             "Only a proposed scenario can be announced; this one is {}.",
             state.label().to_lowercase()
@@ -142,10 +168,10 @@ pub fn announce(gameday: GamedayStatus, state: ScenarioState, signoffs: &Signoff
 /// Invariant 1, the gate for injecting: running, announced, and still fully approved
 /// (a participant added since the announcement must approve too).
 pub fn inject(gameday: GamedayStatus, state: ScenarioState, signoffs: &Signoffs) -> Result<(), Refusal> {
-    if gameday != GamedayStatus::Running {
+    if !gameday.faults_may_run() {
         return refuse(format!("Faults are injected only while the game day is running; it is {}.", gameday.as_str()));
     }
-    if state != ScenarioState::Announced {
+    if state.next_move() != Some(Move::Inject) {
         return refuse(match state {
             ScenarioState::Proposed => "Announce the scenario before injecting it: nobody may be surprised.".to_owned(),
             other => {
@@ -172,7 +198,7 @@ pub fn halt(state: ScenarioState) -> Result<(), Refusal> {
 }
 
 pub fn roll_back(state: ScenarioState) -> Result<(), Refusal> {
-    if state == ScenarioState::Injected {
+    if state.next_move() == Some(Move::RollBack) {
         Ok(())
     } else {
         refuse(format!("Only an injected scenario can be rolled back; this one is {}.", state.label().to_lowercase()))
@@ -180,10 +206,10 @@ pub fn roll_back(state: ScenarioState) -> Result<(), Refusal> {
 }
 
 pub fn conclude(state: ScenarioState) -> Result<(), Refusal> {
-    match state {
-        ScenarioState::RolledBack | ScenarioState::Halted => Ok(()),
-        ScenarioState::Injected => refuse("Roll the fault back (or halt it) before concluding."),
-        other => refuse(format!("A {} scenario cannot be concluded.", other.label().to_lowercase())),
+    match state.next_move() {
+        Some(Move::Conclude) => Ok(()),
+        Some(Move::RollBack) => refuse("Roll the fault back (or halt it) before concluding."),
+        _ => refuse(format!("A {} scenario cannot be concluded.", state.label().to_lowercase())),
     }
 }
 

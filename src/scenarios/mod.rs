@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod gate;
+pub mod pages;
 pub mod routes;
 pub mod store;
 pub mod views;

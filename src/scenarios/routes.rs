@@ -1,6 +1,7 @@
-//! Scenario pages: write and revise, read and sign off, and the fault's lifecycle buttons.
+//! Scenario handlers: write and revise, read and sign off, and the fault's moves (announce,
+//! inject, halt, roll back, conclude). The pages they render are in `pages.rs`; every change
+//! goes through `actions.rs`; a refusal comes back to the page through the one refusal path.
 
-use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -11,17 +12,16 @@ use tower_sessions::Session;
 use uuid::Uuid;
 
 use super::actions::{self, Revised};
-use super::gate::{self, Outcome, ScenarioState};
-use super::store::{self, Revision, Scenario};
-use super::{BlastRadius, Decision, FieldChange, ScenarioForm, Signoffs};
-use crate::accounts::User;
+use super::gate::{self, Move, Outcome};
+use super::pages::{form_page, scenario_page};
+use super::{Decision, ScenarioForm};
 use crate::error::{AppError, AppResult};
-use crate::form::FieldErrors;
-use crate::gamedays::store::{self as gameday_store, Participant};
-use crate::gamedays::{GamedayRole, GamedayStatus, actions::require_facilitator};
+use crate::form::{FieldErrors, bounded_text};
+use crate::gamedays::{actions::require_facilitator, multiline, store as gameday_store};
 use crate::state::AppState;
 use crate::web::context::{GamedayCtx, ScenarioCtx};
-use crate::web::{FlashKind, Layout, flash, render_status, see_other};
+use crate::web::refusal::{refused, status_of};
+use crate::web::{FlashKind, Layout, flash, see_other};
 
 pub fn router() -> Router<AppState> {
     let base = "/teams/{slug}/gamedays/{id}/scenarios";
@@ -38,55 +38,15 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{base}/{{sid}}/conclude"), post(conclude))
 }
 
-#[derive(Template)]
-#[template(path = "scenarios/form.html")]
-struct FormPage {
-    layout: Layout,
-    ctx: GamedayCtx,
-    scenario: Option<Scenario>,
-    participants: Vec<Participant>,
-    form: ScenarioForm,
-    errors: FieldErrors,
-    radii: [BlastRadius; 4],
-}
-
-impl FormPage {
-    fn action(&self) -> String {
-        match &self.scenario {
-            Some(s) => format!("{}/scenarios/{}/edit", self.ctx.url(), s.id),
-            None => format!("{}/scenarios", self.ctx.url()),
-        }
-    }
-}
-
-async fn form_page(
-    state: &AppState,
-    layout: Layout,
-    ctx: GamedayCtx,
-    scenario: Option<Scenario>,
-    form: ScenarioForm,
-    errors: FieldErrors,
-) -> AppResult<Response> {
-    // Abort owners are people who sign the scenario: facilitators and participants.
-    let mut participants = gameday_store::participants(&state.db, ctx.gameday.id).await?;
-    participants.retain(|p| p.role.is_required_signer());
-    let status = match (errors.is_empty(), errors.get("form").is_some()) {
-        (true, _) => StatusCode::OK,
-        (false, true) => StatusCode::CONFLICT,
-        (false, false) => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    render_status(status, &FormPage { layout, ctx, scenario, participants, form, errors, radii: BlastRadius::ALL })
-}
-
 async fn new_page(State(state): State<AppState>, layout: Layout, ctx: GamedayCtx) -> AppResult<Response> {
-    let user = ctx.user.clone();
     require_facilitator(ctx.role)?;
     crate::gamedays::edit_plan(ctx.gameday.status)?;
-    let form = ScenarioForm { blast_radius: "tiny".into(), abort_owner: user.id.to_string(), ..Default::default() };
-    form_page(&state, layout, ctx, None, form, FieldErrors::new()).await
+    let form = ScenarioForm { blast_radius: "tiny".into(), abort_owner: ctx.user.id.to_string(), ..Default::default() };
+    form_page(&state, layout, ctx, None, form, (StatusCode::OK, FieldErrors::new())).await
 }
 
-async fn participant_ids(state: &AppState, gameday_id: Uuid) -> AppResult<Vec<Uuid>> {
+/// The people who sign a game day's scenarios (facilitators and participants).
+async fn signer_ids(state: &AppState, gameday_id: Uuid) -> AppResult<Vec<Uuid>> {
     let participants = gameday_store::participants(&state.db, gameday_id).await?;
     Ok(participants.into_iter().filter(|p| p.role.is_required_signer()).map(|p| p.user_id).collect())
 }
@@ -98,19 +58,17 @@ async fn create(
     ctx: GamedayCtx,
     Form(form): Form<ScenarioForm>,
 ) -> AppResult<Response> {
-    let user = ctx.user.clone();
     require_facilitator(ctx.role)?;
     let mut errors = FieldErrors::new();
-    let Some(fields) = form.parse(&participant_ids(&state, ctx.gameday.id).await?, &mut errors) else {
-        return form_page(&state, layout, ctx, None, form, errors).await;
+    let Some(fields) = form.parse(&signer_ids(&state, ctx.gameday.id).await?, &mut errors) else {
+        return form_page(&state, layout, ctx, None, form, (status_of(&errors), errors)).await;
     };
-    let sid = match actions::create(&state.db, ctx.gameday.id, &user, &fields).await {
+    let sid = match actions::create(&state.db, ctx.gameday.id, &ctx.user, &fields).await {
         Ok(sid) => sid,
-        Err(AppError::Conflict(message)) | Err(AppError::Validation(message)) => {
-            errors.add("form", message);
-            return form_page(&state, layout, ctx, None, form, errors).await;
+        Err(err) => {
+            let status = refused(err, &mut errors)?;
+            return form_page(&state, layout, ctx, None, form, (status, errors)).await;
         }
-        Err(err) => return Err(err),
     };
     flash(&session, FlashKind::Success, "Scenario added. Every facilitator and participant now signs it off.").await?;
     Ok(see_other(&format!("{}/scenarios/{sid}", ctx.url())))
@@ -121,11 +79,10 @@ async fn edit_page(
     layout: Layout,
     ScenarioCtx { day: ctx, scenario }: ScenarioCtx,
 ) -> AppResult<Response> {
-    let _user = ctx.user.clone();
     require_facilitator(ctx.role)?;
     gate::edit(scenario.state)?;
     let form = ScenarioForm::from_fields(&scenario.fields);
-    form_page(&state, layout, ctx, Some(scenario), form, FieldErrors::new()).await
+    form_page(&state, layout, ctx, Some(scenario), form, (StatusCode::OK, FieldErrors::new())).await
 }
 
 async fn update(
@@ -135,20 +92,18 @@ async fn update(
     ScenarioCtx { day: ctx, scenario }: ScenarioCtx,
     Form(form): Form<ScenarioForm>,
 ) -> AppResult<Response> {
-    let user = ctx.user.clone();
     require_facilitator(ctx.role)?;
     let mut errors = FieldErrors::new();
-    let Some(fields) = form.parse(&participant_ids(&state, ctx.gameday.id).await?, &mut errors) else {
-        return form_page(&state, layout, ctx, Some(scenario), form, errors).await;
+    let Some(fields) = form.parse(&signer_ids(&state, ctx.gameday.id).await?, &mut errors) else {
+        return form_page(&state, layout, ctx, Some(scenario), form, (status_of(&errors), errors)).await;
     };
     let url = format!("{}/scenarios/{}", ctx.url(), scenario.id);
-    let revised = match actions::revise(&state.db, ctx.gameday.id, scenario.id, &user, &fields).await {
+    let revised = match actions::revise(&state.db, ctx.gameday.id, scenario.id, &ctx.user, &fields).await {
         Ok(revised) => revised,
-        Err(AppError::Conflict(message)) | Err(AppError::Validation(message)) => {
-            errors.add("form", message);
-            return form_page(&state, layout, ctx, Some(scenario), form, errors).await;
+        Err(err) => {
+            let status = refused(err, &mut errors)?;
+            return form_page(&state, layout, ctx, Some(scenario), form, (status, errors)).await;
         }
-        Err(err) => return Err(err),
     };
     let message = match revised {
         Revised::Unchanged => "Nothing changed, so no new revision was made.".to_owned(),
@@ -167,154 +122,36 @@ pub struct CompareQuery {
     to: Option<i32>,
 }
 
-#[derive(Template)]
-#[template(path = "scenarios/show.html")]
-struct ShowPage {
-    layout: Layout,
-    ctx: GamedayCtx,
-    scenario: Scenario,
-    signoffs: Signoffs,
-    revisions: Vec<Revision>,
-    /// What the current revision changed from the one before it.
-    latest_changes: Vec<FieldChange>,
-    /// The comparison asked for: (from, to, changes).
-    compare: Option<(i32, i32, Vec<FieldChange>)>,
-    me: Uuid,
-    alert: Option<String>,
-    outcomes: [Outcome; 3],
-    in_flight: Vec<Scenario>,
-    last_seq: i64,
-    timings: crate::timeline::timings::Timings,
-    /// Start tiny: a smaller scenario on this target that held.
-    smaller_held: Option<String>,
-    /// The linked known weakness: (id, title, open?).
-    weakness: Option<(Uuid, String, bool)>,
-    team_weaknesses: Vec<crate::weaknesses::store::Weakness>,
-    incident: Option<(Uuid, String, Option<String>)>,
-}
-
-impl ShowPage {
-    fn is_facilitator(&self) -> bool {
-        self.ctx.role == Some(GamedayRole::Facilitator)
-    }
-
-    fn is_signer(&self) -> bool {
-        self.ctx.role.is_some_and(|r| r.is_required_signer())
-    }
-
-    fn my_decision(&self) -> Option<Decision> {
-        self.signoffs.signers.iter().find(|s| s.user_id == self.me).and_then(|s| s.decision)
-    }
-
-    fn labelled(&self) -> Vec<(&'static str, String)> {
-        self.scenario.fields.labelled(self.scenario.abort_owner_name.as_deref().unwrap_or("nobody"))
-    }
-
-    fn base(&self) -> String {
-        format!("{}/scenarios/{}", self.ctx.url(), self.scenario.id)
-    }
-}
-
-fn changes_between(revisions: &[Revision], from: i32, to: i32) -> Option<Vec<FieldChange>> {
-    let a = revisions.iter().find(|r| r.revision == from)?;
-    let b = revisions.iter().find(|r| r.revision == to)?;
-    Some(a.fields.diff(&a.abort_owner_name, &b.fields, &b.abort_owner_name))
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn scenario_page(
-    state: &AppState,
-    layout: Layout,
-    ctx: GamedayCtx,
-    scenario: Scenario,
-    me: Uuid,
-    query: CompareQuery,
-    status: StatusCode,
-    alert: Option<String>,
-) -> AppResult<Response> {
-    let signoffs = store::signoffs(&state.db, ctx.gameday.id, scenario.id, scenario.revision).await?;
-    let revisions = store::revisions(&state.db, scenario.id).await?;
-    let latest_changes = changes_between(&revisions, scenario.revision - 1, scenario.revision).unwrap_or_default();
-    let compare = match (query.from, query.to) {
-        (Some(from), Some(to)) => changes_between(&revisions, from, to).map(|c| (from, to, c)),
-        _ => None,
-    };
-    let in_flight =
-        store::scenarios_of(&state.db, ctx.gameday.id).await?.into_iter().filter(|s| s.state.in_flight()).collect();
-    let events = crate::timeline::store::events(&state.db, ctx.gameday.id).await?;
-    let timings = crate::timeline::timings::timings(&events, scenario.id);
-    use crate::weaknesses::store as weakness_store;
-    let f = &scenario.fields;
-    let smaller_held = weakness_store::smaller_that_held(
-        &state.db,
-        ctx.membership.team.id,
-        scenario.id,
-        &f.target_system,
-        f.blast_radius,
-        &ctx.gameday.environment,
-    )
-    .await?;
-    let weakness = weakness_store::linked_weakness(&state.db, scenario.id).await?;
-    let team_weaknesses = weakness_store::weaknesses(&state.db, ctx.membership.team.id).await?;
-    let incident = weakness_store::linked_incident(&state.db, scenario.id).await?;
-    let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
-    let page = ShowPage {
-        in_flight,
-        last_seq,
-        timings,
-        smaller_held,
-        weakness,
-        team_weaknesses,
-        incident,
-        layout,
-        ctx,
-        scenario,
-        signoffs,
-        revisions,
-        latest_changes,
-        compare,
-        me,
-        alert,
-        outcomes: Outcome::ALL,
-    };
-    render_status(status, &page)
-}
-
 async fn show(
     State(state): State<AppState>,
     layout: Layout,
     ScenarioCtx { day: ctx, scenario }: ScenarioCtx,
     Query(query): Query<CompareQuery>,
 ) -> AppResult<Response> {
-    let user = ctx.user.clone();
-    scenario_page(&state, layout, ctx, scenario, user.id, query, StatusCode::OK, None).await
+    let compare = (query.from, query.to);
+    scenario_page(&state, layout, ctx, scenario, compare, (StatusCode::OK, FieldErrors::new())).await
 }
 
-/// Runs a scenario action: on success flash and return to the scenario; on a refusal or bad
-/// input, re-render the scenario page with the reason (409 or 422).
-#[allow(clippy::too_many_arguments)]
+/// After a scenario change: on success flash `done` and return to the scenario; on a refusal or
+/// bad input, re-render the scenario page as it now stands with the reason (409 or 422).
 async fn act(
     state: &AppState,
-    layout: Layout,
-    session: &Session,
-    ctx: GamedayCtx,
-    scenario: Scenario,
-    user: &User,
+    (layout, session): (Layout, &Session),
+    ScenarioCtx { day: ctx, scenario }: ScenarioCtx,
     result: AppResult<()>,
     done: &str,
 ) -> AppResult<Response> {
-    let (status, message) = match result {
+    let err = match result {
         Ok(()) => {
             flash(session, FlashKind::Success, done).await?;
             return Ok(see_other(&format!("{}/scenarios/{}", ctx.url(), scenario.id)));
         }
-        Err(AppError::Conflict(message)) => (StatusCode::CONFLICT, message),
-        Err(AppError::Validation(message)) => (StatusCode::UNPROCESSABLE_ENTITY, message),
-        Err(err) => return Err(err),
+        Err(err) => err,
     };
-    let fresh = store::scenario(&state.db, ctx.gameday.id, scenario.id).await?.ok_or(AppError::NotFound)?;
-    let query = CompareQuery::default();
-    scenario_page(state, layout, ctx, fresh, user.id, query, status, Some(message)).await
+    let mut errors = FieldErrors::new();
+    let status = refused(err, &mut errors)?;
+    let fresh = super::store::scenario(&state.db, ctx.gameday.id, scenario.id).await?.ok_or(AppError::NotFound)?;
+    scenario_page(state, layout, ctx, fresh, (None, None), (status, errors)).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -329,36 +166,27 @@ async fn signoff(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    ScenarioCtx { day: ctx, scenario }: ScenarioCtx,
+    sc: ScenarioCtx,
     Form(form): Form<SignoffForm>,
 ) -> AppResult<Response> {
-    let user = ctx.user.clone();
     let decision = match form.decision.as_str() {
         "approve" => Decision::Approve,
         "object" => Decision::Object,
-        _ => return Err(AppError::Validation("Choose approve or object.".into())),
+        _ => return Err(AppError::invalid("decision", "Choose approve or object.")),
     };
-    let reason = crate::gamedays::multiline(&form.reason, "The reason", 0, 2000);
-    let result = match reason {
+    let result = match multiline(&form.reason, "The reason", 0, 2000) {
         Ok(reason) => {
             let reason = (!reason.is_empty()).then_some(reason.as_str());
-            actions::sign(&state.db, ctx.gameday.id, scenario.id, &user, form.revision, decision, reason).await
+            let (gameday, scenario) = (sc.day.gameday.id, sc.scenario.id);
+            actions::sign(&state.db, gameday, scenario, &sc.day.user, form.revision, decision, reason).await
         }
-        Err(message) => Err(AppError::Validation(message)),
+        Err(message) => Err(AppError::invalid("reason", message)),
     };
     let done = match decision {
         Decision::Approve => format!("You approved revision {}.", form.revision),
         Decision::Object => format!("You objected to revision {}. The facilitator sees your reason.", form.revision),
     };
-    act(&state, layout, &session, ctx, scenario, &user, result, &done).await
-}
-
-/// The fault transitions without a form.
-#[derive(Clone, Copy)]
-enum Move {
-    Announce,
-    Inject,
-    RollBack,
+    act(&state, (layout, &session), sc, result, &done).await
 }
 
 /// Optional fields of the announce and inject forms.
@@ -371,63 +199,64 @@ pub struct MoveForm {
     weakness_reason: String,
 }
 
-async fn transition(
+/// Announce, inject or roll back: the moves whose form has no required field.
+async fn make_move(
     state: AppState,
-    layout: Layout,
-    session: Session,
-    ScenarioCtx { day: ctx, scenario }: ScenarioCtx,
+    (layout, session): (Layout, Session),
+    sc: ScenarioCtx,
     mv: Move,
     form: MoveForm,
 ) -> AppResult<Response> {
-    let user = ctx.user.clone();
+    let (db, gameday, scenario, user) = (&state.db, sc.day.gameday.id, sc.scenario.id, &sc.day.user);
     let (result, done) = match mv {
         Move::Announce => (
-            actions::announce(&state.db, ctx.gameday.id, scenario.id, &user, form.acknowledge == "yes").await,
+            actions::announce(db, gameday, scenario, user, form.acknowledge == "yes").await,
             "Announced. Everyone on the game day can see what will be broken; inject when ready.",
         ),
         Move::Inject => {
             let result = match form.weakness_reason.trim() {
-                "" => actions::inject(&state.db, ctx.gameday.id, scenario.id, &user, None).await,
-                reason => match crate::form::bounded_text(reason, "The reason", 1, 500) {
-                    Ok(reason) => actions::inject(&state.db, ctx.gameday.id, scenario.id, &user, Some(&reason)).await,
-                    Err(message) => Err(AppError::Validation(message)),
+                "" => actions::inject(db, gameday, scenario, user, None).await,
+                reason => match bounded_text(reason, "The reason", 1, 500) {
+                    Ok(reason) => actions::inject(db, gameday, scenario, user, Some(&reason)).await,
+                    Err(message) => Err(AppError::invalid("weakness_reason", message)),
                 },
             };
             (result, "Injected.")
         }
-        Move::RollBack => (actions::roll_back(&state.db, ctx.gameday.id, scenario.id, &user).await, "Rolled back."),
+        Move::RollBack => (actions::roll_back(db, gameday, scenario, user).await, "Rolled back."),
+        Move::Conclude => unreachable!("concluding has its own form"),
     };
-    act(&state, layout, &session, ctx, scenario, &user, result, done).await
+    act(&state, (layout, &session), sc, result, done).await
 }
 
 async fn announce(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    scenario: ScenarioCtx,
+    sc: ScenarioCtx,
     Form(form): Form<MoveForm>,
 ) -> AppResult<Response> {
-    transition(state, layout, session, scenario, Move::Announce, form).await
+    make_move(state, (layout, session), sc, Move::Announce, form).await
 }
 
 async fn inject(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    scenario: ScenarioCtx,
+    sc: ScenarioCtx,
     Form(form): Form<MoveForm>,
 ) -> AppResult<Response> {
-    transition(state, layout, session, scenario, Move::Inject, form).await
+    make_move(state, (layout, session), sc, Move::Inject, form).await
 }
 
 async fn roll_back(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    scenario: ScenarioCtx,
+    sc: ScenarioCtx,
     Form(form): Form<MoveForm>,
 ) -> AppResult<Response> {
-    transition(state, layout, session, scenario, Move::RollBack, form).await
+    make_move(state, (layout, session), sc, Move::RollBack, form).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -440,15 +269,14 @@ async fn halt(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    ScenarioCtx { day: ctx, scenario }: ScenarioCtx,
+    sc: ScenarioCtx,
     Form(form): Form<HaltForm>,
 ) -> AppResult<Response> {
-    let user = ctx.user.clone();
-    let result = match crate::form::bounded_text(&form.reason, "The reason for halting", 1, 500) {
-        Ok(reason) => actions::halt(&state.db, ctx.gameday.id, scenario.id, &user, &reason).await,
-        Err(message) => Err(AppError::Validation(message)),
+    let result = match bounded_text(&form.reason, "The reason for halting", 1, 500) {
+        Ok(reason) => actions::halt(&state.db, sc.day.gameday.id, sc.scenario.id, &sc.day.user, &reason).await,
+        Err(message) => Err(AppError::invalid("reason", message)),
     };
-    act(&state, layout, &session, ctx, scenario, &user, result, "Halted. Everyone sees who halted it and why.").await
+    act(&state, (layout, &session), sc, result, "Halted. Everyone sees who halted it and why.").await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -462,28 +290,16 @@ async fn conclude(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    ScenarioCtx { day: ctx, scenario }: ScenarioCtx,
+    sc: ScenarioCtx,
     Form(form): Form<ConcludeForm>,
 ) -> AppResult<Response> {
-    let user = ctx.user.clone();
-    let parsed = Outcome::parse(&form.outcome)
-        .and_then(|outcome| crate::gamedays::multiline(&form.note, "The note", 0, 4000).map(|note| (outcome, note)));
-    let result = match parsed {
-        Ok((outcome, note)) => actions::conclude(&state.db, ctx.gameday.id, scenario.id, &user, outcome, &note).await,
-        Err(message) => Err(AppError::Validation(message)),
-    };
-    act(&state, layout, &session, ctx, scenario, &user, result, "Concluded.").await
-}
-
-impl ScenarioState {
-    pub fn css(&self) -> &'static str {
-        match self {
-            ScenarioState::Proposed => "state-proposed",
-            ScenarioState::Announced => "state-announced",
-            ScenarioState::Injected => "state-injected",
-            ScenarioState::RolledBack => "state-rolled-back",
-            ScenarioState::Halted => "state-halted",
-            ScenarioState::Concluded => "state-concluded",
+    let outcome = Outcome::parse(&form.outcome).map_err(AppError::of_field("outcome"));
+    let note = multiline(&form.note, "The note", 0, 4000).map_err(AppError::of_field("note"));
+    let result = match (outcome, note) {
+        (Ok(outcome), Ok(note)) => {
+            actions::conclude(&state.db, sc.day.gameday.id, sc.scenario.id, &sc.day.user, outcome, &note).await
         }
-    }
+        (Err(err), _) | (_, Err(err)) => Err(err),
+    };
+    act(&state, (layout, &session), sc, result, "Concluded.").await
 }

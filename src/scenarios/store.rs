@@ -430,3 +430,38 @@ pub async fn awaiting_signoff(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<Aw
     .fetch_all(db)
     .await
 }
+
+/// Start tiny (invariant 4): a smaller scenario on the same target, in the same environment, in
+/// any of the team's game days, that was injected and held: its title, or None.
+#[tracing::instrument(skip(db))]
+pub async fn smaller_that_held(
+    db: impl PgExecutor<'_>,
+    team_id: Uuid,
+    scenario_id: Uuid,
+    target: &str,
+    radius: BlastRadius,
+    environment: &str,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!(
+        r#"
+        select r.title
+        from scenarios s
+        join gamedays g on g.id = s.gameday_id
+        join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
+        where g.team_id = $1 and s.id <> $2 and s.outcome = 'held'
+          and lower(r.target_system) = lower($3) and r.blast_radius < $4
+          and lower(g.environment) = lower($5)
+          -- It held under the fault: it was injected, not halted before injection.
+          and exists (select 1 from timeline_events e where e.scenario_id = s.id and e.kind = 'scenario_injected')
+        order by r.blast_radius desc
+        limit 1
+        "#,
+        team_id,
+        scenario_id,
+        target,
+        radius as BlastRadius,
+        environment
+    )
+    .fetch_optional(db)
+    .await
+}

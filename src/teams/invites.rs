@@ -41,7 +41,7 @@ async fn create(
     LeadCtx { user, membership }: LeadCtx,
     Form(form): Form<InviteForm>,
 ) -> AppResult<Response> {
-    let role = TeamRole::parse(&form.role).map_err(AppError::Validation)?;
+    let role = TeamRole::parse(&form.role).map_err(AppError::of_field("role"))?;
     let (token, hash) = new_invite_token();
     let expires_at = OffsetDateTime::now_utc() + INVITE_VALIDITY;
     store::create_invite(&state.db, membership.team.id, &hash, role, user.id, expires_at).await?;

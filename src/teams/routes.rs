@@ -218,7 +218,7 @@ async fn change_role(
     Form(form): Form<RoleForm>,
 ) -> AppResult<Response> {
     let target = user_id.0;
-    let new_role = TeamRole::parse(&form.role).map_err(AppError::Validation)?;
+    let new_role = TeamRole::parse(&form.role).map_err(AppError::of_field("role"))?;
 
     let mut tx = state.db.begin().await?;
     let locked = store::lock_members(&mut tx, membership.team.id).await?;

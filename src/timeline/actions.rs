@@ -100,7 +100,7 @@ pub async fn observe(db: &PgPool, gameday_id: Uuid, actor: &User, observation: &
     if let Some(scenario) = observation.scenario {
         scenario_store::scenario(&mut *tx, gameday_id, scenario)
             .await?
-            .ok_or_else(|| AppError::Validation("That scenario is not part of this game day.".into()))?;
+            .ok_or_else(|| AppError::invalid("scenario", "That scenario is not part of this game day."))?;
     }
     let mut data = serde_json::Map::new();
     if let Some(marker) = observation.marker {

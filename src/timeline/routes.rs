@@ -3,7 +3,6 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -20,6 +19,7 @@ use crate::form::FieldErrors;
 use crate::scenarios::store::{self as scenario_store, Scenario};
 use crate::state::AppState;
 use crate::web::context::{GamedayCtx, Path};
+use crate::web::refusal::{refused, status_of};
 use crate::web::{FlashKind, Layout, flash, render_status, see_other};
 
 pub fn router() -> Router<AppState> {
@@ -140,7 +140,7 @@ async fn timeline_page(
     }
     let scenarios = scenario_store::scenarios_of(&state.db, ctx.gameday.id).await?;
     let in_flight = scenarios.iter().filter(|s| s.state.in_flight()).cloned().collect();
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = status_of(&errors);
     let page = TimelinePage {
         layout,
         ctx,
@@ -185,18 +185,10 @@ async fn observe(
             flash(&session, FlashKind::Success, format!("Logged as #{seq}.")).await?;
             Ok(see_other(&format!("{}/timeline#event-{seq}", ctx.url())))
         }
-        Err(AppError::Validation(message)) | Err(AppError::Conflict(message)) => {
-            let field = if message.contains("time") {
-                "observed_at"
-            } else if message.contains("scenario") {
-                "scenario"
-            } else {
-                "body"
-            };
-            errors.add(field, message);
+        Err(err) => {
+            refused(err, &mut errors)?;
             timeline_page(&state, layout, ctx, Filters::default(), form, errors).await
         }
-        Err(err) => Err(err),
     }
 }
 
@@ -219,7 +211,7 @@ async fn correct(
     Form(form): Form<CorrectionForm>,
 ) -> AppResult<Response> {
     let user = &ctx.user;
-    let body = crate::gamedays::multiline(&form.body, "The correction", 1, 4000).map_err(AppError::Validation)?;
+    let body = crate::gamedays::multiline(&form.body, "The correction", 1, 4000).map_err(AppError::of_field("body"))?;
     let new = actions::correct(&state.db, ctx.gameday.id, user, seq, &body).await?;
     flash(
         &session,

@@ -31,7 +31,7 @@ pub async fn link(
         ));
     }
     if !store::link_weakness(&mut tx, gameday.team_id, scenario_id, weakness).await? {
-        return Err(AppError::Validation("Choose a weakness from the team's register.".into()));
+        return Err(AppError::invalid("weakness", "Choose a weakness from the team's register."));
     }
     let body = match weakness {
         Some(_) => format!("{} linked \"{}\" to a known weakness.", actor.display_name, scenario.fields.title),

@@ -18,7 +18,7 @@ use crate::form::bounded_text;
 use crate::gamedays::actions::begin;
 use crate::gamedays::{multiline, parse_link};
 use crate::ids::{IncidentId, ScenarioId, WeaknessId};
-use crate::scenarios::gate::{Outcome, ScenarioState};
+use crate::scenarios::gate::ScenarioState;
 use crate::scenarios::store as scenario_store;
 use crate::scenarios::{BlastRadius, ScenarioFields};
 use crate::state::AppState;
@@ -38,10 +38,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn can_write(membership: &Membership) -> AppResult<()> {
-    if membership.role == crate::teams::TeamRole::Viewer {
-        return Err(AppError::Forbidden("Viewers read the register; leads and members keep it.".into()));
-    }
-    Ok(())
+    super::check_can_keep(membership.role)
 }
 
 #[derive(Template)]
@@ -132,7 +129,7 @@ async fn set_status(
     let status = match form.status.as_str() {
         "open" => WeaknessStatus::Open,
         "mitigated" => WeaknessStatus::Mitigated,
-        _ => return Err(AppError::Validation("Choose open or mitigated.".into())),
+        _ => return Err(AppError::invalid("status", "Choose open or mitigated.")),
     };
     let wid = wid.0;
     if !store::set_weakness_status(&state.db, membership.team.id, wid, status).await? {
@@ -164,7 +161,7 @@ async fn link_weakness(
 ) -> AppResult<Response> {
     let weakness = match form.weakness.trim() {
         "" => None,
-        w => Some(Uuid::parse_str(w).map_err(|_| AppError::Validation("Choose a weakness from the list.".into()))?),
+        w => Some(Uuid::parse_str(w).map_err(|_| AppError::invalid("weakness", "Choose a weakness from the list."))?),
     };
     actions::link(&state.db, ctx.gameday.id, sid.0, &ctx.user, weakness).await?;
     flash(&session, FlashKind::Success, if weakness.is_some() { "Linked to the weakness." } else { "Unlinked." })
@@ -179,13 +176,7 @@ async fn weakness_from_scenario(
     ScenarioCtx { day: ctx, scenario }: ScenarioCtx,
 ) -> AppResult<Response> {
     let user = &ctx.user;
-    can_write(&ctx.membership)?;
-    if ctx.role.is_none() {
-        return Err(AppError::Forbidden("People on the game day record what it found.".into()));
-    }
-    if scenario.outcome != Some(Outcome::Refuted) {
-        return Err(AppError::Conflict("Only a refuted scenario records a weakness from its outcome.".into()));
-    }
+    super::check_can_record_from(ctx.membership.role, ctx.role, scenario.outcome)?;
     let title = format!("{}: hypothesis refuted", scenario.fields.title);
     let description = format!(
         "Hypothesis: {}\nFound by \"{}\" in the game day \"{}\".{}",
@@ -282,7 +273,7 @@ async fn replay(
     Form(form): Form<ReplayForm>,
 ) -> AppResult<Response> {
     let incident = store::incident(&state.db, membership.team.id, iid.0).await?.ok_or(AppError::NotFound)?;
-    let not_open = || AppError::Validation("Choose one of the team's open game days.".into());
+    let not_open = || AppError::invalid("gameday", "Choose one of the team's open game days.");
     let gameday_id = Uuid::parse_str(form.gameday.trim()).map_err(|_| not_open())?;
     let ctx =
         load_gameday(&state, user.clone(), &membership.team.slug, gameday_id.into()).await.map_err(|_| not_open())?;

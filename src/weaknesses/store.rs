@@ -5,7 +5,6 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::WeaknessStatus;
-use crate::scenarios::BlastRadius;
 
 #[derive(Debug, Clone)]
 pub struct Weakness {
@@ -128,41 +127,6 @@ pub async fn link_weakness(
     }
     sqlx::query!("update scenarios set weakness_id = $2 where id = $1", scenario_id, weakness).execute(conn).await?;
     Ok(true)
-}
-
-/// A smaller scenario on the same target, in any of the team's game days, that held:
-/// its title, or None.
-#[tracing::instrument(skip(db))]
-pub async fn smaller_that_held(
-    db: impl PgExecutor<'_>,
-    team_id: Uuid,
-    scenario_id: Uuid,
-    target: &str,
-    radius: BlastRadius,
-    environment: &str,
-) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar!(
-        r#"
-        select r.title
-        from scenarios s
-        join gamedays g on g.id = s.gameday_id
-        join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
-        where g.team_id = $1 and s.id <> $2 and s.outcome = 'held'
-          and lower(r.target_system) = lower($3) and r.blast_radius < $4
-          and lower(g.environment) = lower($5)
-          -- It held under the fault: it was injected, not halted before injection.
-          and exists (select 1 from timeline_events e where e.scenario_id = s.id and e.kind = 'scenario_injected')
-        order by r.blast_radius desc
-        limit 1
-        "#,
-        team_id,
-        scenario_id,
-        target,
-        radius as BlastRadius,
-        environment
-    )
-    .fetch_optional(db)
-    .await
 }
 
 #[derive(Debug, Clone)]

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod context;
+pub mod refusal;
 pub mod shell;
 
 use askama::Template;

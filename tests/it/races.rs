@@ -5,7 +5,8 @@
 use gameday::accounts::User;
 use gameday::accounts::store::user_by_id;
 use gameday::error::AppError;
-use gameday::gamedays::actions::{self as day_actions, Step};
+use gameday::gamedays::Step;
+use gameday::gamedays::actions as day_actions;
 use gameday::gamedays::{GamedayInput, GamedayRole};
 use gameday::scenarios::actions;
 use gameday::scenarios::{BlastRadius, Decision, ScenarioFields};

@@ -1,0 +1,183 @@
+//! The game-day pages: the form that plans a game day, and the game-day page with its plan,
+//! scenarios, participants, the day at a glance and the timeline. The buttons it offers ask the
+//! lifecycle rules in `gamedays` (the server checks the same rules when one is pressed).
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::Response;
+use uuid::Uuid;
+
+use super::store::{self, Participant};
+use super::{Gameday, GamedayForm, GamedayRole, GamedayStatus, Step};
+use crate::error::AppResult;
+use crate::form::FieldErrors;
+use crate::scenarios::Signoffs;
+use crate::scenarios::store::{self as scenario_store, Scenario};
+use crate::state::AppState;
+use crate::teams::Membership;
+use crate::timeline::store as timeline;
+use crate::timeline::timings::{self, Picture, Timings};
+use crate::timeline::views::{EventView, views};
+use crate::web::context::GamedayCtx;
+use crate::web::{Layout, render_status};
+
+#[derive(Template)]
+#[template(path = "gamedays/form.html")]
+struct FormPage {
+    layout: Layout,
+    membership: Membership,
+    /// None when creating.
+    gameday: Option<Gameday>,
+    form: GamedayForm,
+    errors: FieldErrors,
+}
+
+impl FormPage {
+    fn action(&self) -> String {
+        match &self.gameday {
+            Some(g) => format!("/teams/{}/gamedays/{}/edit", self.membership.team.slug, g.id),
+            None => format!("/teams/{}/gamedays", self.membership.team.slug),
+        }
+    }
+}
+
+/// The form that plans a new game day (`gameday` None) or changes one, with what was typed and
+/// the messages beside their fields.
+pub fn form_page(
+    layout: Layout,
+    membership: Membership,
+    gameday: Option<Gameday>,
+    form: GamedayForm,
+    (status, errors): (StatusCode, FieldErrors),
+) -> AppResult<Response> {
+    render_status(status, &FormPage { layout, membership, gameday, form, errors })
+}
+
+/// A scenario in the game-day list with where its sign-off stands.
+pub struct ScenarioLine {
+    pub scenario: Scenario,
+    pub signoffs: Signoffs,
+    pub timings: Timings,
+}
+
+#[derive(Template)]
+#[template(path = "gamedays/show.html")]
+struct ShowPage {
+    layout: Layout,
+    ctx: GamedayCtx,
+    participants: Vec<Participant>,
+    candidates: Vec<(Uuid, String)>,
+    scenarios: Vec<ScenarioLine>,
+    in_flight: Vec<Scenario>,
+    events: Vec<EventView>,
+    last_seq: i64,
+    picture: Option<Picture>,
+    /// A refused change: its messages, shown at the top.
+    alert: Option<String>,
+    roles: [GamedayRole; 3],
+    me: Uuid,
+}
+
+impl ShowPage {
+    fn is_facilitator(&self) -> bool {
+        self.ctx.role == Some(GamedayRole::Facilitator)
+    }
+
+    /// Whether the viewer may change the plan (details, scenarios, participants) now.
+    fn can_edit_plan(&self) -> bool {
+        self.is_facilitator() && super::edit_plan(self.ctx.gameday.status).is_ok()
+    }
+
+    /// The lifecycle step the viewer can take next, if any.
+    fn my_step(&self) -> Option<Step> {
+        if self.is_facilitator() { self.ctx.gameday.status.next_step() } else { None }
+    }
+
+    fn can_schedule(&self) -> bool {
+        self.my_step() == Some(Step::Schedule)
+    }
+
+    fn can_start(&self) -> bool {
+        self.my_step() == Some(Step::Start)
+    }
+
+    fn can_complete(&self) -> bool {
+        self.my_step() == Some(Step::Complete)
+    }
+
+    fn can_cancel(&self) -> bool {
+        self.is_facilitator() && super::cancel(self.ctx.gameday.status).is_ok()
+    }
+
+    fn has_retrospective(&self) -> bool {
+        crate::retros::open(self.ctx.gameday.status).is_ok()
+    }
+
+    /// Whether the viewer may take `p` off the game day (it keeps a facilitator).
+    fn can_remove(&self, p: &Participant) -> bool {
+        let facilitators = super::facilitators(self.participants.iter().map(|p| p.role));
+        self.can_edit_plan() && super::check_participant_change(p.role, None, facilitators).is_ok()
+    }
+}
+
+/// The game-day page; `errors` is a refused change, whose messages the page shows at the top.
+pub async fn gameday_page(
+    state: &AppState,
+    layout: Layout,
+    ctx: GamedayCtx,
+    (status, errors): (StatusCode, FieldErrors),
+) -> AppResult<Response> {
+    let me = ctx.user.id;
+    let id = ctx.gameday.id;
+    let participants = store::participants(&state.db, id).await?;
+    let can_add = ctx.role == Some(GamedayRole::Facilitator) && super::edit_plan(ctx.gameday.status).is_ok();
+    let candidates = if can_add { store::candidates(&state.db, ctx.membership.team.id, id).await? } else { Vec::new() };
+    let scenarios = scenario_store::scenarios_of(&state.db, id).await?;
+    let events = timeline::events(&state.db, id).await?;
+    let labels: Vec<(Uuid, String)> = scenarios.iter().map(|s| (s.id, s.fields.title.clone())).collect();
+    let zone = layout.zone().to_owned();
+    let picture = timings::picture(&events, &labels, |t| crate::tz::format_clock(t, &zone));
+    let in_flight = scenarios.iter().filter(|s| s.state.in_flight()).cloned().collect();
+    let mut signoffs: HashMap<Uuid, Signoffs> = scenario_store::signoffs_of_gameday(&state.db, id).await?;
+    let scenarios = scenarios
+        .into_iter()
+        .map(|scenario| {
+            let signoffs = signoffs.remove(&scenario.id).unwrap_or_else(|| Signoffs::unsigned(scenario.revision));
+            let timings = timings::timings(&events, scenario.id);
+            ScenarioLine { scenario, signoffs, timings }
+        })
+        .collect();
+    let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
+    let events = views(&events, &ctx.url(), layout.zone());
+    let alert = (!errors.is_empty()).then(|| errors.messages().join(" "));
+    let page = ShowPage {
+        layout,
+        ctx,
+        participants,
+        candidates,
+        scenarios,
+        in_flight,
+        events,
+        last_seq,
+        picture,
+        alert,
+        roles: GamedayRole::ALL,
+        me,
+    };
+    render_status(status, &page)
+}
+
+impl GamedayStatus {
+    /// The CSS class of the status badge.
+    pub fn css(&self) -> &'static str {
+        match self {
+            GamedayStatus::Draft => "status-draft",
+            GamedayStatus::Scheduled => "status-scheduled",
+            GamedayStatus::Running => "status-running",
+            GamedayStatus::Completed => "status-completed",
+            GamedayStatus::Cancelled => "status-cancelled",
+        }
+    }
+}

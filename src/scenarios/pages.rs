@@ -1,0 +1,245 @@
+//! The scenario pages: the form that writes and revises a scenario, and the scenario page where
+//! people read it, sign it off and run it. Every button the page offers asks the rule the server
+//! checks when it is pressed (`scenarios::gate`), so the template never restates a condition.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::Response;
+use uuid::Uuid;
+
+use super::gate::{self, Move, Outcome, ScenarioState};
+use super::store::{self, Revision, Scenario};
+use super::{BlastRadius, Decision, FieldChange, ScenarioForm, Signoffs};
+use crate::error::AppResult;
+use crate::form::FieldErrors;
+use crate::gamedays::GamedayRole;
+use crate::gamedays::store::{self as gameday_store, Participant};
+use crate::state::AppState;
+use crate::timeline::timings::{self, Timings};
+use crate::weaknesses::store::{self as weakness_store, Weakness};
+use crate::web::context::GamedayCtx;
+use crate::web::{Layout, render_status};
+
+#[derive(Template)]
+#[template(path = "scenarios/form.html")]
+struct FormPage {
+    layout: Layout,
+    ctx: GamedayCtx,
+    scenario: Option<Scenario>,
+    participants: Vec<Participant>,
+    form: ScenarioForm,
+    errors: FieldErrors,
+    radii: [BlastRadius; 4],
+}
+
+impl FormPage {
+    fn action(&self) -> String {
+        match &self.scenario {
+            Some(s) => format!("{}/scenarios/{}/edit", self.ctx.url(), s.id),
+            None => format!("{}/scenarios", self.ctx.url()),
+        }
+    }
+}
+
+/// The form that writes a scenario (`scenario` None) or revises one, with what was typed and
+/// the messages beside their fields.
+pub async fn form_page(
+    state: &AppState,
+    layout: Layout,
+    ctx: GamedayCtx,
+    scenario: Option<Scenario>,
+    form: ScenarioForm,
+    (status, errors): (StatusCode, FieldErrors),
+) -> AppResult<Response> {
+    // Abort owners are people who sign the scenario: facilitators and participants.
+    let mut participants = gameday_store::participants(&state.db, ctx.gameday.id).await?;
+    participants.retain(|p| p.role.is_required_signer());
+    render_status(status, &FormPage { layout, ctx, scenario, participants, form, errors, radii: BlastRadius::ALL })
+}
+
+#[derive(Template)]
+#[template(path = "scenarios/show.html")]
+struct ShowPage {
+    layout: Layout,
+    ctx: GamedayCtx,
+    scenario: Scenario,
+    signoffs: Signoffs,
+    revisions: Vec<Revision>,
+    /// What the current revision changed from the one before it.
+    latest_changes: Vec<FieldChange>,
+    /// The comparison asked for: (from, to, changes).
+    compare: Option<(i32, i32, Vec<FieldChange>)>,
+    /// A refused change: its messages, shown at the top.
+    alert: Option<String>,
+    outcomes: [Outcome; 3],
+    in_flight: Vec<Scenario>,
+    last_seq: i64,
+    timings: Timings,
+    /// Start tiny: a smaller scenario on this target that held.
+    smaller_held: Option<String>,
+    /// The linked known weakness: (id, title, open?).
+    weakness: Option<(Uuid, String, bool)>,
+    team_weaknesses: Vec<Weakness>,
+    incident: Option<(Uuid, String, Option<String>)>,
+}
+
+impl ShowPage {
+    fn is_facilitator(&self) -> bool {
+        self.ctx.role == Some(GamedayRole::Facilitator)
+    }
+
+    fn is_signer(&self) -> bool {
+        self.ctx.role.is_some_and(|r| r.is_required_signer())
+    }
+
+    fn my_decision(&self) -> Option<Decision> {
+        self.signoffs.signers.iter().find(|s| s.user_id == self.ctx.user.id).and_then(|s| s.decision)
+    }
+
+    /// Whether the viewer may approve the current revision now.
+    fn can_approve(&self) -> bool {
+        self.is_signer() && gate::sign(self.scenario.state, self.my_decision().is_some(), Decision::Approve).is_ok()
+    }
+
+    /// Whether the viewer may object to the current revision now.
+    fn can_object(&self) -> bool {
+        self.is_signer() && gate::sign(self.scenario.state, self.my_decision().is_some(), Decision::Object).is_ok()
+    }
+
+    /// The move a facilitator viewing the page can make next, if any.
+    fn my_move(&self) -> Option<Move> {
+        if self.is_facilitator() { self.scenario.state.next_move() } else { None }
+    }
+
+    fn can_announce(&self) -> bool {
+        self.my_move() == Some(Move::Announce)
+    }
+
+    fn can_inject(&self) -> bool {
+        self.my_move() == Some(Move::Inject)
+    }
+
+    fn can_roll_back(&self) -> bool {
+        self.my_move() == Some(Move::RollBack)
+    }
+
+    fn can_conclude(&self) -> bool {
+        self.my_move() == Some(Move::Conclude)
+    }
+
+    /// Announcing would escalate past start tiny: the form asks for the acknowledgement.
+    fn needs_acknowledgement(&self) -> bool {
+        gate::start_tiny(self.scenario.fields.blast_radius, self.smaller_held.as_deref(), false).is_err()
+    }
+
+    /// Injecting targets an open weakness: the form asks why.
+    fn needs_weakness_reason(&self) -> bool {
+        let open = self.weakness.as_ref().is_some_and(|(_, _, open)| *open);
+        gate::weakness_gate(open, None).is_err()
+    }
+
+    fn can_halt(&self) -> bool {
+        gate::may_halt(self.ctx.role) && gate::halt(self.scenario.state).is_ok()
+    }
+
+    /// Someone who is not a facilitator waits for one to announce the scenario.
+    fn awaits_facilitator(&self) -> bool {
+        !self.is_facilitator() && self.scenario.state.next_move() == Some(Move::Announce)
+    }
+
+    /// Whether the viewer may edit the scenario (or its link to a weakness) now.
+    fn can_edit(&self) -> bool {
+        self.is_facilitator()
+            && gate::edit(self.scenario.state).is_ok()
+            && crate::gamedays::edit_plan(self.ctx.gameday.status).is_ok()
+    }
+
+    fn can_record_weakness(&self) -> bool {
+        crate::weaknesses::check_can_record_from(self.ctx.membership.role, self.ctx.role, self.scenario.outcome).is_ok()
+    }
+
+    fn labelled(&self) -> Vec<(&'static str, String)> {
+        self.scenario.fields.labelled(self.scenario.abort_owner_name.as_deref().unwrap_or("nobody"))
+    }
+
+    fn base(&self) -> String {
+        format!("{}/scenarios/{}", self.ctx.url(), self.scenario.id)
+    }
+}
+
+fn changes_between(revisions: &[Revision], from: i32, to: i32) -> Option<Vec<FieldChange>> {
+    let a = revisions.iter().find(|r| r.revision == from)?;
+    let b = revisions.iter().find(|r| r.revision == to)?;
+    Some(a.fields.diff(&a.abort_owner_name, &b.fields, &b.abort_owner_name))
+}
+
+/// The scenario page. `compare` is the pair of revisions asked for; `errors` a refused change,
+/// whose messages the page shows at the top.
+pub async fn scenario_page(
+    state: &AppState,
+    layout: Layout,
+    ctx: GamedayCtx,
+    scenario: Scenario,
+    compare: (Option<i32>, Option<i32>),
+    (status, errors): (StatusCode, FieldErrors),
+) -> AppResult<Response> {
+    let signoffs = store::signoffs(&state.db, ctx.gameday.id, scenario.id, scenario.revision).await?;
+    let revisions = store::revisions(&state.db, scenario.id).await?;
+    let latest_changes = changes_between(&revisions, scenario.revision - 1, scenario.revision).unwrap_or_default();
+    let compare = match compare {
+        (Some(from), Some(to)) => changes_between(&revisions, from, to).map(|c| (from, to, c)),
+        _ => None,
+    };
+    let in_flight =
+        store::scenarios_of(&state.db, ctx.gameday.id).await?.into_iter().filter(|s| s.state.in_flight()).collect();
+    let events = crate::timeline::store::events(&state.db, ctx.gameday.id).await?;
+    let timings = timings::timings(&events, scenario.id);
+    let f = &scenario.fields;
+    let smaller_held = store::smaller_that_held(
+        &state.db,
+        ctx.membership.team.id,
+        scenario.id,
+        &f.target_system,
+        f.blast_radius,
+        &ctx.gameday.environment,
+    )
+    .await?;
+    let weakness = weakness_store::linked_weakness(&state.db, scenario.id).await?;
+    let team_weaknesses = weakness_store::weaknesses(&state.db, ctx.membership.team.id).await?;
+    let incident = weakness_store::linked_incident(&state.db, scenario.id).await?;
+    let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
+    let alert = (!errors.is_empty()).then(|| errors.messages().join(" "));
+    let page = ShowPage {
+        in_flight,
+        last_seq,
+        timings,
+        smaller_held,
+        weakness,
+        team_weaknesses,
+        incident,
+        layout,
+        ctx,
+        scenario,
+        signoffs,
+        revisions,
+        latest_changes,
+        compare,
+        alert,
+        outcomes: Outcome::ALL,
+    };
+    render_status(status, &page)
+}
+
+impl ScenarioState {
+    /// The CSS class of the state badge.
+    pub fn css(&self) -> &'static str {
+        match self {
+            ScenarioState::Proposed => "state-proposed",
+            ScenarioState::Announced => "state-announced",
+            ScenarioState::Injected => "state-injected",
+            ScenarioState::RolledBack => "state-rolled-back",
+            ScenarioState::Halted => "state-halted",
+            ScenarioState::Concluded => "state-concluded",
+        }
+    }
+}
