@@ -7,7 +7,7 @@ use axum::response::Response;
 
 use crate::error::AppResult;
 use crate::gamedays::store::{self as gameday_store, MyGameday};
-use crate::scenarios::store::{self as scenario_store, AwaitingSignoff};
+use crate::scenarios::store::signoffs::{self as signoff_store, AwaitingSignoff};
 use crate::state::AppState;
 use crate::web::{Layout, render};
 
@@ -24,7 +24,7 @@ pub async fn home(State(state): State<AppState>, layout: Layout) -> AppResult<Re
     let (upcoming, awaiting, actions) = match &layout.user {
         Some(user) => (
             gameday_store::my_upcoming(&state.db, user.id).await?,
-            scenario_store::awaiting_signoff(&state.db, user.id).await?,
+            signoff_store::awaiting_signoff(&state.db, user.id).await?,
             crate::learnings::store::my_actions(&state.db, user.id).await?,
         ),
         None => (Vec::new(), Vec::new(), Vec::new()),

@@ -89,17 +89,12 @@ function live() {
     item.classList.add("event-new");
     list.appendChild(item);
     const original = item.dataset.corrects && document.getElementById(`event-${item.dataset.corrects}`);
-    // The original may already show this correction (when both came in one batch).
-    if (original && !original.querySelector(`.corrections a[href="#${item.id}"]`)) {
+    const note = item.querySelector("template.correction-note");
+    // The original may already show this correction (when both came in one batch). The note
+    // itself is rendered by the server, as the page renders it.
+    if (original && note && !original.querySelector(`.corrections a[href="#${item.id}"]`)) {
       original.classList.add("event-corrected");
-      const note = document.createElement("div");
-      note.className = "correction";
-      const link = document.createElement("a");
-      link.href = `#${item.id}`;
-      link.textContent = `Corrected in #${item.dataset.seq}`;
-      note.append(link, ": ");
-      note.append(...item.querySelector(".event-body").cloneNode(true).childNodes);
-      original.querySelector(".corrections")?.append(note);
+      original.querySelector(".corrections")?.append(note.content.cloneNode(true));
     }
   };
   connect();

@@ -27,7 +27,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("ground",  &["src/config.rs", "src/db.rs", "src/error.rs", "src/form.rs", "src/tz.rs", "src/markdown.rs",
                   "src/ids.rs", "src/state.rs", "src/hub.rs"]),
     ("domain",  &["src/*/mod.rs", "src/*/timings.rs", "src/*/gate.rs"]),
-    ("store",   &["src/*/store.rs"]),
+    ("store",   &["src/*/store.rs", "src/*/store/*"]),
     ("events",  &["src/events.rs"]),
     ("actions", &["src/*/actions.rs", "src/*/worker.rs"]),
     ("views",   &["src/*/views.rs", "src/*/export.rs"]),

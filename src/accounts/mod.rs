@@ -2,6 +2,7 @@
 //! failures, password lengths). Passwords are Argon2id hashes; the sign-in session itself
 //! (axum-login over tower-sessions) is wired in `web::auth`.
 
+pub mod actions;
 pub mod routes;
 pub mod store;
 

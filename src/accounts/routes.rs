@@ -11,13 +11,13 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::store::{self, CreateUserError};
-use super::{Credentials, Email, THROTTLE_WINDOW_MINUTES, check_password, is_throttled};
+use super::{Credentials, Email, THROTTLE_WINDOW_MINUTES, check_password};
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::form::safe_next;
 use crate::state::AppState;
 use crate::web::auth::{AuthSession, CurrentUser};
+use crate::web::refusal::refused;
 use crate::web::{FlashKind, Layout, flash, render, render_status, see_other};
 
 pub fn router() -> Router<AppState> {
@@ -120,19 +120,15 @@ async fn signup(
         return invalid(errors, layout);
     };
 
-    let hash = super::hash_password(form.password.clone()).await?;
     let time_zone = crate::tz::parse_zone_name(&form.time_zone).unwrap_or_else(|_| "UTC".to_owned());
-    let mut tx = state.db.begin().await?;
-    let user = match store::create_user(&mut tx, &email, &display_name, &hash, &time_zone).await {
+    let password = form.password.clone();
+    let user = match super::actions::sign_up(&state.db, &email, &display_name, password, &time_zone).await {
         Ok(user) => user,
-        Err(CreateUserError::EmailTaken) => {
-            errors.add("email", "An account with this email already exists. Sign in instead.");
+        Err(err) => {
+            refused(err, &mut errors)?;
             return invalid(errors, layout);
         }
-        Err(CreateUserError::Database(err)) => return Err(err.into()),
     };
-    tx.commit().await?;
-    tracing::info!(user_id = %user.id, admin = user.is_admin, "account created");
 
     auth.session.cycle_id().await?;
     auth.login(&user).await.map_err(|e| AppError::Internal(anyhow::anyhow!("login after sign-up: {e}")))?;
@@ -188,10 +184,7 @@ async fn signin(
         return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page(errors, layout));
     };
 
-    // Count this attempt first: concurrent guesses cannot all slip under the limit.
-    store::record_signin_attempt(&state.db, &email, &client_addr).await?;
-    let (account_attempts, address_attempts) = store::recent_signin_failures(&state.db, &email, &client_addr).await?;
-    if is_throttled(account_attempts - 1, address_attempts - 1) {
+    if super::actions::count_signin_attempt(&state.db, &email, &client_addr).await? {
         tracing::warn!(%client_addr, "sign-in throttled");
         errors.add(
             "form",
@@ -209,7 +202,7 @@ async fn signin(
         errors.add("form", "That email and password do not match an account.");
         return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page(errors, layout));
     };
-    store::clear_signin_failures(&state.db, &email).await?;
+    super::actions::signed_in(&state.db, &email).await?;
     // A new session id at every sign-in (axum-login cycles it only when nobody was signed in).
     auth.session.cycle_id().await?;
     auth.login(&user).await.map_err(|e| AppError::Internal(anyhow::anyhow!("login: {e}")))?;
@@ -269,7 +262,7 @@ async fn update_account(
         let page = AccountPage { layout, display_name: form.display_name, time_zone: form.time_zone, zones, errors };
         return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
-    store::update_profile(&state.db, user.id, &display_name, &time_zone).await?;
+    super::actions::update_profile(&state.db, &user, &display_name, &time_zone).await?;
     flash(&session, FlashKind::Success, format!("Saved. Times now show in {time_zone}.")).await?;
     Ok(see_other("/account"))
 }

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use icalendar::Calendar;
 use tower_sessions::Session;
 
-use super::views::{event, host_of, new_calendar_token};
+use super::views::{event, host_of};
 use crate::error::{AppError, AppResult};
 use crate::scenarios::store::{self as scenario_store, Scenario};
 use crate::state::AppState;
@@ -73,7 +73,7 @@ async fn regenerate(
     session: Session,
     LeadCtx { user: _, membership }: LeadCtx,
 ) -> AppResult<Response> {
-    team_store::set_calendar_token(&state.db, membership.team.id, &new_calendar_token()).await?;
+    crate::teams::actions::new_calendar_token(&state.db, membership.team.id).await?;
     flash(&session, FlashKind::Success, "New calendar feed URL made; the old one stopped working.").await?;
     Ok(see_other(&format!("/teams/{}#calendar", membership.team.slug)))
 }

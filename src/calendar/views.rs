@@ -2,7 +2,6 @@
 //! the text, so commas, semicolons, newlines and non-ASCII text survive), and the team feed's URL.
 
 use icalendar::{Component, Event, EventLike, EventStatus};
-use rand::RngCore;
 use time::OffsetDateTime;
 
 use crate::gamedays::{Gameday, GamedayStatus};
@@ -74,13 +73,6 @@ pub fn event(gameday: &Gameday, scenarios: &[Scenario], page_url: &str, host: &s
 
 pub fn host_of(base_url: &str) -> String {
     base_url.split("://").nth(1).unwrap_or(base_url).split('/').next().unwrap_or("gameday").to_owned()
-}
-
-/// A fresh feed secret: 128 random bits, hex.
-pub fn new_calendar_token() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The URL of a team's feed, whose secret is `token`, on the server at `base_url`.

@@ -113,13 +113,10 @@ pub async fn add_participant(
     let (mut tx, gameday, actor_role) = begin(db, gameday_id, actor).await?;
     require_facilitator(actor_role)?;
     super::edit_plan(gameday.status)?;
-    match store::team_role(&mut tx, gameday.team_id, user_id).await? {
-        None => return Err(AppError::invalid("user_id", "Participants are chosen among the team's members.")),
-        Some(TeamRole::Viewer) if role != GamedayRole::Observer => {
-            return Err(AppError::invalid("role", "Team viewers can join a game day as observers only."));
-        }
-        Some(_) => {}
-    }
+    let team_role = store::team_role(&mut tx, gameday.team_id, user_id).await?;
+    let team_role =
+        team_role.ok_or_else(|| AppError::invalid("user_id", "Participants are chosen among the team's members."))?;
+    super::check_role_for(team_role, role)?;
     if !store::add_participant(&mut tx, gameday_id, user_id, role).await? {
         return Err(AppError::Conflict("That person is already on this game day.".into()));
     }
@@ -152,10 +149,8 @@ pub async fn change_participant_role(
     super::edit_plan(gameday.status)?;
     let everyone = store::participants(&mut *tx, gameday_id).await?;
     let current = everyone.iter().find(|p| p.user_id == user_id).ok_or(AppError::NotFound)?;
-    if role != GamedayRole::Observer
-        && store::team_role(&mut tx, gameday.team_id, user_id).await? == Some(TeamRole::Viewer)
-    {
-        return Err(AppError::invalid("role", "Team viewers can join a game day as observers only."));
+    if let Some(team_role) = store::team_role(&mut tx, gameday.team_id, user_id).await? {
+        super::check_role_for(team_role, role)?;
     }
     super::check_participant_change(current.role, Some(role), super::facilitators(everyone.iter().map(|p| p.role)))?;
     store::set_participant_role(&mut tx, gameday_id, user_id, role).await?;
@@ -219,7 +214,7 @@ pub async fn check_can_become_viewer(
     name: &str,
 ) -> AppResult<()> {
     let open = store::open_participations(tx, team_id, user).await?;
-    if let Some(signing) = open.iter().find(|p| p.role != GamedayRole::Observer) {
+    if let Some(signing) = open.iter().find(|p| super::check_role_for(TeamRole::Viewer, p.role).is_err()) {
         return Err(AppError::Conflict(format!(
             "{name} is a {} of the game day \"{}\"; viewers only observe. Change that role first.",
             signing.role.as_str(),

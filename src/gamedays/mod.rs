@@ -26,6 +26,14 @@ pub enum GamedayStatus {
 }
 
 impl GamedayStatus {
+    pub const ALL: [GamedayStatus; 5] = [
+        GamedayStatus::Draft,
+        GamedayStatus::Scheduled,
+        GamedayStatus::Running,
+        GamedayStatus::Completed,
+        GamedayStatus::Cancelled,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             GamedayStatus::Draft => "draft",
@@ -46,7 +54,8 @@ impl GamedayStatus {
         }
     }
 
-    /// Whether the plan (details, scenarios, participants) may still change.
+    /// Whether the plan (details, scenarios, participants) may still change: the game day is not
+    /// over yet (the SQL function `plan_is_open`).
     pub fn plan_is_open(&self) -> bool {
         matches!(self, GamedayStatus::Draft | GamedayStatus::Scheduled | GamedayStatus::Running)
     }
@@ -115,7 +124,8 @@ impl GamedayRole {
             .ok_or_else(|| "Choose a role: facilitator, participant or observer.".to_owned())
     }
 
-    /// Facilitators and participants must sign every scenario before it is announced.
+    /// Facilitators and participants sign every scenario; observers do not (the SQL function
+    /// `is_required_signer`).
     pub fn is_required_signer(&self) -> bool {
         matches!(self, GamedayRole::Facilitator | GamedayRole::Participant)
     }
@@ -209,6 +219,14 @@ pub fn check_participant_change(
 ) -> Result<(), Refusal> {
     if from == GamedayRole::Facilitator && to != Some(GamedayRole::Facilitator) && facilitators <= 1 {
         return refuse("A game day keeps at least one facilitator. Make someone else a facilitator first.");
+    }
+    Ok(())
+}
+
+/// Which role a team member may take on a game day: team viewers only observe.
+pub fn check_role_for(team_role: TeamRole, role: GamedayRole) -> Result<(), crate::error::AppError> {
+    if team_role == TeamRole::Viewer && role != GamedayRole::Observer {
+        return Err(crate::error::AppError::invalid("role", "Team viewers can join a game day as observers only."));
     }
     Ok(())
 }

@@ -140,7 +140,7 @@ pub async fn gameday_page(
     let zone = layout.zone().to_owned();
     let picture = timings::picture(&events, &labels, |t| crate::tz::format_clock(t, &zone));
     let in_flight = scenarios.iter().filter(|s| s.state.in_flight()).cloned().collect();
-    let mut signoffs: HashMap<Uuid, Signoffs> = scenario_store::signoffs_of_gameday(&state.db, id).await?;
+    let mut signoffs: HashMap<Uuid, Signoffs> = scenario_store::signoffs::signoffs_of_gameday(&state.db, id).await?;
     let scenarios = scenarios
         .into_iter()
         .map(|scenario| {

@@ -168,7 +168,7 @@ pub async fn my_upcoming(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<MyGamed
         join gamedays g on g.id = p.gameday_id
         join teams t on t.id = g.team_id
         join team_members m on m.team_id = t.id and m.user_id = p.user_id
-        where p.user_id = $1 and g.status in ('draft', 'scheduled', 'running')
+        where p.user_id = $1 and plan_is_open(g.status)
         order by g.status = 'running' desc, g.starts_at nulls last
         "#,
         user_id
@@ -320,7 +320,7 @@ pub async fn open_participations(
         select g.id as gameday_id, g.title, p.role as "role: GamedayRole",
                (select count(*) from gameday_participants f where f.gameday_id = g.id and f.role = 'facilitator') as "facilitators!"
         from gameday_participants p join gamedays g on g.id = p.gameday_id
-        where g.team_id = $1 and p.user_id = $2 and g.status in ('draft', 'scheduled', 'running')
+        where g.team_id = $1 and p.user_id = $2 and plan_is_open(g.status)
         order by g.created_at
         "#,
         team_id,

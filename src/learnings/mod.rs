@@ -15,6 +15,12 @@ use crate::form::FieldErrors;
 use crate::gamedays::{GamedayRole, GamedayStatus, multiline, parse_link};
 use crate::retros::RetroStatus;
 
+/// An action is overdue when it is still open on a day after its due date
+/// (the SQL function `is_overdue` is the same rule).
+pub fn is_overdue(status: ActionStatus, due_on: Option<Date>, today: Date) -> bool {
+    status == ActionStatus::Open && due_on.is_some_and(|due| due < today)
+}
+
 /// What a retrospective records beside its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Record {

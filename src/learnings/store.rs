@@ -127,7 +127,7 @@ pub struct ActionItem {
 impl ActionItem {
     /// Open and past its due date.
     pub fn overdue(&self) -> bool {
-        self.status == ActionStatus::Open && self.due_on.is_some_and(|d| d < OffsetDateTime::now_utc().date())
+        super::is_overdue(self.status, self.due_on, OffsetDateTime::now_utc().date())
     }
 }
 
@@ -162,12 +162,10 @@ pub async fn actions_of_gameday(db: &PgPool, gameday_id: Uuid) -> sqlx::Result<V
     sqlx::query_as!(
         ActionItem,
         r#"
-        select a.id, a.title, a.owner, u.display_name as owner_name, a.due_on, a.status as "status: ActionStatus", a.link,
-               a.gameday_id, g.title as "gameday_title?", t.slug as team_slug,
-               a.retest_gameday_id, rg.title as "retest_title?"
-        from action_items a join users u on u.id = a.owner join teams t on t.id = a.team_id
-        left join gamedays rg on rg.id = a.retest_gameday_id
-        left join gamedays g on g.id = a.gameday_id
+        select a.id as "id!", a.title as "title!", a.owner as "owner!", a.owner_name as "owner_name!", a.due_on,
+               a.status as "status!: ActionStatus", a.link, a.gameday_id, a.gameday_title, a.team_slug as "team_slug!",
+               a.retest_gameday_id, a.retest_title
+        from action_item_rows a
         where a.gameday_id = $1
         order by a.created_at
         "#,
@@ -183,12 +181,10 @@ pub async fn open_actions(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Action
     sqlx::query_as!(
         ActionItem,
         r#"
-        select a.id, a.title, a.owner, u.display_name as owner_name, a.due_on, a.status as "status: ActionStatus", a.link,
-               a.gameday_id, g.title as "gameday_title?", t.slug as team_slug,
-               a.retest_gameday_id, rg.title as "retest_title?"
-        from action_items a join users u on u.id = a.owner join teams t on t.id = a.team_id
-        left join gamedays rg on rg.id = a.retest_gameday_id
-        left join gamedays g on g.id = a.gameday_id
+        select a.id as "id!", a.title as "title!", a.owner as "owner!", a.owner_name as "owner_name!", a.due_on,
+               a.status as "status!: ActionStatus", a.link, a.gameday_id, a.gameday_title, a.team_slug as "team_slug!",
+               a.retest_gameday_id, a.retest_title
+        from action_item_rows a
         where a.team_id = $1 and a.status = 'open'
         order by a.due_on nulls last, a.created_at
         "#,
@@ -204,13 +200,11 @@ pub async fn my_actions(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<ActionIt
     sqlx::query_as!(
         ActionItem,
         r#"
-        select a.id, a.title, a.owner, u.display_name as owner_name, a.due_on, a.status as "status: ActionStatus", a.link,
-               a.gameday_id, g.title as "gameday_title?", t.slug as team_slug,
-               a.retest_gameday_id, rg.title as "retest_title?"
-        from action_items a join users u on u.id = a.owner join teams t on t.id = a.team_id
-        left join gamedays rg on rg.id = a.retest_gameday_id
+        select a.id as "id!", a.title as "title!", a.owner as "owner!", a.owner_name as "owner_name!", a.due_on,
+               a.status as "status!: ActionStatus", a.link, a.gameday_id, a.gameday_title, a.team_slug as "team_slug!",
+               a.retest_gameday_id, a.retest_title
+        from action_item_rows a
         join team_members m on m.team_id = a.team_id and m.user_id = a.owner
-        left join gamedays g on g.id = a.gameday_id
         where a.owner = $1 and a.status = 'open'
         order by a.due_on nulls last, a.created_at
         "#,
@@ -275,7 +269,7 @@ pub async fn numbers(db: &PgPool, team_id: Uuid) -> sqlx::Result<Numbers> {
           (select count(*) from scenarios s join gamedays g on g.id = s.gameday_id where g.team_id = $1 and s.outcome = 'refuted') as "refuted!",
           (select count(*) from scenarios s join gamedays g on g.id = s.gameday_id where g.team_id = $1 and s.outcome = 'inconclusive') as "inconclusive!",
           (select count(*) from action_items where team_id = $1 and status = 'open') as "open_actions!",
-          (select count(*) from action_items where team_id = $1 and status = 'open' and due_on < current_date) as "overdue!",
+          (select count(*) from action_items where team_id = $1 and is_overdue(status, due_on, current_date)) as "overdue!",
           (select count(*) from weaknesses where team_id = $1 and status = 'open') as "weaknesses!"
         "#,
         team_id

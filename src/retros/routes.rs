@@ -19,7 +19,7 @@ use super::views::{ScenarioStory, stories};
 use super::{RetroForm, RetroStatus};
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
-use crate::gamedays::{GamedayRole, multiline};
+use crate::gamedays::{GamedayRole, Refusal, multiline};
 use crate::learnings::store::{self as learning_store, ActionItem, Learning};
 use crate::learnings::{self, ActionForm, LearningForm, Record, check_can_record};
 use crate::scenarios::Signoffs;
@@ -58,7 +58,7 @@ async fn export_markdown(State(state): State<AppState>, ctx: GamedayCtx) -> AppR
     let scenarios = scenario_store::scenarios_of(&state.db, id).await?;
     let events = crate::timeline::store::events(&state.db, id).await?;
     let impacts = store::observed_impacts(&state.db, id).await?;
-    let mut signoffs = scenario_store::signoffs_of_gameday(&state.db, id).await?;
+    let mut signoffs = scenario_store::signoffs::signoffs_of_gameday(&state.db, id).await?;
     let stories: Vec<_> = stories(scenarios, &events, &impacts, None)
         .into_iter()
         .map(|story| {
@@ -128,8 +128,21 @@ impl RetroPage {
         super::edit(self.retro.status, self.ctx.role).is_ok()
     }
 
+    fn can_submit(&self) -> bool {
+        super::submit(self.retro.status, self.ctx.role).is_ok()
+    }
+
+    fn can_publish(&self) -> bool {
+        super::publish(self.retro.status, self.ctx.role).is_ok()
+    }
+
+    /// Whether the viewer may comment now, or why not.
+    fn comment_rule(&self) -> Result<(), Refusal> {
+        super::comment(self.retro.status, self.ctx.role)
+    }
+
     fn can_comment(&self) -> bool {
-        super::comment(self.retro.status, self.ctx.role).is_ok()
+        self.comment_rule().is_ok()
     }
 
     fn is_facilitator(&self) -> bool {

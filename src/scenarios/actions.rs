@@ -3,7 +3,7 @@
 //! A concurrent objection, edit or participant change therefore cannot interleave with an
 //! announce or inject: they queue on the same game-day row lock.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::gate::{self, Outcome, ScenarioState};
@@ -13,26 +13,37 @@ use crate::accounts::User;
 use crate::error::{AppError, AppResult};
 use crate::events;
 use crate::gamedays::actions::{begin, require_facilitator};
-use crate::gamedays::edit_plan;
 use crate::gamedays::store as gameday_store;
+use crate::gamedays::{Gameday, GamedayRole, edit_plan};
 use crate::timeline::{EventKind, NewEvent};
 use crate::weaknesses::store as weakness_store;
 
+/// A facilitator adds a scenario to a game day whose plan is open (revision 1).
 pub async fn create(db: &PgPool, gameday_id: Uuid, actor: &User, fields: &ScenarioFields) -> AppResult<Uuid> {
     let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
+    let id = create_in(&mut tx, &gameday, role, actor, fields).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// [`create`] inside a transaction that already holds the game day's lock (for a change that
+/// adds a scenario with more, such as replaying an incident).
+pub async fn create_in(
+    tx: &mut PgConnection,
+    gameday: &Gameday,
+    role: Option<GamedayRole>,
+    actor: &User,
+    fields: &ScenarioFields,
+) -> AppResult<Uuid> {
     require_facilitator(role)?;
     edit_plan(gameday.status)?;
-    check_abort_owner(&mut tx, gameday_id, fields).await?;
-    let id = store::create_scenario(&mut tx, gameday_id, fields, actor.id).await?;
-    gameday_store::plan_changed(&mut tx, gameday_id).await?;
+    check_abort_owner(tx, gameday.id, fields).await?;
+    let id = store::create_scenario(tx, gameday.id, fields, actor.id).await?;
+    gameday_store::plan_changed(tx, gameday.id).await?;
     let body = format!("{} added the scenario \"{}\" (revision 1).", actor.display_name, fields.title);
     let data = serde_json::json!({ "revision": 1, "fingerprint": fields.fingerprint() });
-    events::record(
-        &mut tx,
-        NewEvent::new(gameday_id, actor.id, EventKind::ScenarioAdded, body).scenario(id).data(data),
-    )
-    .await?;
-    tx.commit().await?;
+    let event = NewEvent::new(gameday.id, actor.id, EventKind::ScenarioAdded, body).scenario(id).data(data);
+    events::record(tx, event).await?;
     Ok(id)
 }
 
@@ -62,7 +73,7 @@ pub async fn revise(
     }
     check_abort_owner(&mut tx, gameday_id, fields).await?;
     gameday_store::plan_changed(&mut tx, gameday_id).await?;
-    let before = store::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
+    let before = store::signoffs::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
     let signoffs_reset = before.signers.iter().filter(|s| s.decision.is_some()).count();
     let revision = scenario.revision + 1;
     store::insert_revision(&mut tx, scenario_id, revision, fields, actor.id).await?;
@@ -111,14 +122,14 @@ pub async fn sign(
             scenario.revision
         )));
     }
-    let current = store::signoffs(&mut *tx, gameday_id, scenario_id, revision).await?;
+    let current = store::signoffs::signoffs(&mut *tx, gameday_id, scenario_id, revision).await?;
     let already_signed = current.signers.iter().any(|s| s.user_id == actor.id && s.decision.is_some());
     gate::sign(scenario.state, already_signed, decision)?;
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     if decision == Decision::Object && reason.is_none() {
         return Err(AppError::invalid("reason", "An objection needs a reason, so the plan can be fixed."));
     }
-    store::record_signoff(&mut tx, scenario_id, revision, actor.id, decision, reason).await?;
+    store::signoffs::record_signoff(&mut tx, scenario_id, revision, actor.id, decision, reason).await?;
     let (kind, body) = match decision {
         Decision::Approve => (
             EventKind::SignoffApproved,
@@ -153,7 +164,7 @@ pub async fn announce(
     let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
     require_facilitator(role)?;
     let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
-    let signoffs = store::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
+    let signoffs = store::signoffs::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
     gate::announce(gameday.status, scenario.state, &signoffs)?;
     let f = &scenario.fields;
     let smaller = store::smaller_that_held(
@@ -208,7 +219,7 @@ pub async fn inject(
     let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
     require_facilitator(role)?;
     let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
-    let signoffs = store::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
+    let signoffs = store::signoffs::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
     gate::inject(gameday.status, scenario.state, &signoffs)?;
     let weakness = weakness_store::linked_weakness(&mut *tx, scenario_id).await?;
     let open_weakness = weakness.as_ref().filter(|(_, _, open)| *open);
@@ -286,11 +297,7 @@ pub async fn conclude(
         "{} concluded \"{}\": the hypothesis {}.",
         actor.display_name,
         scenario.fields.title,
-        match outcome {
-            Outcome::Held => "held",
-            Outcome::Refuted => "was refuted",
-            Outcome::Inconclusive => "was inconclusive",
-        }
+        outcome.sentence()
     );
     if !note.is_empty() {
         body.push(' ');

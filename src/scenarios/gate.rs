@@ -26,6 +26,15 @@ pub enum ScenarioState {
 }
 
 impl ScenarioState {
+    pub const ALL: [ScenarioState; 6] = [
+        ScenarioState::Proposed,
+        ScenarioState::Announced,
+        ScenarioState::Injected,
+        ScenarioState::RolledBack,
+        ScenarioState::Halted,
+        ScenarioState::Concluded,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             ScenarioState::Proposed => "proposed",
@@ -48,9 +57,15 @@ impl ScenarioState {
         }
     }
 
-    /// A fault is announced or injected: people must know.
+    /// A fault is announced or injected: people must know (the SQL function `is_in_flight`).
     pub fn in_flight(&self) -> bool {
         matches!(self, ScenarioState::Announced | ScenarioState::Injected)
+    }
+
+    /// Sign-off is open until the scenario has run (the SQL function `takes_signoffs`); once
+    /// announced, only a first approval is taken (see [`sign`]).
+    pub fn takes_signoffs(&self) -> bool {
+        matches!(self, ScenarioState::Proposed | ScenarioState::Announced)
     }
 
     /// The facilitator's next move on a scenario in this state: the lifecycle, stated once. The
@@ -137,14 +152,14 @@ pub fn edit(state: ScenarioState) -> Result<(), Refusal> {
 /// Signing (approving or objecting) is open until announcement; after it, only a signer who has
 /// not signed the current revision yet (say, added late) may still approve.
 pub fn sign(state: ScenarioState, already_signed: bool, decision: Decision) -> Result<(), Refusal> {
-    match state {
-        ScenarioState::Proposed => Ok(()),
-        ScenarioState::Announced if !already_signed && decision == Decision::Approve => Ok(()),
-        ScenarioState::Announced | ScenarioState::Injected => {
-            refuse("Sign-off closed when the scenario was announced. To stop it, halt it.")
-        }
-        _ => refuse("This scenario has already run; sign-off is closed."),
+    const CLOSED: &str = "Sign-off closed when the scenario was announced. To stop it, halt it.";
+    if !state.takes_signoffs() {
+        return refuse(if state.in_flight() { CLOSED } else { "This scenario has already run; sign-off is closed." });
     }
+    if state == ScenarioState::Announced && (already_signed || decision != Decision::Approve) {
+        return refuse(CLOSED);
+    }
+    Ok(())
 }
 
 /// The gate for announcing: the game day is running, the scenario proposed, and every

@@ -183,7 +183,7 @@ pub async fn scenario_page(
     compare: (Option<i32>, Option<i32>),
     (status, errors): (StatusCode, FieldErrors),
 ) -> AppResult<Response> {
-    let signoffs = store::signoffs(&state.db, ctx.gameday.id, scenario.id, scenario.revision).await?;
+    let signoffs = store::signoffs::signoffs(&state.db, ctx.gameday.id, scenario.id, scenario.revision).await?;
     let revisions = store::revisions(&state.db, scenario.id).await?;
     let latest_changes = changes_between(&revisions, scenario.revision - 1, scenario.revision).unwrap_or_default();
     let compare = match compare {

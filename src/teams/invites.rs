@@ -10,10 +10,7 @@ use time::OffsetDateTime;
 use tower_sessions::Session;
 
 use super::store::{self, Invite};
-use super::{
-    INVITE_VALIDITY, InviteState, NEW_INVITE_KEY, NewInvite, TeamRole, hash_invite_token, invite_state,
-    new_invite_token,
-};
+use super::{NEW_INVITE_KEY, NewInvite, TeamRole, check_invite_usable, hash_invite_token};
 use crate::error::{AppError, AppResult};
 use crate::ids::InviteId;
 use crate::state::AppState;
@@ -42,10 +39,7 @@ async fn create(
     Form(form): Form<InviteForm>,
 ) -> AppResult<Response> {
     let role = TeamRole::parse(&form.role).map_err(AppError::of_field("role"))?;
-    let (token, hash) = new_invite_token();
-    let expires_at = OffsetDateTime::now_utc() + INVITE_VALIDITY;
-    store::create_invite(&state.db, membership.team.id, &hash, role, user.id, expires_at).await?;
-    tracing::info!(team_id = %membership.team.id, role = role.as_str(), "invite created");
+    let token = super::actions::invite(&state.db, membership.team.id, &user, role).await?;
     let url = format!("{}/invites/{token}", state.config.base_url());
     session.insert(NEW_INVITE_KEY, NewInvite { team_slug: membership.team.slug.clone(), url, role }).await?;
     Ok(see_other(&format!("/teams/{}#invites", membership.team.slug)))
@@ -63,23 +57,14 @@ async fn revoke(
     LeadCtx { membership, .. }: LeadCtx,
     Path(InvitePath { id }): Path<InvitePath>,
 ) -> AppResult<Response> {
-    if !store::revoke_invite(&state.db, membership.team.id, id.0).await? {
-        return Err(AppError::NotFound);
-    }
+    super::actions::revoke_invite(&state.db, membership.team.id, id.0).await?;
     flash(&session, FlashKind::Success, "Invite revoked; its link no longer works.").await?;
     Ok(see_other(&format!("/teams/{}#invites", membership.team.slug)))
 }
 
-/// The reason an invite cannot be used, or Ok for a usable one.
+/// The reason an invite cannot be used (410), or Ok for a usable one.
 fn usable(invite: &Invite) -> AppResult<()> {
-    let state = invite_state(invite.used, invite.revoked, invite.expires_at, OffsetDateTime::now_utc());
-    let why = match state {
-        InviteState::Usable => return Ok(()),
-        InviteState::Used => "This invite link has already been used.",
-        InviteState::Revoked => "This invite link was revoked.",
-        InviteState::Expired => "This invite link has expired.",
-    };
-    Err(AppError::Gone(format!("{why} Ask a lead of the team for a new one.")))
+    check_invite_usable(invite.used, invite.revoked, invite.expires_at, OffsetDateTime::now_utc())
 }
 
 #[derive(Template)]
@@ -118,16 +103,8 @@ async fn accept(
     CurrentUser(user): CurrentUser,
     Path(token): Path<String>,
 ) -> AppResult<Response> {
-    let mut tx = state.db.begin().await?;
-    let invite = store::invite_by_token(&mut tx, &hash_invite_token(&token)).await?.ok_or(AppError::NotFound)?;
-    usable(&invite)?;
-    let joined = store::add_member(&mut tx, invite.team.id, user.id, invite.role).await?;
-    if joined {
-        store::mark_invite_used(&mut tx, invite.id, user.id).await?;
-    }
-    tx.commit().await?;
+    let (invite, joined) = super::actions::accept_invite(&state.db, &hash_invite_token(&token), &user).await?;
     let message = if joined {
-        tracing::info!(team_id = %invite.team.id, user_id = %user.id, "joined team by invite");
         format!("You joined {} as {}.", invite.team.name, invite.role.as_str())
     } else {
         format!("You are already a member of {}; the invite is still unused.", invite.team.name)

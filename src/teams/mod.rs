@@ -1,6 +1,7 @@
 //! Teams: members with a role, invite links, and the rule that a team always keeps a lead.
 //! Nothing of a team is visible to a non-member: every team URL answers 404 to them.
 
+pub mod actions;
 pub mod invites;
 pub mod routes;
 pub mod store;
@@ -190,6 +191,29 @@ pub fn invite_state(used: bool, revoked: bool, expires_at: OffsetDateTime, now: 
     } else {
         InviteState::Usable
     }
+}
+
+/// A fresh secret for the team's fault-calendar feed: 128 random bits, hex.
+pub fn new_calendar_token() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An invite that cannot be used says why (410 Gone) and what to do instead.
+pub fn check_invite_usable(
+    used: bool,
+    revoked: bool,
+    expires_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<(), crate::error::AppError> {
+    let why = match invite_state(used, revoked, expires_at, now) {
+        InviteState::Usable => return Ok(()),
+        InviteState::Used => "This invite link has already been used.",
+        InviteState::Revoked => "This invite link was revoked.",
+        InviteState::Expired => "This invite link has expired.",
+    };
+    Err(crate::error::AppError::Gone(format!("{why} Ask a lead of the team for a new one.")))
 }
 
 #[cfg(test)]

@@ -10,17 +10,15 @@ use serde::Deserialize;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use super::store::{self, Member, PendingInvite, SlugError};
-use super::{
-    Membership, NEW_INVITE_KEY, NewInvite, TeamRole, check_removal, check_role_change, derive_slug, parse_slug,
-    parse_team_name,
-};
+use super::store::{self, Member, PendingInvite};
+use super::{Membership, NEW_INVITE_KEY, NewInvite, TeamRole, derive_slug, parse_slug, parse_team_name};
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::ids::UserId;
 use crate::state::AppState;
 use crate::web::auth::CurrentUser;
 use crate::web::context::{LeadCtx, Path, TeamCtx};
+use crate::web::refusal::refused;
 use crate::web::{FlashKind, Layout, flash, render, render_status, see_other, utc_label};
 
 pub fn router() -> Router<AppState> {
@@ -85,8 +83,6 @@ fn parse_team_form(form: &TeamForm, errors: &mut FieldErrors) -> Option<(String,
     Some((name?, slug?))
 }
 
-const SLUG_TAKEN: &str = "Another team already uses this URL name. Choose another one.";
-
 async fn create(
     State(state): State<AppState>,
     layout: Layout,
@@ -104,17 +100,13 @@ async fn create(
     let Some((name, slug)) = parse_team_form(&form, &mut errors) else {
         return invalid(errors, layout);
     };
-    let mut tx = state.db.begin().await?;
-    let team = match store::create_team(&mut tx, &name, &slug, user.id).await {
+    let team = match super::actions::create(&state.db, &name, &slug, &user).await {
         Ok(team) => team,
-        Err(SlugError::Taken) => {
-            errors.add("slug", SLUG_TAKEN);
+        Err(err) => {
+            refused(err, &mut errors)?;
             return invalid(errors, layout);
         }
-        Err(SlugError::Database(err)) => return Err(err.into()),
     };
-    tx.commit().await?;
-    tracing::info!(team_id = %team.id, "team created");
     flash(&session, FlashKind::Success, format!("Team {} created. Invite your teammates below.", team.name)).await?;
     Ok(see_other(&format!("/teams/{}", team.slug)))
 }
@@ -136,6 +128,11 @@ struct ShowPage {
 }
 
 impl ShowPage {
+    /// Whether the viewer may plan a game day for the team.
+    fn can_plan(&self) -> bool {
+        crate::gamedays::check_can_create(self.membership.role).is_ok()
+    }
+
     fn error_for(&self, user_id: &Uuid) -> Option<&str> {
         self.member_error.as_ref().filter(|(id, _)| id == user_id).map(|(_, msg)| msg.as_str())
     }
@@ -203,6 +200,22 @@ async fn show(
     team_page(&state, layout, &session, membership, user.id, StatusCode::OK, None).await
 }
 
+/// A refused change to a member: the team page again, with the reason beside their row.
+async fn refused_beside(
+    state: &AppState,
+    layout: Layout,
+    session: &Session,
+    membership: Membership,
+    me: Uuid,
+    target: Uuid,
+    err: AppError,
+) -> AppResult<Response> {
+    let mut errors = FieldErrors::new();
+    let status = refused(err, &mut errors)?;
+    let message = errors.messages().join(" ");
+    team_page(state, layout, session, membership, me, status, Some((target, message))).await
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RoleForm {
@@ -220,34 +233,9 @@ async fn change_role(
     let target = user_id.0;
     let new_role = TeamRole::parse(&form.role).map_err(AppError::of_field("role"))?;
 
-    let mut tx = state.db.begin().await?;
-    let locked = store::lock_members(&mut tx, membership.team.id).await?;
-    if !locked.role_of(user.id).is_some_and(|r| r.is_lead()) {
-        return Err(AppError::Forbidden("Only a team lead can do that.".into()));
+    if let Err(err) = super::actions::change_role(&state.db, membership.team.id, &user, target, new_role).await {
+        return refused_beside(&state, layout, &session, membership, user.id, target, err).await;
     }
-    let (current, leads) = (locked.role_of(target).ok_or(AppError::NotFound)?, locked.leads());
-    let mut refusal = check_role_change(leads, current, new_role).err();
-    if refusal.is_none() && new_role == TeamRole::Viewer {
-        let name = store::members(&state.db, membership.team.id)
-            .await?
-            .into_iter()
-            .find(|m| m.user_id == target)
-            .map(|m| m.display_name)
-            .unwrap_or_default();
-        if let Err(AppError::Conflict(message)) =
-            crate::gamedays::actions::check_can_become_viewer(&mut tx, membership.team.id, target, &name).await
-        {
-            refusal = Some(message);
-        }
-    }
-    if let Some(refusal) = refusal {
-        drop(tx);
-        return team_page(&state, layout, &session, membership, user.id, StatusCode::CONFLICT, Some((target, refusal)))
-            .await;
-    }
-    store::set_role(&mut tx, membership.team.id, target, new_role).await?;
-    tx.commit().await?;
-    tracing::info!(team_id = %membership.team.id, member = %target, role = new_role.as_str(), "role changed");
     flash(&session, FlashKind::Success, format!("Role changed to {}.", new_role.label())).await?;
     Ok(see_other(&format!("/teams/{}", membership.team.slug)))
 }
@@ -266,35 +254,9 @@ async fn remove_member(
         return Err(AppError::Forbidden("Only a team lead can remove members.".into()));
     }
 
-    let mut tx = state.db.begin().await?;
-    let locked = store::lock_members(&mut tx, membership.team.id).await?;
-    // Checked again under the lock: a lead demoted meanwhile can no longer remove others.
-    if !leaving && !locked.role_of(user.id).is_some_and(|r| r.is_lead()) {
-        return Err(AppError::Forbidden("Only a team lead can remove members.".into()));
+    if let Err(err) = super::actions::remove_member(&state.db, membership.team.id, &user, target).await {
+        return refused_beside(&state, layout, &session, membership, user.id, target, err).await;
     }
-    let (role, leads) = (locked.role_of(target).ok_or(AppError::NotFound)?, locked.leads());
-    let mut refusal = check_removal(leads, role).err();
-    if refusal.is_none() {
-        let name = store::members(&state.db, membership.team.id)
-            .await?
-            .into_iter()
-            .find(|m| m.user_id == target)
-            .map(|m| m.display_name)
-            .unwrap_or_default();
-        match crate::gamedays::actions::leave_open_gamedays(&mut tx, membership.team.id, target, &name, user.id).await {
-            Ok(()) => {}
-            Err(AppError::Conflict(message)) => refusal = Some(message),
-            Err(err) => return Err(err),
-        }
-    }
-    if let Some(refusal) = refusal {
-        drop(tx);
-        return team_page(&state, layout, &session, membership, user.id, StatusCode::CONFLICT, Some((target, refusal)))
-            .await;
-    }
-    store::remove_member(&mut tx, membership.team.id, target).await?;
-    tx.commit().await?;
-    tracing::info!(team_id = %membership.team.id, member = %target, "member removed");
     if leaving {
         flash(&session, FlashKind::Success, format!("You left {}.", membership.team.name)).await?;
         Ok(see_other("/"))
@@ -337,16 +299,10 @@ async fn update_settings(
     let Some((name, new_slug)) = parsed else {
         return invalid(errors, layout, membership);
     };
-    let mut tx = state.db.begin().await?;
-    match store::update_team(&mut tx, membership.team.id, &name, &new_slug).await {
-        Ok(()) => {}
-        Err(SlugError::Taken) => {
-            errors.add("slug", SLUG_TAKEN);
-            return invalid(errors, layout, membership);
-        }
-        Err(SlugError::Database(err)) => return Err(err.into()),
+    if let Err(err) = super::actions::update(&state.db, membership.team.id, &name, &new_slug).await {
+        refused(err, &mut errors)?;
+        return invalid(errors, layout, membership);
     }
-    tx.commit().await?;
     flash(&session, FlashKind::Success, "Team settings saved.").await?;
     Ok(see_other(&format!("/teams/{new_slug}")))
 }

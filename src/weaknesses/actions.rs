@@ -1,15 +1,20 @@
-//! State changes of the known-weakness register that touch a game day: linking a scenario to
-//! the weakness it exercises is part of the plan people agree to, so it is an edit on the record.
+//! Changes to the known-weakness register and the incidents, kept by the team's leads and
+//! members. Linking a scenario to the weakness it exercises, or replaying an incident as a
+//! scenario, is part of a game day's plan, so those are recorded on its timeline.
 
 use sqlx::PgPool;
+use time::Date;
 use uuid::Uuid;
 
-use super::store;
+use super::WeaknessStatus;
+use super::store::{self, Incident};
 use crate::accounts::User;
 use crate::error::{AppError, AppResult};
 use crate::events;
 use crate::gamedays::actions::{begin, require_facilitator};
 use crate::scenarios::store as scenario_store;
+use crate::scenarios::{BlastRadius, ScenarioFields};
+use crate::teams::Membership;
 use crate::timeline::{EventKind, NewEvent};
 
 /// Links a proposed scenario to one of the team's weaknesses (or unlinks it, with None).
@@ -43,4 +48,78 @@ pub async fn link(
     events::record(&mut tx, event).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// "Replay this incident": a scenario draft in a game day the actor facilitates, linked to the
+/// incident, in one transaction. Its details are to be agreed before anyone signs it.
+pub async fn replay(db: &PgPool, gameday_id: Uuid, actor: &User, incident: &Incident) -> AppResult<Uuid> {
+    let fields = ScenarioFields {
+        title: format!("Replay: {}", incident.title).chars().take(120).collect(),
+        hypothesis: format!("If \"{}\" happens again, we detect it and recover within our objectives.", incident.title),
+        fault: if incident.summary.is_empty() {
+            "Reproduce the incident (describe how).".into()
+        } else {
+            format!("Reproduce: {}", incident.summary)
+        },
+        target_system: "to be decided".into(),
+        blast_radius: BlastRadius::Tiny,
+        expected_impact: "To be agreed before sign-off.".into(),
+        abort_criteria: "To be agreed before sign-off.".into(),
+        abort_owner: Some(actor.id),
+        rollback_plan: "To be agreed before sign-off.".into(),
+    };
+    let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
+    let scenario = crate::scenarios::actions::create_in(&mut tx, &gameday, role, actor, &fields).await?;
+    store::link_incident(&mut tx, scenario, incident.id).await?;
+    tx.commit().await?;
+    Ok(scenario)
+}
+
+/// A weakness entered by hand, or found by a scenario (`found_in`).
+pub struct NewWeakness<'a> {
+    pub title: &'a str,
+    pub description: &'a str,
+    pub found_in: Option<Uuid>,
+}
+
+/// Adds a weakness to the team's register.
+pub async fn add(db: &PgPool, membership: &Membership, actor: &User, weakness: NewWeakness<'_>) -> AppResult<Uuid> {
+    super::check_can_keep(membership.role)?;
+    let (title, description) = (weakness.title, weakness.description);
+    Ok(store::create_weakness(db, membership.team.id, title, description, weakness.found_in, actor.id).await?)
+}
+
+/// Marks a weakness open or mitigated; not while a scenario linked to it is in flight.
+pub async fn set_status(db: &PgPool, membership: &Membership, weakness: Uuid, status: WeaknessStatus) -> AppResult<()> {
+    super::check_can_keep(membership.role)?;
+    if store::set_weakness_status(db, membership.team.id, weakness, status).await? {
+        return Ok(());
+    }
+    if store::in_flight_for(db, weakness).await? {
+        return Err(AppError::Conflict(
+            "A scenario linked to this weakness is announced or injected: change its status after the fault ends."
+                .into(),
+        ));
+    }
+    Err(AppError::NotFound)
+}
+
+/// A past incident, as entered.
+pub struct NewIncident<'a> {
+    pub title: &'a str,
+    pub happened_on: Date,
+    pub summary: &'a str,
+    pub link: Option<&'a str>,
+}
+
+/// Records a past incident, which can then be replayed as a scenario.
+pub async fn add_incident(
+    db: &PgPool,
+    membership: &Membership,
+    actor: &User,
+    incident: NewIncident<'_>,
+) -> AppResult<Uuid> {
+    super::check_can_keep(membership.role)?;
+    let NewIncident { title, happened_on, summary, link } = incident;
+    Ok(store::create_incident(db, membership.team.id, title, happened_on, summary, link, actor.id).await?)
 }

@@ -10,19 +10,15 @@ use tower_sessions::Session;
 use uuid::Uuid;
 
 use super::WeaknessStatus;
-use super::actions;
+use super::actions::{self, NewIncident, NewWeakness};
 use super::store::{self, Incident, Weakness};
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::form::bounded_text;
-use crate::gamedays::actions::begin;
 use crate::gamedays::{multiline, parse_link};
 use crate::ids::{IncidentId, ScenarioId, WeaknessId};
-use crate::scenarios::gate::ScenarioState;
-use crate::scenarios::store as scenario_store;
-use crate::scenarios::{BlastRadius, ScenarioFields};
 use crate::state::AppState;
-use crate::teams::{Membership, TeamRole};
+use crate::teams::Membership;
 use crate::web::context::{GamedayCtx, Path, ScenarioCtx, TeamCtx, load_gameday};
 use crate::web::{FlashKind, Layout, flash, render, render_status, see_other};
 use axum::http::StatusCode;
@@ -49,6 +45,13 @@ struct WeaknessesPage {
     weaknesses: Vec<Weakness>,
     form: WeaknessForm,
     errors: FieldErrors,
+}
+
+impl WeaknessesPage {
+    /// Whether the viewer keeps the register (adds and updates weaknesses).
+    fn can_keep(&self) -> bool {
+        super::check_can_keep(self.membership.role).is_ok()
+    }
 }
 
 async fn weaknesses_page(
@@ -89,7 +92,8 @@ async fn add_weakness(
         let page = WeaknessesPage { layout, membership, weaknesses, form, errors };
         return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
-    store::create_weakness(&state.db, membership.team.id, &title, &description, None, user.id).await?;
+    let weakness = NewWeakness { title: &title, description: &description, found_in: None };
+    actions::add(&state.db, &membership, &user, weakness).await?;
     flash(&session, FlashKind::Success, "Weakness added to the register.").await?;
     Ok(see_other(&format!("/teams/{}/weaknesses", membership.team.slug)))
 }
@@ -125,22 +129,12 @@ async fn set_status(
     Path(WeaknessPath { wid }): Path<WeaknessPath>,
     Form(form): Form<StatusForm>,
 ) -> AppResult<Response> {
-    can_write(&membership)?;
     let status = match form.status.as_str() {
         "open" => WeaknessStatus::Open,
         "mitigated" => WeaknessStatus::Mitigated,
         _ => return Err(AppError::invalid("status", "Choose open or mitigated.")),
     };
-    let wid = wid.0;
-    if !store::set_weakness_status(&state.db, membership.team.id, wid, status).await? {
-        if store::in_flight_for(&state.db, wid).await? {
-            return Err(AppError::Conflict(
-                "A scenario linked to this weakness is announced or injected: change its status after the fault ends."
-                    .into(),
-            ));
-        }
-        return Err(AppError::NotFound);
-    }
+    actions::set_status(&state.db, &membership, wid.0, status).await?;
     flash(&session, FlashKind::Success, format!("Marked {}.", status.as_str())).await?;
     Ok(see_other(&format!("/teams/{}/weaknesses", membership.team.slug)))
 }
@@ -186,7 +180,8 @@ async fn weakness_from_scenario(
         scenario.conclusion_note.as_deref().map(|n| format!("\n{n}")).unwrap_or_default()
     );
     let title: String = title.chars().take(200).collect();
-    store::create_weakness(&state.db, ctx.membership.team.id, &title, &description, Some(scenario.id), user.id).await?;
+    let weakness = NewWeakness { title: &title, description: &description, found_in: Some(scenario.id) };
+    actions::add(&state.db, &ctx.membership, user, weakness).await?;
     flash(&session, FlashKind::Success, "Added to the known-weakness register.").await?;
     Ok(see_other(&format!("/teams/{}/weaknesses", ctx.membership.team.slug)))
 }
@@ -200,6 +195,13 @@ struct IncidentsPage {
     gamedays: Vec<(Uuid, String)>,
     form: IncidentForm,
     errors: FieldErrors,
+}
+
+impl IncidentsPage {
+    /// Whether the viewer records incidents and replays them.
+    fn can_keep(&self) -> bool {
+        super::check_can_keep(self.membership.role).is_ok()
+    }
 }
 
 async fn incidents_page(
@@ -252,8 +254,8 @@ async fn add_incident(
     let (Some(title), Some(happened_on), Some(summary), Some(link)) = (title, happened_on, summary, link) else {
         return incidents_view(&state, layout, membership, form, errors).await;
     };
-    store::create_incident(&state.db, membership.team.id, &title, happened_on, &summary, link.as_deref(), user.id)
-        .await?;
+    let incident = NewIncident { title: &title, happened_on, summary: &summary, link: link.as_deref() };
+    actions::add_incident(&state.db, &membership, &user, incident).await?;
     flash(&session, FlashKind::Success, "Incident recorded. Replay it as a scenario to check the fix.").await?;
     Ok(see_other(&format!("/teams/{}/incidents", membership.team.slug)))
 }
@@ -277,28 +279,7 @@ async fn replay(
     let gameday_id = Uuid::parse_str(form.gameday.trim()).map_err(|_| not_open())?;
     let ctx =
         load_gameday(&state, user.clone(), &membership.team.slug, gameday_id.into()).await.map_err(|_| not_open())?;
-    let fields = ScenarioFields {
-        title: format!("Replay: {}", incident.title).chars().take(120).collect(),
-        hypothesis: format!("If \"{}\" happens again, we detect it and recover within our objectives.", incident.title),
-        fault: if incident.summary.is_empty() {
-            "Reproduce the incident (describe how).".into()
-        } else {
-            format!("Reproduce: {}", incident.summary)
-        },
-        target_system: "to be decided".into(),
-        blast_radius: BlastRadius::Tiny,
-        expected_impact: "To be agreed before sign-off.".into(),
-        abort_criteria: "To be agreed before sign-off.".into(),
-        abort_owner: Some(user.id),
-        rollback_plan: "To be agreed before sign-off.".into(),
-    };
-    let sid = crate::scenarios::actions::create(&state.db, ctx.gameday.id, &user, &fields).await?;
-    let (mut tx, _gameday, _role) = begin(&state.db, ctx.gameday.id, &user).await?;
-    let scenario = scenario_store::lock_scenario(&mut tx, ctx.gameday.id, sid).await?.ok_or(AppError::NotFound)?;
-    if scenario.state == ScenarioState::Proposed {
-        store::link_incident(&mut tx, sid, incident.id).await?;
-    }
-    tx.commit().await?;
+    let sid = super::actions::replay(&state.db, ctx.gameday.id, &user, &incident).await?;
     flash(
         &session,
         FlashKind::Success,

@@ -58,7 +58,7 @@ pub async fn set_weakness_status(db: &PgPool, team_id: Uuid, id: Uuid, status: W
         r#"update weaknesses set status = $3,
              mitigated_at = case when $3 = 'mitigated'::weakness_status then now() else null end
            where id = $1 and team_id = $2
-             and not exists (select 1 from scenarios where weakness_id = $1 and state in ('announced', 'injected'))"#,
+             and not exists (select 1 from scenarios where weakness_id = $1 and is_in_flight(state))"#,
         id,
         team_id,
         status as WeaknessStatus
@@ -72,7 +72,7 @@ pub async fn set_weakness_status(db: &PgPool, team_id: Uuid, id: Uuid, status: W
 #[tracing::instrument(skip(db))]
 pub async fn in_flight_for(db: &PgPool, weakness: Uuid) -> sqlx::Result<bool> {
     sqlx::query_scalar!(
-        r#"select exists (select 1 from scenarios where weakness_id = $1 and state in ('announced', 'injected')) as "busy!""#,
+        r#"select exists (select 1 from scenarios where weakness_id = $1 and is_in_flight(state)) as "busy!""#,
         weakness
     )
     .fetch_one(db)

@@ -3,6 +3,7 @@
 //! the timeline event, then delivered by a worker with retries, so a crash or a failing
 //! receiver loses nothing. Bodies are signed with HMAC-SHA256.
 
+pub mod actions;
 pub mod routes;
 pub mod store;
 pub mod worker;

@@ -9,8 +9,8 @@ use axum::routing::{get, post};
 use tower_sessions::Session;
 
 use super::store::{self, LogLine, Webhook};
-use super::{KINDS, new_secret, parse_kinds};
-use crate::error::{AppError, AppResult};
+use super::{KINDS, parse_kinds};
+use crate::error::AppResult;
 use crate::form::FieldErrors;
 use crate::gamedays::parse_link;
 use crate::ids::WebhookId;
@@ -113,8 +113,7 @@ async fn create(
     let (Some(link), Some(kinds)) = (link, kinds) else {
         return webhooks_page(&state, layout, membership, url, chosen, errors).await;
     };
-    let kinds: Vec<String> = kinds.iter().map(|k| k.as_str().to_owned()).collect();
-    store::create(&state.db, membership.team.id, &link, &new_secret(), &kinds, user.id).await?;
+    super::actions::add(&state.db, membership.team.id, &user, &link, &kinds).await?;
     flash(&session, FlashKind::Success, "Webhook added. Check its signature with the secret shown below.").await?;
     Ok(see_other(&format!("/teams/{}/webhooks", membership.team.slug)))
 }
@@ -131,9 +130,7 @@ async fn delete(
     LeadCtx { membership, .. }: LeadCtx,
     Path(WebhookPath { id }): Path<WebhookPath>,
 ) -> AppResult<Response> {
-    if !store::delete(&state.db, membership.team.id, id.0).await? {
-        return Err(AppError::NotFound);
-    }
+    super::actions::remove(&state.db, membership.team.id, id.0).await?;
     flash(&session, FlashKind::Success, "Webhook removed; its pending deliveries are dropped.").await?;
     Ok(see_other(&format!("/teams/{}/webhooks", membership.team.slug)))
 }

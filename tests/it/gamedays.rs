@@ -222,6 +222,35 @@ async fn bad_game_day_input_is_refused_beside_its_field_and_kept(db: PgPool) {
 }
 
 #[sqlx::test]
+async fn a_scheduled_game_day_keeps_its_start_time_refused_beside_the_field(db: PgPool) {
+    let day = Day::new(db).await;
+    day.scenario("Kill one pod").await;
+    assert_eq!(day.step(&day.ana, "schedule").await.status(), StatusCode::SEE_OTHER);
+    let form: Vec<(&str, &str)> = GAMEDAY_FORM
+        .iter()
+        .map(|(k, v)| match *k {
+            "starts_at" | "ends_at" => (*k, ""),
+            "title" => (*k, "Failover drill, moved"),
+            _ => (*k, *v),
+        })
+        .collect();
+
+    let response = day.app.post_as(&day.ana, &format!("{}/edit", day.url), &form).await;
+
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    let at = page.find(r#"id="starts_at-error">"#).expect("the refusal stands beside the start time");
+    assert!(page[at..].split("</p>").next().unwrap().contains("needs a start time"));
+    assert!(page.contains("Failover drill, moved"), "what was typed is kept");
+    let title: String = sqlx::query_scalar("select title from gamedays where id = $1")
+        .bind(day.id)
+        .fetch_one(&day.app.db)
+        .await
+        .unwrap();
+    assert_eq!(title, "Database failover drill", "nothing was written");
+}
+
+#[sqlx::test]
 async fn viewers_do_not_create_game_days_and_non_members_see_nothing(db: PgPool) {
     let day = Day::new(db).await;
     let app = &day.app;

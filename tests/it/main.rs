@@ -7,6 +7,7 @@ mod calendar;
 mod gamedays;
 mod races;
 mod retros;
+mod rules;
 
 mod helpers;
 mod live;

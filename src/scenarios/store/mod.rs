@@ -1,13 +1,13 @@
-//! SQL for scenarios, their revisions and sign-offs.
+//! SQL for scenarios and their revisions, and the run's state changes. Sign-offs: [`signoffs`].
 
-use std::collections::HashMap;
+pub mod signoffs;
 
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::gate::{Outcome, ScenarioState};
-use super::{BlastRadius, Decision, ScenarioFields, SignerStatus, Signoffs};
+use crate::scenarios::gate::{Outcome, ScenarioState};
+use crate::scenarios::{BlastRadius, ScenarioFields};
 
 /// A scenario with its current revision's content.
 #[derive(Debug, Clone)]
@@ -78,15 +78,14 @@ pub async fn scenarios_of(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Re
     let rows = sqlx::query_as!(
         ScenarioRow,
         r#"
-        select s.id, s.gameday_id, s.position, s.state as "state: ScenarioState", s.outcome as "outcome: Outcome",
-               s.conclusion_note, s.current_revision as revision, r.fingerprint, r.title, r.hypothesis, r.fault,
-               r.target_system, r.blast_radius as "blast_radius: BlastRadius", r.expected_impact, r.abort_criteria,
-               r.abort_owner, u.display_name as "abort_owner_name?", r.rollback_plan
-        from scenarios s
-        join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
-        left join users u on u.id = r.abort_owner
-        where s.gameday_id = $1
-        order by s.position
+        select id as "id!", gameday_id as "gameday_id!", position as "position!", state as "state!: ScenarioState",
+               outcome as "outcome: Outcome", conclusion_note, revision as "revision!", fingerprint as "fingerprint!",
+               title as "title!", hypothesis as "hypothesis!", fault as "fault!", target_system as "target_system!",
+               blast_radius as "blast_radius!: BlastRadius", expected_impact as "expected_impact!",
+               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!"
+        from current_scenarios
+        where gameday_id = $1
+        order by position
         "#,
         gameday_id
     )
@@ -101,16 +100,14 @@ pub async fn scenarios_of_team(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<S
     let rows = sqlx::query_as!(
         ScenarioRow,
         r#"
-        select s.id, s.gameday_id, s.position, s.state as "state: ScenarioState", s.outcome as "outcome: Outcome",
-               s.conclusion_note, s.current_revision as revision, r.fingerprint, r.title, r.hypothesis, r.fault,
-               r.target_system, r.blast_radius as "blast_radius: BlastRadius", r.expected_impact, r.abort_criteria,
-               r.abort_owner, u.display_name as "abort_owner_name?", r.rollback_plan
-        from scenarios s
-        join gamedays g on g.id = s.gameday_id
-        join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
-        left join users u on u.id = r.abort_owner
-        where g.team_id = $1
-        order by s.gameday_id, s.position
+        select id as "id!", gameday_id as "gameday_id!", position as "position!", state as "state!: ScenarioState",
+               outcome as "outcome: Outcome", conclusion_note, revision as "revision!", fingerprint as "fingerprint!",
+               title as "title!", hypothesis as "hypothesis!", fault as "fault!", target_system as "target_system!",
+               blast_radius as "blast_radius!: BlastRadius", expected_impact as "expected_impact!",
+               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!"
+        from current_scenarios
+        where team_id = $1
+        order by gameday_id, position
         "#,
         team_id
     )
@@ -125,14 +122,13 @@ pub async fn scenario(db: impl PgExecutor<'_>, gameday_id: Uuid, id: Uuid) -> sq
     let row = sqlx::query_as!(
         ScenarioRow,
         r#"
-        select s.id, s.gameday_id, s.position, s.state as "state: ScenarioState", s.outcome as "outcome: Outcome",
-               s.conclusion_note, s.current_revision as revision, r.fingerprint, r.title, r.hypothesis, r.fault,
-               r.target_system, r.blast_radius as "blast_radius: BlastRadius", r.expected_impact, r.abort_criteria,
-               r.abort_owner, u.display_name as "abort_owner_name?", r.rollback_plan
-        from scenarios s
-        join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
-        left join users u on u.id = r.abort_owner
-        where s.gameday_id = $1 and s.id = $2
+        select id as "id!", gameday_id as "gameday_id!", position as "position!", state as "state!: ScenarioState",
+               outcome as "outcome: Outcome", conclusion_note, revision as "revision!", fingerprint as "fingerprint!",
+               title as "title!", hypothesis as "hypothesis!", fault as "fault!", target_system as "target_system!",
+               blast_radius as "blast_radius!: BlastRadius", expected_impact as "expected_impact!",
+               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!"
+        from current_scenarios
+        where gameday_id = $1 and id = $2
         "#,
         gameday_id,
         id
@@ -266,95 +262,6 @@ pub async fn revisions(db: &PgPool, scenario_id: Uuid) -> sqlx::Result<Vec<Revis
         .collect())
 }
 
-/// Where every required signer of the game day stands on each scenario's current revision.
-#[tracing::instrument(skip(db))]
-pub async fn signoffs_of_gameday(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Result<HashMap<Uuid, Signoffs>> {
-    let rows = sqlx::query!(
-        r#"
-        select s.id as scenario_id, s.current_revision, p.user_id, u.display_name,
-               o.decision as "decision?: Decision", o.reason as "reason?"
-        from scenarios s
-        join gameday_participants p on p.gameday_id = s.gameday_id and p.role in ('facilitator', 'participant')
-        join users u on u.id = p.user_id
-        left join signoffs o on o.scenario_id = s.id and o.revision = s.current_revision and o.user_id = p.user_id
-        where s.gameday_id = $1
-        order by s.position, lower(u.display_name)
-        "#,
-        gameday_id
-    )
-    .fetch_all(db)
-    .await?;
-    let mut by_scenario: HashMap<Uuid, Signoffs> = HashMap::new();
-    for r in rows {
-        by_scenario
-            .entry(r.scenario_id)
-            .or_insert_with(|| Signoffs { revision: r.current_revision, signers: Vec::new() })
-            .signers
-            .push(SignerStatus { user_id: r.user_id, name: r.display_name, decision: r.decision, reason: r.reason });
-    }
-    Ok(by_scenario)
-}
-
-/// Where every required signer stands on `revision` of one scenario.
-#[tracing::instrument(skip(db))]
-pub async fn signoffs(
-    db: impl PgExecutor<'_>,
-    gameday_id: Uuid,
-    scenario_id: Uuid,
-    revision: i32,
-) -> sqlx::Result<Signoffs> {
-    let rows = sqlx::query!(
-        r#"
-        select p.user_id, u.display_name, o.decision as "decision?: Decision", o.reason as "reason?"
-        from gameday_participants p
-        join users u on u.id = p.user_id
-        left join signoffs o on o.scenario_id = $2 and o.revision = $3 and o.user_id = p.user_id
-        where p.gameday_id = $1 and p.role in ('facilitator', 'participant')
-        order by lower(u.display_name)
-        "#,
-        gameday_id,
-        scenario_id,
-        revision
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(Signoffs {
-        revision,
-        signers: rows
-            .into_iter()
-            .map(|r| SignerStatus { user_id: r.user_id, name: r.display_name, decision: r.decision, reason: r.reason })
-            .collect(),
-    })
-}
-
-/// Records (or replaces) a signer's decision on a revision.
-#[tracing::instrument(skip(conn))]
-pub async fn record_signoff(
-    conn: &mut PgConnection,
-    scenario_id: Uuid,
-    revision: i32,
-    user_id: Uuid,
-    decision: Decision,
-    reason: Option<&str>,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        r#"
-        insert into signoffs (scenario_id, revision, user_id, decision, reason)
-        values ($1, $2, $3, $4, $5)
-        on conflict (scenario_id, revision, user_id)
-        do update set decision = excluded.decision, reason = excluded.reason, signed_at = now()
-        "#,
-        scenario_id,
-        revision,
-        user_id,
-        decision as Decision,
-        reason
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 #[tracing::instrument(skip(conn))]
 pub async fn set_state(conn: &mut PgConnection, scenario_id: Uuid, state: ScenarioState) -> sqlx::Result<()> {
     sqlx::query!("update scenarios set state = $2 where id = $1", scenario_id, state as ScenarioState)
@@ -380,7 +287,7 @@ pub async fn conclude(conn: &mut PgConnection, scenario_id: Uuid, outcome: Outco
 #[tracing::instrument(skip(conn))]
 pub async fn count_in_flight(conn: &mut PgConnection, gameday_id: Uuid) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
-        r#"select count(*) as "n!" from scenarios where gameday_id = $1 and state in ('announced', 'injected')"#,
+        r#"select count(*) as "n!" from scenarios where gameday_id = $1 and is_in_flight(state)"#,
         gameday_id
     )
     .fetch_one(conn)
@@ -392,43 +299,6 @@ pub async fn count_scenarios(conn: &mut PgConnection, gameday_id: Uuid) -> sqlx:
     sqlx::query_scalar!(r#"select count(*) as "n!" from scenarios where gameday_id = $1"#, gameday_id)
         .fetch_one(conn)
         .await
-}
-
-/// A scenario waiting for someone's sign-off.
-#[derive(Debug, Clone)]
-pub struct AwaitingSignoff {
-    pub scenario_id: Uuid,
-    pub title: String,
-    pub revision: i32,
-    pub gameday_id: Uuid,
-    pub gameday_title: String,
-    pub team_slug: String,
-}
-
-/// Proposed scenarios of open game days where the user is a required signer and has not signed
-/// the current revision.
-#[tracing::instrument(skip(db))]
-pub async fn awaiting_signoff(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<AwaitingSignoff>> {
-    sqlx::query_as!(
-        AwaitingSignoff,
-        r#"
-        select s.id as scenario_id, r.title, s.current_revision as revision, g.id as gameday_id,
-               g.title as gameday_title, t.slug as team_slug
-        from gameday_participants p
-        join gamedays g on g.id = p.gameday_id and g.status in ('draft', 'scheduled', 'running')
-        join teams t on t.id = g.team_id
-        join team_members m on m.team_id = t.id and m.user_id = p.user_id
-        join scenarios s on s.gameday_id = g.id and s.state in ('proposed', 'announced')
-        join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
-        where p.user_id = $1 and p.role in ('facilitator', 'participant')
-          and not exists (select 1 from signoffs o
-                          where o.scenario_id = s.id and o.revision = s.current_revision and o.user_id = p.user_id)
-        order by g.starts_at nulls last, s.position
-        "#,
-        user_id
-    )
-    .fetch_all(db)
-    .await
 }
 
 /// Start tiny (invariant 4): a smaller scenario on the same target, in the same environment, in

@@ -1,0 +1,135 @@
+//! SQL for sign-offs: where each required signer stands on a revision, recording a decision,
+//! and what waits for someone's sign-off.
+
+use std::collections::HashMap;
+
+use sqlx::{PgConnection, PgExecutor, PgPool};
+use uuid::Uuid;
+
+use crate::scenarios::{Decision, SignerStatus, Signoffs};
+
+/// Where every required signer of the game day stands on each scenario's current revision.
+#[tracing::instrument(skip(db))]
+pub async fn signoffs_of_gameday(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Result<HashMap<Uuid, Signoffs>> {
+    let rows = sqlx::query!(
+        r#"
+        select s.id as scenario_id, s.current_revision, p.user_id, u.display_name,
+               o.decision as "decision?: Decision", o.reason as "reason?"
+        from scenarios s
+        join gameday_participants p on p.gameday_id = s.gameday_id and is_required_signer(p.role)
+        join users u on u.id = p.user_id
+        left join signoffs o on o.scenario_id = s.id and o.revision = s.current_revision and o.user_id = p.user_id
+        where s.gameday_id = $1
+        order by s.position, lower(u.display_name)
+        "#,
+        gameday_id
+    )
+    .fetch_all(db)
+    .await?;
+    let mut by_scenario: HashMap<Uuid, Signoffs> = HashMap::new();
+    for r in rows {
+        by_scenario
+            .entry(r.scenario_id)
+            .or_insert_with(|| Signoffs { revision: r.current_revision, signers: Vec::new() })
+            .signers
+            .push(SignerStatus { user_id: r.user_id, name: r.display_name, decision: r.decision, reason: r.reason });
+    }
+    Ok(by_scenario)
+}
+
+/// Where every required signer stands on `revision` of one scenario.
+#[tracing::instrument(skip(db))]
+pub async fn signoffs(
+    db: impl PgExecutor<'_>,
+    gameday_id: Uuid,
+    scenario_id: Uuid,
+    revision: i32,
+) -> sqlx::Result<Signoffs> {
+    let rows = sqlx::query!(
+        r#"
+        select p.user_id, u.display_name, o.decision as "decision?: Decision", o.reason as "reason?"
+        from gameday_participants p
+        join users u on u.id = p.user_id
+        left join signoffs o on o.scenario_id = $2 and o.revision = $3 and o.user_id = p.user_id
+        where p.gameday_id = $1 and is_required_signer(p.role)
+        order by lower(u.display_name)
+        "#,
+        gameday_id,
+        scenario_id,
+        revision
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(Signoffs {
+        revision,
+        signers: rows
+            .into_iter()
+            .map(|r| SignerStatus { user_id: r.user_id, name: r.display_name, decision: r.decision, reason: r.reason })
+            .collect(),
+    })
+}
+
+/// Records (or replaces) a signer's decision on a revision.
+#[tracing::instrument(skip(conn))]
+pub async fn record_signoff(
+    conn: &mut PgConnection,
+    scenario_id: Uuid,
+    revision: i32,
+    user_id: Uuid,
+    decision: Decision,
+    reason: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"
+        insert into signoffs (scenario_id, revision, user_id, decision, reason)
+        values ($1, $2, $3, $4, $5)
+        on conflict (scenario_id, revision, user_id)
+        do update set decision = excluded.decision, reason = excluded.reason, signed_at = now()
+        "#,
+        scenario_id,
+        revision,
+        user_id,
+        decision as Decision,
+        reason
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A scenario waiting for someone's sign-off.
+#[derive(Debug, Clone)]
+pub struct AwaitingSignoff {
+    pub scenario_id: Uuid,
+    pub title: String,
+    pub revision: i32,
+    pub gameday_id: Uuid,
+    pub gameday_title: String,
+    pub team_slug: String,
+}
+
+/// Proposed scenarios of open game days where the user is a required signer and has not signed
+/// the current revision.
+#[tracing::instrument(skip(db))]
+pub async fn awaiting_signoff(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<AwaitingSignoff>> {
+    sqlx::query_as!(
+        AwaitingSignoff,
+        r#"
+        select s.id as scenario_id, r.title, s.current_revision as revision, g.id as gameday_id,
+               g.title as gameday_title, t.slug as team_slug
+        from gameday_participants p
+        join gamedays g on g.id = p.gameday_id and plan_is_open(g.status)
+        join teams t on t.id = g.team_id
+        join team_members m on m.team_id = t.id and m.user_id = p.user_id
+        join scenarios s on s.gameday_id = g.id and takes_signoffs(s.state)
+        join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
+        where p.user_id = $1 and is_required_signer(p.role)
+          and not exists (select 1 from signoffs o
+                          where o.scenario_id = s.id and o.revision = s.current_revision and o.user_id = p.user_id)
+        order by g.starts_at nulls last, s.position
+        "#,
+        user_id
+    )
+    .fetch_all(db)
+    .await
+}
