@@ -50,3 +50,13 @@ join users u on u.id = a.owner
 join teams t on t.id = a.team_id
 left join gamedays g on g.id = a.gameday_id
 left join gamedays rg on rg.id = a.retest_gameday_id;
+
+-- A learning as the pages list it: its author's name and the titles of its game day and scenario.
+create view learning_rows as
+select l.id, l.team_id, l.gameday_id, l.statement, l.tags, l.search, g.title as gameday_title,
+       r.title as scenario_title, u.display_name as author, l.created_at
+from learnings l
+join users u on u.id = l.author
+left join gamedays g on g.id = l.gameday_id
+left join scenarios s on s.id = l.scenario_id
+left join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision;

@@ -52,13 +52,9 @@ pub async fn of_gameday(db: &PgPool, gameday_id: Uuid) -> sqlx::Result<Vec<Learn
     sqlx::query_as!(
         Learning,
         r#"
-        select l.id, l.statement, l.tags, l.gameday_id, g.title as "gameday_title?", r.title as "scenario_title?",
-               u.display_name as author, l.created_at
-        from learnings l
-        join users u on u.id = l.author
-        left join gamedays g on g.id = l.gameday_id
-        left join scenarios s on s.id = l.scenario_id
-        left join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
+        select l.id as "id!", l.statement as "statement!", l.tags as "tags!", l.gameday_id, l.gameday_title,
+               l.scenario_title, l.author as "author!", l.created_at as "created_at!"
+        from learning_rows l
         where l.gameday_id = $1
         order by l.created_at
         "#,
@@ -75,13 +71,9 @@ pub async fn search(db: &PgPool, team_id: Uuid, query: &str, tag: &str) -> sqlx:
     sqlx::query_as!(
         Learning,
         r#"
-        select l.id, l.statement, l.tags, l.gameday_id, g.title as "gameday_title?", r.title as "scenario_title?",
-               u.display_name as author, l.created_at
-        from learnings l
-        join users u on u.id = l.author
-        left join gamedays g on g.id = l.gameday_id
-        left join scenarios s on s.id = l.scenario_id
-        left join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
+        select l.id as "id!", l.statement as "statement!", l.tags as "tags!", l.gameday_id, l.gameday_title,
+               l.scenario_title, l.author as "author!", l.created_at as "created_at!"
+        from learning_rows l
         where l.team_id = $1
           and ($2 = '' or l.search @@ websearch_to_tsquery('english', $2))
           and ($3 = '' or $3 = any(l.tags))
