@@ -50,9 +50,7 @@ pub async fn update(db: &PgPool, gameday_id: Uuid, actor: &User, input: &Gameday
     let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
     require_facilitator(role)?;
     super::edit_plan(gameday.status)?;
-    if gameday.status != GamedayStatus::Draft && input.starts_at.is_none() {
-        return Err(AppError::invalid("starts_at", "A scheduled game day needs a start time."));
-    }
+    super::check_keeps_start(gameday.status, input.starts_at)?;
     store::update_gameday(&mut tx, gameday_id, input).await?;
     let rescheduled = gameday.starts_at != input.starts_at || gameday.ends_at != input.ends_at;
     let body = if rescheduled {

@@ -223,6 +223,18 @@ pub fn check_participant_change(
     Ok(())
 }
 
+/// Once scheduled, a game day keeps a start time: its calendar entries need one.
+pub fn check_keeps_start(
+    status: GamedayStatus,
+    starts_at: Option<OffsetDateTime>,
+) -> Result<(), crate::error::AppError> {
+    if status != GamedayStatus::Draft && starts_at.is_none() {
+        let message = format!("A {} game day needs a start time.", status.as_str());
+        return Err(crate::error::AppError::invalid("starts_at", message));
+    }
+    Ok(())
+}
+
 /// Which role a team member may take on a game day: team viewers only observe.
 pub fn check_role_for(team_role: TeamRole, role: GamedayRole) -> Result<(), crate::error::AppError> {
     if team_role == TeamRole::Viewer && role != GamedayRole::Observer {
@@ -394,6 +406,16 @@ mod tests {
         assert!(edit_plan(GamedayStatus::Running).is_ok());
         assert!(edit_plan(GamedayStatus::Completed).is_err());
         assert!(edit_plan(GamedayStatus::Cancelled).is_err());
+    }
+
+    #[test]
+    fn a_game_day_past_its_draft_keeps_a_start_time() {
+        assert!(check_keeps_start(GamedayStatus::Draft, None).is_ok());
+        assert!(check_keeps_start(GamedayStatus::Scheduled, Some(at("2026-12-01T10:00"))).is_ok());
+        for status in [GamedayStatus::Scheduled, GamedayStatus::Running] {
+            let err = check_keeps_start(status, None).unwrap_err();
+            assert!(matches!(err, crate::error::AppError::Validation { field: "starts_at", .. }), "{status:?}");
+        }
     }
 
     #[test]
