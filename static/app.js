@@ -80,6 +80,12 @@ function live() {
     const item = template.content.firstElementChild;
     if (!item || document.getElementById(item.id)) return;
     localize(item);
+    // The stream renders an event once for everyone: "Correct" stays only for its author and
+    // for facilitators (the server refuses anyone else all the same).
+    const reach = root.dataset.mayCorrect;
+    if (reach && reach !== "all" && !(reach === "own" && item.dataset.author === root.dataset.viewer)) {
+      item.querySelector(".correct-box")?.remove();
+    }
     if (filtered || !list) {
       const notice = document.getElementById("new-events");
       if (notice) notice.hidden = false;

@@ -124,6 +124,11 @@ impl GamedayRole {
             .ok_or_else(|| "Choose a role: facilitator, participant or observer.".to_owned())
     }
 
+    /// The article before the role's name: "a facilitator", "an observer".
+    pub fn article(&self) -> &'static str {
+        if *self == GamedayRole::Observer { "an" } else { "a" }
+    }
+
     /// Facilitators and participants sign every scenario; observers do not (the SQL function
     /// `is_required_signer`).
     pub fn is_required_signer(&self) -> bool {

@@ -19,7 +19,7 @@ use crate::state::AppState;
 use crate::teams::Membership;
 use crate::timeline::store as timeline;
 use crate::timeline::timings::{self, Picture, Timings};
-use crate::timeline::views::{EventView, views};
+use crate::timeline::views::{EventView, views_for};
 use crate::web::context::GamedayCtx;
 use crate::web::{Layout, render_status};
 
@@ -150,7 +150,7 @@ pub async fn gameday_page(
         })
         .collect();
     let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
-    let events = views(&events, &ctx.url(), layout.zone());
+    let events = views_for(&events, &ctx.url(), layout.zone(), ctx.user.id, ctx.role);
     let alert = (!errors.is_empty()).then(|| errors.messages().join(" "));
     let page = ShowPage {
         layout,

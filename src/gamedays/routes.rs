@@ -195,7 +195,12 @@ async fn add_participant(
         Ok(target) => actions::add_participant(&state.db, ctx.gameday.id, &ctx.user, target, role).await,
         Err(_) => Err(AppError::invalid("user_id", "Choose a team member to add.")),
     };
-    act(&state, (layout, &session), ctx, result, "Participant added. They sign every scenario too.").await
+    let done = if role.is_required_signer() {
+        "Participant added. They sign every scenario too."
+    } else {
+        "Observer added. They follow the day and may log observations and halt a fault; they do not sign."
+    };
+    act(&state, (layout, &session), ctx, result, done).await
 }
 
 /// The participant a change is about (`…/participants/{user_id}/…`).

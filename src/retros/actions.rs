@@ -1,7 +1,7 @@
 //! Changes to a retrospective, each in one transaction holding the game day's lock and the
 //! retrospective's row, checked against its rules; review and publication go on the timeline.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{RetroForm, RetroStatus, store};
@@ -12,31 +12,51 @@ use crate::gamedays::actions::begin;
 use crate::scenarios::store as scenario_store;
 use crate::timeline::{EventKind, NewEvent};
 
-/// Saves the text and each scenario's observed impact (scenarios of other game days are ignored).
-pub async fn save(
-    db: &PgPool,
-    gameday_id: Uuid,
-    actor: &User,
-    text: &RetroForm,
-    impacts: &[(Uuid, String)],
-) -> AppResult<()> {
+/// The text of a retrospective as written on its form: the three parts and each scenario's
+/// observed impact.
+pub struct RetroText<'a> {
+    pub text: &'a RetroForm,
+    pub impacts: &'a [(Uuid, String)],
+}
+
+/// Saves the text inside the caller's transaction (scenarios of other game days are ignored).
+async fn save_in(tx: &mut PgConnection, gameday_id: Uuid, text: &RetroText<'_>) -> AppResult<()> {
+    store::save(tx, gameday_id, text.text).await?;
+    for (scenario, impact) in text.impacts {
+        if scenario_store::scenario(&mut *tx, gameday_id, *scenario).await?.is_some() {
+            store::set_observed_impact(tx, *scenario, impact).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Saves the text and each scenario's observed impact.
+pub async fn save(db: &PgPool, gameday_id: Uuid, actor: &User, text: &RetroText<'_>) -> AppResult<()> {
     let (mut tx, _gameday, role) = begin(db, gameday_id, actor).await?;
     let retro = store::lock(&mut tx, gameday_id).await?;
     super::edit(retro.status, role)?;
-    store::save(&mut tx, gameday_id, text).await?;
-    for (scenario, text) in impacts {
-        if scenario_store::scenario(&mut *tx, gameday_id, *scenario).await?.is_some() {
-            store::set_observed_impact(&mut tx, *scenario, text).await?;
-        }
-    }
+    save_in(&mut tx, gameday_id, text).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// Sends the draft to review, or publishes it; either goes on the timeline.
-pub async fn transition(db: &PgPool, gameday_id: Uuid, actor: &User, to: RetroStatus) -> AppResult<()> {
+/// Sends the draft to review, or publishes it; either goes on the timeline. `text`, when the
+/// form was sent with the button, is saved first in the same transaction, so nothing typed is
+/// lost; a retrospective without a summary is not published.
+pub async fn transition(
+    db: &PgPool,
+    gameday_id: Uuid,
+    actor: &User,
+    to: RetroStatus,
+    text: Option<&RetroText<'_>>,
+) -> AppResult<()> {
     let (mut tx, _gameday, role) = begin(db, gameday_id, actor).await?;
     let retro = store::lock(&mut tx, gameday_id).await?;
+    if let Some(text) = text {
+        super::edit(retro.status, role)?;
+        save_in(&mut tx, gameday_id, text).await?;
+    }
+    let summary = text.map(|t| t.text.summary.as_str()).unwrap_or(&retro.summary);
     let (kind, body) = match to {
         RetroStatus::InReview => {
             super::submit(retro.status, role)?;
@@ -44,6 +64,7 @@ pub async fn transition(db: &PgPool, gameday_id: Uuid, actor: &User, to: RetroSt
         }
         RetroStatus::Published => {
             super::publish(retro.status, role)?;
+            super::check_publishable(summary)?;
             (EventKind::RetrospectivePublished, format!("{} published the retrospective.", actor.display_name))
         }
         RetroStatus::Draft => return Err(AppError::Conflict("A retrospective does not go back to draft.".into())),

@@ -100,6 +100,14 @@ pub fn addendum(status: RetroStatus, role: Option<GamedayRole>) -> Result<(), Re
     Ok(())
 }
 
+/// A retrospective is published with a summary: it is what the team reads first.
+pub fn check_publishable(summary: &str) -> Result<(), Refusal> {
+    if summary.trim().is_empty() {
+        return refuse("Write a summary before publishing: it is what the team reads first.");
+    }
+    Ok(())
+}
+
 pub fn mark_read(status: RetroStatus) -> Result<(), Refusal> {
     if status == RetroStatus::Published { Ok(()) } else { refuse("Only a published retrospective is marked read.") }
 }
@@ -136,6 +144,12 @@ mod tests {
         assert!(publish(RetroStatus::Draft, F).is_err(), "review comes first");
         assert!(publish(RetroStatus::InReview, F).is_ok());
         assert!(publish(RetroStatus::InReview, P).is_err(), "facilitators publish");
+    }
+
+    #[test]
+    fn an_empty_retrospective_is_not_published() {
+        assert!(check_publishable("  \n").is_err());
+        assert!(check_publishable("Failover took 40 s.").is_ok());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use super::actions::{self, NoteKind};
+use super::actions::{self, NoteKind, RetroText};
 use super::store::{self, Note, Retro};
 use super::views::{ScenarioStory, stories};
 use super::{RetroForm, RetroStatus};
@@ -25,7 +25,7 @@ use crate::learnings::{self, ActionForm, LearningForm, Record, check_can_record}
 use crate::scenarios::Signoffs;
 use crate::scenarios::store as scenario_store;
 use crate::state::AppState;
-use crate::timeline::views::views;
+use crate::timeline::views::views_for;
 use crate::web::context::GamedayCtx;
 use crate::web::refusal::refused;
 use crate::web::{FlashKind, Layout, flash, render_status, see_other};
@@ -149,6 +149,11 @@ impl RetroPage {
         self.ctx.role == Some(GamedayRole::Facilitator)
     }
 
+    /// Whether the viewer may add a learning or an action now (not once it is published).
+    fn can_record(&self, what: Record) -> bool {
+        check_can_record(what, self.ctx.gameday.status, self.ctx.role, self.retro.status).is_ok()
+    }
+
     fn read_by_me(&self) -> bool {
         self.readers.iter().any(|(id, _, _)| *id == self.me)
     }
@@ -180,7 +185,7 @@ async fn retro_page(
     let events = crate::timeline::store::events(&state.db, id).await?;
     let impacts = store::observed_impacts(&state.db, id).await?;
     let base = ctx.url();
-    let all_views = views(&events, &base, layout.zone());
+    let all_views = views_for(&events, &base, layout.zone(), ctx.user.id, ctx.role);
     let stories = stories(scenarios, &events, &impacts, Some((&all_views, &base)));
     let notes = store::notes(&state.db, id).await?;
     let readers = store::readers(&state.db, id).await?;
@@ -237,30 +242,51 @@ async fn finish(
     retro_page(state, layout, ctx, drafts, FieldErrors::new(), status, alert).await
 }
 
-/// Saves the text (summary, what went well, what surprised us) and each scenario's observed
-/// impact (`observed_<scenario id>` fields). The form is read by hand for those dynamic names.
-async fn save(
-    State(state): State<AppState>,
-    layout: Layout,
-    session: Session,
-    ctx: GamedayCtx,
-    body: String,
-) -> AppResult<Response> {
-    let ctx = completed(ctx)?;
+/// The retrospective's form as posted: the text and each scenario's observed impact
+/// (`observed_<scenario id>` fields, read by hand for those dynamic names). None when the body
+/// holds no text (a "Send to review" or "Publish" posted on its own).
+fn read_text(body: &str) -> Option<(RetroForm, Vec<(Uuid, String)>)> {
     let mut form = RetroForm::default();
     let mut observed: Vec<(Uuid, String)> = Vec::new();
+    let mut present = false;
     for (key, value) in form_urlencoded::parse(body.as_bytes()) {
         match key.as_ref() {
             "summary" => form.summary = value.into_owned(),
             "went_well" => form.went_well = value.into_owned(),
             "surprised_us" => form.surprised_us = value.into_owned(),
-            other => {
-                if let Some(id) = other.strip_prefix("observed_").and_then(|id| Uuid::parse_str(id).ok()) {
-                    observed.push((id, value.into_owned()));
-                }
-            }
+            other => match other.strip_prefix("observed_").and_then(|id| Uuid::parse_str(id).ok()) {
+                Some(id) => observed.push((id, value.into_owned())),
+                None => continue,
+            },
         }
+        present = true;
     }
+    present.then_some((form, observed))
+}
+
+/// Saves the text, or sends the retrospective on (`to`) with what its form holds saved first,
+/// so that nothing typed is lost. Bad input comes back beside its field, kept.
+async fn write(
+    state: &AppState,
+    (layout, session): (Layout, &Session),
+    ctx: GamedayCtx,
+    body: &str,
+    to: Option<RetroStatus>,
+) -> AppResult<Response> {
+    let ctx = completed(ctx)?;
+    let done = match to {
+        None => "Retrospective saved.",
+        Some(RetroStatus::InReview) => "Sent to review: participants can comment now.",
+        Some(_) => "Published. The team can read it now.",
+    };
+    let (form, observed) = match (read_text(body), to) {
+        (Some(text), _) => text,
+        (None, None) => (RetroForm::default(), Vec::new()),
+        (None, Some(to)) => {
+            let result = actions::transition(&state.db, ctx.gameday.id, &ctx.user, to, None).await;
+            return finish(state, (layout, session), ctx, result, done, Drafts::default()).await;
+        }
+    };
     let mut errors = FieldErrors::new();
     let parsed = form.parse(&mut errors);
     let mut impacts = Vec::new();
@@ -273,11 +299,25 @@ async fn save(
     let Some(parsed) = parsed.filter(|_| errors.is_empty()) else {
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         let drafts = Drafts { retro: Some(form), observed, ..Default::default() };
-        return retro_page(&state, layout, ctx, drafts, errors, status, None).await;
+        return retro_page(state, layout, ctx, drafts, errors, status, None).await;
     };
-    let result = actions::save(&state.db, ctx.gameday.id, &ctx.user, &parsed, &impacts).await;
+    let text = RetroText { text: &parsed, impacts: &impacts };
+    let result = match to {
+        None => actions::save(&state.db, ctx.gameday.id, &ctx.user, &text).await,
+        Some(to) => actions::transition(&state.db, ctx.gameday.id, &ctx.user, to, Some(&text)).await,
+    };
     let drafts = Drafts { retro: Some(form), observed, ..Default::default() };
-    finish(&state, (layout, &session), ctx, result, "Retrospective saved.", drafts).await
+    finish(state, (layout, session), ctx, result, done, drafts).await
+}
+
+async fn save(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    ctx: GamedayCtx,
+    body: String,
+) -> AppResult<Response> {
+    write(&state, (layout, &session), ctx, &body, None).await
 }
 
 async fn submit(
@@ -285,11 +325,9 @@ async fn submit(
     layout: Layout,
     session: Session,
     ctx: GamedayCtx,
+    body: String,
 ) -> AppResult<Response> {
-    let ctx = completed(ctx)?;
-    let result = actions::transition(&state.db, ctx.gameday.id, &ctx.user, RetroStatus::InReview).await;
-    let done = "Sent to review: participants can comment now.";
-    finish(&state, (layout, &session), ctx, result, done, Drafts::default()).await
+    write(&state, (layout, &session), ctx, &body, Some(RetroStatus::InReview)).await
 }
 
 async fn publish(
@@ -297,11 +335,9 @@ async fn publish(
     layout: Layout,
     session: Session,
     ctx: GamedayCtx,
+    body: String,
 ) -> AppResult<Response> {
-    let ctx = completed(ctx)?;
-    let result = actions::transition(&state.db, ctx.gameday.id, &ctx.user, RetroStatus::Published).await;
-    let done = "Published. The team can read it now.";
-    finish(&state, (layout, &session), ctx, result, done, Drafts::default()).await
+    write(&state, (layout, &session), ctx, &body, Some(RetroStatus::Published)).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -353,13 +389,19 @@ async fn add_learning(
     ctx: GamedayCtx,
     Form(form): Form<LearningForm>,
 ) -> AppResult<Response> {
-    check_record(&state, &ctx, Record::Learning).await?;
+    if let Err(err) = check_record(&state, &ctx, Record::Learning).await {
+        let drafts = Drafts { learning: form, ..Default::default() };
+        return finish(&state, (layout, &session), ctx, Err(err), "", drafts).await;
+    }
     let mut errors = FieldErrors::new();
     let Some(learning) = form.parse(&mut errors).filter(|_| errors.is_empty()) else {
         let drafts = Drafts { learning: form, ..Default::default() };
         return retro_page(&state, layout, ctx, drafts, errors, StatusCode::UNPROCESSABLE_ENTITY, None).await;
     };
-    learnings::actions::add_learning(&state.db, ctx.gameday.id, &ctx.user, &learning).await?;
+    if let Err(err) = learnings::actions::add_learning(&state.db, ctx.gameday.id, &ctx.user, &learning).await {
+        let drafts = Drafts { learning: form, ..Default::default() };
+        return finish(&state, (layout, &session), ctx, Err(err), "", drafts).await;
+    }
     flash(&session, FlashKind::Success, "Learning recorded. The team finds it in its learnings library.").await?;
     Ok(see_other(&format!("{}/retrospective#learnings", ctx.url())))
 }
@@ -371,7 +413,10 @@ async fn add_action(
     ctx: GamedayCtx,
     Form(form): Form<ActionForm>,
 ) -> AppResult<Response> {
-    check_record(&state, &ctx, Record::Action).await?;
+    if let Err(err) = check_record(&state, &ctx, Record::Action).await {
+        let drafts = Drafts { action: form, ..Default::default() };
+        return finish(&state, (layout, &session), ctx, Err(err), "", drafts).await;
+    }
     let team_id = ctx.membership.team.id;
     let members: Vec<Uuid> =
         learning_store::team_members(&state.db, team_id).await?.into_iter().map(|(id, _)| id).collect();
@@ -382,7 +427,10 @@ async fn add_action(
         let drafts = Drafts { action: form, ..Default::default() };
         return retro_page(&state, layout, ctx, drafts, errors, StatusCode::UNPROCESSABLE_ENTITY, None).await;
     };
-    learnings::actions::add_action(&state.db, ctx.gameday.id, &ctx.user, &action).await?;
+    if let Err(err) = learnings::actions::add_action(&state.db, ctx.gameday.id, &ctx.user, &action).await {
+        let drafts = Drafts { action: form, ..Default::default() };
+        return finish(&state, (layout, &session), ctx, Err(err), "", drafts).await;
+    }
     flash(&session, FlashKind::Success, "Action added; its owner sees it on their dashboard.").await?;
     Ok(see_other(&format!("{}/retrospective#actions", ctx.url())))
 }

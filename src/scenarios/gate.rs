@@ -296,14 +296,14 @@ mod tests {
     fn a_missing_signature_refuses_announce_and_names_who() {
         let partial = signoffs(&[("Ana", A), ("Li", None), ("Bo", None)]);
         let refusal = announce(GamedayStatus::Running, ScenarioState::Proposed, &partial).unwrap_err();
-        assert_eq!(refusal.0, "Not agreed yet. 2 of 3 participants have not signed revision 3: Li, Bo.");
+        assert_eq!(refusal.0, "Not agreed yet. 2 of 3 signers have not signed revision 3: Li, Bo.");
     }
 
     #[test]
     fn an_objection_refuses_announce_and_says_why() {
         let objected = signoffs(&[("Ana", A), ("Li", O)]);
         let refusal = announce(GamedayStatus::Running, ScenarioState::Proposed, &objected).unwrap_err();
-        assert!(refusal.0.contains("1 object to revision 3: Li (too risky)"), "{}", refusal.0);
+        assert!(refusal.0.contains("1 objection to revision 3: Li (too risky)"), "{}", refusal.0);
     }
 
     #[test]

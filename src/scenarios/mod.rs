@@ -223,7 +223,7 @@ impl Signoffs {
         !self.signers.is_empty() && self.signers.iter().all(|s| s.decision == Some(Decision::Approve))
     }
 
-    /// Why this revision is not agreed, for a refusal: "2 of 5 participants have not signed revision 3: Ana, Li".
+    /// Why this revision is not agreed, for a refusal: "2 of 5 signers have not signed revision 3: Ana, Li".
     pub fn shortfall(&self) -> Option<String> {
         if self.signers.is_empty() {
             return Some("This game day has no required signers: add facilitators or participants.".into());
@@ -235,8 +235,9 @@ impl Signoffs {
             .collect();
         if !objections.is_empty() {
             reasons.push(format!(
-                "{} object to revision {}: {}",
+                "{} {} to revision {}: {}",
                 objections.len(),
+                if objections.len() == 1 { "objection" } else { "objections" },
                 self.revision,
                 objections.join("; ")
             ));
@@ -244,7 +245,7 @@ impl Signoffs {
         let missing: Vec<&str> = self.missing().map(|s| s.name.as_str()).collect();
         if !missing.is_empty() {
             reasons.push(format!(
-                "{} of {} participants have not signed revision {}: {}",
+                "{} of {} signers have not signed revision {}: {}",
                 missing.len(),
                 self.signers.len(),
                 self.revision,

@@ -11,7 +11,7 @@ use crate::accounts::User;
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::gamedays::actions::begin;
-use crate::gamedays::{GamedayRole, GamedayStatus, multiline, parse_link};
+use crate::gamedays::{GamedayStatus, multiline, parse_link};
 use crate::scenarios::store as scenario_store;
 
 /// The observation form as entered.
@@ -131,7 +131,7 @@ pub async fn correct(db: &PgPool, gameday_id: Uuid, actor: &User, original: i64,
             "Only observations can be corrected; the rest of the timeline is recorded by Gameday itself.".into(),
         ));
     }
-    if event.actor != Some(actor.id) && role != Some(GamedayRole::Facilitator) {
+    if !super::may_correct(event.actor, actor.id, role) {
         return Err(AppError::Forbidden("Only its author or a facilitator corrects an observation.".into()));
     }
     let data = serde_json::json!({ "corrects": original });

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::gamedays::GamedayRole;
+
 /// What an event records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -135,6 +137,24 @@ impl EventKind {
                 | EventKind::ScenarioRolledBack
                 | EventKind::ScenarioConcluded
         )
+    }
+}
+
+/// Who may correct an observation: its author, or a facilitator, while on the game day.
+pub fn may_correct(author: Option<Uuid>, viewer: Uuid, role: Option<GamedayRole>) -> bool {
+    match role {
+        Some(GamedayRole::Facilitator) => true,
+        Some(_) => author == Some(viewer),
+        None => false,
+    }
+}
+
+/// How far a viewer's corrections reach, for the page script: `all`, `own` or `none`.
+pub fn correction_reach(role: Option<GamedayRole>) -> &'static str {
+    match role {
+        Some(GamedayRole::Facilitator) => "all",
+        Some(_) => "own",
+        None => "none",
     }
 }
 

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::actions::{self, ObservationForm};
 use super::store;
-use super::views::{EventView, views};
+use super::views::{EventView, views_for};
 use super::{EventKind, Marker};
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
@@ -128,7 +128,7 @@ async fn timeline_page(
     let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
     let total = events.len();
     let zone = layout.zone().to_owned();
-    let mut views = views(&events, &ctx.url(), &zone);
+    let mut views = views_for(&events, &ctx.url(), &zone, ctx.user.id, ctx.role);
     let filter_scenario = filters.scenario.unwrap_or_default();
     let filter_kind = filters.kind.unwrap_or_default();
     if let Ok(id) = Uuid::parse_str(&filter_scenario) {

@@ -3,7 +3,10 @@
 
 use askama::Template;
 
+use uuid::Uuid;
+
 use super::{Event, Marker};
+use crate::gamedays::GamedayRole;
 
 /// An event ready for the shared partial (`partials/_event.html`): the page and the live
 /// stream render the same thing from it.
@@ -27,8 +30,11 @@ pub struct EventView {
     pub at_clock: String,
     pub observed_utc: Option<String>,
     pub observed_clock: Option<String>,
-    /// Where a correction of this event is posted (observations and corrections only).
+    /// Where a correction of this event is posted (observations and corrections only, and only
+    /// for a viewer who may correct it; see [`views_for`]).
     pub correct_url: Option<String>,
+    /// Who recorded the event (the page script decides "Correct" on events pushed live from it).
+    pub author: Option<Uuid>,
 }
 
 impl EventView {
@@ -58,8 +64,22 @@ impl EventView {
             observed_utc: event.observed_at.map(|t| crate::tz::format_utc(&t)),
             observed_clock: event.observed_at.map(|t| crate::tz::format_clock(&t, zone)),
             correct_url: event.is_markdown().then(|| format!("{base}/events/{}/correct", event.seq)),
+            author: event.actor,
         }
     }
+}
+
+/// Like [`views`], for a page seen by `viewer` with `role` on the game day: "Correct" is offered
+/// only on what they may correct. (The live stream renders once for everyone, with [`views`];
+/// the page script removes "Correct" there by the same rule, from `data-author`.)
+pub fn views_for(events: &[Event], base: &str, zone: &str, viewer: Uuid, role: Option<GamedayRole>) -> Vec<EventView> {
+    let mut views = views(events, base, zone);
+    for view in &mut views {
+        if !super::may_correct(view.author, viewer, role) {
+            view.correct_url = None;
+        }
+    }
+    views
 }
 
 /// Builds views for a list of events, linking each corrected event to its corrections.

@@ -124,6 +124,12 @@ impl GamedayCtx {
         format!("/teams/{}/gamedays/{}", self.membership.team.slug, self.gameday.id)
     }
 
+    /// How far the viewer's corrections of observations reach (`all`, `own`, `none`), for the page
+    /// script that trims "Correct" from events pushed live.
+    pub fn correction_reach(&self) -> &'static str {
+        crate::timeline::correction_reach(self.role)
+    }
+
     /// Reads the game day again (after a refused change, to show it as it now stands).
     pub async fn reload(self, state: &AppState) -> AppResult<GamedayCtx> {
         let fresh = gameday_store::gameday_in_team(&state.db, self.membership.team.id, self.gameday.id).await?;

@@ -470,7 +470,7 @@ async fn the_gate_refuses_announce_until_everyone_approved_the_current_revision(
     let response = day.run(&day.ana, &scenario, "announce", &[]).await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
     let page = response.text().await.unwrap();
-    assert!(page.contains("3 of 3 participants have not signed revision 1: Ana, Bo, Li."), "says who is missing");
+    assert!(page.contains("3 of 3 signers have not signed revision 1: Ana, Bo, Li."), "says who is missing");
 
     assert_eq!(day.sign(&day.ana, &scenario, "approve", "").await.status(), StatusCode::SEE_OTHER);
     assert_eq!(day.sign(&day.li, &scenario, "approve", "").await.status(), StatusCode::SEE_OTHER);
@@ -755,4 +755,29 @@ async fn a_late_joiner_after_announcement_blocks_injection_until_they_approve(db
     assert_eq!(day.sign(&mo, &scenario, "object", "too late to object").await.status(), StatusCode::CONFLICT);
     assert_eq!(day.sign(&mo, &scenario, "approve", "").await.status(), StatusCode::SEE_OTHER);
     assert_eq!(day.run(&day.ana, &scenario, "inject", &[]).await.status(), StatusCode::SEE_OTHER);
+}
+
+#[sqlx::test]
+async fn the_pages_say_what_they_mean_about_observers_objections_and_revisions(db: PgPool) {
+    let day = Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    let owner = day.id_of("ana@example.com").await;
+    let mut revised = scenario_form("Stop the primary", &owner);
+    revised[1] = ("hypothesis", "Checkout p99 stays under 250 ms.");
+    assert_eq!(day.app.post_as(&day.ana, &format!("{scenario}/edit"), &revised).await.status(), StatusCode::SEE_OTHER);
+
+    let response = day.add("vi@example.com", "observer").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let page = day.page(&day.ana, &day.url).await;
+    assert!(page.contains("they do not sign"), "the facilitator is not told that an observer signs");
+    assert!(day.page(&day.vi, &day.url).await.contains("you are an <strong>observer</strong>"));
+
+    day.sign(&day.li, &scenario, "object", "too risky").await;
+    let page = day.page(&day.ana, &scenario).await;
+    assert!(page.contains(r#"<ol class="revisions" reversed>"#), "revision 2 is listed as number 2");
+    day.start().await;
+    let response = day.run(&day.ana, &scenario, "announce", &[]).await;
+    let text = response.text().await.unwrap();
+    assert!(text.contains("1 objection to revision 2: Li (too risky)"), "{text}");
+    assert!(text.contains("2 of 3 signers have not signed revision 2: Ana, Bo"), "the facilitator counts as a signer");
 }

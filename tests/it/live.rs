@@ -422,3 +422,29 @@ async fn timings_and_the_picture_are_derived_from_the_timeline(db: PgPool) {
     assert!(overview.contains("<svg") && overview.contains("class=\"mark-inject\""));
     assert!(overview.contains("injected at"), "marks have titles for people and screen readers");
 }
+
+#[sqlx::test]
+async fn correct_is_offered_only_to_the_author_and_facilitators(db: PgPool) {
+    let (day, _) = running_day(db).await;
+    assert_eq!(day.add("vi@example.com", "observer").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(observe(&day, &day.li, "Checkout is slow").await.status(), StatusCode::SEE_OTHER);
+    let seq = last_seq(&day).await;
+    let correct = format!("{}/events/{seq}/correct", day.url);
+    let timeline = format!("{}/timeline", day.url);
+
+    let for_observer = day.page(&day.vi, &timeline).await;
+    let for_other_participant = day.page(&day.bo, &day.url).await;
+    let for_author = day.page(&day.li, &timeline).await;
+    let for_facilitator = day.page(&day.ana, &timeline).await;
+
+    assert!(!for_observer.contains(&correct), "an observer is not offered Correct on someone else's observation");
+    assert!(!for_other_participant.contains(&correct), "nor is another participant");
+    assert!(for_author.contains(&correct), "the author is");
+    assert!(for_facilitator.contains(&correct), "a facilitator is");
+    assert!(for_observer.contains(r#"data-may-correct="own""#), "the page script gets the same rule");
+    assert_eq!(
+        day.app.post_as(&day.vi, &correct, &[("body", "no")]).await.status(),
+        StatusCode::FORBIDDEN,
+        "and the server still refuses"
+    );
+}

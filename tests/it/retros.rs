@@ -278,3 +278,65 @@ async fn the_team_overview_counts_outcomes_and_charts_timings(db: PgPool) {
         StatusCode::NOT_FOUND
     );
 }
+
+#[sqlx::test]
+async fn sending_to_review_saves_what_the_form_holds(db: PgPool) {
+    let (day, scenario) = completed(db).await;
+    let retro = format!("{}/retrospective", day.url);
+    let observed_key = format!("observed_{}", scenario.rsplit('/').next().unwrap());
+    let text = [
+        ("summary", "Typed, never saved, then sent."),
+        ("went_well", "Calm."),
+        ("surprised_us", ""),
+        (observed_key.as_str(), "Writes failed for 40 s."),
+    ];
+
+    let response = day.app.post_as(&day.ana, &format!("{retro}/submit"), &text).await;
+
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (status, summary): (String, String) =
+        sqlx::query_as("select status::text, summary from retrospectives where gameday_id = $1")
+            .bind(day.id)
+            .fetch_one(&day.app.db)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), summary.as_str()), ("in_review", "Typed, never saved, then sent."));
+    assert!(day.page(&day.li, &retro).await.contains("Writes failed for 40 s."), "the observed impact too");
+}
+
+#[sqlx::test]
+async fn an_empty_retrospective_is_not_published_and_says_why(db: PgPool) {
+    let (day, _) = completed(db).await;
+    let retro = format!("{}/retrospective", day.url);
+    assert_eq!(day.app.post_as(&day.ana, &format!("{retro}/submit"), &[]).await.status(), StatusCode::SEE_OTHER);
+
+    let response = day.app.post_as(&day.ana, &format!("{retro}/publish"), &[]).await;
+
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains("Write a summary before publishing"));
+    let status: String = sqlx::query_scalar("select status::text from retrospectives where gameday_id = $1")
+        .bind(day.id)
+        .fetch_one(&day.app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "in_review");
+}
+
+#[sqlx::test]
+async fn a_published_retrospective_offers_no_learning_or_action_form_and_keeps_a_refused_one(db: PgPool) {
+    let (day, _) = completed(db).await;
+    let retro = format!("{}/retrospective", day.url);
+    let summary = [("summary", "Failover took 40 s."), ("went_well", ""), ("surprised_us", "")];
+    assert_eq!(day.app.post_as(&day.ana, &format!("{retro}/submit"), &summary).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.app.post_as(&day.ana, &format!("{retro}/publish"), &[]).await.status(), StatusCode::SEE_OTHER);
+
+    let page = day.page(&day.ana, &retro).await;
+    assert!(!page.contains("Add learning") && !page.contains("Add action"), "no form nobody can use");
+
+    let learning = [("statement", "Typed into a stale page"), ("tags", "")];
+    let response = day.app.post_as(&day.ana, &format!("{}/learnings", day.url), &learning).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("add a dated addendum instead"), "the page says why");
+    assert!(page.contains("<h1>Retrospective</h1>"), "the retrospective page again, not a bare error page");
+}
