@@ -11,13 +11,32 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+/// Which kind of viewer a rendered part is for. A part that offers buttons differs by what the
+/// viewer may do on the game day, never by who they are, so it is rendered once per kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Audience {
+    /// Runs the day: announces, injects, rolls back, concludes.
+    Facilitator,
+    /// On the game day as a participant or an observer: may halt a fault.
+    OnTheDay,
+    /// A member of the team who is not on the game day: reads.
+    Member,
+}
+
+impl Audience {
+    pub const ALL: [Audience; 3] = [Audience::Facilitator, Audience::OnTheDay, Audience::Member];
+}
+
 /// What a page's stream receives.
 #[derive(Debug, Clone)]
 pub enum Live {
     /// A timeline event, rendered with `partials/_event.html` (times in UTC).
     Event { seq: i64, html: Arc<str> },
-    /// The fault banners of the game day, after a fault changed state.
-    Banners { html: Arc<str> },
+    /// The fault banners of the game day for one kind of viewer, after a fault changed state.
+    Banners { audience: Audience, html: Arc<str> },
+    /// Parts of a page that depend on the state of the game day or a scenario, for one kind of
+    /// viewer: elements with ids that replace the elements of the same ids on an open page.
+    Parts { audience: Audience, html: Arc<str> },
 }
 
 struct Channel {
@@ -75,8 +94,9 @@ impl Hub {
         channels.get(&gameday_id).filter(|c| c.sender.receiver_count() > 0).map(|c| (c.last_seq, c.base.clone()))
     }
 
-    /// Broadcasts rendered events (those not yet broadcast, in order), then the banners if given.
-    pub fn broadcast(&self, gameday_id: Uuid, events: Vec<(i64, Arc<str>)>, banners: Option<Arc<str>>) {
+    /// Broadcasts rendered events (those not yet broadcast, in order), then the other messages
+    /// (banners and page parts for each kind of viewer).
+    pub fn broadcast(&self, gameday_id: Uuid, events: Vec<(i64, Arc<str>)>, state: Vec<Live>) {
         let mut channels = self.channels.lock().expect("hub lock");
         let Some(channel) = channels.get_mut(&gameday_id) else { return };
         for (seq, html) in events {
@@ -85,8 +105,8 @@ impl Hub {
                 let _ = channel.sender.send(Arc::new(Live::Event { seq, html }));
             }
         }
-        if let Some(html) = banners {
-            let _ = channel.sender.send(Arc::new(Live::Banners { html }));
+        for message in state {
+            let _ = channel.sender.send(Arc::new(message));
         }
     }
 }
@@ -100,7 +120,7 @@ mod tests {
         let hub = Hub::new();
         let id = Uuid::nil();
         let mut rx = hub.subscribe(id, 2, "/g");
-        hub.broadcast(id, vec![(2, "old".into()), (3, "new".into())], None);
+        hub.broadcast(id, vec![(2, "old".into()), (3, "new".into())], Vec::new());
         match &*rx.try_recv().unwrap() {
             Live::Event { seq, html } => assert_eq!((*seq, &**html), (3, "new")),
             other => panic!("expected event 3, got {other:?}"),

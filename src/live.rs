@@ -31,12 +31,16 @@ use uuid::Uuid;
 
 use crate::error::AppResult;
 use crate::events::NOTIFY_CHANNEL;
+use crate::gamedays::{audience, store as gameday_store};
+use crate::hub::Audience;
 use crate::hub::{Hub, Live};
-use crate::scenarios::views::render_banners;
+use crate::scenarios::store as scenario_store;
+use crate::scenarios::views::{render_banners, render_banners_of, render_state_parts};
 use crate::state::AppState;
 use crate::teams::store as team_store;
 use crate::timeline::store as timeline_store;
 use crate::timeline::views::{EventView, render_event, views};
+use crate::timeline::{Event, EventKind};
 use crate::web::context::GamedayCtx;
 
 pub fn router() -> Router<AppState> {
@@ -71,11 +75,36 @@ async fn publish(db: &PgPool, hub: &Hub, gameday_id: Uuid) -> AppResult<()> {
     if events.is_empty() {
         return Ok(());
     }
-    let fault_changed = events.iter().any(|e| e.is_fault_event());
     let messages = rendered(gameday_id, &views(&events, &base, "UTC"));
-    let banners = if fault_changed { Some(render_banners(db, gameday_id, &base).await?.into()) } else { None };
-    hub.broadcast(gameday_id, messages, banners);
+    let state =
+        if events.iter().any(changes_state) { state_messages(db, gameday_id, &base).await? } else { Vec::new() };
+    hub.broadcast(gameday_id, messages, state);
     Ok(())
+}
+
+/// Whether an event changes what the state parts of a page show: anything but an observation
+/// or a correction, and an observation with a marker (it moves the timings).
+fn changes_state(event: &Event) -> bool {
+    match event.kind() {
+        Some(EventKind::Observation) => event.marker().is_some(),
+        Some(EventKind::Correction) => false,
+        _ => true,
+    }
+}
+
+/// The fault banners and the state parts of a game day's pages, for each kind of viewer.
+async fn state_messages(db: &PgPool, gameday_id: Uuid, base: &str) -> AppResult<Vec<Live>> {
+    let Some(gameday) = gameday_store::gameday(db, gameday_id).await? else { return Ok(Vec::new()) };
+    let scenarios = scenario_store::scenarios_of(db, gameday_id).await?;
+    let events = timeline_store::events(db, gameday_id).await?;
+    let mut messages = Vec::new();
+    for audience in Audience::ALL {
+        messages.push(Live::Banners { audience, html: render_banners_of(&scenarios, base, audience)?.into() });
+    }
+    for (audience, html) in render_state_parts(db, &gameday, base, &events).await? {
+        messages.push(Live::Parts { audience, html: html.into() });
+    }
+    Ok(messages)
 }
 
 /// Catches up every watched game day from the database.
@@ -185,7 +214,9 @@ async fn live(
     let receiver = state.live.subscribe(gameday_id, current, &base);
     let mut pending: VecDeque<(i64, SseEvent)> = VecDeque::new();
     // The banners as they stand now come first: a page that reconnects may have missed a change.
-    pending.push_back((0, banners_message(&render_banners(&state.db, gameday_id, &base).await?)));
+    let me = audience(ctx.role);
+    pending.push_back((0, banners_message(&render_banners(&state.db, gameday_id, &base, me).await?)));
+    pending.extend(parts_for(&state.db, &ctx.gameday, &base, me).await?);
     pending.extend(rendered_after(&state.db, gameday_id, after, &base).await?);
     let stream = LiveStream {
         receiver,
@@ -197,6 +228,7 @@ async fn live(
         shutdown: state.live.shutdown.clone(),
         team_id: ctx.membership.team.id,
         user_id: ctx.user.id,
+        audience: me,
         checked_at: tokio::time::Instant::now(),
     };
     Ok(Sse::new(stream.into_stream()).keep_alive(KeepAlive::default()).into_response())
@@ -211,6 +243,23 @@ async fn rendered_after(db: &PgPool, gameday_id: Uuid, after: i64, base: &str) -
 
 fn event_message(seq: i64, html: &str) -> SseEvent {
     SseEvent::default().id(seq.to_string()).data(html)
+}
+
+/// The state parts of a game day's pages for one kind of viewer, as it stands now (sent first
+/// on every connection, so a page that missed a change is never left stale).
+async fn parts_for(
+    db: &PgPool,
+    gameday: &crate::gamedays::Gameday,
+    base: &str,
+    me: Audience,
+) -> AppResult<Vec<(i64, SseEvent)>> {
+    let events = timeline_store::events(db, gameday.id).await?;
+    let parts = render_state_parts(db, gameday, base, &events).await?;
+    Ok(parts.into_iter().filter(|(a, _)| *a == me).map(|(_, html)| (0, parts_message(&html))).collect())
+}
+
+fn parts_message(html: &str) -> SseEvent {
+    SseEvent::default().event("parts").data(html)
 }
 
 fn banners_message(html: &str) -> SseEvent {
@@ -230,6 +279,8 @@ struct LiveStream {
     shutdown: CancellationToken,
     team_id: Uuid,
     user_id: Uuid,
+    /// The kind of viewer this stream is for: which banners and page parts it is sent.
+    audience: Audience,
     checked_at: tokio::time::Instant,
 }
 
@@ -290,7 +341,13 @@ impl LiveStream {
                         }
                         self.pending.push_back((*seq, event_message(*seq, html)));
                     }
-                    Live::Banners { html } => self.pending.push_back((0, banners_message(html))),
+                    Live::Banners { audience, html } if *audience == self.audience => {
+                        self.pending.push_back((0, banners_message(html)))
+                    }
+                    Live::Parts { audience, html } if *audience == self.audience => {
+                        self.pending.push_back((0, parts_message(html)))
+                    }
+                    Live::Banners { .. } | Live::Parts { .. } => {}
                 },
                 Err(RecvError::Lagged(skipped)) => {
                     tracing::debug!(skipped, gameday = %self.gameday_id, "live stream lagged; resynchronising from the database");
@@ -308,7 +365,7 @@ impl LiveStream {
     async fn resync(&mut self) -> Option<()> {
         let read = async {
             let missing = rendered_after(&self.db, self.gameday_id, self.last_sent, &self.base).await?;
-            let banners = render_banners(&self.db, self.gameday_id, &self.base).await?;
+            let banners = render_banners(&self.db, self.gameday_id, &self.base, self.audience).await?;
             AppResult::Ok((missing, banners))
         };
         match read.await {

@@ -66,8 +66,22 @@ function live() {
     source.addEventListener("message", onMessage);
     source.addEventListener("banners", (message) => {
       const banners = document.getElementById("fault-banners");
-      // Replace only when something changed, so links in the banners stay put under the pointer.
-      if (banners && banners.innerHTML.trim() !== message.data.trim()) banners.innerHTML = message.data;
+      if (!banners) return;
+      // Keep each banner that did not change (a reason being typed into its Halt form stays).
+      const fresh = parse(message.data);
+      const kept = fresh.map((node) => {
+        const old = node.id && document.getElementById(node.id);
+        return old && old.outerHTML === node.outerHTML ? old : carryOver(old, node);
+      });
+      banners.replaceChildren(...kept);
+    });
+    // Parts of the page that depend on the state of the game day or a scenario: each replaces
+    // the element of the same id, when it changed.
+    source.addEventListener("parts", (message) => {
+      for (const node of parse(message.data)) {
+        const old = node.id && document.getElementById(node.id);
+        if (old && old.outerHTML !== node.outerHTML) old.replaceWith(carryOver(old, node));
+      }
     });
   };
   // Leaving the page closes the stream at once (a browser allows few connections per site).
@@ -104,6 +118,26 @@ function live() {
     }
   };
   connect();
+}
+
+/// The elements of an HTML fragment.
+function parse(html) {
+  const template = document.createElement("template");
+  template.innerHTML = html.trim();
+  return [...template.content.children];
+}
+
+/// What a person typed into `old` (inputs with ids) goes on in `fresh`, focus included.
+function carryOver(old, fresh) {
+  if (!old) return fresh;
+  for (const field of old.querySelectorAll("input[id], textarea[id]")) {
+    const twin = fresh.querySelector(`#${CSS.escape(field.id)}`);
+    if (!twin || field.type === "hidden") continue;
+    if (field.type === "checkbox" || field.type === "radio") twin.checked = field.checked;
+    else twin.value = field.value;
+    if (document.activeElement === field) requestAnimationFrame(() => twin.focus());
+  }
+  return fresh;
 }
 
 // The stream opens after the page has loaded, so it never holds up the page itself.

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::form::{FieldErrors, bounded_text};
+use crate::hub::Audience;
 use crate::teams::TeamRole;
 
 /// Where a game day stands.
@@ -208,6 +209,26 @@ pub fn cancel(status: GamedayStatus) -> Result<(), Refusal> {
     match status {
         GamedayStatus::Draft | GamedayStatus::Scheduled => Ok(()),
         other => refuse(format!("A {} game day cannot be cancelled.", other.as_str())),
+    }
+}
+
+/// The kind of viewer someone with `role` on the game day is, for the parts of a page that are
+/// rendered once per kind (`hub::Audience`).
+pub fn audience(role: Option<GamedayRole>) -> Audience {
+    match role {
+        Some(GamedayRole::Facilitator) => Audience::Facilitator,
+        Some(_) => Audience::OnTheDay,
+        None => Audience::Member,
+    }
+}
+
+/// A role that may do exactly what `audience` may, to ask the rules for a part rendered for it
+/// (participants and observers may do the same on a running scenario: halt it).
+pub fn role_of(audience: Audience) -> Option<GamedayRole> {
+    match audience {
+        Audience::Facilitator => Some(GamedayRole::Facilitator),
+        Audience::OnTheDay => Some(GamedayRole::Observer),
+        Audience::Member => None,
     }
 }
 

@@ -24,6 +24,23 @@ pub async fn gameday_in_team(db: impl PgExecutor<'_>, team_id: Uuid, id: Uuid) -
     .await
 }
 
+/// The game day with this id (for the live hub, which has checked nothing about the viewer:
+/// it renders what every viewer of the game day may see).
+#[tracing::instrument(skip(db))]
+pub async fn gameday(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Gameday>> {
+    sqlx::query_as!(
+        Gameday,
+        r#"
+        select id, team_id, title, objective, environment, systems, starts_at, ends_at, call_link,
+               status as "status: GamedayStatus", cancel_reason, ics_sequence
+        from gamedays where id = $1
+        "#,
+        id
+    )
+    .fetch_optional(db)
+    .await
+}
+
 /// Locks the game day's row for this transaction. Every change to a game day, its participants,
 /// scenarios and sign-offs takes this lock first, so they are serialised per game day.
 #[tracing::instrument(skip(conn))]

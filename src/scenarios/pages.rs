@@ -7,15 +7,15 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use uuid::Uuid;
 
-use super::gate::{self, Move, Outcome, ScenarioState};
+use super::gate::{self, ScenarioState};
 use super::store::{self, Revision, Scenario};
+use super::views::{RunCard, run_card};
 use super::{BlastRadius, Decision, FieldChange, ScenarioForm, Signoffs};
 use crate::error::AppResult;
 use crate::form::FieldErrors;
 use crate::gamedays::GamedayRole;
 use crate::gamedays::store::{self as gameday_store, Participant};
 use crate::state::AppState;
-use crate::timeline::timings::{self, Timings};
 use crate::weaknesses::store::{self as weakness_store, Weakness};
 use crate::web::context::GamedayCtx;
 use crate::web::{Layout, render_status};
@@ -71,14 +71,10 @@ struct ShowPage {
     compare: Option<(i32, i32, Vec<FieldChange>)>,
     /// A refused change: its messages, shown at the top.
     alert: Option<String>,
-    outcomes: [Outcome; 3],
     in_flight: Vec<Scenario>,
     last_seq: i64,
-    timings: Timings,
-    /// Start tiny: a smaller scenario on this target that held.
-    smaller_held: Option<String>,
-    /// The linked known weakness: (id, title, open?).
-    weakness: Option<(Uuid, String, bool)>,
+    /// The run card: outcome, timings, and the moves the viewer may make (also pushed live).
+    run: RunCard,
     team_weaknesses: Vec<Weakness>,
     incident: Option<(Uuid, String, Option<String>)>,
 }
@@ -104,47 +100,6 @@ impl ShowPage {
     /// Whether the viewer may object to the current revision now.
     fn can_object(&self) -> bool {
         self.is_signer() && gate::sign(self.scenario.state, self.my_decision().is_some(), Decision::Object).is_ok()
-    }
-
-    /// The move a facilitator viewing the page can make next, if any.
-    fn my_move(&self) -> Option<Move> {
-        if self.is_facilitator() { self.scenario.state.next_move() } else { None }
-    }
-
-    fn can_announce(&self) -> bool {
-        self.my_move() == Some(Move::Announce)
-    }
-
-    fn can_inject(&self) -> bool {
-        self.my_move() == Some(Move::Inject)
-    }
-
-    fn can_roll_back(&self) -> bool {
-        self.my_move() == Some(Move::RollBack)
-    }
-
-    fn can_conclude(&self) -> bool {
-        self.my_move() == Some(Move::Conclude)
-    }
-
-    /// Announcing would escalate past start tiny: the form asks for the acknowledgement.
-    fn needs_acknowledgement(&self) -> bool {
-        gate::start_tiny(self.scenario.fields.blast_radius, self.smaller_held.as_deref(), false).is_err()
-    }
-
-    /// Injecting targets an open weakness: the form asks why.
-    fn needs_weakness_reason(&self) -> bool {
-        let open = self.weakness.as_ref().is_some_and(|(_, _, open)| *open);
-        gate::weakness_gate(open, None).is_err()
-    }
-
-    fn can_halt(&self) -> bool {
-        gate::may_halt(self.ctx.role) && gate::halt(self.scenario.state).is_ok()
-    }
-
-    /// Someone who is not a facilitator waits for one to announce the scenario.
-    fn awaits_facilitator(&self) -> bool {
-        !self.is_facilitator() && self.scenario.state.next_move() == Some(Move::Announce)
     }
 
     /// Whether the viewer may edit the scenario (or its link to a weakness) now.
@@ -193,18 +148,7 @@ pub async fn scenario_page(
     let in_flight =
         store::scenarios_of(&state.db, ctx.gameday.id).await?.into_iter().filter(|s| s.state.in_flight()).collect();
     let events = crate::timeline::store::events(&state.db, ctx.gameday.id).await?;
-    let timings = timings::timings(&events, scenario.id);
-    let f = &scenario.fields;
-    let smaller_held = store::smaller_that_held(
-        &state.db,
-        ctx.membership.team.id,
-        scenario.id,
-        &f.target_system,
-        f.blast_radius,
-        &ctx.gameday.environment,
-    )
-    .await?;
-    let weakness = weakness_store::linked_weakness(&state.db, scenario.id).await?;
+    let run = run_card(&state.db, &ctx.gameday, &ctx.url(), scenario.clone(), &events, ctx.role).await?;
     let team_weaknesses = weakness_store::weaknesses(&state.db, ctx.membership.team.id).await?;
     let incident = weakness_store::linked_incident(&state.db, scenario.id).await?;
     let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
@@ -212,9 +156,7 @@ pub async fn scenario_page(
     let page = ShowPage {
         in_flight,
         last_seq,
-        timings,
-        smaller_held,
-        weakness,
+        run,
         team_weaknesses,
         incident,
         layout,
@@ -225,7 +167,6 @@ pub async fn scenario_page(
         latest_changes,
         compare,
         alert,
-        outcomes: Outcome::ALL,
     };
     render_status(status, &page)
 }

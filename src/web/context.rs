@@ -130,6 +130,11 @@ impl GamedayCtx {
         crate::timeline::correction_reach(self.role)
     }
 
+    /// Whether the viewer may halt a fault in flight (the banners offer the button).
+    pub fn may_halt(&self) -> bool {
+        crate::scenarios::gate::may_halt(self.role)
+    }
+
     /// Reads the game day again (after a refused change, to show it as it now stands).
     pub async fn reload(self, state: &AppState) -> AppResult<GamedayCtx> {
         let fresh = gameday_store::gameday_in_team(&state.db, self.membership.team.id, self.gameday.id).await?;

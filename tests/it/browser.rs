@@ -479,3 +479,73 @@ async fn from_a_completed_game_day_to_a_published_retrospective_found_again_by_s
         browser.close().await.unwrap();
     }
 }
+
+/// Waits until the element with `id` reads `text` (trimmed; badges are upper-cased by the
+/// stylesheet), without reloading the page.
+async fn wait_for_element_text(browser: &Client, id: &str, text: &str, wait: Duration) -> bool {
+    let deadline = std::time::Instant::now() + wait;
+    while std::time::Instant::now() < deadline {
+        if let Ok(element) = browser.find(Locator::Id(id)).await
+            && element.text().await.is_ok_and(|t| t.trim().eq_ignore_ascii_case(text))
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[sqlx::test]
+async fn an_observer_sees_the_injection_live_and_halts_it_from_the_banner(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    day.all_approve(&scenario).await;
+    assert_eq!(day.add("vi@example.com", "observer").await.status(), reqwest::StatusCode::SEE_OTHER);
+    day.start().await;
+    assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), reqwest::StatusCode::SEE_OTHER);
+    let sid = scenario.rsplit('/').next().unwrap().to_owned();
+    let app = &day.app;
+    let driver = Driver::start().await;
+    let ana = sign_in(&driver, app, "ana@example.com").await;
+    let vi = sign_in(&driver, app, "vi@example.com").await;
+
+    // Vi, an observer, watches the scenario page; Ana, the facilitator, has it open too.
+    vi.goto(&app.url(&scenario)).await.unwrap();
+    assert!(wait_for_text(&vi, "Live", Duration::from_secs(5)).await, "the live indicator turns on");
+    vi.execute("document.body.dataset.untouched = 'yes';", vec![]).await.unwrap();
+    assert!(
+        vi.find(Locator::XPath("//button[normalize-space()='Halt fault']")).await.is_ok(),
+        "announced: Vi may halt"
+    );
+    ana.goto(&app.url(&scenario)).await.unwrap();
+    assert!(wait_for_text(&ana, "Live", Duration::from_secs(5)).await);
+    ana.execute("document.body.dataset.untouched = 'yes';", vec![]).await.unwrap();
+
+    // Ana injects from a second tab of hers (her open page stays as it is).
+    assert_eq!(day.run(&day.ana, &scenario, "inject", &[]).await.status(), reqwest::StatusCode::SEE_OTHER);
+
+    // Vi's page turns to injected without a reload, still with the Halt button.
+    let state = format!("state-{sid}");
+    assert!(wait_for_element_text(&vi, &state, "Injected", Duration::from_secs(10)).await, "Vi sees it injected");
+    assert!(wait_for_text(&vi, "Injected:", Duration::from_secs(5)).await, "the banner says so");
+    assert!(vi.find(Locator::XPath("//button[normalize-space()='Halt fault']")).await.is_ok());
+    let untouched = vi.execute("return document.body.dataset.untouched;", vec![]).await.unwrap();
+    assert_eq!(untouched, "yes", "Vi's page was not reloaded");
+    // Ana's open page offers the next move, Roll back, without a reload.
+    assert!(wait_for_text(&ana, "Roll back", Duration::from_secs(10)).await, "Ana's run card moved on");
+    screenshot(&vi, "22-observer-sees-injection").await;
+
+    // Vi halts from the banner; Ana's page shows the halt, and the conclusion form, live.
+    fill(&vi, "Why halt “Stop the primary”?", "checkout errors at 5%").await;
+    click_button(&vi, "Halt").await;
+    assert!(wait_for_text(&vi, "Halted. Everyone sees who halted it and why.", Duration::from_secs(5)).await);
+    assert!(wait_for_element_text(&ana, &state, "Halted", Duration::from_secs(10)).await, "Ana sees the halt");
+    assert!(wait_for_text(&ana, "Conclude", Duration::from_secs(5)).await);
+    let untouched = ana.execute("return document.body.dataset.untouched;", vec![]).await.unwrap();
+    assert_eq!(untouched, "yes", "Ana's page was not reloaded");
+    screenshot(&ana, "23-facilitator-sees-halt").await;
+
+    for browser in [ana, vi] {
+        browser.close().await.unwrap();
+    }
+}

@@ -290,6 +290,8 @@ async fn the_stream_sends_the_same_partial_the_page_renders(db: PgPool) {
     let mut stream = Stream::open(&day.bo, &live, None).await;
     let first = stream.next(Duration::from_secs(5)).await.expect("the stream opens with the current banners");
     assert_eq!(first.event.as_deref(), Some("banners"));
+    let parts = stream.next(Duration::from_secs(5)).await.expect("then the page parts as they stand now");
+    assert_eq!(parts.event.as_deref(), Some("parts"));
     observe(&day, &day.li, "Checkout **p99** is 900 ms").await;
     let sse = stream.next(Duration::from_secs(5)).await.expect("the observation arrives");
     let seq = sse.id.unwrap();
@@ -345,6 +347,7 @@ async fn two_instances_on_one_database_show_the_same_stream(db: PgPool) {
     let mut on_b = Stream::open(&bo, &format!("{other}{}/live", day.url), None).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let _banners = on_b.next(Duration::from_secs(5)).await.expect("the stream opens");
+    let _parts = on_b.next(Duration::from_secs(5)).await.expect("with the page parts");
     let posted = std::time::Instant::now();
     observe(&day, &day.li, "posted to instance A").await;
     let sse = on_b.next(Duration::from_secs(5)).await.expect("instance B streams what A wrote");
