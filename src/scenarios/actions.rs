@@ -125,6 +125,9 @@ pub async fn sign(
     let current = store::signoffs::signoffs(&mut *tx, gameday_id, scenario_id, revision).await?;
     let already_signed = current.signers.iter().any(|s| s.user_id == actor.id && s.decision.is_some());
     gate::sign(scenario.state, already_signed, decision)?;
+    if decision == Decision::Approve {
+        gate::check_complete(&scenario.fields)?;
+    }
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     if decision == Decision::Object && reason.is_none() {
         return Err(AppError::invalid("reason", "An objection needs a reason, so the plan can be fixed."));

@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{BlastRadius, Decision, Signoffs};
+use super::{BlastRadius, Decision, ScenarioFields, Signoffs};
 use crate::gamedays::{GamedayRole, GamedayStatus, Refusal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
@@ -198,6 +198,17 @@ pub fn inject(gameday: GamedayStatus, state: ScenarioState, signoffs: &Signoffs)
         Some(why) => refuse(format!("Not agreed any more. {why}")),
         None => Ok(()),
     }
+}
+
+/// A scenario is approved only once every field is written: placeholders left by a draft (an
+/// incident replay) are filled in first. (An objection is always possible.)
+pub fn check_complete(fields: &ScenarioFields) -> Result<(), Refusal> {
+    let missing = fields.placeholders();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing.iter().map(|l| l.to_lowercase()).collect::<Vec<_>>().join(", ");
+    refuse(format!("Not ready to approve: write the {list} first (they still hold a placeholder)."))
 }
 
 /// Anyone on the game day may halt an announced or injected fault.

@@ -55,6 +55,13 @@ pub enum Decision {
     Object,
 }
 
+/// What a drafted scenario says in a field nobody has written yet (see
+/// [`ScenarioFields::placeholders`]).
+pub const TO_BE_DECIDED: &str = "to be decided";
+/// What a drafted scenario says in a field to be agreed with the signers.
+pub const TO_BE_AGREED: &str = "To be agreed before sign-off.";
+const PLACEHOLDERS: [&str; 2] = [TO_BE_DECIDED, TO_BE_AGREED];
+
 /// The content of a scenario revision: what everyone signs, word for word.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScenarioFields {
@@ -97,6 +104,16 @@ impl ScenarioFields {
             ("Abort owner", owner_name.to_owned()),
             ("Rollback plan", self.rollback_plan.clone()),
         ]
+    }
+
+    /// The fields that still hold a placeholder ([`PLACEHOLDERS`]), by label: a scenario
+    /// drafted for someone (an incident replay) is not agreed to until it is written.
+    pub fn placeholders(&self) -> Vec<&'static str> {
+        self.labelled("")
+            .into_iter()
+            .filter(|(_, value)| PLACEHOLDERS.iter().any(|p| value.trim().eq_ignore_ascii_case(p)))
+            .map(|(label, _)| label)
+            .collect()
     }
 
     /// What changed from `self` to `after`, field by field.
@@ -271,6 +288,15 @@ mod tests {
             abort_owner: None,
             rollback_plan: "the deployment recreates it".into(),
         }
+    }
+
+    #[test]
+    fn placeholders_are_named_by_their_field() {
+        assert!(fields().placeholders().is_empty());
+        let mut draft = fields();
+        draft.target_system = TO_BE_DECIDED.into();
+        draft.rollback_plan = format!("  {TO_BE_AGREED} ");
+        assert_eq!(draft.placeholders(), vec!["Target system", "Rollback plan"]);
     }
 
     #[test]

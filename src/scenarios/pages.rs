@@ -94,7 +94,14 @@ impl ShowPage {
 
     /// Whether the viewer may approve the current revision now.
     fn can_approve(&self) -> bool {
-        self.is_signer() && gate::sign(self.scenario.state, self.my_decision().is_some(), Decision::Approve).is_ok()
+        self.is_signer()
+            && gate::sign(self.scenario.state, self.my_decision().is_some(), Decision::Approve).is_ok()
+            && gate::check_complete(&self.scenario.fields).is_ok()
+    }
+
+    /// Why the current revision cannot be approved yet, when placeholders remain.
+    fn incomplete(&self) -> Option<String> {
+        gate::check_complete(&self.scenario.fields).err().map(|refusal| refusal.0)
     }
 
     /// Whether the viewer may object to the current revision now.

@@ -101,6 +101,11 @@ pub async fn observe(db: &PgPool, gameday_id: Uuid, actor: &User, observation: &
         scenario_store::scenario(&mut *tx, gameday_id, scenario)
             .await?
             .ok_or_else(|| AppError::invalid("scenario", "That scenario is not part of this game day."))?;
+        if let Some(marker) = observation.marker {
+            let injected_at = store::injected_at(&mut *tx, gameday_id, scenario).await?;
+            let when = observation.observed_at.unwrap_or_else(OffsetDateTime::now_utc);
+            super::timings::check_marker_time(marker, when, injected_at).map_err(AppError::of_field("observed_at"))?;
+        }
     }
     let mut data = serde_json::Map::new();
     if let Some(marker) = observation.marker {

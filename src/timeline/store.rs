@@ -84,6 +84,23 @@ pub async fn event(db: impl PgExecutor<'_>, gameday_id: Uuid, seq: i64) -> sqlx:
     .await
 }
 
+/// When a scenario of the game day was first injected, if it was.
+#[tracing::instrument(skip(db))]
+pub async fn injected_at(
+    db: impl PgExecutor<'_>,
+    gameday_id: Uuid,
+    scenario_id: Uuid,
+) -> sqlx::Result<Option<OffsetDateTime>> {
+    sqlx::query_scalar!(
+        "select min(coalesce(observed_at, at)) from timeline_events
+         where gameday_id = $1 and scenario_id = $2 and kind = 'scenario_injected'",
+        gameday_id,
+        scenario_id
+    )
+    .fetch_one(db)
+    .await
+}
+
 /// The last sequence number of each of these game days.
 #[tracing::instrument(skip(db))]
 pub async fn last_seqs(db: impl PgExecutor<'_>, gameday_ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, i64)>> {

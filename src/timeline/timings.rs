@@ -33,6 +33,27 @@ fn marked(event: &Event, marker: Marker) -> bool {
     event.kind() == Some(EventKind::Observation) && event.marker() == Some(marker)
 }
 
+/// A detection or repair marker counts towards a scenario's timings only at or after its
+/// injection (`when` is when the thing was observed): one dated before the injection is refused
+/// with the reason rather than silently left out.
+pub fn check_marker_time(
+    marker: Marker,
+    when: OffsetDateTime,
+    injected_at: Option<OffsetDateTime>,
+) -> Result<(), String> {
+    if !matches!(marker, Marker::Detection | Marker::Repair) {
+        return Ok(());
+    }
+    match injected_at {
+        Some(injected) if when < injected => Err(format!(
+            "The scenario was injected at {} UTC; a {} before that does not count. Check the time.",
+            crate::tz::format_clock(&injected, "UTC"),
+            marker.label().to_lowercase()
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Derives a scenario's timings from the game day's events.
 pub fn timings(events: &[Event], scenario: Uuid) -> Timings {
     let own: Vec<&Event> = events.iter().filter(|e| e.scenario_id == Some(scenario)).collect();

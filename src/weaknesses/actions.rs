@@ -13,7 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::events;
 use crate::gamedays::actions::{begin, require_facilitator};
 use crate::scenarios::store as scenario_store;
-use crate::scenarios::{BlastRadius, ScenarioFields};
+use crate::scenarios::{BlastRadius, ScenarioFields, TO_BE_AGREED, TO_BE_DECIDED};
 use crate::teams::Membership;
 use crate::timeline::{EventKind, NewEvent};
 
@@ -61,12 +61,12 @@ pub async fn replay(db: &PgPool, gameday_id: Uuid, actor: &User, incident: &Inci
         } else {
             format!("Reproduce: {}", incident.summary)
         },
-        target_system: "to be decided".into(),
+        target_system: TO_BE_DECIDED.into(),
         blast_radius: BlastRadius::Tiny,
-        expected_impact: "To be agreed before sign-off.".into(),
-        abort_criteria: "To be agreed before sign-off.".into(),
+        expected_impact: TO_BE_AGREED.into(),
+        abort_criteria: TO_BE_AGREED.into(),
         abort_owner: Some(actor.id),
-        rollback_plan: "To be agreed before sign-off.".into(),
+        rollback_plan: TO_BE_AGREED.into(),
     };
     let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
     let scenario = crate::scenarios::actions::create_in(&mut tx, &gameday, role, actor, &fields).await?;

@@ -451,3 +451,32 @@ async fn correct_is_offered_only_to_the_author_and_facilitators(db: PgPool) {
         "and the server still refuses"
     );
 }
+
+#[sqlx::test]
+async fn a_detection_dated_before_the_injection_is_refused_with_the_reason(db: PgPool) {
+    let (day, scenario) = running_day(db).await;
+    let sid = scenario.rsplit('/').next().unwrap().to_owned();
+    assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.run(&day.ana, &scenario, "inject", &[]).await.status(), StatusCode::SEE_OTHER);
+    let injected: time::OffsetDateTime =
+        sqlx::query_scalar("select at from timeline_events where gameday_id = $1 and kind = 'scenario_injected'")
+            .bind(day.id)
+            .fetch_one(&day.app.db)
+            .await
+            .unwrap();
+    let before = gameday::tz::format_utc(&(injected - time::Duration::minutes(5))).trim_end_matches('Z').to_owned();
+    let form = [
+        ("body", "the alert fired"),
+        ("scenario", sid.as_str()),
+        ("marker", "detection"),
+        ("observed_at", before.as_str()),
+    ];
+
+    let response = day.app.post_as(&day.li, &format!("{}/observations", day.url), &form).await;
+
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    let at = page.find(r#"id="observed_at-error">"#).expect("the reason stands beside the time");
+    assert!(page[at..].split("</p>").next().unwrap().contains("before that does not count"));
+    assert!(page.contains("the alert fired"), "what was typed is kept");
+}

@@ -167,3 +167,31 @@ async fn an_incident_is_replayed_as_a_scenario_draft_that_keeps_the_link(db: PgP
     assert!(page.contains("Replays</dt><dd>Checkout outage of 14 March"));
     assert!(page.contains("https://postmortems.example/42"));
 }
+
+#[sqlx::test]
+async fn a_replayed_incident_is_approved_only_once_its_placeholders_are_written(db: PgPool) {
+    let day = Day::new(db).await;
+    let incidents = format!("/teams/{}/incidents", day.slug);
+    let form = [("title", "Disk full"), ("happened_on", "2026-03-14"), ("summary", ""), ("link", "")];
+    assert_eq!(day.app.post_as(&day.ana, &incidents, &form).await.status(), StatusCode::SEE_OTHER);
+    let incident: uuid::Uuid = sqlx::query_scalar("select id from incidents").fetch_one(&day.app.db).await.unwrap();
+    let gameday = day.id.to_string();
+    let response =
+        day.app.post_as(&day.ana, &format!("{incidents}/{incident}/replay"), &[("gameday", gameday.as_str())]).await;
+    let scenario = location(&response).trim_end_matches("/edit").to_owned();
+
+    let response = day.sign(&day.li, &scenario, "approve", "").await;
+
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Not ready to approve: write the target system, expected impact"), "says which fields");
+    let page = day.page(&day.li, &scenario).await;
+    assert!(!page.contains("Approve revision 1"), "no Approve button on a draft with placeholders");
+    assert_eq!(day.sign(&day.li, &scenario, "object", "not written yet").await.status(), StatusCode::SEE_OTHER);
+
+    // Written out, it is approved as any scenario.
+    let owner = day.id_of("ana@example.com").await;
+    let written = crate::gamedays::scenario_form("Replay: Disk full", &owner);
+    assert_eq!(day.app.post_as(&day.ana, &format!("{scenario}/edit"), &written).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.sign(&day.li, &scenario, "approve", "").await.status(), StatusCode::SEE_OTHER);
+}
