@@ -31,11 +31,12 @@ use uuid::Uuid;
 
 use crate::error::AppResult;
 use crate::events::NOTIFY_CHANNEL;
+use crate::gamedays::views::render_state_parts;
 use crate::gamedays::{audience, store as gameday_store};
 use crate::hub::Audience;
 use crate::hub::{Hub, Live};
 use crate::scenarios::store as scenario_store;
-use crate::scenarios::views::{render_banners, render_banners_of, render_state_parts};
+use crate::scenarios::views::{render_banners, render_banners_of};
 use crate::state::AppState;
 use crate::teams::store as team_store;
 use crate::timeline::store as timeline_store;

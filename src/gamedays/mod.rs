@@ -5,6 +5,7 @@ pub mod actions;
 pub mod pages;
 pub mod routes;
 pub mod store;
+pub mod views;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

@@ -2,23 +2,21 @@
 //! scenarios, participants, the day at a glance and the timeline. The buttons it offers ask the
 //! lifecycle rules in `gamedays` (the server checks the same rules when one is pressed).
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
 use uuid::Uuid;
 
 use super::store::{self, Participant};
-use super::{Gameday, GamedayForm, GamedayRole, GamedayStatus, Step};
+use super::views::{DayActions, ScenarioLine, scenario_lines};
+use super::{Gameday, GamedayForm, GamedayRole, GamedayStatus};
 use crate::error::AppResult;
 use crate::form::FieldErrors;
-use crate::scenarios::Signoffs;
 use crate::scenarios::store::{self as scenario_store, Scenario};
 use crate::state::AppState;
 use crate::teams::Membership;
 use crate::timeline::store as timeline;
-use crate::timeline::timings::{self, Picture, Timings};
+use crate::timeline::timings::{self, Picture};
 use crate::timeline::views::{EventView, views_for};
 use crate::web::context::GamedayCtx;
 use crate::web::{Layout, render_status};
@@ -55,13 +53,6 @@ pub fn form_page(
     render_status(status, &FormPage { layout, membership, gameday, form, errors })
 }
 
-/// A scenario in the game-day list with where its sign-off stands.
-pub struct ScenarioLine {
-    pub scenario: Scenario,
-    pub signoffs: Signoffs,
-    pub timings: Timings,
-}
-
 #[derive(Template)]
 #[template(path = "gamedays/show.html")]
 struct ShowPage {
@@ -76,6 +67,8 @@ struct ShowPage {
     picture: Option<Picture>,
     /// A refused change: its messages, shown at the top.
     alert: Option<String>,
+    /// The lifecycle buttons (also pushed live).
+    day: DayActions,
     roles: [GamedayRole; 3],
     me: Uuid,
 }
@@ -85,40 +78,10 @@ impl ShowPage {
         self.ctx.role == Some(GamedayRole::Facilitator)
     }
 
-    /// Whether the viewer may change the plan (details, scenarios, participants) now.
-    fn can_edit_plan(&self) -> bool {
-        self.is_facilitator() && super::edit_plan(self.ctx.gameday.status).is_ok()
-    }
-
-    /// The lifecycle step the viewer can take next, if any.
-    fn my_step(&self) -> Option<Step> {
-        if self.is_facilitator() { self.ctx.gameday.status.next_step() } else { None }
-    }
-
-    fn can_schedule(&self) -> bool {
-        self.my_step() == Some(Step::Schedule)
-    }
-
-    fn can_start(&self) -> bool {
-        self.my_step() == Some(Step::Start)
-    }
-
-    fn can_complete(&self) -> bool {
-        self.my_step() == Some(Step::Complete)
-    }
-
-    fn can_cancel(&self) -> bool {
-        self.is_facilitator() && super::cancel(self.ctx.gameday.status).is_ok()
-    }
-
-    fn has_retrospective(&self) -> bool {
-        crate::retros::open(self.ctx.gameday.status).is_ok()
-    }
-
     /// Whether the viewer may take `p` off the game day (it keeps a facilitator).
     fn can_remove(&self, p: &Participant) -> bool {
         let facilitators = super::facilitators(self.participants.iter().map(|p| p.role));
-        self.can_edit_plan() && super::check_participant_change(p.role, None, facilitators).is_ok()
+        self.day.can_edit_plan() && super::check_participant_change(p.role, None, facilitators).is_ok()
     }
 }
 
@@ -140,15 +103,9 @@ pub async fn gameday_page(
     let zone = layout.zone().to_owned();
     let picture = timings::picture(&events, &labels, |t| crate::tz::format_clock(t, &zone));
     let in_flight = scenarios.iter().filter(|s| s.state.in_flight()).cloned().collect();
-    let mut signoffs: HashMap<Uuid, Signoffs> = scenario_store::signoffs::signoffs_of_gameday(&state.db, id).await?;
-    let scenarios = scenarios
-        .into_iter()
-        .map(|scenario| {
-            let signoffs = signoffs.remove(&scenario.id).unwrap_or_else(|| Signoffs::unsigned(scenario.revision));
-            let timings = timings::timings(&events, scenario.id);
-            ScenarioLine { scenario, signoffs, timings }
-        })
-        .collect();
+    let signoffs = scenario_store::signoffs::signoffs_of_gameday(&state.db, id).await?;
+    let scenarios = scenario_lines(scenarios, signoffs, &events);
+    let day = DayActions { url: ctx.url(), gameday: ctx.gameday.clone(), role: ctx.role };
     let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
     let events = views_for(&events, &ctx.url(), layout.zone(), ctx.user.id, ctx.role);
     let alert = (!errors.is_empty()).then(|| errors.messages().join(" "));
@@ -163,6 +120,7 @@ pub async fn gameday_page(
         last_seq,
         picture,
         alert,
+        day,
         roles: GamedayRole::ALL,
         me,
     };

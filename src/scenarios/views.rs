@@ -99,6 +99,17 @@ impl RunCard {
     }
 }
 
+#[derive(Template)]
+#[template(path = "partials/_scenario_parts.html")]
+struct ScenarioParts<'a> {
+    run: &'a RunCard,
+}
+
+/// A scenario's state badge and run card, as the live stream pushes them.
+pub fn render_scenario_parts(run: &RunCard) -> askama::Result<String> {
+    ScenarioParts { run }.render()
+}
+
 /// The run card of `scenario` for a viewer with `role`, reading what its rules need.
 pub async fn run_card(
     db: &PgPool,
@@ -122,43 +133,4 @@ pub async fn run_card(
     let timings = timings(events, scenario.id);
     let url = format!("{base}/scenarios/{}", scenario.id);
     Ok(RunCard { url, scenario, gameday_status: gameday.status, role, smaller_held, weakness, timings })
-}
-
-#[derive(Template)]
-#[template(path = "partials/_scenario_parts.html")]
-struct ScenarioParts<'a> {
-    run: &'a RunCard,
-}
-
-#[derive(Template)]
-#[template(path = "partials/_gameday_status.html")]
-struct GamedayStatusPart<'a> {
-    g: &'a Gameday,
-}
-
-/// The parts of a game day's pages that depend on its state, rendered for each kind of viewer:
-/// the game day's status badge, and each scenario's state badge and run card. An open page
-/// replaces its elements of the same ids with them.
-pub async fn render_state_parts(
-    db: &PgPool,
-    gameday: &Gameday,
-    base: &str,
-    events: &[Event],
-) -> AppResult<Vec<(Audience, String)>> {
-    let scenarios = store::scenarios_of(db, gameday.id).await?;
-    let status = GamedayStatusPart { g: gameday }.render()?;
-    let mut cards = Vec::with_capacity(scenarios.len());
-    for scenario in scenarios {
-        cards.push(run_card(db, gameday, base, scenario, events, None).await?);
-    }
-    let mut parts = Vec::new();
-    for audience in Audience::ALL {
-        let mut html = status.clone();
-        for card in &mut cards {
-            card.role = role_of(audience);
-            html.push_str(&ScenarioParts { run: card }.render()?);
-        }
-        parts.push((audience, html));
-    }
-    Ok(parts)
 }

@@ -480,3 +480,46 @@ async fn a_detection_dated_before_the_injection_is_refused_with_the_reason(db: P
     assert!(page[at..].split("</p>").next().unwrap().contains("before that does not count"));
     assert!(page.contains("the alert fired"), "what was typed is kept");
 }
+
+/// The next page parts a stream is sent (other messages skipped).
+async fn next_parts(stream: &mut Stream) -> String {
+    while let Some(sse) = stream.next(Duration::from_secs(5)).await {
+        if sse.event.as_deref() == Some("parts") {
+            return sse.data;
+        }
+    }
+    panic!("no page parts arrived");
+}
+
+#[sqlx::test]
+async fn state_parts_are_pushed_for_each_kind_of_viewer_when_the_day_moves_on(db: PgPool) {
+    let day = Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    day.all_approve(&scenario).await;
+    assert_eq!(day.add("vi@example.com", "observer").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.step(&day.ana, "schedule").await.status(), StatusCode::SEE_OTHER);
+    let live = day.app.url(&format!("{}/live", day.url));
+    let mut facilitator = Stream::open(&day.ana, &live, None).await;
+    let mut observer = Stream::open(&day.vi, &live, None).await;
+    // What each is sent on connecting: the parts as they stand.
+    for stream in [&mut facilitator, &mut observer] {
+        assert_eq!(stream.next(Duration::from_secs(5)).await.unwrap().event.as_deref(), Some("banners"));
+        let parts = stream.next(Duration::from_secs(5)).await.unwrap();
+        assert_eq!(parts.event.as_deref(), Some("parts"));
+        assert!(parts.data.contains(r#"id="gameday-status">Scheduled</span>"#), "{}", parts.data);
+    }
+
+    assert_eq!(day.step(&day.ana, "start").await.status(), StatusCode::SEE_OTHER);
+
+    let for_facilitator = next_parts(&mut facilitator).await;
+    let for_observer = next_parts(&mut observer).await;
+    for parts in [&for_facilitator, &for_observer] {
+        assert!(parts.contains(r#"id="gameday-status">Running</span>"#), "the status badge moves on for everyone");
+        assert!(parts.contains("3 of 3 approved") || parts.contains("all 3 approved"), "the scenario line comes too");
+    }
+    assert!(for_facilitator.contains("End game day") && for_facilitator.contains("Announce fault"));
+    assert!(
+        !for_observer.contains("End game day") && !for_observer.contains("Announce fault"),
+        "no buttons they cannot use"
+    );
+}

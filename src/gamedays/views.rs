@@ -1,0 +1,138 @@
+//! What the game-day pages and the live stream both render of a game day: its status badge, its
+//! lifecycle buttons, and the line under each scenario in its list. With the scenarios' parts
+//! (`scenarios::views`), these are the "state parts" that an open page replaces when they change.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{Gameday, GamedayRole, Step, role_of};
+use crate::error::AppResult;
+use crate::hub::Audience;
+use crate::scenarios::Signoffs;
+use crate::scenarios::store::{self as scenario_store, Scenario};
+use crate::scenarios::views::{render_scenario_parts, run_card};
+use crate::timeline::Event;
+use crate::timeline::timings::{self, Timings};
+
+/// A game day's lifecycle buttons as one kind of viewer sees them.
+pub struct DayActions {
+    /// The game day's URL.
+    pub url: String,
+    pub gameday: Gameday,
+    pub role: Option<GamedayRole>,
+}
+
+impl DayActions {
+    fn is_facilitator(&self) -> bool {
+        self.role == Some(GamedayRole::Facilitator)
+    }
+
+    /// Whether the viewer may change the plan (details, scenarios, participants) now.
+    pub fn can_edit_plan(&self) -> bool {
+        self.is_facilitator() && super::edit_plan(self.gameday.status).is_ok()
+    }
+
+    /// The lifecycle step the viewer can take next, if any.
+    fn my_step(&self) -> Option<Step> {
+        if self.is_facilitator() { self.gameday.status.next_step() } else { None }
+    }
+
+    pub fn can_schedule(&self) -> bool {
+        self.my_step() == Some(Step::Schedule)
+    }
+
+    pub fn can_start(&self) -> bool {
+        self.my_step() == Some(Step::Start)
+    }
+
+    pub fn can_complete(&self) -> bool {
+        self.my_step() == Some(Step::Complete)
+    }
+
+    pub fn can_cancel(&self) -> bool {
+        self.is_facilitator() && super::cancel(self.gameday.status).is_ok()
+    }
+
+    pub fn has_retrospective(&self) -> bool {
+        crate::retros::open(self.gameday.status).is_ok()
+    }
+}
+
+/// A scenario in the game-day list with where its sign-off stands.
+pub struct ScenarioLine {
+    pub scenario: Scenario,
+    pub signoffs: Signoffs,
+    pub timings: Timings,
+}
+
+/// The lines of a game day's scenario list, from its scenarios, sign-offs and events.
+pub fn scenario_lines(
+    scenarios: Vec<Scenario>,
+    mut signoffs: HashMap<Uuid, Signoffs>,
+    events: &[Event],
+) -> Vec<ScenarioLine> {
+    scenarios
+        .into_iter()
+        .map(|scenario| {
+            let signoffs = signoffs.remove(&scenario.id).unwrap_or_else(|| Signoffs::unsigned(scenario.revision));
+            let timings = timings::timings(events, scenario.id);
+            ScenarioLine { scenario, signoffs, timings }
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "partials/_gameday_actions.html")]
+struct ActionsPart<'a> {
+    day: &'a DayActions,
+}
+
+#[derive(Template)]
+#[template(path = "partials/_scenario_line.html")]
+struct LinePart<'a> {
+    line: &'a ScenarioLine,
+}
+
+#[derive(Template)]
+#[template(path = "partials/_gameday_status.html")]
+struct GamedayStatusPart<'a> {
+    g: &'a Gameday,
+}
+
+/// The parts of a game day's pages that depend on its state, rendered for each kind of viewer:
+/// the game day's status badge and lifecycle buttons, each scenario's line in the list, and each
+/// scenario's state badge and run card. An open page
+/// replaces its elements of the same ids with them.
+pub async fn render_state_parts(
+    db: &PgPool,
+    gameday: &Gameday,
+    base: &str,
+    events: &[Event],
+) -> AppResult<Vec<(Audience, String)>> {
+    let scenarios = scenario_store::scenarios_of(db, gameday.id).await?;
+    let signoffs = scenario_store::signoffs::signoffs_of_gameday(db, gameday.id).await?;
+    let mut shared = GamedayStatusPart { g: gameday }.render()?;
+    for line in scenario_lines(scenarios.clone(), signoffs, events) {
+        shared.push_str(&LinePart { line: &line }.render()?);
+    }
+    let mut cards = Vec::with_capacity(scenarios.len());
+    for scenario in scenarios {
+        cards.push(run_card(db, gameday, base, scenario, events, None).await?);
+    }
+    let mut parts = Vec::new();
+    let mut actions = DayActions { url: base.to_owned(), gameday: gameday.clone(), role: None };
+    for audience in Audience::ALL {
+        let mut html = shared.clone();
+        actions.role = role_of(audience);
+        html.push_str(&ActionsPart { day: &actions }.render()?);
+        for card in &mut cards {
+            card.role = role_of(audience);
+            html.push_str(&render_scenario_parts(card)?);
+        }
+        parts.push((audience, html));
+    }
+    Ok(parts)
+}
