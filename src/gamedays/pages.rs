@@ -105,7 +105,8 @@ pub async fn gameday_page(
     let in_flight = scenarios.iter().filter(|s| s.state.in_flight()).cloned().collect();
     let signoffs = scenario_store::signoffs::signoffs_of_gameday(&state.db, id).await?;
     let scenarios = scenario_lines(scenarios, signoffs, &events);
-    let day = DayActions { url: ctx.url(), gameday: ctx.gameday.clone(), role: ctx.role };
+    let faults = scenarios.iter().filter(|l| l.scenario.state.in_flight()).count();
+    let day = DayActions { url: ctx.url(), gameday: ctx.gameday.clone(), role: ctx.role, in_flight: faults };
     let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
     let events = views_for(&events, &ctx.url(), layout.zone(), ctx.user.id, ctx.role);
     let alert = (!errors.is_empty()).then(|| errors.messages().join(" "));

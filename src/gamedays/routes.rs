@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/teams/{slug}/gamedays/{id}/start", post(start))
         .route("/teams/{slug}/gamedays/{id}/complete", post(complete))
         .route("/teams/{slug}/gamedays/{id}/cancel", post(cancel))
+        .route("/teams/{slug}/gamedays/{id}/halt-all", post(halt_all))
         .route("/teams/{slug}/gamedays/{id}/participants", post(add_participant))
         .route("/teams/{slug}/gamedays/{id}/participants/{user_id}/role", post(change_role))
         .route("/teams/{slug}/gamedays/{id}/participants/{user_id}/remove", post(remove_participant))
@@ -173,6 +174,23 @@ async fn cancel(
         Err(message) => Err(AppError::invalid("reason", message)),
     };
     act(&state, (layout, &session), ctx, result, "Game day cancelled.").await
+}
+
+/// "Halt everything": a facilitator halts every fault in flight at once, with one reason.
+async fn halt_all(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    ctx: GamedayCtx,
+    Form(form): Form<ReasonForm>,
+) -> AppResult<Response> {
+    let result = crate::scenarios::actions::halt_all(&state.db, ctx.gameday.id, &ctx.user, &form.reason).await;
+    let done = match &result {
+        Ok(1) => "Halted the fault in flight. Everyone sees who halted it and why.".to_owned(),
+        Ok(n) => format!("Halted all {n} faults in flight. Everyone sees who halted them and why."),
+        Err(_) => String::new(),
+    };
+    act(&state, (layout, &session), ctx, result.map(|_| ()), &done).await
 }
 
 #[derive(Debug, Default, Deserialize)]

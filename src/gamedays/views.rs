@@ -23,6 +23,8 @@ pub struct DayActions {
     pub url: String,
     pub gameday: Gameday,
     pub role: Option<GamedayRole>,
+    /// How many of its faults are announced or injected.
+    pub in_flight: usize,
 }
 
 impl DayActions {
@@ -54,6 +56,11 @@ impl DayActions {
 
     pub fn can_cancel(&self) -> bool {
         self.is_facilitator() && super::cancel(self.gameday.status).is_ok()
+    }
+
+    /// Whether the viewer may halt every fault in flight at once ("Halt everything").
+    pub fn can_halt_all(&self) -> bool {
+        self.is_facilitator() && self.in_flight > 0
     }
 
     pub fn has_retrospective(&self) -> bool {
@@ -113,6 +120,7 @@ pub async fn render_state_parts(
     events: &[Event],
 ) -> AppResult<Vec<(Audience, String)>> {
     let scenarios = scenario_store::scenarios_of(db, gameday.id).await?;
+    let in_flight = scenarios.iter().filter(|s| s.state.in_flight()).count();
     let signoffs = scenario_store::signoffs::signoffs_of_gameday(db, gameday.id).await?;
     let mut shared = GamedayStatusPart { g: gameday }.render()?;
     for line in scenario_lines(scenarios.clone(), signoffs, events) {
@@ -123,7 +131,7 @@ pub async fn render_state_parts(
         cards.push(run_card(db, gameday, base, scenario, events, None).await?);
     }
     let mut parts = Vec::new();
-    let mut actions = DayActions { url: base.to_owned(), gameday: gameday.clone(), role: None };
+    let mut actions = DayActions { url: base.to_owned(), gameday: gameday.clone(), role: None, in_flight };
     for audience in Audience::ALL {
         let mut html = shared.clone();
         actions.role = role_of(audience);

@@ -7,7 +7,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::gate::{self, Outcome, ScenarioState};
-use super::store;
+use super::store::{self, Scenario};
 use super::{Decision, ScenarioFields};
 use crate::accounts::User;
 use crate::error::{AppError, AppResult};
@@ -254,19 +254,57 @@ pub async fn halt(db: &PgPool, gameday_id: Uuid, scenario_id: Uuid, actor: &User
     if !gate::may_halt(role) {
         return Err(AppError::Forbidden("Only people on this game day can halt its faults.".into()));
     }
+    let reason = halt_reason(reason)?;
+    let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
+    gate::halt(scenario.state)?;
+    halt_in(&mut tx, gameday_id, &scenario, actor, reason).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn halt_reason(reason: &str) -> AppResult<&str> {
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(AppError::invalid("reason", "Say why you halt, so everyone knows what went wrong."));
     }
-    let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
-    gate::halt(scenario.state)?;
-    store::set_state(&mut tx, scenario_id, ScenarioState::Halted).await?;
+    Ok(reason)
+}
+
+/// Halts a locked scenario in flight and records who and why.
+async fn halt_in(
+    tx: &mut PgConnection,
+    gameday_id: Uuid,
+    scenario: &Scenario,
+    actor: &User,
+    reason: &str,
+) -> AppResult<()> {
+    store::set_state(tx, scenario.id, ScenarioState::Halted).await?;
     let body = format!("Halted by {} because {reason}", actor.display_name);
     let data = serde_json::json!({ "from": scenario.state, "reason": reason });
-    let event = NewEvent::new(gameday_id, actor.id, EventKind::ScenarioHalted, body).scenario(scenario_id).data(data);
-    events::record(&mut tx, event).await?;
-    tx.commit().await?;
+    let event = NewEvent::new(gameday_id, actor.id, EventKind::ScenarioHalted, body).scenario(scenario.id).data(data);
+    events::record(tx, event).await?;
     Ok(())
+}
+
+/// "Halt everything": a facilitator halts every fault in flight on the game day at once (a real
+/// incident began), in one transaction, each halt on the timeline with the reason. Returns how
+/// many were halted.
+pub async fn halt_all(db: &PgPool, gameday_id: Uuid, actor: &User, reason: &str) -> AppResult<usize> {
+    let (mut tx, _gameday, role) = begin(db, gameday_id, actor).await?;
+    require_facilitator(role)?;
+    let reason = halt_reason(reason)?;
+    let in_flight: Vec<Scenario> =
+        store::scenarios_of(&mut *tx, gameday_id).await?.into_iter().filter(|s| s.state.in_flight()).collect();
+    if in_flight.is_empty() {
+        return Err(AppError::Conflict("No fault is announced or injected: there is nothing to halt.".into()));
+    }
+    for scenario in &in_flight {
+        let locked = store::lock_scenario(&mut tx, gameday_id, scenario.id).await?.ok_or(AppError::NotFound)?;
+        gate::halt(locked.state)?;
+        halt_in(&mut tx, gameday_id, &locked, actor, reason).await?;
+    }
+    tx.commit().await?;
+    Ok(in_flight.len())
 }
 
 pub async fn roll_back(db: &PgPool, gameday_id: Uuid, scenario_id: Uuid, actor: &User) -> AppResult<()> {

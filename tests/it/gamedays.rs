@@ -781,3 +781,39 @@ async fn the_pages_say_what_they_mean_about_observers_objections_and_revisions(d
     assert!(text.contains("1 objection to revision 2: Li (too risky)"), "{text}");
     assert!(text.contains("2 of 3 signers have not signed revision 2: Ana, Bo"), "the facilitator counts as a signer");
 }
+
+#[sqlx::test]
+async fn a_facilitator_halts_everything_in_flight_at_once_with_one_reason(db: PgPool) {
+    let day = Day::new(db).await;
+    let first = day.scenario("Stop the primary").await;
+    let second = day.scenario("Add 200 ms latency").await;
+    let third = day.scenario("Fill the disk").await;
+    for scenario in [&first, &second, &third] {
+        day.all_approve(scenario).await;
+    }
+    day.start().await;
+    for (scenario, moves) in [(&first, &["announce", "inject"][..]), (&second, &["announce"][..])] {
+        for what in moves {
+            assert_eq!(day.run(&day.ana, scenario, what, &[]).await.status(), StatusCode::SEE_OTHER);
+        }
+    }
+    let halt_all = format!("{}/halt-all", day.url);
+    assert!(day.page(&day.ana, &day.url).await.contains("Halt everything"), "offered while faults are in flight");
+    assert!(!day.page(&day.li, &day.url).await.contains("Halt everything"), "to facilitators");
+    assert_eq!(day.app.post_as(&day.li, &halt_all, &[("reason", "real outage")]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        day.app.post_as(&day.ana, &halt_all, &[("reason", " ")]).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    let response = day.app.post_as(&day.ana, &halt_all, &[("reason", "a real outage started")]).await;
+
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.state(&first).await, "halted");
+    assert_eq!(day.state(&second).await, "halted");
+    assert_eq!(day.state(&third).await, "proposed", "what was not in flight stays as it was");
+    let page = day.page(&day.ana, &day.url).await;
+    assert!(page.contains("Halted all 2 faults in flight."));
+    assert_eq!(page.matches("because a real outage started").count(), 2, "both halts on the timeline with the reason");
+    assert_eq!(day.app.post_as(&day.ana, &halt_all, &[("reason", "again")]).await.status(), StatusCode::CONFLICT);
+}
