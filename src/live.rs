@@ -36,7 +36,7 @@ use crate::gamedays::{audience, store as gameday_store};
 use crate::hub::Audience;
 use crate::hub::{Hub, Live};
 use crate::scenarios::store as scenario_store;
-use crate::scenarios::views::{render_banners, render_banners_of};
+use crate::scenarios::views::render_banners;
 use crate::state::AppState;
 use crate::teams::store as team_store;
 use crate::timeline::store as timeline_store;
@@ -100,9 +100,9 @@ async fn state_messages(db: &PgPool, gameday_id: Uuid, base: &str) -> AppResult<
     let events = timeline_store::events(db, gameday_id).await?;
     let mut messages = Vec::new();
     for audience in Audience::ALL {
-        messages.push(Live::Banners { audience, html: render_banners_of(&scenarios, base, audience)?.into() });
+        messages.push(Live::Banners { audience, html: render_banners(&scenarios, base, audience)?.into() });
     }
-    for (audience, html) in render_state_parts(db, &gameday, base, &events).await? {
+    for (audience, html) in render_state_parts(db, (&gameday, base), &scenarios, &events, &Audience::ALL).await? {
         messages.push(Live::Parts { audience, html: html.into() });
     }
     Ok(messages)
@@ -216,8 +216,7 @@ async fn live(
     let mut pending: VecDeque<(i64, SseEvent)> = VecDeque::new();
     // The banners as they stand now come first: a page that reconnects may have missed a change.
     let me = audience(ctx.role);
-    pending.push_back((0, banners_message(&render_banners(&state.db, gameday_id, &base, me).await?)));
-    pending.extend(parts_for(&state.db, &ctx.gameday, &base, me).await?);
+    pending.extend(current_state(&state.db, &ctx.gameday, &base, me).await?);
     pending.extend(rendered_after(&state.db, gameday_id, after, &base).await?);
     let stream = LiveStream {
         receiver,
@@ -246,17 +245,21 @@ fn event_message(seq: i64, html: &str) -> SseEvent {
     SseEvent::default().id(seq.to_string()).data(html)
 }
 
-/// The state parts of a game day's pages for one kind of viewer, as it stands now (sent first
-/// on every connection, so a page that missed a change is never left stale).
-async fn parts_for(
+/// The banners and state parts of a game day's pages for one kind of viewer, as they stand now
+/// (sent first on every connection, so a page that missed a change is never left stale).
+async fn current_state(
     db: &PgPool,
     gameday: &crate::gamedays::Gameday,
     base: &str,
     me: Audience,
 ) -> AppResult<Vec<(i64, SseEvent)>> {
+    let scenarios = scenario_store::scenarios_of(db, gameday.id).await?;
     let events = timeline_store::events(db, gameday.id).await?;
-    let parts = render_state_parts(db, gameday, base, &events).await?;
-    Ok(parts.into_iter().filter(|(a, _)| *a == me).map(|(_, html)| (0, parts_message(&html))).collect())
+    let mut messages = vec![(0, banners_message(&render_banners(&scenarios, base, me)?))];
+    for (_, html) in render_state_parts(db, (gameday, base), &scenarios, &events, &[me]).await? {
+        messages.push((0, parts_message(&html)));
+    }
+    Ok(messages)
 }
 
 fn parts_message(html: &str) -> SseEvent {
@@ -366,13 +369,16 @@ impl LiveStream {
     async fn resync(&mut self) -> Option<()> {
         let read = async {
             let missing = rendered_after(&self.db, self.gameday_id, self.last_sent, &self.base).await?;
-            let banners = render_banners(&self.db, self.gameday_id, &self.base, self.audience).await?;
-            AppResult::Ok((missing, banners))
+            let state = match gameday_store::gameday(&self.db, self.gameday_id).await? {
+                Some(gameday) => current_state(&self.db, &gameday, &self.base, self.audience).await?,
+                None => Vec::new(),
+            };
+            AppResult::Ok((missing, state))
         };
         match read.await {
-            Ok((missing, banners)) => {
+            Ok((missing, state)) => {
                 self.pending.extend(missing);
-                self.pending.push_back((0, banners_message(&banners)));
+                self.pending.extend(state);
                 Some(())
             }
             Err(err) => {

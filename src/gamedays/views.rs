@@ -109,30 +109,30 @@ struct GamedayStatusPart<'a> {
     g: &'a Gameday,
 }
 
-/// The parts of a game day's pages that depend on its state, rendered for each kind of viewer:
+/// The parts of a game day's pages that depend on its state, rendered for each of `audiences`:
 /// the game day's status badge and lifecycle buttons, each scenario's line in the list, and each
-/// scenario's state badge and run card. An open page
-/// replaces its elements of the same ids with them.
+/// scenario's state badge and run card. An open page replaces its elements of the same ids with
+/// them. `scenarios` and `events` are the game day's, read once by the caller.
 pub async fn render_state_parts(
     db: &PgPool,
-    gameday: &Gameday,
-    base: &str,
+    (gameday, base): (&Gameday, &str),
+    scenarios: &[Scenario],
     events: &[Event],
+    audiences: &[Audience],
 ) -> AppResult<Vec<(Audience, String)>> {
-    let scenarios = scenario_store::scenarios_of(db, gameday.id).await?;
     let in_flight = scenarios.iter().filter(|s| s.state.in_flight()).count();
     let signoffs = scenario_store::signoffs::signoffs_of_gameday(db, gameday.id).await?;
     let mut shared = GamedayStatusPart { g: gameday }.render()?;
-    for line in scenario_lines(scenarios.clone(), signoffs, events) {
+    for line in scenario_lines(scenarios.to_vec(), signoffs, events) {
         shared.push_str(&LinePart { line: &line }.render()?);
     }
     let mut cards = Vec::with_capacity(scenarios.len());
     for scenario in scenarios {
-        cards.push(run_card(db, gameday, base, scenario, events, None).await?);
+        cards.push(run_card(db, gameday, base, scenario.clone(), events, None).await?);
     }
     let mut parts = Vec::new();
     let mut actions = DayActions { url: base.to_owned(), gameday: gameday.clone(), role: None, in_flight };
-    for audience in Audience::ALL {
+    for &audience in audiences {
         let mut html = shared.clone();
         actions.role = role_of(audience);
         html.push_str(&ActionsPart { day: &actions }.render()?);

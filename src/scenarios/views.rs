@@ -24,14 +24,9 @@ struct BannersFragment<'a> {
     may_halt: bool,
 }
 
-/// Renders the fault banners of a game day for one kind of viewer; `base` is the game day's URL.
-pub async fn render_banners(db: &PgPool, gameday_id: Uuid, base: &str, audience: Audience) -> AppResult<String> {
-    let scenarios = store::scenarios_of(db, gameday_id).await?;
-    render_banners_of(&scenarios, base, audience)
-}
-
-/// Like [`render_banners`], from the game day's scenarios already read.
-pub fn render_banners_of(scenarios: &[Scenario], base: &str, audience: Audience) -> AppResult<String> {
+/// Renders the fault banners of a game day for one kind of viewer, from its scenarios; `base` is
+/// the game day's URL.
+pub fn render_banners(scenarios: &[Scenario], base: &str, audience: Audience) -> AppResult<String> {
     let in_flight = scenarios.iter().filter(|s| s.state.in_flight()).collect();
     let may_halt = gate::may_halt(role_of(audience));
     Ok(BannersFragment { base, in_flight, may_halt }.render()?)
