@@ -39,6 +39,26 @@ pub enum Live {
     Parts { audience: Audience, html: Arc<str> },
 }
 
+/// Something happened on a game day of a team, for the per-person streams: each stream whose
+/// viewer is in the team reads that person's banners and sign-off requests again.
+#[derive(Debug, Clone)]
+pub struct Nudge {
+    pub team_id: Uuid,
+    pub gameday_id: Uuid,
+    /// What to tell people whose page is hidden, when it is worth a notification.
+    pub notice: Option<Notice>,
+}
+
+/// A browser notification: what happened, where, and the page it leads to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Notice {
+    pub title: String,
+    pub body: String,
+    pub url: String,
+    /// One notification per tag: a later one with the same tag replaces it.
+    pub tag: String,
+}
+
 struct Channel {
     sender: broadcast::Sender<Arc<Live>>,
     /// The last sequence number broadcast on this channel.
@@ -50,6 +70,8 @@ struct Channel {
 /// One per instance, shared by all requests.
 pub struct Hub {
     channels: Mutex<HashMap<Uuid, Channel>>,
+    /// What happened in any team, for the per-person streams (each filters by its teams).
+    people: broadcast::Sender<Arc<Nudge>>,
     /// Cancelled at shutdown: open streams end so the server can stop.
     pub shutdown: CancellationToken,
 }
@@ -65,7 +87,11 @@ impl Default for Hub {
 
 impl Hub {
     pub fn new() -> Hub {
-        Hub { channels: Mutex::new(HashMap::new()), shutdown: CancellationToken::new() }
+        Hub {
+            channels: Mutex::new(HashMap::new()),
+            people: broadcast::channel(CHANNEL_CAPACITY).0,
+            shutdown: CancellationToken::new(),
+        }
     }
 
     /// Subscribes to a game day's live messages. `last_seq` is what the subscriber has already
@@ -78,6 +104,23 @@ impl Hub {
             base: base.to_owned(),
         });
         channel.sender.subscribe()
+    }
+
+    /// Subscribes to what happens in any team (a per-person stream filters by its viewer's teams).
+    pub fn subscribe_people(&self) -> broadcast::Receiver<Arc<Nudge>> {
+        self.people.subscribe()
+    }
+
+    /// Whether any per-person stream is open (if not, nothing needs to be read for them).
+    pub fn people_watching(&self) -> bool {
+        self.people.receiver_count() > 0
+    }
+
+    /// Tells the per-person streams what happened.
+    pub fn nudge(&self, nudges: Vec<Nudge>) {
+        for nudge in nudges {
+            let _ = self.people.send(Arc::new(nudge));
+        }
     }
 
     /// Game days with someone watching, and what was last broadcast for each (channels nobody

@@ -34,18 +34,20 @@ use crate::events::NOTIFY_CHANNEL;
 use crate::gamedays::views::render_state_parts;
 use crate::gamedays::{audience, store as gameday_store};
 use crate::hub::Audience;
-use crate::hub::{Hub, Live};
+use crate::hub::{Hub, Live, Notice, Nudge};
 use crate::scenarios::store as scenario_store;
-use crate::scenarios::views::render_banners;
+use crate::scenarios::store::signoffs::{self as signoff_store, AwaitingSignoff};
+use crate::scenarios::views::{banners, elsewhere, render_banners, render_elsewhere, render_signoff_requests};
 use crate::state::AppState;
 use crate::teams::store as team_store;
-use crate::timeline::store as timeline_store;
+use crate::timeline::store::{self as timeline_store, EventPlace};
 use crate::timeline::views::{EventView, render_event, views};
 use crate::timeline::{Event, EventKind};
-use crate::web::context::GamedayCtx;
+use crate::web::auth::CurrentUser;
+use crate::web::context::{GamedayCtx, membership_or_404};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/teams/{slug}/gamedays/{id}/live", get(live))
+    Router::new().route("/teams/{slug}/gamedays/{id}/live", get(live)).route("/live", get(my_live))
 }
 
 /// Starts this instance's listener task, which runs until the hub's shutdown token is cancelled.
@@ -99,13 +101,243 @@ async fn state_messages(db: &PgPool, gameday_id: Uuid, base: &str) -> AppResult<
     let scenarios = scenario_store::scenarios_of(db, gameday_id).await?;
     let events = timeline_store::events(db, gameday_id).await?;
     let mut messages = Vec::new();
+    let in_flight = banners(&scenarios, &events, base);
     for audience in Audience::ALL {
-        messages.push(Live::Banners { audience, html: render_banners(&scenarios, base, audience)?.into() });
+        messages.push(Live::Banners { audience, html: render_banners(&in_flight, audience)?.into() });
     }
     for (audience, html) in render_state_parts(db, (&gameday, base), &scenarios, &events, &Audience::ALL).await? {
         messages.push(Live::Parts { audience, html: html.into() });
     }
     Ok(messages)
+}
+
+/// A NOTIFY payload: `game-day-id:seq`.
+fn woken_event(payload: &str) -> Option<(Uuid, i64)> {
+    let (id, seq) = payload.split_once(':')?;
+    Some((Uuid::parse_str(id).ok()?, seq.parse().ok()?))
+}
+
+/// Tells the per-person streams which teams' faults or sign-offs may have changed, with a
+/// notification for what people should hear about even when their page is hidden.
+async fn nudge_people(db: &PgPool, hub: &Hub, events: &[(Uuid, i64)]) -> AppResult<()> {
+    let places = timeline_store::event_places(db, events).await?;
+    let nudges = places
+        .into_iter()
+        .filter_map(|place| {
+            let kind = EventKind::parse(&place.kind)?;
+            if matches!(kind, EventKind::Observation | EventKind::Correction) {
+                return None;
+            }
+            Some(Nudge { team_id: place.team_id, gameday_id: place.gameday_id, notice: notice(kind, &place) })
+        })
+        .collect();
+    hub.nudge(nudges);
+    Ok(())
+}
+
+/// What a fault's change of state says in a browser notification.
+fn notice(kind: EventKind, place: &EventPlace) -> Option<Notice> {
+    let what = match kind {
+        EventKind::ScenarioAnnounced => "Announced",
+        EventKind::ScenarioInjected => "Injected",
+        EventKind::ScenarioHalted => "Halted",
+        EventKind::ScenarioRolledBack => "Rolled back",
+        _ => return None,
+    };
+    let scenario = place.scenario_id?;
+    Some(Notice {
+        title: format!("{what}: {}", place.scenario_title.as_deref().unwrap_or("a scenario")),
+        body: format!("{} · {}", place.team_name, place.gameday_title),
+        url: format!("/teams/{}/gamedays/{}/scenarios/{scenario}", place.team_slug, place.gameday_id),
+        tag: format!("fault-{scenario}"),
+    })
+}
+
+/// The parts of a page that follow one person across their teams: the banners of faults in
+/// flight away from the game day the page belongs to, and the scenarios waiting for their
+/// sign-off (of one team, on a team page). Each is sent only when it changed.
+struct PersonParts {
+    db: PgPool,
+    user_id: Uuid,
+    /// The game day the page belongs to (its own banners come with its own stream).
+    here: Option<Uuid>,
+    /// The team page's team slug, whose sign-off requests the page shows.
+    scope: Option<String>,
+    /// Whether the page shows the sign-off requests (a game day's pages do not).
+    with_requests: bool,
+    /// The teams the person is in (nudges for other teams are ignored).
+    teams: Vec<Uuid>,
+    /// What was last sent of each part.
+    sent_banners: Option<String>,
+    sent_requests: Option<String>,
+    /// The scenarios that waited for a sign-off when last read: a new one is worth a notification.
+    awaiting: Option<Vec<Uuid>>,
+}
+
+impl PersonParts {
+    async fn new(db: PgPool, user_id: Uuid, here: Option<Uuid>, scope: Option<String>) -> AppResult<PersonParts> {
+        let teams = team_store::team_ids_of(&db, user_id).await?;
+        Ok(PersonParts {
+            db,
+            user_id,
+            here,
+            scope,
+            with_requests: here.is_none(),
+            teams,
+            sent_banners: None,
+            sent_requests: None,
+            awaiting: None,
+        })
+    }
+
+    fn cares_about(&self, nudge: &Nudge) -> bool {
+        self.teams.contains(&nudge.team_id)
+    }
+
+    /// The person's teams again (someone added to a team hears of it from now on).
+    async fn reload_teams(&mut self) -> AppResult<()> {
+        self.teams = team_store::team_ids_of(&self.db, self.user_id).await?;
+        Ok(())
+    }
+
+    /// Reads both parts and returns what changed since last sent (everything, the first time):
+    /// the parts' HTML, and a notification for each scenario that newly waits for a sign-off.
+    async fn changed(&mut self) -> AppResult<(String, Vec<Notice>)> {
+        let mut html = String::new();
+        let banners = render_elsewhere(&elsewhere(&self.db, self.user_id, self.here).await?)?;
+        if self.sent_banners.as_ref() != Some(&banners) {
+            html.push_str(&banners);
+            self.sent_banners = Some(banners);
+        }
+        let awaiting: Vec<AwaitingSignoff> = signoff_store::awaiting_signoff(&self.db, self.user_id)
+            .await?
+            .into_iter()
+            .filter(|a| self.scope.as_ref().is_none_or(|slug| *slug == a.team_slug))
+            .collect();
+        if self.with_requests {
+            let requests = render_signoff_requests(&awaiting, self.scope.clone())?;
+            if self.sent_requests.as_ref() != Some(&requests) {
+                html.push_str(&requests);
+                self.sent_requests = Some(requests);
+            }
+        }
+        let mut notices = Vec::new();
+        if let Some(before) = &self.awaiting {
+            for a in awaiting.iter().filter(|a| !before.contains(&a.scenario_id)) {
+                notices.push(Notice {
+                    title: format!("Waiting for your sign-off: {}", a.title),
+                    body: format!("Revision {} · {}", a.revision, a.gameday_title),
+                    url: format!("/teams/{}/gamedays/{}/scenarios/{}", a.team_slug, a.gameday_id, a.scenario_id),
+                    tag: format!("signoff-{}-{}", a.scenario_id, a.revision),
+                });
+            }
+        }
+        self.awaiting = Some(awaiting.iter().map(|a| a.scenario_id).collect());
+        Ok((html, notices))
+    }
+
+    /// [`Self::changed`] as stream messages: the parts first, then the notifications.
+    async fn messages(&mut self) -> AppResult<Vec<SseEvent>> {
+        let (html, notices) = self.changed().await?;
+        let parts = (!html.is_empty()).then(|| parts_message(&html));
+        Ok(parts.into_iter().chain(notices.iter().map(notice_message)).collect())
+    }
+}
+
+fn notice_message(notice: &Notice) -> SseEvent {
+    SseEvent::default().event("notify").data(serde_json::to_string(notice).unwrap_or_default())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct MyLiveQuery {
+    /// A team page's team: its sign-off requests are the ones sent.
+    team: Option<String>,
+}
+
+/// A person's own stream, for the pages that are not a game day's: the faults in flight in
+/// their teams, their sign-off requests, and notifications.
+async fn my_live(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Query(query): Query<MyLiveQuery>,
+) -> AppResult<Response> {
+    let scope = match query.team {
+        Some(slug) => Some(membership_or_404(&state, &slug, &user).await?.team.slug),
+        None => None,
+    };
+    // Subscribe first, then read: nothing that happens in between can fall through.
+    let receiver = state.live.subscribe_people();
+    let mut parts = PersonParts::new(state.db.clone(), user.id, None, scope).await?;
+    let pending: VecDeque<SseEvent> = parts.messages().await?.into();
+    let stream = PersonStream {
+        receiver,
+        pending,
+        parts,
+        shutdown: state.live.shutdown.clone(),
+        checked_at: tokio::time::Instant::now(),
+    };
+    Ok(Sse::new(stream.into_stream()).keep_alive(KeepAlive::default()).into_response())
+}
+
+struct PersonStream {
+    receiver: broadcast::Receiver<Arc<Nudge>>,
+    pending: VecDeque<SseEvent>,
+    parts: PersonParts,
+    shutdown: CancellationToken,
+    checked_at: tokio::time::Instant,
+}
+
+impl PersonStream {
+    fn into_stream(self) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+        futures_util::stream::unfold(self, |mut s| async move {
+            let event = s.next().await?;
+            Some((Ok(event), s))
+        })
+    }
+
+    /// The next message; None ends the stream (shutdown, or a database error that the client
+    /// recovers from by reconnecting).
+    async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some(event);
+            }
+            let recheck = tokio::time::sleep_until(self.checked_at + MEMBERSHIP_CHECK);
+            let refresh = tokio::select! {
+                () = self.shutdown.cancelled() => return None,
+                // Now and then whatever the nudges said: a missed one (a dropped listener
+                // connection) or a change of teams is caught up here.
+                () = recheck => {
+                    self.checked_at = tokio::time::Instant::now();
+                    if let Err(err) = self.parts.reload_teams().await {
+                        tracing::warn!(error = %err, user = %self.parts.user_id, "personal stream ended: reading the teams failed");
+                        return None;
+                    }
+                    true
+                }
+                message = self.receiver.recv() => match message {
+                    Ok(nudge) if self.parts.cares_about(&nudge) => {
+                        if let Some(notice) = &nudge.notice {
+                            self.pending.push_back(notice_message(notice));
+                        }
+                        true
+                    }
+                    Ok(_) => false,
+                    Err(RecvError::Lagged(_)) => true,
+                    Err(RecvError::Closed) => return None,
+                },
+            };
+            if refresh {
+                match self.parts.messages().await {
+                    Ok(messages) => self.pending.extend(messages),
+                    Err(err) => {
+                        tracing::warn!(error = %err, user = %self.parts.user_id, "personal stream ended: reading its parts failed; the client reconnects");
+                        return None;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Catches up every watched game day from the database.
@@ -172,10 +404,13 @@ async fn listen(db: PgPool, hub: Arc<Hub>, check: Duration) {
                     while let Some(more) = listener.next_buffered() {
                         woken.push(more);
                     }
-                    let mut gamedays: Vec<Uuid> = woken
-                        .iter()
-                        .filter_map(|n| n.payload().split_once(':').and_then(|(id, _)| Uuid::parse_str(id).ok()))
-                        .collect();
+                    let events: Vec<(Uuid, i64)> = woken.iter().filter_map(|n| woken_event(n.payload())).collect();
+                    if hub.people_watching()
+                        && let Err(err) = nudge_people(&db, &hub, &events).await
+                    {
+                        tracing::warn!(error = %err, "live hub: telling the per-person streams failed");
+                    }
+                    let mut gamedays: Vec<Uuid> = events.iter().map(|(id, _)| *id).collect();
                     gamedays.sort();
                     gamedays.dedup();
                     for id in gamedays {
@@ -216,9 +451,15 @@ async fn live(
     let mut pending: VecDeque<(i64, SseEvent)> = VecDeque::new();
     // The banners as they stand now come first: a page that reconnects may have missed a change.
     let me = audience(ctx.role);
-    pending.extend(current_state(&state.db, &ctx.gameday, &base, me).await?);
+    // The viewer's other faults in flight come on this stream too (one stream per page).
+    let people = state.live.subscribe_people();
+    let mut person = PersonParts::new(state.db.clone(), ctx.user.id, Some(gameday_id), None).await?;
+    let (elsewhere, _) = person.changed().await?;
+    pending.extend(current_state(&state.db, &ctx.gameday, &base, me, &elsewhere).await?);
     pending.extend(rendered_after(&state.db, gameday_id, after, &base).await?);
     let stream = LiveStream {
+        people,
+        person,
         receiver,
         pending,
         last_sent: after,
@@ -252,12 +493,13 @@ async fn current_state(
     gameday: &crate::gamedays::Gameday,
     base: &str,
     me: Audience,
+    elsewhere: &str,
 ) -> AppResult<Vec<(i64, SseEvent)>> {
     let scenarios = scenario_store::scenarios_of(db, gameday.id).await?;
     let events = timeline_store::events(db, gameday.id).await?;
-    let mut messages = vec![(0, banners_message(&render_banners(&scenarios, base, me)?))];
+    let mut messages = vec![(0, banners_message(&render_banners(&banners(&scenarios, &events, base), me)?))];
     for (_, html) in render_state_parts(db, (gameday, base), &scenarios, &events, &[me]).await? {
-        messages.push((0, parts_message(&html)));
+        messages.push((0, parts_message(&format!("{html}{elsewhere}"))));
     }
     Ok(messages)
 }
@@ -275,6 +517,9 @@ const MEMBERSHIP_CHECK: Duration = Duration::from_secs(30);
 
 struct LiveStream {
     receiver: broadcast::Receiver<Arc<Live>>,
+    /// What happens in the viewer's teams, for [`PersonParts`].
+    people: broadcast::Receiver<Arc<Nudge>>,
+    person: PersonParts,
     pending: VecDeque<(i64, SseEvent)>,
     last_sent: i64,
     db: PgPool,
@@ -328,6 +573,17 @@ impl LiveStream {
                         }
                     }
                     self.checked_at = tokio::time::Instant::now();
+                    self.person_changed(None).await?;
+                    continue;
+                }
+                nudge = self.people.recv() => {
+                    let nudge = match nudge {
+                        Ok(nudge) if self.person.cares_about(&nudge) => Some(nudge),
+                        Ok(_) => continue,
+                        Err(RecvError::Lagged(_)) => None,
+                        Err(RecvError::Closed) => return None,
+                    };
+                    self.person_changed(nudge.as_deref()).await?;
                     continue;
                 }
                 message = self.receiver.recv() => message,
@@ -365,12 +621,30 @@ impl LiveStream {
         }
     }
 
+    /// After a nudge from the viewer's teams (or now and then): its notification, and the
+    /// viewer's parts that changed. None (logged) ends the stream.
+    async fn person_changed(&mut self, nudge: Option<&Nudge>) -> Option<()> {
+        if let Some(notice) = nudge.and_then(|n| n.notice.as_ref()) {
+            self.pending.push_back((0, notice_message(notice)));
+        }
+        match self.person.messages().await {
+            Ok(messages) => {
+                self.pending.extend(messages.into_iter().map(|event| (0, event)));
+                Some(())
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, gameday = %self.gameday_id, "live stream ended: reading the viewer's other faults failed; the client reconnects");
+                None
+            }
+        }
+    }
+
     /// Reads what this client has not been sent from the database; None (logged) ends the stream.
     async fn resync(&mut self) -> Option<()> {
         let read = async {
             let missing = rendered_after(&self.db, self.gameday_id, self.last_sent, &self.base).await?;
             let state = match gameday_store::gameday(&self.db, self.gameday_id).await? {
-                Some(gameday) => current_state(&self.db, &gameday, &self.base, self.audience).await?,
+                Some(gameday) => current_state(&self.db, &gameday, &self.base, self.audience, "").await?,
                 None => Vec::new(),
             };
             AppResult::Ok((missing, state))

@@ -74,15 +74,11 @@ function live() {
         return old && old.outerHTML === node.outerHTML ? old : carryOver(old, node);
       });
       banners.replaceChildren(...kept);
+      localize(banners);
+      elapsed(banners);
     });
-    // Parts of the page that depend on the state of the game day or a scenario: each replaces
-    // the element of the same id, when it changed.
-    source.addEventListener("parts", (message) => {
-      for (const node of parse(message.data)) {
-        const old = node.id && document.getElementById(node.id);
-        if (old && old.outerHTML !== node.outerHTML) old.replaceWith(carryOver(old, node));
-      }
-    });
+    source.addEventListener("parts", applyParts);
+    source.addEventListener("notify", notify);
   };
   // Leaving the page closes the stream at once (a browser allows few connections per site).
   window.addEventListener("pagehide", () => source && source.close());
@@ -120,6 +116,95 @@ function live() {
   connect();
 }
 
+// Parts of the page that depend on the state of the game day, a scenario or the viewer's sign-off
+// requests: each replaces the element of the same id, when it changed.
+function applyParts(message) {
+  for (const node of parse(message.data)) {
+    const old = node.id && document.getElementById(node.id);
+    if (old && old.outerHTML !== node.outerHTML) {
+      const fresh = carryOver(old, node);
+      old.replaceWith(fresh);
+      localize(fresh);
+      elapsed(fresh);
+    }
+  }
+}
+
+// Pages that are not a game day's: one stream per person, for the faults in flight in their
+// teams (shown on every page), their sign-off requests and notifications.
+function personLive() {
+  const url = document.body.dataset.meLive;
+  if (!url || document.querySelector("[data-live]") || !window.EventSource) return;
+  const scope = document.getElementById("signoff-requests")?.dataset.scope;
+  let source = null;
+  let retry = 1000;
+  const connect = () => {
+    source = new EventSource(scope ? `${url}?team=${encodeURIComponent(scope)}` : url);
+    source.addEventListener("open", () => { retry = 1000; });
+    source.addEventListener("error", () => {
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(connect, retry);
+        retry = Math.min(retry * 2, 30000);
+      }
+    });
+    source.addEventListener("parts", applyParts);
+    source.addEventListener("notify", notify);
+  };
+  window.addEventListener("pagehide", () => source && source.close());
+  connect();
+}
+
+// Browser notifications, only after the person asked for them with a click, and only while the
+// tab is hidden (an open page shows everything already).
+const NOTIFY_KEY = "gameday-notify";
+
+function notificationsOn() {
+  return window.Notification && Notification.permission === "granted" && localStorage.getItem(NOTIFY_KEY) === "on";
+}
+
+function notify(message) {
+  if (!notificationsOn() || document.visibilityState !== "hidden") return;
+  let notice;
+  try { notice = JSON.parse(message.data); } catch { return; }
+  const shown = new Notification(notice.title, { body: notice.body, tag: notice.tag });
+  shown.addEventListener("click", () => { window.focus(); window.location.assign(notice.url); });
+}
+
+function notifyToggle() {
+  const button = document.getElementById("notify-toggle");
+  if (!button || !window.Notification) return;
+  const show = () => {
+    button.textContent = notificationsOn() ? "Notifications on" : "Notify me";
+    button.title = notificationsOn()
+      ? "You are notified of announcements, injections, halts, roll-backs and sign-off requests while this tab is hidden. Click to stop."
+      : "Get a browser notification when a fault is announced, injected, halted or rolled back, or a scenario waits for your sign-off.";
+    button.setAttribute("aria-pressed", notificationsOn() ? "true" : "false");
+  };
+  button.hidden = false;
+  show();
+  button.addEventListener("click", async () => {
+    if (notificationsOn()) {
+      localStorage.removeItem(NOTIFY_KEY);
+    } else if (Notification.permission === "denied") {
+      button.title = "Notifications are blocked for this site in your browser's settings.";
+    } else if ((await Notification.requestPermission()) === "granted") {
+      localStorage.setItem(NOTIFY_KEY, "on");
+    }
+    show();
+  });
+}
+
+// "for 4 min" beside a fault in flight, kept current.
+function elapsed(root) {
+  for (const span of root.querySelectorAll(".elapsed[data-since]")) {
+    const since = new Date(span.dataset.since);
+    if (Number.isNaN(since.getTime())) continue;
+    const minutes = Math.max(0, Math.floor((Date.now() - since.getTime()) / 60000));
+    span.textContent = minutes === 0 ? "for less than a minute"
+      : minutes < 120 ? `for ${minutes} min` : `for ${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  }
+}
+
 /// The elements of an HTML fragment.
 function parse(html) {
   const template = document.createElement("template");
@@ -142,10 +227,14 @@ function carryOver(old, fresh) {
 
 // The stream opens after the page has loaded, so it never holds up the page itself.
 window.addEventListener("load", live);
+window.addEventListener("load", personLive);
 
 document.addEventListener("DOMContentLoaded", () => {
   copyButtons();
+  notifyToggle();
   localize(document);
+  elapsed(document);
+  setInterval(() => elapsed(document), 15000);
   // New accounts read times in the browser's own zone (UTC without JavaScript; changeable later).
   const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   for (const input of document.querySelectorAll("input[data-browser-time-zone]")) {

@@ -63,7 +63,8 @@ pub async fn update(db: &PgPool, gameday_id: Uuid, actor: &User, input: &Gameday
     Ok(())
 }
 
-pub async fn step(db: &PgPool, gameday_id: Uuid, actor: &User, step: Step) -> AppResult<()> {
+/// Moves a game day on. `reason`: why a running day ends before all its scenarios ran.
+pub async fn step(db: &PgPool, gameday_id: Uuid, actor: &User, step: Step, reason: &str) -> AppResult<()> {
     let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
     require_facilitator(role)?;
     let (status, kind, verb) = match step {
@@ -79,11 +80,18 @@ pub async fn step(db: &PgPool, gameday_id: Uuid, actor: &User, step: Step) -> Ap
         Step::Complete => {
             let in_flight = scenario_store::count_in_flight(&mut tx, gameday_id).await? as usize;
             super::complete(gameday.status, in_flight)?;
+            let not_run = scenario_store::count_not_run(&mut tx, gameday_id).await? as usize;
+            if let Some(message) = super::early_end_needs_reason(not_run, reason) {
+                return Err(AppError::invalid("reason", message));
+            }
             (GamedayStatus::Completed, EventKind::GamedayCompleted, "ended the game day")
         }
     };
     store::set_status(&mut tx, gameday_id, status, None).await?;
-    let body = format!("{} {verb}.", actor.display_name);
+    let body = match reason.trim() {
+        "" => format!("{} {verb}.", actor.display_name),
+        why => format!("{} {verb} early: {why}", actor.display_name),
+    };
     events::record(&mut tx, NewEvent::new(gameday_id, actor.id, kind, body)).await?;
     tx.commit().await?;
     Ok(())

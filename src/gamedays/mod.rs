@@ -205,6 +205,15 @@ pub fn complete(status: GamedayStatus, faults_in_flight: usize) -> Result<(), Re
     Ok(())
 }
 
+/// Ending a day whose scenarios have not all run ends it early: that needs a reason, which the
+/// timeline keeps. The message when it is missing, or None.
+pub fn early_end_needs_reason(not_run: usize, reason: &str) -> Option<String> {
+    (not_run > 0 && reason.trim().is_empty()).then(|| {
+        let which = if not_run == 1 { "1 scenario has".to_owned() } else { format!("{not_run} scenarios have") };
+        format!("{which} not run yet: say why the day ends early.")
+    })
+}
+
 /// Cancelling is for game days that have not started.
 pub fn cancel(status: GamedayStatus) -> Result<(), Refusal> {
     match status {
@@ -426,6 +435,9 @@ mod tests {
         assert!(complete(GamedayStatus::Running, 0).is_ok());
         assert!(complete(GamedayStatus::Running, 1).is_err(), "a fault in flight blocks the end");
         assert!(complete(GamedayStatus::Scheduled, 0).is_err());
+        assert!(early_end_needs_reason(0, "").is_none(), "every scenario ran: no reason needed");
+        assert!(early_end_needs_reason(2, "  ").unwrap().starts_with("2 scenarios have not run yet"));
+        assert!(early_end_needs_reason(1, "a real incident").is_none());
         assert!(cancel(GamedayStatus::Draft).is_ok());
         assert!(cancel(GamedayStatus::Scheduled).is_ok());
         assert!(cancel(GamedayStatus::Running).is_err());

@@ -12,7 +12,8 @@ use super::views::{DayActions, ScenarioLine, scenario_lines};
 use super::{Gameday, GamedayForm, GamedayRole, GamedayStatus};
 use crate::error::AppResult;
 use crate::form::FieldErrors;
-use crate::scenarios::store::{self as scenario_store, Scenario};
+use crate::scenarios::store as scenario_store;
+use crate::scenarios::views::{Banner, banners};
 use crate::state::AppState;
 use crate::teams::Membership;
 use crate::timeline::store as timeline;
@@ -61,7 +62,7 @@ struct ShowPage {
     participants: Vec<Participant>,
     candidates: Vec<(Uuid, String)>,
     scenarios: Vec<ScenarioLine>,
-    in_flight: Vec<Scenario>,
+    in_flight: Vec<Banner>,
     events: Vec<EventView>,
     last_seq: i64,
     picture: Option<Picture>,
@@ -102,11 +103,19 @@ pub async fn gameday_page(
     let labels: Vec<(Uuid, String)> = scenarios.iter().map(|s| (s.id, s.fields.title.clone())).collect();
     let zone = layout.zone().to_owned();
     let picture = timings::picture(&events, &labels, |t| crate::tz::format_clock(t, &zone));
-    let in_flight = scenarios.iter().filter(|s| s.state.in_flight()).cloned().collect();
+    let in_flight = banners(&scenarios, &events, &ctx.url());
     let signoffs = scenario_store::signoffs::signoffs_of_gameday(&state.db, id).await?;
     let scenarios = scenario_lines(scenarios, signoffs, &events);
     let faults = scenarios.iter().filter(|l| l.scenario.state.in_flight()).count();
-    let day = DayActions { url: ctx.url(), gameday: ctx.gameday.clone(), role: ctx.role, in_flight: faults };
+    let not_run = scenarios.iter().filter(|l| l.scenario.state.takes_signoffs()).count();
+    let day = DayActions {
+        url: ctx.url(),
+        gameday: ctx.gameday.clone(),
+        role: ctx.role,
+        in_flight: faults,
+        not_run,
+        reason_error: errors.get("reason").map(str::to_owned),
+    };
     let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
     let events = views_for(&events, &ctx.url(), layout.zone(), ctx.user.id, ctx.role);
     let alert = (!errors.is_empty()).then(|| errors.messages().join(" "));

@@ -119,8 +119,12 @@ async fn lifecycle(
     session: Session,
     ctx: GamedayCtx,
     step: Step,
+    reason: &str,
 ) -> AppResult<Response> {
-    let result = actions::step(&state.db, ctx.gameday.id, &ctx.user, step).await;
+    let result = match bounded_text(reason, "The reason for ending early", 0, 500) {
+        Ok(reason) => actions::step(&state.db, ctx.gameday.id, &ctx.user, step, &reason).await,
+        Err(message) => Err(AppError::invalid("reason", message)),
+    };
     let done = match step {
         Step::Schedule => "Game day scheduled. Participants can add it to their calendars.",
         Step::Start => "Game day started. Announce each fault before injecting it.",
@@ -135,7 +139,7 @@ async fn schedule(
     session: Session,
     ctx: GamedayCtx,
 ) -> AppResult<Response> {
-    lifecycle(state, layout, session, ctx, Step::Schedule).await
+    lifecycle(state, layout, session, ctx, Step::Schedule, "").await
 }
 
 async fn start(
@@ -144,7 +148,7 @@ async fn start(
     session: Session,
     ctx: GamedayCtx,
 ) -> AppResult<Response> {
-    lifecycle(state, layout, session, ctx, Step::Start).await
+    lifecycle(state, layout, session, ctx, Step::Start, "").await
 }
 
 async fn complete(
@@ -152,8 +156,9 @@ async fn complete(
     layout: Layout,
     session: Session,
     ctx: GamedayCtx,
+    Form(form): Form<ReasonForm>,
 ) -> AppResult<Response> {
-    lifecycle(state, layout, session, ctx, Step::Complete).await
+    lifecycle(state, layout, session, ctx, Step::Complete, &form.reason).await
 }
 
 #[derive(Debug, Default, Deserialize)]

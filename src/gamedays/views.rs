@@ -25,6 +25,10 @@ pub struct DayActions {
     pub role: Option<GamedayRole>,
     /// How many of its faults are announced or injected.
     pub in_flight: usize,
+    /// How many of its scenarios have not run (ending now ends the day early).
+    pub not_run: usize,
+    /// A refused reason (for ending early), shown beside its field.
+    pub reason_error: Option<String>,
 }
 
 impl DayActions {
@@ -52,6 +56,11 @@ impl DayActions {
 
     pub fn can_complete(&self) -> bool {
         self.my_step() == Some(Step::Complete)
+    }
+
+    /// Ending now would leave scenarios unrun: the button asks for a reason.
+    pub fn ends_early(&self) -> bool {
+        self.not_run > 0
     }
 
     pub fn can_cancel(&self) -> bool {
@@ -131,7 +140,14 @@ pub async fn render_state_parts(
         cards.push(run_card(db, gameday, base, scenario.clone(), events, None).await?);
     }
     let mut parts = Vec::new();
-    let mut actions = DayActions { url: base.to_owned(), gameday: gameday.clone(), role: None, in_flight };
+    let mut actions = DayActions {
+        url: base.to_owned(),
+        gameday: gameday.clone(),
+        role: None,
+        in_flight,
+        not_run: scenarios.iter().filter(|s| s.state.takes_signoffs()).count(),
+        reason_error: None,
+    };
     for &audience in audiences {
         let mut html = shared.clone();
         actions.role = role_of(audience);

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::gate::{self, ScenarioState};
 use super::store::{self, Revision, Scenario};
-use super::views::{RunCard, run_card};
+use super::views::{Banner, RunCard, banners, run_card};
 use super::{BlastRadius, Decision, FieldChange, ScenarioForm, Signoffs};
 use crate::error::AppResult;
 use crate::form::FieldErrors;
@@ -71,7 +71,7 @@ struct ShowPage {
     compare: Option<(i32, i32, Vec<FieldChange>)>,
     /// A refused change: its messages, shown at the top.
     alert: Option<String>,
-    in_flight: Vec<Scenario>,
+    in_flight: Vec<Banner>,
     last_seq: i64,
     /// The run card: outcome, timings, and the moves the viewer may make (also pushed live).
     run: RunCard,
@@ -152,9 +152,8 @@ pub async fn scenario_page(
         (Some(from), Some(to)) => changes_between(&revisions, from, to).map(|c| (from, to, c)),
         _ => None,
     };
-    let in_flight =
-        store::scenarios_of(&state.db, ctx.gameday.id).await?.into_iter().filter(|s| s.state.in_flight()).collect();
     let events = crate::timeline::store::events(&state.db, ctx.gameday.id).await?;
+    let in_flight = banners(&store::scenarios_of(&state.db, ctx.gameday.id).await?, &events, &ctx.url());
     let run = run_card(&state.db, &ctx.gameday, &ctx.url(), scenario.clone(), &events, ctx.role).await?;
     let team_weaknesses = weakness_store::weaknesses(&state.db, ctx.membership.team.id).await?;
     let incident = weakness_store::linked_incident(&state.db, scenario.id).await?;

@@ -5,31 +5,131 @@
 
 use askama::Template;
 use sqlx::PgPool;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::gate::{self, Move, Outcome};
+use super::store::signoffs::AwaitingSignoff;
 use super::store::{self, Scenario};
 use crate::error::AppResult;
 use crate::gamedays::{Gameday, GamedayRole, GamedayStatus, role_of};
 use crate::hub::Audience;
-use crate::timeline::Event;
 use crate::timeline::timings::{Timings, timings};
+use crate::timeline::{Event, EventKind};
 use crate::weaknesses::store as weakness_store;
+
+/// One fault in flight, as its banner shows it.
+#[derive(Debug, Clone)]
+pub struct Banner {
+    pub scenario: Scenario,
+    /// The scenario's page.
+    pub link: String,
+    /// Since when it is announced or injected (as the timeline says).
+    pub since: Option<OffsetDateTime>,
+    /// For a banner shown away from its game day: "team · game day".
+    pub place: Option<String>,
+}
+
+impl Banner {
+    /// How long it has been announced or injected, at the time of rendering (the page's script
+    /// keeps it current): "for 4 min".
+    pub fn running_for(&self) -> String {
+        let Some(since) = self.since else { return String::new() };
+        let minutes = (OffsetDateTime::now_utc() - since).whole_minutes().max(0);
+        match minutes {
+            0 => "for less than a minute".to_owned(),
+            m if m < 120 => format!("for {m} min"),
+            m => format!("for {} h {} min", m / 60, m % 60),
+        }
+    }
+
+    pub fn since_utc(&self) -> String {
+        self.since.map(|at| crate::tz::format_utc(&at)).unwrap_or_default()
+    }
+}
+
+/// The banners of a game day's faults in flight; `base` is the game day's URL, `events` its
+/// timeline (which says since when each is in flight).
+pub fn banners(scenarios: &[Scenario], events: &[Event], base: &str) -> Vec<Banner> {
+    scenarios
+        .iter()
+        .filter(|s| s.state.in_flight())
+        .map(|s| Banner {
+            scenario: s.clone(),
+            link: format!("{base}/scenarios/{}", s.id),
+            since: events
+                .iter()
+                .rev()
+                .find(|e| {
+                    e.scenario_id == Some(s.id)
+                        && matches!(e.kind(), Some(EventKind::ScenarioAnnounced | EventKind::ScenarioInjected))
+                })
+                .map(|e| e.at),
+            place: None,
+        })
+        .collect()
+}
 
 #[derive(Template)]
 #[template(path = "partials/_banners.html")]
 struct BannersFragment<'a> {
-    base: &'a str,
-    in_flight: Vec<&'a Scenario>,
+    in_flight: &'a [Banner],
     may_halt: bool,
 }
 
-/// Renders the fault banners of a game day for one kind of viewer, from its scenarios; `base` is
-/// the game day's URL.
-pub fn render_banners(scenarios: &[Scenario], base: &str, audience: Audience) -> AppResult<String> {
-    let in_flight = scenarios.iter().filter(|s| s.state.in_flight()).collect();
+/// Renders the fault banners of a game day for one kind of viewer.
+pub fn render_banners(in_flight: &[Banner], audience: Audience) -> AppResult<String> {
     let may_halt = gate::may_halt(role_of(audience));
-    Ok(BannersFragment { base, in_flight, may_halt }.render()?)
+    Ok(BannersFragment { in_flight, may_halt }.render()?)
+}
+
+/// The faults in flight in any of a person's teams, except on the game day `here` (whose pages
+/// show their own banners, with the Halt button).
+pub async fn elsewhere(db: &PgPool, user_id: Uuid, here: Option<Uuid>) -> AppResult<Vec<Banner>> {
+    let places: Vec<_> =
+        store::in_flight_places(db, user_id).await?.into_iter().filter(|p| Some(p.gameday_id) != here).collect();
+    if places.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = places.iter().map(|p| p.scenario_id).collect();
+    let mut scenarios = store::scenarios_by_ids(db, &ids).await?;
+    Ok(places
+        .into_iter()
+        .filter_map(|p| {
+            let at = scenarios.iter().position(|s| s.id == p.scenario_id)?;
+            let scenario = scenarios.swap_remove(at);
+            Some(Banner {
+                link: format!("/teams/{}/gamedays/{}/scenarios/{}", p.team_slug, p.gameday_id, scenario.id),
+                scenario,
+                since: p.since,
+                place: Some(format!("{} · {}", p.team_name, p.gameday_title)),
+            })
+        })
+        .collect())
+}
+
+#[derive(Template)]
+#[template(path = "partials/_elsewhere.html")]
+struct ElsewhereFragment<'a> {
+    elsewhere: &'a [Banner],
+}
+
+/// Renders the banners that follow a person to every page (the same partial the layout uses).
+pub fn render_elsewhere(elsewhere: &[Banner]) -> AppResult<String> {
+    Ok(ElsewhereFragment { elsewhere }.render()?)
+}
+
+#[derive(Template)]
+#[template(path = "partials/_signoff_requests.html")]
+struct SignoffRequestsFragment<'a> {
+    awaiting: &'a [AwaitingSignoff],
+    scope: Option<String>,
+}
+
+/// Renders the scenarios waiting for a person's sign-off (of one team, on its team page), as
+/// the dashboard and the team page show them.
+pub fn render_signoff_requests(awaiting: &[AwaitingSignoff], scope: Option<String>) -> AppResult<String> {
+    Ok(SignoffRequestsFragment { awaiting, scope }.render()?)
 }
 
 /// A scenario's run card as one kind of viewer sees it.

@@ -15,6 +15,7 @@ use super::{Membership, NEW_INVITE_KEY, NewInvite, TeamRole, derive_slug, parse_
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::ids::UserId;
+use crate::scenarios::store::signoffs::{self as signoff_store, AwaitingSignoff};
 use crate::state::AppState;
 use crate::web::auth::CurrentUser;
 use crate::web::context::{LeadCtx, Path, TeamCtx};
@@ -125,6 +126,8 @@ struct ShowPage {
     roles: [TeamRole; 3],
     gamedays: Vec<crate::gamedays::store::GamedaySummary>,
     feed_url: String,
+    /// This team's scenarios waiting for the viewer's sign-off.
+    awaiting: Vec<AwaitingSignoff>,
 }
 
 impl ShowPage {
@@ -176,6 +179,11 @@ async fn team_page(
     let gamedays = crate::gamedays::store::team_gamedays(&state.db, membership.team.id).await?;
     let token = store::calendar_token(&state.db, membership.team.id).await?;
     let feed_url = crate::calendar::views::feed_url(&state.config.base_url(), &token);
+    let awaiting = signoff_store::awaiting_signoff(&state.db, me)
+        .await?
+        .into_iter()
+        .filter(|a| a.team_slug == membership.team.slug)
+        .collect();
     let page = ShowPage {
         layout,
         membership,
@@ -187,6 +195,7 @@ async fn team_page(
         roles: TeamRole::ALL,
         gamedays,
         feed_url,
+        awaiting,
     };
     render_status(status, &page)
 }

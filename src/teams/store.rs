@@ -309,3 +309,9 @@ pub async fn is_member(db: &PgPool, team_id: Uuid, user_id: Uuid) -> sqlx::Resul
     .fetch_one(db)
     .await
 }
+
+/// The teams a user is in.
+#[tracing::instrument(skip(db))]
+pub async fn team_ids_of(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar!("select team_id from team_members where user_id = $1", user_id).fetch_all(db).await
+}

@@ -17,6 +17,7 @@ use super::{EventKind, Marker};
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::scenarios::store::{self as scenario_store, Scenario};
+use crate::scenarios::views::{Banner, banners};
 use crate::state::AppState;
 use crate::web::context::{GamedayCtx, Path};
 use crate::web::refusal::{refused, status_of};
@@ -87,7 +88,7 @@ struct TimelinePage {
     total: usize,
     last_seq: i64,
     scenarios: Vec<Scenario>,
-    in_flight: Vec<Scenario>,
+    in_flight: Vec<Banner>,
     filter_scenario: String,
     filter_kind: String,
     kind_filters: &'static [KindFilter; 5],
@@ -112,7 +113,7 @@ impl TimelinePage {
 
     /// The scenario an observation is most likely about: the first one in flight.
     fn default_scenario(&self) -> Option<Uuid> {
-        self.in_flight.first().map(|s| s.id)
+        self.in_flight.first().map(|b| b.scenario.id)
     }
 }
 
@@ -139,7 +140,7 @@ async fn timeline_page(
         views.retain(|v| kind_matches(&filter_kind, &v.kind));
     }
     let scenarios = scenario_store::scenarios_of(&state.db, ctx.gameday.id).await?;
-    let in_flight = scenarios.iter().filter(|s| s.state.in_flight()).cloned().collect();
+    let in_flight = banners(&scenarios, &events, &ctx.url());
     let status = status_of(&errors);
     let page = TimelinePage {
         layout,

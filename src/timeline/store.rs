@@ -1,6 +1,6 @@
 //! SQL for the timeline.
 
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -107,4 +107,42 @@ pub async fn last_seqs(db: impl PgExecutor<'_>, gameday_ids: &[Uuid]) -> sqlx::R
     let rows =
         sqlx::query!("select id, last_event_seq from gamedays where id = any($1)", gameday_ids).fetch_all(db).await?;
     Ok(rows.into_iter().map(|r| (r.id, r.last_event_seq)).collect())
+}
+
+/// An event with where it happened: for telling people in the team, wherever they are.
+#[derive(Debug, Clone)]
+pub struct EventPlace {
+    pub gameday_id: Uuid,
+    pub seq: i64,
+    pub kind: String,
+    pub team_id: Uuid,
+    pub team_slug: String,
+    pub team_name: String,
+    pub gameday_title: String,
+    pub scenario_id: Option<Uuid>,
+    pub scenario_title: Option<String>,
+}
+
+/// These events (by game day and sequence number), with their team, game day and scenario.
+#[tracing::instrument(skip_all)]
+pub async fn event_places(db: &PgPool, events: &[(Uuid, i64)]) -> sqlx::Result<Vec<EventPlace>> {
+    let (gamedays, seqs): (Vec<Uuid>, Vec<i64>) = events.iter().copied().unzip();
+    sqlx::query_as!(
+        EventPlace,
+        r#"
+        select e.gameday_id, e.seq, e.kind, g.team_id, t.slug as team_slug, t.name as team_name,
+               g.title as gameday_title, e.scenario_id, r.title as "scenario_title?"
+        from unnest($1::uuid[], $2::bigint[]) as w (gameday_id, seq)
+        join timeline_events e on e.gameday_id = w.gameday_id and e.seq = w.seq
+        join gamedays g on g.id = e.gameday_id
+        join teams t on t.id = g.team_id
+        left join scenarios s on s.id = e.scenario_id
+        left join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
+        order by e.gameday_id, e.seq
+        "#,
+        &gamedays,
+        &seqs
+    )
+    .fetch_all(db)
+    .await
 }

@@ -18,6 +18,7 @@ use tower_sessions::Session;
 
 use crate::accounts::User;
 use crate::error::{AppError, AppResult};
+use crate::scenarios::views::{Banner, elsewhere};
 use crate::state::AppState;
 use crate::teams::{NavTeam, store as team_store};
 use auth::AuthSession;
@@ -59,6 +60,8 @@ pub struct Layout {
     pub user: Option<User>,
     pub teams: Vec<NavTeam>,
     pub flash: Option<Flash>,
+    /// Faults in flight in the viewer's teams, away from the game day this page belongs to.
+    pub elsewhere: Vec<Banner>,
 }
 
 impl Layout {
@@ -90,7 +93,20 @@ impl FromRequestParts<AppState> for Layout {
             Some(session) if session.get::<Flash>(FLASH_KEY).await?.is_some() => session.remove(FLASH_KEY).await?,
             _ => None,
         };
-        Ok(Layout { user, teams, flash })
+        let elsewhere = match &user {
+            Some(user) => elsewhere(&state.db, user.id, gameday_in_path(parts.uri.path())).await?,
+            None => Vec::new(),
+        };
+        Ok(Layout { user, teams, flash, elsewhere })
+    }
+}
+
+/// The game day a page belongs to, from its path (`/teams/{slug}/gamedays/{id}/…`).
+pub fn gameday_in_path(path: &str) -> Option<uuid::Uuid> {
+    let mut segments = path.trim_start_matches('/').split('/');
+    match (segments.next(), segments.next(), segments.next(), segments.next()) {
+        (Some("teams"), Some(_), Some("gamedays"), Some(id)) => uuid::Uuid::parse_str(id).ok(),
+        _ => None,
     }
 }
 

@@ -40,6 +40,20 @@ impl Driver {
 
     /// A new browser with its own empty profile (so its own cookies): one person.
     async fn browser(&self, width: u32, height: u32) -> Client {
+        self.browser_with(width, height, serde_json::json!({})).await
+    }
+
+    /// A browser whose person has allowed notifications for every site.
+    async fn browser_allowing_notifications(&self, width: u32, height: u32) -> Client {
+        self.browser_with(
+            width,
+            height,
+            serde_json::json!({ "profile.default_content_setting_values.notifications": 1 }),
+        )
+        .await
+    }
+
+    async fn browser_with(&self, width: u32, height: u32, prefs: serde_json::Value) -> Client {
         let profile = std::env::temp_dir().join(format!("gameday-chromium-{}", uuid::Uuid::new_v4()));
         let args = [
             "--headless=new".to_owned(),
@@ -56,7 +70,7 @@ impl Driver {
         ];
         let mut caps = serde_json::Map::new();
         let binary = if std::path::Path::new("/usr/bin/chromium").exists() { "/usr/bin/chromium" } else { "chromium" };
-        caps.insert("goog:chromeOptions".into(), serde_json::json!({ "args": args, "binary": binary }));
+        caps.insert("goog:chromeOptions".into(), serde_json::json!({ "args": args, "binary": binary, "prefs": prefs }));
         ClientBuilder::new(HttpConnector::new())
             .capabilities(caps)
             .connect(&self.url)
@@ -548,4 +562,82 @@ async fn an_observer_sees_the_injection_live_and_halts_it_from_the_banner(db: Pg
     for browser in [ana, vi] {
         browser.close().await.unwrap();
     }
+}
+
+#[sqlx::test]
+async fn faults_and_sign_off_requests_reach_me_on_the_dashboard_and_as_notifications(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let first = day.scenario("Stop the primary").await;
+    let app = &day.app;
+    let driver = Driver::start().await;
+    let bo = driver.browser_allowing_notifications(1280, 900).await;
+    bo.goto(&app.url("/signin")).await.unwrap();
+    fill(&bo, "Email", "bo@example.com").await;
+    fill(&bo, "Password", "correct horse battery").await;
+    click_button(&bo, "Sign in").await;
+    assert!(body_text(&bo).await.contains("1 scenario waits for your sign-off."));
+
+    // Bo asks for notifications with a click; the page is then hidden (another tab in front).
+    let toggle = bo.find(Locator::Id("notify-toggle")).await.expect("the notifications button");
+    toggle.click().await.unwrap();
+    assert!(wait_for_element_text(&bo, "notify-toggle", "Notifications on", Duration::from_secs(5)).await);
+    bo.execute(
+        r#"window.shown = [];
+           const Real = window.Notification;
+           window.Notification = class extends Real {
+             constructor(title, options) { super(title, options); window.shown.push(title); }
+           };
+           Object.defineProperty(document, "visibilityState", { get: () => "hidden", configurable: true });
+           document.body.dataset.untouched = "yes";"#,
+        vec![],
+    )
+    .await
+    .unwrap();
+    let shown = |bo: Client| async move {
+        let titles = bo.execute("return window.shown;", vec![]).await.unwrap();
+        titles.as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+
+    // A new scenario for Bo to sign: the dashboard's list grows and a notification is shown.
+    day.scenario("Fill the disk").await;
+    assert!(wait_for_text(&bo, "2 scenarios wait for your sign-off.", Duration::from_secs(10)).await);
+    assert!(wait_for_text(&bo, "Fill the disk", Duration::from_secs(5)).await);
+    for _ in 0..50 {
+        if shown(bo.clone()).await.iter().any(|t| t == "Waiting for your sign-off: Fill the disk") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(shown(bo.clone()).await.contains(&"Waiting for your sign-off: Fill the disk".to_owned()));
+
+    // The announcement reaches Bo's dashboard as a banner with a link, and as a notification.
+    day.all_approve(&first).await;
+    day.start().await;
+    assert_eq!(day.run(&day.ana, &first, "announce", &[]).await.status(), reqwest::StatusCode::SEE_OTHER);
+    let mut arrived = false;
+    for _ in 0..100 {
+        if bo.find(Locator::Css("#elsewhere-banners .fault-announced")).await.is_ok() {
+            arrived = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(arrived, "the banner arrives on the dashboard");
+    let banner = bo.find(Locator::Css("#elsewhere-banners a")).await.unwrap();
+    assert_eq!(banner.attr("href").await.unwrap().as_deref(), Some(first.as_str()));
+    for _ in 0..50 {
+        if shown(bo.clone()).await.iter().any(|t| t == "Announced: Stop the primary") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        shown(bo.clone()).await.contains(&"Announced: Stop the primary".to_owned()),
+        "{:?}",
+        shown(bo.clone()).await
+    );
+    let untouched = bo.execute("return document.body.dataset.untouched;", vec![]).await.unwrap();
+    assert_eq!(untouched, "yes", "Bo's dashboard was not reloaded");
+    screenshot(&bo, "24-dashboard-banner-and-requests").await;
+    bo.close().await.unwrap();
 }

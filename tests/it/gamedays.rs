@@ -340,7 +340,11 @@ async fn the_lifecycle_is_enforced_with_reasons(db: PgPool) {
     assert_eq!(day.step(&day.ana, "start").await.status(), StatusCode::SEE_OTHER);
     let response = day.app.post_as(&day.ana, &format!("{}/cancel", day.url), &[("reason", "rain")]).await;
     assert_eq!(response.status(), StatusCode::CONFLICT, "a running game day is not cancelled");
-    assert_eq!(day.step(&day.ana, "complete").await.status(), StatusCode::SEE_OTHER);
+    let early = [("reason", "the scenario was not needed")];
+    assert_eq!(
+        day.app.post_as(&day.ana, &format!("{}/complete", day.url), &early).await.status(),
+        StatusCode::SEE_OTHER
+    );
     let status: String = sqlx::query_scalar("select status::text from gamedays").fetch_one(&day.app.db).await.unwrap();
     assert_eq!(status, "completed");
     let team = day.page(&day.ana, &format!("/teams/{}", day.slug)).await;
@@ -816,4 +820,28 @@ async fn a_facilitator_halts_everything_in_flight_at_once_with_one_reason(db: Pg
     assert!(page.contains("Halted all 2 faults in flight."));
     assert_eq!(page.matches("because a real outage started").count(), 2, "both halts on the timeline with the reason");
     assert_eq!(day.app.post_as(&day.ana, &halt_all, &[("reason", "again")]).await.status(), StatusCode::CONFLICT);
+}
+
+#[sqlx::test]
+async fn a_running_day_ends_early_only_with_a_reason_that_the_timeline_keeps(db: PgPool) {
+    let day = Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    day.all_approve(&scenario).await;
+    day.start().await;
+    let page = day.page(&day.ana, &day.url).await;
+    assert!(page.contains("End the day early…") && page.contains("1 scenario has not run"));
+    assert!(!page.contains(">End game day</button>"), "no plain end while a scenario has not run");
+
+    let refused = day.app.post_as(&day.ana, &format!("{}/complete", day.url), &[("reason", " ")]).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = refused.text().await.unwrap();
+    let field = page.split(r#"id="end-reason""#).nth(1).expect("the reason field is on the page again");
+    assert!(field.contains("1 scenario has not run yet: say why the day ends early."), "the message is beside it");
+
+    let ended =
+        day.app.post_as(&day.ana, &format!("{}/complete", day.url), &[("reason", "A real incident in checkout")]).await;
+    assert_eq!(ended.status(), StatusCode::SEE_OTHER);
+    let timeline = day.page(&day.bo, &format!("{}/timeline", day.url)).await;
+    assert!(timeline.contains("Ana ended the game day early: A real incident in checkout"));
+    assert!(day.page(&day.ana, &day.url).await.contains("Completed"));
 }

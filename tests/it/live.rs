@@ -523,3 +523,85 @@ async fn state_parts_are_pushed_for_each_kind_of_viewer_when_the_day_moves_on(db
         "no buttons they cannot use"
     );
 }
+
+/// The next message of a kind whose data contains `needle`, or None within five seconds.
+async fn next_with(stream: &mut Stream, kind: &str, needle: &str) -> Option<String> {
+    while let Some(sse) = stream.next(Duration::from_secs(5)).await {
+        if sse.event.as_deref() == Some(kind) && sse.data.contains(needle) {
+            return Some(sse.data);
+        }
+    }
+    None
+}
+
+#[sqlx::test]
+async fn a_personal_stream_follows_my_teams_faults_and_sign_off_requests_and_no_one_elses(db: PgPool) {
+    let day = Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    let live = day.app.url("/live");
+    let mut bo = Stream::open(&day.bo, &live, None).await;
+    let mut eve = Stream::open(&day.eve, &live, None).await;
+    // On connecting: the parts as they stand.
+    let requests = next_with(&mut bo, "parts", r#"id="signoff-requests""#).await.expect("bo's sign-off requests");
+    assert!(requests.contains("1 scenario waits for your sign-off") && requests.contains(&scenario), "{requests}");
+    let nothing = next_with(&mut eve, "parts", r#"id="signoff-requests""#).await.expect("eve's sign-off requests");
+    assert!(nothing.contains("Nothing to sign"), "{nothing}");
+
+    // A second scenario: bo hears of it (a notification and the list), live.
+    let second = day.scenario("Fill the disk").await;
+    let requests = next_with(&mut bo, "parts", "2 scenarios wait").await.expect("the list grows live");
+    assert!(requests.contains(&second));
+    let notice = next_with(&mut bo, "notify", "Waiting for your sign-off").await.expect("a sign-off notification");
+    assert!(notice.contains("Fill the disk") && notice.contains(&second), "{notice}");
+
+    day.all_approve(&scenario).await;
+    day.all_approve(&second).await;
+    day.start().await;
+    assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
+    let notice = next_with(&mut bo, "notify", "Announced: Stop the primary").await.expect("an announce notification");
+    assert!(notice.contains("Platform") && notice.contains(&scenario), "{notice}");
+    let banners = next_with(&mut bo, "parts", r#"id="elsewhere-banners""#).await.expect("the banner, live");
+    assert!(banners.contains("Stop the primary") && banners.contains(&format!(r#"href="{scenario}""#)), "{banners}");
+    assert!(banners.contains("Abort when:") && !banners.contains("Halt</button>"), "{banners}");
+
+    // Someone outside the team hears nothing of it.
+    while let Some(sse) = eve.next(Duration::from_secs(2)).await {
+        assert!(!sse.data.contains("Stop the primary"), "a non-member was told: {sse:?}");
+    }
+    // And cannot ask for the team's sign-off requests.
+    let response = day.app.get_as(&day.eve, &format!("/live?team={}", day.slug)).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    // A reload shows what was pushed: the banner on the dashboard, not twice on the game day.
+    let dashboard = day.page(&day.bo, "/").await;
+    assert!(dashboard.contains(r#"id="elsewhere-banners""#) && dashboard.contains("Stop the primary"));
+    let page = day.page(&day.bo, &day.url).await;
+    let elsewhere = page.split(r#"id="elsewhere-banners""#).nth(1).unwrap().split("</div>").next().unwrap();
+    assert!(!elsewhere.contains("Stop the primary"), "the game day's own banner shows in its own place");
+    assert!(!day.page(&day.eve, "/").await.contains("Stop the primary"));
+}
+
+#[sqlx::test]
+async fn a_game_day_page_stream_carries_faults_of_my_other_game_days(db: PgPool) {
+    let day = Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    day.all_approve(&scenario).await;
+    day.start().await;
+    let response =
+        day.app.post_as(&day.ana, &format!("/teams/{}/gamedays", day.slug), &crate::gamedays::GAMEDAY_FORM).await;
+    let other = location(&response);
+    let bo_id = crate::helpers::user_id(&day.app.db, "bo@example.com").await.to_string();
+    let added = day
+        .app
+        .post_as(&day.ana, &format!("{other}/participants"), &[("user_id", &bo_id), ("role", "participant")])
+        .await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    let mut stream = Stream::open(&day.bo, &day.app.url(&format!("{other}/live")), None).await;
+    assert!(next_with(&mut stream, "parts", r#"id="elsewhere-banners""#).await.is_some(), "sent on connecting");
+
+    assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
+    let banners = next_with(&mut stream, "parts", "Stop the primary").await.expect("the other game day's banner");
+    assert!(banners.contains(r#"id="elsewhere-banners""#) && banners.contains("Platform · Database failover drill"));
+    assert_eq!(day.run(&day.ana, &scenario, "inject", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert!(next_with(&mut stream, "notify", "Injected: Stop the primary").await.is_some());
+}

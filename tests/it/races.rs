@@ -78,8 +78,8 @@ async fn world(db: PgPool) -> World {
     let gameday = day_actions::create(&db, team, &ana, &input).await.unwrap();
     day_actions::add_participant(&db, gameday, &ana, li.id, GamedayRole::Participant).await.unwrap();
     actions::create(&db, gameday, &ana, &fields("warm-up", ana.id)).await.unwrap();
-    day_actions::step(&db, gameday, &ana, Step::Schedule).await.unwrap();
-    day_actions::step(&db, gameday, &ana, Step::Start).await.unwrap();
+    day_actions::step(&db, gameday, &ana, Step::Schedule, "").await.unwrap();
+    day_actions::step(&db, gameday, &ana, Step::Start, "").await.unwrap();
     World { db, ana, li, bo, gameday }
 }
 

@@ -145,7 +145,11 @@ async fn nothing_is_lost_across_a_restart_of_the_server(db: PgPool) {
     add_webhook(&day, &url, &["gameday_started", "gameday_completed"]).await;
     day.scenario("Stop the primary").await;
     day.start().await;
-    assert_eq!(day.step(&day.ana, "complete").await.status(), StatusCode::SEE_OTHER);
+    let early = [("reason", "out of time")];
+    assert_eq!(
+        day.app.post_as(&day.ana, &format!("{}/complete", day.url), &early).await.status(),
+        StatusCode::SEE_OTHER
+    );
     let pending: i64 = sqlx::query_scalar("select count(*) from webhook_deliveries where status = 'pending'")
         .fetch_one(&db)
         .await

@@ -301,6 +301,16 @@ pub async fn count_scenarios(conn: &mut PgConnection, gameday_id: Uuid) -> sqlx:
         .await
 }
 
+/// How many of a game day's scenarios have not run (sign-off is still open on them).
+pub async fn count_not_run(conn: &mut PgConnection, gameday_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from scenarios where gameday_id = $1 and takes_signoffs(state)"#,
+        gameday_id
+    )
+    .fetch_one(conn)
+    .await
+}
+
 /// Start tiny (invariant 4): a smaller scenario on the same target, in the same environment, in
 /// any of the team's game days, that was injected and held: its title, or None.
 #[tracing::instrument(skip(db))]
@@ -334,4 +344,61 @@ pub async fn smaller_that_held(
     )
     .fetch_optional(db)
     .await
+}
+
+/// Where a fault in flight is: its game day and team, and since when it is announced or
+/// injected (for the banners that follow a person to every page).
+#[derive(Debug, Clone)]
+pub struct InFlightPlace {
+    pub scenario_id: Uuid,
+    pub gameday_id: Uuid,
+    pub gameday_title: String,
+    pub team_slug: String,
+    pub team_name: String,
+    pub since: Option<OffsetDateTime>,
+}
+
+/// The faults announced or injected right now in any team the user is in, oldest first.
+#[tracing::instrument(skip(db))]
+pub async fn in_flight_places(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<InFlightPlace>> {
+    sqlx::query_as!(
+        InFlightPlace,
+        r#"
+        select s.id as scenario_id, g.id as gameday_id, g.title as gameday_title, t.slug as team_slug,
+               t.name as team_name,
+               (select max(e.at) from timeline_events e
+                 where e.gameday_id = g.id and e.scenario_id = s.id
+                   and e.kind in ('scenario_announced', 'scenario_injected')) as since
+        from team_members m
+        join teams t on t.id = m.team_id
+        join gamedays g on g.team_id = t.id
+        join scenarios s on s.gameday_id = g.id and is_in_flight(s.state)
+        where m.user_id = $1
+        order by since nulls last, s.id
+        "#,
+        user_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Scenarios by id with their current revisions (in no particular order).
+#[tracing::instrument(skip(db))]
+pub async fn scenarios_by_ids(db: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<Scenario>> {
+    let rows = sqlx::query_as!(
+        ScenarioRow,
+        r#"
+        select id as "id!", gameday_id as "gameday_id!", position as "position!", state as "state!: ScenarioState",
+               outcome as "outcome: Outcome", conclusion_note, revision as "revision!", fingerprint as "fingerprint!",
+               title as "title!", hypothesis as "hypothesis!", fault as "fault!", target_system as "target_system!",
+               blast_radius as "blast_radius!: BlastRadius", expected_impact as "expected_impact!",
+               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!"
+        from current_scenarios
+        where id = any($1)
+        "#,
+        ids
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Scenario::from).collect())
 }
