@@ -1,14 +1,32 @@
-//! Adding and removing a team's webhooks (its leads do; the extractor checks that).
+//! Adding, removing and trying a team's webhooks (its leads do; the extractor checks that).
+
+use std::time::Duration as StdDuration;
 
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{EventKind, new_secret, store};
+use super::worker::{describe, destination, post_signed};
+use super::{EventKind, TestAnswer, answer_excerpt, new_secret, store, test_payload};
 use crate::accounts::User;
+use crate::config::Config;
 use crate::error::{AppError, AppResult};
+use crate::teams::Team;
 
-/// Adds a webhook for these kinds of event, with a fresh signing secret.
-pub async fn add(db: &PgPool, team_id: Uuid, actor: &User, url: &str, kinds: &[EventKind]) -> AppResult<Uuid> {
+/// How long a test delivery waits for the receiver: the person is watching the page.
+const TEST_TIMEOUT: StdDuration = StdDuration::from_secs(5);
+
+/// Adds a webhook for these kinds of event, with a fresh signing secret. Its URL is resolved and
+/// checked by the same rule every delivery is, so a webhook that could never be delivered is
+/// refused now, beside the URL field, with the reason.
+pub async fn add(
+    db: &PgPool,
+    config: &Config,
+    team_id: Uuid,
+    actor: &User,
+    url: &str,
+    kinds: &[EventKind],
+) -> AppResult<Uuid> {
+    destination(config.webhook_allow_private, url).await.map_err(|why| AppError::invalid("url", why.message()))?;
     let kinds: Vec<String> = kinds.iter().map(|k| k.as_str().to_owned()).collect();
     let id = store::create(db, team_id, url, &new_secret(), &kinds, actor.id).await?;
     tracing::info!(team_id = %team_id, webhook = %id, "webhook added");
@@ -22,4 +40,55 @@ pub async fn remove(db: &PgPool, team_id: Uuid, webhook: Uuid) -> AppResult<()> 
     }
     tracing::info!(team_id = %team_id, %webhook, "webhook removed");
     Ok(())
+}
+
+/// Sends a signed test delivery to a webhook of the team now, waits briefly for the answer,
+/// records it in the delivery log and returns it.
+pub async fn send_test(
+    db: &PgPool,
+    config: &Config,
+    team: &Team,
+    actor: &User,
+    webhook: Uuid,
+) -> AppResult<TestAnswer> {
+    let hook = store::of_team_by_id(db, team.id, webhook).await?.ok_or(AppError::NotFound)?;
+    let settings_url = format!("{}/teams/{}/webhooks", config.base_url(), team.slug);
+    let payload = test_payload(
+        team,
+        &actor.display_name,
+        &settings_url,
+        &crate::tz::format_utc(&time::OffsetDateTime::now_utc()),
+    );
+    let body = serde_json::to_vec(&payload).map_err(anyhow::Error::new)?;
+    let sent = post_signed(config.webhook_allow_private, &hook.url, &hook.secret, body, TEST_TIMEOUT).await;
+    let answer = match sent {
+        Err(why) => TestAnswer::unanswered(why.to_string()),
+        Ok(Err(err)) => TestAnswer::unanswered(describe(&err)),
+        Ok(Ok(mut response)) => {
+            let status = response.status();
+            let mut bytes = Vec::new();
+            let mut error = None;
+            // Enough of the body for the excerpt; the rest is not read.
+            while bytes.len() < 4 * super::ANSWER_CHARS {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+                    Ok(None) => break,
+                    Err(err) => {
+                        error = Some(describe(&err));
+                        break;
+                    }
+                }
+            }
+            TestAnswer {
+                status: Some(status.as_u16()),
+                reason: status.canonical_reason().unwrap_or_default().to_owned(),
+                body: answer_excerpt(&bytes),
+                error,
+            }
+        }
+    };
+    let status = answer.status.map(i32::from);
+    store::record_test(db, hook.id, &payload, answer.accepted(), status, answer.log_error().as_deref()).await?;
+    tracing::info!(team_id = %team.id, %webhook, status = ?answer.status, error = ?answer.error, "webhook test sent");
+    Ok(answer)
 }

@@ -1,4 +1,4 @@
-//! The team's webhook settings: add, remove, and the delivery log. Leads only.
+//! The team's webhook settings: add, remove, send a test delivery, and the delivery log. Leads only.
 
 use askama::Template;
 use axum::Router;
@@ -7,9 +7,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use tower_sessions::Session;
+use uuid::Uuid;
 
 use super::store::{self, LogLine, Webhook};
-use super::{KINDS, parse_kinds};
+use super::{KINDS, TestAnswer, kind_label, parse_kinds};
 use crate::error::AppResult;
 use crate::form::FieldErrors;
 use crate::gamedays::parse_link;
@@ -18,12 +19,14 @@ use crate::state::AppState;
 use crate::teams::Membership;
 use crate::timeline::EventKind;
 use crate::web::context::{LeadCtx, Path};
+use crate::web::refusal::refused;
 use crate::web::{FlashKind, Layout, flash, render_status, see_other};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/teams/{slug}/webhooks", get(page).post(create))
         .route("/teams/{slug}/webhooks/{id}/delete", post(delete))
+        .route("/teams/{slug}/webhooks/{id}/test", post(send_test))
 }
 
 #[derive(Template)]
@@ -37,11 +40,37 @@ struct WebhooksPage {
     url: String,
     chosen: Vec<String>,
     errors: FieldErrors,
+    /// The answer to a test delivery just sent, and the webhook it went to.
+    answer: Option<(Uuid, TestAnswer)>,
 }
 
 impl WebhooksPage {
     fn is_chosen(&self, kind: &EventKind) -> bool {
         self.chosen.iter().any(|k| k == kind.as_str())
+    }
+
+    /// The test answer to show beside this webhook, if one was just sent to it.
+    fn answer_for(&self, hook: &Webhook) -> Option<&TestAnswer> {
+        self.answer.as_ref().filter(|(id, _)| *id == hook.id).map(|(_, answer)| answer)
+    }
+}
+
+impl Webhook {
+    /// What it sends, as people read it: the timeline's labels.
+    pub fn kind_labels(&self) -> String {
+        self.kinds.iter().map(|k| kind_label(k)).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// The add form's input, kept when the page is shown again.
+struct AddForm {
+    url: String,
+    chosen: Vec<String>,
+}
+
+impl AddForm {
+    fn empty() -> AddForm {
+        AddForm { url: String::new(), chosen: KINDS.iter().map(|k| k.as_str().to_owned()).collect() }
     }
 }
 
@@ -49,14 +78,15 @@ async fn webhooks_page(
     state: &AppState,
     layout: Layout,
     membership: Membership,
-    url: String,
-    chosen: Vec<String>,
+    status: StatusCode,
+    AddForm { url, chosen }: AddForm,
     errors: FieldErrors,
+    answer: Option<(Uuid, TestAnswer)>,
 ) -> AppResult<Response> {
     let webhooks = store::of_team(&state.db, membership.team.id).await?;
     let log = store::log(&state.db, membership.team.id, 50).await?;
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    render_status(status, &WebhooksPage { layout, membership, webhooks, log, kinds: KINDS, url, chosen, errors })
+    let page = WebhooksPage { layout, membership, webhooks, log, kinds: KINDS, url, chosen, errors, answer };
+    render_status(status, &page)
 }
 
 async fn page(
@@ -64,8 +94,7 @@ async fn page(
     layout: Layout,
     LeadCtx { user: _, membership }: LeadCtx,
 ) -> AppResult<Response> {
-    let chosen = KINDS.iter().map(|k| k.as_str().to_owned()).collect();
-    webhooks_page(&state, layout, membership, String::new(), chosen, FieldErrors::new()).await
+    webhooks_page(&state, layout, membership, StatusCode::OK, AddForm::empty(), FieldErrors::new(), None).await
 }
 
 /// Reads the form by hand: checkboxes repeat the `kinds` key, which serde_urlencoded cannot.
@@ -86,19 +115,7 @@ async fn create(
         }
     }
     let mut errors = FieldErrors::new();
-    let private_literal = |link: &str| {
-        reqwest::Url::parse(link).ok().and_then(|u| match u.host() {
-            Some(url::Host::Ipv4(ip)) => Some(super::is_private(ip.into())),
-            Some(url::Host::Ipv6(ip)) => Some(super::is_private(ip.into())),
-            // Names are checked when delivering, against what they resolve to then.
-            _ => None,
-        }) == Some(true)
-    };
     let link = match parse_link(&url, "The webhook URL") {
-        Ok(Some(link)) if private_literal(&link) && !state.config.webhook_allow_private => {
-            errors.add("url", "Webhooks cannot point at loopback or private addresses.");
-            None
-        }
         Ok(Some(link)) => Some(link),
         Ok(None) => {
             errors.add("url", "The webhook URL is required.");
@@ -110,10 +127,14 @@ async fn create(
         }
     };
     let kinds = errors.check("kinds", parse_kinds(&chosen));
+    let form = AddForm { url, chosen };
     let (Some(link), Some(kinds)) = (link, kinds) else {
-        return webhooks_page(&state, layout, membership, url, chosen, errors).await;
+        return webhooks_page(&state, layout, membership, StatusCode::UNPROCESSABLE_ENTITY, form, errors, None).await;
     };
-    super::actions::add(&state.db, membership.team.id, &user, &link, &kinds).await?;
+    if let Err(err) = super::actions::add(&state.db, &state.config, membership.team.id, &user, &link, &kinds).await {
+        let status = refused(err, &mut errors)?;
+        return webhooks_page(&state, layout, membership, status, form, errors, None).await;
+    }
     flash(&session, FlashKind::Success, "Webhook added. Check its signature with the secret shown below.").await?;
     Ok(see_other(&format!("/teams/{}/webhooks", membership.team.slug)))
 }
@@ -135,8 +156,21 @@ async fn delete(
     Ok(see_other(&format!("/teams/{}/webhooks", membership.team.slug)))
 }
 
+/// Sends a test delivery now and shows the page with the receiver's answer beside the webhook.
+async fn send_test(
+    State(state): State<AppState>,
+    layout: Layout,
+    LeadCtx { user, membership }: LeadCtx,
+    Path(WebhookPath { id }): Path<WebhookPath>,
+) -> AppResult<Response> {
+    let answer = super::actions::send_test(&state.db, &state.config, &membership.team, &user, id.0).await?;
+    let answer = Some((id.0, answer));
+    webhooks_page(&state, layout, membership, StatusCode::OK, AddForm::empty(), FieldErrors::new(), answer).await
+}
+
 impl LogLine {
-    pub fn created_label(&self) -> String {
-        crate::web::utc_label(&self.created_at)
+    /// What was delivered, as people read it.
+    pub fn kind_label(&self) -> &str {
+        kind_label(&self.kind)
     }
 }

@@ -48,6 +48,14 @@ pub async fn of_team(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Webhook>> {
     .await
 }
 
+/// One webhook of the team (none for another team's).
+#[tracing::instrument(skip(db))]
+pub async fn of_team_by_id(db: &PgPool, team_id: Uuid, id: Uuid) -> sqlx::Result<Option<Webhook>> {
+    sqlx::query_as!(Webhook, "select id, url, secret, kinds from webhooks where id = $1 and team_id = $2", id, team_id)
+        .fetch_optional(db)
+        .await
+}
+
 #[tracing::instrument(skip(db))]
 pub async fn delete(db: &PgPool, team_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
     let result = sqlx::query!("delete from webhooks where id = $1 and team_id = $2", id, team_id).execute(db).await?;
@@ -170,12 +178,41 @@ pub async fn attempt_failed(
     Ok(())
 }
 
+/// Records a test delivery, already sent, in the delivery log: delivered when the receiver
+/// accepted it, failed otherwise (never pending, so the worker leaves it alone).
+#[tracing::instrument(skip(db, payload, error))]
+pub async fn record_test(
+    db: &PgPool,
+    webhook_id: Uuid,
+    payload: &serde_json::Value,
+    accepted: bool,
+    status: Option<i32>,
+    error: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"
+        insert into webhook_deliveries (webhook_id, kind, payload, status, attempts, last_status, last_error, delivered_at)
+        values ($1, 'test', $2, case when $3 then 'delivered'::delivery_status else 'failed'::delivery_status end,
+                1, $4, $5, case when $3 then now() end)
+        "#,
+        webhook_id,
+        payload,
+        accepted,
+        status,
+        error
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// A line of the delivery log.
 #[derive(Debug, Clone)]
 pub struct LogLine {
     pub id: i64,
     pub url: String,
-    pub seq: i64,
+    /// The event's number in its game day (none for a test delivery).
+    pub seq: Option<i64>,
     pub kind: String,
     pub status: String,
     pub attempts: i32,

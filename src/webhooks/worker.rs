@@ -1,12 +1,13 @@
 //! The delivery worker: claims due outbox rows, posts them signed, and records the outcome.
 //! Several instances can run it at once (rows are claimed with SKIP LOCKED and a lease).
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration as StdDuration;
 
 use time::{Duration, OffsetDateTime};
 
 use super::store::{self, Due};
-use super::{MAX_ATTEMPTS, SIGNATURE_HEADER, TIMESTAMP_HEADER, backoff, signature};
+use super::{MAX_ATTEMPTS, SIGNATURE_HEADER, TIMESTAMP_HEADER, Undeliverable, backoff, check_destination, signature};
 use crate::state::AppState;
 
 /// A claimed delivery is retried by anyone after this long without an outcome: longer than a
@@ -54,70 +55,127 @@ fn body(state: &AppState, payload: &serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(&payload).unwrap_or_default()
 }
 
-/// Resolves the webhook's host and checks where it points. Returns the client to send with:
-/// pinned to the checked address, so a DNS answer cannot change between check and connect.
-async fn checked_client(state: &AppState, url: &str) -> Result<reqwest::Client, String> {
-    let parsed = reqwest::Url::parse(url).map_err(|_| "not a valid URL".to_owned())?;
-    let host = parsed.host_str().ok_or("the URL has no host")?.to_owned();
+/// How long a host name may take to resolve.
+const RESOLVE_TIMEOUT: StdDuration = StdDuration::from_secs(5);
+
+/// Resolves the URL's host and checks where it points ([`check_destination`]): the one check
+/// made both when a webhook is saved and before every delivery. Returns the host as looked up
+/// and the address to connect to.
+pub async fn destination(allow_private: bool, url: &str) -> Result<(String, SocketAddr), Undeliverable> {
+    let parsed =
+        reqwest::Url::parse(url).map_err(|_| Undeliverable::Refused("That is not a valid web address.".into()))?;
+    let host = parsed.host_str().ok_or_else(|| Undeliverable::Refused("The URL has no host.".into()))?.to_owned();
     let port = parsed.port_or_known_default().unwrap_or(80);
     let lookup_host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
-    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((lookup_host.as_str(), port))
-        .await
-        .map_err(|_| format!("cannot resolve {host}"))?
-        .collect();
-    let addr = *addrs.first().ok_or_else(|| format!("{host} has no address"))?;
-    if !state.config.webhook_allow_private && addrs.iter().any(|a| super::is_private(a.ip())) {
-        return Err(format!("refused: {host} is a loopback or private address"));
-    }
+    let cannot = || Undeliverable::Unresolvable(format!("{host} cannot be resolved: no address is known for it."));
+    let addrs: Vec<SocketAddr> = match tokio::time::timeout(RESOLVE_TIMEOUT, lookup_host_of(&lookup_host, port)).await {
+        Ok(Ok(addrs)) => addrs,
+        Ok(Err(_)) => return Err(cannot()),
+        Err(_) => {
+            return Err(Undeliverable::Unresolvable(format!(
+                "{host} cannot be resolved: no answer within {} seconds.",
+                RESOLVE_TIMEOUT.as_secs()
+            )));
+        }
+    };
+    let ips: Vec<IpAddr> = addrs.iter().map(SocketAddr::ip).collect();
+    let ip = check_destination(&host, &ips, allow_private)?;
+    Ok((lookup_host, SocketAddr::new(ip, port)))
+}
+
+async fn lookup_host_of(host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+    Ok(tokio::net::lookup_host((host, port)).await?.collect())
+}
+
+/// A client for the webhook's URL, pinned to the checked address so a DNS answer cannot change
+/// between check and connect.
+async fn checked_client(
+    allow_private: bool,
+    url: &str,
+    timeout: StdDuration,
+) -> Result<reqwest::Client, Undeliverable> {
+    let (host, addr) = destination(allow_private, url).await?;
     reqwest::Client::builder()
-        .timeout(StdDuration::from_secs(10))
+        .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("Gameday/", env!("CARGO_PKG_VERSION")))
-        .resolve(&lookup_host, addr)
+        .resolve(&host, addr)
         .build()
-        .map_err(|e| e.to_string())
+        .map_err(|e| Undeliverable::Unresolvable(e.to_string()))
+}
+
+/// What went wrong with a request, in a few words and without the URL (webhook URLs often carry
+/// their own secret): `timed out`, `connection refused`, or the innermost cause.
+pub fn describe(err: &reqwest::Error) -> String {
+    if err.is_timeout() {
+        return "timed out".into();
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    let mut innermost = None;
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return "connection refused".into(),
+                std::io::ErrorKind::ConnectionReset => return "connection reset".into(),
+                std::io::ErrorKind::TimedOut => return "timed out".into(),
+                _ => {}
+            }
+        }
+        innermost = Some(c);
+        cause = c.source();
+    }
+    match innermost {
+        Some(c) => c.to_string(),
+        None if err.is_connect() => "cannot connect".into(),
+        None if err.is_body() => "the answer broke off".into(),
+        None => "the request failed".into(),
+    }
+}
+
+/// A signed POST of `body` to the webhook's URL, after checking where it goes.
+pub async fn post_signed(
+    allow_private: bool,
+    url: &str,
+    secret: &str,
+    body: Vec<u8>,
+    timeout: StdDuration,
+) -> Result<Result<reqwest::Response, reqwest::Error>, Undeliverable> {
+    let client = checked_client(allow_private, url, timeout).await?;
+    let timestamp = OffsetDateTime::now_utc().unix_timestamp();
+    Ok(client
+        .post(url)
+        .header("content-type", "application/json")
+        .header(TIMESTAMP_HEADER, timestamp.to_string())
+        .header(SIGNATURE_HEADER, signature(secret, timestamp, &body))
+        .body(body)
+        .send()
+        .await)
 }
 
 async fn deliver(state: &AppState, delivery: Due) {
     let body = body(state, &delivery.payload);
-    let timestamp = OffsetDateTime::now_utc().unix_timestamp();
-    let client = match checked_client(state, &delivery.url).await {
-        Ok(client) => client,
+    let allow_private = state.config.webhook_allow_private;
+    let sent = post_signed(allow_private, &delivery.url, &delivery.secret, body, StdDuration::from_secs(10)).await;
+    let wait = backoff(Duration::milliseconds(state.config.webhook_retry_ms as i64), delivery.attempts - 1);
+    let outcome = match sent {
         Err(error) => {
             // A refused destination will not change by retrying; anything else might.
-            let give_up = error.starts_with("refused") || delivery.attempts >= MAX_ATTEMPTS;
-            let wait = backoff(Duration::milliseconds(state.config.webhook_retry_ms as i64), delivery.attempts - 1);
+            let give_up = matches!(error, Undeliverable::Refused(_)) || delivery.attempts >= MAX_ATTEMPTS;
             tracing::info!(delivery = delivery.id, %error, give_up, "webhook delivery not sent");
-            let outcome =
-                store::attempt_failed(&state.db, delivery.id, None, &error, OffsetDateTime::now_utc() + wait, give_up);
-            if let Err(err) = outcome.await {
-                tracing::warn!(error = %err, delivery = delivery.id, "webhooks: cannot record the outcome");
-            }
-            return;
+            let error = error.to_string();
+            store::attempt_failed(&state.db, delivery.id, None, &error, OffsetDateTime::now_utc() + wait, give_up).await
         }
-    };
-    let result = client
-        .post(&delivery.url)
-        .header("content-type", "application/json")
-        .header(TIMESTAMP_HEADER, timestamp.to_string())
-        .header(SIGNATURE_HEADER, signature(&delivery.secret, timestamp, &body))
-        .body(body)
-        .send()
-        .await;
-    let outcome = match result {
-        Ok(response) if response.status().is_success() => {
+        Ok(Ok(response)) if response.status().is_success() => {
             store::delivered(&state.db, delivery.id, i32::from(response.status().as_u16())).await
         }
-        failure => {
+        Ok(failure) => {
             let (status, error) = match failure {
                 Ok(response) => {
                     (Some(i32::from(response.status().as_u16())), format!("answered {}", response.status()))
                 }
-                // Without the URL: webhook URLs often carry their own secret.
-                Err(err) => (None, err.without_url().to_string()),
+                Err(err) => (None, describe(&err)),
             };
             let give_up = delivery.attempts >= MAX_ATTEMPTS;
-            let wait = backoff(Duration::milliseconds(state.config.webhook_retry_ms as i64), delivery.attempts - 1);
             tracing::info!(delivery = delivery.id, attempt = delivery.attempts, give_up, %error, "webhook delivery failed");
             store::attempt_failed(&state.db, delivery.id, status, &error, OffsetDateTime::now_utc() + wait, give_up)
                 .await

@@ -203,10 +203,20 @@ async fn webhooks_cannot_reach_loopback_or_private_addresses_by_default(db: PgPo
     // An address literal is refused at once, beside the field.
     let response = add_webhook(&day, &url, &["gameday_started"]).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(response.text().await.unwrap().contains("cannot point at loopback or private addresses"));
-    // A name that resolves to loopback is refused when delivering, and the log says why.
+    assert!(response.text().await.unwrap().contains("127.0.0.1 is a loopback address"));
+    // A name that resolved to a public address when it was saved, and to loopback now, is refused
+    // when delivering, and the log says why.
     let by_name = url.replace("127.0.0.1", "localhost");
-    assert_eq!(add_webhook(&day, &by_name, &["gameday_started"]).await.status(), StatusCode::SEE_OTHER);
+    sqlx::query(
+        "insert into webhooks (id, team_id, url, secret, kinds, created_by)
+         select gen_random_uuid(), t.id, $1, 'secret', '{gameday_started}', u.id
+         from teams t, users u where t.slug = $2 and u.email = 'ana@example.com'",
+    )
+    .bind(&by_name)
+    .bind(&day.slug)
+    .execute(&day.app.db)
+    .await
+    .unwrap();
     day.scenario("Stop the primary").await;
     day.start().await;
     let mut status = String::new();
@@ -221,7 +231,164 @@ async fn webhooks_cannot_reach_loopback_or_private_addresses_by_default(db: PgPo
     assert_eq!(status, "failed");
     assert!(receiver.seen.lock().unwrap().is_empty(), "nothing reached the internal address");
     let log = day.page(&day.ana, &format!("/teams/{}/webhooks", day.slug)).await;
-    assert!(log.contains("refused: localhost is a loopback or private address"));
+    assert!(log.contains("refused: localhost resolves to "), "{log}");
+}
+
+#[sqlx::test]
+async fn a_name_that_resolves_to_loopback_is_refused_when_saved_saying_why(db: PgPool) {
+    let (url, receiver) = start_receiver(0).await;
+    let day = Day::with(db, |c| c.webhook_poll_ms = 20).await;
+    let by_name = url.replace("127.0.0.1", "localhost");
+
+    let response = add_webhook(&day, &by_name, &["gameday_started"]).await;
+
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    let error = &page[page.find(r#"id="url-error""#).expect("the message stands beside the URL field")..];
+    let error = &error[..error.find("</p>").unwrap()];
+    // localhost may answer 127.0.0.1 or ::1 first; either way the page names the address and why.
+    assert!(error.contains("localhost resolves to "), "{error}");
+    assert!(error.contains(", a loopback address; webhooks may only go to public addresses."), "{error}");
+    assert!(page.contains(&format!(r#"value="{by_name}""#)), "what was typed is kept");
+    let count: i64 = sqlx::query_scalar("select count(*) from webhooks").fetch_one(&day.app.db).await.unwrap();
+    assert_eq!(count, 0, "nothing saved that every delivery would refuse");
+
+    // A host that has no address is refused too, with its own reason.
+    let response = add_webhook(&day, "http://no-such-host.invalid/hook", &["gameday_started"]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("no-such-host.invalid cannot be resolved"));
+    assert!(receiver.seen.lock().unwrap().is_empty());
+}
+
+/// A receiver that answers every request with `status` and `body`, and keeps what it was sent.
+async fn start_answering_receiver(status: u16, body: String) -> (String, Receiver) {
+    let receiver = Receiver::default();
+    let seen = receiver.clone();
+    let answer = move |headers: HeaderMap, request: Bytes| async move {
+        receive(State(seen), headers, request).await;
+        (AxumStatus::from_u16(status).unwrap(), body)
+    };
+    let app = Router::new().route("/hook", post(answer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/hook"), receiver)
+}
+
+async fn webhook_id(db: &PgPool) -> uuid::Uuid {
+    sqlx::query_scalar("select id from webhooks").fetch_one(db).await.unwrap()
+}
+
+#[sqlx::test]
+async fn a_test_delivery_is_signed_and_shows_the_receivers_answer(db: PgPool) {
+    let answer = format!("<script>alert(1)</script> received{}", "z".repeat(1000));
+    let (url, receiver) = start_answering_receiver(202, answer).await;
+    // The worker would take an outbox row at once; a test delivery never goes through it.
+    let day = Day::with(db, fast).await;
+    add_webhook(&day, &url, &["gameday_started"]).await;
+    let path = format!("/teams/{}/webhooks/{}/test", day.slug, webhook_id(&day.app.db).await);
+
+    let response = day.app.post_as(&day.ana, &path, &[]).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("The receiver answered 202 Accepted"), "{page}");
+    assert!(page.contains("&#60;script&#62;alert(1)&#60;/script&#62; received"), "the answer is shown escaped");
+    assert!(!page.contains("<script>alert(1)"));
+    assert!(!page.contains(&"z".repeat(500)) && page.contains(&format!("{}…", "z".repeat(50))), "only its start");
+    let seen = receiver.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "sent once, at once");
+    let (timestamp, sig, body) = &seen[0];
+    let expected = gameday::webhooks::signature(&secret(&day.app.db).await, timestamp.parse().unwrap(), body);
+    assert_eq!(sig, &expected, "signed like every delivery");
+    let json: serde_json::Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(json["event"]["kind"], "test");
+    assert!(json["text"].as_str().unwrap().contains("Test delivery from Gameday, sent by Ana."));
+    let row: (String, String, Option<i32>) =
+        sqlx::query_as("select kind, status::text, last_status from webhook_deliveries")
+            .fetch_one(&day.app.db)
+            .await
+            .unwrap();
+    assert_eq!(row, ("test".into(), "delivered".into(), Some(202)), "recorded in the delivery log");
+    let log = day.page(&day.ana, &format!("/teams/{}/webhooks", day.slug)).await;
+    assert!(log.contains("Test delivery") && log.contains("delivery-delivered"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(receiver.seen.lock().unwrap().len(), 1, "the worker does not send it again");
+}
+
+#[sqlx::test]
+async fn a_test_delivery_to_a_closed_port_says_connection_refused(db: PgPool) {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", closed.local_addr().unwrap());
+    drop(closed);
+    let day = Day::with(db, fast).await;
+    add_webhook(&day, &url, &["gameday_started"]).await;
+    let path = format!("/teams/{}/webhooks/{}/test", day.slug, webhook_id(&day.app.db).await);
+
+    let page = day.app.post_as(&day.ana, &path, &[]).await.text().await.unwrap();
+
+    assert!(page.contains("Not delivered: connection refused"), "{page}");
+    let row: (String, String, Option<String>) =
+        sqlx::query_as("select kind, status::text, last_error from webhook_deliveries")
+            .fetch_one(&day.app.db)
+            .await
+            .unwrap();
+    assert_eq!(row, ("test".into(), "failed".into(), Some("connection refused".into())));
+}
+
+#[sqlx::test]
+async fn only_a_lead_of_the_team_can_send_a_test_delivery(db: PgPool) {
+    let (url, receiver) = start_receiver(0).await;
+    let day = Day::with(db, fast).await;
+    add_webhook(&day, &url, &["gameday_started"]).await;
+    let path = format!("/teams/{}/webhooks/{}/test", day.slug, webhook_id(&day.app.db).await);
+
+    assert_eq!(day.app.post_as(&day.li, &path, &[]).await.status(), StatusCode::FORBIDDEN, "a member");
+    assert_eq!(day.app.post_as(&day.eve, &path, &[]).await.status(), StatusCode::NOT_FOUND, "not in the team");
+    let eves_team = day.app.team(&day.eve, "Eve's").await;
+    let elsewhere = format!("/teams/{eves_team}/webhooks/{}/test", webhook_id(&day.app.db).await);
+    assert_eq!(day.app.post_as(&day.eve, &elsewhere, &[]).await.status(), StatusCode::NOT_FOUND, "another team's");
+    let from_evil = day.ana.post(day.app.url(&path)).header("origin", "https://evil.example").send().await.unwrap();
+    assert_eq!(from_evil.status(), StatusCode::FORBIDDEN, "cross-origin");
+
+    assert!(receiver.seen.lock().unwrap().is_empty(), "none of them sent anything");
+    let logged: i64 =
+        sqlx::query_scalar("select count(*) from webhook_deliveries").fetch_one(&day.app.db).await.unwrap();
+    assert_eq!(logged, 0);
+}
+
+#[sqlx::test]
+async fn the_settings_page_names_event_kinds_as_the_timeline_does(db: PgPool) {
+    let (url, _receiver) = start_receiver(0).await;
+    let day = Day::with(db, fast).await;
+    add_webhook(&day, &url, &["gameday_started", "scenario_rolled_back"]).await;
+
+    let page = day.page(&day.ana, &format!("/teams/{}/webhooks", day.slug)).await;
+
+    assert!(page.contains("Sends: Started, Rolled back"), "{page}");
+    assert!(!page.contains("Sends: gameday_started"));
+}
+
+#[sqlx::test]
+async fn the_delivery_log_shows_times_in_the_viewers_zone(db: PgPool) {
+    let (url, receiver) = start_receiver(0).await;
+    let day = Day::with(db, fast).await;
+    let zone = [("display_name", "Ana"), ("time_zone", "Asia/Kolkata")];
+    assert_eq!(day.app.post_as(&day.ana, "/account", &zone).await.status(), StatusCode::SEE_OTHER);
+    add_webhook(&day, &url, &["gameday_started"]).await;
+    day.scenario("Stop the primary").await;
+    day.start().await;
+    wait_for(&receiver, 1).await;
+
+    let page = day.page(&day.ana, &format!("/teams/{}/webhooks", day.slug)).await;
+
+    let at: time::OffsetDateTime =
+        sqlx::query_scalar("select created_at from webhook_deliveries").fetch_one(&day.app.db).await.unwrap();
+    let local = gameday::tz::format_local(&at, "Asia/Kolkata");
+    assert!(local.ends_with("IST"), "{local}");
+    assert!(page.contains(&local), "{local} in {page}");
+    assert!(page.contains(&format!(r#"datetime="{}""#, gameday::tz::format_utc(&at))));
+    assert!(page.contains(" Started</td>"), "the log names the event too");
 }
 
 #[sqlx::test]
