@@ -53,6 +53,11 @@ pub fn format_day(at: &OffsetDateTime, zone_name: &str) -> String {
     to_zoned(at, zone_name).strftime("%a %-d %b %Y").to_string()
 }
 
+/// The date alone in the viewer's zone, for a chart's axis: `1 Dec 2026`.
+pub fn format_date(at: &OffsetDateTime, zone_name: &str) -> String {
+    to_zoned(at, zone_name).strftime("%-d %b %Y").to_string()
+}
+
 /// The exact UTC time, for a tooltip or a machine: `2026-12-01T13:00:00Z`.
 pub fn format_utc(at: &OffsetDateTime) -> String {
     Timestamp::from_second(at.unix_timestamp())
@@ -92,6 +97,7 @@ mod tests {
         assert_eq!(format_local(&at, "Europe/Berlin"), "Tue 1 Dec 2026, 14:00 CET");
         assert_eq!(format_clock_named(&at, "Europe/Berlin"), "14:00:00 CET");
         assert_eq!(format_day(&at, "America/New_York"), "Tue 1 Dec 2026");
+        assert_eq!(format_date(&at, "Pacific/Kiritimati"), "2 Dec 2026");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use crate::gamedays::Day;
 
 /// A completed game day whose one scenario was injected, rolled back and concluded as refuted.
-async fn completed(db: PgPool) -> (Day, String) {
+pub async fn completed(db: PgPool) -> (Day, String) {
     let day = Day::new(db).await;
     let scenario = day.scenario("Stop the primary").await;
     day.all_approve(&scenario).await;
@@ -321,6 +321,39 @@ async fn the_team_overview_counts_outcomes_and_charts_timings(db: PgPool) {
         day.app.get_as(&day.eve, &format!("/teams/{}/overview", day.slug)).await.status(),
         StatusCode::NOT_FOUND
     );
+}
+
+/// The tick labels of the overview's chart: (anchored at the end: the y axis; in the middle: the x axis).
+fn chart_labels(page: &str) -> (Vec<String>, Vec<String>) {
+    let svg = page.split("<svg").nth(1).and_then(|s| s.split("</svg>").next()).expect("a chart");
+    let (mut y, mut x) = (Vec::new(), Vec::new());
+    for text in svg.split(r#"<text class="tick-label""#).skip(1) {
+        let (attributes, rest) = text.split_once('>').unwrap();
+        let label = rest.split("</text>").next().unwrap().to_owned();
+        if attributes.contains(r#"text-anchor="end""#) { y.push(label) } else { x.push(label) }
+    }
+    (y, x)
+}
+
+#[sqlx::test]
+async fn the_team_overview_chart_labels_both_axes_with_distinct_ticks(db: PgPool) {
+    let (day, _) = completed(db).await;
+    let injected: time::OffsetDateTime =
+        sqlx::query_scalar("select at from timeline_events where gameday_id = $1 and kind = 'scenario_injected'")
+            .bind(day.id)
+            .fetch_one(&day.app.db)
+            .await
+            .unwrap();
+
+    let page = day.page(&day.vi, &format!("/teams/{}/overview", day.slug)).await;
+
+    let (y, x) = chart_labels(&page);
+    assert!(y.len() >= 3, "a few y ticks: {y:?}");
+    let distinct: std::collections::HashSet<&String> = y.iter().collect();
+    assert_eq!(distinct.len(), y.len(), "every y label differs: {y:?}");
+    assert!(page.contains(">Seconds after injection</text>"), "the y axis says what it counts");
+    assert_eq!(x, vec![gameday::tz::format_date(&injected, "UTC")], "the one scenario's day labels the x axis");
+    assert!(page.contains(">Injected scenarios, oldest first, by the day of injection</text>"), "the x axis is titled");
 }
 
 #[sqlx::test]
