@@ -43,6 +43,21 @@ pub fn format_clock(at: &OffsetDateTime, zone_name: &str) -> String {
     to_zoned(at, zone_name).strftime("%H:%M:%S").to_string()
 }
 
+/// The clock time with the zone's abbreviation, for a document read anywhere: `14:00:05 CET`.
+pub fn format_clock_named(at: &OffsetDateTime, zone_name: &str) -> String {
+    to_zoned(at, zone_name).strftime("%H:%M:%S %Z").to_string()
+}
+
+/// The day in the viewer's zone: `Tue 1 Dec 2026`.
+pub fn format_day(at: &OffsetDateTime, zone_name: &str) -> String {
+    to_zoned(at, zone_name).strftime("%a %-d %b %Y").to_string()
+}
+
+/// The date alone in the viewer's zone, for a chart's axis: `1 Dec 2026`.
+pub fn format_date(at: &OffsetDateTime, zone_name: &str) -> String {
+    to_zoned(at, zone_name).strftime("%-d %b %Y").to_string()
+}
+
 /// The exact UTC time, for a tooltip or a machine: `2026-12-01T13:00:00Z`.
 pub fn format_utc(at: &OffsetDateTime) -> String {
     Timestamp::from_second(at.unix_timestamp())
@@ -80,6 +95,9 @@ mod tests {
         assert_eq!(format_input(&at, "Europe/Berlin"), "2026-12-01T14:00");
         assert_eq!(format_input(&at, "America/New_York"), "2026-12-01T08:00");
         assert_eq!(format_local(&at, "Europe/Berlin"), "Tue 1 Dec 2026, 14:00 CET");
+        assert_eq!(format_clock_named(&at, "Europe/Berlin"), "14:00:00 CET");
+        assert_eq!(format_day(&at, "America/New_York"), "Tue 1 Dec 2026");
+        assert_eq!(format_date(&at, "Pacific/Kiritimati"), "2 Dec 2026");
     }
 
     #[test]

@@ -119,5 +119,6 @@ async fn overview(
 ) -> AppResult<Response> {
     let numbers = store::numbers(&state.db, membership.team.id).await?;
     let events = store::scenario_events_of_completed(&state.db, membership.team.id).await?;
-    render(&OverviewPage { layout, membership, numbers, chart: super::views::chart(&events) })
+    let chart = super::views::chart(&events, layout.zone());
+    render(&OverviewPage { layout, membership, numbers, chart })
 }

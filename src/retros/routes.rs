@@ -49,7 +49,7 @@ fn completed(ctx: GamedayCtx) -> AppResult<GamedayCtx> {
     Ok(ctx)
 }
 
-/// The retrospective as a Markdown file to download.
+/// The retrospective as a Markdown file to download, its times in the downloader's zone.
 async fn export_markdown(State(state): State<AppState>, ctx: GamedayCtx) -> AppResult<Response> {
     let ctx = completed(ctx)?;
     let id = ctx.gameday.id;
@@ -80,6 +80,7 @@ async fn export_markdown(State(state): State<AppState>, ctx: GamedayCtx) -> AppR
         learnings: &learnings,
         actions: &actions,
         notes: &notes,
+        zone: &ctx.user.time_zone,
     };
     let body = super::export::markdown(&export);
     Ok((

@@ -641,3 +641,85 @@ async fn faults_and_sign_off_requests_reach_me_on_the_dashboard_and_as_notificat
     screenshot(&bo, "24-dashboard-banner-and-requests").await;
     bo.close().await.unwrap();
 }
+
+/// Every text of the overview chart as the browser draws it: (text, left, top, right, bottom)
+/// relative to the chart's own box, in CSS pixels; and the chart's width and height.
+async fn chart_texts(browser: &Client) -> (Vec<(String, f64, f64, f64, f64)>, f64, f64) {
+    let script = r#"
+        const svg = document.querySelector('.picture svg');
+        const frame = svg.getBoundingClientRect();
+        const texts = [...svg.querySelectorAll('text')].map(t => {
+            const b = t.getBoundingClientRect();
+            return [t.getAttribute('class') + ':' + t.textContent, b.left - frame.left, b.top - frame.top,
+                    b.right - frame.left, b.bottom - frame.top];
+        });
+        return [texts, frame.width, frame.height];
+    "#;
+    let value = browser.execute(script, vec![]).await.unwrap();
+    let number = |v: &serde_json::Value| v.as_f64().unwrap();
+    let texts = value[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t[0].as_str().unwrap().to_owned(), number(&t[1]), number(&t[2]), number(&t[3]), number(&t[4])))
+        .collect();
+    (texts, number(&value[1]), number(&value[2]))
+}
+
+/// The chart's labels are all inside it (none clipped) and none overlaps another; the x axis has
+/// at least `dates` date labels.
+async fn assert_chart_reads(browser: &Client, dates: usize) {
+    let (texts, width, height) = chart_texts(browser).await;
+    for (text, left, top, right, bottom) in &texts {
+        assert!(*left >= 0.0 && *top >= 0.0 && *right <= width && *bottom <= height, "{text} is clipped");
+    }
+    for (i, a) in texts.iter().enumerate() {
+        for b in &texts[i + 1..] {
+            let apart = a.3 <= b.1 || b.3 <= a.1 || a.4 <= b.2 || b.4 <= a.2;
+            assert!(apart, "{} overlaps {}", a.0, b.0);
+        }
+    }
+    let y_labels: Vec<&str> =
+        texts.iter().filter_map(|t| t.0.strip_prefix("tick-label:")).filter(|l| l.parse::<u64>().is_ok()).collect();
+    assert!(y_labels.len() >= 3, "y ticks: {y_labels:?}");
+    let x_labels = texts.len() - y_labels.len() - texts.iter().filter(|t| t.0.starts_with("axis-title:")).count();
+    assert!(x_labels >= dates, "{x_labels} date labels: {texts:?}");
+    assert_eq!(texts.iter().filter(|t| t.0.starts_with("axis-title:")).count(), 2, "both axes are titled");
+}
+
+#[sqlx::test]
+async fn the_overview_chart_reads_with_one_scenario_and_with_two_hundred(db: PgPool) {
+    let (day, _) = crate::retros::completed(db).await;
+    let driver = Driver::start().await;
+    let vi = sign_in(&driver, &day.app, "vi@example.com").await;
+    let overview = day.app.url(&format!("/teams/{}/overview", day.slug));
+    vi.goto(&overview).await.unwrap();
+    screenshot(&vi, "40-overview-chart-one-scenario").await;
+    assert_chart_reads(&vi, 1).await;
+
+    // 199 more scenarios, injected every day and a half over most of a year, each detected and
+    // rolled back between a minute and three quarters of an hour later.
+    let ana = uuid::Uuid::parse_str(&day.id_of("ana@example.com").await).unwrap();
+    for sql in [
+        "insert into scenarios (id, gameday_id, position, state, outcome)
+         select md5('chart' || n)::uuid, $1, 100 + n, 'concluded', 'held' from generate_series(1, 199) n",
+        "insert into scenario_revisions (scenario_id, revision, title, hypothesis, fault, target_system, blast_radius,
+                                         expected_impact, abort_criteria, rollback_plan, fingerprint, author)
+         select md5('chart' || n)::uuid, 1, 'Scenario ' || n, 'h', 'f', 't', 'tiny', 'e', 'a', 'r', 'fp', $2
+         from generate_series(1, 199) n",
+        "insert into timeline_events (gameday_id, seq, at, actor, kind, scenario_id, data)
+         select $1, 1000 + n * 3 + k,
+                injected + make_interval(secs => case k when 0 then 0 when 1 then detect else detect + repair end),
+                $2, (array['scenario_injected', 'observation', 'scenario_rolled_back'])[k + 1],
+                md5('chart' || n)::uuid, case k when 1 then '{\"marker\": \"detection\"}'::jsonb else '{}' end
+         from (select n, now() - make_interval(hours => (200 - n) * 36) as injected,
+                      60 + n * 37 % 600 as detect, 30 + n * 53 % 2000 as repair
+               from generate_series(1, 199) n) s, generate_series(0, 2) k",
+    ] {
+        sqlx::query(sql).bind(day.id).bind(ana).execute(&day.app.db).await.unwrap();
+    }
+    vi.goto(&overview).await.unwrap();
+    screenshot(&vi, "41-overview-chart-two-hundred-scenarios").await;
+    assert_chart_reads(&vi, 4).await;
+    vi.close().await.unwrap();
+}

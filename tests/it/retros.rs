@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use crate::gamedays::Day;
 
 /// A completed game day whose one scenario was injected, rolled back and concluded as refuted.
-async fn completed(db: PgPool) -> (Day, String) {
+pub async fn completed(db: PgPool) -> (Day, String) {
     let day = Day::new(db).await;
     let scenario = day.scenario("Stop the primary").await;
     day.all_approve(&scenario).await;
@@ -266,6 +266,50 @@ async fn the_markdown_export_contains_every_part(db: PgPool) {
 }
 
 #[sqlx::test]
+async fn the_markdown_export_names_authors_markers_and_corrections_and_escapes_html(db: PgPool) {
+    let (day, scenario) = completed(db).await;
+    let sid = scenario.rsplit('/').next().unwrap().to_owned();
+    let typed = "Alert <script>alert(1)</script> & [x](javascript:alert(2)) at **10:42**";
+    let form = [("body", typed), ("scenario", sid.as_str()), ("marker", "detection")];
+    assert_eq!(
+        day.app.post_as(&day.li, &format!("{}/observations", day.url), &form).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let (original, at): (i64, time::OffsetDateTime) = sqlx::query_as(
+        "select seq, at from timeline_events where gameday_id = $1 and kind = 'observation' order by seq desc limit 1",
+    )
+    .bind(day.id)
+    .fetch_one(&day.app.db)
+    .await
+    .unwrap();
+    let correct = format!("{}/events/{original}/correct", day.url);
+    assert_eq!(
+        day.app.post_as(&day.ana, &correct, &[("body", "It was <b>10:44</b>")]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let zone = [("display_name", "Bo"), ("time_zone", "America/New_York")];
+    assert_eq!(day.app.post_as(&day.bo, "/account", &zone).await.status(), StatusCode::SEE_OTHER);
+
+    let md = day.app.get_as(&day.bo, &format!("{}/retrospective.md", day.url)).await.text().await.unwrap();
+
+    let clock = gameday::tz::format_clock_named(&at, "America/New_York");
+    let observation = format!(
+        "- `#{original}` {clock} **Observation** (Detection) by Li, on Stop the primary: \
+         Alert \\<script\\>alert(1)\\</script\\> \\& \\[x\\](javascript:alert(2)) at **10:42** \
+         (corrected in `#{}`)",
+        original + 1
+    );
+    assert!(md.contains(&observation), "the observation names its author and marker:\n{observation}\n{md}");
+    let correction =
+        format!("**Correction** of Li's observation `#{original}` at {clock}, by Ana: It was \\<b\\>10:44\\</b\\>");
+    assert!(md.contains(&correction), "the correction says what it corrects:\n{correction}\n{md}");
+    let raw_html = md.match_indices('<').find(|(at, _)| !md[..*at].ends_with('\\'));
+    assert_eq!(raw_html, None, "every < people typed is escaped:\n{md}");
+    assert!(md.contains("- Scheduled: Tue 1 Dec 2026, 05:00 EST"), "times in the reader's zone:\n{md}");
+    assert!(md.contains("Times are in America/New_York"), "the zone is named:\n{md}");
+}
+
+#[sqlx::test]
 async fn the_team_overview_counts_outcomes_and_charts_timings(db: PgPool) {
     let (day, _) = completed(db).await;
     let page = day.page(&day.vi, &format!("/teams/{}/overview", day.slug)).await;
@@ -277,6 +321,39 @@ async fn the_team_overview_counts_outcomes_and_charts_timings(db: PgPool) {
         day.app.get_as(&day.eve, &format!("/teams/{}/overview", day.slug)).await.status(),
         StatusCode::NOT_FOUND
     );
+}
+
+/// The tick labels of the overview's chart: (anchored at the end: the y axis; in the middle: the x axis).
+fn chart_labels(page: &str) -> (Vec<String>, Vec<String>) {
+    let svg = page.split("<svg").nth(1).and_then(|s| s.split("</svg>").next()).expect("a chart");
+    let (mut y, mut x) = (Vec::new(), Vec::new());
+    for text in svg.split(r#"<text class="tick-label""#).skip(1) {
+        let (attributes, rest) = text.split_once('>').unwrap();
+        let label = rest.split("</text>").next().unwrap().to_owned();
+        if attributes.contains(r#"text-anchor="end""#) { y.push(label) } else { x.push(label) }
+    }
+    (y, x)
+}
+
+#[sqlx::test]
+async fn the_team_overview_chart_labels_both_axes_with_distinct_ticks(db: PgPool) {
+    let (day, _) = completed(db).await;
+    let injected: time::OffsetDateTime =
+        sqlx::query_scalar("select at from timeline_events where gameday_id = $1 and kind = 'scenario_injected'")
+            .bind(day.id)
+            .fetch_one(&day.app.db)
+            .await
+            .unwrap();
+
+    let page = day.page(&day.vi, &format!("/teams/{}/overview", day.slug)).await;
+
+    let (y, x) = chart_labels(&page);
+    assert!(y.len() >= 3, "a few y ticks: {y:?}");
+    let distinct: std::collections::HashSet<&String> = y.iter().collect();
+    assert_eq!(distinct.len(), y.len(), "every y label differs: {y:?}");
+    assert!(page.contains(">Seconds after injection</text>"), "the y axis says what it counts");
+    assert_eq!(x, vec![gameday::tz::format_date(&injected, "UTC")], "the one scenario's day labels the x axis");
+    assert!(page.contains(">Injected scenarios, oldest first, by the day of injection</text>"), "the x axis is titled");
 }
 
 #[sqlx::test]
