@@ -89,6 +89,9 @@ function live() {
     template.innerHTML = message.data.trim();
     const item = template.content.firstElementChild;
     if (!item || document.getElementById(item.id)) return;
+    // The stream sends each event once: the page's count goes up by one.
+    const total = document.getElementById("event-total");
+    if (total && /^\d+$/.test(total.textContent.trim())) total.textContent = String(Number(total.textContent) + 1);
     localize(item);
     // The stream renders an event once for everyone: "Correct" stays only for its author and
     // for facilitators (the server refuses anyone else all the same).
@@ -104,6 +107,7 @@ function live() {
     document.getElementById("timeline-empty")?.remove();
     item.classList.add("event-new");
     list.appendChild(item);
+    if (following()) list.scrollTop = list.scrollHeight;
     const original = item.dataset.corrects && document.getElementById(`event-${item.dataset.corrects}`);
     const note = item.querySelector("template.correction-note");
     // The original may already show this correction (when both came in one batch). The note
@@ -113,6 +117,19 @@ function live() {
       original.querySelector(".corrections")?.append(note.content.cloneNode(true));
     }
   };
+  // Follow mode (the control room on a laptop): the timeline keeps its newest event in view.
+  const follow = document.getElementById("follow");
+  const following = () => follow && follow.checked && list && list.scrollHeight > list.clientHeight;
+  if (follow && list) {
+    follow.closest(".follow-toggle").hidden = false;
+    if (following()) list.scrollTop = list.scrollHeight;
+    // Scrolling up to read stops following; back at the bottom, it follows again.
+    list.addEventListener("scroll", () => {
+      if (list.scrollHeight > list.clientHeight) {
+        follow.checked = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+      }
+    });
+  }
   connect();
 }
 
@@ -125,9 +142,29 @@ function applyParts(message) {
       const fresh = carryOver(old, node);
       old.replaceWith(fresh);
       localize(fresh);
+      localizeMarks(fresh);
       elapsed(fresh);
+      if (fresh.id.startsWith("signers-")) staleRevision(fresh);
     }
   }
+}
+
+// A new revision was saved while this page was open: what it shows is not what would be signed.
+function staleRevision(signers) {
+  const form = document.querySelector(".signoff-form");
+  const shown = form?.querySelector("input[name=revision]")?.value;
+  if (!form || !shown || shown === signers.dataset.revision || document.getElementById("revision-stale")) return;
+  const notice = document.createElement("p");
+  notice.className = "notice";
+  notice.id = "revision-stale";
+  notice.setAttribute("role", "alert");
+  notice.append(`Revision ${signers.dataset.revision} was saved after you opened this page. `);
+  const reload = document.createElement("a");
+  reload.href = window.location.pathname;
+  reload.textContent = "Reload to read it before you sign";
+  notice.append(reload, ".");
+  form.before(notice);
+  for (const button of form.querySelectorAll("button")) button.disabled = true;
 }
 
 // Pages that are not a game day's: one stream per person, for the faults in flight in their
@@ -194,6 +231,19 @@ function notifyToggle() {
   });
 }
 
+// The day-at-a-glance picture: its tick labels and mark titles carry their times (SVG text has
+// no <time>), rewritten in the viewer's zone.
+function localizeMarks(root) {
+  const clock = new Intl.DateTimeFormat(undefined, {
+    timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+  });
+  for (const node of root.querySelectorAll("[data-at]")) {
+    const at = new Date(node.dataset.at);
+    if (Number.isNaN(at.getTime())) continue;
+    node.textContent = `${node.dataset.before || ""}${clock.format(at)}${node.dataset.after || ""}`;
+  }
+}
+
 // "for 4 min" beside a fault in flight, kept current.
 function elapsed(root) {
   for (const span of root.querySelectorAll(".elapsed[data-since]")) {
@@ -233,6 +283,7 @@ document.addEventListener("DOMContentLoaded", () => {
   copyButtons();
   notifyToggle();
   localize(document);
+  localizeMarks(document);
   elapsed(document);
   setInterval(() => elapsed(document), 15000);
   // New accounts read times in the browser's own zone (UTC without JavaScript; changeable later).

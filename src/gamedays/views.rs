@@ -13,9 +13,9 @@ use crate::error::AppResult;
 use crate::hub::Audience;
 use crate::scenarios::Signoffs;
 use crate::scenarios::store::{self as scenario_store, Scenario};
-use crate::scenarios::views::{render_scenario_parts, run_card};
+use crate::scenarios::views::{focus, render_control, render_scenario_parts, render_signers, run_card};
 use crate::timeline::Event;
-use crate::timeline::timings::{self, Timings};
+use crate::timeline::timings::{self, Picture, Timings};
 
 /// A game day's lifecycle buttons as one kind of viewer sees them.
 pub struct DayActions {
@@ -113,6 +113,12 @@ struct LinePart<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "partials/_picture.html")]
+struct PicturePart {
+    picture: Option<Picture>,
+}
+
+#[derive(Template)]
 #[template(path = "partials/_gameday_status.html")]
 struct GamedayStatusPart<'a> {
     g: &'a Gameday,
@@ -134,7 +140,12 @@ pub async fn render_state_parts(
     let mut shared = GamedayStatusPart { g: gameday }.render()?;
     for line in scenario_lines(scenarios.to_vec(), signoffs, events) {
         shared.push_str(&LinePart { line: &line }.render()?);
+        shared.push_str(&render_signers(line.scenario.id, &line.signoffs)?);
     }
+    // Clocks in UTC: the page rewrites them in its viewer's zone.
+    let labels: Vec<(Uuid, String)> = scenarios.iter().map(|s| (s.id, s.fields.title.clone())).collect();
+    let picture = timings::picture(events, &labels, |t| crate::tz::format_clock(t, "UTC"));
+    shared.push_str(&PicturePart { picture }.render()?);
     let mut cards = Vec::with_capacity(scenarios.len());
     for scenario in scenarios {
         cards.push(run_card(db, gameday, base, scenario.clone(), events, None).await?);
@@ -156,6 +167,7 @@ pub async fn render_state_parts(
             card.role = role_of(audience);
             html.push_str(&render_scenario_parts(card)?);
         }
+        html.push_str(&render_control(focus(scenarios).and_then(|i| cards.get(i)))?);
         parts.push((audience, html));
     }
     Ok(parts)

@@ -19,6 +19,7 @@ use crate::error::{AppError, AppResult};
 use crate::form::{FieldErrors, bounded_text};
 use crate::gamedays::{actions::require_facilitator, multiline, store as gameday_store};
 use crate::state::AppState;
+use crate::web::auth::FromPage;
 use crate::web::context::{GamedayCtx, ScenarioCtx};
 use crate::web::refusal::{refused, status_of};
 use crate::web::{FlashKind, Layout, flash, see_other};
@@ -139,12 +140,15 @@ async fn act(
     (layout, session): (Layout, &Session),
     ScenarioCtx { day: ctx, scenario }: ScenarioCtx,
     result: AppResult<()>,
-    done: &str,
+    (done, FromPage(from)): (&str, FromPage),
 ) -> AppResult<Response> {
     let err = match result {
         Ok(()) => {
             flash(session, FlashKind::Success, done).await?;
-            return Ok(see_other(&format!("{}/scenarios/{}", ctx.url(), scenario.id)));
+            // A move made from the control room (the timeline page) returns there.
+            let timeline = format!("{}/timeline", ctx.url());
+            let back = from.filter(|page| page == &timeline || page.starts_with(&format!("{timeline}?")));
+            return Ok(see_other(&back.unwrap_or_else(|| format!("{}/scenarios/{}", ctx.url(), scenario.id))));
         }
         Err(err) => err,
     };
@@ -186,7 +190,7 @@ async fn signoff(
         Decision::Approve => format!("You approved revision {}.", form.revision),
         Decision::Object => format!("You objected to revision {}. The facilitator sees your reason.", form.revision),
     };
-    act(&state, (layout, &session), sc, result, &done).await
+    act(&state, (layout, &session), sc, result, (&done, FromPage(None))).await
 }
 
 /// Optional fields of the announce and inject forms.
@@ -204,7 +208,7 @@ async fn make_move(
     state: AppState,
     (layout, session): (Layout, Session),
     sc: ScenarioCtx,
-    mv: Move,
+    (mv, from): (Move, FromPage),
     form: MoveForm,
 ) -> AppResult<Response> {
     let (db, gameday, scenario, user) = (&state.db, sc.day.gameday.id, sc.scenario.id, &sc.day.user);
@@ -226,7 +230,7 @@ async fn make_move(
         Move::RollBack => (actions::roll_back(db, gameday, scenario, user).await, "Rolled back."),
         Move::Conclude => unreachable!("concluding has its own form"),
     };
-    act(&state, (layout, &session), sc, result, done).await
+    act(&state, (layout, &session), sc, result, (done, from)).await
 }
 
 async fn announce(
@@ -234,9 +238,10 @@ async fn announce(
     layout: Layout,
     session: Session,
     sc: ScenarioCtx,
+    from: FromPage,
     Form(form): Form<MoveForm>,
 ) -> AppResult<Response> {
-    make_move(state, (layout, session), sc, Move::Announce, form).await
+    make_move(state, (layout, session), sc, (Move::Announce, from), form).await
 }
 
 async fn inject(
@@ -244,9 +249,10 @@ async fn inject(
     layout: Layout,
     session: Session,
     sc: ScenarioCtx,
+    from: FromPage,
     Form(form): Form<MoveForm>,
 ) -> AppResult<Response> {
-    make_move(state, (layout, session), sc, Move::Inject, form).await
+    make_move(state, (layout, session), sc, (Move::Inject, from), form).await
 }
 
 async fn roll_back(
@@ -254,9 +260,10 @@ async fn roll_back(
     layout: Layout,
     session: Session,
     sc: ScenarioCtx,
+    from: FromPage,
     Form(form): Form<MoveForm>,
 ) -> AppResult<Response> {
-    make_move(state, (layout, session), sc, Move::RollBack, form).await
+    make_move(state, (layout, session), sc, (Move::RollBack, from), form).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -270,13 +277,14 @@ async fn halt(
     layout: Layout,
     session: Session,
     sc: ScenarioCtx,
+    from: FromPage,
     Form(form): Form<HaltForm>,
 ) -> AppResult<Response> {
     let result = match bounded_text(&form.reason, "The reason for halting", 1, 500) {
         Ok(reason) => actions::halt(&state.db, sc.day.gameday.id, sc.scenario.id, &sc.day.user, &reason).await,
         Err(message) => Err(AppError::invalid("reason", message)),
     };
-    act(&state, (layout, &session), sc, result, "Halted. Everyone sees who halted it and why.").await
+    act(&state, (layout, &session), sc, result, ("Halted. Everyone sees who halted it and why.", from)).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -291,6 +299,7 @@ async fn conclude(
     layout: Layout,
     session: Session,
     sc: ScenarioCtx,
+    from: FromPage,
     Form(form): Form<ConcludeForm>,
 ) -> AppResult<Response> {
     let outcome = Outcome::parse(&form.outcome).map_err(AppError::of_field("outcome"));
@@ -301,5 +310,5 @@ async fn conclude(
         }
         (Err(err), _) | (_, Err(err)) => Err(err),
     };
-    act(&state, (layout, &session), sc, result, "Concluded.").await
+    act(&state, (layout, &session), sc, result, ("Concluded.", from)).await
 }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::gate::{self, Move, Outcome};
 use super::store::signoffs::AwaitingSignoff;
 use super::store::{self, Scenario};
+use super::{Decision, Signoffs};
 use crate::error::AppResult;
 use crate::gamedays::{Gameday, GamedayRole, GamedayStatus, role_of};
 use crate::hub::Audience;
@@ -130,6 +131,37 @@ struct SignoffRequestsFragment<'a> {
 /// the dashboard and the team page show them.
 pub fn render_signoff_requests(awaiting: &[AwaitingSignoff], scope: Option<String>) -> AppResult<String> {
     Ok(SignoffRequestsFragment { awaiting, scope }.render()?)
+}
+
+#[derive(Template)]
+#[template(path = "partials/_signers.html")]
+struct SignersPart<'a> {
+    sid: Uuid,
+    signoffs: &'a Signoffs,
+}
+
+/// Renders who signed a scenario's current revision (the same for every viewer).
+pub fn render_signers(sid: Uuid, signoffs: &Signoffs) -> AppResult<String> {
+    Ok(SignersPart { sid, signoffs }.render()?)
+}
+
+/// The scenario the control room shows: the first in flight, else the first with a move to make.
+pub fn focus(scenarios: &[Scenario]) -> Option<usize> {
+    scenarios
+        .iter()
+        .position(|s| s.state.in_flight())
+        .or_else(|| scenarios.iter().position(|s| s.state.next_move().is_some()))
+}
+
+#[derive(Template)]
+#[template(path = "partials/_control.html")]
+struct ControlPart<'a> {
+    focus: Option<&'a RunCard>,
+}
+
+/// Renders the control room's focus (the timeline page's panel) from its run card.
+pub fn render_control(focus: Option<&RunCard>) -> AppResult<String> {
+    Ok(ControlPart { focus }.render()?)
 }
 
 /// A scenario's run card as one kind of viewer sees it.

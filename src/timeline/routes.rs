@@ -17,7 +17,7 @@ use super::{EventKind, Marker};
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::scenarios::store::{self as scenario_store, Scenario};
-use crate::scenarios::views::{Banner, banners};
+use crate::scenarios::views::{Banner, RunCard, banners, focus, run_card};
 use crate::state::AppState;
 use crate::web::context::{GamedayCtx, Path};
 use crate::web::refusal::{refused, status_of};
@@ -89,6 +89,8 @@ struct TimelinePage {
     last_seq: i64,
     scenarios: Vec<Scenario>,
     in_flight: Vec<Banner>,
+    /// The control room's focus: the scenario in flight or next, with its buttons.
+    focus: Option<RunCard>,
     filter_scenario: String,
     filter_kind: String,
     kind_filters: &'static [KindFilter; 5],
@@ -100,6 +102,12 @@ struct TimelinePage {
 impl TimelinePage {
     fn filtered(&self) -> bool {
         !self.filter_scenario.is_empty() || !self.filter_kind.is_empty()
+    }
+
+    /// The control room's panel shows while the day is scheduled or running.
+    fn shows_control(&self) -> bool {
+        use crate::gamedays::GamedayStatus::{Running, Scheduled};
+        matches!(self.ctx.gameday.status, Scheduled | Running)
     }
 
     fn can_observe(&self) -> bool {
@@ -141,6 +149,10 @@ async fn timeline_page(
     }
     let scenarios = scenario_store::scenarios_of(&state.db, ctx.gameday.id).await?;
     let in_flight = banners(&scenarios, &events, &ctx.url());
+    let focus = match focus(&scenarios) {
+        Some(i) => Some(run_card(&state.db, &ctx.gameday, &ctx.url(), scenarios[i].clone(), &events, ctx.role).await?),
+        None => None,
+    };
     let status = status_of(&errors);
     let page = TimelinePage {
         layout,
@@ -150,6 +162,7 @@ async fn timeline_page(
         last_seq,
         scenarios,
         in_flight,
+        focus,
         filter_scenario,
         filter_kind,
         kind_filters: &KIND_FILTERS,

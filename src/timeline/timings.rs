@@ -110,6 +110,19 @@ pub struct Mark {
     pub x: f64,
     pub class: &'static str,
     pub title: String,
+    /// The mark's time (UTC, RFC 3339), and the title's words around it: a page rewrites the
+    /// clock in its viewer's zone.
+    pub at: String,
+    pub before: String,
+    pub after: String,
+}
+
+/// A tick of the time axis: where, its clock label, and its time (UTC, RFC 3339).
+#[derive(Debug, Clone)]
+pub struct Tick {
+    pub x: f64,
+    pub label: String,
+    pub at: String,
 }
 
 /// One scenario's lane on the picture.
@@ -129,8 +142,8 @@ pub struct Picture {
     pub height: f64,
     pub left: f64,
     pub lanes: Vec<Lane>,
-    /// Axis ticks: (x, label).
-    pub ticks: Vec<(f64, String)>,
+    /// Axis ticks.
+    pub ticks: Vec<Tick>,
 }
 
 pub const LANE_HEIGHT: f64 = 34.0;
@@ -173,15 +186,15 @@ pub fn picture(
                     (_, Some(Marker::Repair)) => ("mark-repair", "repair"),
                     _ => ("mark-other", "diagnosis"),
                 };
+                let before = format!("#{} {what} at ", e.seq);
+                let after = format!(" by {}", e.actor_name.as_deref().unwrap_or("Gameday"));
                 Mark {
                     x: x(when(e)),
                     class,
-                    title: format!(
-                        "#{} {what} at {} by {}",
-                        e.seq,
-                        clock(&when(e)),
-                        e.actor_name.as_deref().unwrap_or("Gameday")
-                    ),
+                    title: format!("{before}{}{after}", clock(&when(e))),
+                    at: crate::tz::format_utc(&when(e)),
+                    before,
+                    after,
                 }
             })
             .collect();
@@ -202,7 +215,7 @@ pub fn picture(
     let ticks = (0..=4)
         .map(|k| {
             let t = start + Duration::seconds((span * k as f64 / 4.0) as i64);
-            (x(t), clock(&t))
+            Tick { x: x(t), label: clock(&t), at: crate::tz::format_utc(&t) }
         })
         .collect();
     Some(Picture { width, height, left, lanes, ticks })

@@ -79,6 +79,18 @@ fn same_origin_referer(parts: &axum::http::request::Parts) -> Option<String> {
     path.starts_with('/').then(|| path.to_owned())
 }
 
+/// The same-origin page a form was posted from (its Referer's path and query), if any: where a
+/// form that can sit on more than one page returns to.
+pub struct FromPage(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for FromPage {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(FromPage(crate::form::safe_next(same_origin_referer(parts).as_deref())))
+    }
+}
+
 /// The signed-in user; a request without one is sent to the sign-in page, which returns here after.
 pub struct CurrentUser(pub User);
 

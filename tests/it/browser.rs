@@ -723,3 +723,115 @@ async fn the_overview_chart_reads_with_one_scenario_and_with_two_hundred(db: PgP
     assert_chart_reads(&vi, 4).await;
     vi.close().await.unwrap();
 }
+
+#[sqlx::test]
+async fn the_control_room_keeps_the_run_in_reach_and_sign_offs_arrive_live(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let first = day.scenario("Stop the primary").await;
+    let second = day.scenario("Fill the disk").await;
+    day.all_approve(&first).await;
+    let app = &day.app;
+    let driver = Driver::start().await;
+
+    // Bo reads the second scenario on a phone before anyone signed it.
+    let bo = driver.browser(390, 844).await;
+    bo.goto(&app.url("/signin")).await.unwrap();
+    fill(&bo, "Email", "bo@example.com").await;
+    fill(&bo, "Password", "correct horse battery").await;
+    click_button(&bo, "Sign in").await;
+    bo.goto(&app.url(&second)).await.unwrap();
+    assert!(wait_for_text(&bo, "Li has not signed yet", Duration::from_secs(5)).await);
+    bo.execute("document.body.dataset.untouched = 'yes';", vec![]).await.unwrap();
+    assert_eq!(day.sign(&day.li, &second, "approve", "").await.status(), reqwest::StatusCode::SEE_OTHER);
+    assert!(wait_for_text(&bo, "Li approved", Duration::from_secs(10)).await, "Li's sign-off arrives live");
+
+    // Ana changes the scenario: Bo's page says what it shows is no longer what would be signed.
+    let owner = day.id_of("ana@example.com").await;
+    let edited = app
+        .post_as(&day.ana, &format!("{second}/edit"), &crate::gamedays::scenario_form("Fill the disk to 95%", &owner))
+        .await;
+    assert_eq!(edited.status(), reqwest::StatusCode::SEE_OTHER);
+    assert!(wait_for_text(&bo, "Revision 2 was saved after you opened this page", Duration::from_secs(10)).await);
+    let approve = bo.find(Locator::XPath("//button[normalize-space()='Approve revision 1']")).await.unwrap();
+    assert_eq!(approve.attr("disabled").await.unwrap().as_deref(), Some("true"), "no signing what is out of date");
+    let untouched = bo.execute("return document.body.dataset.untouched;", vec![]).await.unwrap();
+    assert_eq!(untouched, "yes", "Bo's page was not reloaded");
+    screenshot(&bo, "25-phone-revision-changed-while-reading").await;
+
+    // Ana runs the day from the control room on a laptop.
+    day.all_approve(&second).await;
+    day.start().await;
+    for i in 1..=25 {
+        let body = format!("checkout p99 reading {i}");
+        app.post_as(&day.li, &format!("{}/observations", day.url), &[("body", body.as_str())]).await;
+    }
+    let ana = sign_in(&driver, app, "ana@example.com").await;
+    ana.set_window_size(1366, 800).await.unwrap();
+    ana.goto(&app.url(&format!("{}/timeline", day.url))).await.unwrap();
+    assert!(wait_for_text(&ana, "Live", Duration::from_secs(5)).await);
+    let panel = ana.find(Locator::Id("control-panel")).await.unwrap();
+    assert!(panel.text().await.unwrap().contains("Stop the primary"), "the next scenario, with its buttons");
+    click_button(&ana, "Announce fault").await;
+    let url = ana.current_url().await.unwrap();
+    assert!(url.path().ends_with("/timeline"), "a move made in the control room returns there: {url}");
+    assert!(wait_for_text(&ana, "Inject fault", Duration::from_secs(5)).await);
+
+    // Scrolled to the control room, the newest event is in view, and so are the run card's
+    // buttons and the observation form, together.
+    ana.execute("document.querySelector('.control-room').scrollIntoView();", vec![]).await.unwrap();
+    let in_view = r#"
+        const visible = (el) => { const r = el.getBoundingClientRect();
+          return r.top >= 0 && r.bottom <= window.innerHeight && r.left >= 0 && r.right <= window.innerWidth; };
+        const events = document.querySelectorAll('#timeline-events > li');
+        const newest = events[events.length - 1];
+        const pane = document.getElementById('timeline-events').getBoundingClientRect();
+        const n = newest.getBoundingClientRect();
+        return [n.bottom <= pane.bottom + 1 && n.top >= pane.top - 1 && visible(document.getElementById('timeline-events')),
+                visible(document.querySelector('#control-panel button')),
+                visible(document.getElementById('body'))];"#;
+    let seen = ana.execute(in_view, vec![]).await.unwrap();
+    screenshot(&ana, "26-control-room-laptop").await;
+    assert_eq!(seen, serde_json::json!([true, true, true]), "newest event, Inject button, observation box");
+    let count = |ana: Client| async move {
+        let text = ana.find(Locator::Id("event-total")).await.unwrap().text().await.unwrap();
+        text.parse::<usize>().unwrap()
+    };
+    let before = count(ana.clone()).await;
+    app.post_as(&day.li, &format!("{}/observations", day.url), &[("body", "error rate climbing")]).await;
+    assert!(wait_for_text(&ana, "error rate climbing", Duration::from_secs(10)).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = ana.execute(in_view, vec![]).await.unwrap();
+    assert_eq!(seen[0], serde_json::json!(true), "follow mode keeps the newest event in view");
+    assert_eq!(count(ana.clone()).await, before + 1, "the count moves with the stream");
+    screenshot(&ana, "26-control-room-laptop").await;
+
+    // On a phone: one column, the newest event first, right under the form.
+    ana.set_window_size(390, 844).await.unwrap();
+    ana.refresh().await.unwrap();
+    assert!(wait_for_text(&ana, "Live", Duration::from_secs(5)).await);
+    let first_shown = ana
+        .execute(
+            r#"const items = [...document.querySelectorAll('#timeline-events > li')];
+               items.sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top);
+               return items[0].textContent;"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(first_shown.as_str().unwrap().contains("error rate climbing"), "newest first on a phone");
+    let too_wide = ana
+        .execute(
+            r#"return [...document.querySelectorAll('body *')]
+                 .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+                 .map(e => e.tagName + '.' + e.className + '#' + e.id).slice(0, 8);"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(too_wide, serde_json::json!([]), "nothing wider than the phone");
+    ana.execute("window.scrollTo(0, 0);", vec![]).await.unwrap();
+    screenshot(&ana, "27-control-room-phone").await;
+    for browser in [ana, bo] {
+        browser.close().await.unwrap();
+    }
+}

@@ -605,3 +605,35 @@ async fn a_game_day_page_stream_carries_faults_of_my_other_game_days(db: PgPool)
     assert_eq!(day.run(&day.ana, &scenario, "inject", &[]).await.status(), StatusCode::SEE_OTHER);
     assert!(next_with(&mut stream, "notify", "Injected: Stop the primary").await.is_some());
 }
+
+#[sqlx::test]
+async fn sign_offs_and_the_day_at_a_glance_are_pushed_as_they_change(db: PgPool) {
+    let day = Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    let sid = scenario.rsplit('/').next().unwrap().to_owned();
+    let live = day.app.url(&format!("{}/live", day.url));
+    let mut stream = Stream::open(&day.bo, &live, None).await;
+    let first = next_parts(&mut stream).await;
+    assert!(first.contains(&format!(r#"id="signers-{sid}""#)) && first.contains("Bo</strong> has not signed yet"));
+    assert!(first.contains(r#"id="day-picture""#) && first.contains("Nothing to draw yet"), "{first}");
+
+    let signed =
+        day.app.post_as(&day.li, &format!("{scenario}/signoff"), &[("revision", "1"), ("decision", "approve")]).await;
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    let parts = next_parts(&mut stream).await;
+    assert!(parts.contains("Li</strong> approved"), "Li's approval is pushed: {parts}");
+
+    day.all_approve(&scenario).await;
+    day.start().await;
+    assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
+    let mut picture = String::new();
+    for _ in 0..20 {
+        picture = next_parts(&mut stream).await;
+        if picture.contains("mark-announce") {
+            break;
+        }
+    }
+    let lane = picture.split(r#"id="day-picture""#).nth(1).expect("the picture is a part");
+    assert!(lane.contains("1. Stop the primary") && lane.contains(r#"class="mark-announce""#), "{lane}");
+    assert!(lane.contains("data-at="), "its clocks carry their times for the viewer's zone");
+}
