@@ -224,6 +224,12 @@ impl RunCard {
     pub fn outcomes(&self) -> [Outcome; 3] {
         Outcome::ALL
     }
+
+    /// The outcome the conclusion form starts with: "held" after a roll-back; none after a halt
+    /// (a halted fault rarely held, and the person says what happened).
+    pub fn suggested(&self, outcome: &Outcome) -> bool {
+        self.scenario.state == gate::ScenarioState::RolledBack && *outcome == Outcome::ALL[0]
+    }
 }
 
 #[derive(Template)]

@@ -845,3 +845,24 @@ async fn a_running_day_ends_early_only_with_a_reason_that_the_timeline_keeps(db:
     assert!(timeline.contains("Ana ended the game day early: A real incident in checkout"));
     assert!(day.page(&day.ana, &day.url).await.contains("Completed"));
 }
+
+#[sqlx::test]
+async fn after_a_halt_the_conclusion_form_does_not_suggest_that_the_hypothesis_held(db: PgPool) {
+    let day = Day::new(db).await;
+    let halted = day.scenario("Stop the primary").await;
+    let rolled = day.scenario("Add latency").await;
+    day.all_approve(&halted).await;
+    day.all_approve(&rolled).await;
+    day.start().await;
+    for (scenario, last) in [(&halted, "halt"), (&rolled, "rollback")] {
+        assert_eq!(day.run(&day.ana, scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(day.run(&day.ana, scenario, "inject", &[]).await.status(), StatusCode::SEE_OTHER);
+        let form = [("reason", "errors at 5%")];
+        assert_eq!(day.run(&day.ana, scenario, last, &form).await.status(), StatusCode::SEE_OTHER);
+    }
+    let page = day.page(&day.ana, &halted).await;
+    assert!(page.contains(r#"value="held" required>"#), "nothing chosen for a halted fault");
+    assert!(!page.contains(" checked> held"), "{page}");
+    let page = day.page(&day.ana, &rolled).await;
+    assert!(page.contains(r#"value="held" required checked>"#), "held is suggested after a roll-back");
+}
