@@ -104,7 +104,7 @@ pub async fn observe(db: &PgPool, gameday_id: Uuid, actor: &User, observation: &
         if let Some(marker) = observation.marker {
             let injected_at = store::injected_at(&mut *tx, gameday_id, scenario).await?;
             let when = observation.observed_at.unwrap_or_else(OffsetDateTime::now_utc);
-            super::timings::check_marker_time(marker, when, &found.fields.title, injected_at)
+            super::timings::check_marker_time(marker, when, &found.fields.title, injected_at, &actor.time_zone)
                 .map_err(|r| AppError::invalid(r.field, r.message))?;
         }
     }

@@ -43,12 +43,14 @@ pub struct MarkerRefusal {
 /// A detection or repair marker counts towards a scenario's timings only at or after its
 /// injection (`when` is when the thing was observed). Rather than being silently left out, one
 /// on a scenario not injected yet is refused beside the marker, and one dated before the
-/// injection beside the time, each with the reason.
+/// injection beside the time, each with the reason (the injection's time in `zone`, the zone of
+/// the person logging it).
 pub fn check_marker_time(
     marker: Marker,
     when: OffsetDateTime,
     scenario_title: &str,
     injected_at: Option<OffsetDateTime>,
+    zone: &str,
 ) -> Result<(), MarkerRefusal> {
     if !matches!(marker, Marker::Detection | Marker::Repair) {
         return Ok(());
@@ -65,8 +67,8 @@ pub fn check_marker_time(
         Some(injected) if when < injected => Err(MarkerRefusal {
             field: "observed_at",
             message: format!(
-                "The scenario was injected at {} UTC; a {what} before that does not count. Check the time.",
-                crate::tz::format_clock(&injected, "UTC"),
+                "The scenario was injected at {}; a {what} before that does not count. Check the time.",
+                crate::tz::format_clock_named(&injected, zone),
             ),
         }),
         Some(_) => Ok(()),
@@ -291,13 +293,19 @@ mod tests {
 
     #[test]
     fn a_detection_or_repair_needs_the_injection_before_it() {
-        let refusal = check_marker_time(Marker::Detection, at(5, 0), "Kill a pod", None).unwrap_err();
+        let refusal = check_marker_time(Marker::Detection, at(5, 0), "Kill a pod", None, "UTC").unwrap_err();
         assert_eq!(refusal.field, "marker");
         assert!(refusal.message.contains("“Kill a pod” has not been injected yet: a detection can only come after"));
-        let refusal = check_marker_time(Marker::Repair, at(0, 30), "Kill a pod", Some(at(1, 0))).unwrap_err();
+        let refusal =
+            check_marker_time(Marker::Repair, at(0, 30), "Kill a pod", Some(at(1, 0)), "Asia/Tokyo").unwrap_err();
         assert_eq!(refusal.field, "observed_at");
-        assert!(check_marker_time(Marker::Repair, at(1, 0), "Kill a pod", Some(at(1, 0))).is_ok());
-        assert!(check_marker_time(Marker::Diagnosis, at(0, 0), "Kill a pod", None).is_ok());
+        assert!(
+            refusal.message.contains("injected at 19:01:00 JST"),
+            "in the zone of who logs it: {}",
+            refusal.message
+        );
+        assert!(check_marker_time(Marker::Repair, at(1, 0), "Kill a pod", Some(at(1, 0)), "UTC").is_ok());
+        assert!(check_marker_time(Marker::Diagnosis, at(0, 0), "Kill a pod", None, "UTC").is_ok());
     }
 
     #[test]

@@ -510,6 +510,35 @@ async fn a_detection_on_a_scenario_not_injected_yet_is_refused_beside_the_marker
     assert_eq!(observations, 0, "nothing was logged");
 }
 
+#[sqlx::test]
+async fn a_backdated_detection_is_refused_with_the_injection_time_in_my_zone(db: PgPool) {
+    let (day, scenario) = running_day(db).await;
+    let sid = scenario.rsplit('/').next().unwrap().to_owned();
+    let zone = [("display_name", "Li"), ("time_zone", "Asia/Tokyo")];
+    assert_eq!(day.app.post_as(&day.li, "/account", &zone).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.run(&day.ana, &scenario, "inject", &[]).await.status(), StatusCode::SEE_OTHER);
+    let injected: time::OffsetDateTime =
+        sqlx::query_scalar("select at from timeline_events where gameday_id = $1 and kind = 'scenario_injected'")
+            .bind(day.id)
+            .fetch_one(&day.app.db)
+            .await
+            .unwrap();
+    let before = gameday::tz::format_input(&(injected - time::Duration::minutes(5)), "Asia/Tokyo");
+    let form =
+        [("body", "the alert fired"), ("scenario", sid.as_str()), ("marker", "detection"), ("observed_at", &before)];
+
+    let response = day.app.post_as(&day.li, &format!("{}/observations", day.url), &form).await;
+
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    let at = page.find(r#"id="observed_at-error">"#).expect("the reason stands beside the time");
+    let reason = page[at..].split("</p>").next().unwrap();
+    let tokyo = gameday::tz::format_clock_named(&injected, "Asia/Tokyo");
+    assert!(reason.contains(&format!("injected at {tokyo};")), "{reason}");
+    assert!(!reason.contains("UTC"), "{reason}");
+}
+
 /// The next page parts a stream is sent (other messages skipped).
 async fn next_parts(stream: &mut Stream) -> String {
     while let Some(sse) = stream.next(Duration::from_secs(5)).await {
