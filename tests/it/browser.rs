@@ -541,6 +541,49 @@ async fn wait_for_element_text(browser: &Client, id: &str, text: &str, wait: Dur
 }
 
 #[sqlx::test]
+async fn the_live_indicator_says_live_only_while_the_game_day_runs(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    day.all_approve(&scenario).await;
+    let driver = Driver::start().await;
+    let ana = sign_in(&driver, &day.app, "ana@example.com").await;
+    let state = || async {
+        let status = ana.find(Locator::Id("live-status")).await.unwrap();
+        (status.text().await.unwrap(), status.attr("data-state").await.unwrap())
+    };
+
+    // A draft's page updates by itself, and says only that: no green "Live" beside "Draft".
+    ana.goto(&day.app.url(&day.url)).await.unwrap();
+    assert!(
+        wait_for_element_text(&ana, "live-status", "Updates live", Duration::from_secs(5)).await,
+        "{:?}",
+        state().await
+    );
+    assert_eq!(state().await, ("Updates live".to_owned(), Some("quiet".to_owned())));
+
+    // Running, it is live.
+    day.start().await;
+    ana.refresh().await.unwrap();
+    assert!(wait_for_element_text(&ana, "live-status", "Live", Duration::from_secs(5)).await, "{:?}", state().await);
+    assert_eq!(state().await, ("Live".to_owned(), Some("live".to_owned())));
+
+    // Completed, it is no longer "Live".
+    for what in ["announce", "inject", "rollback"] {
+        assert_eq!(day.run(&day.ana, &scenario, what, &[]).await.status(), reqwest::StatusCode::SEE_OTHER, "{what}");
+    }
+    let conclude = [("outcome", "held"), ("note", "")];
+    assert_eq!(day.run(&day.ana, &scenario, "conclude", &conclude).await.status(), reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(day.step(&day.ana, "complete").await.status(), reqwest::StatusCode::SEE_OTHER);
+    ana.refresh().await.unwrap();
+    assert!(
+        wait_for_element_text(&ana, "live-status", "Updates live", Duration::from_secs(5)).await,
+        "{:?}",
+        state().await
+    );
+    ana.close().await.unwrap();
+}
+
+#[sqlx::test]
 async fn an_observer_sees_the_injection_live_and_halts_it_from_the_banner(db: PgPool) {
     let day = crate::gamedays::Day::new(db).await;
     let scenario = day.scenario("Stop the primary").await;
