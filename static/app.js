@@ -44,6 +44,8 @@ function live() {
   const filtered = root.dataset.filtered === "true";
   const setStatus = (text, state) => {
     if (!status) return;
+    // A game day that is not running is not "Live": its page only says it updates by itself.
+    if (state === "live" && status.dataset.quiet) [text, state] = [status.dataset.quiet, "quiet"];
     status.hidden = false;
     status.textContent = text;
     status.dataset.state = state;

@@ -67,6 +67,13 @@ impl GamedayStatus {
         *self == GamedayStatus::Running
     }
 
+    /// What the live indicator of the game day's pages says once connected, when the day is not
+    /// running: its pages still update by themselves, but a draft or a finished day is not
+    /// "Live". None while it runs (the indicator then says "Live").
+    pub fn quiet_live_label(&self) -> Option<&'static str> {
+        (*self != GamedayStatus::Running).then_some("Updates live")
+    }
+
     /// A facilitator's next step in `draft → scheduled → running → completed`: the lifecycle,
     /// stated once. The rules below check it; the game-day page offers the button it names.
     pub fn next_step(&self) -> Option<Step> {

@@ -12,6 +12,7 @@ use super::views::{DayActions, ScenarioLine, scenario_lines};
 use super::{Gameday, GamedayForm, GamedayRole, GamedayStatus};
 use crate::error::AppResult;
 use crate::form::FieldErrors;
+use crate::learnings::store::{self as learning_store, ActionItem};
 use crate::scenarios::store as scenario_store;
 use crate::scenarios::views::{Banner, banners};
 use crate::state::AppState;
@@ -66,6 +67,8 @@ struct ShowPage {
     events: Vec<EventView>,
     last_seq: i64,
     picture: Option<Picture>,
+    /// The action items that asked for this game day as their re-test.
+    retests: Vec<ActionItem>,
     /// A refused change: its messages, shown at the top.
     alert: Option<String>,
     /// The lifecycle buttons (also pushed live).
@@ -118,6 +121,7 @@ pub async fn gameday_page(
     };
     let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
     let events = views_for(&events, &ctx.url(), layout.zone(), ctx.user.id, ctx.role);
+    let retests = learning_store::actions_retested_in(&state.db, id).await?;
     let alert = (!errors.is_empty()).then(|| errors.messages().join(" "));
     let page = ShowPage {
         layout,
@@ -129,6 +133,7 @@ pub async fn gameday_page(
         events,
         last_seq,
         picture,
+        retests,
         alert,
         day,
         roles: GamedayRole::ALL,

@@ -167,6 +167,25 @@ pub async fn actions_of_gameday(db: &PgPool, gameday_id: Uuid) -> sqlx::Result<V
     .await
 }
 
+/// The actions that asked for this game day as their re-test, oldest first.
+#[tracing::instrument(skip(db))]
+pub async fn actions_retested_in(db: &PgPool, gameday_id: Uuid) -> sqlx::Result<Vec<ActionItem>> {
+    sqlx::query_as!(
+        ActionItem,
+        r#"
+        select a.id as "id!", a.title as "title!", a.owner as "owner!", a.owner_name as "owner_name!", a.due_on,
+               a.status as "status!: ActionStatus", a.link, a.gameday_id, a.gameday_title, a.team_slug as "team_slug!",
+               a.retest_gameday_id, a.retest_title
+        from action_item_rows a
+        where a.retest_gameday_id = $1
+        order by a.created_at
+        "#,
+        gameday_id
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// The team's open actions, soonest due first.
 #[tracing::instrument(skip(db))]
 pub async fn open_actions(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<ActionItem>> {

@@ -177,6 +177,9 @@ pub struct RunCard {
     /// The linked known weakness: (id, title, open?).
     pub weakness: Option<(Uuid, String, bool)>,
     pub timings: Timings,
+    /// The announcement on the timeline that acknowledged escalating past start tiny:
+    /// (its sequence number, who announced it).
+    pub escalation_acknowledged: Option<(i64, String)>,
 }
 
 impl RunCard {
@@ -265,5 +268,20 @@ pub async fn run_card(
     let weakness = weakness_store::linked_weakness(db, scenario.id).await?;
     let timings = timings(events, scenario.id);
     let url = format!("{base}/scenarios/{}", scenario.id);
-    Ok(RunCard { url, scenario, gameday_status: gameday.status, role, smaller_held, weakness, timings })
+    let escalation_acknowledged = events
+        .iter()
+        .rev()
+        .find(|e| e.scenario_id == Some(scenario.id) && e.kind() == Some(EventKind::ScenarioAnnounced))
+        .filter(|e| e.escalation_acknowledged())
+        .map(|e| (e.seq, e.actor_name.clone().unwrap_or_else(|| "A facilitator".into())));
+    Ok(RunCard {
+        url,
+        scenario,
+        gameday_status: gameday.status,
+        role,
+        smaller_held,
+        weakness,
+        timings,
+        escalation_acknowledged,
+    })
 }

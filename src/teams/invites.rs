@@ -16,7 +16,7 @@ use crate::ids::InviteId;
 use crate::state::AppState;
 use crate::web::auth::{AuthSession, CurrentUser};
 use crate::web::context::{LeadCtx, Path};
-use crate::web::{FlashKind, Layout, flash, render, see_other, utc_label};
+use crate::web::{FlashKind, Layout, flash, render, see_other};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -75,12 +75,6 @@ struct InvitePage {
     token: String,
     signed_in: bool,
     next_query: String,
-}
-
-impl InvitePage {
-    fn expires_label(&self) -> String {
-        utc_label(&self.invite.expires_at)
-    }
 }
 
 async fn show(

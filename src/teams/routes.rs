@@ -20,7 +20,7 @@ use crate::state::AppState;
 use crate::web::auth::CurrentUser;
 use crate::web::context::{LeadCtx, Path, TeamCtx};
 use crate::web::refusal::refused;
-use crate::web::{FlashKind, Layout, flash, render, render_status, see_other, utc_label};
+use crate::web::{FlashKind, Layout, flash, render, render_status, see_other};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -314,16 +314,4 @@ async fn update_settings(
     }
     flash(&session, FlashKind::Success, "Team settings saved.").await?;
     Ok(see_other(&format!("/teams/{new_slug}")))
-}
-
-impl Member {
-    pub fn joined_label(&self) -> String {
-        utc_label(&self.joined_at)
-    }
-}
-
-impl PendingInvite {
-    pub fn expires_label(&self) -> String {
-        utc_label(&self.expires_at)
-    }
 }

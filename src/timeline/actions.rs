@@ -98,13 +98,14 @@ pub async fn observe(db: &PgPool, gameday_id: Uuid, actor: &User, observation: &
     }
     open_for_observations(gameday.status)?;
     if let Some(scenario) = observation.scenario {
-        scenario_store::scenario(&mut *tx, gameday_id, scenario)
+        let found = scenario_store::scenario(&mut *tx, gameday_id, scenario)
             .await?
             .ok_or_else(|| AppError::invalid("scenario", "That scenario is not part of this game day."))?;
         if let Some(marker) = observation.marker {
             let injected_at = store::injected_at(&mut *tx, gameday_id, scenario).await?;
             let when = observation.observed_at.unwrap_or_else(OffsetDateTime::now_utc);
-            super::timings::check_marker_time(marker, when, injected_at).map_err(AppError::of_field("observed_at"))?;
+            super::timings::check_marker_time(marker, when, &found.fields.title, injected_at, &actor.time_zone)
+                .map_err(|r| AppError::invalid(r.field, r.message))?;
         }
     }
     let mut data = serde_json::Map::new();

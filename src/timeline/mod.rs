@@ -280,6 +280,12 @@ impl Event {
         self.data.get("link").and_then(|l| l.as_str())
     }
 
+    /// An announcement that escalated past "start tiny" with the facilitator's acknowledgement.
+    pub fn escalation_acknowledged(&self) -> bool {
+        self.kind() == Some(EventKind::ScenarioAnnounced)
+            && self.data.get("escalation_acknowledged").and_then(|a| a.as_bool()) == Some(true)
+    }
+
     /// The sequence number of the event this one corrects.
     pub fn corrects(&self) -> Option<i64> {
         self.data.get("corrects").and_then(|c| c.as_i64())

@@ -33,24 +33,45 @@ fn marked(event: &Event, marker: Marker) -> bool {
     event.kind() == Some(EventKind::Observation) && event.marker() == Some(marker)
 }
 
+/// Why a marker cannot be logged: the form field the reason belongs beside, and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkerRefusal {
+    pub field: &'static str,
+    pub message: String,
+}
+
 /// A detection or repair marker counts towards a scenario's timings only at or after its
-/// injection (`when` is when the thing was observed): one dated before the injection is refused
-/// with the reason rather than silently left out.
+/// injection (`when` is when the thing was observed). Rather than being silently left out, one
+/// on a scenario not injected yet is refused beside the marker, and one dated before the
+/// injection beside the time, each with the reason (the injection's time in `zone`, the zone of
+/// the person logging it).
 pub fn check_marker_time(
     marker: Marker,
     when: OffsetDateTime,
+    scenario_title: &str,
     injected_at: Option<OffsetDateTime>,
-) -> Result<(), String> {
+    zone: &str,
+) -> Result<(), MarkerRefusal> {
     if !matches!(marker, Marker::Detection | Marker::Repair) {
         return Ok(());
     }
+    let what = marker.label().to_lowercase();
     match injected_at {
-        Some(injected) if when < injected => Err(format!(
-            "The scenario was injected at {} UTC; a {} before that does not count. Check the time.",
-            crate::tz::format_clock(&injected, "UTC"),
-            marker.label().to_lowercase()
-        )),
-        _ => Ok(()),
+        None => Err(MarkerRefusal {
+            field: "marker",
+            message: format!(
+                "“{scenario_title}” has not been injected yet: a {what} can only come after the injection. \
+                 Log it without a marker, or mark it once the fault is in."
+            ),
+        }),
+        Some(injected) if when < injected => Err(MarkerRefusal {
+            field: "observed_at",
+            message: format!(
+                "The scenario was injected at {}; a {what} before that does not count. Check the time.",
+                crate::tz::format_clock_named(&injected, zone),
+            ),
+        }),
+        Some(_) => Ok(()),
     }
 }
 
@@ -281,6 +302,23 @@ mod tests {
         let t = timings(&events, s);
         assert_eq!((t.to_detect, t.to_repair), (None, None));
         assert!(timings(&[], s).is_empty());
+    }
+
+    #[test]
+    fn a_detection_or_repair_needs_the_injection_before_it() {
+        let refusal = check_marker_time(Marker::Detection, at(5, 0), "Kill a pod", None, "UTC").unwrap_err();
+        assert_eq!(refusal.field, "marker");
+        assert!(refusal.message.contains("“Kill a pod” has not been injected yet: a detection can only come after"));
+        let refusal =
+            check_marker_time(Marker::Repair, at(0, 30), "Kill a pod", Some(at(1, 0)), "Asia/Tokyo").unwrap_err();
+        assert_eq!(refusal.field, "observed_at");
+        assert!(
+            refusal.message.contains("injected at 19:01:00 JST"),
+            "in the zone of who logs it: {}",
+            refusal.message
+        );
+        assert!(check_marker_time(Marker::Repair, at(1, 0), "Kill a pod", Some(at(1, 0)), "UTC").is_ok());
+        assert!(check_marker_time(Marker::Diagnosis, at(0, 0), "Kill a pod", None, "UTC").is_ok());
     }
 
     #[test]

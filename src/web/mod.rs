@@ -132,12 +132,6 @@ pub fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
-/// A timestamp as pages show it until the viewer's own time zone is known: `2026-11-25 14:05 UTC`.
-pub fn utc_label(at: &time::OffsetDateTime) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    at.to_offset(time::UtcOffset::UTC).format(&format).unwrap_or_default()
-}
-
 impl Layout {
     /// The viewer's time zone (UTC until they choose one).
     pub fn zone(&self) -> &str {
@@ -147,6 +141,11 @@ impl Layout {
     /// A time in the viewer's zone, for reading.
     pub fn when(&self, at: &time::OffsetDateTime) -> String {
         crate::tz::format_local(at, self.zone())
+    }
+
+    /// The day alone in the viewer's zone (`Tue 1 Dec 2026`), where the time of day does not matter.
+    pub fn day(&self, at: &time::OffsetDateTime) -> String {
+        crate::tz::format_day(at, self.zone())
     }
 
     /// The end of a span: only the clock time when it ends on the day it starts.

@@ -442,6 +442,37 @@ async fn a_second_person_sees_the_announcement_and_the_observation_arrive_live(d
 }
 
 #[sqlx::test]
+async fn an_observation_pushed_live_shows_its_time_in_my_zone(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    day.all_approve(&scenario).await;
+    day.start().await;
+    let app = &day.app;
+    let zone = [("display_name", "Li"), ("time_zone", "Asia/Tokyo")];
+    assert_eq!(app.post_as(&day.li, "/account", &zone).await.status(), reqwest::StatusCode::SEE_OTHER);
+    let driver = Driver::start().await;
+    let li = sign_in(&driver, app, "li@example.com").await;
+    li.goto(&app.url(&format!("{}/timeline", day.url))).await.unwrap();
+    assert!(wait_for_text(&li, "Live", Duration::from_secs(5)).await, "the live indicator turns on");
+
+    // Ana logs an observation; it reaches Li's open page through the stream, rendered once for all.
+    let response = app.post_as(&day.ana, &format!("{}/observations", day.url), &[("body", "Queue depth 40k")]).await;
+    assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
+    assert!(wait_for_text(&li, "Queue depth 40k", Duration::from_secs(5)).await, "the observation arrives live");
+
+    let (seq, at): (i64, time::OffsetDateTime) =
+        sqlx::query_as("select seq, at from timeline_events where gameday_id = $1 and kind = 'observation'")
+            .bind(day.id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    let shown = li.find(Locator::Css(&format!("#event-{seq} time.event-time"))).await.unwrap().text().await.unwrap();
+    assert_eq!(shown, gameday::tz::format_clock(&at, "Asia/Tokyo"), "Li reads it in Tokyo time");
+    assert_ne!(shown, gameday::tz::format_clock(&at, "UTC"), "not in UTC");
+    li.close().await.unwrap();
+}
+
+#[sqlx::test]
 async fn from_a_completed_game_day_to_a_published_retrospective_found_again_by_search(db: PgPool) {
     let day = crate::gamedays::Day::new(db).await;
     let scenario = day.scenario("Stop the primary").await;
@@ -507,6 +538,49 @@ async fn wait_for_element_text(browser: &Client, id: &str, text: &str, wait: Dur
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     false
+}
+
+#[sqlx::test]
+async fn the_live_indicator_says_live_only_while_the_game_day_runs(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    day.all_approve(&scenario).await;
+    let driver = Driver::start().await;
+    let ana = sign_in(&driver, &day.app, "ana@example.com").await;
+    let state = || async {
+        let status = ana.find(Locator::Id("live-status")).await.unwrap();
+        (status.text().await.unwrap(), status.attr("data-state").await.unwrap())
+    };
+
+    // A draft's page updates by itself, and says only that: no green "Live" beside "Draft".
+    ana.goto(&day.app.url(&day.url)).await.unwrap();
+    assert!(
+        wait_for_element_text(&ana, "live-status", "Updates live", Duration::from_secs(5)).await,
+        "{:?}",
+        state().await
+    );
+    assert_eq!(state().await, ("Updates live".to_owned(), Some("quiet".to_owned())));
+
+    // Running, it is live.
+    day.start().await;
+    ana.refresh().await.unwrap();
+    assert!(wait_for_element_text(&ana, "live-status", "Live", Duration::from_secs(5)).await, "{:?}", state().await);
+    assert_eq!(state().await, ("Live".to_owned(), Some("live".to_owned())));
+
+    // Completed, it is no longer "Live".
+    for what in ["announce", "inject", "rollback"] {
+        assert_eq!(day.run(&day.ana, &scenario, what, &[]).await.status(), reqwest::StatusCode::SEE_OTHER, "{what}");
+    }
+    let conclude = [("outcome", "held"), ("note", "")];
+    assert_eq!(day.run(&day.ana, &scenario, "conclude", &conclude).await.status(), reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(day.step(&day.ana, "complete").await.status(), reqwest::StatusCode::SEE_OTHER);
+    ana.refresh().await.unwrap();
+    assert!(
+        wait_for_element_text(&ana, "live-status", "Updates live", Duration::from_secs(5)).await,
+        "{:?}",
+        state().await
+    );
+    ana.close().await.unwrap();
 }
 
 #[sqlx::test]

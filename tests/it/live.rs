@@ -127,6 +127,9 @@ async fn last_seq(day: &Day) -> i64 {
 async fn observations_are_logged_checked_and_sanitised(db: PgPool) {
     let (day, scenario) = running_day(db).await;
     let sid = scenario.rsplit('/').next().unwrap().to_owned();
+    // A detection counts only once the fault is in (see the test below for one that is not).
+    assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.run(&day.ana, &scenario, "inject", &[]).await.status(), StatusCode::SEE_OTHER);
     let form = [
         ("body", "p99 at **900 ms** <script>alert(1)</script> [x](javascript:alert(2))"),
         ("scenario", sid.as_str()),
@@ -479,6 +482,61 @@ async fn a_detection_dated_before_the_injection_is_refused_with_the_reason(db: P
     let at = page.find(r#"id="observed_at-error">"#).expect("the reason stands beside the time");
     assert!(page[at..].split("</p>").next().unwrap().contains("before that does not count"));
     assert!(page.contains("the alert fired"), "what was typed is kept");
+}
+
+#[sqlx::test]
+async fn a_detection_on_a_scenario_not_injected_yet_is_refused_beside_the_marker(db: PgPool) {
+    let (day, scenario) = running_day(db).await;
+    let sid = scenario.rsplit('/').next().unwrap().to_owned();
+    assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
+    let form = [("body", "the alert fired"), ("scenario", sid.as_str()), ("marker", "detection"), ("observed_at", "")];
+
+    let response = day.app.post_as(&day.li, &format!("{}/observations", day.url), &form).await;
+
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    let at = page.find(r#"id="marker-error">"#).expect("the reason stands beside the marker");
+    let reason = page[at..].split("</p>").next().unwrap();
+    assert!(
+        reason.contains("“Stop the primary” has not been injected yet: a detection can only come after the injection"),
+        "{reason}"
+    );
+    assert!(page.contains("the alert fired"), "what was typed is kept");
+    assert!(page.contains(r#"<option value="detection" selected>"#), "the marker chosen is kept");
+    let observations: i64 = sqlx::query_scalar("select count(*) from timeline_events where kind = 'observation'")
+        .fetch_one(&day.app.db)
+        .await
+        .unwrap();
+    assert_eq!(observations, 0, "nothing was logged");
+}
+
+#[sqlx::test]
+async fn a_backdated_detection_is_refused_with_the_injection_time_in_my_zone(db: PgPool) {
+    let (day, scenario) = running_day(db).await;
+    let sid = scenario.rsplit('/').next().unwrap().to_owned();
+    let zone = [("display_name", "Li"), ("time_zone", "Asia/Tokyo")];
+    assert_eq!(day.app.post_as(&day.li, "/account", &zone).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.run(&day.ana, &scenario, "inject", &[]).await.status(), StatusCode::SEE_OTHER);
+    let injected: time::OffsetDateTime =
+        sqlx::query_scalar("select at from timeline_events where gameday_id = $1 and kind = 'scenario_injected'")
+            .bind(day.id)
+            .fetch_one(&day.app.db)
+            .await
+            .unwrap();
+    let before = gameday::tz::format_input(&(injected - time::Duration::minutes(5)), "Asia/Tokyo");
+    let form =
+        [("body", "the alert fired"), ("scenario", sid.as_str()), ("marker", "detection"), ("observed_at", &before)];
+
+    let response = day.app.post_as(&day.li, &format!("{}/observations", day.url), &form).await;
+
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    let at = page.find(r#"id="observed_at-error">"#).expect("the reason stands beside the time");
+    let reason = page[at..].split("</p>").next().unwrap();
+    let tokyo = gameday::tz::format_clock_named(&injected, "Asia/Tokyo");
+    assert!(reason.contains(&format!("injected at {tokyo};")), "{reason}");
+    assert!(!reason.contains("UTC"), "{reason}");
 }
 
 /// The next page parts a stream is sent (other messages skipped).

@@ -205,6 +205,52 @@ async fn actions_have_owners_due_dates_and_stand_out_when_overdue(db: PgPool) {
 }
 
 #[sqlx::test]
+async fn a_re_test_game_day_names_the_action_that_asked_for_it(db: PgPool) {
+    let (day, _) = completed(db).await;
+    let mut later = crate::gamedays::GAMEDAY_FORM.to_vec();
+    later.retain(|(k, _)| *k != "title");
+    later.push(("title", "Failover re-test"));
+    let response = day.app.post_as(&day.ana, &format!("/teams/{}/gamedays", day.slug), &later).await;
+    let later_url = crate::helpers::location(&response);
+    let later_id = later_url.rsplit('/').next().unwrap().to_owned();
+    let li = day.id_of("li@example.com").await;
+    let form = [("title", "Re-test the failover"), ("owner", li.as_str()), ("retest", later_id.as_str())];
+    assert_eq!(day.app.post_as(&day.ana, &format!("{}/actions", day.url), &form).await.status(), StatusCode::SEE_OTHER);
+
+    let page = day.page(&day.vi, &later_url).await;
+
+    assert!(
+        page.contains(&format!(
+            r#"Re-tests action “<a href="/teams/{}/actions">Re-test the failover</a>” (Li, open)"#,
+            day.slug
+        )),
+        "the re-test names the action and links to it"
+    );
+    assert!(page.contains(&format!(r#"<a href="{}/retrospective">"#, day.url)), "and where it came from");
+    assert!(!day.page(&day.vi, &day.url).await.contains("Re-tests action"), "only on the re-test");
+}
+
+#[sqlx::test]
+async fn the_actions_page_links_to_each_actions_tracker_entry(db: PgPool) {
+    let (day, _) = completed(db).await;
+    let li = day.id_of("li@example.com").await;
+    let add = format!("{}/actions", day.url);
+    let form = [("title", "Alert on replica lag"), ("owner", li.as_str()), ("link", "https://tracker.example/OPS-12")];
+    assert_eq!(day.app.post_as(&day.ana, &add, &form).await.status(), StatusCode::SEE_OTHER);
+    let form = [("title", "Write the runbook"), ("owner", li.as_str()), ("link", "javascript:alert(1)")];
+    assert_eq!(day.app.post_as(&day.ana, &add, &form).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Only web addresses are stored (the form refuses others; a check constraint backs it).
+    let stored = sqlx::query("update action_items set link = 'javascript:alert(1)'").execute(&day.app.db).await;
+    assert!(stored.is_err(), "the database refuses a link that is not http or https");
+
+    let page = day.page(&day.vi, &format!("/teams/{}/actions", day.slug)).await;
+
+    assert!(page.contains(
+        r#"<a href="https://tracker.example/OPS-12" rel="noopener noreferrer" target="_blank">tracker<span class="visually-hidden"> link for Alert on replica lag</span></a>"#
+    ));
+}
+
+#[sqlx::test]
 async fn the_markdown_export_contains_every_part(db: PgPool) {
     let (day, scenario) = completed(db).await;
     let retro = format!("{}/retrospective", day.url);

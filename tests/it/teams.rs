@@ -305,3 +305,32 @@ async fn error_pages_keep_the_signed_in_navigation(db: PgPool) {
     assert!(page.contains("<h1>Not found</h1>"));
     assert!(page.contains("Ana Lead") && page.contains("Sign out"), "the error page shows who is signed in");
 }
+
+#[sqlx::test]
+async fn the_team_page_and_an_invite_show_times_in_my_zone(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana").await;
+    let zone = [("display_name", "Ana"), ("time_zone", "Asia/Tokyo")];
+    assert_eq!(app.post_as(&ana, "/account", &zone).await.status(), StatusCode::SEE_OTHER);
+    let slug = app.team(&ana, "Platform").await;
+    let invite = app.invite(&ana, &slug, "member").await;
+    // Ana joined on the evening of 30 November in UTC, the morning of 1 December in Tokyo.
+    let joined = time::macros::datetime!(2026-11-30 20:00 UTC);
+    let expires = time::macros::datetime!(2030-01-15 20:30 UTC);
+    sqlx::query("update team_members set joined_at = $1").bind(joined).execute(&app.db).await.unwrap();
+    sqlx::query("update team_invites set expires_at = $1").bind(expires).execute(&app.db).await.unwrap();
+
+    let team = app.get_as(&ana, &format!("/teams/{slug}")).await.text().await.unwrap();
+    let invite_page = app.get_as(&ana, &invite).await.text().await.unwrap();
+
+    let expiry =
+        r#"<time datetime="2030-01-15T20:30:00Z" title="2030-01-15T20:30:00Z">Wed 16 Jan 2030, 05:30 JST</time>"#;
+    assert!(team.contains(
+        r#"joined <time datetime="2026-11-30T20:00:00Z" title="2026-11-30T20:00:00Z">Tue 1 Dec 2026</time>"#
+    ));
+    assert!(team.contains(&format!("expires {expiry}")), "the invite's expiry on the team page");
+    assert!(invite_page.contains(&format!("expires {expiry}")), "and on the invite itself");
+    for page in [&team, &invite_page] {
+        assert!(!page.contains(" UTC"), "no time in UTC");
+    }
+}

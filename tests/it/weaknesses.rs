@@ -69,6 +69,53 @@ async fn a_larger_blast_radius_needs_a_smaller_success_or_an_acknowledgement(db:
 }
 
 #[sqlx::test]
+async fn an_acknowledged_escalation_says_so_on_the_scenario_page(db: PgPool) {
+    let day = Day::new(db).await;
+    let medium = scenario_with(&day, "Kill a zone", "medium").await;
+    day.all_approve(&medium).await;
+    day.start().await;
+    assert!(day.page(&day.ana, &medium).await.contains("Announcing it needs an explicit acknowledgement"));
+
+    assert_eq!(day.run(&day.ana, &medium, "announce", &[("acknowledge", "yes")]).await.status(), StatusCode::SEE_OTHER);
+
+    let seq: i64 = sqlx::query_scalar("select seq from timeline_events where kind = 'scenario_announced'")
+        .fetch_one(&day.app.db)
+        .await
+        .unwrap();
+    let page = day.page(&day.bo, &medium).await;
+    assert!(!page.contains("needs an explicit acknowledgement"), "it no longer asks for what it has");
+    assert!(page.contains(&format!(
+        "No smaller scenario on postgres had held: Ana acknowledged the escalation when announcing it \
+         (<a href=\"{}/timeline#event-{seq}\">#{seq}</a> on the timeline).",
+        day.url
+    )));
+}
+
+#[sqlx::test]
+async fn the_weakness_reason_placeholder_reads_as_an_example(db: PgPool) {
+    let day = Day::new(db).await;
+    let weaknesses = format!("/teams/{}/weaknesses", day.slug);
+    let form = [("title", "Replica lag is not alerted"), ("description", "")];
+    assert_eq!(day.app.post_as(&day.ana, &weaknesses, &form).await.status(), StatusCode::SEE_OTHER);
+    let weakness: uuid::Uuid = sqlx::query_scalar("select id from weaknesses").fetch_one(&day.app.db).await.unwrap();
+    let scenario = scenario_with(&day, "Stop the primary", "tiny").await;
+    let weakness = weakness.to_string();
+    let linked = [("weakness", weakness.as_str())];
+    assert_eq!(
+        day.app.post_as(&day.ana, &format!("{scenario}/weakness"), &linked).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    day.all_approve(&scenario).await;
+    day.start().await;
+    assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
+
+    let page = day.page(&day.ana, &scenario).await;
+
+    assert!(page.contains(r#"name="weakness_reason""#), "the form asks why");
+    assert!(page.contains(r#"placeholder="e.g. verifying the fix""#), "an example, not a pre-filled answer");
+}
+
+#[sqlx::test]
 async fn injecting_into_an_open_weakness_needs_a_recorded_reason(db: PgPool) {
     let day = Day::new(db).await;
     let weaknesses = format!("/teams/{}/weaknesses", day.slug);
