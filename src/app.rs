@@ -30,7 +30,8 @@ use crate::state::AppState;
 use crate::web::auth::Backend;
 use crate::web::shell;
 use crate::{
-    accounts, calendar, gamedays, home, learnings, live, retros, scenarios, teams, timeline, weaknesses, webhooks,
+    accounts, audit, calendar, gamedays, home, learnings, live, retros, scenarios, teams, timeline, weaknesses,
+    webhooks,
 };
 
 /// Largest request body accepted (forms are small; this leaves room for imports later).
@@ -65,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::routes::router())
         .merge(teams::routes::router())
         .merge(teams::invites::router())
+        .merge(audit::routes::router())
         .merge(gamedays::routes::router())
         .merge(scenarios::routes::router())
         .merge(calendar::routes::router())

@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod audit;
 pub mod calendar;
 pub mod config;
 pub mod db;

@@ -71,9 +71,9 @@ async fn team_feed(State(state): State<AppState>, Path(file): Path<String>) -> A
 async fn regenerate(
     State(state): State<AppState>,
     session: Session,
-    LeadCtx { user: _, membership }: LeadCtx,
+    LeadCtx { user, membership }: LeadCtx,
 ) -> AppResult<Response> {
-    crate::teams::actions::new_calendar_token(&state.db, membership.team.id).await?;
+    crate::teams::actions::new_calendar_token(&state.db, membership.team.id, &user).await?;
     flash(&session, FlashKind::Success, "New calendar feed URL made; the old one stopped working.").await?;
     Ok(see_other(&format!("/teams/{}#calendar", membership.team.slug)))
 }

@@ -1,11 +1,13 @@
 //! Adding learnings and actions to a game day's retrospective, and moving an action along:
-//! each in one transaction, checked against the retrospective's state under its lock.
+//! each in one transaction, checked against the retrospective's state under its lock. Moving an
+//! action along is a change to the team's follow-ups, so it writes an entry in the team's audit log.
 
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{ActionStatus, NewAction, NewLearning, Record, check_can_record, store};
 use crate::accounts::User;
+use crate::audit::{AuditKind, NewEntry, store as audit};
 use crate::error::{AppError, AppResult};
 use crate::gamedays::actions::begin;
 use crate::retros::store as retro_store;
@@ -47,12 +49,27 @@ pub async fn set_status(
     status: ActionStatus,
 ) -> AppResult<()> {
     let team_id = membership.team.id;
-    let owner = store::action_owner(db, team_id, action).await?.ok_or(AppError::NotFound)?;
-    if owner != actor.id && !membership.role.is_lead() {
+    let mut tx = db.begin().await?;
+    let before = store::lock_action(&mut tx, team_id, action).await?.ok_or(AppError::NotFound)?;
+    if before.owner != actor.id && !membership.role.is_lead() {
         return Err(AppError::Forbidden("Its owner or a team lead updates an action.".into()));
     }
-    if !store::set_action_status(db, team_id, action, status).await? {
+    if before.status == status {
+        return Ok(());
+    }
+    if !store::set_action_status(&mut tx, team_id, action, status).await? {
         return Err(AppError::NotFound);
     }
+    let body = format!(
+        "{} moved the action \"{}\" from {} to {}.",
+        actor.display_name,
+        before.title,
+        before.status.label().to_lowercase(),
+        status.label().to_lowercase()
+    );
+    let detail = serde_json::json!({ "action": action, "from": before.status.as_str(), "to": status.as_str() });
+    audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::ActionStatusChanged, body).detail(detail))
+        .await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -226,24 +226,44 @@ pub async fn my_actions(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<ActionIt
 }
 
 /// Sets an action's status; false when it is not the team's.
-#[tracing::instrument(skip(db))]
-pub async fn set_action_status(db: &PgPool, team_id: Uuid, id: Uuid, status: ActionStatus) -> sqlx::Result<bool> {
+#[tracing::instrument(skip(conn))]
+pub async fn set_action_status(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    id: Uuid,
+    status: ActionStatus,
+) -> sqlx::Result<bool> {
     let result = sqlx::query!(
         "update action_items set status = $3 where id = $1 and team_id = $2",
         id,
         team_id,
         status as ActionStatus
     )
-    .execute(db)
+    .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)
 }
 
-#[tracing::instrument(skip(db))]
-pub async fn action_owner(db: &PgPool, team_id: Uuid, id: Uuid) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar!("select owner from action_items where id = $1 and team_id = $2", id, team_id)
-        .fetch_optional(db)
-        .await
+/// An action of the team as a change to it needs it: who owns it, what it says, where it stands.
+#[derive(Debug, Clone)]
+pub struct ActionForUpdate {
+    pub owner: Uuid,
+    pub title: String,
+    pub status: ActionStatus,
+}
+
+/// The team's action, its row locked until the transaction ends.
+#[tracing::instrument(skip(conn))]
+pub async fn lock_action(conn: &mut PgConnection, team_id: Uuid, id: Uuid) -> sqlx::Result<Option<ActionForUpdate>> {
+    sqlx::query_as!(
+        ActionForUpdate,
+        r#"select owner, title, status as "status: ActionStatus" from action_items
+           where id = $1 and team_id = $2 for update"#,
+        id,
+        team_id
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// The team's members: (id, name).

@@ -1,6 +1,7 @@
 //! Changes to a team, each in one transaction: creating and renaming it, and changing or
 //! removing a member under the lock of the team's member rows (so two leads cannot demote each
-//! other to nobody, and a lead demoted meanwhile can no longer act as one).
+//! other to nobody, and a lead demoted meanwhile can no longer act as one). Each change writes
+//! its entry in the team's audit log in the same transaction.
 
 use sqlx::PgPool;
 use time::OffsetDateTime;
@@ -9,6 +10,7 @@ use uuid::Uuid;
 use super::store::{self, Invite, SlugError};
 use super::{INVITE_VALIDITY, Team, TeamRole, check_invite_usable, check_removal, check_role_change, new_invite_token};
 use crate::accounts::User;
+use crate::audit::{AuditKind, NewEntry, store as audit};
 use crate::error::{AppError, AppResult};
 use crate::gamedays::actions::{check_can_become_viewer, leave_open_gamedays};
 
@@ -25,15 +27,36 @@ fn slug_refused(err: SlugError) -> AppError {
 pub async fn create(db: &PgPool, name: &str, slug: &str, creator: &User) -> AppResult<Team> {
     let mut tx = db.begin().await?;
     let team = store::create_team(&mut tx, name, slug, creator.id).await.map_err(slug_refused)?;
+    let body = format!("{} created the team \"{}\".", creator.display_name, team.name);
+    let detail = serde_json::json!({ "name": team.name, "slug": team.slug });
+    audit::record(&mut tx, NewEntry::new(team.id, creator.id, AuditKind::TeamCreated, body).detail(detail)).await?;
     tx.commit().await?;
     tracing::info!(team_id = %team.id, "team created");
     Ok(team)
 }
 
-/// Renames a team or changes its URL name.
-pub async fn update(db: &PgPool, team_id: Uuid, name: &str, slug: &str) -> AppResult<()> {
+/// A lead renames a team or changes its URL name. Saving the settings unchanged records nothing.
+pub async fn update(db: &PgPool, team_id: Uuid, actor: &User, name: &str, slug: &str) -> AppResult<()> {
     let mut tx = db.begin().await?;
+    let before = store::lock_team(&mut tx, team_id).await?.ok_or(AppError::NotFound)?;
+    let mut changes = Vec::new();
+    if before.name != name {
+        changes.push(format!("renamed the team from \"{}\" to \"{name}\"", before.name));
+    }
+    if before.slug != slug {
+        changes.push(format!("changed its URL name from {} to {slug}", before.slug));
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
     store::update_team(&mut tx, team_id, name, slug).await.map_err(slug_refused)?;
+    let body = format!("{} {}.", actor.display_name, changes.join(" and "));
+    let detail = serde_json::json!({
+        "name": { "from": before.name, "to": name },
+        "slug": { "from": before.slug, "to": slug },
+    });
+    audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::TeamSettingsChanged, body).detail(detail))
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -54,11 +77,17 @@ pub async fn change_role(db: &PgPool, team_id: Uuid, actor: &User, target: Uuid,
     }
     let current = locked.role_of(target).ok_or(AppError::NotFound)?;
     check_role_change(locked.leads(), current, role).map_err(AppError::Conflict)?;
+    if current == role {
+        return Ok(());
+    }
+    let name = member_name(db, team_id, target).await?;
     if role == TeamRole::Viewer {
-        let name = member_name(db, team_id, target).await?;
         check_can_become_viewer(&mut tx, team_id, target, &name).await?;
     }
     store::set_role(&mut tx, team_id, target, role).await?;
+    let body = format!("{} changed {name}'s role from {} to {}.", actor.display_name, current.as_str(), role.as_str());
+    let detail = serde_json::json!({ "member": target, "from": current.as_str(), "to": role.as_str() });
+    audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::MemberRoleChanged, body).detail(detail)).await?;
     tx.commit().await?;
     tracing::info!(team_id = %team_id, member = %target, role = role.as_str(), "role changed");
     Ok(())
@@ -80,6 +109,13 @@ pub async fn remove_member(db: &PgPool, team_id: Uuid, actor: &User, target: Uui
     let name = member_name(db, team_id, target).await?;
     leave_open_gamedays(&mut tx, team_id, target, &name, actor.id).await?;
     store::remove_member(&mut tx, team_id, target).await?;
+    let (kind, body) = if leaving {
+        (AuditKind::MemberLeft, format!("{name} left the team (was {}).", role.as_str()))
+    } else {
+        (AuditKind::MemberRemoved, format!("{} removed {name} ({}) from the team.", actor.display_name, role.as_str()))
+    };
+    let detail = serde_json::json!({ "member": target, "role": role.as_str() });
+    audit::record(&mut tx, NewEntry::new(team_id, actor.id, kind, body).detail(detail)).await?;
     tx.commit().await?;
     tracing::info!(team_id = %team_id, member = %target, "member removed");
     Ok(())
@@ -94,6 +130,15 @@ pub async fn accept_invite(db: &PgPool, token_hash: &[u8], user: &User) -> AppRe
     let joined = store::add_member(&mut tx, invite.team.id, user.id, invite.role).await?;
     if joined {
         store::mark_invite_used(&mut tx, invite.id, user.id).await?;
+        let body = format!(
+            "{} joined as {} with an invite from {}.",
+            user.display_name,
+            with_article(invite.role),
+            invite.invited_by
+        );
+        let detail = serde_json::json!({ "invite": invite.id, "member": user.id, "role": invite.role.as_str() });
+        audit::record(&mut tx, NewEntry::new(invite.team.id, user.id, AuditKind::InviteAccepted, body).detail(detail))
+            .await?;
     }
     tx.commit().await?;
     if joined {
@@ -107,21 +152,38 @@ pub async fn accept_invite(db: &PgPool, token_hash: &[u8], user: &User) -> AppRe
 pub async fn invite(db: &PgPool, team_id: Uuid, actor: &User, role: TeamRole) -> AppResult<String> {
     let (token, hash) = new_invite_token();
     let expires_at = OffsetDateTime::now_utc() + INVITE_VALIDITY;
-    store::create_invite(db, team_id, &hash, role, actor.id, expires_at).await?;
+    let mut tx = db.begin().await?;
+    let id = store::create_invite(&mut tx, team_id, &hash, role, actor.id, expires_at).await?;
+    let body = format!("{} created an invite link for {}.", actor.display_name, with_article(role));
+    let detail = serde_json::json!({ "invite": id, "role": role.as_str() });
+    audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::InviteCreated, body).detail(detail)).await?;
+    tx.commit().await?;
     tracing::info!(team_id = %team_id, role = role.as_str(), "invite created");
     Ok(token)
 }
 
-/// Revokes a pending invite of the team.
-pub async fn revoke_invite(db: &PgPool, team_id: Uuid, invite: Uuid) -> AppResult<()> {
-    if !store::revoke_invite(db, team_id, invite).await? {
-        return Err(AppError::NotFound);
-    }
+/// A lead revokes a pending invite of the team.
+pub async fn revoke_invite(db: &PgPool, team_id: Uuid, actor: &User, invite: Uuid) -> AppResult<()> {
+    let mut tx = db.begin().await?;
+    let role = store::revoke_invite(&mut tx, team_id, invite).await?.ok_or(AppError::NotFound)?;
+    let body = format!("{} revoked an unused invite link for {}.", actor.display_name, with_article(role));
+    let detail = serde_json::json!({ "invite": invite, "role": role.as_str() });
+    audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::InviteRevoked, body).detail(detail)).await?;
+    tx.commit().await?;
     Ok(())
 }
 
-/// Gives the team's fault-calendar feed a new secret URL; the old one stops working.
-pub async fn new_calendar_token(db: &PgPool, team_id: Uuid) -> AppResult<()> {
-    store::set_calendar_token(db, team_id, &super::new_calendar_token()).await?;
+/// A lead gives the team's fault-calendar feed a new secret URL; the old one stops working.
+pub async fn new_calendar_token(db: &PgPool, team_id: Uuid, actor: &User) -> AppResult<()> {
+    let mut tx = db.begin().await?;
+    store::set_calendar_token(&mut tx, team_id, &super::new_calendar_token()).await?;
+    let body = format!("{} made a new fault-calendar address; the old one stopped working.", actor.display_name);
+    audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::CalendarAddressChanged, body)).await?;
+    tx.commit().await?;
     Ok(())
+}
+
+/// A role as a sentence names it: "a lead", "a member", "a viewer".
+fn with_article(role: TeamRole) -> String {
+    format!("a {}", role.as_str())
 }

@@ -54,10 +54,10 @@ struct InvitePath {
 async fn revoke(
     State(state): State<AppState>,
     session: Session,
-    LeadCtx { membership, .. }: LeadCtx,
+    LeadCtx { user, membership }: LeadCtx,
     Path(InvitePath { id }): Path<InvitePath>,
 ) -> AppResult<Response> {
-    super::actions::revoke_invite(&state.db, membership.team.id, id.0).await?;
+    super::actions::revoke_invite(&state.db, membership.team.id, &user, id.0).await?;
     flash(&session, FlashKind::Success, "Invite revoked; its link no longer works.").await?;
     Ok(see_other(&format!("/teams/{}#invites", membership.team.slug)))
 }

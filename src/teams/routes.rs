@@ -294,7 +294,7 @@ async fn update_settings(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    LeadCtx { membership, .. }: LeadCtx,
+    LeadCtx { user, membership }: LeadCtx,
     Form(form): Form<TeamForm>,
 ) -> AppResult<Response> {
     let mut errors = FieldErrors::new();
@@ -308,7 +308,7 @@ async fn update_settings(
     let Some((name, new_slug)) = parsed else {
         return invalid(errors, layout, membership);
     };
-    if let Err(err) = super::actions::update(&state.db, membership.team.id, &name, &new_slug).await {
+    if let Err(err) = super::actions::update(&state.db, membership.team.id, &user, &name, &new_slug).await {
         refused(err, &mut errors)?;
         return invalid(errors, layout, membership);
     }

@@ -74,6 +74,14 @@ pub async fn create_team(conn: &mut PgConnection, name: &str, slug: &str, creato
     Ok(team)
 }
 
+/// The team, its row locked until the transaction ends (so two renames are recorded in order).
+#[tracing::instrument(skip(conn))]
+pub async fn lock_team(conn: &mut PgConnection, team_id: Uuid) -> sqlx::Result<Option<Team>> {
+    sqlx::query_as!(Team, "select id, name, slug from teams where id = $1 for update", team_id)
+        .fetch_optional(conn)
+        .await
+}
+
 #[tracing::instrument(skip(conn))]
 pub async fn update_team(conn: &mut PgConnection, team_id: Uuid, name: &str, slug: &str) -> Result<(), SlugError> {
     sqlx::query!("update teams set name = $2, slug = $3 where id = $1", team_id, name, slug)
@@ -171,9 +179,9 @@ pub async fn add_member(conn: &mut PgConnection, team_id: Uuid, user_id: Uuid, r
     Ok(result.rows_affected() == 1)
 }
 
-#[tracing::instrument(skip(db, token_hash))]
+#[tracing::instrument(skip(conn, token_hash))]
 pub async fn create_invite(
-    db: &PgPool,
+    conn: &mut PgConnection,
     team_id: Uuid,
     token_hash: &[u8],
     role: TeamRole,
@@ -190,7 +198,7 @@ pub async fn create_invite(
         created_by,
         expires_at
     )
-    .execute(db)
+    .execute(conn)
     .await?;
     Ok(id)
 }
@@ -220,17 +228,18 @@ pub async fn pending_invites(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Pen
     .await
 }
 
-/// Revokes an unused invite of this team; false if there was none.
-#[tracing::instrument(skip(db))]
-pub async fn revoke_invite(db: &PgPool, team_id: Uuid, invite_id: Uuid) -> sqlx::Result<bool> {
-    let result = sqlx::query!(
-        "update team_invites set revoked_at = now() where id = $1 and team_id = $2 and used_at is null and revoked_at is null",
+/// Revokes an unused invite of this team and returns the role it was for; None if there was none.
+#[tracing::instrument(skip(conn))]
+pub async fn revoke_invite(conn: &mut PgConnection, team_id: Uuid, invite_id: Uuid) -> sqlx::Result<Option<TeamRole>> {
+    sqlx::query_scalar!(
+        r#"update team_invites set revoked_at = now()
+           where id = $1 and team_id = $2 and used_at is null and revoked_at is null
+           returning role as "role: TeamRole""#,
         invite_id,
         team_id
     )
-    .execute(db)
-    .await?;
-    Ok(result.rows_affected() == 1)
+    .fetch_optional(conn)
+    .await
 }
 
 /// An invite found by its token.
@@ -293,8 +302,8 @@ pub async fn calendar_token(db: &PgPool, team_id: Uuid) -> sqlx::Result<String> 
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn set_calendar_token(db: &PgPool, team_id: Uuid, token: &str) -> sqlx::Result<()> {
-    sqlx::query!("update teams set calendar_token = $2 where id = $1", team_id, token).execute(db).await?;
+pub async fn set_calendar_token(conn: &mut PgConnection, team_id: Uuid, token: &str) -> sqlx::Result<()> {
+    sqlx::query!("update teams set calendar_token = $2 where id = $1", team_id, token).execute(conn).await?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Changes to the known-weakness register and the incidents, kept by the team's leads and
 //! members. Linking a scenario to the weakness it exercises, or replaying an incident as a
-//! scenario, is part of a game day's plan, so those are recorded on its timeline.
+//! scenario, is part of a game day's plan, so those are recorded on its timeline; the register
+//! and the incidents are the team's, so their changes are recorded in the team's audit log.
 
 use sqlx::PgPool;
 use time::Date;
@@ -9,6 +10,7 @@ use uuid::Uuid;
 use super::WeaknessStatus;
 use super::store::{self, Incident};
 use crate::accounts::User;
+use crate::audit::{AuditKind, NewEntry, store as audit};
 use crate::error::{AppError, AppResult};
 use crate::events;
 use crate::gamedays::actions::{begin, require_facilitator};
@@ -85,23 +87,46 @@ pub struct NewWeakness<'a> {
 /// Adds a weakness to the team's register.
 pub async fn add(db: &PgPool, membership: &Membership, actor: &User, weakness: NewWeakness<'_>) -> AppResult<Uuid> {
     super::check_can_keep(membership.role)?;
-    let (title, description) = (weakness.title, weakness.description);
-    Ok(store::create_weakness(db, membership.team.id, title, description, weakness.found_in, actor.id).await?)
+    let (team_id, title, description) = (membership.team.id, weakness.title, weakness.description);
+    let mut tx = db.begin().await?;
+    let id = store::create_weakness(&mut tx, team_id, title, description, weakness.found_in, actor.id).await?;
+    let body = format!("{} added the weakness \"{title}\" to the register.", actor.display_name);
+    let detail = serde_json::json!({ "weakness": id, "found_in_scenario": weakness.found_in });
+    audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::WeaknessAdded, body).detail(detail)).await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// Marks a weakness open or mitigated; not while a scenario linked to it is in flight.
-pub async fn set_status(db: &PgPool, membership: &Membership, weakness: Uuid, status: WeaknessStatus) -> AppResult<()> {
+pub async fn set_status(
+    db: &PgPool,
+    membership: &Membership,
+    actor: &User,
+    weakness: Uuid,
+    status: WeaknessStatus,
+) -> AppResult<()> {
     super::check_can_keep(membership.role)?;
-    if store::set_weakness_status(db, membership.team.id, weakness, status).await? {
-        return Ok(());
-    }
-    if store::in_flight_for(db, weakness).await? {
+    let team_id = membership.team.id;
+    let mut tx = db.begin().await?;
+    let (title, before) = store::lock_weakness(&mut tx, team_id, weakness).await?.ok_or(AppError::NotFound)?;
+    // The weakness is the team's (it is locked): the update refuses only while a linked scenario is in flight.
+    if !store::set_weakness_status(&mut tx, team_id, weakness, status).await? {
         return Err(AppError::Conflict(
             "A scenario linked to this weakness is announced or injected: change its status after the fault ends."
                 .into(),
         ));
     }
-    Err(AppError::NotFound)
+    if before != status {
+        let body = match status {
+            WeaknessStatus::Mitigated => format!("{} marked the weakness \"{title}\" mitigated.", actor.display_name),
+            WeaknessStatus::Open => format!("{} reopened the weakness \"{title}\".", actor.display_name),
+        };
+        let detail = serde_json::json!({ "weakness": weakness, "from": before.as_str(), "to": status.as_str() });
+        audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::WeaknessStatusChanged, body).detail(detail))
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A past incident, as entered.
@@ -121,5 +146,12 @@ pub async fn add_incident(
 ) -> AppResult<Uuid> {
     super::check_can_keep(membership.role)?;
     let NewIncident { title, happened_on, summary, link } = incident;
-    Ok(store::create_incident(db, membership.team.id, title, happened_on, summary, link, actor.id).await?)
+    let team_id = membership.team.id;
+    let mut tx = db.begin().await?;
+    let id = store::create_incident(&mut tx, team_id, title, happened_on, summary, link, actor.id).await?;
+    let body = format!("{} recorded the incident \"{title}\" of {happened_on}.", actor.display_name);
+    let detail = serde_json::json!({ "incident": id, "happened_on": happened_on.to_string() });
+    audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::IncidentAdded, body).detail(detail)).await?;
+    tx.commit().await?;
+    Ok(id)
 }

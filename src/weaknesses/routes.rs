@@ -125,7 +125,7 @@ struct ScenarioPath {
 async fn set_status(
     State(state): State<AppState>,
     session: Session,
-    TeamCtx { membership, .. }: TeamCtx,
+    TeamCtx { user, membership }: TeamCtx,
     Path(WeaknessPath { wid }): Path<WeaknessPath>,
     Form(form): Form<StatusForm>,
 ) -> AppResult<Response> {
@@ -134,7 +134,7 @@ async fn set_status(
         "mitigated" => WeaknessStatus::Mitigated,
         _ => return Err(AppError::invalid("status", "Choose open or mitigated.")),
     };
-    actions::set_status(&state.db, &membership, wid.0, status).await?;
+    actions::set_status(&state.db, &membership, &user, wid.0, status).await?;
     flash(&session, FlashKind::Success, format!("Marked {}.", status.as_str())).await?;
     Ok(see_other(&format!("/teams/{}/weaknesses", membership.team.slug)))
 }

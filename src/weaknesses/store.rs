@@ -28,9 +28,9 @@ pub async fn weaknesses(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Weakness
     .await
 }
 
-#[tracing::instrument(skip(db, description))]
+#[tracing::instrument(skip(conn, description))]
 pub async fn create_weakness(
-    db: &PgPool,
+    conn: &mut PgConnection,
     team_id: Uuid,
     title: &str,
     description: &str,
@@ -47,13 +47,36 @@ pub async fn create_weakness(
         found_in_scenario,
         by
     )
-    .execute(db)
+    .execute(conn)
     .await?;
     Ok(id)
 }
 
-#[tracing::instrument(skip(db))]
-pub async fn set_weakness_status(db: &PgPool, team_id: Uuid, id: Uuid, status: WeaknessStatus) -> sqlx::Result<bool> {
+/// The team's weakness as a change to its status needs it: (title, status), its row locked
+/// until the transaction ends.
+#[tracing::instrument(skip(conn))]
+pub async fn lock_weakness(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<(String, WeaknessStatus)>> {
+    let row = sqlx::query!(
+        r#"select title, status as "status: WeaknessStatus" from weaknesses where id = $1 and team_id = $2 for update"#,
+        id,
+        team_id
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| (r.title, r.status)))
+}
+
+#[tracing::instrument(skip(conn))]
+pub async fn set_weakness_status(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    id: Uuid,
+    status: WeaknessStatus,
+) -> sqlx::Result<bool> {
     let result = sqlx::query!(
         r#"update weaknesses set status = $3,
              mitigated_at = case when $3 = 'mitigated'::weakness_status then now() else null end
@@ -63,20 +86,9 @@ pub async fn set_weakness_status(db: &PgPool, team_id: Uuid, id: Uuid, status: W
         team_id,
         status as WeaknessStatus
     )
-    .execute(db)
+    .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)
-}
-
-/// Whether a scenario linked to the weakness is announced or injected right now.
-#[tracing::instrument(skip(db))]
-pub async fn in_flight_for(db: &PgPool, weakness: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar!(
-        r#"select exists (select 1 from scenarios where weakness_id = $1 and is_in_flight(state)) as "busy!""#,
-        weakness
-    )
-    .fetch_one(db)
-    .await
 }
 
 /// The scenario's linked weakness: (title, open?), its row locked against status changes
@@ -161,9 +173,9 @@ pub async fn incident(db: &PgPool, team_id: Uuid, id: Uuid) -> sqlx::Result<Opti
     .await
 }
 
-#[tracing::instrument(skip(db, summary))]
+#[tracing::instrument(skip(conn, summary))]
 pub async fn create_incident(
-    db: &PgPool,
+    conn: &mut PgConnection,
     team_id: Uuid,
     title: &str,
     happened_on: Date,
@@ -182,7 +194,7 @@ pub async fn create_incident(
         link,
         by
     )
-    .execute(db)
+    .execute(conn)
     .await?;
     Ok(id)
 }

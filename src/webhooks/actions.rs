@@ -1,4 +1,5 @@
 //! Adding, removing and trying a team's webhooks (its leads do; the extractor checks that).
+//! Adding and removing one writes its entry in the team's audit log in the same transaction.
 
 use std::time::Duration as StdDuration;
 
@@ -8,6 +9,7 @@ use uuid::Uuid;
 use super::worker::{describe, destination, post_signed};
 use super::{EventKind, TestAnswer, answer_excerpt, new_secret, store, test_payload};
 use crate::accounts::User;
+use crate::audit::{AuditKind, NewEntry, store as audit, webhook_host};
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::teams::Team;
@@ -27,17 +29,28 @@ pub async fn add(
     kinds: &[EventKind],
 ) -> AppResult<Uuid> {
     destination(config.webhook_allow_private, url).await.map_err(|why| AppError::invalid("url", why.message()))?;
+    let labels: Vec<&str> = kinds.iter().map(EventKind::label).collect();
     let kinds: Vec<String> = kinds.iter().map(|k| k.as_str().to_owned()).collect();
-    let id = store::create(db, team_id, url, &new_secret(), &kinds, actor.id).await?;
+    let mut tx = db.begin().await?;
+    let id = store::create(&mut tx, team_id, url, &new_secret(), &kinds, actor.id).await?;
+    let host = webhook_host(url);
+    let body = format!("{} added a webhook to {host} for: {}.", actor.display_name, labels.join(", "));
+    let detail = serde_json::json!({ "webhook": id, "host": host, "kinds": kinds });
+    audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::WebhookAdded, body).detail(detail)).await?;
+    tx.commit().await?;
     tracing::info!(team_id = %team_id, webhook = %id, "webhook added");
     Ok(id)
 }
 
 /// Removes a webhook of the team; its pending deliveries go with it.
-pub async fn remove(db: &PgPool, team_id: Uuid, webhook: Uuid) -> AppResult<()> {
-    if !store::delete(db, team_id, webhook).await? {
-        return Err(AppError::NotFound);
-    }
+pub async fn remove(db: &PgPool, team_id: Uuid, actor: &User, webhook: Uuid) -> AppResult<()> {
+    let mut tx = db.begin().await?;
+    let url = store::delete(&mut tx, team_id, webhook).await?.ok_or(AppError::NotFound)?;
+    let host = webhook_host(&url);
+    let body = format!("{} removed the webhook to {host}.", actor.display_name);
+    let detail = serde_json::json!({ "webhook": webhook, "host": host });
+    audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::WebhookRemoved, body).detail(detail)).await?;
+    tx.commit().await?;
     tracing::info!(team_id = %team_id, %webhook, "webhook removed");
     Ok(())
 }

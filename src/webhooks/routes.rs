@@ -148,10 +148,10 @@ struct WebhookPath {
 async fn delete(
     State(state): State<AppState>,
     session: Session,
-    LeadCtx { membership, .. }: LeadCtx,
+    LeadCtx { user, membership }: LeadCtx,
     Path(WebhookPath { id }): Path<WebhookPath>,
 ) -> AppResult<Response> {
-    super::actions::remove(&state.db, membership.team.id, id.0).await?;
+    super::actions::remove(&state.db, membership.team.id, &user, id.0).await?;
     flash(&session, FlashKind::Success, "Webhook removed; its pending deliveries are dropped.").await?;
     Ok(see_other(&format!("/teams/{}/webhooks", membership.team.slug)))
 }

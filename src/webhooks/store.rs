@@ -13,9 +13,9 @@ pub struct Webhook {
     pub kinds: Vec<String>,
 }
 
-#[tracing::instrument(skip(db, url, secret))]
+#[tracing::instrument(skip(conn, url, secret))]
 pub async fn create(
-    db: &PgPool,
+    conn: &mut PgConnection,
     team_id: Uuid,
     url: &str,
     secret: &str,
@@ -32,7 +32,7 @@ pub async fn create(
         kinds,
         by
     )
-    .execute(db)
+    .execute(conn)
     .await?;
     Ok(id)
 }
@@ -56,10 +56,12 @@ pub async fn of_team_by_id(db: &PgPool, team_id: Uuid, id: Uuid) -> sqlx::Result
         .await
 }
 
-#[tracing::instrument(skip(db))]
-pub async fn delete(db: &PgPool, team_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
-    let result = sqlx::query!("delete from webhooks where id = $1 and team_id = $2", id, team_id).execute(db).await?;
-    Ok(result.rows_affected() == 1)
+/// Deletes a webhook of the team and returns its URL; None if the team has no such webhook.
+#[tracing::instrument(skip(conn))]
+pub async fn delete(conn: &mut PgConnection, team_id: Uuid, id: Uuid) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!("delete from webhooks where id = $1 and team_id = $2 returning url", id, team_id)
+        .fetch_optional(conn)
+        .await
 }
 
 /// Writes an outbox row for every webhook of the game day's team that wants this kind of
