@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs beyond Rust: Chromium and chromedriver (Debian packages) for the
-# browser tests, and sqlx-cli (from crates.io) for the check that `.sqlx/` is fresh.
+# browser tests, axe-core (from npm, pinned in package-lock.json) that they run in every page, and
+# sqlx-cli (from crates.io) for the check that `.sqlx/` is fresh.
 set -euo pipefail
 
 say() { echo "test-deps: $*" >&2; }
@@ -21,6 +22,19 @@ apt_install() {
 if ! command -v chromedriver >/dev/null 2>&1 || ! { command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; }; then
   say "installing chromium and chromium-driver for the browser tests"
   apt_install chromium chromium-driver >&2
+fi
+
+if ! command -v npm >/dev/null 2>&1; then
+  say "installing nodejs and npm for the accessibility checks (axe-core)"
+  apt_install nodejs npm >&2
+fi
+
+# node_modules/ is made from package-lock.json alone; it is made again only when the lock changed.
+cd "$(dirname "$0")/.."
+if ! cmp -s package-lock.json node_modules/.installed-lock.json; then
+  say "installing axe-core from package-lock.json (npm ci)"
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2
+  cp package-lock.json node_modules/.installed-lock.json
 fi
 
 if ! cargo sqlx --version 2>/dev/null | grep -q " $SQLX_VERSION"; then

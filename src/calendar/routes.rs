@@ -7,13 +7,15 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use icalendar::Calendar;
+use time::OffsetDateTime;
 use tower_sessions::Session;
 
-use super::views::{event, host_of};
+use super::views::{calendar, event, host_of};
 use crate::error::{AppError, AppResult};
 use crate::scenarios::store::{self as scenario_store, Scenario};
 use crate::state::AppState;
 use crate::teams::store as team_store;
+use crate::timeline::store as timeline_store;
 use crate::web::context::{GamedayCtx, LeadCtx, Path};
 use crate::web::{FlashKind, flash, see_other};
 
@@ -39,11 +41,12 @@ fn ics_response(mut calendar: Calendar, filename: &str) -> Response {
 async fn gameday_ics(State(state): State<AppState>, ctx: GamedayCtx) -> AppResult<Response> {
     let scenarios = scenario_store::scenarios_of(&state.db, ctx.gameday.id).await?;
     let base = state.config.base_url();
+    let changed = timeline_store::last_changed(&state.db, &[ctx.gameday.id]).await?;
     let page_url = format!("{base}{}", ctx.url());
-    let event = event(&ctx.gameday, &scenarios, &page_url, &host_of(&base))
+    let event = event(&ctx.gameday, &scenarios, &page_url, &host_of(&base), last_changed(&changed, ctx.gameday.id))
         .ok_or_else(|| AppError::Conflict("Set a start time first: a calendar entry needs one.".into()))?;
-    let mut calendar = Calendar::new();
-    calendar.name(&format!("{} game day", ctx.membership.team.name)).push(event);
+    let mut calendar = calendar(&format!("{} game day", ctx.membership.team.name));
+    calendar.push(event);
     Ok(ics_response(calendar, "gameday.ics"))
 }
 
@@ -54,18 +57,25 @@ async fn team_feed(State(state): State<AppState>, Path(file): Path<String>) -> A
     let team = team_store::team_by_calendar_token(&state.db, token).await?.ok_or(AppError::NotFound)?;
     let gamedays = crate::gamedays::store::scheduled_gamedays(&state.db, team.id).await?;
     let mut scenarios = scenario_store::scenarios_of_team(&state.db, team.id).await?;
+    let ids: Vec<_> = gamedays.iter().map(|g| g.id).collect();
+    let changed = timeline_store::last_changed(&state.db, &ids).await?;
     let base = state.config.base_url();
     let host = host_of(&base);
-    let mut calendar = Calendar::new();
-    calendar.name(&format!("{}: fault calendar", team.name));
+    let mut calendar = calendar(&format!("{}: fault calendar", team.name));
     for gameday in &gamedays {
         let own: Vec<Scenario> = scenarios.extract_if(.., |s| s.gameday_id == gameday.id).collect();
         let page_url = format!("{base}/teams/{}/gamedays/{}", team.slug, gameday.id);
-        if let Some(event) = event(gameday, &own, &page_url, &host) {
+        if let Some(event) = event(gameday, &own, &page_url, &host, last_changed(&changed, gameday.id)) {
             calendar.push(event);
         }
     }
     Ok(ics_response(calendar, "fault-calendar.ics"))
+}
+
+/// When the game day `id` last changed, from [`timeline_store::last_changed`]. Every game day
+/// records its creation, so the fallback (the start of 1970) is never seen in practice.
+fn last_changed(changed: &[(uuid::Uuid, OffsetDateTime)], id: uuid::Uuid) -> OffsetDateTime {
+    changed.iter().find(|(g, _)| *g == id).map_or(OffsetDateTime::UNIX_EPOCH, |(_, at)| *at)
 }
 
 async fn regenerate(

@@ -1,7 +1,7 @@
 //! How a game day looks in a calendar: its RFC 5545 event (the icalendar crate escapes and folds
 //! the text, so commas, semicolons, newlines and non-ASCII text survive), and the team feed's URL.
 
-use icalendar::{Component, Event, EventLike, EventStatus};
+use icalendar::{Calendar, Component, Event, EventLike, EventStatus, Property};
 use time::OffsetDateTime;
 
 use crate::gamedays::{Gameday, GamedayStatus};
@@ -20,9 +20,31 @@ fn ics_time(at: &OffsetDateTime) -> String {
     )
 }
 
+/// The product identifier every calendar file carries (RFC 5545's `-//Org//Product//Language`).
+pub const PRODID: &str = "-//Gameday//Gameday//EN";
+
+/// An empty calendar named `name`, as Gameday writes it.
+pub fn calendar(name: &str) -> Calendar {
+    let mut calendar = Calendar::empty();
+    calendar
+        .append_property(Property::new("VERSION", "2.0"))
+        .append_property(Property::new("PRODID", PRODID))
+        .append_property(Property::new("CALSCALE", "GREGORIAN"))
+        .name(name);
+    calendar
+}
+
 /// The calendar event of one game day. Its UID is stable; its SEQUENCE rises with every
-/// reschedule or status change, so calendar apps update the entry they already have.
-pub fn event(gameday: &Gameday, scenarios: &[Scenario], page_url: &str, host: &str) -> Option<Event> {
+/// reschedule or status change, so calendar apps update the entry they already have. Its
+/// DTSTAMP is `last_changed`, when the game day last changed, so the same game day always gives
+/// the same bytes.
+pub fn event(
+    gameday: &Gameday,
+    scenarios: &[Scenario],
+    page_url: &str,
+    host: &str,
+    last_changed: OffsetDateTime,
+) -> Option<Event> {
     let starts_at = gameday.starts_at?;
     // An unset end: a game day is planned as a two-hour block.
     let ends_at = gameday.ends_at.unwrap_or(starts_at + time::Duration::hours(2));
@@ -58,6 +80,7 @@ pub fn event(gameday: &Gameday, scenarios: &[Scenario], page_url: &str, host: &s
         .description(&description)
         .sequence(gameday.ics_sequence.max(0) as u32)
         .url(page_url)
+        .add_property("DTSTAMP", ics_time(&last_changed))
         .add_property("DTSTART", ics_time(&starts_at))
         .add_property("DTEND", ics_time(&ends_at));
     if let Some(link) = &gameday.call_link {

@@ -109,6 +109,24 @@ pub async fn last_seqs(db: impl PgExecutor<'_>, gameday_ids: &[Uuid]) -> sqlx::R
     Ok(rows.into_iter().map(|r| (r.id, r.last_event_seq)).collect())
 }
 
+/// When each of these game days last changed: the time of its latest timeline event (every
+/// change to a game day records one, starting with its creation).
+#[tracing::instrument(skip(db))]
+pub async fn last_changed(db: impl PgExecutor<'_>, gameday_ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, OffsetDateTime)>> {
+    let rows = sqlx::query!(
+        r#"
+        select g.id, e.at
+        from gamedays g
+        join timeline_events e on e.gameday_id = g.id and e.seq = g.last_event_seq
+        where g.id = any($1)
+        "#,
+        gameday_ids
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.at)).collect())
+}
+
 /// An event with where it happened: for telling people in the team, wherever they are.
 #[derive(Debug, Clone)]
 pub struct EventPlace {

@@ -77,6 +77,10 @@ impl Layout {
     pub fn js_url(&self) -> &'static str {
         shell::js_url()
     }
+
+    pub fn favicon_url(&self) -> &'static str {
+        shell::favicon_url()
+    }
 }
 
 impl FromRequestParts<AppState> for Layout {

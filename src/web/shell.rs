@@ -1,12 +1,12 @@
 //! The shell around every response: HTML error pages for every error status, a 503 rather than
 //! a 500 while the database is down, security headers, and the static assets with
-//! cache-busting names.
+//! cache-busting URLs.
 
 use std::sync::LazyLock;
 
 use askama::Template;
-use axum::extract::{Path, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
@@ -137,47 +137,62 @@ const ASSET_FILES: &[Asset] = &[
     Asset { name: "favicon.svg", content_type: "image/svg+xml", bytes: include_bytes!("../../static/favicon.svg") },
 ];
 
-struct Assets {
-    css_url: String,
-    js_url: String,
-}
-
 fn fingerprint(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
-fn asset_url(name: &str) -> String {
-    let asset = ASSET_FILES.iter().find(|a| a.name == name).expect("known asset");
-    format!("/static/{}?v={}", asset.name, fingerprint(asset.bytes))
-}
+/// Each asset's content fingerprint, in the order of [`ASSET_FILES`].
+static FINGERPRINTS: LazyLock<Vec<String>> =
+    LazyLock::new(|| ASSET_FILES.iter().map(|a| fingerprint(a.bytes)).collect());
 
-static ASSETS: LazyLock<Assets> =
-    LazyLock::new(|| Assets { css_url: asset_url("app.css"), js_url: asset_url("app.js") });
+/// Each asset's URL, carrying its fingerprint as `?v=`, in the order of [`ASSET_FILES`].
+static URLS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    ASSET_FILES.iter().zip(FINGERPRINTS.iter()).map(|(a, v)| format!("/static/{}?v={v}", a.name)).collect()
+});
+
+fn asset_url(name: &str) -> &'static str {
+    let index = ASSET_FILES.iter().position(|a| a.name == name).expect("known asset");
+    &URLS[index]
+}
 
 /// The stylesheet's URL, with its content fingerprint.
 pub fn css_url() -> &'static str {
-    &ASSETS.css_url
+    asset_url("app.css")
 }
 
 /// The script's URL, with its content fingerprint.
 pub fn js_url() -> &'static str {
-    &ASSETS.js_url
+    asset_url("app.js")
 }
 
-/// Serves an embedded static file. URLs carry a content fingerprint, so it may be cached for a year.
-pub async fn asset(Path(name): Path<String>) -> Response {
-    match ASSET_FILES.iter().find(|a| a.name == name) {
-        Some(asset) => (
-            [
-                (header::CONTENT_TYPE, asset.content_type),
-                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-            ],
-            asset.bytes,
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
+/// The icon's URL, with its content fingerprint.
+pub fn favicon_url() -> &'static str {
+    asset_url("favicon.svg")
+}
+
+/// Serves an embedded static file. Only the URL the pages link to, whose query is exactly the
+/// file's current fingerprint (`?v=`), may be kept for a year without asking again: any other (no
+/// `v`, an old page's or a mistyped one) is answered `no-cache`, so a cache never keeps content
+/// for long under a name that does not pin it.
+/// Both carry the fingerprint as ETag, so asking again costs a 304.
+pub async fn asset(Path(name): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    let Some(index) = ASSET_FILES.iter().position(|a| a.name == name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let (asset, current) = (&ASSET_FILES[index], FINGERPRINTS[index].as_str());
+    let exact = query.as_deref().and_then(|q| q.strip_prefix("v=")).is_some_and(|v| v == current);
+    let cache_control = if exact { "public, max-age=31536000, immutable" } else { "no-cache" };
+    let etag = format!("\"{current}\"");
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| tags.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == etag || t == "*"));
+    let headers = [(header::CACHE_CONTROL, cache_control.to_owned()), (header::ETAG, etag)];
+    if unchanged {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
+    (headers, [(header::CONTENT_TYPE, asset.content_type)], asset.bytes).into_response()
 }
 
 /// The Content-Security-Policy of every response: scripts and styles only from this origin,

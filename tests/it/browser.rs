@@ -909,3 +909,203 @@ async fn the_control_room_keeps_the_run_in_reach_and_sign_offs_arrive_live(db: P
         browser.close().await.unwrap();
     }
 }
+
+/// A Chrome DevTools Protocol command sent through chromedriver's `goog/cdp/execute` endpoint.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/goog/cdp/execute", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = serde_json::json!({ "cmd": self.cmd, "params": self.params });
+        (axum::http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// Makes every page of this browser see `prefers-color-scheme: <scheme>` (light or dark), and
+/// checks that the page it shows now does.
+async fn prefer_color_scheme(browser: &Client, scheme: &str) {
+    let features = serde_json::json!({ "features": [{ "name": "prefers-color-scheme", "value": scheme }] });
+    browser.issue_cmd(Cdp { cmd: "Emulation.setEmulatedMedia", params: features }).await.unwrap();
+    let query = format!("return matchMedia('(prefers-color-scheme: {scheme})').matches;");
+    assert_eq!(browser.execute(&query, vec![]).await.unwrap(), true, "the page sees the {scheme} scheme");
+}
+
+/// axe-core's browser bundle, installed from npm by `scripts/test-deps.sh` (`make test` runs it).
+fn axe_source() -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node_modules/axe-core/axe.min.js");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run `make test` (or `npm ci`), which installs axe-core", path.display()))
+}
+
+/// Runs axe-core over the page the browser shows and returns its serious and critical
+/// violations, one line per element: rule, element, and what is wrong.
+async fn serious_accessibility_violations(browser: &Client, axe: &str) -> Vec<String> {
+    browser.execute(axe, vec![]).await.expect("axe-core loads into the page");
+    let run = r#"
+        const done = arguments[arguments.length - 1];
+        axe.run(document, { resultTypes: ['violations'] })
+          .then(results => done(results.violations
+            .filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .flatMap(v => v.nodes.map(n =>
+              `${v.id} (${v.impact}) at ${n.target.join(' ')}: ${(n.failureSummary || v.help).replace(/\s+/g, ' ')}`))))
+          .catch(e => done([`axe-core failed: ${e}`]));
+    "#;
+    let found = browser.execute_async(run, vec![]).await.expect("axe-core runs");
+    found.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+}
+
+/// Every page a person uses has content: a completed game day with a published retrospective,
+/// a learning and an overdue action; a running one with an announced, an injected and a halted
+/// scenario and detection markers on its timeline; a weakness, an incident and a webhook.
+/// Returns the running game day's URL and its scenarios' URLs.
+async fn a_team_with_a_bit_of_everything(day: &crate::gamedays::Day) -> (String, Vec<String>) {
+    use reqwest::StatusCode;
+    let app = &day.app;
+    let ok = |response: reqwest::Response| assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.url());
+    let detection = |url: &str, sid: &str, body: &str| {
+        let form = [("body", body.to_owned()), ("scenario", sid.to_owned()), ("marker", "detection".to_owned())];
+        app.client.post(app.url(&format!("{url}/observations"))).form(&form).build().unwrap()
+    };
+    let sid = |url: &str| url.rsplit('/').next().unwrap().to_owned();
+
+    // The completed game day, its retrospective published.
+    let first = day.scenario("Stop the primary").await;
+    day.all_approve(&first).await;
+    day.start().await;
+    for what in ["announce", "inject"] {
+        ok(day.run(&day.ana, &first, what, &[]).await);
+    }
+    ok(day.ana.execute(detection(&day.url, &sid(&first), "Checkout p99 climbs to 900 ms")).await.unwrap());
+    ok(day.run(&day.ana, &first, "rollback", &[]).await);
+    ok(day.run(&day.ana, &first, "conclude", &[("outcome", "refuted"), ("note", "No alert fired.")]).await);
+    ok(day.step(&day.ana, "complete").await);
+    let retro = format!("{}/retrospective", day.url);
+    let observed = format!("observed_{}", sid(&first));
+    let text = [
+        ("summary", "Failover worked but took 40 s."),
+        ("went_well", "Everyone knew the plan."),
+        ("surprised_us", "No alert fired."),
+        (observed.as_str(), "Writes failed for 40 s."),
+    ];
+    ok(app.post_as(&day.ana, &retro, &text).await);
+    let learning = [("statement", "Replica lag needs an alert route"), ("tags", "alerting, failover")];
+    ok(app.post_as(&day.ana, &format!("{}/learnings", day.url), &learning).await);
+    let li = day.id_of("li@example.com").await;
+    let action = [("title", "Route the replica lag alert"), ("owner", &li), ("due_on", "2026-01-05"), ("link", "")];
+    ok(app.post_as(&day.ana, &format!("{}/actions", day.url), &action).await);
+    ok(app.post_as(&day.ana, &format!("{retro}/submit"), &[]).await);
+    ok(app.post_as(&day.ana, &format!("{retro}/publish"), &[]).await);
+
+    // The team's weaknesses, incidents and a webhook.
+    let weakness = [("title", "Replica lag is not alerted"), ("description", "Found in the failover drill.")];
+    ok(app.post_as(&day.ana, &format!("/teams/{}/weaknesses", day.slug), &weakness).await);
+    let incident = [
+        ("title", "Checkout outage of 14 March"),
+        ("happened_on", "2026-03-14"),
+        ("summary", "The primary ran out of disk."),
+        ("link", ""),
+    ];
+    ok(app.post_as(&day.ana, &format!("/teams/{}/incidents", day.slug), &incident).await);
+    let hook = [("url", "http://127.0.0.1:9/hook"), ("kinds", "scenario_injected"), ("kinds", "scenario_halted")];
+    ok(app.post_as(&day.ana, &format!("/teams/{}/webhooks", day.slug), &hook).await);
+
+    // The running game day: one scenario announced, one injected, one halted.
+    let mut form = crate::gamedays::GAMEDAY_FORM.to_vec();
+    form[0] = ("title", "Latency drill");
+    let response = app.post_as(&day.ana, &format!("/teams/{}/gamedays", day.slug), &form).await;
+    let running = crate::helpers::location(&response);
+    for email in ["li@example.com", "bo@example.com"] {
+        let id = day.id_of(email).await;
+        ok(app
+            .post_as(&day.ana, &format!("{running}/participants"), &[("user_id", &id), ("role", "participant")])
+            .await);
+    }
+    let owner = day.id_of("ana@example.com").await;
+    let mut scenarios = Vec::new();
+    for title in ["Add 200 ms latency", "Drop 5% of packets", "Fill the disk"] {
+        let form = crate::gamedays::scenario_form(title, &owner);
+        let response = app.post_as(&day.ana, &format!("{running}/scenarios"), &form).await;
+        let url = crate::helpers::location(&response);
+        day.all_approve(&url).await;
+        scenarios.push(url);
+    }
+    for what in ["schedule", "start"] {
+        ok(app.post_as(&day.ana, &format!("{running}/{what}"), &[]).await);
+    }
+    for (scenario, moves) in scenarios.iter().zip([&["announce"][..], &["announce", "inject"], &["announce", "inject"]])
+    {
+        for what in moves {
+            ok(day.run(&day.ana, scenario, what, &[]).await);
+        }
+    }
+    ok(day.ana.execute(detection(&running, &sid(&scenarios[1]), "Error rate at 3%")).await.unwrap());
+    ok(day.ana.execute(detection(&running, &sid(&scenarios[2]), "Disk alarms fire")).await.unwrap());
+    ok(day.run(&day.li, &scenarios[2], "halt", &[("reason", "checkout errors at 5%")]).await);
+    (running, scenarios)
+}
+
+#[sqlx::test]
+async fn every_main_page_passes_axe_core_in_light_and_dark(db: PgPool) {
+    let day = crate::gamedays::Day::with(db, |c| c.webhook_allow_private = true).await;
+    let (running, scenarios) = a_team_with_a_bit_of_everything(&day).await;
+    let app = &day.app;
+    let team = format!("/teams/{}", day.slug);
+    let signed_out = ["/", "/signin", "/signup"].map(str::to_owned);
+    let signed_in = [
+        "/".to_owned(),
+        team.clone(),
+        running.clone(),
+        format!("{running}/timeline"),
+        scenarios[0].clone(),
+        scenarios[1].clone(),
+        scenarios[2].clone(),
+        day.url.clone(),
+        format!("{}/retrospective", day.url),
+        format!("{team}/learnings"),
+        format!("{team}/overview"),
+        format!("{team}/actions"),
+        format!("{team}/weaknesses"),
+        format!("{team}/incidents"),
+        format!("{team}/webhooks"),
+        "/account".to_owned(),
+    ];
+    let axe = axe_source();
+    let driver = Driver::start().await;
+    let visitor = driver.browser(1280, 900).await;
+    visitor.goto(&app.url("/signin")).await.unwrap();
+    let ana = sign_in(&driver, app, "ana@example.com").await;
+
+    let mut violations = Vec::new();
+    for scheme in ["light", "dark"] {
+        for (browser, pages) in [(&visitor, &signed_out[..]), (&ana, &signed_in[..])] {
+            prefer_color_scheme(browser, scheme).await;
+            for page in pages {
+                browser.goto(&app.url(page)).await.unwrap();
+                for found in serious_accessibility_violations(browser, &axe).await {
+                    violations.push(format!("{page} ({scheme}): {found}"));
+                }
+            }
+        }
+        ana.set_window_size(1280, 2400).await.unwrap();
+        for (name, page) in [
+            ("gameday", running.clone()),
+            ("timeline", format!("{running}/timeline")),
+            ("overview", format!("{team}/overview")),
+        ] {
+            ana.goto(&app.url(&page)).await.unwrap();
+            screenshot(&ana, &format!("50-{name}-{scheme}")).await;
+        }
+        ana.set_window_size(1280, 900).await.unwrap();
+    }
+    assert!(violations.is_empty(), "serious or critical accessibility violations:\n{}", violations.join("\n"));
+    for browser in [visitor, ana] {
+        browser.close().await.unwrap();
+    }
+}

@@ -120,3 +120,59 @@ async fn the_team_feed_lists_scheduled_game_days_behind_a_secret_that_can_be_reg
     assert!(location(&response).ends_with("#calendar"));
     assert_eq!(day.app.get_as(&anonymous, &feed).await.status(), StatusCode::NOT_FOUND);
 }
+
+/// The DTSTAMP of the one event in `text`.
+fn stamp(text: &str) -> String {
+    let calendar = parse(text);
+    events(&calendar)[0].property_value("DTSTAMP").expect("a DTSTAMP").to_owned()
+}
+
+#[sqlx::test]
+async fn the_ics_keeps_its_bytes_until_the_game_day_changes(db: PgPool) {
+    let day = Day::new(db).await;
+    day.scenario("Stop the primary").await;
+    assert_eq!(day.step(&day.ana, "schedule").await.status(), StatusCode::SEE_OTHER);
+    let page = day.page(&day.li, &format!("/teams/{}", day.slug)).await;
+    let start = page.find(&format!("{}/calendar/", day.app.base)).expect("the team page shows the feed URL");
+    let feed = page[start..].split('"').next().unwrap().trim_start_matches(&day.app.base).to_owned();
+    let ics = format!("{}/calendar.ics", day.url);
+    let download = |path: String| {
+        let client = day.li.clone();
+        let url = day.app.url(&path);
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+
+    // Downloaded twice, a second apart: the same bytes, stamped with the game day's last change.
+    let (first, first_feed) = (download(ics.clone()).await, download(feed.clone()).await);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(download(ics.clone()).await, first, "the same game day gives the same .ics");
+    assert_eq!(download(feed.clone()).await, first_feed, "and the same feed");
+    let scheduled_at: time::OffsetDateTime =
+        sqlx::query_scalar("select at from timeline_events where gameday_id = $1 and kind = 'gameday_scheduled'")
+            .bind(day.id)
+            .fetch_one(&day.app.db)
+            .await
+            .unwrap();
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    assert_eq!(stamp(&first), scheduled_at.format(&format).unwrap(), "DTSTAMP is when it last changed");
+
+    // A change moves the stamp on.
+    let mut moved = crate::gamedays::GAMEDAY_FORM.to_vec();
+    moved.retain(|(k, _)| *k != "starts_at");
+    moved.push(("starts_at", "2026-12-01T11:00"));
+    assert_eq!(day.app.post_as(&day.ana, &format!("{}/edit", day.url), &moved).await.status(), StatusCode::SEE_OTHER);
+    let after = download(ics).await;
+    assert!(stamp(&after) > stamp(&first), "{} then {}", stamp(&first), stamp(&after));
+    assert_eq!(stamp(&download(feed).await), stamp(&after), "the feed's entry moved on too");
+}
+
+#[sqlx::test]
+async fn calendar_files_name_gameday_as_their_product(db: PgPool) {
+    let day = Day::new(db).await;
+    let text = day.app.get_as(&day.li, &format!("{}/calendar.ics", day.url)).await.text().await.unwrap();
+    let calendar = parse(&text);
+    // RFC 5545 3.7.3: a globally unique "-//Owner//Product//Language" identifier.
+    assert_eq!(calendar.property_value("PRODID"), Some("-//Gameday//Gameday//EN"));
+    assert_eq!(text.matches("PRODID:").count(), 1, "one PRODID");
+    assert_eq!(calendar.property_value("VERSION"), Some("2.0"));
+}

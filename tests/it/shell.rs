@@ -172,3 +172,84 @@ async fn a_server_error_shows_the_500_page_without_internals(db: PgPool) {
     assert!(page.contains(&request_id), "the page quotes the request id that the log line names");
     assert!(!page.contains("team_members") && !page.contains("relation"), "no SQL details on the page");
 }
+
+/// Every `<link>`/`<script>` URL of the three static assets in `page`, by file name.
+fn asset_links(page: &str) -> Vec<(String, String)> {
+    ["favicon.svg", "app.css", "app.js"]
+        .iter()
+        .map(|name| {
+            let start = page.find(&format!("/static/{name}")).unwrap_or_else(|| panic!("a link to {name}"));
+            let href = &page[start..];
+            (name.to_string(), href[..href.find('"').unwrap()].to_owned())
+        })
+        .collect()
+}
+
+#[sqlx::test]
+async fn only_the_current_fingerprint_of_an_asset_is_cached_as_immutable(db: PgPool) {
+    let app = spawn_app(db).await;
+    let page = app.get("/signin").await.text().await.unwrap();
+    for (name, href) in asset_links(&page) {
+        assert!(href.starts_with(&format!("/static/{name}?v=")), "{href} carries its fingerprint");
+        let response = app.get(&href).await;
+        assert_eq!(response.status(), StatusCode::OK, "{href}");
+        assert_eq!(response.headers()["cache-control"], "public, max-age=31536000, immutable", "{href}");
+        let body = response.bytes().await.unwrap();
+
+        // No version, a wrong one, or a second one after it: the content, but never to be kept.
+        for other in [format!("/static/{name}"), format!("/static/{name}?v=0123456789ab"), format!("{href}&v=old")] {
+            let response = app.get(&other).await;
+            assert_eq!(response.status(), StatusCode::OK, "{other}");
+            assert_eq!(response.headers()["cache-control"], "no-cache", "{other}");
+            assert_eq!(response.bytes().await.unwrap(), body, "{other}");
+        }
+        // Asking again with the ETag costs nothing.
+        let etag = app.get(&href).await.headers().get("etag").expect("an ETag").clone();
+        assert_eq!(app.get(&format!("/static/{name}")).await.headers()["etag"], etag, "the same ETag");
+        let again = app.client.get(app.url(&format!("/static/{name}"))).header("if-none-match", &etag);
+        assert_eq!(again.send().await.unwrap().status(), StatusCode::NOT_MODIFIED, "{name}");
+    }
+}
+
+/// The content of the page's `<meta name="description">`, which must be there exactly once.
+fn description(page: &str) -> String {
+    let tag = r#"<meta name="description" content=""#;
+    assert_eq!(page.matches(tag).count(), 1, "one meta description");
+    let start = page.find(tag).unwrap() + tag.len();
+    page[start..start + page[start..].find('"').unwrap()].to_owned()
+}
+
+#[sqlx::test]
+async fn every_page_has_a_description_and_the_main_pages_their_own(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    let app = &day.app;
+    let default = description(&app.get("/no-such-page").await.text().await.unwrap());
+    assert!(default.len() > 50, "a sensible default: {default}");
+
+    let signed_out = ["/", "/signin", "/signup"];
+    let team = format!("/teams/{}", day.slug);
+    let signed_in = [
+        "/".to_owned(),
+        team.clone(),
+        day.url.clone(),
+        format!("{}/timeline", day.url),
+        scenario.clone(),
+        format!("{team}/learnings"),
+        format!("{team}/overview"),
+        format!("{team}/actions"),
+        format!("{team}/weaknesses"),
+        format!("{team}/webhooks"),
+        "/account".to_owned(),
+    ];
+    let mut seen = std::collections::HashSet::new();
+    for (client, path) in
+        signed_out.iter().map(|p| (&app.client, p.to_string())).chain(signed_in.map(|p| (&day.ana, p)))
+    {
+        let text = description(&day.page(client, &path).await);
+        assert!(!text.trim().is_empty() && text != default, "{path} describes itself: {text}");
+        assert!(seen.insert(text.clone()), "{path} has a description of its own: {text}");
+    }
+    assert!(description(&day.page(&day.ana, &day.url).await).contains("Database failover drill"));
+    assert!(description(&day.page(&day.ana, &scenario).await).contains("Stop the primary"));
+}
