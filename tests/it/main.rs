@@ -4,6 +4,7 @@ mod accounts;
 mod binary;
 mod browser;
 mod calendar;
+mod copies;
 mod gamedays;
 mod races;
 mod retros;
