@@ -185,6 +185,10 @@ async fn another_teams_game_day_and_a_non_member_get_404(db: PgPool) {
     assert_eq!(scenarios, 0);
     let gamedays: i64 = sqlx::query_scalar("select count(*) from gamedays").fetch_one(&day.app.db).await.unwrap();
     assert_eq!(gamedays, 2, "no game day was copied");
+
+    // The same requests from inside the team get through: the 404s above are the team's wall.
+    assert_eq!(day.copy_scenario(&day.ana, &source, &day.url).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.app.get_as(&day.ana, &format!("{}/copy", day.url)).await.status(), StatusCode::OK);
 }
 
 #[sqlx::test]
@@ -199,6 +203,10 @@ async fn a_cross_origin_copy_is_refused(db: PgPool) {
     let scenarios: i64 = sqlx::query_scalar("select count(*) from scenarios").fetch_one(&day.app.db).await.unwrap();
     let gamedays: i64 = sqlx::query_scalar("select count(*) from gamedays").fetch_one(&day.app.db).await.unwrap();
     assert_eq!((scenarios, gamedays), (1, 1), "nothing was copied");
+
+    // The same form from the app's own pages is accepted: the refusal is the cross-origin one.
+    let same_origin = day.copy_scenario(&day.ana, &source, &day.url).await;
+    assert_eq!(same_origin.status(), StatusCode::SEE_OTHER);
 }
 
 #[sqlx::test]
