@@ -128,9 +128,17 @@ async fn copy(
             return copy_form_page(layout, ctx.membership, copy, form, (status, errors));
         }
     };
+    let plural = |n: usize, one: &str, many: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {many}") };
+    let next = if input.starts_at.is_some() {
+        "Schedule it when the plan is ready."
+    } else {
+        "Set its date, then schedule it."
+    };
     let message = format!(
-        "Planned as a draft from “{}”, with its {} scenario(s) at revision 1 to sign again and {} participant(s). Set the date, then schedule it.",
-        ctx.gameday.title, copied.scenarios, copied.participants
+        "Planned as a draft from “{}”, with {} at revision 1, to sign again, and {}. {next}",
+        ctx.gameday.title,
+        plural(copied.scenarios, "scenario", "scenarios"),
+        plural(copied.participants, "participant", "participants"),
     );
     flash(&session, FlashKind::Success, message).await?;
     Ok(see_other(&format!("/teams/{}/gamedays/{}", ctx.membership.team.slug, copied.id)))

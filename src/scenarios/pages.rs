@@ -211,7 +211,10 @@ pub async fn scenario_page(
     let run = run_card(&state.db, &ctx.gameday, &ctx.url(), scenario.clone(), &events, ctx.role).await?;
     let team_weaknesses = weakness_store::weaknesses(&state.db, ctx.membership.team.id).await?;
     let incident = weakness_store::linked_incident(&state.db, scenario.id).await?;
-    let copy_targets = gameday_store::open_gamedays_facilitated(&state.db, ctx.membership.team.id, ctx.user.id).await?;
+    let mut copy_targets =
+        gameday_store::open_gamedays_facilitated(&state.db, ctx.membership.team.id, ctx.user.id).await?;
+    // Another game day first: copying onward is the common case.
+    copy_targets.sort_by_key(|g| g.id == ctx.gameday.id);
     let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
     let alert = (!errors.is_empty()).then(|| errors.messages().join(" "));
     let page = ShowPage {
