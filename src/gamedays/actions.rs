@@ -46,6 +46,78 @@ pub async fn create(db: &PgPool, team_id: Uuid, actor: &User, input: &GamedayInp
     Ok(id)
 }
 
+/// What a copy of a game day brought along.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopiedGameday {
+    pub id: Uuid,
+    pub scenarios: usize,
+    pub participants: usize,
+}
+
+/// "Copy as the next game day": a new draft in the same team with these details, the source's
+/// participants in their roles (the copier as a facilitator; someone who is now a team viewer
+/// only observes; someone who left the team is left out) and each of its scenarios as it reads
+/// now, as revision 1, proposed and signed by nobody, in one transaction. Nothing of how the
+/// source day went comes along: no sign-offs, outcomes, observations or links.
+pub async fn copy(
+    db: &PgPool,
+    source: &Gameday,
+    actor: &User,
+    team_role: TeamRole,
+    input: &GamedayInput,
+) -> AppResult<CopiedGameday> {
+    super::check_can_create(team_role)?;
+    let mut tx = db.begin().await?;
+    // The source's lock: its plan is read as one, not halfway through a change.
+    let source = store::lock_gameday(&mut tx, source.id).await?.ok_or(AppError::NotFound)?;
+    let scenarios = scenario_store::scenarios_of(&mut *tx, source.id).await?;
+    let participants = store::participants(&mut *tx, source.id).await?;
+    let id = store::create_gameday(&mut tx, source.team_id, input, actor.id).await?;
+    let body = format!(
+        "{} created the game day \"{}\" as a copy of \"{}\", with its {} scenario(s) to sign again and its participants.",
+        actor.display_name,
+        input.title,
+        source.title,
+        scenarios.len()
+    );
+    let data = serde_json::json!({ "copied_from": source.id });
+    events::record(&mut tx, NewEvent::new(id, actor.id, EventKind::GamedayCreated, body).data(data)).await?;
+    let (mut added, mut signers) = (0, Vec::new());
+    let me = participants.iter().find(|p| p.user_id == actor.id).map(|p| p.name.clone());
+    let me = std::iter::once((actor.id, me.unwrap_or_else(|| actor.display_name.clone()), GamedayRole::Facilitator));
+    let others = participants.into_iter().filter(|p| p.user_id != actor.id).map(|p| (p.user_id, p.name, p.role));
+    for (user_id, name, role) in me.chain(others) {
+        let Some(team_role) = store::team_role(&mut tx, source.team_id, user_id).await? else { continue };
+        let role = if super::check_role_for(team_role, role).is_ok() { role } else { GamedayRole::Observer };
+        store::add_participant(&mut tx, id, user_id, role).await?;
+        let body = if user_id == actor.id {
+            format!("{name} joined as facilitator.")
+        } else {
+            format!("{} added {name} as {}.", actor.display_name, role.as_str())
+        };
+        let data = serde_json::json!({ "user_id": user_id, "role": role });
+        events::record(&mut tx, NewEvent::new(id, actor.id, EventKind::ParticipantAdded, body).data(data)).await?;
+        added += 1;
+        if role.is_required_signer() {
+            signers.push(user_id);
+        }
+    }
+    for scenario in &scenarios {
+        let (fields, _) = scenario.fields.copy_for(&signers, actor.id);
+        let sid = scenario_store::create_scenario(&mut tx, id, &fields, actor.id).await?;
+        let body = format!("{} copied the scenario \"{}\" (revision 1).", actor.display_name, fields.title);
+        let data = serde_json::json!({
+            "revision": 1,
+            "fingerprint": fields.fingerprint(),
+            "copied_from": { "gameday": source.id, "scenario": scenario.id, "revision": scenario.revision },
+        });
+        let event = NewEvent::new(id, actor.id, EventKind::ScenarioAdded, body).scenario(sid).data(data);
+        events::record(&mut tx, event).await?;
+    }
+    tx.commit().await?;
+    Ok(CopiedGameday { id, scenarios: scenarios.len(), participants: added })
+}
+
 pub async fn update(db: &PgPool, gameday_id: Uuid, actor: &User, input: &GamedayInput) -> AppResult<()> {
     let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
     require_facilitator(role)?;

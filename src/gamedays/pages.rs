@@ -32,13 +32,24 @@ struct FormPage {
     gameday: Option<Gameday>,
     form: GamedayForm,
     errors: FieldErrors,
+    /// The game day the new one copies ("Copy as the next game day").
+    copy_of: Option<CopyOf>,
+}
+
+/// The game day a new one is planned from, with what the copy brings along.
+pub struct CopyOf {
+    pub gameday: Gameday,
+    pub scenarios: usize,
+    pub participants: usize,
 }
 
 impl FormPage {
     fn action(&self) -> String {
-        match &self.gameday {
-            Some(g) => format!("/teams/{}/gamedays/{}/edit", self.membership.team.slug, g.id),
-            None => format!("/teams/{}/gamedays", self.membership.team.slug),
+        let team = &self.membership.team.slug;
+        match (&self.gameday, &self.copy_of) {
+            (Some(g), _) => format!("/teams/{team}/gamedays/{}/edit", g.id),
+            (None, Some(c)) => format!("/teams/{team}/gamedays/{}/copy", c.gameday.id),
+            (None, None) => format!("/teams/{team}/gamedays"),
         }
     }
 }
@@ -52,7 +63,19 @@ pub fn form_page(
     form: GamedayForm,
     (status, errors): (StatusCode, FieldErrors),
 ) -> AppResult<Response> {
-    render_status(status, &FormPage { layout, membership, gameday, form, errors })
+    render_status(status, &FormPage { layout, membership, gameday, form, errors, copy_of: None })
+}
+
+/// The form that plans the next game day as a copy of `copy_of`, with what was typed and the
+/// messages beside their fields.
+pub fn copy_form_page(
+    layout: Layout,
+    membership: Membership,
+    copy_of: CopyOf,
+    form: GamedayForm,
+    (status, errors): (StatusCode, FieldErrors),
+) -> AppResult<Response> {
+    render_status(status, &FormPage { layout, membership, gameday: None, form, errors, copy_of: Some(copy_of) })
 }
 
 #[derive(Template)]
@@ -80,6 +103,11 @@ struct ShowPage {
 impl ShowPage {
     fn is_facilitator(&self) -> bool {
         self.ctx.role == Some(GamedayRole::Facilitator)
+    }
+
+    /// Whether the viewer may plan the next game day as a copy of this one (they may create one).
+    fn can_copy(&self) -> bool {
+        super::check_can_create(self.ctx.membership.role).is_ok()
     }
 
     /// Whether the viewer may take `p` off the game day (it keeps a facilitator).

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use super::pages::{form_page, gameday_page};
+use super::pages::{CopyOf, copy_form_page, form_page, gameday_page};
 use super::{GamedayForm, GamedayRole, Step, actions, check_can_create};
 use crate::error::{AppError, AppResult};
 use crate::form::{FieldErrors, bounded_text};
@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/teams/{slug}/gamedays/new", get(new_page))
         .route("/teams/{slug}/gamedays/{id}", get(show))
         .route("/teams/{slug}/gamedays/{id}/edit", get(edit_page).post(update))
+        .route("/teams/{slug}/gamedays/{id}/copy", get(copy_page).post(copy))
         .route("/teams/{slug}/gamedays/{id}/schedule", post(schedule))
         .route("/teams/{slug}/gamedays/{id}/start", post(start))
         .route("/teams/{slug}/gamedays/{id}/complete", post(complete))
@@ -85,6 +86,62 @@ async fn update(
     }
     flash(&session, FlashKind::Success, "Game day saved.").await?;
     Ok(see_other(&ctx.url()))
+}
+
+/// What a copy of the game day would bring along, for the copy form.
+async fn copy_of(state: &AppState, ctx: &GamedayCtx) -> AppResult<CopyOf> {
+    let scenarios = crate::scenarios::store::scenarios_of(&state.db, ctx.gameday.id).await?.len();
+    let participants = super::store::participants(&state.db, ctx.gameday.id).await?.len();
+    Ok(CopyOf { gameday: ctx.gameday.clone(), scenarios, participants })
+}
+
+/// "Copy as the next game day": the new-game-day form filled from this one, without its dates.
+async fn copy_page(State(state): State<AppState>, layout: Layout, ctx: GamedayCtx) -> AppResult<Response> {
+    check_can_create(ctx.membership.role)?;
+    let form = GamedayForm {
+        starts_at: String::new(),
+        ends_at: String::new(),
+        ..GamedayForm::from_gameday(&ctx.gameday, &ctx.user.time_zone)
+    };
+    let copy = copy_of(&state, &ctx).await?;
+    copy_form_page(layout, ctx.membership, copy, form, (StatusCode::OK, FieldErrors::new()))
+}
+
+async fn copy(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    ctx: GamedayCtx,
+    Form(form): Form<GamedayForm>,
+) -> AppResult<Response> {
+    check_can_create(ctx.membership.role)?;
+    let mut errors = FieldErrors::new();
+    let Some(input) = form.parse(&ctx.user.time_zone, &mut errors) else {
+        let copy = copy_of(&state, &ctx).await?;
+        return copy_form_page(layout, ctx.membership, copy, form, (status_of(&errors), errors));
+    };
+    let copied = match actions::copy(&state.db, &ctx.gameday, &ctx.user, ctx.membership.role, &input).await {
+        Ok(copied) => copied,
+        Err(err) => {
+            let status = refused(err, &mut errors)?;
+            let copy = copy_of(&state, &ctx).await?;
+            return copy_form_page(layout, ctx.membership, copy, form, (status, errors));
+        }
+    };
+    let plural = |n: usize, one: &str, many: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {many}") };
+    let next = if input.starts_at.is_some() {
+        "Schedule it when the plan is ready."
+    } else {
+        "Set its date, then schedule it."
+    };
+    let message = format!(
+        "Planned as a draft from “{}”, with {} at revision 1, to sign again, and {}. {next}",
+        ctx.gameday.title,
+        plural(copied.scenarios, "scenario", "scenarios"),
+        plural(copied.participants, "participant", "participants"),
+    );
+    flash(&session, FlashKind::Success, message).await?;
+    Ok(see_other(&format!("/teams/{}/gamedays/{}", ctx.membership.team.slug, copied.id)))
 }
 
 async fn show(State(state): State<AppState>, layout: Layout, ctx: GamedayCtx) -> AppResult<Response> {

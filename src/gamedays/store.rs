@@ -161,6 +161,27 @@ pub async fn team_gamedays(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Gamed
     .await
 }
 
+/// The team's game days whose plan is open and that the user facilitates, soonest first: where
+/// they may add a scenario, so where they may copy one to.
+#[tracing::instrument(skip(db))]
+pub async fn open_gamedays_facilitated(db: &PgPool, team_id: Uuid, user_id: Uuid) -> sqlx::Result<Vec<GamedaySummary>> {
+    sqlx::query_as!(
+        GamedaySummary,
+        r#"
+        select g.id, g.title, g.status as "status: GamedayStatus", g.starts_at, g.environment,
+               (select count(*) from scenarios s where s.gameday_id = g.id) as "scenarios!"
+        from gamedays g
+        join gameday_participants p on p.gameday_id = g.id and p.user_id = $2 and p.role = 'facilitator'
+        where g.team_id = $1 and plan_is_open(g.status)
+        order by g.starts_at nulls last, g.created_at
+        "#,
+        team_id,
+        user_id
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// A game day on someone's dashboard.
 #[derive(Debug, Clone)]
 pub struct MyGameday {

@@ -35,16 +35,74 @@ pub async fn create_in(
     actor: &User,
     fields: &ScenarioFields,
 ) -> AppResult<Uuid> {
-    require_facilitator(role)?;
-    edit_plan(gameday.status)?;
-    check_abort_owner(tx, gameday.id, fields).await?;
-    let id = store::create_scenario(tx, gameday.id, fields, actor.id).await?;
-    gameday_store::plan_changed(tx, gameday.id).await?;
+    let id = add_to_plan(tx, gameday, role, actor, fields).await?;
     let body = format!("{} added the scenario \"{}\" (revision 1).", actor.display_name, fields.title);
     let data = serde_json::json!({ "revision": 1, "fingerprint": fields.fingerprint() });
     let event = NewEvent::new(gameday.id, actor.id, EventKind::ScenarioAdded, body).scenario(id).data(data);
     events::record(tx, event).await?;
     Ok(id)
+}
+
+/// The rule and the writes of adding a scenario, whose event the caller records: only a
+/// facilitator, only while the plan is open, with an abort owner who signs it.
+async fn add_to_plan(
+    tx: &mut PgConnection,
+    gameday: &Gameday,
+    role: Option<GamedayRole>,
+    actor: &User,
+    fields: &ScenarioFields,
+) -> AppResult<Uuid> {
+    require_facilitator(role)?;
+    edit_plan(gameday.status)?;
+    check_abort_owner(tx, gameday.id, fields).await?;
+    let id = store::create_scenario(tx, gameday.id, fields, actor.id).await?;
+    gameday_store::plan_changed(tx, gameday.id).await?;
+    Ok(id)
+}
+
+/// A scenario copied into a game day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    pub id: Uuid,
+    /// The source's abort owner does not sign on the target game day, so the copier became it.
+    pub abort_owner_changed: bool,
+}
+
+/// Copies a scenario of `source_day` into the game day `target_id` of the same team (or into
+/// `source_day` itself) as a new scenario: the words of its current revision become revision 1,
+/// proposed and signed by nobody, recorded on the target's timeline, in one transaction. The
+/// copier must be allowed to add a scenario there (a facilitator, the plan open). The abort
+/// owner stays when they sign on the target; otherwise the copier, a facilitator there, is it.
+pub async fn copy_into(
+    db: &PgPool,
+    (source_day, source_id): (&Gameday, Uuid),
+    target_id: Uuid,
+    actor: &User,
+) -> AppResult<Copied> {
+    let (mut tx, target, role) = begin(db, target_id, actor).await?;
+    if target.team_id != source_day.team_id {
+        return Err(AppError::NotFound);
+    }
+    let source = store::scenario(&mut *tx, source_day.id, source_id).await?.ok_or(AppError::NotFound)?;
+    let signers = gameday_store::participants(&mut *tx, target.id).await?;
+    let signers: Vec<Uuid> = signers.iter().filter(|p| p.role.is_required_signer()).map(|p| p.user_id).collect();
+    let (fields, owner_changed) = source.fields.copy_for(&signers, actor.id);
+    let id = add_to_plan(&mut tx, &target, role, actor, &fields).await?;
+    let from = if target.id == source_day.id { String::new() } else { format!(" from \"{}\"", source_day.title) };
+    let mut body = format!("{} copied \"{}\"{from} as a new scenario (revision 1).", actor.display_name, fields.title);
+    if owner_changed {
+        let before = source.abort_owner_name.as_deref().unwrap_or("nobody");
+        body.push_str(&format!(" {} is its abort owner: {before} does not sign on this game day.", actor.display_name));
+    }
+    let data = serde_json::json!({
+        "revision": 1,
+        "fingerprint": fields.fingerprint(),
+        "copied_from": { "gameday": source_day.id, "scenario": source.id, "revision": source.revision },
+    });
+    let event = NewEvent::new(target.id, actor.id, EventKind::ScenarioAdded, body).scenario(id).data(data);
+    events::record(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(Copied { id, abort_owner_changed: owner_changed })
 }
 
 /// What an edit did.

@@ -45,6 +45,38 @@ impl BlastRadius {
             .find(|b| b.as_str() == input)
             .ok_or_else(|| "Choose a blast radius: tiny, small, medium or large.".to_owned())
     }
+
+    /// One step smaller (None for tiny) or larger (None for large).
+    pub fn step(&self, variant: Variant) -> Option<BlastRadius> {
+        let at = BlastRadius::ALL.iter().position(|b| b == self)?;
+        match variant {
+            Variant::Smaller => at.checked_sub(1).map(|i| BlastRadius::ALL[i]),
+            Variant::Larger => BlastRadius::ALL.get(at + 1).copied(),
+        }
+    }
+}
+
+/// A copy of a scenario on the same target, one blast radius smaller or larger: how a team
+/// starts tiny and grows a fault step by step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Smaller,
+    Larger,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 2] = [Variant::Smaller, Variant::Larger];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Variant::Smaller => "smaller",
+            Variant::Larger => "larger",
+        }
+    }
+
+    pub fn parse(input: &str) -> Option<Variant> {
+        Variant::ALL.into_iter().find(|v| v.as_str() == input)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
@@ -114,6 +146,26 @@ impl ScenarioFields {
             .filter(|(_, value)| PLACEHOLDERS.iter().any(|p| value.trim().eq_ignore_ascii_case(p)))
             .map(|(label, _)| label)
             .collect()
+    }
+
+    /// The draft of a variant of this scenario: the same words, "(smaller)" or "(larger)" after
+    /// the title (kept within its 120 characters), and the blast radius one step smaller or
+    /// larger, or None when there is no such step (a tiny one has no smaller variant).
+    pub fn variant(&self, variant: Variant) -> Option<ScenarioFields> {
+        let blast_radius = self.blast_radius.step(variant)?;
+        let suffix = format!(" ({})", variant.as_str());
+        let room = 120 - suffix.chars().count();
+        let title = self.title.chars().take(room).collect::<String>().trim_end().to_owned() + &suffix;
+        Some(ScenarioFields { title, blast_radius, ..self.clone() })
+    }
+
+    /// The words of a copy onto a game day whose signers are `signers`, made by `copier`: the
+    /// same, except that an abort owner who does not sign there gives way to the copier (who may
+    /// add scenarios there, so signs). True when the abort owner changed.
+    pub fn copy_for(&self, signers: &[Uuid], copier: Uuid) -> (ScenarioFields, bool) {
+        let keeps = self.abort_owner.is_some_and(|owner| signers.contains(&owner));
+        let abort_owner = if keeps { self.abort_owner } else { Some(copier) };
+        (ScenarioFields { abort_owner, ..self.clone() }, !keeps)
     }
 
     /// What changed from `self` to `after`, field by field.
@@ -320,6 +372,38 @@ mod tests {
         assert_eq!(labels, vec!["Blast radius", "Rollback plan"]);
         assert_eq!(changes[1].after, "scale the deployment back up");
         assert_eq!(a.diff("Ana", &a, "Li")[0].label, "Abort owner");
+    }
+
+    #[test]
+    fn a_variant_is_one_blast_radius_step_away_on_the_same_target() {
+        let small = ScenarioFields { blast_radius: BlastRadius::Small, ..fields() };
+        let smaller = small.variant(Variant::Smaller).unwrap();
+        assert_eq!(smaller.blast_radius, BlastRadius::Tiny);
+        assert_eq!(smaller.title, "Kill one API pod (smaller)");
+        assert_eq!(smaller.target_system, small.target_system);
+        assert_eq!(smaller.fault, small.fault);
+        assert_eq!(small.variant(Variant::Larger).unwrap().blast_radius, BlastRadius::Medium);
+        assert_eq!(fields().variant(Variant::Smaller), None, "nothing is smaller than tiny");
+        let large = ScenarioFields { blast_radius: BlastRadius::Large, ..fields() };
+        assert_eq!(large.variant(Variant::Larger), None, "nothing is larger than large");
+    }
+
+    #[test]
+    fn a_variant_title_stays_within_the_limit() {
+        let long = ScenarioFields { title: "x".repeat(120), ..fields() };
+        let title = long.variant(Variant::Larger).unwrap().title;
+        assert_eq!(title.chars().count(), 120);
+        assert!(title.ends_with("x (larger)"));
+    }
+
+    #[test]
+    fn a_copy_keeps_its_words_and_an_abort_owner_who_signs_there() {
+        let (owner, copier) = (Uuid::new_v4(), Uuid::new_v4());
+        let source = ScenarioFields { abort_owner: Some(owner), ..fields() };
+        assert_eq!(source.copy_for(&[copier, owner], copier), (source.clone(), false));
+        let (copy, changed) = source.copy_for(&[copier], copier);
+        assert!(changed);
+        assert_eq!(copy, ScenarioFields { abort_owner: Some(copier), ..source });
     }
 
     #[test]

@@ -10,11 +10,12 @@ use uuid::Uuid;
 use super::gate::{self, ScenarioState};
 use super::store::{self, Revision, Scenario};
 use super::views::{Banner, RunCard, banners, run_card};
-use super::{BlastRadius, Decision, FieldChange, ScenarioForm, Signoffs};
+use super::{BlastRadius, Decision, FieldChange, ScenarioForm, Signoffs, Variant};
 use crate::error::AppResult;
 use crate::form::FieldErrors;
 use crate::gamedays::GamedayRole;
-use crate::gamedays::store::{self as gameday_store, Participant};
+use crate::gamedays::actions::require_facilitator;
+use crate::gamedays::store::{self as gameday_store, GamedaySummary, Participant};
 use crate::state::AppState;
 use crate::weaknesses::store::{self as weakness_store, Weakness};
 use crate::web::context::GamedayCtx;
@@ -30,6 +31,17 @@ struct FormPage {
     form: ScenarioForm,
     errors: FieldErrors,
     radii: [BlastRadius; 4],
+    /// The scenario this new one is a variant of, when it started as a copy.
+    variant_of: Option<VariantOf>,
+}
+
+/// Where a variant drafted in the new-scenario form comes from.
+pub struct VariantOf {
+    pub title: String,
+    pub revision: i32,
+    pub variant: Variant,
+    pub from: BlastRadius,
+    pub to: BlastRadius,
 }
 
 impl FormPage {
@@ -49,12 +61,36 @@ pub async fn form_page(
     ctx: GamedayCtx,
     scenario: Option<Scenario>,
     form: ScenarioForm,
+    status_errors: (StatusCode, FieldErrors),
+) -> AppResult<Response> {
+    render_form(state, (layout, ctx), scenario, None, form, status_errors).await
+}
+
+/// The new-scenario form drafted as a variant of another scenario of the game day (see
+/// [`super::ScenarioFields::variant`]): the person edits it, and saving adds it as usual.
+pub async fn variant_form_page(
+    state: &AppState,
+    layout: Layout,
+    ctx: GamedayCtx,
+    variant_of: VariantOf,
+    form: ScenarioForm,
+) -> AppResult<Response> {
+    render_form(state, (layout, ctx), None, Some(variant_of), form, (StatusCode::OK, FieldErrors::new())).await
+}
+
+async fn render_form(
+    state: &AppState,
+    (layout, ctx): (Layout, GamedayCtx),
+    scenario: Option<Scenario>,
+    variant_of: Option<VariantOf>,
+    form: ScenarioForm,
     (status, errors): (StatusCode, FieldErrors),
 ) -> AppResult<Response> {
     // Abort owners are people who sign the scenario: facilitators and participants.
     let mut participants = gameday_store::participants(&state.db, ctx.gameday.id).await?;
     participants.retain(|p| p.role.is_required_signer());
-    render_status(status, &FormPage { layout, ctx, scenario, participants, form, errors, radii: BlastRadius::ALL })
+    let radii = BlastRadius::ALL;
+    render_status(status, &FormPage { layout, ctx, scenario, participants, form, errors, radii, variant_of })
 }
 
 #[derive(Template)]
@@ -77,6 +113,8 @@ struct ShowPage {
     run: RunCard,
     team_weaknesses: Vec<Weakness>,
     incident: Option<(Uuid, String, Option<String>)>,
+    /// The open game days the viewer facilitates: where they may copy this scenario.
+    copy_targets: Vec<GamedaySummary>,
 }
 
 impl ShowPage {
@@ -120,6 +158,22 @@ impl ShowPage {
         crate::weaknesses::check_can_record_from(self.ctx.membership.role, self.ctx.role, self.scenario.outcome).is_ok()
     }
 
+    /// The variants the viewer may draft on this game day (adding a scenario here is allowed),
+    /// with the blast radius each would have.
+    fn variants(&self) -> Vec<(Variant, BlastRadius)> {
+        let may_add =
+            require_facilitator(self.ctx.role).is_ok() && crate::gamedays::edit_plan(self.ctx.gameday.status).is_ok();
+        if !may_add {
+            return Vec::new();
+        }
+        Variant::ALL.into_iter().filter_map(|v| self.scenario.fields.blast_radius.step(v).map(|b| (v, b))).collect()
+    }
+
+    /// Whether the page offers "Copy…": into a game day, or as a variant here.
+    fn may_copy(&self) -> bool {
+        !self.copy_targets.is_empty() || !self.variants().is_empty()
+    }
+
     fn labelled(&self) -> Vec<(&'static str, String)> {
         self.scenario.fields.labelled(self.scenario.abort_owner_name.as_deref().unwrap_or("nobody"))
     }
@@ -157,6 +211,10 @@ pub async fn scenario_page(
     let run = run_card(&state.db, &ctx.gameday, &ctx.url(), scenario.clone(), &events, ctx.role).await?;
     let team_weaknesses = weakness_store::weaknesses(&state.db, ctx.membership.team.id).await?;
     let incident = weakness_store::linked_incident(&state.db, scenario.id).await?;
+    let mut copy_targets =
+        gameday_store::open_gamedays_facilitated(&state.db, ctx.membership.team.id, ctx.user.id).await?;
+    // Another game day first: copying onward is the common case.
+    copy_targets.sort_by_key(|g| g.id == ctx.gameday.id);
     let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
     let alert = (!errors.is_empty()).then(|| errors.messages().join(" "));
     let page = ShowPage {
@@ -165,6 +223,7 @@ pub async fn scenario_page(
         run,
         team_weaknesses,
         incident,
+        copy_targets,
         layout,
         ctx,
         scenario,

@@ -13,14 +13,14 @@ use uuid::Uuid;
 
 use super::actions::{self, Revised};
 use super::gate::{self, Move, Outcome};
-use super::pages::{form_page, scenario_page};
-use super::{Decision, ScenarioForm};
+use super::pages::{VariantOf, form_page, scenario_page, variant_form_page};
+use super::{Decision, ScenarioForm, Variant};
 use crate::error::{AppError, AppResult};
 use crate::form::{FieldErrors, bounded_text};
 use crate::gamedays::{actions::require_facilitator, multiline, store as gameday_store};
 use crate::state::AppState;
 use crate::web::auth::FromPage;
-use crate::web::context::{GamedayCtx, ScenarioCtx};
+use crate::web::context::{GamedayCtx, ScenarioCtx, load_gameday};
 use crate::web::refusal::{refused, status_of};
 use crate::web::{FlashKind, Layout, flash, see_other};
 
@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{base}/new"), get(new_page))
         .route(&format!("{base}/{{sid}}"), get(show))
         .route(&format!("{base}/{{sid}}/edit"), get(edit_page).post(update))
+        .route(&format!("{base}/{{sid}}/copy"), post(copy))
         .route(&format!("{base}/{{sid}}/signoff"), post(signoff))
         .route(&format!("{base}/{{sid}}/announce"), post(announce))
         .route(&format!("{base}/{{sid}}/inject"), post(inject))
@@ -39,11 +40,48 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{base}/{{sid}}/conclude"), post(conclude))
 }
 
-async fn new_page(State(state): State<AppState>, layout: Layout, ctx: GamedayCtx) -> AppResult<Response> {
+/// `?copy=<scenario>&variant=smaller|larger`: draft the new scenario as a variant of one of the
+/// game day's scenarios.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NewQuery {
+    copy: Option<String>,
+    variant: Option<String>,
+}
+
+async fn new_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    ctx: GamedayCtx,
+    Query(query): Query<NewQuery>,
+) -> AppResult<Response> {
     require_facilitator(ctx.role)?;
     crate::gamedays::edit_plan(ctx.gameday.status)?;
-    let form = ScenarioForm { blast_radius: "tiny".into(), abort_owner: ctx.user.id.to_string(), ..Default::default() };
-    form_page(&state, layout, ctx, None, form, (StatusCode::OK, FieldErrors::new())).await
+    let (Some(copy), Some(variant)) = (query.copy, query.variant) else {
+        let form =
+            ScenarioForm { blast_radius: "tiny".into(), abort_owner: ctx.user.id.to_string(), ..Default::default() };
+        return form_page(&state, layout, ctx, None, form, (StatusCode::OK, FieldErrors::new())).await;
+    };
+    // A malformed or unknown scenario, or another game day's, is not found, as in a path.
+    let source = Uuid::parse_str(&copy).map_err(|_| AppError::NotFound)?;
+    let variant = Variant::parse(&variant).ok_or(AppError::NotFound)?;
+    let source = super::store::scenario(&state.db, ctx.gameday.id, source).await?.ok_or(AppError::NotFound)?;
+    let Some(fields) = source.fields.variant(variant) else {
+        let radius = source.fields.blast_radius.as_str();
+        return Err(AppError::Conflict(format!(
+            "“{}” is {radius}: there is no {} blast radius.",
+            source.fields.title,
+            variant.as_str()
+        )));
+    };
+    let variant_of = VariantOf {
+        title: source.fields.title.clone(),
+        revision: source.revision,
+        variant,
+        from: source.fields.blast_radius,
+        to: fields.blast_radius,
+    };
+    variant_form_page(&state, layout, ctx, variant_of, ScenarioForm::from_fields(&fields)).await
 }
 
 /// The people who sign a game day's scenarios (facilitators and participants).
@@ -115,6 +153,48 @@ async fn update(
     };
     flash(&session, FlashKind::Success, message).await?;
     Ok(see_other(&url))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CopyForm {
+    gameday: String,
+}
+
+/// "Copy into another game day": the copy starts at revision 1, unsigned, in a game day of the
+/// team that the person facilitates (this one too). Another team's game day is not found.
+async fn copy(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    ScenarioCtx { day: ctx, scenario }: ScenarioCtx,
+    Form(form): Form<CopyForm>,
+) -> AppResult<Response> {
+    let result = match Uuid::parse_str(form.gameday.trim()) {
+        Ok(id) => {
+            let target = load_gameday(&state, ctx.user.clone(), &ctx.membership.team.slug, id.into()).await?;
+            let copied = actions::copy_into(&state.db, (&ctx.gameday, scenario.id), target.gameday.id, &ctx.user).await;
+            copied.map(|copied| (target, copied))
+        }
+        Err(_) => Err(AppError::invalid("gameday", "Choose the game day to copy the scenario into.")),
+    };
+    let (target, copied) = match result {
+        Ok(done) => done,
+        Err(err) => {
+            let mut errors = FieldErrors::new();
+            let status = refused(err, &mut errors)?;
+            return scenario_page(&state, layout, ctx, scenario, (None, None), (status, errors)).await;
+        }
+    };
+    let mut message = format!(
+        "Copied into “{}” as a new scenario at revision 1: everyone there signs it before it runs.",
+        target.gameday.title
+    );
+    if copied.abort_owner_changed {
+        message.push_str(" You are its abort owner there; change that in the scenario if someone else should be.");
+    }
+    flash(&session, FlashKind::Success, message).await?;
+    Ok(see_other(&format!("{}/scenarios/{}", target.url(), copied.id)))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1109,3 +1109,89 @@ async fn every_main_page_passes_axe_core_in_light_and_dark(db: PgPool) {
         browser.close().await.unwrap();
     }
 }
+
+/// Whether the page fits the window's width (nothing to scroll sideways).
+async fn fits_the_width(browser: &Client) -> bool {
+    let fits = browser.execute("return document.documentElement.scrollWidth <= window.innerWidth", vec![]).await;
+    fits.unwrap() == serde_json::Value::Bool(true)
+}
+
+/// Opens "Copy…" on a scenario page and scrolls it into view.
+async fn open_copy_box(browser: &Client) {
+    let summary = browser.find(Locator::XPath("//summary[normalize-space()='Copy…']")).await.expect("Copy…");
+    summary.click().await.unwrap();
+    let copy_box = browser.find(Locator::Css(".copy-box")).await.unwrap();
+    let copy_box = serde_json::to_value(&copy_box).unwrap();
+    browser.execute("arguments[0].scrollIntoView({block: 'center'})", vec![copy_box]).await.unwrap();
+}
+
+#[sqlx::test]
+async fn a_facilitator_copies_a_scenario_onward_and_plans_the_next_day_from_this_one(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let source = day.scenario("Stop the primary").await;
+    let next = [
+        ("title", "Next failover drill"),
+        ("objective", "Check the fix."),
+        ("environment", "staging"),
+        ("starts_at", "2027-01-12T10:00"),
+    ];
+    let next =
+        crate::helpers::location(&day.app.post_as(&day.ana, &format!("/teams/{}/gamedays", day.slug), &next).await);
+    let driver = Driver::start().await;
+    let ana = sign_in(&driver, &day.app, "ana@example.com").await;
+
+    // Into the next game day, from the scenario page.
+    ana.goto(&day.app.url(&source)).await.unwrap();
+    open_copy_box(&ana).await;
+    screenshot(&ana, "50-scenario-copy-open").await;
+    let next_id = next.rsplit('/').next().unwrap();
+    ana.find(Locator::Id("copy-into")).await.unwrap().select_by_value(next_id).await.unwrap();
+    click_button(&ana, "Copy into that game day").await;
+    assert_eq!(heading(&ana).await, "Stop the primary");
+    assert!(body_text(&ana).await.contains("Copied into “Next failover drill” as a new scenario at revision 1"));
+    assert!(ana.current_url().await.unwrap().path().starts_with(&format!("{next}/scenarios/")));
+
+    // A larger variant on the same day: the form comes filled in, to edit before adding.
+    ana.goto(&day.app.url(&source)).await.unwrap();
+    open_copy_box(&ana).await;
+    click_link(&ana, "Larger variant (small)").await;
+    assert_eq!(heading(&ana).await, "Write a scenario");
+    assert!(body_text(&ana).await.contains("Start tiny"));
+    screenshot(&ana, "51-scenario-variant-form").await;
+    fill(&ana, "Fault", "Stop the primary database container for five minutes.").await;
+    click_button(&ana, "Add scenario").await;
+    assert_eq!(heading(&ana).await, "Stop the primary (larger)");
+
+    // The next game day, planned from this one.
+    ana.goto(&day.app.url(&day.url)).await.unwrap();
+    click_link(&ana, "Copy as the next game day").await;
+    assert_eq!(heading(&ana).await, "Plan the next game day");
+    assert!(body_text(&ana).await.contains("its 2 scenarios"));
+    pick(&ana, "Starts", "2027-02-02T10:00").await;
+    screenshot(&ana, "52-gameday-copy-form").await;
+    click_button(&ana, "Create the next game day").await;
+    assert_eq!(heading(&ana).await, "Database failover drill");
+    assert!(body_text(&ana).await.contains("Planned as a draft from “Database failover drill”"));
+    screenshot(&ana, "53-gameday-copied").await;
+
+    // The same controls on a phone: nothing runs off the side.
+    let phone = driver.browser(390, 844).await;
+    phone.goto(&day.app.url("/signin")).await.unwrap();
+    fill(&phone, "Email", "ana@example.com").await;
+    fill(&phone, "Password", "correct horse battery").await;
+    click_button(&phone, "Sign in").await;
+    phone.goto(&day.app.url(&source)).await.unwrap();
+    open_copy_box(&phone).await;
+    screenshot(&phone, "54-scenario-copy-phone").await;
+    assert!(fits_the_width(&phone).await, "the scenario page with Copy… open fits a phone");
+    for (path, name) in
+        [(format!("{}/copy", day.url), "55-gameday-copy-form-phone"), (day.url.clone(), "56-gameday-phone")]
+    {
+        phone.goto(&day.app.url(&path)).await.unwrap();
+        screenshot(&phone, name).await;
+        assert!(fits_the_width(&phone).await, "{path} fits a phone");
+    }
+    for browser in [ana, phone] {
+        browser.close().await.unwrap();
+    }
+}

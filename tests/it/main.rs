@@ -5,6 +5,7 @@ mod audit;
 mod binary;
 mod browser;
 mod calendar;
+mod copies;
 mod gamedays;
 mod races;
 mod retros;
