@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(shell::error_pages))
+        .layer(middleware::from_fn(shell::refuse_nul))
         .layer(CatchPanicLayer::custom(|payload: Box<dyn std::any::Any + Send>| {
             let message = payload
                 .downcast_ref::<&str>()

@@ -84,14 +84,35 @@ pub async fn error_pages(request: Request, next: Next) -> Response {
     }
 }
 
+/// Middleware: an address with a NUL character (`%00`) is bad input, answered 400 before any
+/// handler or database sees it (PostgreSQL refuses NUL in text, which would otherwise be a 500).
+pub async fn refuse_nul(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    let has_nul = |s: &str| s.contains('\0') || s.to_ascii_lowercase().contains("%00");
+    if has_nul(uri.path()) || uri.query().is_some_and(has_nul) {
+        let mut response = StatusCode::BAD_REQUEST.into_response();
+        response.extensions_mut().insert(ErrorDetail(
+            "The address contains a NUL character (%00), which no page here uses. Check the link.".into(),
+        ));
+        return response;
+    }
+    next.run(request).await
+}
+
 /// Who saw an error response, so the error page shows the signed-in navigation.
 #[derive(Clone)]
 pub struct ErrorViewer(pub User);
 
-/// Middleware inside the auth layer: tags error responses with the signed-in user.
+/// Middleware inside the auth layer: marks a signed-in person's responses `no-store`, and tags
+/// error responses with the user.
 pub async fn remember_viewer(request: Request, next: Next) -> Response {
     let user = request.extensions().get::<AuthSession>().and_then(|auth| auth.user.clone());
     let mut response = next.run(request).await;
+    if user.is_some() && !response.headers().contains_key(header::CACHE_CONTROL) {
+        // What a signed-in person sees is theirs: no cache (a shared one, or the browser's disk)
+        // keeps it. Streams and assets set their own.
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     if let Some(user) = user
         && (response.status().is_client_error() || response.status().is_server_error())
     {

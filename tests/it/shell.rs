@@ -253,3 +253,34 @@ async fn every_page_has_a_description_and_the_main_pages_their_own(db: PgPool) {
     assert!(description(&day.page(&day.ana, &day.url).await).contains("Database failover drill"));
     assert!(description(&day.page(&day.ana, &scenario).await).contains("Stop the primary"));
 }
+
+#[sqlx::test]
+async fn a_nul_byte_in_the_path_or_the_query_is_bad_input_not_a_server_error(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let paths = [
+        "/calendar/%00.ics".to_owned(),
+        format!("/teams/{}/learnings?tag=%00", day.slug),
+        format!("/teams/{}/learnings?q=a%00b", day.slug),
+        format!("/teams/{}%00", day.slug),
+    ];
+    for path in &paths {
+        let response = day.app.get_as(&day.ana, path).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "GET {path}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains("NUL"), "the page says what was wrong: {path}");
+    }
+}
+
+#[sqlx::test]
+async fn signed_in_pages_are_not_stored_by_caches_and_assets_still_are(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    for path in ["/".to_owned(), format!("/teams/{}", day.slug), day.url.clone(), "/account".to_owned()] {
+        let response = day.app.get_as(&day.ana, &path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
+    }
+    let page = day.page(&day.ana, "/").await;
+    let css = page.split(r#"rel="stylesheet" href=""#).nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let response = day.app.get_as(&day.ana, &css).await;
+    assert!(response.headers()["cache-control"].to_str().unwrap().contains("immutable"), "{css}");
+}
