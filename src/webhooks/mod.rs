@@ -85,6 +85,12 @@ pub fn non_public_kind(ip: IpAddr) -> Option<&'static str> {
                 Some("a link-local address")
             } else if v4.is_multicast() || v4.is_broadcast() {
                 Some("a multicast or broadcast address")
+            } else if a == 198 && (b & 0xfe) == 18 {
+                Some("a benchmarking address") // 198.18.0.0/15
+            } else if a == 192 && b == 0 && v4.octets()[2] == 0 {
+                Some("a protocol-assignment address") // 192.0.0.0/24
+            } else if a >= 240 {
+                Some("a reserved address") // 240.0.0.0/4
             } else {
                 None
             }
@@ -102,6 +108,14 @@ pub fn non_public_kind(ip: IpAddr) -> Option<&'static str> {
                 Some("a private address") // unique local
             } else if (first & 0xffc0) == 0xfe80 {
                 Some("a link-local address")
+            } else if (first & 0xffc0) == 0xfec0 {
+                Some("a site-local address") // fec0::/10, deprecated but still routed inside sites
+            } else if first == 0x0064 && v6.segments()[1] == 0xff9b && (v6.segments()[2] == 0 || v6.segments()[2] == 1)
+            {
+                // NAT64 (64:ff9b::/96 and the local-use 64:ff9b:1::/48) reaches IPv4 behind it.
+                Some("a NAT64 address")
+            } else if first == 0x2002 {
+                Some("a 6to4 address") // 2002::/16 embeds an IPv4 address
             } else if v6.is_multicast() {
                 Some("a multicast or broadcast address")
             } else {
@@ -290,10 +304,19 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b:1::a00:1",
+            "2002:7f00:1::1",
+            "fec0::1",
+            "198.18.0.1",
+            "198.19.255.254",
+            "192.0.0.8",
+            "240.0.0.1",
+            "255.255.255.254",
         ] {
             assert!(non_public_kind(ip.parse().unwrap()).is_some(), "{ip}");
         }
-        for ip in ["93.184.216.34", "2606:4700::1111", "8.8.8.8"] {
+        for ip in ["93.184.216.34", "2606:4700::1111", "8.8.8.8", "198.20.0.1", "64:ff9c::1"] {
             assert_eq!(non_public_kind(ip.parse().unwrap()), None, "{ip}");
         }
     }

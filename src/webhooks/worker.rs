@@ -98,6 +98,9 @@ async fn checked_client(
     reqwest::Client::builder()
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
+        // Never through a proxy from the environment (HTTP_PROXY…): the checked address is
+        // the one connected to, and a proxy could reach what the check refused.
+        .no_proxy()
         .user_agent(concat!("Gameday/", env!("CARGO_PKG_VERSION")))
         .resolve(&host, addr)
         .build()
