@@ -37,15 +37,24 @@ use crate::{
 /// Largest request body accepted (forms are small; this leaves room for imports later).
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
-/// Name of the session cookie.
+/// Name of the session cookie (served over http, as in development).
 pub const SESSION_COOKIE: &str = "gameday_session";
+
+/// Name of the session cookie over https: the `__Host-` prefix makes browsers accept it only
+/// Secure, for this host alone and the whole path (no subdomain can set or shadow it).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-gameday_session";
+
+/// Strict-Transport-Security over https: two years, this host only (subdomains are not ours to
+/// decide).
+const HSTS: &str = "max-age=63072000";
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application as a router, ready to serve (or to drive in tests).
 pub fn router(state: AppState) -> Router {
     let sessions = SessionManagerLayer::new(PostgresStore::new(state.db.clone()))
-        .with_name(SESSION_COOKIE)
+        .with_name(if state.config.secure_cookies() { SECURE_SESSION_COOKIE } else { SESSION_COOKIE })
+        .with_path("/")
         .with_secure(state.config.secure_cookies())
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
@@ -103,6 +112,7 @@ pub fn router(state: AppState) -> Router {
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
         .layer(header(header::REFERRER_POLICY, "same-origin"))
+        .option_layer(state.config.secure_cookies().then(|| header(header::STRICT_TRANSPORT_SECURITY, HSTS)))
         .layer(header(HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()"))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,

@@ -301,3 +301,20 @@ async fn a_form_posted_after_the_session_ended_returns_to_its_page_after_sign_in
         .form(&[("role", "member")]);
     assert_eq!(location(&response.send().await.unwrap()), "/signin?next=%2F");
 }
+
+#[sqlx::test]
+async fn over_https_the_session_cookie_is_host_bound_and_browsers_are_told_to_stay_on_https(db: PgPool) {
+    let app = crate::helpers::spawn_app_with(db, |c| c.base_url = Some("https://gameday.example".into())).await;
+    let form = [("email", "ana@example.com"), ("display_name", "Ana"), ("password", "correct horse battery")];
+    let response = app.post("/signup", &form).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with(&format!("{}=", gameday::app::SECURE_SESSION_COOKIE)), "{cookie}");
+    assert!(cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"), "{cookie}");
+    let page = app.get("/signin").await;
+    assert_eq!(page.headers()["strict-transport-security"], "max-age=63072000");
+
+    // Served over http (development), neither: a browser would refuse a __Host- cookie there.
+    let plain = crate::helpers::spawn_app(app.db.clone()).await;
+    assert!(plain.get("/signin").await.headers().get("strict-transport-security").is_none());
+}
