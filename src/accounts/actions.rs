@@ -4,7 +4,7 @@
 use sqlx::PgPool;
 
 use super::store::{self, CreateUserError};
-use super::{Email, User, hash_password, is_throttled};
+use super::{Email, User, hash_password, wait_before_signin};
 use crate::error::{AppError, AppResult};
 
 /// Creates an account; an email already taken is refused beside the email field.
@@ -30,11 +30,16 @@ pub async fn sign_up(
 }
 
 /// Counts a sign-in attempt before the password is checked (so concurrent guesses cannot all
-/// slip under the limit) and says whether it must be refused.
-pub async fn count_signin_attempt(db: &PgPool, email: &Email, client_addr: &str) -> AppResult<bool> {
-    store::record_signin_attempt(db, email, client_addr).await?;
-    let (account_attempts, address_attempts) = store::recent_signin_failures(db, email, client_addr).await?;
-    Ok(is_throttled(account_attempts - 1, address_attempts - 1))
+/// slip under the limit) and says how long the client must wait if it is refused; a refused
+/// attempt is taken back, so waiting it out always works.
+pub async fn count_signin_attempt(db: &PgPool, email: &Email, client_addr: &str) -> AppResult<Option<time::Duration>> {
+    let id = store::record_signin_attempt(db, email, client_addr).await?;
+    let (account, address, since_last) = store::recent_signin_failures(db, email, client_addr, id).await?;
+    let wait = wait_before_signin(account, address, since_last.unwrap_or(time::Duration::ZERO));
+    if wait.is_some() {
+        store::forget_signin_attempt(db, id).await?;
+    }
+    Ok(wait)
 }
 
 /// After a successful sign-in, the account's failures no longer count.

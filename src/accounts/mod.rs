@@ -84,15 +84,29 @@ pub fn check_password(input: &str) -> Result<(), String> {
     }
 }
 
-/// Failed sign-ins allowed per account within [`THROTTLE_WINDOW_MINUTES`].
+/// Failed sign-ins to one account from one client address allowed within
+/// [`THROTTLE_WINDOW_MINUTES`] before that client waits. Another client (the owner's, say) is not
+/// held up by them: nobody can lock a person out of their account by guessing.
 pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-/// Failed sign-ins allowed per client address within [`THROTTLE_WINDOW_MINUTES`].
+/// Failed sign-ins allowed per client address, to any accounts, within the window.
 pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
 pub const THROTTLE_WINDOW_MINUTES: i64 = 15;
 
-/// Whether a sign-in attempt must be refused because of recent failures.
-pub fn is_throttled(account_failures: i64, address_failures: i64) -> bool {
-    account_failures >= MAX_FAILURES_PER_ACCOUNT || address_failures >= MAX_FAILURES_PER_ADDRESS
+/// How long a client must wait before its next sign-in attempt, from its recent failures (to
+/// this account, and to any) and how long ago the last one was: nothing under the limits, then
+/// one minute, doubling with each further failure, at most the window. Refused attempts are not
+/// failures, so waiting it out always works.
+pub fn wait_before_signin(
+    account_failures: i64,
+    address_failures: i64,
+    since_last: time::Duration,
+) -> Option<time::Duration> {
+    let over = (account_failures - MAX_FAILURES_PER_ACCOUNT).max(address_failures - MAX_FAILURES_PER_ADDRESS);
+    if over < 0 {
+        return None;
+    }
+    let wait = time::Duration::minutes(1 << over.min(4)).min(time::Duration::minutes(THROTTLE_WINDOW_MINUTES));
+    (since_last < wait).then(|| wait - since_last)
 }
 
 /// What a person types to sign in.
@@ -132,10 +146,18 @@ mod tests {
     }
 
     #[test]
-    fn throttling_starts_at_the_limits() {
-        assert!(!is_throttled(MAX_FAILURES_PER_ACCOUNT - 1, MAX_FAILURES_PER_ADDRESS - 1));
-        assert!(is_throttled(MAX_FAILURES_PER_ACCOUNT, 0));
-        assert!(is_throttled(0, MAX_FAILURES_PER_ADDRESS));
+    fn throttling_starts_at_the_limits_and_the_wait_grows() {
+        use time::Duration;
+        let now = Duration::ZERO;
+        assert_eq!(wait_before_signin(MAX_FAILURES_PER_ACCOUNT - 1, MAX_FAILURES_PER_ADDRESS - 1, now), None);
+        assert_eq!(wait_before_signin(MAX_FAILURES_PER_ACCOUNT, 0, now), Some(Duration::minutes(1)));
+        assert_eq!(wait_before_signin(0, MAX_FAILURES_PER_ADDRESS, now), Some(Duration::minutes(1)));
+        assert_eq!(wait_before_signin(MAX_FAILURES_PER_ACCOUNT + 1, 0, now), Some(Duration::minutes(2)));
+        assert_eq!(wait_before_signin(MAX_FAILURES_PER_ACCOUNT + 3, 0, now), Some(Duration::minutes(8)));
+        assert_eq!(wait_before_signin(MAX_FAILURES_PER_ACCOUNT + 9, 0, now), Some(Duration::minutes(15)), "capped");
+        let later = Duration::seconds(50);
+        assert_eq!(wait_before_signin(MAX_FAILURES_PER_ACCOUNT, 0, later), Some(Duration::seconds(10)));
+        assert_eq!(wait_before_signin(MAX_FAILURES_PER_ACCOUNT, 0, Duration::minutes(1)), None, "waited it out");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::{Credentials, Email, THROTTLE_WINDOW_MINUTES, check_password};
+use super::{Credentials, Email, check_password};
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::form::safe_next;
@@ -184,14 +184,14 @@ async fn signin(
         return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page(errors, layout));
     };
 
-    if super::actions::count_signin_attempt(&state.db, &email, &client_addr).await? {
+    if let Some(wait) = super::actions::count_signin_attempt(&state.db, &email, &client_addr).await? {
         tracing::warn!(%client_addr, "sign-in throttled");
-        errors.add(
-            "form",
-            format!("Too many failed sign-in attempts. Wait {THROTTLE_WINDOW_MINUTES} minutes before trying again."),
-        );
+        let seconds = wait.whole_seconds().max(1) as u64;
+        let when =
+            if seconds <= 60 { format!("{seconds} seconds") } else { format!("{} minutes", seconds.div_ceil(60)) };
+        errors.add("form", format!("Too many failed sign-in attempts from here. Wait {when} before trying again."));
         let mut response = render_status(StatusCode::TOO_MANY_REQUESTS, &page(errors, layout))?;
-        let retry_after = HeaderValue::from(THROTTLE_WINDOW_MINUTES as u64 * 60);
+        let retry_after = HeaderValue::from(seconds);
         response.headers_mut().insert(header::RETRY_AFTER, retry_after);
         return Ok(response);
     }

@@ -67,35 +67,59 @@ pub async fn user_by_id(db: &PgPool, id: Uuid) -> sqlx::Result<Option<User>> {
         .await
 }
 
-/// Failed (or not yet decided) sign-in attempts within the throttle window:
-/// (for this account, from this client address).
+/// Failed (or not yet decided) sign-in attempts within the throttle window from this client
+/// address, not counting `except` (the attempt being decided): (to this account, to any account,
+/// how long ago the last of them was).
 #[tracing::instrument(skip_all)]
-pub async fn recent_signin_failures(db: &PgPool, email: &Email, client_addr: &str) -> sqlx::Result<(i64, i64)> {
+pub async fn recent_signin_failures(
+    db: &PgPool,
+    email: &Email,
+    client_addr: &str,
+    except: i64,
+) -> sqlx::Result<(i64, i64, Option<time::Duration>)> {
     let row = sqlx::query!(
         r#"
         select
             count(*) filter (where email = $1) as "account!",
-            count(*) filter (where client_addr = $2) as "address!"
+            count(*) as "address!",
+            extract(epoch from now() - max(failed_at))::float8 as "since_last?"
         from signin_failures
         where failed_at > now() - make_interval(mins => $3::int)
-          and (email = $1 or client_addr = $2)
+          and client_addr = $2 and id <> $4
         "#,
         email.as_str(),
         client_addr,
         THROTTLE_WINDOW_MINUTES as i32,
+        except,
     )
     .fetch_one(db)
     .await?;
-    Ok((row.account, row.address))
+    Ok((row.account, row.address, row.since_last.map(time::Duration::seconds_f64)))
 }
 
 /// Records a sign-in attempt before its password is checked, so that concurrent guesses are
-/// counted too; a successful sign-in clears the account's attempts again.
+/// counted too, and returns its id; rows older than a day are pruned on the way (a few at a time).
 #[tracing::instrument(skip_all)]
-pub async fn record_signin_attempt(db: &PgPool, email: &Email, client_addr: &str) -> sqlx::Result<()> {
-    sqlx::query!("insert into signin_failures (email, client_addr) values ($1, $2)", email.as_str(), client_addr)
-        .execute(db)
-        .await?;
+pub async fn record_signin_attempt(db: &PgPool, email: &Email, client_addr: &str) -> sqlx::Result<i64> {
+    sqlx::query!(
+        "delete from signin_failures where id in
+           (select id from signin_failures where failed_at < now() - interval '1 day' limit 100)"
+    )
+    .execute(db)
+    .await?;
+    sqlx::query_scalar!(
+        "insert into signin_failures (email, client_addr) values ($1, $2) returning id",
+        email.as_str(),
+        client_addr
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// A refused attempt does not count: it is taken back.
+#[tracing::instrument(skip_all)]
+pub async fn forget_signin_attempt(db: &PgPool, id: i64) -> sqlx::Result<()> {
+    sqlx::query!("delete from signin_failures where id = $1", id).execute(db).await?;
     Ok(())
 }
 

@@ -318,3 +318,53 @@ async fn over_https_the_session_cookie_is_host_bound_and_browsers_are_told_to_st
     let plain = crate::helpers::spawn_app(app.db.clone()).await;
     assert!(plain.get("/signin").await.headers().get("strict-transport-security").is_none());
 }
+
+#[sqlx::test]
+async fn guessing_from_one_client_never_locks_the_owner_out_from_another(db: PgPool) {
+    let app = spawn_app_with(db, |c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    app.signup_as(&new_client(), "ana@example.com", "Ana").await;
+    let attempt = |client: reqwest::Client, addr: &'static str, password: &'static str| {
+        let url = app.url("/signin");
+        async move {
+            let form = [("email", "ana@example.com"), ("password", password)];
+            client.post(url).header("x-forwarded-for", addr).form(&form).send().await.unwrap()
+        }
+    };
+    let limit = gameday::accounts::MAX_FAILURES_PER_ACCOUNT;
+    let mut statuses = Vec::new();
+    for _ in 0..limit + 4 {
+        statuses.push(attempt(new_client(), "203.0.113.9", "guess guess").await.status());
+    }
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!(refused, 4, "{statuses:?}");
+    // Refused attempts are not counted: waiting it out works, however often the guesser knocks.
+    let counted: i64 = sqlx::query_scalar("select count(*) from signin_failures where client_addr = '203.0.113.9'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(counted, limit);
+    let response = attempt(new_client(), "203.0.113.9", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "the guessing client waits, even with the password");
+    let wait: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "a minute at first, not the whole window: {wait}");
+
+    // The owner, from their own client, signs in with the right password at once.
+    let owner = attempt(new_client(), "198.51.100.7", PASSWORD).await;
+    assert_eq!(owner.status(), StatusCode::SEE_OTHER, "the owner is never locked out by someone else's guesses");
+}
+
+#[sqlx::test]
+async fn old_sign_in_attempts_are_pruned(db: PgPool) {
+    let app = spawn_app(db).await;
+    sqlx::query("insert into signin_failures (email, client_addr, failed_at) values ('x@example.com', '192.0.2.1', now() - interval '2 days')")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.post("/signin", &[("email", "nobody@example.com"), ("password", "not the password")]).await;
+    let old: i64 =
+        sqlx::query_scalar("select count(*) from signin_failures where failed_at < now() - interval '1 day'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(old, 0);
+}
