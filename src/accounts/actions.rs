@@ -42,6 +42,12 @@ pub async fn count_signin_attempt(db: &PgPool, email: &Email, client_addr: &str)
     Ok(wait)
 }
 
+/// Counts a sign-up from a client address; whether it must be refused (too many accounts made
+/// from there within the hour).
+pub async fn count_signup_attempt(db: &PgPool, client_addr: &str) -> AppResult<bool> {
+    Ok(store::count_signup_attempt(db, client_addr).await? > super::MAX_SIGNUPS_PER_ADDRESS)
+}
+
 /// After a successful sign-in, the account's failures no longer count.
 pub async fn signed_in(db: &PgPool, email: &Email) -> AppResult<()> {
     store::clear_signin_failures(db, email).await?;

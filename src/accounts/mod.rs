@@ -92,6 +92,10 @@ pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
 pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
 pub const THROTTLE_WINDOW_MINUTES: i64 = 15;
 
+/// Accounts one client address may create within [`SIGNUP_WINDOW_MINUTES`].
+pub const MAX_SIGNUPS_PER_ADDRESS: i64 = 20;
+pub const SIGNUP_WINDOW_MINUTES: i64 = 60;
+
 /// How long a client must wait before its next sign-in attempt, from its recent failures (to
 /// this account, and to any) and how long ago the last one was: nothing under the limits, then
 /// one minute, doubling with each further failure, at most the window. Refused attempts are not

@@ -97,6 +97,7 @@ async fn signup(
     State(state): State<AppState>,
     mut auth: AuthSession,
     layout: Layout,
+    ClientAddr(client_addr): ClientAddr,
     Form(form): Form<SignupForm>,
 ) -> AppResult<Response> {
     let next = safe_next(form.next.as_deref());
@@ -120,6 +121,15 @@ async fn signup(
         return invalid(errors, layout);
     };
 
+    if super::actions::count_signup_attempt(&state.db, &client_addr).await? {
+        tracing::warn!(%client_addr, "sign-up throttled");
+        errors.add("form", "Too many accounts were created from here in the last hour. Try again later.");
+        let mut response = invalid(errors, layout)?;
+        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        let retry_after = HeaderValue::from(super::SIGNUP_WINDOW_MINUTES as u64 * 60);
+        response.headers_mut().insert(header::RETRY_AFTER, retry_after);
+        return Ok(response);
+    }
     let time_zone = crate::tz::parse_zone_name(&form.time_zone).unwrap_or_else(|_| "UTC".to_owned());
     let password = form.password.clone();
     let user = match super::actions::sign_up(&state.db, &email, &display_name, password, &time_zone).await {

@@ -3,7 +3,7 @@
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{Email, THROTTLE_WINDOW_MINUTES, User};
+use super::{Email, SIGNUP_WINDOW_MINUTES, THROTTLE_WINDOW_MINUTES, User};
 
 /// Why a user could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -141,4 +141,25 @@ pub async fn update_profile(db: &PgPool, user_id: Uuid, display_name: &str, time
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// Records a sign-up attempt from a client address (pruning those older than a day, a few at a
+/// time) and returns how many it made within the window, this one included.
+#[tracing::instrument(skip_all)]
+pub async fn count_signup_attempt(db: &PgPool, client_addr: &str) -> sqlx::Result<i64> {
+    sqlx::query!(
+        "delete from signup_attempts where id in
+           (select id from signup_attempts where at < now() - interval '1 day' limit 100)"
+    )
+    .execute(db)
+    .await?;
+    sqlx::query!("insert into signup_attempts (client_addr) values ($1)", client_addr).execute(db).await?;
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from signup_attempts
+           where client_addr = $1 and at > now() - make_interval(mins => $2::int)"#,
+        client_addr,
+        SIGNUP_WINDOW_MINUTES as i32
+    )
+    .fetch_one(db)
+    .await
 }

@@ -368,3 +368,28 @@ async fn old_sign_in_attempts_are_pruned(db: PgPool) {
             .unwrap();
     assert_eq!(old, 0);
 }
+
+#[sqlx::test]
+async fn sign_ups_are_throttled_per_client(db: PgPool) {
+    let app = spawn_app_with(db, |c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let signup = |addr: &'static str, n: usize| {
+        let url = app.url("/signup");
+        async move {
+            let email = format!("bot{n}@{addr}.example");
+            let form = [("email", email.as_str()), ("display_name", "Bot"), ("password", PASSWORD)];
+            new_client().post(url).header("x-forwarded-for", addr).form(&form).send().await.unwrap()
+        }
+    };
+    let limit = gameday::accounts::MAX_SIGNUPS_PER_ADDRESS as usize;
+    for n in 0..limit {
+        assert_eq!(signup("203.0.113.9", n).await.status(), StatusCode::SEE_OTHER, "sign-up {n}");
+    }
+    let refused = signup("203.0.113.9", limit).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("Too many accounts were created from here") && page.contains("bot20@203.0.113.9.example"));
+    let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&app.db).await.unwrap();
+    assert_eq!(users as usize, limit, "the refused sign-up made no account");
+    assert_eq!(signup("198.51.100.7", 0).await.status(), StatusCode::SEE_OTHER, "another client is not held up");
+}
