@@ -25,6 +25,22 @@ pub async fn begin(
     Ok((tx, gameday, role))
 }
 
+/// Like [`begin`], for changes that need the actor to be a writing member of the team too: their
+/// team role, read with their membership row locked first (the order a team's member changes
+/// take: member rows, then game days), so a demotion cannot slip in between check and write.
+pub async fn begin_as_member(
+    db: &PgPool,
+    gameday_id: Uuid,
+    actor: &User,
+) -> AppResult<(Transaction<'static, Postgres>, Gameday, Option<GamedayRole>, TeamRole)> {
+    let mut tx = db.begin().await?;
+    let team_role = store::lock_team_role(&mut tx, gameday_id, actor.id).await?;
+    let gameday = store::lock_gameday(&mut tx, gameday_id).await?.ok_or(AppError::NotFound)?;
+    let team_role = team_role.ok_or_else(|| AppError::Forbidden("Only members of the team can do that.".into()))?;
+    let role = store::participant_role(&mut *tx, gameday_id, actor.id).await?;
+    Ok((tx, gameday, role, team_role))
+}
+
 pub fn require_facilitator(role: Option<GamedayRole>) -> AppResult<()> {
     match role {
         Some(GamedayRole::Facilitator) => Ok(()),
@@ -231,12 +247,27 @@ pub async fn change_participant_role(
         super::check_role_for(team_role, role)?;
     }
     super::check_participant_change(current.role, Some(role), super::facilitators(everyone.iter().map(|p| p.role)))?;
+    check_keeps_objector(&mut tx, gameday_id, current, Some(role)).await?;
     store::set_participant_role(&mut tx, gameday_id, user_id, role).await?;
     let body = format!("{} made {} {}.", actor.display_name, current.name, role.as_str());
     let data = serde_json::json!({ "user_id": user_id, "role": role });
     events::record(&mut tx, NewEvent::new(gameday_id, actor.id, EventKind::ParticipantRoleChanged, body).data(data))
         .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Refuses to turn a signer with a standing objection into a non-signer (or to remove them), with
+/// the scenarios they object to locked.
+async fn check_keeps_objector(
+    tx: &mut Transaction<'static, Postgres>,
+    gameday_id: Uuid,
+    current: &store::Participant,
+    to: Option<GamedayRole>,
+) -> AppResult<()> {
+    let objections = scenario_store::signoffs::standing_objections(tx, gameday_id, current.user_id).await?;
+    let objections = objections.iter().map(|o| (o.title.as_str(), o.revision, o.reason.as_str()));
+    super::check_keeps_objector(&current.name, current.role, to, objections)?;
     Ok(())
 }
 
@@ -248,6 +279,7 @@ pub async fn remove_participant(db: &PgPool, gameday_id: Uuid, actor: &User, use
     let everyone = store::participants(&mut *tx, gameday_id).await?;
     let current = everyone.iter().find(|p| p.user_id == user_id).ok_or(AppError::NotFound)?;
     super::check_participant_change(current.role, None, super::facilitators(everyone.iter().map(|p| p.role)))?;
+    check_keeps_objector(&mut tx, gameday_id, current, None).await?;
     store::remove_participant(&mut tx, gameday_id, user_id).await?;
     let body = format!("{} removed {} from the game day.", actor.display_name, current.name);
     let data = serde_json::json!({ "user_id": user_id });

@@ -266,6 +266,27 @@ pub fn check_participant_change(
     Ok(())
 }
 
+/// A signer's standing objection keeps them a signer: `from` becomes `to` (None: removed) while
+/// they object to the current revision of scenarios not concluded, given as (title, revision,
+/// reason). Making them an observer, or removing them, would silently open the gate.
+pub fn check_keeps_objector<'a>(
+    name: &str,
+    from: GamedayRole,
+    to: Option<GamedayRole>,
+    mut objections: impl Iterator<Item = (&'a str, i32, &'a str)>,
+) -> Result<(), Refusal> {
+    if !from.is_required_signer() || to.is_some_and(|r| r.is_required_signer()) {
+        return Ok(());
+    }
+    match objections.next() {
+        None => Ok(()),
+        Some((title, revision, reason)) => refuse(format!(
+            "{name} objects to revision {revision} of the scenario \"{title}\" ({reason}); that objection stands \
+             while they sign. Settle it first: revise the scenario, or {name} approves it."
+        )),
+    }
+}
+
 /// Once scheduled, a game day keeps a start time: its calendar entries need one.
 pub fn check_keeps_start(
     status: GamedayStatus,

@@ -336,6 +336,29 @@ pub async fn team_role(conn: &mut PgConnection, team_id: Uuid, user_id: Uuid) ->
     .await
 }
 
+/// The person's role in the game day's team, its row locked for share until the transaction
+/// ends: a lead's role change (which locks the team's member rows for update) waits, and is
+/// waited for.
+#[tracing::instrument(skip(conn))]
+pub async fn lock_team_role(
+    conn: &mut PgConnection,
+    gameday_id: Uuid,
+    user_id: Uuid,
+) -> sqlx::Result<Option<TeamRole>> {
+    sqlx::query_scalar!(
+        r#"
+        select m.role as "role: TeamRole"
+        from team_members m join gamedays g on g.team_id = m.team_id
+        where g.id = $1 and m.user_id = $2
+        for share of m
+        "#,
+        gameday_id,
+        user_id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
 /// Someone's place on the team's game days that are not over yet.
 #[derive(Debug, Clone)]
 pub struct OpenParticipation {

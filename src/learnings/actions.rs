@@ -9,7 +9,7 @@ use super::{ActionStatus, NewAction, NewLearning, Record, check_can_record, stor
 use crate::accounts::User;
 use crate::audit::{AuditKind, NewEntry, store as audit};
 use crate::error::{AppError, AppResult};
-use crate::gamedays::actions::begin;
+use crate::gamedays::actions::begin_as_member;
 use crate::retros::store as retro_store;
 use crate::scenarios::store as scenario_store;
 use crate::teams::Membership;
@@ -17,8 +17,9 @@ use crate::teams::Membership;
 /// Records a learning of a completed game day (the retrospective's row is locked, so a
 /// publication cannot slip in between the check and the write).
 pub async fn add_learning(db: &PgPool, gameday_id: Uuid, actor: &User, learning: &NewLearning) -> AppResult<Uuid> {
-    let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
+    let (mut tx, gameday, role, team_role) = begin_as_member(db, gameday_id, actor).await?;
     let retro = retro_store::lock(&mut tx, gameday_id).await?;
+    crate::retros::check_writer(team_role)?;
     check_can_record(Record::Learning, gameday.status, role, retro.status)?;
     if let Some(scenario) = learning.scenario {
         scenario_store::scenario(&mut *tx, gameday_id, scenario)
@@ -32,8 +33,9 @@ pub async fn add_learning(db: &PgPool, gameday_id: Uuid, actor: &User, learning:
 
 /// Assigns a follow-up action of a completed game day.
 pub async fn add_action(db: &PgPool, gameday_id: Uuid, actor: &User, action: &NewAction) -> AppResult<Uuid> {
-    let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
+    let (mut tx, gameday, role, team_role) = begin_as_member(db, gameday_id, actor).await?;
     let retro = retro_store::lock(&mut tx, gameday_id).await?;
+    crate::retros::check_writer(team_role)?;
     check_can_record(Record::Action, gameday.status, role, retro.status)?;
     let id = store::create_action(&mut tx, gameday.team_id, gameday_id, actor.id, action).await?;
     tx.commit().await?;

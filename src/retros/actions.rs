@@ -8,7 +8,7 @@ use super::{RetroForm, RetroStatus, store};
 use crate::accounts::User;
 use crate::error::{AppError, AppResult};
 use crate::events;
-use crate::gamedays::actions::begin;
+use crate::gamedays::actions::begin_as_member;
 use crate::scenarios::store as scenario_store;
 use crate::timeline::{EventKind, NewEvent};
 
@@ -32,8 +32,9 @@ async fn save_in(tx: &mut PgConnection, gameday_id: Uuid, text: &RetroText<'_>) 
 
 /// Saves the text and each scenario's observed impact.
 pub async fn save(db: &PgPool, gameday_id: Uuid, actor: &User, text: &RetroText<'_>) -> AppResult<()> {
-    let (mut tx, _gameday, role) = begin(db, gameday_id, actor).await?;
+    let (mut tx, _gameday, role, team_role) = begin_as_member(db, gameday_id, actor).await?;
     let retro = store::lock(&mut tx, gameday_id).await?;
+    super::check_writer(team_role)?;
     super::edit(retro.status, role)?;
     save_in(&mut tx, gameday_id, text).await?;
     tx.commit().await?;
@@ -50,8 +51,9 @@ pub async fn transition(
     to: RetroStatus,
     text: Option<&RetroText<'_>>,
 ) -> AppResult<()> {
-    let (mut tx, _gameday, role) = begin(db, gameday_id, actor).await?;
+    let (mut tx, _gameday, role, team_role) = begin_as_member(db, gameday_id, actor).await?;
     let retro = store::lock(&mut tx, gameday_id).await?;
+    super::check_writer(team_role)?;
     if let Some(text) = text {
         super::edit(retro.status, role)?;
         save_in(&mut tx, gameday_id, text).await?;
@@ -86,10 +88,11 @@ pub enum NoteKind {
 
 /// Adds a comment (in review, or by a reader once published) or a dated addendum.
 pub async fn add_note(db: &PgPool, gameday_id: Uuid, actor: &User, kind: NoteKind, body: &str) -> AppResult<()> {
-    let (mut tx, _gameday, role) = begin(db, gameday_id, actor).await?;
+    let (mut tx, _gameday, role, team_role) = begin_as_member(db, gameday_id, actor).await?;
     let retro = store::lock(&mut tx, gameday_id).await?;
     let kind = match kind {
         NoteKind::Addendum => {
+            super::check_writer(team_role)?;
             super::addendum(retro.status, role)?;
             "addendum"
         }

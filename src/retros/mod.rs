@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::form::FieldErrors;
 use crate::gamedays::{GamedayRole, GamedayStatus, Refusal, multiline};
+use crate::teams::TeamRole;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
 #[sqlx(type_name = "retro_status", rename_all = "snake_case")]
@@ -96,6 +97,18 @@ pub fn addendum(status: RetroStatus, role: Option<GamedayRole>) -> Result<(), Re
     }
     if status != RetroStatus::Published {
         return refuse("Edit the retrospective itself until it is published.");
+    }
+    Ok(())
+}
+
+/// Writing the retrospective (its text, review, publication, addenda) and its learnings and
+/// actions is for the team's leads and members: someone since made a team viewer keeps no
+/// facilitator powers on the game days they ran.
+pub fn check_writer(team_role: TeamRole) -> Result<(), crate::error::AppError> {
+    if team_role == TeamRole::Viewer {
+        return Err(crate::error::AppError::Forbidden(
+            "Team viewers read retrospectives; a lead or member writes them and records learnings and actions.".into(),
+        ));
     }
     Ok(())
 }

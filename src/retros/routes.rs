@@ -19,7 +19,7 @@ use super::views::{ScenarioStory, stories};
 use super::{RetroForm, RetroStatus};
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
-use crate::gamedays::{GamedayRole, Refusal, multiline};
+use crate::gamedays::{Refusal, multiline};
 use crate::learnings::store::{self as learning_store, ActionItem, Learning};
 use crate::learnings::{self, ActionForm, LearningForm, Record, check_can_record};
 use crate::scenarios::Signoffs;
@@ -125,16 +125,25 @@ struct RetroPage {
 }
 
 impl RetroPage {
+    /// Whether the viewer writes in this team (not a team viewer): see [`super::check_writer`].
+    fn writes(&self) -> bool {
+        super::check_writer(self.ctx.membership.role).is_ok()
+    }
+
     fn can_edit(&self) -> bool {
-        super::edit(self.retro.status, self.ctx.role).is_ok()
+        self.writes() && super::edit(self.retro.status, self.ctx.role).is_ok()
     }
 
     fn can_submit(&self) -> bool {
-        super::submit(self.retro.status, self.ctx.role).is_ok()
+        self.writes() && super::submit(self.retro.status, self.ctx.role).is_ok()
     }
 
     fn can_publish(&self) -> bool {
-        super::publish(self.retro.status, self.ctx.role).is_ok()
+        self.writes() && super::publish(self.retro.status, self.ctx.role).is_ok()
+    }
+
+    fn can_add_addendum(&self) -> bool {
+        self.writes() && super::addendum(self.retro.status, self.ctx.role).is_ok()
     }
 
     /// Whether the viewer may comment now, or why not.
@@ -146,13 +155,9 @@ impl RetroPage {
         self.comment_rule().is_ok()
     }
 
-    fn is_facilitator(&self) -> bool {
-        self.ctx.role == Some(GamedayRole::Facilitator)
-    }
-
     /// Whether the viewer may add a learning or an action now (not once it is published).
     fn can_record(&self, what: Record) -> bool {
-        check_can_record(what, self.ctx.gameday.status, self.ctx.role, self.retro.status).is_ok()
+        self.writes() && check_can_record(what, self.ctx.gameday.status, self.ctx.role, self.retro.status).is_ok()
     }
 
     fn read_by_me(&self) -> bool {
@@ -379,6 +384,7 @@ async fn mark_read(
 
 /// Refuses early (before the form is read) what the retrospective does not accept now.
 async fn check_record(state: &AppState, ctx: &GamedayCtx, what: Record) -> AppResult<()> {
+    super::check_writer(ctx.membership.role)?;
     let retro = store::get_or_create(&state.db, ctx.gameday.id).await?;
     check_can_record(what, ctx.gameday.status, ctx.role, retro.status)
 }

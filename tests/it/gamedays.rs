@@ -866,3 +866,59 @@ async fn after_a_halt_the_conclusion_form_does_not_suggest_that_the_hypothesis_h
     let page = day.page(&day.ana, &rolled).await;
     assert!(page.contains(r#"value="held" required checked>"#), "held is suggested after a roll-back");
 }
+
+#[sqlx::test]
+async fn a_signer_with_a_standing_objection_is_not_made_an_observer_or_removed(db: PgPool) {
+    let day = Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    for client in [&day.ana, &day.bo] {
+        assert_eq!(day.sign(client, &scenario, "approve", "").await.status(), StatusCode::SEE_OTHER);
+    }
+    let response = day.sign(&day.li, &scenario, "object", "The replica is not caught up").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    day.start().await;
+    let li_id = day.id_of("li@example.com").await;
+    let role = format!("{}/participants/{li_id}/role", day.url);
+    let remove = format!("{}/participants/{li_id}/remove", day.url);
+
+    // Turning the objector into an observer, or removing them, would open the gate: refused.
+    let response = day.app.post_as(&day.ana, &role, &[("role", "observer")]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("Li objects to revision 1 of the scenario")
+            && page.contains("Stop the primary")
+            && page.contains("The replica is not caught up"),
+        "the page says which objection stands"
+    );
+    let response = day.app.post_as(&day.ana, &remove, &[]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains("Li objects to revision 1 of the scenario"));
+    let li_role: String = sqlx::query_scalar(
+        "select role::text from gameday_participants where gameday_id = $1 and user_id = $2::text::uuid",
+    )
+    .bind(day.id)
+    .bind(&li_id)
+    .fetch_one(&day.app.db)
+    .await
+    .unwrap();
+    assert_eq!(li_role, "participant");
+    assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::CONFLICT, "still gated");
+
+    // From signer to signer is no way around the objection, and goes on the timeline.
+    assert_eq!(day.app.post_as(&day.ana, &role, &[("role", "facilitator")]).await.status(), StatusCode::SEE_OTHER);
+    // Once Li approves, nothing stands and Li may observe.
+    assert_eq!(day.sign(&day.li, &scenario, "approve", "").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.app.post_as(&day.ana, &role, &[("role", "observer")]).await.status(), StatusCode::SEE_OTHER);
+    let changes: Vec<(serde_json::Value, String)> = sqlx::query_as(
+        "select data, body from timeline_events where gameday_id = $1 and kind = 'participant_role_changed' order by seq",
+    )
+    .bind(day.id)
+    .fetch_all(&day.app.db)
+    .await
+    .unwrap();
+    let roles: Vec<&str> = changes.iter().map(|(data, _)| data["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["facilitator", "observer"], "every role change is on the timeline");
+    assert!(changes.iter().all(|(data, _)| data["user_id"].as_str() == Some(li_id.as_str())));
+    assert_eq!(changes[1].1, "Ana made Li observer.");
+}

@@ -463,3 +463,51 @@ async fn a_published_retrospective_offers_no_learning_or_action_form_and_keeps_a
     assert!(page.contains("add a dated addendum instead"), "the page says why");
     assert!(page.contains("<h1>Retrospective</h1>"), "the retrospective page again, not a bare error page");
 }
+
+#[sqlx::test]
+async fn a_facilitator_made_a_team_viewer_no_longer_writes_the_retrospective_or_its_actions(db: PgPool) {
+    let (day, _) = completed(db).await;
+    let retro = format!("{}/retrospective", day.url);
+    let summary = [("summary", "Failover took 40 s."), ("went_well", ""), ("surprised_us", "")];
+    assert_eq!(day.app.post_as(&day.ana, &format!("{retro}/submit"), &summary).await.status(), StatusCode::SEE_OTHER);
+    // Li becomes a lead, and Ana, the game day's facilitator, steps down to team viewer.
+    let (li, ana) = (day.id_of("li@example.com").await, day.id_of("ana@example.com").await);
+    let members = format!("/teams/{}/members", day.slug);
+    let response = day.app.post_as(&day.ana, &format!("{members}/{li}/role"), &[("role", "lead")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let response = day.app.post_as(&day.li, &format!("{members}/{ana}/role"), &[("role", "viewer")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    let page = day.page(&day.ana, &retro).await;
+    assert!(!page.contains(">Save</button>"), "no retrospective form for a viewer");
+    assert!(!page.contains("/retrospective/publish\""), "no publish button for a viewer");
+    assert!(!page.contains("Add learning") && !page.contains("Add action"), "no learning or action form");
+    let rewrite = [("summary", "Rewritten by a viewer"), ("went_well", ""), ("surprised_us", "")];
+    assert_eq!(day.app.post_as(&day.ana, &retro, &rewrite).await.status(), StatusCode::FORBIDDEN, "save");
+    assert_eq!(
+        day.app.post_as(&day.ana, &format!("{retro}/publish"), &rewrite).await.status(),
+        StatusCode::FORBIDDEN,
+        "publish"
+    );
+    let action = [("title", "Route the alert"), ("owner", li.as_str()), ("due_on", ""), ("link", "")];
+    let response = day.app.post_as(&day.ana, &format!("{}/actions", day.url), &action).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "add an action");
+    let learning = [("statement", "Viewers read"), ("tags", "")];
+    let response = day.app.post_as(&day.ana, &format!("{}/learnings", day.url), &learning).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "add a learning");
+    let (status, text): (String, String) =
+        sqlx::query_as("select status::text, summary from retrospectives where gameday_id = $1")
+            .bind(day.id)
+            .fetch_one(&day.app.db)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), text.as_str()), ("in_review", "Failover took 40 s."));
+    let counts: (i64, i64) = sqlx::query_as(
+        "select (select count(*) from action_items where gameday_id = $1), (select count(*) from learnings where gameday_id = $1)",
+    )
+    .bind(day.id)
+    .fetch_one(&day.app.db)
+    .await
+    .unwrap();
+    assert_eq!(counts, (0, 0));
+}

@@ -133,3 +133,38 @@ pub async fn awaiting_signoff(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<Aw
     .fetch_all(db)
     .await
 }
+
+/// An objection a signer has standing on the current revision of a scenario not yet concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandingObjection {
+    pub title: String,
+    pub revision: i32,
+    pub reason: String,
+}
+
+/// The objections `user_id` has standing on the current revisions of the game day's scenarios
+/// that are not concluded, with those scenarios' rows locked (after the game day's lock, as
+/// signing takes them) so none is concluded or revised while a role change counts them.
+#[tracing::instrument(skip(conn))]
+pub async fn standing_objections(
+    conn: &mut PgConnection,
+    gameday_id: Uuid,
+    user_id: Uuid,
+) -> sqlx::Result<Vec<StandingObjection>> {
+    sqlx::query_as!(
+        StandingObjection,
+        r#"
+        select r.title, s.current_revision as revision, coalesce(o.reason, '') as "reason!"
+        from scenarios s
+        join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
+        join signoffs o on o.scenario_id = s.id and o.revision = s.current_revision
+        where s.gameday_id = $1 and o.user_id = $2 and o.decision = 'object' and s.state <> 'concluded'
+        order by s.position
+        for share of s
+        "#,
+        gameday_id,
+        user_id
+    )
+    .fetch_all(conn)
+    .await
+}
