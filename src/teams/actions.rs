@@ -8,7 +8,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::store::{self, Invite, SlugError};
-use super::{INVITE_VALIDITY, Team, TeamRole, check_invite_usable, check_removal, check_role_change, new_invite_token};
+use super::{
+    INVITE_VALIDITY, Team, TeamRole, check_invite_usable, check_inviter_still_lead, check_removal, check_role_change,
+    new_invite_token,
+};
 use crate::accounts::User;
 use crate::audit::{AuditKind, NewEntry, store as audit};
 use crate::error::{AppError, AppResult};
@@ -127,6 +130,8 @@ pub async fn accept_invite(db: &PgPool, token_hash: &[u8], user: &User) -> AppRe
     let mut tx = db.begin().await?;
     let invite = store::invite_by_token(&mut tx, token_hash).await?.ok_or(AppError::NotFound)?;
     check_invite_usable(invite.used, invite.revoked, invite.expires_at, OffsetDateTime::now_utc())?;
+    // Under the lock of the creator's member row: a demotion or removal waits, or has happened.
+    check_inviter_still_lead(store::lock_invite_creator_role(&mut tx, invite.id).await?)?;
     let joined = store::add_member(&mut tx, invite.team.id, user.id, invite.role).await?;
     if joined {
         store::mark_invite_used(&mut tx, invite.id, user.id).await?;

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use tower_sessions::Session;
 
 use super::store::{self, Invite};
-use super::{NEW_INVITE_KEY, NewInvite, TeamRole, check_invite_usable, hash_invite_token};
+use super::{NEW_INVITE_KEY, NewInvite, TeamRole, check_invite_usable, check_inviter_still_lead, hash_invite_token};
 use crate::error::{AppError, AppResult};
 use crate::ids::InviteId;
 use crate::state::AppState;
@@ -85,8 +85,9 @@ async fn show(
 ) -> AppResult<Response> {
     let mut conn = state.db.acquire().await?;
     let invite = store::invite_by_token(&mut conn, &hash_invite_token(&token)).await?.ok_or(AppError::NotFound)?;
-    drop(conn);
     usable(&invite)?;
+    check_inviter_still_lead(store::lock_invite_creator_role(&mut conn, invite.id).await?)?;
+    drop(conn);
     let next_query = serde_urlencoded::to_string([("next", format!("/invites/{token}"))]).unwrap_or_default();
     render(&InvitePage { layout, invite, token, signed_in: auth.user.is_some(), next_query })
 }

@@ -144,6 +144,19 @@ pub fn derive_slug(name: &str) -> String {
 }
 
 /// Why a change to the members was refused.
+/// Why an invite whose creator is no longer a lead of the team cannot be used.
+pub const INVITER_NOT_LEAD: &str =
+    "This invite was made by someone who can no longer invite people to the team. Ask a team lead for a new link.";
+
+/// Whether an invite made by someone whose team role is now `creator_role` (None: they left)
+/// can still be used: it dies with its creator's right to make it.
+pub fn check_inviter_still_lead(creator_role: Option<TeamRole>) -> Result<(), crate::error::AppError> {
+    match creator_role {
+        Some(role) if role.is_lead() => Ok(()),
+        _ => Err(crate::error::AppError::Gone(INVITER_NOT_LEAD.into())),
+    }
+}
+
 pub const LAST_LEAD: &str = "A team always keeps one lead. Make another member a lead first.";
 
 /// Whether `target` may change from `current` to `new` when the team has `leads` leads.

@@ -220,6 +220,8 @@ pub async fn pending_invites(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Pen
         select i.id, i.role as "role: TeamRole", u.display_name as created_by, i.expires_at
         from team_invites i join users u on u.id = i.created_by
         where i.team_id = $1 and i.used_at is null and i.revoked_at is null and i.expires_at > now()
+          and exists (select 1 from team_members m
+                      where m.team_id = i.team_id and m.user_id = i.created_by and m.role = 'lead')
         order by i.created_at desc
         "#,
         team_id
@@ -279,6 +281,20 @@ pub async fn invite_by_token(conn: &mut PgConnection, token_hash: &[u8]) -> sqlx
         used: r.used,
         revoked: r.revoked,
     }))
+}
+
+/// The current team role of the invite's creator (None once they left), their member row
+/// locked against a role change or removal until the transaction ends.
+#[tracing::instrument(skip(conn))]
+pub async fn lock_invite_creator_role(conn: &mut PgConnection, invite_id: Uuid) -> sqlx::Result<Option<TeamRole>> {
+    sqlx::query_scalar!(
+        r#"select m.role as "role: TeamRole" from team_members m
+           join team_invites i on i.team_id = m.team_id and i.created_by = m.user_id
+           where i.id = $1 for share of m"#,
+        invite_id
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 #[tracing::instrument(skip(conn))]

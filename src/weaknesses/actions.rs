@@ -97,17 +97,26 @@ pub async fn add(db: &PgPool, membership: &Membership, actor: &User, weakness: N
     Ok(id)
 }
 
-/// Marks a weakness open or mitigated; not while a scenario linked to it is in flight.
+/// Marks a weakness open or mitigated; not while a scenario linked to it is in flight. Marking
+/// it mitigated lifts the open-weakness gate of the scenarios linked to it, so it needs a reason;
+/// who did it and why go to the team's audit log and to the timeline of every game day with a
+/// linked scenario not concluded yet.
 pub async fn set_status(
     db: &PgPool,
     membership: &Membership,
     actor: &User,
     weakness: Uuid,
     status: WeaknessStatus,
+    reason: &str,
 ) -> AppResult<()> {
     super::check_can_keep(membership.role)?;
+    if status == WeaknessStatus::Mitigated && reason.is_empty() {
+        return Err(AppError::invalid("reason", "Say how the weakness was mitigated."));
+    }
     let team_id = membership.team.id;
     let mut tx = db.begin().await?;
+    // The game days first, then the weakness: the order a scenario's announce takes them.
+    let gamedays = store::lock_gamedays_linked_to(&mut tx, team_id, weakness).await?;
     let (title, before) = store::lock_weakness(&mut tx, team_id, weakness).await?.ok_or(AppError::NotFound)?;
     // The weakness is the team's (it is locked): the update refuses only while a linked scenario is in flight.
     if !store::set_weakness_status(&mut tx, team_id, weakness, status).await? {
@@ -117,13 +126,32 @@ pub async fn set_status(
         ));
     }
     if before != status {
+        let because = if reason.is_empty() { String::new() } else { format!(" because: {reason}") };
         let body = match status {
-            WeaknessStatus::Mitigated => format!("{} marked the weakness \"{title}\" mitigated.", actor.display_name),
-            WeaknessStatus::Open => format!("{} reopened the weakness \"{title}\".", actor.display_name),
+            WeaknessStatus::Mitigated => {
+                format!("{} marked the weakness \"{title}\" mitigated{because}.", actor.display_name)
+            }
+            WeaknessStatus::Open => format!("{} reopened the weakness \"{title}\"{because}.", actor.display_name),
         };
-        let detail = serde_json::json!({ "weakness": weakness, "from": before.as_str(), "to": status.as_str() });
-        audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::WeaknessStatusChanged, body).detail(detail))
-            .await?;
+        let detail = serde_json::json!({
+            "weakness": weakness, "from": before.as_str(), "to": status.as_str(), "reason": reason, "by": actor.id,
+        });
+        audit::record(
+            &mut tx,
+            NewEntry::new(team_id, actor.id, AuditKind::WeaknessStatusChanged, body.clone()).detail(detail),
+        )
+        .await?;
+        for (gameday_id, scenario_id, scenario_title) in store::open_scenarios_linked_to(&mut tx, weakness).await? {
+            if !gamedays.contains(&gameday_id) {
+                continue;
+            }
+            let body = format!("{body} \"{scenario_title}\" is linked to it.");
+            let data =
+                serde_json::json!({ "weakness": weakness, "weakness_status": status.as_str(), "reason": reason });
+            let event =
+                NewEvent::new(gameday_id, actor.id, EventKind::ScenarioRevised, body).scenario(scenario_id).data(data);
+            events::record(&mut tx, event).await?;
+        }
     }
     tx.commit().await?;
     Ok(())

@@ -45,9 +45,27 @@ struct WeaknessesPage {
     weaknesses: Vec<Weakness>,
     form: WeaknessForm,
     errors: FieldErrors,
+    /// A status change refused for its input: the weakness it was for, and what was typed.
+    status_form: Option<(Uuid, StatusForm)>,
 }
 
 impl WeaknessesPage {
+    /// The status-change error to show beside the weakness `id`'s reason field, if any.
+    fn reason_error(&self, id: &Uuid) -> Option<&str> {
+        match &self.status_form {
+            Some((w, _)) if w == id => self.errors.get("reason"),
+            _ => None,
+        }
+    }
+
+    /// The reason typed for the weakness `id` when the change was refused (kept for the retry).
+    fn reason_input(&self, id: &Uuid) -> &str {
+        match &self.status_form {
+            Some((w, form)) if w == id => &form.reason,
+            _ => "",
+        }
+    }
+
     /// Whether the viewer keeps the register (adds and updates weaknesses).
     fn can_keep(&self) -> bool {
         super::check_can_keep(self.membership.role).is_ok()
@@ -66,6 +84,7 @@ async fn weaknesses_page(
         weaknesses,
         form: WeaknessForm::default(),
         errors: FieldErrors::new(),
+        status_form: None,
     })
 }
 
@@ -89,7 +108,7 @@ async fn add_weakness(
     let description = errors.check("description", multiline(&form.description, "The description", 0, 4000));
     let (Some(title), Some(description)) = (title, description) else {
         let weaknesses = store::weaknesses(&state.db, membership.team.id).await?;
-        let page = WeaknessesPage { layout, membership, weaknesses, form, errors };
+        let page = WeaknessesPage { layout, membership, weaknesses, form, errors, status_form: None };
         return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
     let weakness = NewWeakness { title: &title, description: &description, found_in: None };
@@ -102,6 +121,8 @@ async fn add_weakness(
 #[serde(default)]
 pub struct StatusForm {
     status: String,
+    /// Why the status changes (required when marking it mitigated).
+    reason: String,
 }
 
 /// The weakness a change is about (`/teams/{slug}/weaknesses/{wid}/…`).
@@ -124,6 +145,7 @@ struct ScenarioPath {
 
 async fn set_status(
     State(state): State<AppState>,
+    layout: Layout,
     session: Session,
     TeamCtx { user, membership }: TeamCtx,
     Path(WeaknessPath { wid }): Path<WeaknessPath>,
@@ -134,7 +156,23 @@ async fn set_status(
         "mitigated" => WeaknessStatus::Mitigated,
         _ => return Err(AppError::invalid("status", "Choose open or mitigated.")),
     };
-    actions::set_status(&state.db, &membership, &user, wid.0, status).await?;
+    let changed = match bounded_text(&form.reason, "The reason", 0, 500) {
+        Ok(reason) => actions::set_status(&state.db, &membership, &user, wid.0, status, &reason).await,
+        Err(message) => Err(AppError::invalid("reason", message)),
+    };
+    match changed {
+        Ok(()) => {}
+        Err(AppError::Validation { field, message }) => {
+            let weaknesses = store::weaknesses(&state.db, membership.team.id).await?;
+            let mut errors = FieldErrors::new();
+            errors.add(field, message);
+            let status_form = Some((wid.0, form));
+            let page =
+                WeaknessesPage { layout, membership, weaknesses, form: WeaknessForm::default(), errors, status_form };
+            return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
+        Err(other) => return Err(other),
+    }
     flash(&session, FlashKind::Success, format!("Marked {}.", status.as_str())).await?;
     Ok(see_other(&format!("/teams/{}/weaknesses", membership.team.slug)))
 }

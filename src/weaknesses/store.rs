@@ -52,6 +52,44 @@ pub async fn create_weakness(
     Ok(id)
 }
 
+/// The game days with a scenario linked to the weakness that is not concluded yet, their rows
+/// locked (in id order, before the weakness: the order a scenario's transitions take them) so
+/// a change to the weakness can be recorded on their timelines.
+#[tracing::instrument(skip(conn))]
+pub async fn lock_gamedays_linked_to(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    weakness: Uuid,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar!(
+        r#"select g.id from gamedays g
+           where g.team_id = $1
+             and exists (select 1 from scenarios s where s.gameday_id = g.id and s.weakness_id = $2 and s.state <> 'concluded')
+           order by g.id for update of g"#,
+        team_id,
+        weakness
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// A scenario linked to a weakness that is not concluded yet: (game day, scenario, title).
+#[tracing::instrument(skip(conn))]
+pub async fn open_scenarios_linked_to(
+    conn: &mut PgConnection,
+    weakness: Uuid,
+) -> sqlx::Result<Vec<(Uuid, Uuid, String)>> {
+    let rows = sqlx::query!(
+        r#"select s.gameday_id, s.id, r.title from scenarios s
+           join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
+           where s.weakness_id = $1 and s.state <> 'concluded' order by s.gameday_id, s.position"#,
+        weakness
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.gameday_id, r.id, r.title)).collect())
+}
+
 /// The team's weakness as a change to its status needs it: (title, status), its row locked
 /// until the transaction ends.
 #[tracing::instrument(skip(conn))]

@@ -139,7 +139,7 @@ async fn register_incident_and_action_changes_are_recorded(db: PgPool) {
     let form = [("title", "Replica lag goes unnoticed"), ("description", "No alert on lag.")];
     assert_eq!(day.app.post_as(&day.li, &weaknesses, &form).await.status(), StatusCode::SEE_OTHER);
     let weakness: uuid::Uuid = sqlx::query_scalar("select id from weaknesses").fetch_one(&day.app.db).await.unwrap();
-    let mitigated = [("status", "mitigated")];
+    let mitigated = [("status", "mitigated"), ("reason", "lag alert added")];
     let status = format!("{weaknesses}/{weakness}/status");
     assert_eq!(day.app.post_as(&day.li, &status, &mitigated).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(day.app.post_as(&day.ana, &status, &[("status", "open")]).await.status(), StatusCode::SEE_OTHER);
@@ -166,7 +166,7 @@ async fn register_incident_and_action_changes_are_recorded(db: PgPool) {
             (
                 "weakness_status_changed",
                 "li@example.com",
-                "Li marked the weakness \"Replica lag goes unnoticed\" mitigated."
+                "Li marked the weakness \"Replica lag goes unnoticed\" mitigated because: lag alert added."
             ),
             ("weakness_status_changed", "ana@example.com", "Ana reopened the weakness \"Replica lag goes unnoticed\"."),
             ("incident_added", "li@example.com", "Li recorded the incident \"Checkout outage\" of 2026-03-04."),

@@ -1,7 +1,9 @@
 use reqwest::StatusCode;
 use sqlx::PgPool;
 
-use crate::helpers::{location, new_client, spawn_app, user_id};
+use reqwest::Client;
+
+use crate::helpers::{TestApp, location, new_client, spawn_app, user_id};
 
 #[sqlx::test]
 async fn a_new_team_has_its_creator_as_lead_and_a_derived_slug(db: PgPool) {
@@ -142,6 +144,61 @@ async fn an_invite_adds_the_person_with_its_role_once(db: PgPool) {
     assert!(response.text().await.unwrap().contains("already been used"));
     assert_eq!(app.get_as(&bo, &format!("/teams/{slug}")).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.get_as(&bo, &invite).await.status(), StatusCode::GONE);
+}
+
+/// Ana leads Platform with Li, a second lead, who has made a member invite: (ana, li, slug, Li's invite, its id).
+async fn team_with_an_invite_from_a_second_lead(app: &TestApp) -> (Client, Client, String, String, uuid::Uuid) {
+    let ana = app.user("ana@example.com", "Ana").await;
+    let slug = app.team(&ana, "Platform").await;
+    let li = app.user("li@example.com", "Li").await;
+    let to_lead = app.invite(&ana, &slug, "lead").await;
+    assert_eq!(app.post_as(&li, &format!("{to_lead}/accept"), &[]).await.status(), StatusCode::SEE_OTHER);
+    let invite = app.invite(&li, &slug, "member").await;
+    let id = sqlx::query_scalar(
+        "select i.id from team_invites i join users u on u.id = i.created_by where u.display_name = 'Li'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    (ana, li, slug, invite, id)
+}
+
+#[sqlx::test]
+async fn an_invite_dies_when_its_creator_is_no_longer_a_lead(db: PgPool) {
+    let app = spawn_app(db).await;
+    let (ana, _li, slug, invite, invite_id) = team_with_an_invite_from_a_second_lead(&app).await;
+    let li_id = user_id(&app.db, "li@example.com").await;
+    let team_page = app.get_as(&ana, &format!("/teams/{slug}")).await.text().await.unwrap();
+    assert!(team_page.contains(&format!("/invites/{invite_id}/revoke")), "listed while Li leads");
+    let demote = app.post_as(&ana, &format!("/teams/{slug}/members/{li_id}/role"), &[("role", "member")]).await;
+    assert_eq!(demote.status(), StatusCode::SEE_OTHER);
+
+    let bo = app.user("bo@example.com", "Bo").await;
+    let response = app.post_as(&bo, &format!("{invite}/accept"), &[]).await;
+
+    assert_eq!(response.status(), StatusCode::GONE);
+    assert!(response.text().await.unwrap().contains(
+        "This invite was made by someone who can no longer invite people to the team. Ask a team lead for a new link."
+    ));
+    assert_eq!(app.get_as(&bo, &format!("/teams/{slug}")).await.status(), StatusCode::NOT_FOUND, "Bo did not join");
+    assert_eq!(app.get_as(&bo, &invite).await.status(), StatusCode::GONE, "the link page says so too");
+    let team_page = app.get_as(&ana, &format!("/teams/{slug}")).await.text().await.unwrap();
+    assert!(!team_page.contains(&format!("/invites/{invite_id}/revoke")), "a dead invite is not listed as pending");
+}
+
+#[sqlx::test]
+async fn an_invite_dies_when_its_creator_leaves_the_team(db: PgPool) {
+    let app = spawn_app(db).await;
+    let (_ana, li, slug, invite, _) = team_with_an_invite_from_a_second_lead(&app).await;
+    let li_id = user_id(&app.db, "li@example.com").await;
+    let leave = app.post_as(&li, &format!("/teams/{slug}/members/{li_id}/remove"), &[]).await;
+    assert_eq!(leave.status(), StatusCode::SEE_OTHER);
+
+    let bo = app.user("bo@example.com", "Bo").await;
+    let response = app.post_as(&bo, &format!("{invite}/accept"), &[]).await;
+
+    assert_eq!(response.status(), StatusCode::GONE);
+    assert_eq!(app.get_as(&bo, &format!("/teams/{slug}")).await.status(), StatusCode::NOT_FOUND, "Bo did not join");
 }
 
 #[sqlx::test]

@@ -143,7 +143,9 @@ async fn injecting_into_an_open_weakness_needs_a_recorded_reason(db: PgPool) {
     assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
     // Nor can the weakness be marked mitigated while the fault is in flight.
     let status = format!("{weaknesses}/{weakness}/status");
-    assert_eq!(day.app.post_as(&day.ana, &status, &[("status", "mitigated")]).await.status(), StatusCode::CONFLICT);
+    let response = day.app.post_as(&day.ana, &status, &[("status", "mitigated"), ("reason", "fixed, honest")]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains("A scenario linked to this weakness is announced or injected"));
 
     let response = day.run(&day.ana, &scenario, "inject", &[]).await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
@@ -167,7 +169,8 @@ async fn injecting_into_an_open_weakness_needs_a_recorded_reason(db: PgPool) {
     let page = day.page(&day.vi, &weaknesses).await;
     assert!(page.contains("Stop the primary: hypothesis refuted") && page.contains("lag reached 30 s unnoticed"));
     // Mitigated, a weakness no longer asks for a reason.
-    assert_eq!(day.app.post_as(&day.li, &status, &[("status", "mitigated")]).await.status(), StatusCode::SEE_OTHER);
+    let mitigated = [("status", "mitigated"), ("reason", "lag alert added")];
+    assert_eq!(day.app.post_as(&day.li, &status, &mitigated).await.status(), StatusCode::SEE_OTHER);
     let second = scenario_with(&day, "Stop the primary again", "tiny").await;
     let linked =
         day.app.post_as(&day.ana, &format!("{second}/weakness"), &[("weakness", weakness.to_string().as_str())]).await;
@@ -175,6 +178,71 @@ async fn injecting_into_an_open_weakness_needs_a_recorded_reason(db: PgPool) {
     day.all_approve(&second).await;
     assert_eq!(day.run(&day.ana, &second, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(day.run(&day.ana, &second, "inject", &[]).await.status(), StatusCode::SEE_OTHER);
+}
+
+#[sqlx::test]
+async fn marking_a_linked_weakness_mitigated_needs_a_reason_and_goes_on_the_timeline(db: PgPool) {
+    let day = Day::new(db).await;
+    let weaknesses = format!("/teams/{}/weaknesses", day.slug);
+    let form = [("title", "Replica lag is not alerted"), ("description", "")];
+    assert_eq!(day.app.post_as(&day.ana, &weaknesses, &form).await.status(), StatusCode::SEE_OTHER);
+    let weakness: uuid::Uuid = sqlx::query_scalar("select id from weaknesses").fetch_one(&day.app.db).await.unwrap();
+    let scenario = scenario_with(&day, "Stop the primary", "tiny").await;
+    let linked = [("weakness", weakness.to_string())];
+    let linked = [("weakness", linked[0].1.as_str())];
+    assert_eq!(
+        day.app.post_as(&day.ana, &format!("{scenario}/weakness"), &linked).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let status = format!("{weaknesses}/{weakness}/status");
+
+    // Without a reason: refused beside the reason field, nothing changed.
+    let response = day.app.post_as(&day.li, &status, &[("status", "mitigated"), ("reason", "  ")]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    assert!(page.contains(&format!(r#"id="reason-{weakness}-error""#)), "the message sits beside the reason field");
+    let still: String = sqlx::query_scalar("select status::text from weaknesses").fetch_one(&day.app.db).await.unwrap();
+    assert_eq!(still, "open");
+
+    // With one: changed, and the game day's timeline says who and why.
+    let response = day.app.post_as(&day.li, &status, &[("status", "mitigated"), ("reason", "lag alert added")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let body = last_body(&day, "scenario_revised").await;
+    assert!(
+        body.contains("Li marked the weakness \"Replica lag is not alerted\" mitigated because: lag alert added."),
+        "{body}"
+    );
+    let (actor, reason): (String, String) = sqlx::query_as(
+        "select u.display_name, e.data->>'reason' from timeline_events e join users u on u.id = e.actor
+         where e.gameday_id = $1 order by e.seq desc limit 1",
+    )
+    .bind(day.id)
+    .fetch_one(&day.app.db)
+    .await
+    .unwrap();
+    assert_eq!((actor.as_str(), reason.as_str()), ("Li", "lag alert added"));
+}
+
+#[sqlx::test]
+async fn a_reason_typed_for_a_refused_status_change_is_kept(db: PgPool) {
+    let day = Day::new(db).await;
+    let weaknesses = format!("/teams/{}/weaknesses", day.slug);
+    let form = [("title", "Replica lag is not alerted"), ("description", "")];
+    assert_eq!(day.app.post_as(&day.ana, &weaknesses, &form).await.status(), StatusCode::SEE_OTHER);
+    let weakness: uuid::Uuid = sqlx::query_scalar("select id from weaknesses").fetch_one(&day.app.db).await.unwrap();
+    let long = "x".repeat(501);
+
+    let response = day
+        .app
+        .post_as(
+            &day.li,
+            &format!("{weaknesses}/{weakness}/status"),
+            &[("status", "mitigated"), ("reason", long.as_str())],
+        )
+        .await;
+
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains(&format!(r#"value="{long}""#)), "input kept");
 }
 
 #[sqlx::test]
