@@ -348,10 +348,15 @@ async fn a_lead_renames_the_team_and_its_slug(db: PgPool) {
 async fn malformed_team_slugs_are_not_found(db: PgPool) {
     let app = spawn_app(db).await;
     let ana = app.user("ana@example.com", "Ana").await;
-    for path in ["/teams/%00", "/teams/a%00b/settings", "/teams/UPPER", "/teams/x"] {
+    for path in ["/teams/UPPER", "/teams/x"] {
         assert_eq!(app.get_as(&ana, path).await.status(), StatusCode::NOT_FOUND, "{path}");
     }
-    assert_eq!(app.post_as(&ana, "/teams/%00/invites", &[("role", "member")]).await.status(), StatusCode::NOT_FOUND);
+    // A NUL in an address is bad input before any route sees it (never a 500).
+    for path in ["/teams/%00", "/teams/a%00b/settings"] {
+        assert_eq!(app.get_as(&ana, path).await.status(), StatusCode::BAD_REQUEST, "{path}");
+    }
+    let response = app.post_as(&ana, "/teams/%00/invites", &[("role", "member")]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
 #[sqlx::test]
