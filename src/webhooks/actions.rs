@@ -19,7 +19,8 @@ const TEST_TIMEOUT: StdDuration = StdDuration::from_secs(5);
 
 /// Adds a webhook for these kinds of event, with a fresh signing secret. Its URL is resolved and
 /// checked by the same rule every delivery is, so a webhook that could never be delivered is
-/// refused now, beside the URL field, with the reason.
+/// refused now, beside the URL field, with the reason. Returns its id and its secret (which the
+/// page shows once).
 pub async fn add(
     db: &PgPool,
     config: &Config,
@@ -27,19 +28,36 @@ pub async fn add(
     actor: &User,
     url: &str,
     kinds: &[EventKind],
-) -> AppResult<Uuid> {
+) -> AppResult<(Uuid, String)> {
     destination(config.webhook_allow_private, url).await.map_err(|why| AppError::invalid("url", why.message()))?;
     let labels: Vec<&str> = kinds.iter().map(EventKind::label).collect();
     let kinds: Vec<String> = kinds.iter().map(|k| k.as_str().to_owned()).collect();
     let mut tx = db.begin().await?;
-    let id = store::create(&mut tx, team_id, url, &new_secret(), &kinds, actor.id).await?;
+    let secret = new_secret();
+    let id = store::create(&mut tx, team_id, url, &secret, &kinds, actor.id).await?;
     let host = webhook_host(url);
     let body = format!("{} added a webhook to {host} for: {}.", actor.display_name, labels.join(", "));
     let detail = serde_json::json!({ "webhook": id, "host": host, "kinds": kinds });
     audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::WebhookAdded, body).detail(detail)).await?;
     tx.commit().await?;
     tracing::info!(team_id = %team_id, webhook = %id, "webhook added");
-    Ok(id)
+    Ok((id, secret))
+}
+
+/// Gives a webhook of the team a new signing secret (the old one stops working at once) and
+/// returns it, for the page to show once.
+pub async fn rotate_secret(db: &PgPool, team_id: Uuid, actor: &User, webhook: Uuid) -> AppResult<String> {
+    let mut tx = db.begin().await?;
+    let secret = new_secret();
+    let url = store::set_secret(&mut tx, team_id, webhook, &secret).await?.ok_or(AppError::NotFound)?;
+    let host = webhook_host(&url);
+    let body = format!("{} gave the webhook to {host} a new signing secret.", actor.display_name);
+    let detail = serde_json::json!({ "webhook": webhook, "host": host });
+    audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::WebhookSecretRotated, body).detail(detail))
+        .await?;
+    tx.commit().await?;
+    tracing::info!(team_id = %team_id, %webhook, "webhook secret rotated");
+    Ok(secret)
 }
 
 /// Removes a webhook of the team; its pending deliveries go with it.

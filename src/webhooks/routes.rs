@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/teams/{slug}/webhooks", get(page).post(create))
         .route("/teams/{slug}/webhooks/{id}/delete", post(delete))
         .route("/teams/{slug}/webhooks/{id}/test", post(send_test))
+        .route("/teams/{slug}/webhooks/{id}/secret", post(rotate_secret))
 }
 
 #[derive(Template)]
@@ -42,7 +43,18 @@ struct WebhooksPage {
     errors: FieldErrors,
     /// The answer to a test delivery just sent, and the webhook it went to.
     answer: Option<(Uuid, TestAnswer)>,
+    /// A secret just made (a new webhook, or a rotation), shown this once.
+    new_secret: Option<NewSecret>,
 }
+
+/// A webhook's new signing secret, kept in the session until the page has shown it once.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct NewSecret {
+    webhook: Uuid,
+    secret: String,
+}
+
+const NEW_SECRET_KEY: &str = "webhook_new_secret";
 
 impl WebhooksPage {
     fn is_chosen(&self, kind: &EventKind) -> bool {
@@ -52,6 +64,11 @@ impl WebhooksPage {
     /// The test answer to show beside this webhook, if one was just sent to it.
     fn answer_for(&self, hook: &Webhook) -> Option<&TestAnswer> {
         self.answer.as_ref().filter(|(id, _)| *id == hook.id).map(|(_, answer)| answer)
+    }
+
+    /// The secret to show beside this webhook: only right after it was made.
+    fn secret_for(&self, hook: &Webhook) -> Option<&str> {
+        self.new_secret.as_ref().filter(|n| n.webhook == hook.id).map(|n| n.secret.as_str())
     }
 }
 
@@ -76,7 +93,7 @@ impl AddForm {
 
 async fn webhooks_page(
     state: &AppState,
-    layout: Layout,
+    (layout, session): (Layout, &Session),
     membership: Membership,
     status: StatusCode,
     AddForm { url, chosen }: AddForm,
@@ -85,16 +102,23 @@ async fn webhooks_page(
 ) -> AppResult<Response> {
     let webhooks = store::of_team(&state.db, membership.team.id).await?;
     let log = store::log(&state.db, membership.team.id, 50).await?;
-    let page = WebhooksPage { layout, membership, webhooks, log, kinds: KINDS, url, chosen, errors, answer };
+    let new_secret = match session.get::<NewSecret>(NEW_SECRET_KEY).await? {
+        Some(_) => session.remove::<NewSecret>(NEW_SECRET_KEY).await?,
+        None => None,
+    };
+    let page =
+        WebhooksPage { layout, membership, webhooks, log, kinds: KINDS, url, chosen, errors, answer, new_secret };
     render_status(status, &page)
 }
 
 async fn page(
     State(state): State<AppState>,
     layout: Layout,
+    session: Session,
     LeadCtx { user: _, membership }: LeadCtx,
 ) -> AppResult<Response> {
-    webhooks_page(&state, layout, membership, StatusCode::OK, AddForm::empty(), FieldErrors::new(), None).await
+    webhooks_page(&state, (layout, &session), membership, StatusCode::OK, AddForm::empty(), FieldErrors::new(), None)
+        .await
 }
 
 /// Reads the form by hand: checkboxes repeat the `kinds` key, which serde_urlencoded cannot.
@@ -129,13 +153,28 @@ async fn create(
     let kinds = errors.check("kinds", parse_kinds(&chosen));
     let form = AddForm { url, chosen };
     let (Some(link), Some(kinds)) = (link, kinds) else {
-        return webhooks_page(&state, layout, membership, StatusCode::UNPROCESSABLE_ENTITY, form, errors, None).await;
+        return webhooks_page(
+            &state,
+            (layout, &session),
+            membership,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            form,
+            errors,
+            None,
+        )
+        .await;
     };
-    if let Err(err) = super::actions::add(&state.db, &state.config, membership.team.id, &user, &link, &kinds).await {
-        let status = refused(err, &mut errors)?;
-        return webhooks_page(&state, layout, membership, status, form, errors, None).await;
-    }
-    flash(&session, FlashKind::Success, "Webhook added. Check its signature with the secret shown below.").await?;
+    let (webhook, secret) =
+        match super::actions::add(&state.db, &state.config, membership.team.id, &user, &link, &kinds).await {
+            Ok(added) => added,
+            Err(err) => {
+                let status = refused(err, &mut errors)?;
+                return webhooks_page(&state, (layout, &session), membership, status, form, errors, None).await;
+            }
+        };
+    session.insert(NEW_SECRET_KEY, NewSecret { webhook, secret }).await?;
+    flash(&session, FlashKind::Success, "Webhook added. Copy its signing secret now: it is shown only this once.")
+        .await?;
     Ok(see_other(&format!("/teams/{}/webhooks", membership.team.slug)))
 }
 
@@ -156,16 +195,36 @@ async fn delete(
     Ok(see_other(&format!("/teams/{}/webhooks", membership.team.slug)))
 }
 
+/// Gives a webhook a new signing secret, shown once on the page it returns to.
+async fn rotate_secret(
+    State(state): State<AppState>,
+    session: Session,
+    LeadCtx { user, membership }: LeadCtx,
+    Path(WebhookPath { id }): Path<WebhookPath>,
+) -> AppResult<Response> {
+    let secret = super::actions::rotate_secret(&state.db, membership.team.id, &user, id.0).await?;
+    session.insert(NEW_SECRET_KEY, NewSecret { webhook: id.0, secret }).await?;
+    flash(
+        &session,
+        FlashKind::Success,
+        "New signing secret made; the old one no longer signs. Copy it now: it is shown only this once.",
+    )
+    .await?;
+    Ok(see_other(&format!("/teams/{}/webhooks", membership.team.slug)))
+}
+
 /// Sends a test delivery now and shows the page with the receiver's answer beside the webhook.
 async fn send_test(
     State(state): State<AppState>,
     layout: Layout,
+    session: Session,
     LeadCtx { user, membership }: LeadCtx,
     Path(WebhookPath { id }): Path<WebhookPath>,
 ) -> AppResult<Response> {
     let answer = super::actions::send_test(&state.db, &state.config, &membership.team, &user, id.0).await?;
     let answer = Some((id.0, answer));
-    webhooks_page(&state, layout, membership, StatusCode::OK, AddForm::empty(), FieldErrors::new(), answer).await
+    webhooks_page(&state, (layout, &session), membership, StatusCode::OK, AddForm::empty(), FieldErrors::new(), answer)
+        .await
 }
 
 impl LogLine {

@@ -243,3 +243,21 @@ pub async fn log(db: &PgPool, team_id: Uuid, limit: i64) -> sqlx::Result<Vec<Log
     .fetch_all(db)
     .await
 }
+
+/// Sets a webhook's signing secret; its URL, or None if the team has no such webhook.
+#[tracing::instrument(skip(conn, secret))]
+pub async fn set_secret(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    id: Uuid,
+    secret: &str,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!(
+        "update webhooks set secret = $3 where id = $1 and team_id = $2 returning url",
+        id,
+        team_id,
+        secret
+    )
+    .fetch_optional(conn)
+    .await
+}

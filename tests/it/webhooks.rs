@@ -407,3 +407,38 @@ async fn chat_markup_in_event_text_is_escaped(db: PgPool) {
     assert!(text.contains("&lt;!channel&gt; see &lt;https://evil.example|the fix&gt; &amp; co"), "{text}");
     assert!(!text.contains("<!channel>"));
 }
+
+#[sqlx::test]
+async fn a_signing_secret_is_shown_once_and_can_be_replaced_by_a_lead(db: PgPool) {
+    let (url, receiver) = start_receiver(0).await;
+    let day = Day::with(db, fast).await;
+    let settings = format!("/teams/{}/webhooks", day.slug);
+    assert_eq!(add_webhook(&day, &url, &["gameday_started"]).await.status(), StatusCode::SEE_OTHER);
+    let first = secret(&day.app.db).await;
+    let page = day.page(&day.ana, &settings).await;
+    assert!(page.contains(&first) && page.contains("shown only this once"), "shown right after it was made");
+    let again = day.page(&day.ana, &settings).await;
+    assert!(!again.contains(&first), "and never again");
+    assert!(again.contains("Signing secret: hidden"));
+
+    let id: uuid::Uuid = sqlx::query_scalar("select id from webhooks").fetch_one(&day.app.db).await.unwrap();
+    let rotate = format!("{settings}/{id}/secret");
+    assert_eq!(day.app.post_as(&day.li, &rotate, &[]).await.status(), StatusCode::FORBIDDEN, "leads only");
+    assert_eq!(day.app.post_as(&day.eve, &rotate, &[]).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(secret(&day.app.db).await, first);
+    assert_eq!(day.app.post_as(&day.ana, &rotate, &[]).await.status(), StatusCode::SEE_OTHER);
+    let second = secret(&day.app.db).await;
+    assert_ne!(second, first);
+    let page = day.page(&day.ana, &settings).await;
+    assert!(page.contains(&second) && !page.contains(&first));
+    assert!(!day.page(&day.ana, &settings).await.contains(&second));
+    let audit = day.page(&day.ana, &format!("/teams/{}/audit", day.slug)).await;
+    assert!(audit.contains("Ana gave the webhook to 127.0.0.1 a new signing secret."), "{audit}");
+
+    // Deliveries are signed with the new secret.
+    day.scenario("Stop the primary").await;
+    day.start().await;
+    let seen = wait_for(&receiver, 1).await;
+    let (timestamp, sig, body) = &seen[0];
+    assert_eq!(sig, &gameday::webhooks::signature(&second, timestamp.parse().unwrap(), body));
+}
