@@ -33,6 +33,12 @@ pub async fn add(
     let labels: Vec<&str> = kinds.iter().map(EventKind::label).collect();
     let kinds: Vec<String> = kinds.iter().map(|k| k.as_str().to_owned()).collect();
     let mut tx = db.begin().await?;
+    if store::count_locked(&mut tx, team_id).await? >= super::MAX_PER_TEAM {
+        return Err(AppError::invalid(
+            "url",
+            format!("A team can have {} webhooks; remove one before adding another.", super::MAX_PER_TEAM),
+        ));
+    }
     let secret = new_secret();
     let id = store::create(&mut tx, team_id, url, &secret, &kinds, actor.id).await?;
     let host = webhook_host(url);
@@ -48,6 +54,12 @@ pub async fn add(
 /// returns it, for the page to show once.
 pub async fn rotate_secret(db: &PgPool, team_id: Uuid, actor: &User, webhook: Uuid) -> AppResult<String> {
     let mut tx = db.begin().await?;
+    if store::count_locked(&mut tx, team_id).await? >= super::MAX_PER_TEAM {
+        return Err(AppError::invalid(
+            "url",
+            format!("A team can have {} webhooks; remove one before adding another.", super::MAX_PER_TEAM),
+        ));
+    }
     let secret = new_secret();
     let url = store::set_secret(&mut tx, team_id, webhook, &secret).await?.ok_or(AppError::NotFound)?;
     let host = webhook_host(&url);

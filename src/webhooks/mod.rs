@@ -30,6 +30,10 @@ pub const KINDS: [EventKind; 7] = [
 ];
 
 /// The header carrying `sha256=<hex HMAC of "<timestamp>.<body>">`.
+/// Webhooks a team may have: deliveries are shared fairly between teams, and no team can fill
+/// the outbox by adding receivers.
+pub const MAX_PER_TEAM: i64 = 10;
+
 pub const SIGNATURE_HEADER: &str = "x-gameday-signature";
 /// The header carrying the Unix time the signature was made (receivers refuse old ones).
 pub const TIMESTAMP_HEADER: &str = "x-gameday-timestamp";

@@ -261,3 +261,10 @@ pub async fn set_secret(
     .fetch_optional(conn)
     .await
 }
+
+/// How many webhooks a team has, its team row locked so two adds cannot both pass the cap.
+#[tracing::instrument(skip(conn))]
+pub async fn count_locked(conn: &mut PgConnection, team_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query!("select id from teams where id = $1 for update", team_id).fetch_optional(&mut *conn).await?;
+    sqlx::query_scalar!(r#"select count(*) as "n!" from webhooks where team_id = $1"#, team_id).fetch_one(conn).await
+}

@@ -442,3 +442,18 @@ async fn a_signing_secret_is_shown_once_and_can_be_replaced_by_a_lead(db: PgPool
     let (timestamp, sig, body) = &seen[0];
     assert_eq!(sig, &gameday::webhooks::signature(&second, timestamp.parse().unwrap(), body));
 }
+
+#[sqlx::test]
+async fn a_team_has_at_most_ten_webhooks(db: PgPool) {
+    let day = Day::with(db, fast).await;
+    for n in 0..gameday::webhooks::MAX_PER_TEAM {
+        let url = format!("http://127.0.0.1:9/hook{n}");
+        assert_eq!(add_webhook(&day, &url, &["gameday_started"]).await.status(), StatusCode::SEE_OTHER, "{n}");
+    }
+    let refused = add_webhook(&day, "http://127.0.0.1:9/one-too-many", &["gameday_started"]).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("A team can have 10 webhooks") && page.contains("one-too-many"), "beside the URL, kept");
+    let count: i64 = sqlx::query_scalar("select count(*) from webhooks").fetch_one(&day.app.db).await.unwrap();
+    assert_eq!(count, gameday::webhooks::MAX_PER_TEAM);
+}
