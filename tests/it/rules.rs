@@ -56,3 +56,48 @@ async fn overdue_actions_are_the_same_in_sql_and_rust(db: PgPool) {
         }
     }
 }
+
+/// The database itself refuses a participant from outside the team, and a team viewer as more
+/// than an observer, whatever the app does.
+#[sqlx::test]
+async fn the_database_refuses_participants_from_outside_the_team_and_viewers_who_sign(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let id = |email: &'static str| {
+        let db = day.app.db.clone();
+        async move { crate::helpers::user_id(&db, email).await }
+    };
+    let insert = |user: uuid::Uuid, role: &'static str| {
+        let db = day.app.db.clone();
+        let gameday = day.id;
+        async move {
+            sqlx::query(
+                "insert into gameday_participants (gameday_id, user_id, role) values ($1, $2, $3::gameday_role)",
+            )
+            .bind(gameday)
+            .bind(user)
+            .bind(role)
+            .execute(&db)
+            .await
+        }
+    };
+    let refused = |result: Result<sqlx::postgres::PgQueryResult, sqlx::Error>| match result {
+        Err(sqlx::Error::Database(e)) => e.constraint().map(str::to_owned),
+        other => panic!("expected the database to refuse, got {other:?}"),
+    };
+    // Eve is in no team of this game day.
+    assert_eq!(
+        refused(insert(id("eve@example.com").await, "observer").await).as_deref(),
+        Some("participant_is_a_member")
+    );
+    // Vi is a team viewer: an observer at most.
+    assert_eq!(
+        refused(insert(id("vi@example.com").await, "participant").await).as_deref(),
+        Some("viewer_only_observes")
+    );
+    insert(id("vi@example.com").await, "observer").await.expect("a viewer may observe");
+    let promote = sqlx::query("update gameday_participants set role = 'facilitator' where user_id = $1")
+        .bind(id("vi@example.com").await)
+        .execute(&day.app.db)
+        .await;
+    assert_eq!(refused(promote).as_deref(), Some("viewer_only_observes"));
+}
