@@ -58,7 +58,7 @@ pub fn router(state: AppState) -> Router {
         .with_secure(state.config.secure_cookies())
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
-        .with_expiry(Expiry::OnInactivity(time::Duration::days(14)));
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(accounts::SESSION_IDLE_DAYS)));
     let auth = AuthManagerLayerBuilder::new(Backend::new(state.db.clone()), sessions).build();
 
     // Request spans are named by the matched route (never the raw URI: invite tokens live in paths).
@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .route("/", get(home::home))
         .merge(accounts::routes::router())
+        .merge(accounts::settings::router())
         .merge(teams::routes::router())
         .merge(teams::invites::router())
         .merge(audit::routes::router())
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .merge(learnings::routes::router())
         .merge(weaknesses::routes::router())
         .layer(middleware::from_fn(shell::remember_viewer))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::web::auth::check_session))
         .layer(auth)
         .layer(trace);
 

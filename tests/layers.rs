@@ -26,14 +26,14 @@ use std::path::Path;
 const LAYERS: &[(&str, &[&str])] = &[
     ("ground",  &["src/config.rs", "src/db.rs", "src/error.rs", "src/form.rs", "src/tz.rs", "src/markdown.rs",
                   "src/ids.rs", "src/state.rs", "src/hub.rs"]),
-    ("domain",  &["src/*/mod.rs", "src/*/timings.rs", "src/*/gate.rs"]),
+    ("domain",  &["src/*/mod.rs", "src/*/timings.rs", "src/*/gate.rs", "src/*/two_factor.rs"]),
     ("store",   &["src/*/store.rs", "src/*/store/*"]),
     ("events",  &["src/events.rs"]),
     ("actions", &["src/*/actions.rs", "src/*/worker.rs"]),
     ("views",   &["src/*/views.rs", "src/*/export.rs"]),
     ("web",     &["src/web/**", "src/live.rs"]),
     ("pages",   &["src/*/pages.rs"]),
-    ("routes",  &["src/*/routes.rs", "src/*/api.rs", "src/*/invites.rs", "src/home.rs"]),
+    ("routes",  &["src/*/routes.rs", "src/*/api.rs", "src/*/invites.rs", "src/*/settings.rs", "src/home.rs"]),
     ("top",     &["src/app.rs", "src/main.rs", "src/lib.rs"]),
 ];
 

@@ -1,10 +1,13 @@
 //! Changes to accounts: creating one (the first is the administrator; two first sign-ups at once
-//! are serialised by the store), the sign-in attempts that throttling counts, and the profile.
+//! are serialised by the store), the sign-in attempts that throttling counts, the profile, the
+//! password, and the signed-in sessions.
 
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use super::store::{self, CreateUserError};
-use super::{Email, User, hash_password, wait_before_signin};
+use super::two_factor::{self, SecondFactor};
+use super::{Email, User, check_new_password, hash_password, wait_before_signin};
 use crate::error::{AppError, AppResult};
 
 /// Creates an account; an email already taken is refused beside the email field.
@@ -58,4 +61,174 @@ pub async fn signed_in(db: &PgPool, email: &Email) -> AppResult<()> {
 pub async fn update_profile(db: &PgPool, user: &User, display_name: &str, time_zone: &str) -> AppResult<()> {
     store::update_profile(db, user.id, display_name, time_zone).await?;
     Ok(())
+}
+
+/// Records a new signed-in session for `user` and returns its id (kept in the session store).
+pub async fn start_session(db: &PgPool, user: &User, user_agent: &str, client_addr: &str) -> AppResult<Uuid> {
+    let id = Uuid::now_v7();
+    let user_agent: String = user_agent.chars().filter(|c| !c.is_control()).take(200).collect();
+    let client_addr: String = client_addr.chars().take(64).collect();
+    store::insert_session(db, id, user.id, &user_agent, &client_addr).await?;
+    Ok(id)
+}
+
+/// Whether a signed-in session may go on: it has not been ended (from another device, by a
+/// password change) and is within its absolute lifetime. An expired one is deleted.
+pub async fn session_may_continue(db: &PgPool, user: &User, session: Option<Uuid>) -> AppResult<bool> {
+    let Some(id) = session else { return Ok(false) };
+    match store::session_state(db, id, user.id).await? {
+        Some((true, stale)) => {
+            if stale {
+                store::touch_session(db, id).await?;
+            }
+            Ok(true)
+        }
+        Some((false, _)) => {
+            let mut conn = db.acquire().await?;
+            store::delete_session(&mut conn, user.id, id).await?;
+            tracing::info!(user_id = %user.id, "session reached its absolute lifetime");
+            Ok(false)
+        }
+        None => Ok(false),
+    }
+}
+
+/// Ends one of the person's sessions (another device, or this one at sign-out).
+pub async fn end_session(db: &PgPool, user: &User, id: Uuid) -> AppResult<()> {
+    let mut conn = db.acquire().await?;
+    if !store::delete_session(&mut conn, user.id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    tracing::info!(user_id = %user.id, "session ended by its owner");
+    Ok(())
+}
+
+/// Ends every session of the person but `keep` ("sign out everywhere" keeps none); how many.
+pub async fn end_sessions(db: &PgPool, user: &User, keep: Option<Uuid>) -> AppResult<u64> {
+    let mut conn = db.acquire().await?;
+    let ended = store::delete_sessions_except(&mut conn, user.id, keep).await?;
+    tracing::info!(user_id = %user.id, ended, "sessions ended by their owner");
+    Ok(ended)
+}
+
+/// Changes a person's password, given the current one: the new one must pass
+/// [`check_new_password`]; every other session ends in the same transaction. Returns the person
+/// as now stored (this session is signed in again with the new hash).
+pub async fn change_password(
+    db: &PgPool,
+    user: &User,
+    current: String,
+    new: String,
+    keep: Option<Uuid>,
+) -> AppResult<User> {
+    if !verify_password(current.clone(), user.password_hash.clone()).await? {
+        return Err(AppError::invalid("current_password", "That is not your current password."));
+    }
+    check_new_password(&new, &[user.email.as_str(), user.display_name.as_str()])
+        .map_err(|message| AppError::invalid("new_password", message))?;
+    if new == current {
+        return Err(AppError::invalid("new_password", "Choose a password different from your current one."));
+    }
+    let hash = hash_password(new).await?;
+    let mut tx = db.begin().await?;
+    let updated = store::set_password_hash(&mut tx, user.id, &hash).await?;
+    let ended = store::delete_sessions_except(&mut tx, user.id, keep).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, other_sessions_ended = ended, "password changed");
+    Ok(updated)
+}
+
+/// Checks a password against an Argon2id hash off the async threads.
+async fn verify_password(password: String, hash: String) -> AppResult<bool> {
+    Ok(tokio::task::spawn_blocking(move || password_auth::verify_password(password, &hash).is_ok())
+        .await
+        .map_err(anyhow::Error::from)?)
+}
+
+/// Turns two-factor sign-in on with a secret the person's app now holds, once a code from the
+/// app proves it; returns the recovery codes (shown once, stored only as hashes).
+pub async fn enable_two_factor(db: &PgPool, user: &User, secret: &[u8], input: &str) -> AppResult<Vec<String>> {
+    let code = match two_factor::parse_second_factor(input).map_err(|message| AppError::invalid("code", message))? {
+        SecondFactor::Code(code) => code,
+        SecondFactor::Recovery(_) => {
+            return Err(AppError::invalid("code", "Enter the 6 digits your authenticator app shows."));
+        }
+    };
+    let step = two_factor::matching_step(secret, &user.email, &code, unix_now()).ok_or_else(|| {
+        AppError::invalid("code", "That code does not match. Check the app shows Gameday and try its newest code.")
+    })?;
+    let codes = two_factor::new_recovery_codes();
+    let hashes: Vec<Vec<u8>> =
+        codes.iter().map(|code| two_factor::recovery_code_hash(&code.replace('-', ""))).collect();
+    let mut tx = db.begin().await?;
+    if !store::enable_two_factor(&mut tx, user.id, secret, step).await? {
+        return Err(AppError::Conflict("Two-factor sign-in is already on.".into()));
+    }
+    store::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, "two-factor sign-in turned on");
+    Ok(codes)
+}
+
+/// Checks a second factor for a person who has two-factor on: a code from the app (each time
+/// step accepted once) or an unused recovery code (used up). Which kind it was, if accepted.
+pub async fn check_second_factor(db: &PgPool, user: &User, input: &str) -> AppResult<Option<SecondFactor>> {
+    let factor = two_factor::parse_second_factor(input).map_err(|message| AppError::invalid("code", message))?;
+    let accepted = match &factor {
+        SecondFactor::Code(code) => {
+            let Some(secret) = store::two_factor_secret(db, user.id).await? else { return Ok(None) };
+            match two_factor::matching_step(&secret, &user.email, code, unix_now()) {
+                Some(step) => store::use_totp_step(db, user.id, step).await?,
+                None => false,
+            }
+        }
+        SecondFactor::Recovery(code) => {
+            store::use_recovery_code(db, user.id, &two_factor::recovery_code_hash(code)).await?
+        }
+    };
+    Ok(accepted.then_some(factor))
+}
+
+/// Turns two-factor sign-in off, given the password and a code; refused while a team of the
+/// person requires it.
+pub async fn disable_two_factor(db: &PgPool, user: &User, password: String, code: &str) -> AppResult<()> {
+    let requiring = store::teams_requiring_two_factor(db, user.id).await?;
+    if !requiring.is_empty() {
+        return Err(AppError::Conflict(format!(
+            "{} require{} two-factor sign-in of every member: it stays on while you are in {}.",
+            requiring.join(", "),
+            if requiring.len() == 1 { "s" } else { "" },
+            if requiring.len() == 1 { "that team" } else { "those teams" },
+        )));
+    }
+    if !verify_password(password, user.password_hash.clone()).await? {
+        return Err(AppError::invalid("password", "That is not your current password."));
+    }
+    if check_second_factor(db, user, code).await?.is_none() {
+        return Err(AppError::invalid("code", "That code does not match, or was already used."));
+    }
+    let mut tx = db.begin().await?;
+    store::disable_two_factor(&mut tx, user.id).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, "two-factor sign-in turned off");
+    Ok(())
+}
+
+/// Replaces the recovery codes (the old ones stop working), given a current code.
+pub async fn renew_recovery_codes(db: &PgPool, user: &User, code: &str) -> AppResult<Vec<String>> {
+    if check_second_factor(db, user, code).await?.is_none() {
+        return Err(AppError::invalid("code", "That code does not match, or was already used."));
+    }
+    let codes = two_factor::new_recovery_codes();
+    let hashes: Vec<Vec<u8>> =
+        codes.iter().map(|code| two_factor::recovery_code_hash(&code.replace('-', ""))).collect();
+    let mut tx = db.begin().await?;
+    store::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, "recovery codes renewed");
+    Ok(codes)
+}
+
+fn unix_now() -> u64 {
+    time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64
 }

@@ -4,7 +4,9 @@
 
 pub mod actions;
 pub mod routes;
+pub mod settings;
 pub mod store;
+pub mod two_factor;
 
 use uuid::Uuid;
 
@@ -22,6 +24,8 @@ pub struct User {
     pub time_zone: String,
     /// SHA-256 of the password hash: what sessions are bound to (never the hash itself).
     pub auth_hash: Vec<u8>,
+    /// Whether signing in needs a code from an authenticator app as well.
+    pub two_factor: bool,
 }
 
 // Hand-written so that the password hash never reaches a log line.
@@ -84,6 +88,41 @@ pub fn check_password(input: &str) -> Result<(), String> {
     }
 }
 
+/// The password rules for a new password: the lengths of [`check_password`], and not one that is
+/// easy to guess (common, breached-list-like, or built from the person's own name or address),
+/// judged offline by the zxcvbn estimator: a score below 3 ("safely unguessable") is refused.
+pub fn check_new_password(input: &str, personal: &[&str]) -> Result<(), String> {
+    check_password(input)?;
+    // The estimator matches whole words: give it the pieces of an address or a name as well.
+    let mut words: Vec<String> = Vec::new();
+    for value in personal {
+        let value = value.to_lowercase();
+        words.extend(value.split(|c: char| !c.is_alphanumeric()).filter(|w| w.chars().count() >= 3).map(str::to_owned));
+        words.push(value);
+    }
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let estimate = zxcvbn::zxcvbn(input, &words);
+    if estimate.score() >= zxcvbn::Score::Three {
+        return Ok(());
+    }
+    let mut message = "This password is too easy to guess".to_owned();
+    if let Some(feedback) = estimate.feedback() {
+        if let Some(warning) = feedback.warning() {
+            message.push_str(&format!(": {}", warning.to_string().trim_end_matches('.').to_lowercase()));
+        }
+        message.push('.');
+        if let Some(suggestion) = feedback.suggestions().first() {
+            message.push_str(&format!(" {suggestion}"));
+        }
+    } else {
+        message.push('.');
+    }
+    if !message.contains("words") {
+        message.push_str(" A few unrelated words make a strong password that is easy to remember.");
+    }
+    Err(message)
+}
+
 /// Failed sign-ins to one account from one client address allowed within
 /// [`THROTTLE_WINDOW_MINUTES`] before that client waits. Another client (the owner's, say) is not
 /// held up by them: nobody can lock a person out of their account by guessing.
@@ -111,6 +150,66 @@ pub fn wait_before_signin(
     }
     let wait = time::Duration::minutes(1 << over.min(4)).min(time::Duration::minutes(THROTTLE_WINDOW_MINUTES));
     (since_last < wait).then(|| wait - since_last)
+}
+
+/// A session ends this long after sign-in, however active (ASVS 5.0, 7.3.2): then the person
+/// signs in again.
+pub const SESSION_MAX_DAYS: i64 = 30;
+/// A session ends after this long unused (ASVS 5.0, 7.3.1).
+pub const SESSION_IDLE_DAYS: i64 = 14;
+
+/// One of a person's signed-in sessions, as the account page lists it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AccountSession {
+    pub id: Uuid,
+    pub created_at: time::OffsetDateTime,
+    pub last_seen_at: time::OffsetDateTime,
+    pub user_agent: String,
+    pub client_addr: String,
+}
+
+impl AccountSession {
+    /// The browser and system, read from the user agent ("Chrome on Linux"), for a person to
+    /// recognise their devices.
+    pub fn device(&self) -> String {
+        describe_agent(&self.user_agent)
+    }
+}
+
+/// A short name for a browser from its User-Agent header ("Firefox on Windows", or "Unknown
+/// browser").
+pub fn describe_agent(agent: &str) -> String {
+    let browser = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chromium/", "Chromium"),
+        ("HeadlessChrome/", "Headless Chrome"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ]
+    .into_iter()
+    .find(|(needle, _)| agent.contains(needle))
+    .map(|(_, name)| name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .into_iter()
+    .find(|(needle, _)| agent.contains(needle))
+    .map(|(_, name)| name);
+    match (browser, system) {
+        (Some(browser), Some(system)) => format!("{browser} on {system}"),
+        (Some(browser), None) => browser.to_owned(),
+        (None, Some(system)) => format!("A browser on {system}"),
+        (None, None) => "Unknown browser".to_owned(),
+    }
 }
 
 /// What a person types to sign in.
@@ -150,6 +249,17 @@ mod tests {
     }
 
     #[test]
+    fn common_or_personal_passwords_are_refused() {
+        for weak in ["password123", "qwertyuiop", "12345678", "iloveyou1"] {
+            let refusal = check_new_password(weak, &[]).expect_err(weak);
+            assert!(refusal.starts_with("This password is too easy to guess"), "{refusal}");
+        }
+        assert!(check_new_password("ana.lima", &["ana.lima@example.com", "Ana Lima"]).is_err());
+        assert!(check_new_password("correct horse battery", &[]).is_ok());
+        assert!(check_new_password("short", &[]).unwrap_err().contains("at least 8"), "lengths first");
+    }
+
+    #[test]
     fn throttling_starts_at_the_limits_and_the_wait_grows() {
         use time::Duration;
         let now = Duration::ZERO;
@@ -165,6 +275,20 @@ mod tests {
     }
 
     #[test]
+    fn devices_are_named_from_the_user_agent() {
+        let chrome =
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
+        assert_eq!(describe_agent(chrome), "Chrome on Linux");
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(describe_agent(iphone), "Safari on iPhone");
+        assert_eq!(
+            describe_agent("Mozilla/5.0 (Windows NT 10.0; rv:133.0) Gecko/20100101 Firefox/133.0"),
+            "Firefox on Windows"
+        );
+        assert_eq!(describe_agent(""), "Unknown browser");
+    }
+
+    #[test]
     fn user_debug_output_hides_the_password_hash() {
         let user = User {
             id: Uuid::nil(),
@@ -174,6 +298,7 @@ mod tests {
             is_admin: false,
             time_zone: "UTC".into(),
             auth_hash: vec![1, 2, 3],
+            two_factor: false,
         };
         assert!(!format!("{user:?}").contains("argon2id"));
     }

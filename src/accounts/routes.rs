@@ -1,22 +1,21 @@
-//! Sign-up, sign-in and sign-out pages.
-
-use std::net::{IpAddr, SocketAddr};
+//! Sign-up, sign-in (with its second step when two-factor is on) and sign-out pages.
 
 use askama::Template;
-use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::{Credentials, Email, check_password};
+use super::two_factor::{self, SecondFactor};
+use super::{Credentials, Email, User, check_new_password};
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::form::safe_next;
 use crate::state::AppState;
-use crate::web::auth::{AuthSession, CurrentUser};
+use crate::web::auth::{AuthSession, sign_in, sign_out};
+use crate::web::client::{ClientAddr, UserAgent};
 use crate::web::refusal::refused;
 use crate::web::{FlashKind, Layout, flash, render, render_status, see_other};
 
@@ -25,38 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/signup", get(signup_page).post(signup))
         .route("/signin", get(signin_page).post(signin))
         .route("/signout", post(signout))
-        .route("/account", get(account_page).post(update_account))
-}
-
-/// The client's address: the TCP peer, or, when the peer is a trusted proxy, the nearest
-/// untrusted address in X-Forwarded-For.
-pub struct ClientAddr(pub String);
-
-/// Picks the client address from the peer and an X-Forwarded-For value.
-pub fn client_addr(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[IpAddr]) -> String {
-    let Some(peer) = peer else { return "unknown".to_owned() };
-    if !trusted.contains(&peer) {
-        return peer.to_string();
-    }
-    let hops = forwarded_for.unwrap_or_default().split(',').rev().map(str::trim);
-    for hop in hops {
-        match hop.parse::<IpAddr>() {
-            Ok(ip) if trusted.contains(&ip) => continue,
-            Ok(ip) => return ip.to_string(),
-            Err(_) => break,
-        }
-    }
-    peer.to_string()
-}
-
-impl FromRequestParts<AppState> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
-        let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-        Ok(ClientAddr(client_addr(peer, forwarded, &state.config.trusted_proxies)))
-    }
+        .route("/signin/code", get(code_page).post(code))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,13 +66,14 @@ async fn signup(
     mut auth: AuthSession,
     layout: Layout,
     ClientAddr(client_addr): ClientAddr,
+    UserAgent(user_agent): UserAgent,
     Form(form): Form<SignupForm>,
 ) -> AppResult<Response> {
     let next = safe_next(form.next.as_deref());
     let mut errors = FieldErrors::new();
     let email = errors.check("email", Email::parse(&form.email));
     let display_name = errors.check("display_name", super::parse_display_name(&form.display_name));
-    errors.check("password", check_password(&form.password));
+    errors.check("password", check_new_password(&form.password, &[&form.email, &form.display_name]));
     let invalid = |errors: FieldErrors, layout: Layout| {
         render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -140,8 +109,7 @@ async fn signup(
         }
     };
 
-    auth.session.cycle_id().await?;
-    auth.login(&user).await.map_err(|e| AppError::Internal(anyhow::anyhow!("login after sign-up: {e}")))?;
+    sign_in(&mut auth, &state.db, &user, &user_agent, &client_addr).await?;
     flash(&auth.session, FlashKind::Success, format!("Welcome to Gameday, {}.", user.display_name)).await?;
     Ok(see_other(next.as_deref().unwrap_or("/")))
 }
@@ -176,6 +144,7 @@ async fn signin(
     mut auth: AuthSession,
     layout: Layout,
     ClientAddr(client_addr): ClientAddr,
+    UserAgent(user_agent): UserAgent,
     Form(form): Form<SigninForm>,
 ) -> AppResult<Response> {
     let next = safe_next(form.next.as_deref());
@@ -212,83 +181,115 @@ async fn signin(
         errors.add("form", "That email and password do not match an account.");
         return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page(errors, layout));
     };
+    if user.two_factor {
+        // The password was right; the sign-in now waits for the second factor, and the attempt
+        // keeps counting against the throttle until that is given too.
+        auth.session.cycle_id().await?;
+        let started = time::OffsetDateTime::now_utc().unix_timestamp();
+        auth.session.insert(PENDING_KEY, PendingSignin { user_id: user.id, next, started }).await?;
+        return Ok(see_other("/signin/code"));
+    }
     super::actions::signed_in(&state.db, &email).await?;
-    // A new session id at every sign-in (axum-login cycles it only when nobody was signed in).
-    auth.session.cycle_id().await?;
-    auth.login(&user).await.map_err(|e| AppError::Internal(anyhow::anyhow!("login: {e}")))?;
+    sign_in(&mut auth, &state.db, &user, &user_agent, &client_addr).await?;
     Ok(see_other(next.as_deref().unwrap_or("/")))
 }
 
-async fn signout(mut auth: AuthSession) -> AppResult<Response> {
-    // Ends the session: its row is deleted from the store.
-    auth.logout().await.map_err(|e| AppError::Internal(anyhow::anyhow!("logout: {e}")))?;
-    // The "signed out" message needs a session of its own; without a new id, tower-sessions would
-    // store it under the id that was just ended.
-    auth.session.cycle_id().await?;
-    flash(&auth.session, FlashKind::Success, "You have signed out.").await?;
-    Ok(see_other("/signin"))
+/// The session-store key of a sign-in whose password was right and which waits for its second
+/// factor.
+const PENDING_KEY: &str = "signin_pending";
+
+#[derive(Serialize, Deserialize)]
+struct PendingSignin {
+    user_id: uuid::Uuid,
+    next: Option<String>,
+    /// When the password was given (Unix seconds): the second factor must follow within
+    /// [`two_factor::PENDING_MINUTES`].
+    started: i64,
+}
+
+/// The sign-in waiting for its second factor, and its person, if it has not expired.
+async fn pending_signin(state: &AppState, auth: &AuthSession) -> AppResult<Option<(PendingSignin, User)>> {
+    let Some(pending) = auth.session.get::<PendingSignin>(PENDING_KEY).await? else { return Ok(None) };
+    let age = time::OffsetDateTime::now_utc().unix_timestamp() - pending.started;
+    if !(0..two_factor::PENDING_MINUTES * 60).contains(&age) {
+        auth.session.remove::<PendingSignin>(PENDING_KEY).await?;
+        return Ok(None);
+    }
+    match super::store::user_by_id(&state.db, pending.user_id).await? {
+        Some(user) if user.two_factor => Ok(Some((pending, user))),
+        _ => Ok(None),
+    }
 }
 
 #[derive(Template)]
-#[template(path = "accounts/account.html")]
-struct AccountPage {
+#[template(path = "accounts/signin_code.html")]
+struct CodePage {
     layout: Layout,
-    display_name: String,
-    time_zone: String,
-    zones: Vec<String>,
     errors: FieldErrors,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct AccountForm {
-    display_name: String,
-    time_zone: String,
+pub struct CodeForm {
+    code: String,
 }
 
-async fn account_page(layout: Layout, CurrentUser(user): CurrentUser) -> AppResult<Response> {
-    let zones = crate::tz::zone_names();
-    render(&AccountPage {
-        layout,
-        display_name: user.display_name,
-        time_zone: user.time_zone,
-        zones,
-        errors: FieldErrors::new(),
-    })
-}
-
-async fn update_account(
-    State(state): State<AppState>,
-    layout: Layout,
-    session: tower_sessions::Session,
-    CurrentUser(user): CurrentUser,
-    Form(form): Form<AccountForm>,
-) -> AppResult<Response> {
-    let mut errors = FieldErrors::new();
-    let display_name = errors.check("display_name", super::parse_display_name(&form.display_name));
-    let time_zone = errors.check("time_zone", crate::tz::parse_zone_name(&form.time_zone));
-    let (Some(display_name), Some(time_zone)) = (display_name, time_zone) else {
-        let zones = crate::tz::zone_names();
-        let page = AccountPage { layout, display_name: form.display_name, time_zone: form.time_zone, zones, errors };
-        return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
-    };
-    super::actions::update_profile(&state.db, &user, &display_name, &time_zone).await?;
-    flash(&session, FlashKind::Success, format!("Saved. Times now show in {time_zone}.")).await?;
-    Ok(see_other("/account"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn forwarded_for_counts_only_behind_a_trusted_proxy() {
-        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
-        let client: IpAddr = "203.0.113.7".parse().unwrap();
-        assert_eq!(client_addr(Some(client), Some("1.2.3.4"), &[proxy]), "203.0.113.7", "spoofed header ignored");
-        assert_eq!(client_addr(Some(proxy), Some("1.2.3.4, 203.0.113.7"), &[proxy]), "203.0.113.7");
-        assert_eq!(client_addr(Some(proxy), Some("203.0.113.7, 10.0.0.1"), &[proxy]), "203.0.113.7");
-        assert_eq!(client_addr(Some(proxy), None, &[proxy]), "10.0.0.1");
-        assert_eq!(client_addr(None, None, &[]), "unknown");
+async fn code_page(State(state): State<AppState>, layout: Layout, auth: AuthSession) -> AppResult<Response> {
+    if pending_signin(&state, &auth).await?.is_none() {
+        return Ok(see_other("/signin"));
     }
+    render(&CodePage { layout, errors: FieldErrors::new() })
+}
+
+/// The second step of signing in: a code from the authenticator app, or a recovery code.
+async fn code(
+    State(state): State<AppState>,
+    mut auth: AuthSession,
+    layout: Layout,
+    ClientAddr(client_addr): ClientAddr,
+    UserAgent(user_agent): UserAgent,
+    Form(form): Form<CodeForm>,
+) -> AppResult<Response> {
+    let Some((pending, user)) = pending_signin(&state, &auth).await? else {
+        flash(&auth.session, FlashKind::Error, "That sign-in took too long. Sign in again.").await?;
+        return Ok(see_other("/signin"));
+    };
+    let mut errors = FieldErrors::new();
+    let email = Email::parse(&user.email).map_err(|e| AppError::Internal(anyhow::anyhow!("stored email: {e}")))?;
+    if let Some(wait) = super::actions::count_signin_attempt(&state.db, &email, &client_addr).await? {
+        tracing::warn!(%client_addr, "second factor throttled");
+        let minutes = wait.whole_minutes().max(1);
+        errors.add("code", format!("Too many wrong codes from here. Wait {minutes} minute(s) before trying again."));
+        let mut response = render_status(StatusCode::TOO_MANY_REQUESTS, &CodePage { layout, errors })?;
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.whole_seconds().max(1) as u64));
+        return Ok(response);
+    }
+    let factor = match super::actions::check_second_factor(&state.db, &user, &form.code).await {
+        Ok(Some(factor)) => factor,
+        Ok(None) => {
+            errors.add("code", "That code is not right, or was already used. Enter the newest code your app shows.");
+            return render_status(StatusCode::UNPROCESSABLE_ENTITY, &CodePage { layout, errors });
+        }
+        Err(err) => {
+            refused(err, &mut errors)?;
+            return render_status(StatusCode::UNPROCESSABLE_ENTITY, &CodePage { layout, errors });
+        }
+    };
+    auth.session.remove::<PendingSignin>(PENDING_KEY).await?;
+    super::actions::signed_in(&state.db, &email).await?;
+    sign_in(&mut auth, &state.db, &user, &user_agent, &client_addr).await?;
+    if let SecondFactor::Recovery(_) = factor {
+        let left = super::store::recovery_codes_left(&state.db, user.id).await?;
+        let message = format!(
+            "You signed in with a recovery code; {left} left. If you lost your phone, set up two-factor again from your account page."
+        );
+        flash(&auth.session, if left < 3 { FlashKind::Error } else { FlashKind::Success }, message).await?;
+    }
+    Ok(see_other(pending.next.as_deref().unwrap_or("/")))
+}
+
+async fn signout(State(state): State<AppState>, mut auth: AuthSession) -> AppResult<Response> {
+    sign_out(&mut auth, &state.db).await?;
+    flash(&auth.session, FlashKind::Success, "You have signed out.").await?;
+    Ok(see_other("/signin"))
 }

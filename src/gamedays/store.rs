@@ -205,7 +205,7 @@ pub async fn my_upcoming(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<MyGamed
         from gameday_participants p
         join gamedays g on g.id = p.gameday_id
         join teams t on t.id = g.team_id
-        join team_members m on m.team_id = t.id and m.user_id = p.user_id
+        join team_access m on m.team_id = t.id and m.user_id = p.user_id
         where p.user_id = $1 and plan_is_open(g.status)
         order by g.status = 'running' desc, g.starts_at nulls last
         "#,

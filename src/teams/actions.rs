@@ -192,3 +192,33 @@ pub async fn new_calendar_token(db: &PgPool, team_id: Uuid, actor: &User) -> App
 fn with_article(role: TeamRole) -> String {
     format!("a {}", role.as_str())
 }
+
+/// A lead turns the team's two-factor rule on or off. A lead must have two-factor sign-in
+/// themselves to require it; members without it keep their membership and see, on the team's
+/// pages, what to set up. Returns who has not set it up yet.
+pub async fn require_two_factor(db: &PgPool, team_id: Uuid, actor: &User, required: bool) -> AppResult<Vec<String>> {
+    if required && !actor.two_factor {
+        return Err(AppError::Conflict(
+            "Set up two-factor sign-in for yourself first (Account › Two-factor sign-in): a lead who requires it has it."
+                .into(),
+        ));
+    }
+    let mut tx = db.begin().await?;
+    let before = store::lock_team_two_factor(&mut tx, team_id).await?.ok_or(AppError::NotFound)?;
+    let without = store::members_without_two_factor(&mut *tx, team_id).await?;
+    if before == required {
+        return Ok(without);
+    }
+    store::set_two_factor_required(&mut tx, team_id, required).await?;
+    let body = if required {
+        format!("{} now requires two-factor sign-in of every member.", actor.display_name)
+    } else {
+        format!("{} no longer requires two-factor sign-in.", actor.display_name)
+    };
+    let detail = serde_json::json!({ "require_two_factor": { "from": before, "to": required } });
+    audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::TeamSettingsChanged, body).detail(detail))
+        .await?;
+    tx.commit().await?;
+    tracing::info!(%team_id, required, "team two-factor rule changed");
+    Ok(without)
+}

@@ -90,6 +90,8 @@ pub struct Team {
 pub struct Membership {
     pub team: Team,
     pub role: TeamRole,
+    /// The team's leads require two-factor sign-in of every member.
+    pub two_factor_required: bool,
 }
 
 pub fn parse_team_name(input: &str) -> Result<String, String> {

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::store::{self, Member, PendingInvite};
 use super::{Membership, NEW_INVITE_KEY, NewInvite, TeamRole, derive_slug, parse_slug, parse_team_name};
+use crate::accounts::User;
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::ids::UserId;
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/teams/new", get(new_page))
         .route("/teams/{slug}", get(show))
         .route("/teams/{slug}/settings", get(settings_page).post(update_settings))
+        .route("/teams/{slug}/settings/two-factor", post(require_two_factor))
         .route("/teams/{slug}/members/{user_id}/role", post(change_role))
         .route("/teams/{slug}/members/{user_id}/remove", post(remove_member))
 }
@@ -282,12 +284,75 @@ struct SettingsPage {
     membership: Membership,
     name: String,
     slug: String,
+    /// Members who have not set up two-factor sign-in.
+    without_two_factor: Vec<String>,
+    /// Whether the lead viewing the page has two-factor sign-in.
+    lead_has_two_factor: bool,
     errors: FieldErrors,
 }
 
-async fn settings_page(layout: Layout, LeadCtx { membership, .. }: LeadCtx) -> AppResult<Response> {
-    let (name, slug) = (membership.team.name.clone(), membership.team.slug.clone());
-    render(&SettingsPage { layout, membership, name, slug, errors: FieldErrors::new() })
+impl SettingsPage {
+    async fn new(state: &AppState, layout: Layout, user: &User, membership: Membership) -> AppResult<SettingsPage> {
+        let without_two_factor = store::members_without_two_factor(&state.db, membership.team.id).await?;
+        let (name, slug) = (membership.team.name.clone(), membership.team.slug.clone());
+        let lead_has_two_factor = user.two_factor;
+        Ok(SettingsPage {
+            layout,
+            membership,
+            name,
+            slug,
+            without_two_factor,
+            lead_has_two_factor,
+            errors: FieldErrors::new(),
+        })
+    }
+}
+
+async fn settings_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    LeadCtx { user, membership }: LeadCtx,
+) -> AppResult<Response> {
+    render(&SettingsPage::new(&state, layout, &user, membership).await?)
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct TwoFactorForm {
+    /// "on" to require it; absent to stop requiring it.
+    require: Option<String>,
+}
+
+/// A lead requires (or stops requiring) two-factor sign-in of the team's members.
+async fn require_two_factor(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    LeadCtx { user, membership }: LeadCtx,
+    Form(form): Form<TwoFactorForm>,
+) -> AppResult<Response> {
+    let required = form.require.as_deref() == Some("on");
+    match super::actions::require_two_factor(&state.db, membership.team.id, &user, required).await {
+        Ok(without) => {
+            let message = match (required, without.len()) {
+                (false, _) => "Two-factor sign-in is no longer required.".to_owned(),
+                (true, 0) => "Two-factor sign-in is now required; every member has it.".to_owned(),
+                (true, n) => format!(
+                    "Two-factor sign-in is now required. {n} member{} cannot open the team until they set it up: {}.",
+                    if n == 1 { "" } else { "s" },
+                    without.join(", ")
+                ),
+            };
+            flash(&session, FlashKind::Success, message).await?;
+            Ok(see_other(&format!("/teams/{}/settings", membership.team.slug)))
+        }
+        Err(err) => {
+            let mut errors = FieldErrors::new();
+            let status = refused(err, &mut errors)?;
+            let page = SettingsPage { errors, ..SettingsPage::new(&state, layout, &user, membership).await? };
+            render_status(status, &page)
+        }
+    }
 }
 
 async fn update_settings(
@@ -299,19 +364,18 @@ async fn update_settings(
 ) -> AppResult<Response> {
     let mut errors = FieldErrors::new();
     let parsed = parse_team_form(&form, &mut errors);
-    let invalid = |errors: FieldErrors, layout: Layout, membership: Membership| {
-        render_status(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &SettingsPage { layout, membership, name: form.name.clone(), slug: form.slug.clone(), errors },
-        )
+    let status = match parsed {
+        None => StatusCode::UNPROCESSABLE_ENTITY,
+        Some((name, new_slug)) => {
+            match super::actions::update(&state.db, membership.team.id, &user, &name, &new_slug).await {
+                Ok(()) => {
+                    flash(&session, FlashKind::Success, "Team settings saved.").await?;
+                    return Ok(see_other(&format!("/teams/{new_slug}")));
+                }
+                Err(err) => refused(err, &mut errors)?,
+            }
+        }
     };
-    let Some((name, new_slug)) = parsed else {
-        return invalid(errors, layout, membership);
-    };
-    if let Err(err) = super::actions::update(&state.db, membership.team.id, &user, &name, &new_slug).await {
-        refused(err, &mut errors)?;
-        return invalid(errors, layout, membership);
-    }
-    flash(&session, FlashKind::Success, "Team settings saved.").await?;
-    Ok(see_other(&format!("/teams/{new_slug}")))
+    let page = SettingsPage::new(&state, layout, &user, membership).await?;
+    render_status(status, &SettingsPage { name: form.name.clone(), slug: form.slug.clone(), errors, ..page })
 }

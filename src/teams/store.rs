@@ -28,7 +28,7 @@ pub async fn nav_teams(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<NavTeam>>
 pub async fn membership(db: &PgPool, slug: &str, user_id: Uuid) -> sqlx::Result<Option<Membership>> {
     let row = sqlx::query!(
         r#"
-        select t.id, t.name, t.slug, m.role as "role: TeamRole"
+        select t.id, t.name, t.slug, m.role as "role: TeamRole", t.require_two_factor
         from teams t join team_members m on m.team_id = t.id and m.user_id = $2
         where t.slug = $1
         "#,
@@ -37,7 +37,11 @@ pub async fn membership(db: &PgPool, slug: &str, user_id: Uuid) -> sqlx::Result<
     )
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|r| Membership { team: Team { id: r.id, name: r.name, slug: r.slug }, role: r.role }))
+    Ok(row.map(|r| Membership {
+        team: Team { id: r.id, name: r.name, slug: r.slug },
+        role: r.role,
+        two_factor_required: r.require_two_factor,
+    }))
 }
 
 /// Why a team could not be created or renamed.
@@ -338,5 +342,35 @@ pub async fn is_member(db: &PgPool, team_id: Uuid, user_id: Uuid) -> sqlx::Resul
 /// The teams a user is in.
 #[tracing::instrument(skip(db))]
 pub async fn team_ids_of(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar!("select team_id from team_members where user_id = $1", user_id).fetch_all(db).await
+    // Through `team_access`: a team whose two-factor rule shuts this person out sends them nothing.
+    sqlx::query_scalar!(r#"select team_id as "team_id!" from team_access where user_id = $1"#, user_id)
+        .fetch_all(db)
+        .await
+}
+
+/// Sets whether the team requires two-factor sign-in of its members.
+#[tracing::instrument(skip(conn))]
+pub async fn set_two_factor_required(conn: &mut PgConnection, team_id: Uuid, required: bool) -> sqlx::Result<()> {
+    sqlx::query!("update teams set require_two_factor = $2 where id = $1", team_id, required).execute(conn).await?;
+    Ok(())
+}
+
+/// The names of the team's members who have not set up two-factor sign-in.
+#[tracing::instrument(skip(db))]
+pub async fn members_without_two_factor(db: impl sqlx::PgExecutor<'_>, team_id: Uuid) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        "select u.display_name from team_members m join users u on u.id = m.user_id
+         where m.team_id = $1 and u.totp_secret is null order by lower(u.display_name)",
+        team_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Locks the team's row and returns whether it requires two-factor sign-in.
+#[tracing::instrument(skip(conn))]
+pub async fn lock_team_two_factor(conn: &mut PgConnection, team_id: Uuid) -> sqlx::Result<Option<bool>> {
+    sqlx::query_scalar!("select require_two_factor from teams where id = $1 for update", team_id)
+        .fetch_optional(conn)
+        .await
 }

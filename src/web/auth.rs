@@ -5,7 +5,10 @@ use axum_login::{AuthUser, AuthnBackend};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::accounts::{Credentials, User, store};
+use super::{FlashKind, flash};
+use crate::accounts::{self, Credentials, User, store};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 impl AuthUser for User {
     type Id = Uuid;
@@ -91,6 +94,21 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for FromPage {
     }
 }
 
+/// The way to the sign-in page, which returns to this page after.
+fn to_sign_in(parts: &axum::http::request::Parts) -> axum::response::Response {
+    use axum::response::{IntoResponse, Redirect};
+    // After sign-in the browser comes back with a GET: for a form post, that is the page the form
+    // was on (its same-origin Referer), not the POST-only address.
+    let back = if parts.method == axum::http::Method::GET {
+        parts.uri.path_and_query().map(|pq| pq.as_str().to_owned())
+    } else {
+        same_origin_referer(parts)
+    };
+    let back = crate::form::safe_next(back.as_deref()).unwrap_or_else(|| "/".to_owned());
+    let query = serde_urlencoded::to_string([("next", back)]).unwrap_or_default();
+    Redirect::to(&format!("/signin?{query}")).into_response()
+}
+
 /// The signed-in user; a request without one is sent to the sign-in page, which returns here after.
 pub struct CurrentUser(pub User);
 
@@ -98,21 +116,83 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CurrentUser {
     type Rejection = axum::response::Response;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        use axum::response::{IntoResponse, Redirect};
         match parts.extensions.get::<AuthSession>().and_then(|auth| auth.user.clone()) {
             Some(user) => Ok(CurrentUser(user)),
-            None => {
-                // After sign-in the browser comes back with a GET: for a form post, that is the
-                // page the form was on (its same-origin Referer), not the POST-only address.
-                let back = if parts.method == axum::http::Method::GET {
-                    parts.uri.path_and_query().map(|pq| pq.as_str().to_owned())
-                } else {
-                    same_origin_referer(parts)
-                };
-                let back = crate::form::safe_next(back.as_deref()).unwrap_or_else(|| "/".to_owned());
-                let query = serde_urlencoded::to_string([("next", back)]).unwrap_or_default();
-                Err(Redirect::to(&format!("/signin?{query}")).into_response())
-            }
+            None => Err(to_sign_in(parts)),
         }
+    }
+}
+
+/// The session-store key under which a signed-in session keeps its `account_sessions` id.
+const ACCOUNT_SESSION_KEY: &str = "account_session";
+
+/// The `account_sessions` id of this signed-in session, if any.
+pub async fn account_session(auth: &AuthSession) -> AppResult<Option<Uuid>> {
+    Ok(auth.session.get::<Uuid>(ACCOUNT_SESSION_KEY).await?)
+}
+
+/// Signs `user` in on this session: a new session id (never the one a visitor had), the user in
+/// the session store, and a row in `account_sessions` that lists it and can end it.
+pub async fn sign_in(
+    auth: &mut AuthSession,
+    db: &PgPool,
+    user: &User,
+    user_agent: &str,
+    client_addr: &str,
+) -> AppResult<()> {
+    // A new session id at every sign-in (axum-login cycles it only when nobody was signed in).
+    auth.session.cycle_id().await?;
+    auth.login(user).await.map_err(|e| AppError::Internal(anyhow::anyhow!("login: {e}")))?;
+    let id = accounts::actions::start_session(db, user, user_agent, client_addr).await?;
+    auth.session.insert(ACCOUNT_SESSION_KEY, id).await?;
+    Ok(())
+}
+
+/// Signs this session out: its `account_sessions` row and its stored data go.
+pub async fn sign_out(auth: &mut AuthSession, db: &PgPool) -> AppResult<()> {
+    if let (Some(user), Some(id)) = (auth.user.clone(), account_session(auth).await?) {
+        // Already ended elsewhere is fine: signing out is what was wanted.
+        let _ = accounts::actions::end_session(db, &user, id).await;
+    }
+    auth.logout().await.map_err(|e| AppError::Internal(anyhow::anyhow!("logout: {e}")))?;
+    // Whatever is stored next (a flash message) needs a session of its own; without a new id,
+    // tower-sessions would store it under the id that was just ended.
+    auth.session.cycle_id().await?;
+    Ok(())
+}
+
+/// Middleware inside the auth layer: a signed-in session whose `account_sessions` row is gone
+/// (ended from another device, by a password change, or by "sign out everywhere") or past its
+/// absolute lifetime is signed out and sent to the sign-in page (which says why, and returns here).
+pub async fn check_session(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some(mut auth) = request.extensions().get::<AuthSession>().cloned() else {
+        return next.run(request).await;
+    };
+    let Some(user) = auth.user.clone() else {
+        return next.run(request).await;
+    };
+    let outcome = async {
+        let id = account_session(&auth).await?;
+        if accounts::actions::session_may_continue(&state.db, &user, id).await? {
+            return Ok::<bool, AppError>(true);
+        }
+        auth.logout().await.map_err(|e| AppError::Internal(anyhow::anyhow!("logout: {e}")))?;
+        auth.session.cycle_id().await?;
+        flash(&auth.session, FlashKind::Error, "Your session has ended. Please sign in again.").await?;
+        Ok(false)
+    }
+    .await;
+    match outcome {
+        Ok(true) => next.run(request).await,
+        Ok(false) => {
+            tracing::info!(user_id = %user.id, "an ended session was signed out");
+            to_sign_in(&request.into_parts().0)
+        }
+        Err(err) => err.into_response(),
     }
 }

@@ -58,12 +58,20 @@ async fn path<T: serde::de::DeserializeOwned + Send>(parts: &mut Parts, state: &
 }
 
 /// The team behind `slug` if `user` is a member; otherwise 404, exactly as for a team that does not exist.
+/// A member of a team that requires two-factor sign-in, who has not set it up, gets 403 saying so.
 pub async fn membership_or_404(state: &AppState, slug: &str, user: &User) -> AppResult<Membership> {
     // A malformed slug names no team (and never reaches SQL: PostgreSQL refuses a NUL, for one).
     if parse_slug(slug).is_err() {
         return Err(AppError::NotFound);
     }
-    team_store::membership(&state.db, slug, user.id).await?.ok_or(AppError::NotFound)
+    let membership = team_store::membership(&state.db, slug, user.id).await?.ok_or(AppError::NotFound)?;
+    if membership.two_factor_required && !user.two_factor {
+        return Err(AppError::Forbidden(format!(
+            "{} requires two-factor sign-in of its members. Set it up under Account › Two-factor sign-in, then come back.",
+            membership.team.name
+        )));
+    }
+    Ok(membership)
 }
 
 /// A team page (`/teams/{slug}/…`) as one of its members sees it.

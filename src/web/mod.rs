@@ -4,6 +4,7 @@
 //! response: error pages, security headers, static assets ([`shell`]).
 
 pub mod auth;
+pub mod client;
 pub mod context;
 pub mod refusal;
 pub mod shell;

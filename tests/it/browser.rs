@@ -1074,7 +1074,9 @@ async fn every_main_page_passes_axe_core_in_light_and_dark(db: PgPool) {
         format!("{team}/weaknesses"),
         format!("{team}/incidents"),
         format!("{team}/webhooks"),
+        format!("{team}/settings"),
         "/account".to_owned(),
+        "/account/two-factor".to_owned(),
     ];
     let axe = axe_source();
     let driver = Driver::start().await;
@@ -1192,6 +1194,63 @@ async fn a_facilitator_copies_a_scenario_onward_and_plans_the_next_day_from_this
         assert!(fits_the_width(&phone).await, "{path} fits a phone");
     }
     for browser in [ana, phone] {
+        browser.close().await.unwrap();
+    }
+}
+
+/// The key shown on the two-factor set-up page, as an authenticator app would read it.
+async fn authenticator_from_page(browser: &Client) -> totp_rs::Totp {
+    let key = browser.find(Locator::Css("code.secret")).await.unwrap().text().await.unwrap();
+    let secret = totp_rs::Secret::try_from_base32(key.replace(' ', "")).expect("a Base32 key");
+    totp_rs::Builder::new().with_secret(secret.as_bytes().to_vec()).with_account_name("app").build().unwrap()
+}
+
+fn code_at(totp: &totp_rs::Totp, steps_ahead: u64) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    totp.generate(now + steps_ahead * 30).to_string()
+}
+
+#[sqlx::test]
+async fn a_person_turns_on_two_factor_on_a_phone_and_signs_in_with_a_code(db: PgPool) {
+    let app = spawn_app(db).await;
+    app.signup_as(&app.client, "ana@example.com", "Ana").await;
+    let driver = Driver::start().await;
+    let phone = sign_in(&driver, &app, "ana@example.com").await;
+    phone.set_window_size(390, 844).await.unwrap();
+
+    phone.goto(&app.url("/account")).await.unwrap();
+    assert!(body_text(&phone).await.to_lowercase().contains("this browser"), "the session list marks this browser");
+    screenshot(&phone, "60-account-phone").await;
+    click_link(&phone, "Set up two-factor sign-in").await;
+    assert!(phone.find(Locator::Css(".qr svg")).await.is_ok(), "a QR code to scan");
+    assert!(fits_the_width(&phone).await, "the set-up page fits a phone");
+    screenshot(&phone, "61-two-factor-setup-phone").await;
+    let totp = authenticator_from_page(&phone).await;
+
+    fill(&phone, "Enter the 6-digit code the app shows", "111111").await;
+    click_button(&phone, "Turn on two-factor sign-in").await;
+    assert!(body_text(&phone).await.contains("That code does not match"), "a wrong code is explained");
+    fill(&phone, "Enter the 6-digit code the app shows", &code_at(&totp, 0)).await;
+    click_button(&phone, "Turn on two-factor sign-in").await;
+    let page = body_text(&phone).await;
+    assert!(page.contains("Two-factor sign-in is on."), "{page}");
+    assert!(page.contains("Your recovery codes"), "the recovery codes are shown once");
+    screenshot(&phone, "62-recovery-codes-phone").await;
+
+    let laptop = driver.browser(1280, 900).await;
+    laptop.goto(&app.url("/signin")).await.unwrap();
+    fill(&laptop, "Email", "ana@example.com").await;
+    fill(&laptop, "Password", "correct horse battery").await;
+    click_button(&laptop, "Sign in").await;
+    assert_eq!(heading(&laptop).await, "Enter your code");
+    fill(&laptop, "Code", &code_at(&totp, 1)).await;
+    click_button(&laptop, "Sign in").await;
+    assert!(body_text(&laptop).await.contains("Hello, Ana"), "signed in after the code");
+
+    phone.goto(&app.url("/account")).await.unwrap();
+    let page = body_text(&phone).await;
+    assert!(page.contains("Headless Chrome on Linux"), "the laptop's session is listed: {page}");
+    for browser in [phone, laptop] {
         browser.close().await.unwrap();
     }
 }

@@ -10,6 +10,8 @@ mod gamedays;
 mod races;
 mod retros;
 mod rules;
+mod sessions;
+mod two_factor;
 
 mod helpers;
 mod live;

@@ -120,7 +120,7 @@ pub async fn awaiting_signoff(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<Aw
         from gameday_participants p
         join gamedays g on g.id = p.gameday_id and plan_is_open(g.status)
         join teams t on t.id = g.team_id
-        join team_members m on m.team_id = t.id and m.user_id = p.user_id
+        join team_access m on m.team_id = t.id and m.user_id = p.user_id
         join scenarios s on s.gameday_id = g.id and takes_signoffs(s.state)
         join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
         where p.user_id = $1 and is_required_signer(p.role)
