@@ -58,10 +58,11 @@ pub async fn replay(db: &PgPool, gameday_id: Uuid, actor: &User, incident: &Inci
     let fields = ScenarioFields {
         title: format!("Replay: {}", incident.title).chars().take(120).collect(),
         hypothesis: format!("If \"{}\" happens again, we detect it and recover within our objectives.", incident.title),
+        // Within the 4000 characters the scenario form allows (a summary may have as many).
         fault: if incident.summary.is_empty() {
             "Reproduce the incident (describe how).".into()
         } else {
-            format!("Reproduce: {}", incident.summary)
+            format!("Reproduce: {}", incident.summary).chars().take(4000).collect()
         },
         target_system: TO_BE_DECIDED.into(),
         blast_radius: BlastRadius::Tiny,

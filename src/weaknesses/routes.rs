@@ -217,7 +217,9 @@ async fn weakness_from_scenario(
         ctx.gameday.title,
         scenario.conclusion_note.as_deref().map(|n| format!("\n{n}")).unwrap_or_default()
     );
+    // Within what the register's form allows: a title of 200 characters, a description of 4000.
     let title: String = title.chars().take(200).collect();
+    let description: String = description.chars().take(4000).collect();
     let weakness = NewWeakness { title: &title, description: &description, found_in: Some(scenario.id) };
     actions::add(&state.db, &ctx.membership, user, weakness).await?;
     flash(&session, FlashKind::Success, "Added to the known-weakness register.").await?;

@@ -310,3 +310,56 @@ async fn a_replayed_incident_is_approved_only_once_its_placeholders_are_written(
     assert_eq!(day.app.post_as(&day.ana, &format!("{scenario}/edit"), &written).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(day.sign(&day.li, &scenario, "approve", "").await.status(), StatusCode::SEE_OTHER);
 }
+
+/// An incident's summary may take all of its 4000 characters; its replay's fault ("Reproduce: "
+/// and the summary) still fits the scenario form's 4000, as the database requires.
+#[sqlx::test]
+async fn an_incident_with_the_longest_summary_replays_within_the_scenarios_limits(db: PgPool) {
+    let day = Day::new(db).await;
+    let incidents = format!("/teams/{}/incidents", day.slug);
+    let summary = "s".repeat(4000);
+    let form = [("title", "Disk full"), ("happened_on", "2026-03-14"), ("summary", summary.as_str()), ("link", "")];
+    assert_eq!(day.app.post_as(&day.ana, &incidents, &form).await.status(), StatusCode::SEE_OTHER);
+    let incident: uuid::Uuid = sqlx::query_scalar("select id from incidents").fetch_one(&day.app.db).await.unwrap();
+    let gameday = day.id.to_string();
+
+    let response =
+        day.app.post_as(&day.ana, &format!("{incidents}/{incident}/replay"), &[("gameday", gameday.as_str())]).await;
+
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let fault: String =
+        sqlx::query_scalar("select fault from scenario_revisions").fetch_one(&day.app.db).await.unwrap();
+    assert_eq!(fault.chars().count(), 4000, "cut to the limit the scenario form keeps");
+    assert!(fault.starts_with("Reproduce: sss"));
+}
+
+/// A refuted scenario whose hypothesis and note are as long as their forms allow records its
+/// weakness with a description within the register's 4000 characters.
+#[sqlx::test]
+async fn a_weakness_found_by_a_long_scenario_fits_the_register(db: PgPool) {
+    let day = Day::new(db).await;
+    let owner = day.id_of("ana@example.com").await;
+    let hypothesis = "h".repeat(4000);
+    let mut form = scenario_form("Stop the primary", &owner);
+    form.retain(|(k, _)| *k != "hypothesis");
+    form.push(("hypothesis", hypothesis.as_str()));
+    let response = day.app.post_as(&day.ana, &format!("{}/scenarios", day.url), &form).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let scenario = location(&response);
+    day.all_approve(&scenario).await;
+    day.start().await;
+    for what in ["announce", "inject", "rollback"] {
+        assert_eq!(day.run(&day.ana, &scenario, what, &[]).await.status(), StatusCode::SEE_OTHER, "{what}");
+    }
+    let note = "n".repeat(4000);
+    let concluded = day.run(&day.ana, &scenario, "conclude", &[("outcome", "refuted"), ("note", &note)]).await;
+    assert_eq!(concluded.status(), StatusCode::SEE_OTHER);
+
+    let response = day.app.post_as(&day.li, &format!("{scenario}/weakness/new"), &[]).await;
+
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let description: String =
+        sqlx::query_scalar("select description from weaknesses").fetch_one(&day.app.db).await.unwrap();
+    assert_eq!(description.chars().count(), 4000, "cut to the limit the register's form keeps");
+    assert!(description.starts_with("Hypothesis: hhh"));
+}
