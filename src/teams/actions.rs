@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::store::{self, Invite, SlugError};
 use super::{
-    INVITE_VALIDITY, Team, TeamRole, check_invite_usable, check_inviter_still_lead, check_removal, check_role_change,
-    new_invite_token,
+    INVITE_VALIDITY, Team, TeamRole, check_invite_usable, check_inviter_still_lead, check_leaving, check_removal,
+    check_role_change, new_invite_token,
 };
 use crate::accounts::User;
 use crate::audit::{AuditKind, NewEntry, store as audit};
@@ -98,7 +98,7 @@ pub async fn change_role(db: &PgPool, team_id: Uuid, actor: &User, target: Uuid,
 
 /// A lead removes `target`, or a member leaves (`target` is the actor). The team keeps a lead,
 /// and whoever goes leaves the team's open game days too, unless they are the only facilitator
-/// of one.
+/// of one or a signer whose objection still stands on one of its scenarios.
 pub async fn remove_member(db: &PgPool, team_id: Uuid, actor: &User, target: Uuid) -> AppResult<()> {
     let leaving = target == actor.id;
     let mut tx = db.begin().await?;
@@ -108,7 +108,12 @@ pub async fn remove_member(db: &PgPool, team_id: Uuid, actor: &User, target: Uui
         return Err(AppError::Forbidden("Only a team lead can remove members.".into()));
     }
     let role = locked.role_of(target).ok_or(AppError::NotFound)?;
-    check_removal(locked.leads(), role).map_err(AppError::Conflict)?;
+    if leaving {
+        let team = store::team(&mut tx, team_id).await?.ok_or(AppError::NotFound)?;
+        check_leaving(locked.leads(), role, &team.name).map_err(AppError::Conflict)?;
+    } else {
+        check_removal(locked.leads(), role).map_err(AppError::Conflict)?;
+    }
     let name = member_name(db, team_id, target).await?;
     leave_open_gamedays(&mut tx, team_id, target, &name, actor.id).await?;
     store::remove_member(&mut tx, team_id, target).await?;

@@ -169,6 +169,12 @@ pub fn check_removal(leads: i64, role: TeamRole) -> Result<(), String> {
     if role.is_lead() && leads <= 1 { Err(LAST_LEAD.into()) } else { Ok(()) }
 }
 
+/// Whether the viewer, with `role`, may leave the team `team` that has `leads` leads: the same
+/// rule as [`check_removal`], said to the person leaving.
+pub fn check_leaving(leads: i64, role: TeamRole, team: &str) -> Result<(), String> {
+    check_removal(leads, role).map_err(|_| format!("You are the only lead of {team}: make someone else a lead first."))
+}
+
 /// How long an invite link works.
 pub const INVITE_VALIDITY: Duration = Duration::days(7);
 
@@ -266,6 +272,16 @@ mod tests {
         assert!(check_removal(1, TeamRole::Lead).is_err());
         assert!(check_removal(1, TeamRole::Member).is_ok());
         assert!(check_removal(2, TeamRole::Lead).is_ok());
+    }
+
+    #[test]
+    fn the_only_lead_is_told_how_to_leave() {
+        assert_eq!(
+            check_leaving(1, TeamRole::Lead, "Platform"),
+            Err("You are the only lead of Platform: make someone else a lead first.".into())
+        );
+        assert!(check_leaving(2, TeamRole::Lead, "Platform").is_ok());
+        assert!(check_leaving(1, TeamRole::Viewer, "Platform").is_ok());
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/teams/{slug}/settings", get(settings_page).post(update_settings))
         .route("/teams/{slug}/members/{user_id}/role", post(change_role))
         .route("/teams/{slug}/members/{user_id}/remove", post(remove_member))
+        .route("/teams/{slug}/leave", get(leave_page).post(leave))
 }
 
 /// The member a change is about (`/teams/{slug}/members/{user_id}/…`).
@@ -150,10 +151,6 @@ impl ShowPage {
         }
         group
     }
-
-    fn lead_count(&self) -> usize {
-        self.members.iter().filter(|m| m.role.is_lead()).count()
-    }
 }
 
 async fn team_page(
@@ -273,6 +270,54 @@ async fn remove_member(
         flash(&session, FlashKind::Success, "Member removed.").await?;
         Ok(see_other(&format!("/teams/{}", membership.team.slug)))
     }
+}
+
+#[derive(Template)]
+#[template(path = "teams/leave.html")]
+struct LeavePage {
+    layout: Layout,
+    membership: Membership,
+    /// The game days not over yet that leaving takes the viewer off.
+    open: Vec<crate::gamedays::store::OpenParticipation>,
+    errors: FieldErrors,
+}
+
+/// The leave page: what leaving does (the open game days one leaves with the team), and the
+/// button that does it. A refusal comes back here with its reason.
+async fn leave_form(
+    state: &AppState,
+    layout: Layout,
+    membership: Membership,
+    me: Uuid,
+    status: StatusCode,
+    errors: FieldErrors,
+) -> AppResult<Response> {
+    let mut conn = state.db.acquire().await?;
+    let open = crate::gamedays::store::open_participations(&mut conn, membership.team.id, me).await?;
+    render_status(status, &LeavePage { layout, membership, open, errors })
+}
+
+async fn leave_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    TeamCtx { user, membership }: TeamCtx,
+) -> AppResult<Response> {
+    leave_form(&state, layout, membership, user.id, StatusCode::OK, FieldErrors::new()).await
+}
+
+async fn leave(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    TeamCtx { user, membership }: TeamCtx,
+) -> AppResult<Response> {
+    if let Err(err) = super::actions::remove_member(&state.db, membership.team.id, &user, user.id).await {
+        let mut errors = FieldErrors::new();
+        let status = refused(err, &mut errors)?;
+        return leave_form(&state, layout, membership, user.id, status, errors).await;
+    }
+    flash(&session, FlashKind::Success, format!("You left {}.", membership.team.name)).await?;
+    Ok(see_other("/"))
 }
 
 #[derive(Template)]

@@ -82,6 +82,12 @@ pub async fn lock_team(conn: &mut PgConnection, team_id: Uuid) -> sqlx::Result<O
         .await
 }
 
+/// The team, read without a lock.
+#[tracing::instrument(skip(conn))]
+pub async fn team(conn: &mut PgConnection, team_id: Uuid) -> sqlx::Result<Option<Team>> {
+    sqlx::query_as!(Team, "select id, name, slug from teams where id = $1", team_id).fetch_optional(conn).await
+}
+
 #[tracing::instrument(skip(conn))]
 pub async fn update_team(conn: &mut PgConnection, team_id: Uuid, name: &str, slug: &str) -> Result<(), SlugError> {
     sqlx::query!("update teams set name = $2, slug = $3 where id = $1", team_id, name, slug)

@@ -1195,3 +1195,23 @@ async fn a_facilitator_copies_a_scenario_onward_and_plans_the_next_day_from_this
         browser.close().await.unwrap();
     }
 }
+
+#[sqlx::test]
+async fn a_member_reads_what_leaving_does_and_leaves_the_team(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let driver = Driver::start().await;
+    let li = sign_in(&driver, &day.app, "li@example.com").await;
+
+    li.goto(&day.app.url(&format!("/teams/{}", day.slug))).await.unwrap();
+    click_link(&li, "Leave team").await;
+    assert_eq!(heading(&li).await, "Leave Platform?");
+    let page = body_text(&li).await;
+    assert!(page.contains("Database failover drill") && page.contains("you are participant"), "{page}");
+    screenshot(&li, "leave-team").await;
+    click_button(&li, "Leave Platform").await;
+
+    assert!(body_text(&li).await.contains("You left Platform."));
+    li.goto(&day.app.url(&format!("/teams/{}", day.slug))).await.unwrap();
+    assert_ne!(heading(&li).await, "Platform", "the team is no longer Li's to see");
+    li.close().await.unwrap();
+}

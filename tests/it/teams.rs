@@ -284,7 +284,7 @@ async fn the_last_lead_cannot_be_removed_or_demoted(db: PgPool) {
 
     let response = app.post_as(&ana, &format!("/teams/{slug}/members/{ana_id}/remove"), &[]).await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
-    assert!(response.text().await.unwrap().contains("A team always keeps one lead"));
+    assert!(response.text().await.unwrap().contains("You are the only lead of Platform"));
     let response = app.post_as(&ana, &format!("/teams/{slug}/members/{ana_id}/role"), &[("role", "member")]).await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
 
@@ -395,4 +395,70 @@ async fn the_team_page_and_an_invite_show_times_in_my_zone(db: PgPool) {
     for page in [&team, &invite_page] {
         assert!(!page.contains(" UTC"), "no time in UTC");
     }
+}
+
+#[sqlx::test]
+async fn the_only_lead_who_leaves_is_told_to_make_someone_else_a_lead_first(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana").await;
+    let slug = app.team(&ana, "Platform").await;
+
+    let response = app.post_as(&ana, &format!("/teams/{slug}/leave"), &[]).await;
+
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("You are the only lead of Platform: make someone else a lead first."), "{page}");
+    assert_eq!(app.get_as(&ana, &format!("/teams/{slug}")).await.status(), StatusCode::OK, "still a member");
+}
+
+#[sqlx::test]
+async fn a_member_whose_objection_stands_neither_leaves_nor_is_removed(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    let response = day.sign(&day.li, &scenario, "object", "The replica is not caught up").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let li_id = day.id_of("li@example.com").await;
+    let slug = &day.slug;
+
+    let leave = day.app.post_as(&day.li, &format!("/teams/{slug}/leave"), &[]).await;
+    let remove = day.app.post_as(&day.ana, &format!("/teams/{slug}/members/{li_id}/remove"), &[]).await;
+
+    assert_eq!(leave.status(), StatusCode::CONFLICT);
+    assert!(leave.text().await.unwrap().contains("Li objects to revision 1 of the scenario"));
+    assert_eq!(remove.status(), StatusCode::CONFLICT);
+    assert!(remove.text().await.unwrap().contains("Li objects to revision 1 of the scenario"));
+    let on_day: i64 = sqlx::query_scalar("select count(*) from gameday_participants where gameday_id = $1")
+        .bind(day.id)
+        .fetch_one(&day.app.db)
+        .await
+        .unwrap();
+    assert_eq!(on_day, 3, "Ana, Li and Bo are all still on the game day");
+}
+
+#[sqlx::test]
+async fn leaving_says_which_game_days_one_leaves_and_is_in_the_audit_log(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let slug = &day.slug;
+    let li_id = user_id(&day.app.db, "li@example.com").await;
+
+    let page = day.app.get_as(&day.li, &format!("/teams/{slug}/leave")).await.text().await.unwrap();
+    let response = day.app.post_as(&day.li, &format!("/teams/{slug}/leave"), &[]).await;
+
+    assert!(page.contains("Leave Platform?") && page.contains("Database failover drill"), "{page}");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.app.get_as(&day.li, &format!("/teams/{slug}")).await.status(), StatusCode::NOT_FOUND);
+    let on_day: i64 =
+        sqlx::query_scalar("select count(*) from gameday_participants where gameday_id = $1 and user_id = $2")
+            .bind(day.id)
+            .bind(li_id)
+            .fetch_one(&day.app.db)
+            .await
+            .unwrap();
+    assert_eq!(on_day, 0);
+    let audit: Vec<(String, uuid::Uuid)> =
+        sqlx::query_as("select kind::text, actor from team_audit where kind = 'member_left'")
+            .fetch_all(&day.app.db)
+            .await
+            .unwrap();
+    assert_eq!(audit, vec![("member_left".to_owned(), li_id)]);
 }
