@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::store::{self, Invite, SlugError};
 use super::{
-    INVITE_VALIDITY, Team, TeamRole, check_invite_usable, check_inviter_still_lead, check_leaving, check_removal,
-    check_role_change, new_invite_token,
+    INVITE_VALIDITY, Team, TeamRole, check_can_archive, check_invite_usable, check_inviter_still_lead, check_leaving,
+    check_not_archived, check_removal, check_role_change, new_invite_token,
 };
 use crate::accounts::User;
 use crate::audit::{AuditKind, NewEntry, store as audit};
@@ -61,6 +61,33 @@ pub async fn update(db: &PgPool, team_id: Uuid, actor: &User, name: &str, slug: 
     audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::TeamSettingsChanged, body).detail(detail))
         .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// A lead archives the team (`archive`), which makes it read-only, or unarchives it. A team is
+/// not archived while one of its game days is scheduled or running. Doing what is already done
+/// records nothing.
+pub async fn set_archived(db: &PgPool, team_id: Uuid, actor: &User, archive: bool) -> AppResult<()> {
+    let mut tx = db.begin().await?;
+    let locked = store::lock_members(&mut tx, team_id).await?;
+    if !locked.role_of(actor.id).is_some_and(|r| r.is_lead()) {
+        return Err(AppError::Forbidden("Only a team lead can do that.".into()));
+    }
+    if archive {
+        let unfinished = crate::gamedays::store::scheduled_or_running(&mut tx, team_id).await?;
+        check_can_archive(&unfinished).map_err(AppError::Conflict)?;
+    }
+    if !store::set_archived(&mut tx, team_id, archive).await? {
+        return Ok(());
+    }
+    let (kind, body) = if archive {
+        (AuditKind::TeamArchived, format!("{} archived the team; it is read-only now.", actor.display_name))
+    } else {
+        (AuditKind::TeamUnarchived, format!("{} unarchived the team.", actor.display_name))
+    };
+    audit::record(&mut tx, NewEntry::new(team_id, actor.id, kind, body)).await?;
+    tx.commit().await?;
+    tracing::info!(team_id = %team_id, archive, "team archive state changed");
     Ok(())
 }
 
@@ -135,6 +162,7 @@ pub async fn accept_invite(db: &PgPool, token_hash: &[u8], user: &User) -> AppRe
     let mut tx = db.begin().await?;
     let invite = store::invite_by_token(&mut tx, token_hash).await?.ok_or(AppError::NotFound)?;
     check_invite_usable(invite.used, invite.revoked, invite.expires_at, OffsetDateTime::now_utc())?;
+    check_not_archived(invite.team_archived_at).map_err(AppError::Conflict)?;
     // Under the lock of the creator's member row: a demotion or removal waits, or has happened.
     check_inviter_still_lead(store::lock_invite_creator_role(&mut tx, invite.id).await?)?;
     let joined = store::add_member(&mut tx, invite.team.id, user.id, invite.role).await?;

@@ -64,6 +64,8 @@ pub struct NavTeam {
     pub name: String,
     pub slug: String,
     pub role: TeamRole,
+    /// Whether the team is archived (read-only).
+    pub archived: bool,
 }
 
 /// A newly created invite link, shown once on the team page (only its hash is stored).
@@ -90,6 +92,38 @@ pub struct Team {
 pub struct Membership {
     pub team: Team,
     pub role: TeamRole,
+    /// When a lead archived the team; an archived team accepts no change ([`check_not_archived`]).
+    pub archived_at: Option<OffsetDateTime>,
+}
+
+impl Membership {
+    pub fn is_archived(&self) -> bool {
+        self.archived_at.is_some()
+    }
+}
+
+/// What an archived team answers to any change (409).
+pub const ARCHIVED: &str =
+    "This team is archived: it can be read, not changed. A lead can unarchive it in its settings.";
+
+/// An archived team is read-only: every change to it, of any feature, is refused. The web
+/// contexts (`TeamCtx`, `LeadCtx`, `GamedayCtx`) ask this for every request that may change
+/// something, so no handler has to remember it.
+pub fn check_not_archived(archived_at: Option<OffsetDateTime>) -> Result<(), String> {
+    if archived_at.is_some() { Err(ARCHIVED.into()) } else { Ok(()) }
+}
+
+/// A team is archived only once none of its game days is scheduled or running: `unfinished`
+/// holds those game days' titles and statuses.
+pub fn check_can_archive(unfinished: &[(String, String)]) -> Result<(), String> {
+    if unfinished.is_empty() {
+        return Ok(());
+    }
+    let named: Vec<String> = unfinished.iter().map(|(title, status)| format!("\"{title}\" ({status})")).collect();
+    Err(format!(
+        "The team cannot be archived while a game day is scheduled or running: {}. Complete or cancel it first.",
+        named.join(", ")
+    ))
 }
 
 pub fn parse_team_name(input: &str) -> Result<String, String> {
@@ -272,6 +306,19 @@ mod tests {
         assert!(check_removal(1, TeamRole::Lead).is_err());
         assert!(check_removal(1, TeamRole::Member).is_ok());
         assert!(check_removal(2, TeamRole::Lead).is_ok());
+    }
+
+    #[test]
+    fn an_archived_team_refuses_changes() {
+        assert!(check_not_archived(None).is_ok());
+        assert_eq!(check_not_archived(Some(OffsetDateTime::now_utc())), Err(ARCHIVED.into()));
+    }
+
+    #[test]
+    fn a_team_with_a_scheduled_or_running_game_day_is_not_archived() {
+        assert!(check_can_archive(&[]).is_ok());
+        let refusal = check_can_archive(&[("Failover".into(), "running".into())]).unwrap_err();
+        assert!(refusal.contains("\"Failover\" (running)"), "{refusal}");
     }
 
     #[test]

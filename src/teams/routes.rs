@@ -18,7 +18,7 @@ use crate::ids::UserId;
 use crate::scenarios::store::signoffs::{self as signoff_store, AwaitingSignoff};
 use crate::state::AppState;
 use crate::web::auth::CurrentUser;
-use crate::web::context::{LeadCtx, Path, TeamCtx};
+use crate::web::context::{ArchiveCtx, LeadCtx, Path, TeamCtx};
 use crate::web::refusal::refused;
 use crate::web::{FlashKind, Layout, flash, render, render_status, see_other};
 
@@ -31,6 +31,8 @@ pub fn router() -> Router<AppState> {
         .route("/teams/{slug}/members/{user_id}/role", post(change_role))
         .route("/teams/{slug}/members/{user_id}/remove", post(remove_member))
         .route("/teams/{slug}/leave", get(leave_page).post(leave))
+        .route("/teams/{slug}/archive", post(archive))
+        .route("/teams/{slug}/unarchive", post(unarchive))
 }
 
 /// The member a change is about (`/teams/{slug}/members/{user_id}/…`).
@@ -132,9 +134,10 @@ struct ShowPage {
 }
 
 impl ShowPage {
-    /// Whether the viewer may plan a game day for the team.
+    /// Whether the viewer may plan a game day for the team (not in an archived team).
     fn can_plan(&self) -> bool {
         crate::gamedays::check_can_create(self.membership.role).is_ok()
+            && super::check_not_archived(self.membership.archived_at).is_ok()
     }
 
     fn error_for(&self, user_id: &Uuid) -> Option<&str> {
@@ -333,6 +336,47 @@ struct SettingsPage {
 async fn settings_page(layout: Layout, LeadCtx { membership, .. }: LeadCtx) -> AppResult<Response> {
     let (name, slug) = (membership.team.name.clone(), membership.team.slug.clone());
     render(&SettingsPage { layout, membership, name, slug, errors: FieldErrors::new() })
+}
+
+/// Archives the team (`archive`) or unarchives it; a refusal comes back to the settings page.
+async fn set_archived(
+    state: &AppState,
+    layout: Layout,
+    session: &Session,
+    ArchiveCtx { user, membership }: ArchiveCtx,
+    archive: bool,
+) -> AppResult<Response> {
+    if let Err(err) = super::actions::set_archived(&state.db, membership.team.id, &user, archive).await {
+        let mut errors = FieldErrors::new();
+        let status = refused(err, &mut errors)?;
+        let (name, slug) = (membership.team.name.clone(), membership.team.slug.clone());
+        return render_status(status, &SettingsPage { layout, membership, name, slug, errors });
+    }
+    let message = if archive {
+        format!("{} is archived: it is read-only now.", membership.team.name)
+    } else {
+        format!("{} is no longer archived.", membership.team.name)
+    };
+    flash(session, FlashKind::Success, message).await?;
+    Ok(see_other(&format!("/teams/{}", membership.team.slug)))
+}
+
+async fn archive(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    ctx: ArchiveCtx,
+) -> AppResult<Response> {
+    set_archived(&state, layout, &session, ctx, true).await
+}
+
+async fn unarchive(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    ctx: ArchiveCtx,
+) -> AppResult<Response> {
+    set_archived(&state, layout, &session, ctx, false).await
 }
 
 async fn update_settings(

@@ -12,7 +12,7 @@ pub async fn nav_teams(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<NavTeam>>
     sqlx::query_as!(
         NavTeam,
         r#"
-        select t.name, t.slug, m.role as "role: TeamRole"
+        select t.name, t.slug, m.role as "role: TeamRole", t.archived_at is not null as "archived!"
         from team_members m join teams t on t.id = m.team_id
         where m.user_id = $1
         order by lower(t.name)
@@ -28,7 +28,7 @@ pub async fn nav_teams(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<NavTeam>>
 pub async fn membership(db: &PgPool, slug: &str, user_id: Uuid) -> sqlx::Result<Option<Membership>> {
     let row = sqlx::query!(
         r#"
-        select t.id, t.name, t.slug, m.role as "role: TeamRole"
+        select t.id, t.name, t.slug, m.role as "role: TeamRole", t.archived_at
         from teams t join team_members m on m.team_id = t.id and m.user_id = $2
         where t.slug = $1
         "#,
@@ -37,7 +37,11 @@ pub async fn membership(db: &PgPool, slug: &str, user_id: Uuid) -> sqlx::Result<
     )
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|r| Membership { team: Team { id: r.id, name: r.name, slug: r.slug }, role: r.role }))
+    Ok(row.map(|r| Membership {
+        team: Team { id: r.id, name: r.name, slug: r.slug },
+        role: r.role,
+        archived_at: r.archived_at,
+    }))
 }
 
 /// Why a team could not be created or renamed.
@@ -86,6 +90,22 @@ pub async fn lock_team(conn: &mut PgConnection, team_id: Uuid) -> sqlx::Result<O
 #[tracing::instrument(skip(conn))]
 pub async fn team(conn: &mut PgConnection, team_id: Uuid) -> sqlx::Result<Option<Team>> {
     sqlx::query_as!(Team, "select id, name, slug from teams where id = $1", team_id).fetch_optional(conn).await
+}
+
+/// Archives (`archive`) or unarchives the team; false when it already was so.
+#[tracing::instrument(skip(conn))]
+pub async fn set_archived(conn: &mut PgConnection, team_id: Uuid, archive: bool) -> sqlx::Result<bool> {
+    let changed = sqlx::query!(
+        r#"
+        update teams set archived_at = case when $2 then now() end
+        where id = $1 and (archived_at is null) = $2
+        "#,
+        team_id,
+        archive
+    )
+    .execute(conn)
+    .await?;
+    Ok(changed.rows_affected() == 1)
 }
 
 #[tracing::instrument(skip(conn))]
@@ -260,6 +280,8 @@ pub struct Invite {
     pub expires_at: OffsetDateTime,
     pub used: bool,
     pub revoked: bool,
+    /// When the invite's team was archived (an archived team takes no new member).
+    pub team_archived_at: Option<OffsetDateTime>,
 }
 
 /// The invite with this token hash. Its row is locked until the surrounding transaction ends
@@ -269,7 +291,8 @@ pub async fn invite_by_token(conn: &mut PgConnection, token_hash: &[u8]) -> sqlx
     let row = sqlx::query!(
         r#"
         select i.id, t.id as team_id, t.name, t.slug, i.role as "role: TeamRole", u.display_name as invited_by,
-               i.expires_at, i.used_at is not null as "used!", i.revoked_at is not null as "revoked!"
+               i.expires_at, i.used_at is not null as "used!", i.revoked_at is not null as "revoked!",
+               t.archived_at
         from team_invites i join teams t on t.id = i.team_id join users u on u.id = i.created_by
         where i.token_hash = $1
         for update of i
@@ -286,6 +309,7 @@ pub async fn invite_by_token(conn: &mut PgConnection, token_hash: &[u8]) -> sqlx
         expires_at: r.expires_at,
         used: r.used,
         revoked: r.revoked,
+        team_archived_at: r.archived_at,
     }))
 }
 
