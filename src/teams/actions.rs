@@ -211,14 +211,19 @@ pub async fn revoke_invite(db: &PgPool, team_id: Uuid, actor: &User, invite: Uui
     Ok(())
 }
 
-/// A lead gives the team's fault-calendar feed a new secret URL; the old one stops working.
-pub async fn new_calendar_token(db: &PgPool, team_id: Uuid, actor: &User) -> AppResult<()> {
+/// A member makes their own fault-calendar feed URL for the team, or a new one: their old one
+/// (and nobody else's) stops working. Returns the secret, shown once (only its hash is stored).
+pub async fn new_calendar_feed(db: &PgPool, team_id: Uuid, actor: &User) -> AppResult<String> {
+    let (token, hash) = super::new_calendar_token();
     let mut tx = db.begin().await?;
-    store::set_calendar_token(&mut tx, team_id, &super::new_calendar_token()).await?;
-    let body = format!("{} made a new fault-calendar address; the old one stopped working.", actor.display_name);
+    store::set_calendar_feed(&mut tx, team_id, actor.id, &hash).await?;
+    let body = format!(
+        "{} made a new personal fault-calendar address; their old one, if any, stopped working.",
+        actor.display_name
+    );
     audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::CalendarAddressChanged, body)).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(token)
 }
 
 /// A role as a sentence names it: "a lead", "a member", "a viewer".

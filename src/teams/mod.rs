@@ -246,12 +246,28 @@ pub fn invite_state(used: bool, revoked: bool, expires_at: OffsetDateTime, now: 
     }
 }
 
-/// A fresh secret for the team's fault-calendar feed: 128 random bits, hex.
-pub fn new_calendar_token() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// A fresh secret for a member's fault-calendar feed (256 random bits, hex) and the SHA-256 hash
+/// that is stored in its place. The feed is found by that hash: comparing hashes of a 256-bit
+/// secret leaks nothing usable through timing (an attacker learns at most how their own guess's
+/// hash compares), so the lookup needs no constant-time comparison of the secret itself.
+pub fn new_calendar_token() -> (String, Vec<u8>) {
+    new_invite_token()
 }
+
+/// The hash a calendar feed is looked up by.
+pub fn hash_calendar_token(token: &str) -> Vec<u8> {
+    hash_invite_token(token)
+}
+
+/// A member's new fault-calendar URL, shown once on the team page (only its hash is stored).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct NewCalendarFeed {
+    pub team_slug: String,
+    pub url: String,
+}
+
+/// The session key under which a new calendar feed URL waits to be shown once.
+pub const NEW_CALENDAR_FEED_KEY: &str = "new_calendar_feed";
 
 /// An invite that cannot be used says why (410 Gone) and what to do instead.
 pub fn check_invite_usable(

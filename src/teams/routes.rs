@@ -11,7 +11,10 @@ use tower_sessions::Session;
 use uuid::Uuid;
 
 use super::store::{self, Member, PendingInvite};
-use super::{Membership, NEW_INVITE_KEY, NewInvite, TeamRole, derive_slug, parse_slug, parse_team_name};
+use super::{
+    Membership, NEW_CALENDAR_FEED_KEY, NEW_INVITE_KEY, NewCalendarFeed, NewInvite, TeamRole, derive_slug, parse_slug,
+    parse_team_name,
+};
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::ids::UserId;
@@ -128,7 +131,10 @@ struct ShowPage {
     member_error: Option<(Uuid, String)>,
     roles: [TeamRole; 3],
     gamedays: Vec<crate::gamedays::store::GamedaySummary>,
-    feed_url: String,
+    /// Whether the viewer has made their own calendar feed URL for the team.
+    has_feed: bool,
+    /// The viewer's calendar feed URL, just made: shown this once.
+    new_feed: Option<NewCalendarFeed>,
     /// This team's scenarios waiting for the viewer's sign-off.
     awaiting: Vec<AwaitingSignoff>,
 }
@@ -177,8 +183,12 @@ async fn team_page(
         (Vec::new(), None)
     };
     let gamedays = crate::gamedays::store::team_gamedays(&state.db, membership.team.id).await?;
-    let token = store::calendar_token(&state.db, membership.team.id).await?;
-    let feed_url = crate::calendar::views::feed_url(&state.config.base_url(), &token);
+    let has_feed = store::has_calendar_feed(&state.db, membership.team.id, me).await?;
+    let new_feed = match session.get::<NewCalendarFeed>(NEW_CALENDAR_FEED_KEY).await? {
+        Some(_) => session.remove::<NewCalendarFeed>(NEW_CALENDAR_FEED_KEY).await?,
+        None => None,
+    }
+    .filter(|feed| feed.team_slug == membership.team.slug);
     let awaiting = signoff_store::awaiting_signoff(&state.db, me)
         .await?
         .into_iter()
@@ -194,7 +204,8 @@ async fn team_page(
         member_error,
         roles: TeamRole::ALL,
         gamedays,
-        feed_url,
+        has_feed,
+        new_feed,
         awaiting,
     };
     render_status(status, &page)

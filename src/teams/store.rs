@@ -335,25 +335,59 @@ pub async fn mark_invite_used(conn: &mut PgConnection, invite_id: Uuid, user_id:
     Ok(())
 }
 
-/// The team whose fault-calendar feed has this secret.
+/// The team of the member whose fault-calendar feed has the secret hashing to `token_hash`,
+/// while they are a member (a feed goes with its membership).
 #[tracing::instrument(skip_all)]
-pub async fn team_by_calendar_token(db: &PgPool, token: &str) -> sqlx::Result<Option<Team>> {
-    sqlx::query_as!(Team, "select id, name, slug from teams where calendar_token = $1", token).fetch_optional(db).await
+pub async fn team_by_calendar_feed(db: &PgPool, token_hash: &[u8]) -> sqlx::Result<Option<Team>> {
+    sqlx::query_as!(
+        Team,
+        r#"
+        select t.id, t.name, t.slug
+        from calendar_feeds f
+        join team_members m on m.team_id = f.team_id and m.user_id = f.user_id
+        join teams t on t.id = f.team_id
+        where f.token_hash = $1
+        "#,
+        token_hash
+    )
+    .fetch_optional(db)
+    .await
 }
 
-/// The secret of the team's fault-calendar feed.
-#[tracing::instrument(skip_all)]
-pub async fn calendar_token(db: &PgPool, team_id: Uuid) -> sqlx::Result<String> {
-    sqlx::query_scalar!("select calendar_token from teams where id = $1", team_id).fetch_one(db).await
+/// Whether the member has made a fault-calendar feed for the team.
+#[tracing::instrument(skip(db))]
+pub async fn has_calendar_feed(db: &PgPool, team_id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from calendar_feeds where team_id = $1 and user_id = $2) as "exists!""#,
+        team_id,
+        user_id
+    )
+    .fetch_one(db)
+    .await
 }
 
-#[tracing::instrument(skip_all)]
-pub async fn set_calendar_token(conn: &mut PgConnection, team_id: Uuid, token: &str) -> sqlx::Result<()> {
-    sqlx::query!("update teams set calendar_token = $2 where id = $1", team_id, token).execute(conn).await?;
+/// Gives the member's feed a new secret (its hash), replacing the old one.
+#[tracing::instrument(skip(conn, token_hash))]
+pub async fn set_calendar_feed(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    user_id: Uuid,
+    token_hash: &[u8],
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"
+        insert into calendar_feeds (team_id, user_id, token_hash) values ($1, $2, $3)
+        on conflict (team_id, user_id) do update set token_hash = excluded.token_hash, created_at = now()
+        "#,
+        team_id,
+        user_id,
+        token_hash
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
-/// Whether the user is (still) a member of the team.
 #[tracing::instrument(skip(db))]
 pub async fn is_member(db: &PgPool, team_id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {
     sqlx::query_scalar!(
