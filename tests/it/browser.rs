@@ -1074,6 +1074,8 @@ async fn every_main_page_passes_axe_core_in_light_and_dark(db: PgPool) {
         format!("{team}/weaknesses"),
         format!("{team}/incidents"),
         format!("{team}/webhooks"),
+        format!("{team}/settings"),
+        format!("{team}/leave"),
         "/account".to_owned(),
     ];
     let axe = axe_source();
