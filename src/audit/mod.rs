@@ -29,6 +29,8 @@ pub enum AuditKind {
     WeaknessStatusChanged,
     IncidentAdded,
     ActionStatusChanged,
+    TeamArchived,
+    TeamUnarchived,
 }
 
 impl AuditKind {
@@ -51,6 +53,8 @@ impl AuditKind {
             AuditKind::WeaknessStatusChanged => "Weakness",
             AuditKind::IncidentAdded => "Incident",
             AuditKind::ActionStatusChanged => "Action",
+            AuditKind::TeamArchived => "Archived",
+            AuditKind::TeamUnarchived => "Unarchived",
         }
     }
 }

@@ -14,9 +14,9 @@ use super::views::{calendar, event, host_of};
 use crate::error::{AppError, AppResult};
 use crate::scenarios::store::{self as scenario_store, Scenario};
 use crate::state::AppState;
-use crate::teams::store as team_store;
+use crate::teams::{NEW_CALENDAR_FEED_KEY, NewCalendarFeed, store as team_store};
 use crate::timeline::store as timeline_store;
-use crate::web::context::{GamedayCtx, LeadCtx, Path};
+use crate::web::context::{GamedayCtx, Path, TeamCtx};
 use crate::web::{FlashKind, flash, see_other};
 
 pub fn router() -> Router<AppState> {
@@ -52,9 +52,11 @@ async fn gameday_ics(State(state): State<AppState>, ctx: GamedayCtx) -> AppResul
 
 /// The team's fault calendar: every game day that has been scheduled (cancelled ones included,
 /// marked as such, so subscribed calendars drop them).
+/// Behind the secret URL of one member's feed, while they are a member.
 async fn team_feed(State(state): State<AppState>, Path(file): Path<String>) -> AppResult<Response> {
     let token = file.strip_suffix(".ics").ok_or(AppError::NotFound)?;
-    let team = team_store::team_by_calendar_token(&state.db, token).await?.ok_or(AppError::NotFound)?;
+    let hash = crate::teams::hash_calendar_token(token);
+    let team = team_store::team_by_calendar_feed(&state.db, &hash).await?.ok_or(AppError::NotFound)?;
     let gamedays = crate::gamedays::store::scheduled_gamedays(&state.db, team.id).await?;
     let mut scenarios = scenario_store::scenarios_of_team(&state.db, team.id).await?;
     let ids: Vec<_> = gamedays.iter().map(|g| g.id).collect();
@@ -78,12 +80,17 @@ fn last_changed(changed: &[(uuid::Uuid, OffsetDateTime)], id: uuid::Uuid) -> Off
     changed.iter().find(|(g, _)| *g == id).map_or(OffsetDateTime::UNIX_EPOCH, |(_, at)| *at)
 }
 
+/// A member makes their own feed URL (or a new one), shown once on the team page.
 async fn regenerate(
     State(state): State<AppState>,
     session: Session,
-    LeadCtx { user, membership }: LeadCtx,
+    TeamCtx { user, membership }: TeamCtx,
 ) -> AppResult<Response> {
-    crate::teams::actions::new_calendar_token(&state.db, membership.team.id, &user).await?;
-    flash(&session, FlashKind::Success, "New calendar feed URL made; the old one stopped working.").await?;
+    let token = crate::teams::actions::new_calendar_feed(&state.db, membership.team.id, &user).await?;
+    let url = super::views::feed_url(&state.config.base_url(), &token);
+    let team_slug = membership.team.slug.clone();
+    session.insert(NEW_CALENDAR_FEED_KEY, NewCalendarFeed { team_slug, url }).await?;
+    flash(&session, FlashKind::Success, "Your calendar feed address is made; any old one of yours stopped working.")
+        .await?;
     Ok(see_other(&format!("/teams/{}#calendar", membership.team.slug)))
 }

@@ -290,7 +290,8 @@ pub async fn remove_participant(db: &PgPool, gameday_id: Uuid, actor: &User, use
 }
 
 /// When someone leaves a team (or is removed), they leave its open game days too, in the same
-/// transaction; refused while they are the only facilitator of one.
+/// transaction; refused while they are the only facilitator of one, or while an objection of
+/// theirs stands on a scenario not concluded (as [`remove_participant`] refuses it).
 pub async fn leave_open_gamedays(
     tx: &mut Transaction<'static, Postgres>,
     team_id: Uuid,
@@ -305,8 +306,13 @@ pub async fn leave_open_gamedays(
             stuck.title
         )));
     }
-    for participation in open {
+    for participation in &open {
         store::lock_gameday(tx, participation.gameday_id).await?;
+        let objections = scenario_store::signoffs::standing_objections(tx, participation.gameday_id, user).await?;
+        let objections = objections.iter().map(|o| (o.title.as_str(), o.revision, o.reason.as_str()));
+        super::check_keeps_objector(name, participation.role, None, objections)?;
+    }
+    for participation in open {
         store::remove_participant(tx, participation.gameday_id, user).await?;
         let body = format!("{name} left the team, and so the game day.");
         let data = serde_json::json!({ "user_id": user });

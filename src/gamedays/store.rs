@@ -391,6 +391,24 @@ pub async fn open_participations(
     .await
 }
 
+/// The team's game days that are scheduled or running, as (title, status), soonest first: what
+/// keeps the team from being archived.
+#[tracing::instrument(skip(conn))]
+pub async fn scheduled_or_running(conn: &mut PgConnection, team_id: Uuid) -> sqlx::Result<Vec<(String, String)>> {
+    let rows = sqlx::query!(
+        r#"
+        select title, status::text as "status!"
+        from gamedays
+        where team_id = $1 and status in ('scheduled', 'running')
+        order by starts_at nulls last, created_at
+        "#,
+        team_id
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.title, r.status)).collect())
+}
+
 /// The team's game days that have been scheduled at some point (for its fault calendar).
 #[tracing::instrument(skip(db))]
 pub async fn scheduled_gamedays(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Gameday>> {

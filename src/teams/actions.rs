@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::store::{self, Invite, SlugError};
 use super::{
-    INVITE_VALIDITY, Team, TeamRole, check_invite_usable, check_inviter_still_lead, check_removal, check_role_change,
-    new_invite_token,
+    INVITE_VALIDITY, Team, TeamRole, check_can_archive, check_invite_usable, check_inviter_still_lead, check_leaving,
+    check_not_archived, check_removal, check_role_change, new_invite_token,
 };
 use crate::accounts::User;
 use crate::audit::{AuditKind, NewEntry, store as audit};
@@ -64,6 +64,33 @@ pub async fn update(db: &PgPool, team_id: Uuid, actor: &User, name: &str, slug: 
     Ok(())
 }
 
+/// A lead archives the team (`archive`), which makes it read-only, or unarchives it. A team is
+/// not archived while one of its game days is scheduled or running. Doing what is already done
+/// records nothing.
+pub async fn set_archived(db: &PgPool, team_id: Uuid, actor: &User, archive: bool) -> AppResult<()> {
+    let mut tx = db.begin().await?;
+    let locked = store::lock_members(&mut tx, team_id).await?;
+    if !locked.role_of(actor.id).is_some_and(|r| r.is_lead()) {
+        return Err(AppError::Forbidden("Only a team lead can do that.".into()));
+    }
+    if archive {
+        let unfinished = crate::gamedays::store::scheduled_or_running(&mut tx, team_id).await?;
+        check_can_archive(&unfinished).map_err(AppError::Conflict)?;
+    }
+    if !store::set_archived(&mut tx, team_id, archive).await? {
+        return Ok(());
+    }
+    let (kind, body) = if archive {
+        (AuditKind::TeamArchived, format!("{} archived the team; it is read-only now.", actor.display_name))
+    } else {
+        (AuditKind::TeamUnarchived, format!("{} unarchived the team.", actor.display_name))
+    };
+    audit::record(&mut tx, NewEntry::new(team_id, actor.id, kind, body)).await?;
+    tx.commit().await?;
+    tracing::info!(team_id = %team_id, archive, "team archive state changed");
+    Ok(())
+}
+
 /// The display name of a member (for the messages on the game days they are on).
 async fn member_name(db: &PgPool, team_id: Uuid, user_id: Uuid) -> AppResult<String> {
     let members = store::members(db, team_id).await?;
@@ -98,7 +125,7 @@ pub async fn change_role(db: &PgPool, team_id: Uuid, actor: &User, target: Uuid,
 
 /// A lead removes `target`, or a member leaves (`target` is the actor). The team keeps a lead,
 /// and whoever goes leaves the team's open game days too, unless they are the only facilitator
-/// of one.
+/// of one or a signer whose objection still stands on one of its scenarios.
 pub async fn remove_member(db: &PgPool, team_id: Uuid, actor: &User, target: Uuid) -> AppResult<()> {
     let leaving = target == actor.id;
     let mut tx = db.begin().await?;
@@ -108,7 +135,12 @@ pub async fn remove_member(db: &PgPool, team_id: Uuid, actor: &User, target: Uui
         return Err(AppError::Forbidden("Only a team lead can remove members.".into()));
     }
     let role = locked.role_of(target).ok_or(AppError::NotFound)?;
-    check_removal(locked.leads(), role).map_err(AppError::Conflict)?;
+    if leaving {
+        let team = store::team(&mut tx, team_id).await?.ok_or(AppError::NotFound)?;
+        check_leaving(locked.leads(), role, &team.name).map_err(AppError::Conflict)?;
+    } else {
+        check_removal(locked.leads(), role).map_err(AppError::Conflict)?;
+    }
     let name = member_name(db, team_id, target).await?;
     leave_open_gamedays(&mut tx, team_id, target, &name, actor.id).await?;
     store::remove_member(&mut tx, team_id, target).await?;
@@ -130,6 +162,7 @@ pub async fn accept_invite(db: &PgPool, token_hash: &[u8], user: &User) -> AppRe
     let mut tx = db.begin().await?;
     let invite = store::invite_by_token(&mut tx, token_hash).await?.ok_or(AppError::NotFound)?;
     check_invite_usable(invite.used, invite.revoked, invite.expires_at, OffsetDateTime::now_utc())?;
+    check_not_archived(invite.team_archived_at).map_err(AppError::Conflict)?;
     // Under the lock of the creator's member row: a demotion or removal waits, or has happened.
     check_inviter_still_lead(store::lock_invite_creator_role(&mut tx, invite.id).await?)?;
     let joined = store::add_member(&mut tx, invite.team.id, user.id, invite.role).await?;
@@ -178,14 +211,19 @@ pub async fn revoke_invite(db: &PgPool, team_id: Uuid, actor: &User, invite: Uui
     Ok(())
 }
 
-/// A lead gives the team's fault-calendar feed a new secret URL; the old one stops working.
-pub async fn new_calendar_token(db: &PgPool, team_id: Uuid, actor: &User) -> AppResult<()> {
+/// A member makes their own fault-calendar feed URL for the team, or a new one: their old one
+/// (and nobody else's) stops working. Returns the secret, shown once (only its hash is stored).
+pub async fn new_calendar_feed(db: &PgPool, team_id: Uuid, actor: &User) -> AppResult<String> {
+    let (token, hash) = super::new_calendar_token();
     let mut tx = db.begin().await?;
-    store::set_calendar_token(&mut tx, team_id, &super::new_calendar_token()).await?;
-    let body = format!("{} made a new fault-calendar address; the old one stopped working.", actor.display_name);
+    store::set_calendar_feed(&mut tx, team_id, actor.id, &hash).await?;
+    let body = format!(
+        "{} made a new personal fault-calendar address; their old one, if any, stopped working.",
+        actor.display_name
+    );
     audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::CalendarAddressChanged, body)).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(token)
 }
 
 /// A role as a sentence names it: "a lead", "a member", "a viewer".

@@ -64,6 +64,8 @@ pub struct NavTeam {
     pub name: String,
     pub slug: String,
     pub role: TeamRole,
+    /// Whether the team is archived (read-only).
+    pub archived: bool,
 }
 
 /// A newly created invite link, shown once on the team page (only its hash is stored).
@@ -92,6 +94,38 @@ pub struct Membership {
     pub role: TeamRole,
     /// The team's leads require two-factor sign-in of every member.
     pub two_factor_required: bool,
+    /// When a lead archived the team; an archived team accepts no change ([`check_not_archived`]).
+    pub archived_at: Option<OffsetDateTime>,
+}
+
+impl Membership {
+    pub fn is_archived(&self) -> bool {
+        self.archived_at.is_some()
+    }
+}
+
+/// What an archived team answers to any change (409).
+pub const ARCHIVED: &str =
+    "This team is archived: it can be read, not changed. A lead can unarchive it in its settings.";
+
+/// An archived team is read-only: every change to it, of any feature, is refused. The web
+/// contexts (`TeamCtx`, `LeadCtx`, `GamedayCtx`) ask this for every request that may change
+/// something, so no handler has to remember it.
+pub fn check_not_archived(archived_at: Option<OffsetDateTime>) -> Result<(), String> {
+    if archived_at.is_some() { Err(ARCHIVED.into()) } else { Ok(()) }
+}
+
+/// A team is archived only once none of its game days is scheduled or running: `unfinished`
+/// holds those game days' titles and statuses.
+pub fn check_can_archive(unfinished: &[(String, String)]) -> Result<(), String> {
+    if unfinished.is_empty() {
+        return Ok(());
+    }
+    let named: Vec<String> = unfinished.iter().map(|(title, status)| format!("\"{title}\" ({status})")).collect();
+    Err(format!(
+        "The team cannot be archived while a game day is scheduled or running: {}. Complete or cancel it first.",
+        named.join(", ")
+    ))
 }
 
 pub fn parse_team_name(input: &str) -> Result<String, String> {
@@ -171,6 +205,12 @@ pub fn check_removal(leads: i64, role: TeamRole) -> Result<(), String> {
     if role.is_lead() && leads <= 1 { Err(LAST_LEAD.into()) } else { Ok(()) }
 }
 
+/// Whether the viewer, with `role`, may leave the team `team` that has `leads` leads: the same
+/// rule as [`check_removal`], said to the person leaving.
+pub fn check_leaving(leads: i64, role: TeamRole, team: &str) -> Result<(), String> {
+    check_removal(leads, role).map_err(|_| format!("You are the only lead of {team}: make someone else a lead first."))
+}
+
 /// How long an invite link works.
 pub const INVITE_VALIDITY: Duration = Duration::days(7);
 
@@ -208,12 +248,28 @@ pub fn invite_state(used: bool, revoked: bool, expires_at: OffsetDateTime, now: 
     }
 }
 
-/// A fresh secret for the team's fault-calendar feed: 128 random bits, hex.
-pub fn new_calendar_token() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// A fresh secret for a member's fault-calendar feed (256 random bits, hex) and the SHA-256 hash
+/// that is stored in its place. The feed is found by that hash: comparing hashes of a 256-bit
+/// secret leaks nothing usable through timing (an attacker learns at most how their own guess's
+/// hash compares), so the lookup needs no constant-time comparison of the secret itself.
+pub fn new_calendar_token() -> (String, Vec<u8>) {
+    new_invite_token()
 }
+
+/// The hash a calendar feed is looked up by.
+pub fn hash_calendar_token(token: &str) -> Vec<u8> {
+    hash_invite_token(token)
+}
+
+/// A member's new fault-calendar URL, shown once on the team page (only its hash is stored).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct NewCalendarFeed {
+    pub team_slug: String,
+    pub url: String,
+}
+
+/// The session key under which a new calendar feed URL waits to be shown once.
+pub const NEW_CALENDAR_FEED_KEY: &str = "new_calendar_feed";
 
 /// An invite that cannot be used says why (410 Gone) and what to do instead.
 pub fn check_invite_usable(
@@ -268,6 +324,29 @@ mod tests {
         assert!(check_removal(1, TeamRole::Lead).is_err());
         assert!(check_removal(1, TeamRole::Member).is_ok());
         assert!(check_removal(2, TeamRole::Lead).is_ok());
+    }
+
+    #[test]
+    fn an_archived_team_refuses_changes() {
+        assert!(check_not_archived(None).is_ok());
+        assert_eq!(check_not_archived(Some(OffsetDateTime::now_utc())), Err(ARCHIVED.into()));
+    }
+
+    #[test]
+    fn a_team_with_a_scheduled_or_running_game_day_is_not_archived() {
+        assert!(check_can_archive(&[]).is_ok());
+        let refusal = check_can_archive(&[("Failover".into(), "running".into())]).unwrap_err();
+        assert!(refusal.contains("\"Failover\" (running)"), "{refusal}");
+    }
+
+    #[test]
+    fn the_only_lead_is_told_how_to_leave() {
+        assert_eq!(
+            check_leaving(1, TeamRole::Lead, "Platform"),
+            Err("You are the only lead of Platform: make someone else a lead first.".into())
+        );
+        assert!(check_leaving(2, TeamRole::Lead, "Platform").is_ok());
+        assert!(check_leaving(1, TeamRole::Viewer, "Platform").is_ok());
     }
 
     #[test]

@@ -11,7 +11,10 @@ use tower_sessions::Session;
 use uuid::Uuid;
 
 use super::store::{self, Member, PendingInvite};
-use super::{Membership, NEW_INVITE_KEY, NewInvite, TeamRole, derive_slug, parse_slug, parse_team_name};
+use super::{
+    Membership, NEW_CALENDAR_FEED_KEY, NEW_INVITE_KEY, NewCalendarFeed, NewInvite, TeamRole, derive_slug, parse_slug,
+    parse_team_name,
+};
 use crate::accounts::User;
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
@@ -19,7 +22,7 @@ use crate::ids::UserId;
 use crate::scenarios::store::signoffs::{self as signoff_store, AwaitingSignoff};
 use crate::state::AppState;
 use crate::web::auth::CurrentUser;
-use crate::web::context::{LeadCtx, Path, TeamCtx};
+use crate::web::context::{ArchiveCtx, LeadCtx, Path, TeamCtx};
 use crate::web::refusal::refused;
 use crate::web::{FlashKind, Layout, flash, render, render_status, see_other};
 
@@ -32,6 +35,9 @@ pub fn router() -> Router<AppState> {
         .route("/teams/{slug}/settings/two-factor", post(require_two_factor))
         .route("/teams/{slug}/members/{user_id}/role", post(change_role))
         .route("/teams/{slug}/members/{user_id}/remove", post(remove_member))
+        .route("/teams/{slug}/leave", get(leave_page).post(leave))
+        .route("/teams/{slug}/archive", post(archive))
+        .route("/teams/{slug}/unarchive", post(unarchive))
 }
 
 /// The member a change is about (`/teams/{slug}/members/{user_id}/…`).
@@ -127,15 +133,19 @@ struct ShowPage {
     member_error: Option<(Uuid, String)>,
     roles: [TeamRole; 3],
     gamedays: Vec<crate::gamedays::store::GamedaySummary>,
-    feed_url: String,
+    /// Whether the viewer has made their own calendar feed URL for the team.
+    has_feed: bool,
+    /// The viewer's calendar feed URL, just made: shown this once.
+    new_feed: Option<NewCalendarFeed>,
     /// This team's scenarios waiting for the viewer's sign-off.
     awaiting: Vec<AwaitingSignoff>,
 }
 
 impl ShowPage {
-    /// Whether the viewer may plan a game day for the team.
+    /// Whether the viewer may plan a game day for the team (not in an archived team).
     fn can_plan(&self) -> bool {
         crate::gamedays::check_can_create(self.membership.role).is_ok()
+            && super::check_not_archived(self.membership.archived_at).is_ok()
     }
 
     fn error_for(&self, user_id: &Uuid) -> Option<&str> {
@@ -151,10 +161,6 @@ impl ShowPage {
             group.sort_by_key(|g| (g.starts_at.is_none(), g.starts_at));
         }
         group
-    }
-
-    fn lead_count(&self) -> usize {
-        self.members.iter().filter(|m| m.role.is_lead()).count()
     }
 }
 
@@ -179,8 +185,12 @@ async fn team_page(
         (Vec::new(), None)
     };
     let gamedays = crate::gamedays::store::team_gamedays(&state.db, membership.team.id).await?;
-    let token = store::calendar_token(&state.db, membership.team.id).await?;
-    let feed_url = crate::calendar::views::feed_url(&state.config.base_url(), &token);
+    let has_feed = store::has_calendar_feed(&state.db, membership.team.id, me).await?;
+    let new_feed = match session.get::<NewCalendarFeed>(NEW_CALENDAR_FEED_KEY).await? {
+        Some(_) => session.remove::<NewCalendarFeed>(NEW_CALENDAR_FEED_KEY).await?,
+        None => None,
+    }
+    .filter(|feed| feed.team_slug == membership.team.slug);
     let awaiting = signoff_store::awaiting_signoff(&state.db, me)
         .await?
         .into_iter()
@@ -196,7 +206,8 @@ async fn team_page(
         member_error,
         roles: TeamRole::ALL,
         gamedays,
-        feed_url,
+        has_feed,
+        new_feed,
         awaiting,
     };
     render_status(status, &page)
@@ -278,6 +289,54 @@ async fn remove_member(
 }
 
 #[derive(Template)]
+#[template(path = "teams/leave.html")]
+struct LeavePage {
+    layout: Layout,
+    membership: Membership,
+    /// The game days not over yet that leaving takes the viewer off.
+    open: Vec<crate::gamedays::store::OpenParticipation>,
+    errors: FieldErrors,
+}
+
+/// The leave page: what leaving does (the open game days one leaves with the team), and the
+/// button that does it. A refusal comes back here with its reason.
+async fn leave_form(
+    state: &AppState,
+    layout: Layout,
+    membership: Membership,
+    me: Uuid,
+    status: StatusCode,
+    errors: FieldErrors,
+) -> AppResult<Response> {
+    let mut conn = state.db.acquire().await?;
+    let open = crate::gamedays::store::open_participations(&mut conn, membership.team.id, me).await?;
+    render_status(status, &LeavePage { layout, membership, open, errors })
+}
+
+async fn leave_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    TeamCtx { user, membership }: TeamCtx,
+) -> AppResult<Response> {
+    leave_form(&state, layout, membership, user.id, StatusCode::OK, FieldErrors::new()).await
+}
+
+async fn leave(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    TeamCtx { user, membership }: TeamCtx,
+) -> AppResult<Response> {
+    if let Err(err) = super::actions::remove_member(&state.db, membership.team.id, &user, user.id).await {
+        let mut errors = FieldErrors::new();
+        let status = refused(err, &mut errors)?;
+        return leave_form(&state, layout, membership, user.id, status, errors).await;
+    }
+    flash(&session, FlashKind::Success, format!("You left {}.", membership.team.name)).await?;
+    Ok(see_other("/"))
+}
+
+#[derive(Template)]
 #[template(path = "teams/settings.html")]
 struct SettingsPage {
     layout: Layout,
@@ -348,11 +407,59 @@ async fn require_two_factor(
         }
         Err(err) => {
             let mut errors = FieldErrors::new();
-            let status = refused(err, &mut errors)?;
+            let status = match err {
+                // Shown in the two-factor section, not at the top of the page.
+                AppError::Conflict(message) => {
+                    errors.add("two_factor", message);
+                    StatusCode::CONFLICT
+                }
+                other => refused(other, &mut errors)?,
+            };
             let page = SettingsPage { errors, ..SettingsPage::new(&state, layout, &user, membership).await? };
             render_status(status, &page)
         }
     }
+}
+
+/// Archives the team (`archive`) or unarchives it; a refusal comes back to the settings page.
+async fn set_archived(
+    state: &AppState,
+    layout: Layout,
+    session: &Session,
+    ArchiveCtx { user, membership }: ArchiveCtx,
+    archive: bool,
+) -> AppResult<Response> {
+    if let Err(err) = super::actions::set_archived(&state.db, membership.team.id, &user, archive).await {
+        let mut errors = FieldErrors::new();
+        let status = refused(err, &mut errors)?;
+        let page = SettingsPage { errors, ..SettingsPage::new(state, layout, &user, membership).await? };
+        return render_status(status, &page);
+    }
+    let message = if archive {
+        format!("{} is archived: it is read-only now.", membership.team.name)
+    } else {
+        format!("{} is no longer archived.", membership.team.name)
+    };
+    flash(session, FlashKind::Success, message).await?;
+    Ok(see_other(&format!("/teams/{}", membership.team.slug)))
+}
+
+async fn archive(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    ctx: ArchiveCtx,
+) -> AppResult<Response> {
+    set_archived(&state, layout, &session, ctx, true).await
+}
+
+async fn unarchive(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    ctx: ArchiveCtx,
+) -> AppResult<Response> {
+    set_archived(&state, layout, &session, ctx, false).await
 }
 
 async fn update_settings(

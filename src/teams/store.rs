@@ -12,7 +12,7 @@ pub async fn nav_teams(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<NavTeam>>
     sqlx::query_as!(
         NavTeam,
         r#"
-        select t.name, t.slug, m.role as "role: TeamRole"
+        select t.name, t.slug, m.role as "role: TeamRole", t.archived_at is not null as "archived!"
         from team_members m join teams t on t.id = m.team_id
         where m.user_id = $1
         order by lower(t.name)
@@ -28,7 +28,7 @@ pub async fn nav_teams(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<NavTeam>>
 pub async fn membership(db: &PgPool, slug: &str, user_id: Uuid) -> sqlx::Result<Option<Membership>> {
     let row = sqlx::query!(
         r#"
-        select t.id, t.name, t.slug, m.role as "role: TeamRole", t.require_two_factor
+        select t.id, t.name, t.slug, m.role as "role: TeamRole", t.require_two_factor, t.archived_at
         from teams t join team_members m on m.team_id = t.id and m.user_id = $2
         where t.slug = $1
         "#,
@@ -41,6 +41,7 @@ pub async fn membership(db: &PgPool, slug: &str, user_id: Uuid) -> sqlx::Result<
         team: Team { id: r.id, name: r.name, slug: r.slug },
         role: r.role,
         two_factor_required: r.require_two_factor,
+        archived_at: r.archived_at,
     }))
 }
 
@@ -84,6 +85,28 @@ pub async fn lock_team(conn: &mut PgConnection, team_id: Uuid) -> sqlx::Result<O
     sqlx::query_as!(Team, "select id, name, slug from teams where id = $1 for update", team_id)
         .fetch_optional(conn)
         .await
+}
+
+/// The team, read without a lock.
+#[tracing::instrument(skip(conn))]
+pub async fn team(conn: &mut PgConnection, team_id: Uuid) -> sqlx::Result<Option<Team>> {
+    sqlx::query_as!(Team, "select id, name, slug from teams where id = $1", team_id).fetch_optional(conn).await
+}
+
+/// Archives (`archive`) or unarchives the team; false when it already was so.
+#[tracing::instrument(skip(conn))]
+pub async fn set_archived(conn: &mut PgConnection, team_id: Uuid, archive: bool) -> sqlx::Result<bool> {
+    let changed = sqlx::query!(
+        r#"
+        update teams set archived_at = case when $2 then now() end
+        where id = $1 and (archived_at is null) = $2
+        "#,
+        team_id,
+        archive
+    )
+    .execute(conn)
+    .await?;
+    Ok(changed.rows_affected() == 1)
 }
 
 #[tracing::instrument(skip(conn))]
@@ -258,6 +281,8 @@ pub struct Invite {
     pub expires_at: OffsetDateTime,
     pub used: bool,
     pub revoked: bool,
+    /// When the invite's team was archived (an archived team takes no new member).
+    pub team_archived_at: Option<OffsetDateTime>,
 }
 
 /// The invite with this token hash. Its row is locked until the surrounding transaction ends
@@ -267,7 +292,8 @@ pub async fn invite_by_token(conn: &mut PgConnection, token_hash: &[u8]) -> sqlx
     let row = sqlx::query!(
         r#"
         select i.id, t.id as team_id, t.name, t.slug, i.role as "role: TeamRole", u.display_name as invited_by,
-               i.expires_at, i.used_at is not null as "used!", i.revoked_at is not null as "revoked!"
+               i.expires_at, i.used_at is not null as "used!", i.revoked_at is not null as "revoked!",
+               t.archived_at
         from team_invites i join teams t on t.id = i.team_id join users u on u.id = i.created_by
         where i.token_hash = $1
         for update of i
@@ -284,6 +310,7 @@ pub async fn invite_by_token(conn: &mut PgConnection, token_hash: &[u8]) -> sqlx
         expires_at: r.expires_at,
         used: r.used,
         revoked: r.revoked,
+        team_archived_at: r.archived_at,
     }))
 }
 
@@ -309,25 +336,59 @@ pub async fn mark_invite_used(conn: &mut PgConnection, invite_id: Uuid, user_id:
     Ok(())
 }
 
-/// The team whose fault-calendar feed has this secret.
+/// The team of the member whose fault-calendar feed has the secret hashing to `token_hash`,
+/// while they are a member (a feed goes with its membership).
 #[tracing::instrument(skip_all)]
-pub async fn team_by_calendar_token(db: &PgPool, token: &str) -> sqlx::Result<Option<Team>> {
-    sqlx::query_as!(Team, "select id, name, slug from teams where calendar_token = $1", token).fetch_optional(db).await
+pub async fn team_by_calendar_feed(db: &PgPool, token_hash: &[u8]) -> sqlx::Result<Option<Team>> {
+    sqlx::query_as!(
+        Team,
+        r#"
+        select t.id, t.name, t.slug
+        from calendar_feeds f
+        join team_members m on m.team_id = f.team_id and m.user_id = f.user_id
+        join teams t on t.id = f.team_id
+        where f.token_hash = $1
+        "#,
+        token_hash
+    )
+    .fetch_optional(db)
+    .await
 }
 
-/// The secret of the team's fault-calendar feed.
-#[tracing::instrument(skip_all)]
-pub async fn calendar_token(db: &PgPool, team_id: Uuid) -> sqlx::Result<String> {
-    sqlx::query_scalar!("select calendar_token from teams where id = $1", team_id).fetch_one(db).await
+/// Whether the member has made a fault-calendar feed for the team.
+#[tracing::instrument(skip(db))]
+pub async fn has_calendar_feed(db: &PgPool, team_id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from calendar_feeds where team_id = $1 and user_id = $2) as "exists!""#,
+        team_id,
+        user_id
+    )
+    .fetch_one(db)
+    .await
 }
 
-#[tracing::instrument(skip_all)]
-pub async fn set_calendar_token(conn: &mut PgConnection, team_id: Uuid, token: &str) -> sqlx::Result<()> {
-    sqlx::query!("update teams set calendar_token = $2 where id = $1", team_id, token).execute(conn).await?;
+/// Gives the member's feed a new secret (its hash), replacing the old one.
+#[tracing::instrument(skip(conn, token_hash))]
+pub async fn set_calendar_feed(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    user_id: Uuid,
+    token_hash: &[u8],
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"
+        insert into calendar_feeds (team_id, user_id, token_hash) values ($1, $2, $3)
+        on conflict (team_id, user_id) do update set token_hash = excluded.token_hash, created_at = now()
+        "#,
+        team_id,
+        user_id,
+        token_hash
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
-/// Whether the user is (still) a member of the team.
 #[tracing::instrument(skip(db))]
 pub async fn is_member(db: &PgPool, team_id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {
     sqlx::query_scalar!(

@@ -16,7 +16,7 @@ use crate::gamedays::{Gameday, GamedayRole, store as gameday_store};
 use crate::ids::{GamedayId, ScenarioId};
 use crate::scenarios::store::{self as scenario_store, Scenario};
 use crate::state::AppState;
-use crate::teams::{Membership, parse_slug, store as team_store};
+use crate::teams::{Membership, check_not_archived, parse_slug, store as team_store};
 
 /// Path parameters, deserialised; a segment that does not parse (a malformed id) is a 404, as an
 /// unknown one is.
@@ -87,14 +87,50 @@ impl TeamCtx {
     }
 }
 
+/// An archived team is read-only: a request that may change something (any method but GET,
+/// HEAD, OPTIONS and TRACE) is refused with 409 before its handler runs, whatever it would
+/// change. The one rule is `teams::check_not_archived`; only [`ArchiveCtx`] passes it by.
+fn check_writable(parts: &Parts, membership: &Membership) -> AppResult<()> {
+    if parts.method.is_safe() {
+        return Ok(());
+    }
+    check_not_archived(membership.archived_at).map_err(AppError::Conflict)
+}
+
+/// The team behind the path's `{slug}` for its member, archived or not.
+async fn team_of(parts: &mut Parts, state: &AppState) -> Result<TeamCtx, Response> {
+    let user = user(parts, state).await?;
+    let TeamPath { slug } = path(parts, state).await?;
+    let membership = membership_or_404(state, &slug, &user).await.map_err(IntoResponse::into_response)?;
+    Ok(TeamCtx { user, membership })
+}
+
 impl FromRequestParts<AppState> for TeamCtx {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let user = user(parts, state).await?;
-        let TeamPath { slug } = path(parts, state).await?;
-        let membership = membership_or_404(state, &slug, &user).await.map_err(IntoResponse::into_response)?;
-        Ok(TeamCtx { user, membership })
+        let ctx = team_of(parts, state).await?;
+        check_writable(parts, &ctx.membership).map_err(IntoResponse::into_response)?;
+        Ok(ctx)
+    }
+}
+
+/// Like [`LeadCtx`], but also for an archived team that refuses every other change: for
+/// archiving and unarchiving it.
+pub struct ArchiveCtx {
+    pub user: User,
+    pub membership: Membership,
+}
+
+impl FromRequestParts<AppState> for ArchiveCtx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let TeamCtx { user, membership } = team_of(parts, state).await?;
+        if !membership.role.is_lead() {
+            return Err(AppError::Forbidden("Only a team lead can do that.".into()).into_response());
+        }
+        Ok(ArchiveCtx { user, membership })
     }
 }
 
@@ -156,7 +192,9 @@ impl FromRequestParts<AppState> for GamedayCtx {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let user = user(parts, state).await?;
         let GamedayPath { slug, id } = path(parts, state).await?;
-        load_gameday(state, user, &slug, id).await.map_err(IntoResponse::into_response)
+        let ctx = load_gameday(state, user, &slug, id).await.map_err(IntoResponse::into_response)?;
+        check_writable(parts, &ctx.membership).map_err(IntoResponse::into_response)?;
+        Ok(ctx)
     }
 }
 

@@ -63,6 +63,8 @@ pub struct Layout {
     pub flash: Option<Flash>,
     /// Faults in flight in the viewer's teams, away from the game day this page belongs to.
     pub elsewhere: Vec<Banner>,
+    /// The team a page belongs to (`/teams/{slug}/…`), by its slug.
+    pub team_slug: Option<String>,
 }
 
 impl Layout {
@@ -102,7 +104,17 @@ impl FromRequestParts<AppState> for Layout {
             Some(user) => elsewhere(&state.db, user.id, gameday_in_path(parts.uri.path())).await?,
             None => Vec::new(),
         };
-        Ok(Layout { user, teams, flash, elsewhere })
+        let team_slug = team_in_path(parts.uri.path());
+        Ok(Layout { user, teams, flash, elsewhere, team_slug })
+    }
+}
+
+/// The team a page belongs to, from its path (`/teams/{slug}/…`).
+fn team_in_path(path: &str) -> Option<String> {
+    let mut segments = path.trim_start_matches('/').split('/');
+    match (segments.next(), segments.next()) {
+        (Some("teams"), Some(slug)) if !slug.is_empty() => Some(slug.to_owned()),
+        _ => None,
     }
 }
 
@@ -138,6 +150,21 @@ pub fn see_other(to: &str) -> Response {
 }
 
 impl Layout {
+    /// The viewer's teams that are not archived.
+    pub fn active_teams(&self) -> Vec<&NavTeam> {
+        self.teams.iter().filter(|t| !t.archived).collect()
+    }
+
+    /// The viewer's archived teams (listed apart, folded away).
+    pub fn archived_teams(&self) -> Vec<&NavTeam> {
+        self.teams.iter().filter(|t| t.archived).collect()
+    }
+
+    /// Whether this page belongs to an archived team of the viewer's (it shows a banner saying so).
+    pub fn in_archived_team(&self) -> bool {
+        self.teams.iter().any(|t| t.archived && Some(&t.slug) == self.team_slug.as_ref())
+    }
+
     /// The viewer's time zone (UTC until they choose one).
     pub fn zone(&self) -> &str {
         self.user.as_ref().map(|u| u.time_zone.as_str()).unwrap_or("UTC")

@@ -34,6 +34,10 @@ pub const KINDS: [EventKind; 7] = [
 /// the outbox by adding receivers.
 pub const MAX_PER_TEAM: i64 = 10;
 
+/// At most this many of one team's deliveries are in flight at once (claimed, no outcome yet),
+/// across every instance: a team whose receiver hangs holds up only its own deliveries.
+pub const MAX_IN_FLIGHT_PER_TEAM: i64 = 4;
+
 pub const SIGNATURE_HEADER: &str = "x-gameday-signature";
 /// The header carrying the Unix time the signature was made (receivers refuse old ones).
 pub const TIMESTAMP_HEADER: &str = "x-gameday-timestamp";

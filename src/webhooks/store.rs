@@ -113,37 +113,63 @@ pub struct Due {
     pub attempts: i32,
 }
 
-/// Claims up to `limit` due deliveries for `lease`: their next attempt moves past the lease,
-/// so another worker (or this one after a crash) retries them only if this one never reports.
-#[tracing::instrument(skip(db))]
-pub async fn claim_due(db: &PgPool, limit: i64, lease_ms: i64) -> sqlx::Result<Vec<Due>> {
+/// Serialises claiming across instances until the transaction ends, so two workers never both
+/// count a team below its cap of deliveries in flight and together go past it.
+#[tracing::instrument(skip(conn))]
+pub async fn lock_claims(conn: &mut PgConnection) -> sqlx::Result<()> {
+    // A fixed key that nothing else locks.
+    sqlx::query!("select pg_advisory_xact_lock(7104202611)").execute(conn).await?;
+    Ok(())
+}
+
+/// Claims up to `limit` due deliveries, oldest first, but no more of one team's than keeps its
+/// deliveries in flight at `per_team` or below, for `lease`: they are in flight until their
+/// outcome is recorded or the lease runs out, and their next attempt moves past the lease, so
+/// another worker (or this one after a crash) retries them only if this one never reports.
+/// Call it under [`lock_claims`].
+#[tracing::instrument(skip(conn))]
+pub async fn claim_due(conn: &mut PgConnection, limit: i64, per_team: i64, lease_ms: i64) -> sqlx::Result<Vec<Due>> {
     sqlx::query_as!(
         Due,
         r#"
-        with due as (
-            select id from webhook_deliveries
-            where status = 'pending' and next_attempt_at <= now()
-            order by id
-            for update skip locked
+        with in_flight as (
+            select w.team_id, count(*) as n
+            from webhook_deliveries d join webhooks w on w.id = d.webhook_id
+            where d.status = 'pending' and d.claimed_until > now()
+            group by w.team_id
+        ),
+        ranked as (
+            select d.id, w.team_id, row_number() over (partition by w.team_id order by d.id) as place
+            from webhook_deliveries d join webhooks w on w.id = d.webhook_id
+            where d.status = 'pending' and d.next_attempt_at <= now()
+        ),
+        due as (
+            select r.id
+            from ranked r left join in_flight f on f.team_id = r.team_id
+            where r.place <= $2 - coalesce(f.n, 0)
+            order by r.id
             limit $1
         )
         update webhook_deliveries d
-        set attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => $2::float8 / 1000)
+        set attempts = d.attempts + 1,
+            next_attempt_at = now() + make_interval(secs => $3::float8 / 1000),
+            claimed_until = now() + make_interval(secs => $3::float8 / 1000)
         from due, webhooks w
         where d.id = due.id and w.id = d.webhook_id
         returning d.id, w.url, w.secret, d.payload, d.attempts
         "#,
         limit,
+        per_team,
         lease_ms as f64
     )
-    .fetch_all(db)
+    .fetch_all(conn)
     .await
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn delivered(db: &PgPool, id: i64, status: i32) -> sqlx::Result<()> {
     sqlx::query!(
-        "update webhook_deliveries set status = 'delivered', delivered_at = now(), last_status = $2, last_error = null where id = $1",
+        "update webhook_deliveries set status = 'delivered', delivered_at = now(), last_status = $2, last_error = null, claimed_until = null where id = $1",
         id,
         status
     )
@@ -165,7 +191,7 @@ pub async fn attempt_failed(
     sqlx::query!(
         r#"
         update webhook_deliveries
-        set last_status = $2, last_error = $3, next_attempt_at = $4,
+        set last_status = $2, last_error = $3, next_attempt_at = $4, claimed_until = null,
             status = case when $5 then 'failed'::delivery_status else status end
         where id = $1
         "#,

@@ -1,5 +1,8 @@
 //! The delivery worker: claims due outbox rows, posts them signed, and records the outcome.
-//! Several instances can run it at once (rows are claimed with SKIP LOCKED and a lease).
+//! Deliveries run side by side, at most [`MAX_IN_FLIGHT`] per instance and
+//! [`MAX_IN_FLIGHT_PER_TEAM`] per team across instances, so one team's slow receiver never holds
+//! up another team's. Several instances can run it at once (claims are serialised by an advisory
+//! lock, and a claimed row has a lease).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration as StdDuration;
@@ -7,23 +10,34 @@ use std::time::Duration as StdDuration;
 use time::{Duration, OffsetDateTime};
 
 use super::store::{self, Due};
-use super::{MAX_ATTEMPTS, SIGNATURE_HEADER, TIMESTAMP_HEADER, Undeliverable, backoff, check_destination, signature};
+use super::{
+    MAX_ATTEMPTS, MAX_IN_FLIGHT_PER_TEAM, SIGNATURE_HEADER, TIMESTAMP_HEADER, Undeliverable, backoff,
+    check_destination, signature,
+};
 use crate::state::AppState;
 
-/// A claimed delivery is retried by anyone after this long without an outcome: longer than a
-/// whole batch can take (BATCH × the 10 s timeout), so a slow batch is not delivered twice.
+/// A claimed delivery is retried by anyone after this long without an outcome: far longer than
+/// one delivery can take (5 s to resolve and the 10 s timeout), so a slow one is not sent twice.
 const LEASE_MS: i64 = 120_000;
-const BATCH: i64 = 5;
+/// How many deliveries one instance has in flight at most, all teams together.
+const MAX_IN_FLIGHT: usize = 16;
 
-/// Runs until the server shuts down.
+/// Runs until the server shuts down (deliveries still in flight then are abandoned, and retried
+/// by any instance once their lease runs out).
 pub async fn run(state: AppState) {
     let poll = StdDuration::from_millis(state.config.webhook_poll_ms.max(10));
+    let mut in_flight = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
             () = state.live.shutdown.cancelled() => return,
             () = tokio::time::sleep(poll) => {}
         }
-        let due = match store::claim_due(&state.db, BATCH, LEASE_MS).await {
+        while in_flight.try_join_next().is_some() {}
+        let room = MAX_IN_FLIGHT.saturating_sub(in_flight.len());
+        if room == 0 {
+            continue;
+        }
+        let due = match claim(&state, room as i64).await {
             Ok(due) => due,
             Err(err) => {
                 tracing::warn!(error = %err, "webhooks: cannot read the outbox");
@@ -31,9 +45,19 @@ pub async fn run(state: AppState) {
             }
         };
         for delivery in due {
-            deliver(&state, delivery).await;
+            let state = state.clone();
+            in_flight.spawn(async move { deliver(&state, delivery).await });
         }
     }
+}
+
+/// Claims up to `limit` due deliveries, keeping each team at or under its cap in flight.
+async fn claim(state: &AppState, limit: i64) -> sqlx::Result<Vec<Due>> {
+    let mut tx = state.db.begin().await?;
+    store::lock_claims(&mut tx).await?;
+    let due = store::claim_due(&mut tx, limit, MAX_IN_FLIGHT_PER_TEAM, LEASE_MS).await?;
+    tx.commit().await?;
+    Ok(due)
 }
 
 /// The body as sent: the stored payload plus links built from this server's base URL.

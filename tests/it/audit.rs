@@ -113,7 +113,7 @@ async fn settings_calendar_and_webhook_changes_are_recorded_without_the_webhooks
             (
                 "calendar_address_changed",
                 "ana@example.com",
-                "Ana made a new fault-calendar address; the old one stopped working."
+                "Ana made a new personal fault-calendar address; their old one, if any, stopped working."
             ),
             ("webhook_added", "ana@example.com", "Ana added a webhook to 127.0.0.1 for: Started, Injected."),
             ("webhook_removed", "ana@example.com", "Ana removed the webhook to 127.0.0.1."),

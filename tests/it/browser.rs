@@ -1075,6 +1075,7 @@ async fn every_main_page_passes_axe_core_in_light_and_dark(db: PgPool) {
         format!("{team}/incidents"),
         format!("{team}/webhooks"),
         format!("{team}/settings"),
+        format!("{team}/leave"),
         "/account".to_owned(),
         "/account/two-factor".to_owned(),
     ];
@@ -1253,4 +1254,56 @@ async fn a_person_turns_on_two_factor_on_a_phone_and_signs_in_with_a_code(db: Pg
     for browser in [phone, laptop] {
         browser.close().await.unwrap();
     }
+}
+
+#[sqlx::test]
+async fn a_member_reads_what_leaving_does_and_leaves_the_team(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let driver = Driver::start().await;
+    let li = sign_in(&driver, &day.app, "li@example.com").await;
+
+    li.goto(&day.app.url(&format!("/teams/{}", day.slug))).await.unwrap();
+    click_link(&li, "Leave team").await;
+    assert_eq!(heading(&li).await, "Leave Platform?");
+    let page = body_text(&li).await;
+    assert!(page.contains("Database failover drill") && page.contains("you are participant"), "{page}");
+    screenshot(&li, "leave-team").await;
+    click_button(&li, "Leave Platform").await;
+
+    assert!(body_text(&li).await.contains("You left Platform."));
+    li.goto(&day.app.url(&format!("/teams/{}", day.slug))).await.unwrap();
+    assert_ne!(heading(&li).await, "Platform", "the team is no longer Li's to see");
+    li.close().await.unwrap();
+}
+
+#[sqlx::test]
+async fn a_lead_archives_a_team_that_then_reads_as_archived_and_unarchives_it(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let driver = Driver::start().await;
+    let ana = sign_in(&driver, &day.app, "ana@example.com").await;
+
+    ana.goto(&day.app.url(&format!("/teams/{}", day.slug))).await.unwrap();
+    click_link(&ana, "Settings").await;
+    click_button(&ana, "Archive team").await;
+
+    assert_eq!(heading(&ana).await, "Platform");
+    let page = body_text(&ana).await;
+    assert!(page.contains("Platform is archived: it is read-only now.") && page.contains("This team is read-only"));
+    screenshot(&ana, "team-archived").await;
+    ana.goto(&day.app.url("/")).await.unwrap();
+    let archived = ana.find(Locator::XPath("//details[summary[starts-with(normalize-space(), 'Archived')]]")).await;
+    let archived = archived.expect("an Archived section on the dashboard");
+    assert_eq!(archived.attr("open").await.unwrap(), None, "folded away");
+    ana.find(Locator::XPath("//summary[starts-with(normalize-space(), 'Archived')]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click_link(&ana, "Platform").await;
+    click_link(&ana, "Settings").await;
+    click_button(&ana, "Unarchive team").await;
+    let page = body_text(&ana).await;
+    assert!(page.contains("Platform is no longer archived.") && !page.contains("This team is read-only"));
+    ana.close().await.unwrap();
 }

@@ -22,6 +22,17 @@ fn events(calendar: &Calendar) -> Vec<&icalendar::Event> {
         .collect()
 }
 
+/// `client` makes their own feed URL for the Day's team; returns its path, read from the team page
+/// where it is shown once.
+async fn my_feed(day: &Day, client: &reqwest::Client) -> String {
+    let response = day.app.post_as(client, &format!("/teams/{}/calendar/regenerate", day.slug), &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(location(&response).ends_with("#calendar"));
+    let page = day.page(client, &format!("/teams/{}", day.slug)).await;
+    let start = page.find(&format!("{}/calendar/", day.app.base)).expect("the team page shows the new feed URL");
+    page[start..].split('"').next().unwrap().trim_start_matches(&day.app.base).to_owned()
+}
+
 #[sqlx::test]
 async fn the_ics_survives_commas_semicolons_newlines_and_non_ascii(db: PgPool) {
     let day = Day::new(db).await;
@@ -96,9 +107,7 @@ async fn rescheduling_raises_the_sequence_and_cancelling_marks_the_event_cancell
 #[sqlx::test]
 async fn the_team_feed_lists_scheduled_game_days_behind_a_secret_that_can_be_regenerated(db: PgPool) {
     let day = Day::new(db).await;
-    let page = day.page(&day.li, &format!("/teams/{}", day.slug)).await;
-    let start = page.find(&format!("{}/calendar/", day.app.base)).expect("the team page shows the feed URL");
-    let feed = page[start..].split('"').next().unwrap().trim_start_matches(&day.app.base).to_owned();
+    let feed = my_feed(&day, &day.li).await;
 
     // A draft is not on the fault calendar.
     let anonymous = new_client();
@@ -112,13 +121,65 @@ async fn the_team_feed_lists_scheduled_game_days_behind_a_secret_that_can_be_reg
     assert_eq!(events(&calendar)[0].get_summary(), Some("Game day: Database failover drill"));
 
     assert_eq!(day.app.get_as(&anonymous, "/calendar/not-the-token.ics").await.status(), StatusCode::NOT_FOUND);
-    // Only a lead makes a new secret; the old URL stops working.
-    let regenerate = format!("/teams/{}/calendar/regenerate", day.slug);
-    assert_eq!(day.app.post_as(&day.li, &regenerate, &[]).await.status(), StatusCode::FORBIDDEN);
-    let response = day.app.post_as(&day.ana, &regenerate, &[]).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert!(location(&response).ends_with("#calendar"));
+    // Li makes a new secret; her old URL stops working.
+    let new_feed = my_feed(&day, &day.li).await;
+    assert_ne!(new_feed, feed);
     assert_eq!(day.app.get_as(&anonymous, &feed).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(day.app.get_as(&anonymous, &new_feed).await.status(), StatusCode::OK);
+}
+
+#[sqlx::test]
+async fn each_member_has_their_own_feed_and_a_new_one_ends_only_their_old_one(db: PgPool) {
+    let day = Day::new(db).await;
+    let anonymous = new_client();
+    let li_feed = my_feed(&day, &day.li).await;
+    let bo_feed = my_feed(&day, &day.bo).await;
+    assert_ne!(li_feed, bo_feed);
+
+    let li_new = my_feed(&day, &day.li).await;
+
+    assert_eq!(day.app.get_as(&anonymous, &li_feed).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(day.app.get_as(&anonymous, &li_new).await.status(), StatusCode::OK);
+    assert_eq!(day.app.get_as(&anonymous, &bo_feed).await.status(), StatusCode::OK, "Bo's feed is untouched");
+    let page = day.page(&day.li, &format!("/teams/{}", day.slug)).await;
+    assert!(!page.contains(&li_new), "the URL is shown once");
+    assert!(page.contains("Make a new address (your old one stops working)"));
+}
+
+#[sqlx::test]
+async fn only_a_hash_of_the_feed_secret_is_stored(db: PgPool) {
+    let day = Day::new(db).await;
+
+    let feed = my_feed(&day, &day.li).await;
+
+    let secret = feed.trim_start_matches("/calendar/").trim_end_matches(".ics");
+    let stored: Vec<Vec<u8>> =
+        sqlx::query_scalar("select token_hash from calendar_feeds").fetch_all(&day.app.db).await.unwrap();
+    use sha2::Digest;
+    assert_eq!(stored, vec![sha2::Sha256::digest(secret.as_bytes()).to_vec()]);
+    let dump: String = sqlx::query_scalar("select string_agg(t::text, ' ') from calendar_feeds t")
+        .fetch_one(&day.app.db)
+        .await
+        .unwrap();
+    assert!(!dump.contains(secret), "the secret itself is nowhere in the table");
+}
+
+#[sqlx::test]
+async fn a_feed_stops_working_when_its_member_leaves_or_is_removed(db: PgPool) {
+    let day = Day::new(db).await;
+    let anonymous = new_client();
+    let li_feed = my_feed(&day, &day.li).await;
+    let bo_feed = my_feed(&day, &day.bo).await;
+    let ana_feed = my_feed(&day, &day.ana).await;
+    let bo_id = day.id_of("bo@example.com").await;
+
+    let left = day.app.post_as(&day.li, &format!("/teams/{}/leave", day.slug), &[]).await;
+    let removed = day.app.post_as(&day.ana, &format!("/teams/{}/members/{bo_id}/remove", day.slug), &[]).await;
+
+    assert_eq!((left.status(), removed.status()), (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER));
+    assert_eq!(day.app.get_as(&anonymous, &li_feed).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(day.app.get_as(&anonymous, &bo_feed).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(day.app.get_as(&anonymous, &ana_feed).await.status(), StatusCode::OK);
 }
 
 /// The DTSTAMP of the one event in `text`.
@@ -132,9 +193,7 @@ async fn the_ics_keeps_its_bytes_until_the_game_day_changes(db: PgPool) {
     let day = Day::new(db).await;
     day.scenario("Stop the primary").await;
     assert_eq!(day.step(&day.ana, "schedule").await.status(), StatusCode::SEE_OTHER);
-    let page = day.page(&day.li, &format!("/teams/{}", day.slug)).await;
-    let start = page.find(&format!("{}/calendar/", day.app.base)).expect("the team page shows the feed URL");
-    let feed = page[start..].split('"').next().unwrap().trim_start_matches(&day.app.base).to_owned();
+    let feed = my_feed(&day, &day.li).await;
     let ics = format!("{}/calendar.ics", day.url);
     let download = |path: String| {
         let client = day.li.clone();

@@ -284,7 +284,7 @@ async fn the_last_lead_cannot_be_removed_or_demoted(db: PgPool) {
 
     let response = app.post_as(&ana, &format!("/teams/{slug}/members/{ana_id}/remove"), &[]).await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
-    assert!(response.text().await.unwrap().contains("A team always keeps one lead"));
+    assert!(response.text().await.unwrap().contains("You are the only lead of Platform"));
     let response = app.post_as(&ana, &format!("/teams/{slug}/members/{ana_id}/role"), &[("role", "member")]).await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
 
@@ -395,4 +395,189 @@ async fn the_team_page_and_an_invite_show_times_in_my_zone(db: PgPool) {
     for page in [&team, &invite_page] {
         assert!(!page.contains(" UTC"), "no time in UTC");
     }
+}
+
+#[sqlx::test]
+async fn the_only_lead_who_leaves_is_told_to_make_someone_else_a_lead_first(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana").await;
+    let slug = app.team(&ana, "Platform").await;
+
+    let response = app.post_as(&ana, &format!("/teams/{slug}/leave"), &[]).await;
+
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("You are the only lead of Platform: make someone else a lead first."), "{page}");
+    assert_eq!(app.get_as(&ana, &format!("/teams/{slug}")).await.status(), StatusCode::OK, "still a member");
+}
+
+#[sqlx::test]
+async fn a_member_whose_objection_stands_neither_leaves_nor_is_removed(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    let response = day.sign(&day.li, &scenario, "object", "The replica is not caught up").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let li_id = day.id_of("li@example.com").await;
+    let slug = &day.slug;
+
+    let leave = day.app.post_as(&day.li, &format!("/teams/{slug}/leave"), &[]).await;
+    let remove = day.app.post_as(&day.ana, &format!("/teams/{slug}/members/{li_id}/remove"), &[]).await;
+
+    assert_eq!(leave.status(), StatusCode::CONFLICT);
+    assert!(leave.text().await.unwrap().contains("Li objects to revision 1 of the scenario"));
+    assert_eq!(remove.status(), StatusCode::CONFLICT);
+    assert!(remove.text().await.unwrap().contains("Li objects to revision 1 of the scenario"));
+    let on_day: i64 = sqlx::query_scalar("select count(*) from gameday_participants where gameday_id = $1")
+        .bind(day.id)
+        .fetch_one(&day.app.db)
+        .await
+        .unwrap();
+    assert_eq!(on_day, 3, "Ana, Li and Bo are all still on the game day");
+}
+
+#[sqlx::test]
+async fn leaving_says_which_game_days_one_leaves_and_is_in_the_audit_log(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let slug = &day.slug;
+    let li_id = user_id(&day.app.db, "li@example.com").await;
+
+    let page = day.app.get_as(&day.li, &format!("/teams/{slug}/leave")).await.text().await.unwrap();
+    let response = day.app.post_as(&day.li, &format!("/teams/{slug}/leave"), &[]).await;
+
+    assert!(page.contains("Leave Platform?") && page.contains("Database failover drill"), "{page}");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.app.get_as(&day.li, &format!("/teams/{slug}")).await.status(), StatusCode::NOT_FOUND);
+    let on_day: i64 =
+        sqlx::query_scalar("select count(*) from gameday_participants where gameday_id = $1 and user_id = $2")
+            .bind(day.id)
+            .bind(li_id)
+            .fetch_one(&day.app.db)
+            .await
+            .unwrap();
+    assert_eq!(on_day, 0);
+    let audit: Vec<(String, uuid::Uuid)> =
+        sqlx::query_as("select kind::text, actor from team_audit where kind = 'member_left'")
+            .fetch_all(&day.app.db)
+            .await
+            .unwrap();
+    assert_eq!(audit, vec![("member_left".to_owned(), li_id)]);
+}
+
+/// Who posts, to where, with which form.
+type Write<'a> = (&'a Client, String, Vec<(&'a str, &'a str)>);
+
+/// Ana archives the Day's team (its game day still a draft); asserts it worked.
+async fn archive(day: &crate::gamedays::Day) {
+    let response = day.app.post_as(&day.ana, &format!("/teams/{}/archive", day.slug), &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "archived");
+}
+
+#[sqlx::test]
+async fn an_archived_team_refuses_every_change_and_stays_readable(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let scenario = day.scenario("Stop the primary").await;
+    let (team, gd) = (format!("/teams/{}", day.slug), day.url.clone());
+    let li_id = day.id_of("li@example.com").await;
+    let owner = day.id_of("ana@example.com").await;
+    let webhooks_before: i64 =
+        sqlx::query_scalar("select count(*) from webhooks").fetch_one(&day.app.db).await.unwrap();
+
+    archive(&day).await;
+
+    let revision = day.revision(&scenario).await.to_string();
+    let writes: Vec<Write> = vec![
+        (&day.ana, format!("{team}/gamedays"), crate::gamedays::GAMEDAY_FORM.to_vec()),
+        (&day.ana, format!("{gd}/edit"), crate::gamedays::GAMEDAY_FORM.to_vec()),
+        (&day.ana, format!("{gd}/schedule"), vec![]),
+        (&day.ana, format!("{gd}/scenarios"), crate::gamedays::scenario_form("Another", &owner)),
+        (&day.ana, format!("{scenario}/edit"), crate::gamedays::scenario_form("Renamed", &owner)),
+        (
+            &day.li,
+            format!("{scenario}/signoff"),
+            vec![("revision", &revision), ("decision", "approve"), ("reason", "")],
+        ),
+        (&day.ana, format!("{team}/invites"), vec![("role", "member")]),
+        (&day.ana, format!("{team}/webhooks"), vec![("name", "Chat"), ("url", "https://hooks.example.com/x")]),
+        (&day.ana, format!("{gd}/retrospective/notes"), vec![("body", "A note")]),
+        (&day.ana, format!("{gd}/learnings"), vec![("title", "We learnt"), ("body", "Something")]),
+        (&day.ana, format!("{gd}/actions"), vec![("title", "Fix it"), ("owner", &owner)]),
+        (&day.ana, format!("{team}/weaknesses"), vec![("title", "Slow failover"), ("system", "postgres")]),
+        (&day.ana, format!("{team}/settings"), vec![("name", "Renamed"), ("slug", "renamed")]),
+        (&day.ana, format!("{team}/members/{li_id}/role"), vec![("role", "viewer")]),
+        (&day.li, format!("{team}/leave"), vec![]),
+        (&day.ana, format!("{team}/calendar/regenerate"), vec![]),
+    ];
+    for (client, url, form) in writes {
+        let response = day.app.post_as(client, &url, &form).await;
+        assert_eq!(response.status(), StatusCode::CONFLICT, "POST {url}");
+        assert!(response.text().await.unwrap().contains("This team is archived"), "POST {url} says why");
+    }
+
+    let gamedays: i64 = sqlx::query_scalar("select count(*) from gamedays").fetch_one(&day.app.db).await.unwrap();
+    let signoffs: i64 = sqlx::query_scalar("select count(*) from signoffs").fetch_one(&day.app.db).await.unwrap();
+    let webhooks: i64 = sqlx::query_scalar("select count(*) from webhooks").fetch_one(&day.app.db).await.unwrap();
+    assert_eq!((gamedays, signoffs, webhooks), (1, 0, webhooks_before), "nothing changed");
+    for url in [team.clone(), gd.clone(), scenario.clone()] {
+        let page = day.page(&day.li, &url).await;
+        assert!(page.contains("This team is read-only"), "{url} shows the Archived banner");
+    }
+}
+
+#[sqlx::test]
+async fn a_team_is_unarchived_by_a_lead_and_both_are_in_the_audit_log(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let team = format!("/teams/{}", day.slug);
+    assert_eq!(day.app.post_as(&day.li, &format!("{team}/archive"), &[]).await.status(), StatusCode::FORBIDDEN);
+    archive(&day).await;
+    assert_eq!(day.app.post_as(&day.li, &format!("{team}/unarchive"), &[]).await.status(), StatusCode::FORBIDDEN);
+
+    let response = day.app.post_as(&day.ana, &format!("{team}/unarchive"), &[]).await;
+
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let response = day.app.post_as(&day.ana, &format!("{team}/invites"), &[("role", "member")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "changes are accepted again");
+    let kinds: Vec<String> = sqlx::query_scalar(
+        "select kind::text from team_audit where kind in ('team_archived', 'team_unarchived') order by id",
+    )
+    .fetch_all(&day.app.db)
+    .await
+    .unwrap();
+    assert_eq!(kinds, ["team_archived", "team_unarchived"]);
+}
+
+#[sqlx::test]
+async fn a_team_with_a_scheduled_or_running_game_day_is_not_archived(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    day.scenario("Stop the primary").await;
+    assert_eq!(day.step(&day.ana, "schedule").await.status(), StatusCode::SEE_OTHER);
+
+    let response = day.app.post_as(&day.ana, &format!("/teams/{}/archive", day.slug), &[]).await;
+
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Database failover drill&#34; (scheduled)"), "{page}");
+    let archived: bool =
+        sqlx::query_scalar("select archived_at is not null from teams").fetch_one(&day.app.db).await.unwrap();
+    assert!(!archived);
+
+    assert_eq!(day.step(&day.ana, "start").await.status(), StatusCode::SEE_OTHER);
+    let response = day.app.post_as(&day.ana, &format!("/teams/{}/archive", day.slug), &[]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains("Database failover drill&#34; (running)"));
+}
+
+#[sqlx::test]
+async fn an_invite_to_an_archived_team_cannot_be_used_and_the_team_is_listed_apart(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let invite = day.app.invite(&day.ana, &day.slug, "member").await;
+    archive(&day).await;
+
+    let response = day.app.post_as(&day.eve, &format!("{invite}/accept"), &[]).await;
+
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains("This team is archived"));
+    assert_eq!(day.app.get_as(&day.eve, &format!("/teams/{}", day.slug)).await.status(), StatusCode::NOT_FOUND);
+    let home = day.page(&day.li, "/").await;
+    let archived_section = home.split("<summary>Archived").nth(1).expect("an Archived section on the dashboard");
+    assert!(archived_section.contains(">Platform</a>"), "{home}");
 }

@@ -457,3 +457,94 @@ async fn a_team_has_at_most_ten_webhooks(db: PgPool) {
     let count: i64 = sqlx::query_scalar("select count(*) from webhooks").fetch_one(&day.app.db).await.unwrap();
     assert_eq!(count, gameday::webhooks::MAX_PER_TEAM);
 }
+
+/// A receiver that holds every request open until released, counting how many it holds at once.
+#[derive(Clone, Default)]
+struct Hanging {
+    now: Arc<std::sync::atomic::AtomicUsize>,
+    most: Arc<std::sync::atomic::AtomicUsize>,
+    started: Arc<std::sync::atomic::AtomicUsize>,
+    released: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Counts a request as open until dropped (answered, or given up by the sender).
+struct Open(Hanging);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+async fn hang(State(h): State<Hanging>) -> AxumStatus {
+    use std::sync::atomic::Ordering::SeqCst;
+    h.started.fetch_add(1, SeqCst);
+    let open = h.now.fetch_add(1, SeqCst) + 1;
+    h.most.fetch_max(open, SeqCst);
+    let _open = Open(h.clone());
+    while !h.released.load(SeqCst) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    AxumStatus::NO_CONTENT
+}
+
+async fn start_hanging_receiver() -> (String, Hanging) {
+    let hanging = Hanging::default();
+    let app = Router::new().route("/hook", post(hang)).with_state(hanging.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/hook"), hanging)
+}
+
+/// Puts `count` deliveries of the webhook at `url` straight into the outbox, as events would.
+async fn enqueue(db: &PgPool, url: &str, gameday: uuid::Uuid, count: i64) {
+    sqlx::query(
+        "insert into webhook_deliveries (webhook_id, gameday_id, seq, kind, payload)
+         select w.id, $2, n, 'scenario_announced', '{\"text\": \"Announced\"}'::jsonb
+         from webhooks w, generate_series(1, $3) n where w.url = $1",
+    )
+    .bind(url)
+    .bind(gameday)
+    .bind(count)
+    .execute(db)
+    .await
+    .unwrap();
+}
+
+#[sqlx::test]
+async fn a_team_whose_receiver_hangs_holds_up_only_its_own_deliveries_and_at_most_four(db: PgPool) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (slow_url, slow) = start_hanging_receiver().await;
+    let (quick_url, quick) = start_receiver(0).await;
+    let day = Day::with(db, fast).await;
+    assert_eq!(add_webhook(&day, &slow_url, &["scenario_announced"]).await.status(), StatusCode::SEE_OTHER);
+    let zed = day.app.user("zed@example.com", "Zed").await;
+    let other = day.app.team(&zed, "Other").await;
+    let response = day.app.post_as(&zed, &format!("/teams/{other}/gamedays"), &crate::gamedays::GAMEDAY_FORM).await;
+    let other_day = uuid::Uuid::parse_str(crate::helpers::location(&response).rsplit('/').next().unwrap()).unwrap();
+    let form = [("url", quick_url.as_str()), ("kinds", "scenario_announced")];
+    assert_eq!(day.app.post_as(&zed, &format!("/teams/{other}/webhooks"), &form).await.status(), StatusCode::SEE_OTHER);
+
+    // Ten of the slow team's deliveries are due first, then one of the other team's.
+    enqueue(&day.app.db, &slow_url, day.id, 10).await;
+    enqueue(&day.app.db, &quick_url, other_day, 1).await;
+
+    let seen = wait_for(&quick, 1).await;
+    let slow_open_then = slow.now.load(SeqCst);
+    for _ in 0..100 {
+        if slow.most.load(SeqCst) >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Many more polls of the worker (every 20 ms) while the four still hang.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (most, started, open) = (slow.most.load(SeqCst), slow.started.load(SeqCst), slow.now.load(SeqCst));
+    slow.released.store(true, SeqCst);
+
+    assert_eq!(seen.len(), 1, "the other team's delivery arrived");
+    assert!(slow_open_then >= 1, "while the slow team's receiver was still hanging");
+    assert_eq!(most, 4, "at most four of one team's deliveries are in flight at once");
+    assert_eq!((started, open), (4, 4), "the other six wait for a free place");
+}
