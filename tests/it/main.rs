@@ -13,6 +13,7 @@ mod rules;
 
 mod helpers;
 mod live;
+mod outages;
 mod shell;
 mod teams;
 mod weaknesses;
