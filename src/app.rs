@@ -28,7 +28,7 @@ use crate::db::Sessions;
 use crate::error::{AppError, RETRY_AFTER_SECS, retry_after};
 use crate::state::AppState;
 use crate::web::auth::Backend;
-use crate::web::shell;
+use crate::web::{metrics, shell};
 use crate::{
     accounts, audit, calendar, gamedays, home, learnings, live, retros, scenarios, teams, timeline, weaknesses,
     webhooks,
@@ -125,8 +125,11 @@ pub fn router(state: AppState) -> Router {
         .route("/static/{file}", get(shell::asset))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::metrics))
         .fallback(|| async { AppError::NotFound })
         .layer(stack)
+        // Outermost, and inside the routing: counts every answer by its matched route.
+        .layer(middleware::from_fn(metrics::track))
         .with_state(state)
 }
 
@@ -167,6 +170,7 @@ pub async fn serve(
     // Live streams never end by themselves: at shutdown they are closed first, so that the
     // server can drain the other requests and stop.
     tokio::spawn(webhooks::worker::run(state.clone()));
+    tokio::spawn(metrics::run(state.clone()));
     live::start(&state);
     let streams = state.live.shutdown.clone();
     let shutdown = async move {

@@ -13,6 +13,7 @@ mod rules;
 
 mod helpers;
 mod live;
+mod metrics;
 mod outages;
 mod shell;
 mod teams;
