@@ -53,6 +53,12 @@ pub struct Config {
     #[arg(long, env = "GAMEDAY_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000, global = true)]
     pub db_statement_timeout_ms: u64,
 
+    /// Longest one statement waits for a lock, in milliseconds (0: only the statement timeout
+    /// applies). Shorter than the statement timeout, so a request whose statements queue behind
+    /// one another's locks still ends within seconds.
+    #[arg(long, env = "GAMEDAY_DB_LOCK_TIMEOUT_MS", default_value_t = 2000, global = true)]
+    pub db_lock_timeout_ms: u64,
+
     /// Seconds a request may take before it is answered with a timeout.
     #[arg(long, env = "GAMEDAY_REQUEST_TIMEOUT_SECS", default_value_t = 30, global = true)]
     pub request_timeout_secs: u64,
@@ -113,6 +119,7 @@ impl Config {
             db_max_connections: 20,
             db_acquire_timeout_ms: 3000,
             db_statement_timeout_ms: 5000,
+            db_lock_timeout_ms: 2000,
             request_timeout_secs: 30,
             trusted_proxies: Vec::new(),
             webhook_poll_ms: 1000,

@@ -25,11 +25,15 @@ pub fn pool_options(config: &Config) -> PgPoolOptions {
         .acquire_timeout(Duration::from_millis(config.db_acquire_timeout_ms.max(1)))
 }
 
-/// The connection's settings with the statement timeout (`GAMEDAY_DB_STATEMENT_TIMEOUT_MS`) set
-/// for every session, so a statement stuck behind a lock or a slow server is cancelled by
-/// PostgreSQL well before the request times out.
+/// The connection's settings with the statement and lock timeouts
+/// (`GAMEDAY_DB_STATEMENT_TIMEOUT_MS`, `GAMEDAY_DB_LOCK_TIMEOUT_MS`) set for every session, so a
+/// statement stuck behind a lock or a slow server is cancelled by PostgreSQL well before the
+/// request times out.
 pub fn with_timeouts(options: PgConnectOptions, config: &Config) -> PgConnectOptions {
-    options.options([("statement_timeout", config.db_statement_timeout_ms.to_string())])
+    options.options([
+        ("statement_timeout", config.db_statement_timeout_ms.to_string()),
+        ("lock_timeout", config.db_lock_timeout_ms.to_string()),
+    ])
 }
 
 /// Opens the pool for `url` with the configuration's size and timeouts.
@@ -46,8 +50,10 @@ pub async fn connect(url: &str, config: &Config) -> anyhow::Result<PgPool> {
 pub async fn migrate(db: &PgPool) -> anyhow::Result<()> {
     let mut conn = db.acquire().await.context("connecting to apply migrations")?;
     sqlx::query("set statement_timeout = 0").execute(&mut *conn).await.context("lifting the statement timeout")?;
+    sqlx::query("set lock_timeout = 0").execute(&mut *conn).await.context("lifting the lock timeout")?;
     MIGRATOR.run(&mut *conn).await.context("applying migrations")?;
     sqlx::query("reset statement_timeout").execute(&mut *conn).await.context("restoring the statement timeout")?;
+    sqlx::query("reset lock_timeout").execute(&mut *conn).await.context("restoring the lock timeout")?;
     drop(conn);
     PostgresStore::new(db.clone()).migrate().await.context("creating the session table")?;
     Ok(())

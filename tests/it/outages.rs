@@ -20,6 +20,7 @@ async fn app_with_pool(db: &PgPool, adjust: impl FnOnce(&mut Config)) -> (TestAp
         c.db_max_connections = config.db_max_connections;
         c.db_acquire_timeout_ms = config.db_acquire_timeout_ms;
         c.db_statement_timeout_ms = config.db_statement_timeout_ms;
+        c.db_lock_timeout_ms = config.db_lock_timeout_ms;
     })
     .await;
     (app, pool)
@@ -40,10 +41,15 @@ fn assert_unavailable(response: &Response, what: &str) {
 }
 
 #[sqlx::test]
-async fn the_configured_pool_sets_every_connections_statement_timeout(db: PgPool) {
-    let (app, pool) = app_with_pool(&db, |c| c.db_statement_timeout_ms = 1234).await;
-    let timeout: String = sqlx::query_scalar("show statement_timeout").fetch_one(&pool).await.unwrap();
-    assert_eq!(timeout, "1234ms");
+async fn the_configured_pool_sets_every_connections_statement_and_lock_timeouts(db: PgPool) {
+    let (app, pool) = app_with_pool(&db, |c| {
+        c.db_statement_timeout_ms = 1234;
+        c.db_lock_timeout_ms = 567;
+    })
+    .await;
+    let statement: String = sqlx::query_scalar("show statement_timeout").fetch_one(&pool).await.unwrap();
+    let lock: String = sqlx::query_scalar("show lock_timeout").fetch_one(&pool).await.unwrap();
+    assert_eq!((statement.as_str(), lock.as_str()), ("1234ms", "567ms"));
     app.stop().await;
 }
 
