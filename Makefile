@@ -8,7 +8,7 @@ DB := ./scripts/ensure-postgres.sh
 # Builds use the committed query data in .sqlx/; `make prepare` refreshes it.
 export SQLX_OFFLINE := true
 
-.PHONY: help run test db migrate prepare bench fmt stop-db psql
+.PHONY: help run test chaos db migrate prepare bench fmt stop-db psql
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,6 +26,10 @@ test: ## formatting, lints, .sqlx freshness, unit + integration + browser tests
 	  cargo sqlx migrate run && \
 	  SQLX_OFFLINE=false cargo sqlx prepare --check -- --all-targets && \
 	  cargo test
+
+chaos: ## rehearse faults (kill -9, PostgreSQL restarts, pool and lock exhaustion, LISTEN kill, network cut, SIGTERM) on a release build; prints a table
+	cargo build --release --features chaos --bin gameday --bin chaos
+	./target/release/chaos
 
 db: ## start the local PostgreSQL and print its DATABASE_URL
 	@$(DB)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs beyond Rust: Chromium and chromedriver (Debian packages) for the
-# browser tests, axe-core (from npm, pinned in package-lock.json) that they run in every page, and
+# browser tests, promtool (Debian package prometheus) that checks the /metrics output, axe-core (from npm, pinned in package-lock.json) that they run in every page, and
 # sqlx-cli (from crates.io) for the check that `.sqlx/` is fresh.
 set -euo pipefail
 
@@ -22,6 +22,11 @@ apt_install() {
 if ! command -v chromedriver >/dev/null 2>&1 || ! { command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; }; then
   say "installing chromium and chromium-driver for the browser tests"
   apt_install chromium chromium-driver >&2
+fi
+
+if ! command -v promtool >/dev/null 2>&1; then
+  say "installing prometheus (for promtool, which checks the /metrics output)"
+  apt_install --no-install-recommends prometheus >&2
 fi
 
 if ! command -v npm >/dev/null 2>&1; then

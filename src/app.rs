@@ -22,13 +22,13 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::PostgresStore;
 use tracing::Level;
 
-use crate::error::AppError;
+use crate::db::Sessions;
+use crate::error::{AppError, RETRY_AFTER_SECS, retry_after};
 use crate::state::AppState;
 use crate::web::auth::Backend;
-use crate::web::shell;
+use crate::web::{metrics, shell};
 use crate::{
     accounts, audit, calendar, gamedays, home, learnings, live, retros, scenarios, teams, timeline, weaknesses,
     webhooks,
@@ -52,7 +52,7 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application as a router, ready to serve (or to drive in tests).
 pub fn router(state: AppState) -> Router {
-    let sessions = SessionManagerLayer::new(PostgresStore::new(state.db.clone()))
+    let sessions = SessionManagerLayer::new(Sessions::new(state.db.clone()))
         .with_name(if state.config.secure_cookies() { SECURE_SESSION_COOKIE } else { SESSION_COOKIE })
         .with_path("/")
         .with_secure(state.config.secure_cookies())
@@ -127,8 +127,11 @@ pub fn router(state: AppState) -> Router {
         .route("/static/{file}", get(shell::asset))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::metrics))
         .fallback(|| async { AppError::NotFound })
         .layer(stack)
+        // Outermost, and inside the routing: counts every answer by its matched route.
+        .layer(middleware::from_fn(metrics::track))
         .with_state(state)
 }
 
@@ -137,18 +140,25 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// 200 while PostgreSQL answers, else 503.
+/// 200 while PostgreSQL answers, else 503 with `Retry-After`: also while requests recently found
+/// the database overloaded (no free connection in time, a statement cancelled by its timeout),
+/// which a ping alone would not notice.
 async fn readyz(State(state): State<AppState>) -> Response {
+    let not_ready = |why: &'static str| (StatusCode::SERVICE_UNAVAILABLE, [retry_after()], why).into_response();
+    if state.health.overloaded_within(Duration::from_secs(RETRY_AFTER_SECS)) {
+        tracing::warn!("readiness check: requests found the database overloaded in the last {RETRY_AFTER_SECS} s");
+        return not_ready("database overloaded");
+    }
     let ping = sqlx::query_scalar!(r#"select 1 as "one!""#).fetch_one(&state.db);
     match tokio::time::timeout(Duration::from_secs(2), ping).await {
         Ok(Ok(_)) => "ready".into_response(),
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+            not_ready("database unreachable")
         }
         Err(_) => {
             tracing::warn!("readiness check: database did not answer within 2 s");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+            not_ready("database unreachable")
         }
     }
 }
@@ -162,6 +172,7 @@ pub async fn serve(
     // Live streams never end by themselves: at shutdown they are closed first, so that the
     // server can drain the other requests and stop.
     tokio::spawn(webhooks::worker::run(state.clone()));
+    tokio::spawn(metrics::run(state.clone()));
     live::start(&state);
     let streams = state.live.shutdown.clone();
     let shutdown = async move {

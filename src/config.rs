@@ -42,6 +42,23 @@ pub struct Config {
     #[arg(long, env = "GAMEDAY_DB_MAX_CONNECTIONS", default_value_t = 20, global = true)]
     pub db_max_connections: u32,
 
+    /// Longest a request waits for a database connection from the pool, in milliseconds, before
+    /// it is answered 503 with `Retry-After` (rather than queueing without bound).
+    #[arg(long, env = "GAMEDAY_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000, global = true)]
+    pub db_acquire_timeout_ms: u64,
+
+    /// Longest one SQL statement may run (waiting for a lock included), in milliseconds, before
+    /// PostgreSQL cancels it and the request is answered 503 with `Retry-After`; 0 turns it off.
+    /// Keep it, with the acquire timeout, well below the request timeout.
+    #[arg(long, env = "GAMEDAY_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000, global = true)]
+    pub db_statement_timeout_ms: u64,
+
+    /// Longest one statement waits for a lock, in milliseconds (0: only the statement timeout
+    /// applies). Shorter than the statement timeout, so a request whose statements queue behind
+    /// one another's locks still ends within seconds.
+    #[arg(long, env = "GAMEDAY_DB_LOCK_TIMEOUT_MS", default_value_t = 2000, global = true)]
+    pub db_lock_timeout_ms: u64,
+
     /// Seconds a request may take before it is answered with a timeout.
     #[arg(long, env = "GAMEDAY_REQUEST_TIMEOUT_SECS", default_value_t = 30, global = true)]
     pub request_timeout_secs: u64,
@@ -69,6 +86,11 @@ pub struct Config {
     #[arg(long, env = "GAMEDAY_LIVE_CHECK_MS", default_value_t = 2000, global = true)]
     pub live_check_ms: u64,
 
+    /// The bearer token that `GET /metrics` (Prometheus format) requires. Unset, `/metrics`
+    /// answers 404: the metrics are never public.
+    #[arg(long, env = "GAMEDAY_METRICS_TOKEN", global = true, hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// Log lines as JSON (for log shippers) instead of human-readable text.
     #[arg(long, env = "GAMEDAY_LOG_JSON", global = true)]
     pub log_json: bool,
@@ -95,12 +117,16 @@ impl Config {
             bind,
             base_url: None,
             db_max_connections: 20,
+            db_acquire_timeout_ms: 3000,
+            db_statement_timeout_ms: 5000,
+            db_lock_timeout_ms: 2000,
             request_timeout_secs: 30,
             trusted_proxies: Vec::new(),
             webhook_poll_ms: 1000,
             webhook_retry_ms: 5000,
             webhook_allow_private: false,
             live_check_ms: 2000,
+            metrics_token: None,
             log_json: false,
         }
     }

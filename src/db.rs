@@ -1,28 +1,204 @@
-//! Connecting to PostgreSQL and applying the embedded migrations.
+//! Connecting to PostgreSQL and applying the embedded migrations, and telling "the database
+//! cannot serve this now" (a 503 with `Retry-After`) from a bug (a 500).
 
-use std::time::Duration;
+use std::cell::Cell;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions_sqlx_store::PostgresStore;
+
+use crate::config::Config;
 
 /// The migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
-/// Opens a pool. A request waits at most 5 s for a connection, then gets a 503.
-pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+/// The pool's settings from the configuration: its size, and how long a request waits for a
+/// connection (`GAMEDAY_DB_ACQUIRE_TIMEOUT_MS`) before it is answered 503.
+pub fn pool_options(config: &Config) -> PgPoolOptions {
     PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(url)
+        .max_connections(config.db_max_connections)
+        .acquire_timeout(Duration::from_millis(config.db_acquire_timeout_ms.max(1)))
+}
+
+/// The connection's settings with the statement and lock timeouts
+/// (`GAMEDAY_DB_STATEMENT_TIMEOUT_MS`, `GAMEDAY_DB_LOCK_TIMEOUT_MS`) set for every session, so a
+/// statement stuck behind a lock or a slow server is cancelled by PostgreSQL well before the
+/// request times out.
+pub fn with_timeouts(options: PgConnectOptions, config: &Config) -> PgConnectOptions {
+    options.options([
+        ("statement_timeout", config.db_statement_timeout_ms.to_string()),
+        ("lock_timeout", config.db_lock_timeout_ms.to_string()),
+    ])
+}
+
+/// Opens the pool for `url` with the configuration's size and timeouts.
+pub async fn connect(url: &str, config: &Config) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = url.parse().context("reading DATABASE_URL")?;
+    pool_options(config)
+        .connect_with(with_timeouts(options, config))
         .await
         .context("connecting to PostgreSQL (is DATABASE_URL right, and the server running?)")
 }
 
-/// Applies this app's migrations and the session store's table.
+/// Applies this app's migrations and the session store's table. A migration may take longer
+/// than a request's statement timeout, so it runs on a connection without one.
 pub async fn migrate(db: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(db).await.context("applying migrations")?;
+    let mut conn = db.acquire().await.context("connecting to apply migrations")?;
+    sqlx::query("set statement_timeout = 0").execute(&mut *conn).await.context("lifting the statement timeout")?;
+    sqlx::query("set lock_timeout = 0").execute(&mut *conn).await.context("lifting the lock timeout")?;
+    MIGRATOR.run(&mut *conn).await.context("applying migrations")?;
+    sqlx::query("reset statement_timeout").execute(&mut *conn).await.context("restoring the statement timeout")?;
+    sqlx::query("reset lock_timeout").execute(&mut *conn).await.context("restoring the lock timeout")?;
+    drop(conn);
     PostgresStore::new(db.clone()).migrate().await.context("creating the session table")?;
     Ok(())
+}
+
+/// SQLSTATEs that mean the database cannot serve the request now, though it may in a moment:
+/// class 08 (connection exception), 53 (insufficient resources: too many connections, out of
+/// memory or disk), 57014 (cancelled: the statement timeout), 57P01-57P05 (the server is shutting
+/// down, restarting or starting), 55P03 (a lock not available within `lock_timeout`).
+fn is_unavailable_code(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("53") || code.starts_with("57") || code == "55P03"
+}
+
+/// Whether a database error means "the database cannot serve this right now" (answered 503 with
+/// `Retry-After`) rather than a bug (500): no connection within the acquire timeout, a connection
+/// refused, reset or closed by a restarting server, a statement cancelled by its timeout.
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| is_unavailable_code(&code)),
+        _ => false,
+    }
+}
+
+/// What a request met when the database could not serve it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Trouble {
+    /// Nothing: the database served every call (or none failed for want of availability).
+    None,
+    /// The database could not be reached, or refused or dropped the connection.
+    Unreachable,
+    /// The database is reachable but overloaded: no free connection within the acquire timeout,
+    /// or a statement cancelled by its timeout (a lock held too long, a slow server).
+    Overloaded,
+}
+
+/// Which kind of [`Trouble`] an unavailable error is.
+pub fn trouble_of(err: &sqlx::Error) -> Trouble {
+    match err {
+        sqlx::Error::PoolTimedOut => Trouble::Overloaded,
+        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("57014" | "55P03")) => Trouble::Overloaded,
+        err if is_unavailable(err) => Trouble::Unreachable,
+        _ => Trouble::None,
+    }
+}
+
+tokio::task_local! {
+    static TROUBLE: Cell<Trouble>;
+}
+
+/// Runs `request` noting whether the database failed it for want of availability (see
+/// [`note_unavailable`]); returns its output and the worst trouble met.
+pub async fn watch_for_trouble<F: std::future::Future>(request: F) -> (F::Output, Trouble) {
+    TROUBLE
+        .scope(Cell::new(Trouble::None), async move {
+            let output = request.await;
+            (output, TROUBLE.with(Cell::get))
+        })
+        .await
+}
+
+/// Notes, for the request being served (if any), that the database could not serve it: a layer
+/// that only answers a bare 500 (the session store) says so through this.
+pub fn note_unavailable(trouble: Trouble) {
+    let _ = TROUBLE.try_with(|noted| noted.set(noted.get().max(trouble)));
+}
+
+/// When this instance last found the database overloaded, for `/readyz`: a ping answers even
+/// while every connection is stuck behind a lock, so readiness also remembers recent overload.
+#[derive(Debug, Default)]
+pub struct Health {
+    overloaded_at: Mutex<Option<Instant>>,
+}
+
+impl Health {
+    /// Remembers that a request just found the database overloaded.
+    pub fn overloaded(&self) {
+        *self.overloaded_at.lock().expect("health lock") = Some(Instant::now());
+    }
+
+    /// Whether a request found the database overloaded within `window`.
+    pub fn overloaded_within(&self, window: Duration) -> bool {
+        self.overloaded_at.lock().expect("health lock").is_some_and(|at| at.elapsed() < window)
+    }
+}
+
+/// The session store (PostgreSQL), noting each failure to read or write a session as the
+/// database being unavailable: the session and sign-in layers answer such a failure with a bare
+/// 500, which the web layer then turns into a 503 with `Retry-After`.
+#[derive(Debug, Clone)]
+pub struct Sessions(pub PostgresStore);
+
+impl Sessions {
+    pub fn new(db: PgPool) -> Sessions {
+        Sessions(PostgresStore::new(db))
+    }
+}
+
+/// A backend error of the store is a failed SQL statement; encoding errors are bugs.
+fn noted<T>(result: session_store::Result<T>) -> session_store::Result<T> {
+    if let Err(session_store::Error::Backend(_)) = &result {
+        note_unavailable(Trouble::Unreachable);
+    }
+    result
+}
+
+#[async_trait::async_trait]
+impl SessionStore for Sessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        noted(self.0.create(record).await)
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        noted(self.0.save(record).await)
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        noted(self.0.load(id).await)
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        noted(self.0.delete(id).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restarts_timeouts_and_refused_connections_are_unavailable_and_bugs_are_not() {
+        for code in ["08006", "08001", "53300", "57014", "57P01", "57P03", "55P03"] {
+            assert!(is_unavailable_code(code), "{code}");
+        }
+        for code in ["23505", "40001", "42P01", "22P02"] {
+            assert!(!is_unavailable_code(code), "{code}");
+        }
+        assert!(is_unavailable(&sqlx::Error::PoolTimedOut));
+        assert!(!is_unavailable(&sqlx::Error::RowNotFound));
+        assert_eq!(trouble_of(&sqlx::Error::PoolTimedOut), Trouble::Overloaded);
+        assert_eq!(trouble_of(&sqlx::Error::PoolClosed), Trouble::Unreachable);
+        assert_eq!(trouble_of(&sqlx::Error::RowNotFound), Trouble::None);
+    }
 }

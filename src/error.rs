@@ -1,8 +1,18 @@
 //! One error type for every handler. It becomes an HTML error page (rendered by
 //! the web layer's error-page middleware) that shows no internals; the cause of a 500 is logged.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use crate::db::{Trouble, is_unavailable, note_unavailable, trouble_of};
+
+/// Seconds a client is asked to wait (`Retry-After`) before trying again after a 503.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// The `Retry-After` header every 503 carries.
+pub fn retry_after() -> (header::HeaderName, HeaderValue) {
+    (header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS))
+}
 
 /// What can go wrong in a request, each variant documenting the status it answers with.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +77,7 @@ impl AppError {
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         if is_unavailable(&err) {
+            note_unavailable(trouble_of(&err));
             AppError::Unavailable(err.to_string())
         } else {
             AppError::Internal(anyhow::Error::new(err))
@@ -81,20 +92,40 @@ impl From<askama::Error> for AppError {
 }
 
 impl From<tower_sessions::session::Error> for AppError {
+    /// The store is PostgreSQL: its backend failing means the database could not serve.
     fn from(err: tower_sessions::session::Error) -> Self {
-        AppError::Internal(anyhow::Error::new(err).context("session store"))
+        use tower_sessions::session::Error;
+        use tower_sessions::session_store::Error as StoreError;
+        match err {
+            Error::Store(StoreError::Backend(cause)) => {
+                note_unavailable(Trouble::Unreachable);
+                AppError::Unavailable(format!("session store: {cause}"))
+            }
+            err => AppError::Internal(anyhow::Error::new(err).context("session store")),
+        }
     }
 }
 
-/// Whether a database error means "the database cannot be reached" rather than a bug.
-pub fn is_unavailable(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_))
+/// The trouble of the first database error in an error's chain that means "unavailable right now".
+fn unavailability_in(err: &anyhow::Error) -> Option<Trouble> {
+    err.chain().filter_map(|cause| cause.downcast_ref::<sqlx::Error>()).find(|e| is_unavailable(e)).map(trouble_of)
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        let detail = match &self {
+        // An infrastructure call's error with context is still the database being unavailable.
+        let this = match self {
+            AppError::Internal(err) => match unavailability_in(&err) {
+                Some(trouble) => {
+                    note_unavailable(trouble);
+                    AppError::Unavailable(format!("{err:#}"))
+                }
+                None => AppError::Internal(err),
+            },
+            this => this,
+        };
+        let status = this.status();
+        let detail = match &this {
             AppError::Internal(err) => {
                 tracing::error!(error = ?err, "request failed");
                 None
@@ -110,8 +141,15 @@ impl IntoResponse for AppError {
             AppError::NotFound => None,
         };
         let mut response = status.into_response();
-        if matches!(self, AppError::Internal(_)) {
-            response.extensions_mut().insert(HandlerFailure);
+        match this {
+            AppError::Internal(_) => {
+                response.extensions_mut().insert(HandlerFailure);
+            }
+            AppError::Unavailable(_) => {
+                let (name, value) = retry_after();
+                response.headers_mut().insert(name, value);
+            }
+            _ => {}
         }
         if let Some(msg) = detail {
             response.extensions_mut().insert(ErrorDetail(msg));

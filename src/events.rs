@@ -34,5 +34,7 @@ pub async fn record_observed(
     }
     let payload = format!("{}:{seq}", event.gameday_id);
     sqlx::query!("select pg_notify($1, $2)", NOTIFY_CHANNEL, payload).execute(&mut *conn).await?;
+    // Counted when recorded: a transaction that then rolls back (rare: refusals come first) counts too.
+    metrics::counter!("gameday_events_written_total").increment(1);
     Ok(seq)
 }

@@ -45,6 +45,7 @@ use crate::timeline::views::{EventView, render_event, views};
 use crate::timeline::{Event, EventKind};
 use crate::web::auth::CurrentUser;
 use crate::web::context::{GamedayCtx, membership_or_404};
+use crate::web::metrics::OpenStream;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/teams/{slug}/gamedays/{id}/live", get(live)).route("/live", get(my_live))
@@ -270,6 +271,7 @@ async fn my_live(
     let mut parts = PersonParts::new(state.db.clone(), user.id, None, scope).await?;
     let pending: VecDeque<SseEvent> = parts.messages().await?.into();
     let stream = PersonStream {
+        _open: OpenStream::open(),
         receiver,
         pending,
         parts,
@@ -280,6 +282,8 @@ async fn my_live(
 }
 
 struct PersonStream {
+    /// Counts this stream in `gameday_live_streams_open` while it lives.
+    _open: OpenStream,
     receiver: broadcast::Receiver<Arc<Nudge>>,
     pending: VecDeque<SseEvent>,
     parts: PersonParts,
@@ -458,6 +462,7 @@ async fn live(
     pending.extend(current_state(&state.db, &ctx.gameday, &base, me, &elsewhere).await?);
     pending.extend(rendered_after(&state.db, gameday_id, after, &base).await?);
     let stream = LiveStream {
+        _open: OpenStream::open(),
         people,
         person,
         receiver,
@@ -516,6 +521,8 @@ fn banners_message(html: &str) -> SseEvent {
 const MEMBERSHIP_CHECK: Duration = Duration::from_secs(30);
 
 struct LiveStream {
+    /// Counts this stream in `gameday_live_streams_open` while it lives.
+    _open: OpenStream,
     receiver: broadcast::Receiver<Arc<Live>>,
     /// What happens in the viewer's teams, for [`PersonParts`].
     people: broadcast::Receiver<Arc<Nudge>>,

@@ -22,7 +22,7 @@ async fn main() -> anyhow::Result<()> {
     let url = config.database_url.clone().context(
         "DATABASE_URL is not set: set it (or pass --database-url), or use `make run`, which starts a local PostgreSQL",
     )?;
-    let pool = db::connect(&url, config.db_max_connections).await?;
+    let pool = db::connect(&url, &config).await?;
     db::migrate(&pool).await?;
 
     match cli.command.unwrap_or(Command::Serve) {
@@ -31,8 +31,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => {
-            let sessions = PostgresStore::new(pool.clone());
-            tokio::spawn(sessions.continuously_delete_expired(tokio::time::Duration::from_secs(3600)));
+            tokio::spawn(delete_expired_sessions(PostgresStore::new(pool.clone())));
             let listener =
                 tokio::net::TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
             let base_url = config.base_url();
@@ -41,6 +40,18 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("shut down cleanly");
             Ok(())
         }
+    }
+}
+
+/// Deletes expired sessions every hour, for as long as the server runs: the store's own loop ends
+/// at its first error (a database restart), so it is started again after one.
+async fn delete_expired_sessions(sessions: PostgresStore) {
+    let hour = tokio::time::Duration::from_secs(3600);
+    loop {
+        if let Err(err) = sessions.clone().continuously_delete_expired(hour).await {
+            tracing::warn!(error = %err, "deleting expired sessions failed; trying again in an hour");
+        }
+        tokio::time::sleep(hour).await;
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use crate::config::Config;
+use crate::db::Health;
 use crate::hub::Hub;
 
 /// Shared by every handler (cheap to clone).
@@ -16,11 +17,13 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// This instance's per-game-day broadcast channels; `live::start` fills them from PostgreSQL NOTIFY.
     pub live: Arc<Hub>,
+    /// Whether requests recently found the database overloaded (for `/readyz`).
+    pub health: Arc<Health>,
 }
 
 impl AppState {
     /// Creates the state. The live listener is started by `app::serve` (see `live::start`).
     pub fn new(db: PgPool, config: Config) -> Self {
-        AppState { db, config: Arc::new(config), live: Arc::new(Hub::new()) }
+        AppState { db, config: Arc::new(config), live: Arc::new(Hub::new()), health: Arc::default() }
     }
 }

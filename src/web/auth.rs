@@ -39,9 +39,20 @@ impl Backend {
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error(transparent)]
     TaskJoin(#[from] tokio::task::JoinError),
+}
+
+/// The sign-in layer answers a failure of the backend with a bare 500: one that means the
+/// database cannot serve now is noted, so the web layer answers 503 with `Retry-After` instead.
+impl From<sqlx::Error> for BackendError {
+    fn from(err: sqlx::Error) -> Self {
+        if crate::db::is_unavailable(&err) {
+            crate::db::note_unavailable(crate::db::trouble_of(&err));
+        }
+        BackendError::Database(err)
+    }
 }
 
 /// A hash of a random password, checked against when an email is unknown, so that the time a

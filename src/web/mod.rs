@@ -1,11 +1,13 @@
 //! The web level, shared by every page: the layout context, rendering, flash messages; the
 //! extractors that hand a handler its checked context ([`context`]); sign-in ([`auth`]); the
 //! refusal path that re-renders a form with its message ([`refusal`]); and the shell around every
-//! response: error pages, security headers, static assets ([`shell`]).
+//! response: error pages, security headers, static assets ([`shell`]); and the Prometheus
+//! metrics ([`metrics`]).
 
 pub mod auth;
 pub mod client;
 pub mod context;
+pub mod metrics;
 pub mod refusal;
 pub mod shell;
 

@@ -1,5 +1,5 @@
-//! The shell around every response: HTML error pages for every error status, a 503 rather than
-//! a 500 while the database is down, security headers, and the static assets with
+//! The shell around every response: HTML error pages for every error status, a 503 with
+//! `Retry-After` rather than a 500 while the database cannot serve, security headers, and the static assets with
 //! cache-busting URLs.
 
 use std::sync::LazyLock;
@@ -15,7 +15,8 @@ use super::Layout;
 use super::Rendered;
 use super::auth::AuthSession;
 use crate::accounts::User;
-use crate::error::{ErrorDetail, HandlerFailure};
+use crate::db::{Trouble, watch_for_trouble};
+use crate::error::{ErrorDetail, HandlerFailure, retry_after};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -121,24 +122,40 @@ pub async fn remember_viewer(request: Request, next: Next) -> Response {
     response
 }
 
-/// Middleware: a bare 500 from a layer (the session store, the login layer) while the database
-/// cannot be reached becomes a 503, as a handler's own database failure does.
+/// Middleware: a request the database could not serve answers 503 with `Retry-After`, never
+/// 500. A handler's own database failure is a 503 already; a bare 500 from a layer (the session
+/// store, the sign-in layer) becomes one when the store noted the database failing
+/// ([`crate::db::Sessions`]) or, failing that, when a ping finds the database unreachable. A
+/// request that found the database overloaded is remembered for `/readyz`.
 pub async fn unavailable_when_db_down(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    let bare_500 = response.status() == StatusCode::INTERNAL_SERVER_ERROR
-        && response.extensions().get::<HandlerFailure>().is_none()
-        && response.extensions().get::<Rendered>().is_none();
-    if !bare_500 {
-        return response;
+    let (response, trouble) = watch_for_trouble(next.run(request)).await;
+    if trouble == Trouble::Overloaded {
+        state.health.overloaded();
     }
-    let ping = sqlx::query_scalar!(r#"select 1 as "one!""#).fetch_one(&state.db);
-    match tokio::time::timeout(std::time::Duration::from_secs(1), ping).await {
-        Ok(Ok(_)) => response,
-        _ => {
-            tracing::warn!("database unreachable: answering 503");
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
+    let mut response = if response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        response
+    } else if trouble != Trouble::None {
+        tracing::warn!(?trouble, "the database could not serve the request: answering 503");
+        StatusCode::SERVICE_UNAVAILABLE.into_response()
+    } else if response.extensions().get::<HandlerFailure>().is_some()
+        || response.extensions().get::<Rendered>().is_some()
+    {
+        response
+    } else {
+        let ping = sqlx::query_scalar!(r#"select 1 as "one!""#).fetch_one(&state.db);
+        match tokio::time::timeout(std::time::Duration::from_secs(1), ping).await {
+            Ok(Ok(_)) => response,
+            _ => {
+                tracing::warn!("database unreachable: answering 503");
+                StatusCode::SERVICE_UNAVAILABLE.into_response()
+            }
         }
+    };
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE && !response.headers().contains_key(header::RETRY_AFTER) {
+        let (name, value) = retry_after();
+        response.headers_mut().insert(name, value);
     }
+    response
 }
 
 /// One static file, embedded in the binary.

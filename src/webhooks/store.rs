@@ -294,3 +294,11 @@ pub async fn count_locked(conn: &mut PgConnection, team_id: Uuid) -> sqlx::Resul
     sqlx::query!("select id from teams where id = $1 for update", team_id).fetch_optional(&mut *conn).await?;
     sqlx::query_scalar!(r#"select count(*) as "n!" from webhooks where team_id = $1"#, team_id).fetch_one(conn).await
 }
+
+/// How many deliveries wait to be sent (due now or retrying later), for `/metrics`.
+#[tracing::instrument(skip(db))]
+pub async fn pending_count(db: &PgPool) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(r#"select count(*) as "n!" from webhook_deliveries where status = 'pending'"#)
+        .fetch_one(db)
+        .await
+}

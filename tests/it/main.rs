@@ -15,6 +15,8 @@ mod two_factor;
 
 mod helpers;
 mod live;
+mod metrics;
+mod outages;
 mod shell;
 mod teams;
 mod weaknesses;
