@@ -232,3 +232,26 @@ pub async fn renew_recovery_codes(db: &PgPool, user: &User, code: &str) -> AppRe
 fn unix_now() -> u64 {
     time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64
 }
+
+/// Deletes a person's account, given their password (and a code, with two-factor on): they leave
+/// each of their teams as "Leave team" does (refused, naming the team, where they are its only
+/// lead among others, or an objection of theirs still stands), and their name, address, password,
+/// second factor, sessions and calendar feeds are erased, in one transaction. The timeline and
+/// the audit log keep their events, which now name "A former member".
+pub async fn delete_account(db: &PgPool, user: &User, password: String, code: &str) -> AppResult<()> {
+    if !verify_password(password, user.password_hash.clone()).await? {
+        return Err(AppError::invalid("password", "That is not your current password."));
+    }
+    if user.two_factor && check_second_factor(db, user, code).await?.is_none() {
+        return Err(AppError::invalid("code", "That code does not match, or was already used."));
+    }
+    let mut tx = db.begin().await?;
+    for team_id in crate::teams::store::teams_of(&mut tx, user.id).await? {
+        crate::teams::actions::depart_for_deletion(&mut tx, team_id, user).await?;
+    }
+    store::erase_user(&mut tx, user.id).await?;
+    store::forget_signin_attempts(&mut tx, &user.email).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, "account deleted and personal data erased");
+    Ok(())
+}

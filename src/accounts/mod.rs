@@ -152,6 +152,9 @@ pub fn wait_before_signin(
     (since_last < wait).then(|| wait - since_last)
 }
 
+/// The name a deleted account's records show.
+pub const FORMER_MEMBER: &str = "A former member";
+
 /// A session ends this long after sign-in, however active (ASVS 5.0, 7.3.2): then the person
 /// signs in again.
 pub const SESSION_MAX_DAYS: i64 = 30;

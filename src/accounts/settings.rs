@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/two-factor", get(two_factor_page).post(enable_two_factor))
         .route("/account/two-factor/recovery-codes", post(renew_recovery_codes))
         .route("/account/two-factor/disable", post(disable_two_factor))
+        .route("/account/delete", get(delete_page).post(delete_account))
 }
 
 #[derive(Template)]
@@ -345,4 +346,35 @@ async fn disable_two_factor(
         }
         Err(err) => two_factor_refused(&state, &auth, layout, &user, err).await,
     }
+}
+
+#[derive(Template)]
+#[template(path = "accounts/delete.html")]
+struct DeletePage {
+    layout: Layout,
+    two_factor: bool,
+    errors: FieldErrors,
+}
+
+async fn delete_page(layout: Layout, CurrentUser(user): CurrentUser) -> AppResult<Response> {
+    render(&DeletePage { layout, two_factor: user.two_factor, errors: FieldErrors::new() })
+}
+
+/// Deletes the account (given the password, and a code with two-factor on) and signs out.
+async fn delete_account(
+    State(state): State<AppState>,
+    mut auth: AuthSession,
+    layout: Layout,
+    CurrentUser(user): CurrentUser,
+    Form(form): Form<CodeForm>,
+) -> AppResult<Response> {
+    if let Err(err) = super::actions::delete_account(&state.db, &user, form.password, &form.code).await {
+        let mut errors = FieldErrors::new();
+        let status = refused(err, &mut errors)?;
+        return render_status(status, &DeletePage { layout, two_factor: user.two_factor, errors });
+    }
+    sign_out(&mut auth, &state.db).await?;
+    flash(&auth.session, FlashKind::Success, "Your account is deleted. Your name and email address are erased.")
+        .await?;
+    Ok(see_other("/signin"))
 }

@@ -349,3 +349,30 @@ pub async fn teams_requiring_two_factor(db: &PgPool, user_id: Uuid) -> sqlx::Res
     .fetch_all(db)
     .await
 }
+
+/// Erases a person's personal data and every way to sign in as them; their row stays for the
+/// records that point at it (its name becomes "A former member").
+#[tracing::instrument(skip(conn))]
+pub async fn erase_user(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update users set email = 'erased-' || id || '@invalid', display_name = $2, password_hash = '!erased',
+                          is_admin = false, time_zone = 'UTC', totp_secret = null, totp_last_step = null,
+                          erased_at = now()
+         where id = $1",
+        user_id,
+        super::FORMER_MEMBER
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!("delete from recovery_codes where user_id = $1", user_id).execute(&mut *conn).await?;
+    sqlx::query!("delete from account_sessions where user_id = $1", user_id).execute(&mut *conn).await?;
+    sqlx::query!("delete from calendar_feeds where user_id = $1", user_id).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Forgets the sign-in attempts made for an address.
+#[tracing::instrument(skip_all)]
+pub async fn forget_signin_attempts(conn: &mut PgConnection, email: &str) -> sqlx::Result<()> {
+    sqlx::query!("delete from signin_failures where email = $1", email).execute(conn).await?;
+    Ok(())
+}

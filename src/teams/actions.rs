@@ -3,7 +3,7 @@
 //! other to nobody, and a lead demoted meanwhile can no longer act as one). Each change writes
 //! its entry in the team's audit log in the same transaction.
 
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -259,4 +259,38 @@ pub async fn require_two_factor(db: &PgPool, team_id: Uuid, actor: &User, requir
     tx.commit().await?;
     tracing::info!(%team_id, required, "team two-factor rule changed");
     Ok(without)
+}
+
+/// What deleting an account does to one of the person's teams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Departure {
+    /// They left it (and its open game days), as with "Leave team".
+    Left,
+    /// They are its only member: the team stays as it is, a record, with the former member as its
+    /// lead (nobody can sign in as them any more).
+    KeptAlone,
+}
+
+/// The part of deleting an account that concerns one team, inside the deletion's transaction:
+/// the person leaves it under the same rules as "Leave team" (the team keeps a lead; no standing
+/// objection or sole facilitation is dropped), except that the only member of a team stays, since
+/// a team cannot be left without a lead and its record is kept.
+pub async fn depart_for_deletion(
+    tx: &mut Transaction<'static, Postgres>,
+    team_id: Uuid,
+    person: &User,
+) -> AppResult<Departure> {
+    let locked = store::lock_members(tx, team_id).await?;
+    let role = locked.role_of(person.id).ok_or(AppError::NotFound)?;
+    let team = store::team(tx, team_id).await?.ok_or(AppError::NotFound)?;
+    if store::member_count(&mut **tx, team_id).await? == 1 {
+        return Ok(Departure::KeptAlone);
+    }
+    check_leaving(locked.leads(), role, &team.name).map_err(AppError::Conflict)?;
+    leave_open_gamedays(tx, team_id, person.id, &person.display_name, person.id).await?;
+    store::remove_member(tx, team_id, person.id).await?;
+    let body = format!("{} left the team (was {}) and deleted their account.", person.display_name, role.as_str());
+    let detail = serde_json::json!({ "member": person.id, "role": role.as_str(), "account_deleted": true });
+    audit::record(tx, NewEntry::new(team_id, person.id, AuditKind::MemberLeft, body).detail(detail)).await?;
+    Ok(Departure::Left)
 }

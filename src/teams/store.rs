@@ -435,3 +435,17 @@ pub async fn lock_team_two_factor(conn: &mut PgConnection, team_id: Uuid) -> sql
         .fetch_optional(conn)
         .await
 }
+
+/// The ids of the teams a person is a member of.
+#[tracing::instrument(skip(conn))]
+pub async fn teams_of(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar!("select team_id from team_members where user_id = $1 order by team_id", user_id)
+        .fetch_all(conn)
+        .await
+}
+
+/// How many members a team has.
+#[tracing::instrument(skip(db))]
+pub async fn member_count(db: impl sqlx::PgExecutor<'_>, team_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(r#"select count(*) as "n!" from team_members where team_id = $1"#, team_id).fetch_one(db).await
+}

@@ -191,3 +191,86 @@ async fn a_weak_or_personal_password_is_refused_at_sign_up(db: PgPool) {
     let count: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&app.db).await.unwrap();
     assert_eq!(count, 0);
 }
+
+#[sqlx::test]
+async fn deleting_an_account_erases_the_person_and_keeps_the_record(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let app = &day.app;
+    let scenario = day.scenario("Primary fails over").await;
+    assert_eq!(day.sign(&day.li, &scenario, "approve", "").await.status(), StatusCode::SEE_OTHER);
+    let li_id = crate::helpers::user_id(&app.db, "li@example.com").await;
+
+    let response = app.post_as(&day.li, "/account/delete", &[("password", "not it")]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains(r#"id="password-error">That is not your current password."#));
+
+    let response = app.post_as(&day.li, "/account/delete", &[("password", PASSWORD)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/signin");
+    assert!(!is_signed_in(app, &day.li).await);
+
+    let (email, name, erased): (String, String, bool) =
+        sqlx::query_as("select email, display_name, erased_at is not null from users where id = $1")
+            .bind(li_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        (email.as_str(), name.as_str(), erased),
+        (format!("erased-{li_id}@invalid").as_str(), "A former member", true)
+    );
+    let sessions: i64 = sqlx::query_scalar("select count(*) from account_sessions where user_id = $1")
+        .bind(li_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
+    let response = app.post_as(&new_client(), "/signin", &[("email", "li@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "nobody signs in as them again");
+
+    let team = day.page(&day.ana, &format!("/teams/{}", day.slug)).await;
+    assert!(!team.contains(">Li<"), "they left the team");
+    let timeline = day.page(&day.ana, &format!("{}/timeline", day.url)).await;
+    assert!(timeline.contains(r#"<span class="event-actor">A former member</span>"#), "the record stays, unnamed");
+    let audit = day.page(&day.ana, &format!("/teams/{}/audit", day.slug)).await;
+    assert!(audit.contains("deleted their account"));
+
+    app.signup_as(&new_client(), "li@example.com", "Li again").await;
+}
+
+#[sqlx::test]
+async fn an_account_is_not_deleted_while_its_owner_is_the_only_lead_or_objects(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let app = &day.app;
+    let response = app.post_as(&day.ana, "/account/delete", &[("password", PASSWORD)]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(
+        response.text().await.unwrap().contains("You are the only lead of Platform: make someone else a lead first.")
+    );
+
+    let scenario = day.scenario("Primary fails over").await;
+    assert_eq!(
+        day.sign(&day.bo, &scenario, "object", "The replica is a week behind.").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let response = app.post_as(&day.bo, "/account/delete", &[("password", PASSWORD)]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT, "a standing objection does not vanish with its author");
+    assert!(response.text().await.unwrap().contains("The replica is a week behind."));
+
+    let erased: i64 =
+        sqlx::query_scalar("select count(*) from users where erased_at is not null").fetch_one(&app.db).await.unwrap();
+    assert_eq!(erased, 0, "nothing was erased");
+    assert!(is_signed_in(app, &day.ana).await && is_signed_in(app, &day.bo).await);
+}
+
+#[sqlx::test]
+async fn the_only_member_of_a_team_can_delete_their_account_and_the_team_stays(db: PgPool) {
+    let app = spawn_app(db).await;
+    let solo = app.user("solo@example.com", "Solo").await;
+    let slug = app.team(&solo, "Solo team").await;
+    let response = app.post_as(&solo, "/account/delete", &[("password", PASSWORD)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let teams: i64 =
+        sqlx::query_scalar("select count(*) from teams where slug = $1").bind(&slug).fetch_one(&app.db).await.unwrap();
+    assert_eq!(teams, 1);
+}
