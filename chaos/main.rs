@@ -214,7 +214,7 @@ async fn pool_exhausted(rig: &Rig, day: &Day) -> Result<Vec<Row>> {
             name,
             "slowest answer; every answer a 503 with Retry-After",
             format!("{} ({})", secs(slowest), burst.summary()),
-            "6 s (acquire 3 s, statement 5 s)",
+            "6 s (acquire 1 s, lock 2 s, statement 5 s)",
             slowest <= Duration::from_secs(6) && Burst::n(&burst.unavailable) == 100 && bare == 0 && fives == 0,
         ),
         row(

@@ -44,7 +44,7 @@ pub struct Config {
 
     /// Longest a request waits for a database connection from the pool, in milliseconds, before
     /// it is answered 503 with `Retry-After` (rather than queueing without bound).
-    #[arg(long, env = "GAMEDAY_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000, global = true)]
+    #[arg(long, env = "GAMEDAY_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 1000, global = true)]
     pub db_acquire_timeout_ms: u64,
 
     /// Longest one SQL statement may run (waiting for a lock included), in milliseconds, before
@@ -117,7 +117,7 @@ impl Config {
             bind,
             base_url: None,
             db_max_connections: 20,
-            db_acquire_timeout_ms: 3000,
+            db_acquire_timeout_ms: 1000,
             db_statement_timeout_ms: 5000,
             db_lock_timeout_ms: 2000,
             request_timeout_secs: 30,

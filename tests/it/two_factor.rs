@@ -223,3 +223,21 @@ async fn a_team_that_requires_two_factor_is_closed_to_members_without_it(db: PgP
     let required: bool = sqlx::query_scalar("select require_two_factor from teams").fetch_one(&app.db).await.unwrap();
     assert!(!required);
 }
+
+#[sqlx::test]
+async fn a_team_closed_by_its_two_factor_rule_leaves_a_members_dashboard_until_they_set_it_up(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let app = &day.app;
+    let home = app.get_as(&day.li, "/").await.text().await.unwrap();
+    assert!(home.contains("Database failover drill"), "Li's dashboard lists the game day Li is on");
+
+    turn_on(app, &day.ana).await;
+    let rule = format!("/teams/{}/settings/two-factor", day.slug);
+    assert_eq!(app.post_as(&day.ana, &rule, &[("require", "on")]).await.status(), StatusCode::SEE_OTHER);
+    let home = app.get_as(&day.li, "/").await.text().await.unwrap();
+    assert!(!home.contains("Database failover drill"), "nothing of the team reaches Li without two-factor");
+
+    turn_on(app, &day.li).await;
+    let home = app.get_as(&day.li, "/").await.text().await.unwrap();
+    assert!(home.contains("Database failover drill"));
+}

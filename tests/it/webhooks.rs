@@ -497,11 +497,12 @@ async fn start_hanging_receiver() -> (String, Hanging) {
     (format!("http://{addr}/hook"), hanging)
 }
 
-/// Puts `count` deliveries of the webhook at `url` straight into the outbox, as events would.
+/// Puts `count` deliveries of the webhook at `url` straight into the outbox, as events would (all
+/// of the game day's first event: a delivery must point at an event that exists).
 async fn enqueue(db: &PgPool, url: &str, gameday: uuid::Uuid, count: i64) {
     sqlx::query(
         "insert into webhook_deliveries (webhook_id, gameday_id, seq, kind, payload)
-         select w.id, $2, n, 'scenario_announced', '{\"text\": \"Announced\"}'::jsonb
+         select w.id, $2, 1, 'scenario_announced', '{\"text\": \"Announced\"}'::jsonb
          from webhooks w, generate_series(1, $3) n where w.url = $1",
     )
     .bind(url)
