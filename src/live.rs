@@ -29,7 +29,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::events::NOTIFY_CHANNEL;
 use crate::gamedays::views::render_state_parts;
 use crate::gamedays::{audience, store as gameday_store};
@@ -43,7 +43,7 @@ use crate::teams::store as team_store;
 use crate::timeline::store::{self as timeline_store, EventPlace};
 use crate::timeline::views::{EventView, render_event, views};
 use crate::timeline::{Event, EventKind};
-use crate::web::auth::CurrentUser;
+use crate::web::auth::{AuthSession, CurrentUser, account_session};
 use crate::web::context::{GamedayCtx, membership_or_404};
 use crate::web::metrics::OpenStream;
 
@@ -160,6 +160,8 @@ fn notice(kind: EventKind, place: &EventPlace) -> Option<Notice> {
 struct PersonParts {
     db: PgPool,
     user_id: Uuid,
+    /// The `account_sessions` id of the session that opened the stream.
+    session: Option<Uuid>,
     /// The game day the page belongs to (its own banners come with its own stream).
     here: Option<Uuid>,
     /// The team page's team slug, whose sign-off requests the page shows.
@@ -176,11 +178,18 @@ struct PersonParts {
 }
 
 impl PersonParts {
-    async fn new(db: PgPool, user_id: Uuid, here: Option<Uuid>, scope: Option<String>) -> AppResult<PersonParts> {
+    async fn new(
+        db: PgPool,
+        user_id: Uuid,
+        session: Option<Uuid>,
+        here: Option<Uuid>,
+        scope: Option<String>,
+    ) -> AppResult<PersonParts> {
         let teams = team_store::team_ids_of(&db, user_id).await?;
         Ok(PersonParts {
             db,
             user_id,
+            session,
             here,
             scope,
             with_requests: here.is_none(),
@@ -193,6 +202,14 @@ impl PersonParts {
 
     fn cares_about(&self, nudge: &Nudge) -> bool {
         self.teams.contains(&nudge.team_id)
+    }
+
+    /// Whether the session this stream was opened by is still signed in (not ended from another
+    /// device, by a password change or "sign out everywhere", nor past its lifetime).
+    async fn still_signed_in(&self) -> AppResult<bool> {
+        let Some(session) = self.session else { return Ok(false) };
+        let state = crate::accounts::store::session_state(&self.db, session, self.user_id).await?;
+        Ok(matches!(state, Some((true, _))))
     }
 
     /// The person's teams again (someone added to a team hears of it from now on).
@@ -259,6 +276,7 @@ pub struct MyLiveQuery {
 /// their teams, their sign-off requests, and notifications.
 async fn my_live(
     State(state): State<AppState>,
+    auth: AuthSession,
     CurrentUser(user): CurrentUser,
     Query(query): Query<MyLiveQuery>,
 ) -> AppResult<Response> {
@@ -268,7 +286,8 @@ async fn my_live(
     };
     // Subscribe first, then read: nothing that happens in between can fall through.
     let receiver = state.live.subscribe_people();
-    let mut parts = PersonParts::new(state.db.clone(), user.id, None, scope).await?;
+    let session = account_session(&auth).await?;
+    let mut parts = PersonParts::new(state.db.clone(), user.id, session, None, scope).await?;
     let pending: VecDeque<SseEvent> = parts.messages().await?.into();
     let stream = PersonStream {
         _open: OpenStream::open(),
@@ -313,6 +332,17 @@ impl PersonStream {
                 // connection) or a change of teams is caught up here.
                 () = recheck => {
                     self.checked_at = tokio::time::Instant::now();
+                    match self.parts.still_signed_in().await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::info!(user = %self.parts.user_id, "personal stream ended: its session has ended");
+                            return None;
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, user = %self.parts.user_id, "personal stream ended: the session check failed");
+                            return None;
+                        }
+                    }
                     if let Err(err) = self.parts.reload_teams().await {
                         tracing::warn!(error = %err, user = %self.parts.user_id, "personal stream ended: reading the teams failed");
                         return None;
@@ -441,6 +471,7 @@ pub struct LiveQuery {
 /// that reconnects with `Last-Event-ID` gets exactly what it missed, from the database.
 async fn live(
     State(state): State<AppState>,
+    auth: AuthSession,
     ctx: GamedayCtx,
     Query(query): Query<LiveQuery>,
     headers: HeaderMap,
@@ -457,7 +488,8 @@ async fn live(
     let me = audience(ctx.role);
     // The viewer's other faults in flight come on this stream too (one stream per page).
     let people = state.live.subscribe_people();
-    let mut person = PersonParts::new(state.db.clone(), ctx.user.id, Some(gameday_id), None).await?;
+    let session = account_session(&auth).await?;
+    let mut person = PersonParts::new(state.db.clone(), ctx.user.id, session, Some(gameday_id), None).await?;
     let (elsewhere, _) = person.changed().await?;
     pending.extend(current_state(&state.db, &ctx.gameday, &base, me, &elsewhere).await?);
     pending.extend(rendered_after(&state.db, gameday_id, after, &base).await?);
@@ -567,11 +599,16 @@ impl LiveStream {
             let message = tokio::select! {
                 () = self.shutdown.cancelled() => return None,
                 () = recheck => {
-                    // Someone removed from the team stops receiving its events.
-                    match team_store::is_member(&self.db, self.team_id, self.user_id).await {
+                    // Someone removed from the team (or shut out by its two-factor rule), or whose
+                    // session has ended, stops receiving its events.
+                    let allowed = match team_store::has_access(&self.db, self.team_id, self.user_id).await {
+                        Ok(true) => self.person.still_signed_in().await,
+                        other => other.map_err(AppError::from),
+                    };
+                    match allowed {
                         Ok(true) => {}
                         Ok(false) => {
-                            tracing::info!(gameday = %self.gameday_id, user = %self.user_id, "live stream ended: the viewer left the team");
+                            tracing::info!(gameday = %self.gameday_id, user = %self.user_id, "live stream ended: the viewer left the team or signed out");
                             return None;
                         }
                         Err(err) => {

@@ -51,9 +51,9 @@ pub async fn count_signup_attempt(db: &PgPool, client_addr: &str) -> AppResult<b
     Ok(store::count_signup_attempt(db, client_addr).await? > super::MAX_SIGNUPS_PER_ADDRESS)
 }
 
-/// After a successful sign-in, the account's failures no longer count.
-pub async fn signed_in(db: &PgPool, email: &Email) -> AppResult<()> {
-    store::clear_signin_failures(db, email).await?;
+/// After a successful sign-in, the account's failures from this client no longer count.
+pub async fn signed_in(db: &PgPool, email: &Email, client_addr: &str) -> AppResult<()> {
+    store::clear_signin_failures(db, email, client_addr).await?;
     Ok(())
 }
 
@@ -147,7 +147,18 @@ async fn verify_password(password: String, hash: String) -> AppResult<bool> {
 
 /// Turns two-factor sign-in on with a secret the person's app now holds, once a code from the
 /// app proves it; returns the recovery codes (shown once, stored only as hashes).
-pub async fn enable_two_factor(db: &PgPool, user: &User, secret: &[u8], input: &str) -> AppResult<Vec<String>> {
+pub async fn enable_two_factor(
+    db: &PgPool,
+    user: &User,
+    secret: &[u8],
+    input: &str,
+    password: String,
+    keep: Option<Uuid>,
+) -> AppResult<Vec<String>> {
+    // A session alone (a borrowed laptop) cannot put someone else's phone on the account.
+    if !verify_password(password, user.password_hash.clone()).await? {
+        return Err(AppError::invalid("password", "That is not your current password."));
+    }
     let code = match two_factor::parse_second_factor(input).map_err(|message| AppError::invalid("code", message))? {
         SecondFactor::Code(code) => code,
         SecondFactor::Recovery(_) => {
@@ -165,8 +176,10 @@ pub async fn enable_two_factor(db: &PgPool, user: &User, secret: &[u8], input: &
         return Err(AppError::Conflict("Two-factor sign-in is already on.".into()));
     }
     store::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
+    // Sessions signed in with the password alone end: from now on every session had both.
+    let ended = store::delete_sessions_except(&mut tx, user.id, keep).await?;
     tx.commit().await?;
-    tracing::info!(user_id = %user.id, "two-factor sign-in turned on");
+    tracing::info!(user_id = %user.id, other_sessions_ended = ended, "two-factor sign-in turned on");
     Ok(codes)
 }
 

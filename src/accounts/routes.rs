@@ -186,10 +186,11 @@ async fn signin(
         // keeps counting against the throttle until that is given too.
         auth.session.cycle_id().await?;
         let started = time::OffsetDateTime::now_utc().unix_timestamp();
-        auth.session.insert(PENDING_KEY, PendingSignin { user_id: user.id, next, started }).await?;
+        let pending = PendingSignin { user_id: user.id, next, started, auth_hash: user.auth_hash.clone(), wrong: 0 };
+        auth.session.insert(PENDING_KEY, pending).await?;
         return Ok(see_other("/signin/code"));
     }
-    super::actions::signed_in(&state.db, &email).await?;
+    super::actions::signed_in(&state.db, &email, &client_addr).await?;
     sign_in(&mut auth, &state.db, &user, &user_agent, &client_addr).await?;
     Ok(see_other(next.as_deref().unwrap_or("/")))
 }
@@ -205,6 +206,12 @@ struct PendingSignin {
     /// When the password was given (Unix seconds): the second factor must follow within
     /// [`two_factor::PENDING_MINUTES`].
     started: i64,
+    /// The password-hash digest when the password was given: a password changed since (or
+    /// "sign out everywhere", which a thief would not survive either) voids the pending step.
+    auth_hash: Vec<u8>,
+    /// Wrong codes given to this pending sign-in: after [`two_factor::MAX_WRONG_CODES`] the
+    /// password must be given again (besides the throttle per client).
+    wrong: u32,
 }
 
 /// The sign-in waiting for its second factor, and its person, if it has not expired.
@@ -216,8 +223,11 @@ async fn pending_signin(state: &AppState, auth: &AuthSession) -> AppResult<Optio
         return Ok(None);
     }
     match super::store::user_by_id(&state.db, pending.user_id).await? {
-        Some(user) if user.two_factor => Ok(Some((pending, user))),
-        _ => Ok(None),
+        Some(user) if user.two_factor && user.auth_hash == pending.auth_hash => Ok(Some((pending, user))),
+        _ => {
+            auth.session.remove::<PendingSignin>(PENDING_KEY).await?;
+            Ok(None)
+        }
     }
 }
 
@@ -267,6 +277,15 @@ async fn code(
     let factor = match super::actions::check_second_factor(&state.db, &user, &form.code).await {
         Ok(Some(factor)) => factor,
         Ok(None) => {
+            let mut pending = pending;
+            pending.wrong += 1;
+            if pending.wrong >= two_factor::MAX_WRONG_CODES {
+                auth.session.remove::<PendingSignin>(PENDING_KEY).await?;
+                flash(&auth.session, FlashKind::Error, "Too many wrong codes. Sign in again with your password.")
+                    .await?;
+                return Ok(see_other("/signin"));
+            }
+            auth.session.insert(PENDING_KEY, pending).await?;
             errors.add("code", "That code is not right, or was already used. Enter the newest code your app shows.");
             return render_status(StatusCode::UNPROCESSABLE_ENTITY, &CodePage { layout, errors });
         }
@@ -276,7 +295,7 @@ async fn code(
         }
     };
     auth.session.remove::<PendingSignin>(PENDING_KEY).await?;
-    super::actions::signed_in(&state.db, &email).await?;
+    super::actions::signed_in(&state.db, &email, &client_addr).await?;
     sign_in(&mut auth, &state.db, &user, &user_agent, &client_addr).await?;
     if let SecondFactor::Recovery(_) = factor {
         let left = super::store::recovery_codes_left(&state.db, user.id).await?;

@@ -159,7 +159,7 @@ async fn change_password(
             return refuse(auth, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    super::actions::signed_in(&state.db, &email).await?;
+    super::actions::signed_in(&state.db, &email, &client_addr).await?;
     // The session is bound to the password's hash: sign this one in again with the new hash.
     auth.login(&updated).await.map_err(|e| AppError::Internal(anyhow::anyhow!("login: {e}")))?;
     flash(&auth.session, FlashKind::Success, "Password changed. Every other session has been signed out.").await?;
@@ -270,6 +270,38 @@ pub struct CodeForm {
     password: String,
 }
 
+/// Counts a check of the password or a code made from these pages against the sign-in throttle
+/// (so a session alone cannot guess faster than the sign-in page allows); the message if this
+/// client must wait first.
+async fn throttled(state: &AppState, user: &User, client_addr: &str) -> AppResult<Option<String>> {
+    let email = Email::parse(&user.email).map_err(|e| AppError::Internal(anyhow::anyhow!("stored email: {e}")))?;
+    let wait = super::actions::count_signin_attempt(&state.db, &email, client_addr).await?;
+    Ok(wait.map(|wait| {
+        let minutes = wait.whole_minutes().max(1);
+        format!("Too many wrong passwords or codes from here. Wait {minutes} minute(s) and try again.")
+    }))
+}
+
+/// After a right password or code on these pages, this client's earlier failures no longer count.
+async fn passed(state: &AppState, user: &User, client_addr: &str) -> AppResult<()> {
+    let email = Email::parse(&user.email).map_err(|e| AppError::Internal(anyhow::anyhow!("stored email: {e}")))?;
+    super::actions::signed_in(&state.db, &email, client_addr).await
+}
+
+/// The two-factor page with a "wait" message (429).
+async fn two_factor_throttled(
+    state: &AppState,
+    auth: &AuthSession,
+    layout: Layout,
+    user: &User,
+    message: String,
+) -> AppResult<Response> {
+    let mut errors = FieldErrors::new();
+    errors.add("form", message);
+    let page = TwoFactorPage { errors, ..TwoFactorPage::new(state, auth, layout, user).await? };
+    render_status(StatusCode::TOO_MANY_REQUESTS, &page)
+}
+
 /// Re-renders the two-factor page with a refusal beside its field.
 async fn two_factor_refused(
     state: &AppState,
@@ -289,6 +321,7 @@ async fn enable_two_factor(
     State(state): State<AppState>,
     auth: AuthSession,
     layout: Layout,
+    ClientAddr(client_addr): ClientAddr,
     CurrentUser(user): CurrentUser,
     Form(form): Form<CodeForm>,
 ) -> AppResult<Response> {
@@ -296,8 +329,13 @@ async fn enable_two_factor(
         flash(&auth.session, FlashKind::Error, "Scan the new QR code, then enter the code it gives.").await?;
         return Ok(see_other("/account/two-factor"));
     };
-    match super::actions::enable_two_factor(&state.db, &user, &secret, &form.code).await {
+    if let Some(message) = throttled(&state, &user, &client_addr).await? {
+        return two_factor_throttled(&state, &auth, layout, &user, message).await;
+    }
+    let keep = account_session(&auth).await?;
+    match super::actions::enable_two_factor(&state.db, &user, &secret, &form.code, form.password, keep).await {
         Ok(codes) => {
+            passed(&state, &user, &client_addr).await?;
             auth.session.remove::<Vec<u8>>(SETUP_KEY).await?;
             auth.session.insert(NEW_CODES_KEY, codes).await?;
             flash(&auth.session, FlashKind::Success, "Two-factor sign-in is on.").await?;
@@ -312,9 +350,13 @@ async fn renew_recovery_codes(
     State(state): State<AppState>,
     auth: AuthSession,
     layout: Layout,
+    ClientAddr(client_addr): ClientAddr,
     CurrentUser(user): CurrentUser,
     Form(form): Form<CodeForm>,
 ) -> AppResult<Response> {
+    if let Some(message) = throttled(&state, &user, &client_addr).await? {
+        return two_factor_throttled(&state, &auth, layout, &user, message).await;
+    }
     let renewed = super::actions::renew_recovery_codes(&state.db, &user, &form.renew_code).await;
     // The refusal belongs beside this form's own code field.
     let renewed = renewed.map_err(|err| match err {
@@ -323,6 +365,7 @@ async fn renew_recovery_codes(
     });
     match renewed {
         Ok(codes) => {
+            passed(&state, &user, &client_addr).await?;
             auth.session.insert(NEW_CODES_KEY, codes).await?;
             flash(&auth.session, FlashKind::Success, "New recovery codes made; the old ones no longer work.").await?;
             Ok(see_other("/account/two-factor"))
@@ -336,11 +379,16 @@ async fn disable_two_factor(
     State(state): State<AppState>,
     auth: AuthSession,
     layout: Layout,
+    ClientAddr(client_addr): ClientAddr,
     CurrentUser(user): CurrentUser,
     Form(form): Form<CodeForm>,
 ) -> AppResult<Response> {
+    if let Some(message) = throttled(&state, &user, &client_addr).await? {
+        return two_factor_throttled(&state, &auth, layout, &user, message).await;
+    }
     match super::actions::disable_two_factor(&state.db, &user, form.password, &form.code).await {
         Ok(()) => {
+            passed(&state, &user, &client_addr).await?;
             flash(&auth.session, FlashKind::Success, "Two-factor sign-in is off.").await?;
             Ok(see_other("/account"))
         }
@@ -365,9 +413,18 @@ async fn delete_account(
     State(state): State<AppState>,
     mut auth: AuthSession,
     layout: Layout,
+    ClientAddr(client_addr): ClientAddr,
     CurrentUser(user): CurrentUser,
     Form(form): Form<CodeForm>,
 ) -> AppResult<Response> {
+    if let Some(message) = throttled(&state, &user, &client_addr).await? {
+        let mut errors = FieldErrors::new();
+        errors.add("form", message);
+        return render_status(
+            StatusCode::TOO_MANY_REQUESTS,
+            &DeletePage { layout, two_factor: user.two_factor, errors },
+        );
+    }
     if let Err(err) = super::actions::delete_account(&state.db, &user, form.password, &form.code).await {
         let mut errors = FieldErrors::new();
         let status = refused(err, &mut errors)?;

@@ -123,12 +123,15 @@ pub async fn forget_signin_attempt(db: &PgPool, id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// After a successful sign-in the account's failures no longer count; old rows are pruned.
+/// After a successful sign-in the account's failures from that client no longer count (another
+/// client's guesses still do); old rows are pruned.
 #[tracing::instrument(skip_all)]
-pub async fn clear_signin_failures(db: &PgPool, email: &Email) -> sqlx::Result<()> {
+pub async fn clear_signin_failures(db: &PgPool, email: &Email, client_addr: &str) -> sqlx::Result<()> {
     sqlx::query!(
-        "delete from signin_failures where email = $1 or failed_at < now() - interval '1 day'",
-        email.as_str()
+        "delete from signin_failures
+         where (email = $1 and client_addr = $2) or failed_at < now() - interval '1 day'",
+        email.as_str(),
+        client_addr
     )
     .execute(db)
     .await?;
@@ -367,6 +370,12 @@ pub async fn erase_user(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<
     sqlx::query!("delete from recovery_codes where user_id = $1", user_id).execute(&mut *conn).await?;
     sqlx::query!("delete from account_sessions where user_id = $1", user_id).execute(&mut *conn).await?;
     sqlx::query!("delete from calendar_feeds where user_id = $1", user_id).execute(&mut *conn).await?;
+    sqlx::query!(
+        "update team_invites set revoked_at = now() where created_by = $1 and used_at is null and revoked_at is null",
+        user_id
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -10,6 +10,8 @@ use totp_rs::{Algorithm, Builder, Totp};
 pub const ISSUER: &str = "Gameday";
 /// Recovery codes made at once; each works one time.
 pub const RECOVERY_CODES: usize = 10;
+/// Wrong codes one pending sign-in takes before the password must be given again.
+pub const MAX_WRONG_CODES: u32 = 3;
 /// How long the password step of a sign-in waits for its second factor.
 pub const PENDING_MINUTES: i64 = 10;
 

@@ -215,7 +215,7 @@ pub async fn my_actions(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<ActionIt
                a.status as "status!: ActionStatus", a.link, a.gameday_id, a.gameday_title, a.team_slug as "team_slug!",
                a.retest_gameday_id, a.retest_title
         from action_item_rows a
-        join team_members m on m.team_id = a.team_id and m.user_id = a.owner
+        join team_access m on m.team_id = a.team_id and m.user_id = a.owner
         where a.owner = $1 and a.status = 'open'
         order by a.due_on nulls last, a.created_at
         "#,

@@ -280,16 +280,20 @@ pub async fn depart_for_deletion(
     team_id: Uuid,
     person: &User,
 ) -> AppResult<Departure> {
+    // The team's row first: an invite accepted meanwhile cannot slip in between the count and
+    // the decision.
+    let team = store::lock_team(tx, team_id).await?.ok_or(AppError::NotFound)?;
     let locked = store::lock_members(tx, team_id).await?;
     let role = locked.role_of(person.id).ok_or(AppError::NotFound)?;
-    let team = store::team(tx, team_id).await?.ok_or(AppError::NotFound)?;
     if store::member_count(&mut **tx, team_id).await? == 1 {
         return Ok(Departure::KeptAlone);
     }
     check_leaving(locked.leads(), role, &team.name).map_err(AppError::Conflict)?;
-    leave_open_gamedays(tx, team_id, person.id, &person.display_name, person.id).await?;
+    // What is written now is permanent (and may go out by webhook): it names nobody.
+    let name = crate::accounts::FORMER_MEMBER;
+    leave_open_gamedays(tx, team_id, person.id, name, person.id).await?;
     store::remove_member(tx, team_id, person.id).await?;
-    let body = format!("{} left the team (was {}) and deleted their account.", person.display_name, role.as_str());
+    let body = format!("{name} (was {}) left the team: they deleted their account.", role.as_str());
     let detail = serde_json::json!({ "member": person.id, "role": role.as_str(), "account_deleted": true });
     audit::record(tx, NewEntry::new(team_id, person.id, AuditKind::MemberLeft, body).detail(detail)).await?;
     Ok(Departure::Left)

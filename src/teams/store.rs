@@ -345,7 +345,7 @@ pub async fn team_by_calendar_feed(db: &PgPool, token_hash: &[u8]) -> sqlx::Resu
         r#"
         select t.id, t.name, t.slug
         from calendar_feeds f
-        join team_members m on m.team_id = f.team_id and m.user_id = f.user_id
+        join team_access m on m.team_id = f.team_id and m.user_id = f.user_id
         join teams t on t.id = f.team_id
         where f.token_hash = $1
         "#,
@@ -387,6 +387,18 @@ pub async fn set_calendar_feed(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Whether the person may still read the team: a member, and not shut out by its two-factor rule.
+#[tracing::instrument(skip(db))]
+pub async fn has_access(db: &PgPool, team_id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from team_access where team_id = $1 and user_id = $2) as "access!""#,
+        team_id,
+        user_id
+    )
+    .fetch_one(db)
+    .await
 }
 
 #[tracing::instrument(skip(db))]

@@ -1229,9 +1229,11 @@ async fn a_person_turns_on_two_factor_on_a_phone_and_signs_in_with_a_code(db: Pg
     let totp = authenticator_from_page(&phone).await;
 
     fill(&phone, "Enter the 6-digit code the app shows", "111111").await;
+    fill(&phone, "Your password", "correct horse battery").await;
     click_button(&phone, "Turn on two-factor sign-in").await;
     assert!(body_text(&phone).await.contains("That code does not match"), "a wrong code is explained");
     fill(&phone, "Enter the 6-digit code the app shows", &code_at(&totp, 0)).await;
+    fill(&phone, "Your password", "correct horse battery").await;
     click_button(&phone, "Turn on two-factor sign-in").await;
     let page = body_text(&phone).await;
     assert!(page.contains("Two-factor sign-in is on."), "{page}");

@@ -24,7 +24,7 @@ fn events(calendar: &Calendar) -> Vec<&icalendar::Event> {
 
 /// `client` makes their own feed URL for the Day's team; returns its path, read from the team page
 /// where it is shown once.
-async fn my_feed(day: &Day, client: &reqwest::Client) -> String {
+pub async fn my_feed(day: &Day, client: &reqwest::Client) -> String {
     let response = day.app.post_as(client, &format!("/teams/{}/calendar/regenerate", day.slug), &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert!(location(&response).ends_with("#calendar"));

@@ -233,7 +233,8 @@ async fn deleting_an_account_erases_the_person_and_keeps_the_record(db: PgPool) 
     let timeline = day.page(&day.ana, &format!("{}/timeline", day.url)).await;
     assert!(timeline.contains(r#"<span class="event-actor">A former member</span>"#), "the record stays, unnamed");
     let audit = day.page(&day.ana, &format!("/teams/{}/audit", day.slug)).await;
-    assert!(audit.contains("deleted their account"));
+    assert!(audit.contains("A former member (was member) left the team: they deleted their account."));
+    assert!(!audit.contains("Li left"), "what the deletion itself writes names nobody");
 
     app.signup_as(&new_client(), "li@example.com", "Li again").await;
 }

@@ -42,7 +42,8 @@ fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
 async fn turn_on(app: &TestApp, client: &Client) -> (totp_rs::Totp, Vec<String>) {
     let page = app.get_as(client, "/account/two-factor").await.text().await.unwrap();
     let totp = app_totp(between(&page, r#"<code class="secret">"#, "</code>"));
-    let response = app.post_as(client, "/account/two-factor", &[("code", &code(&totp, 0))]).await;
+    let response =
+        app.post_as(client, "/account/two-factor", &[("code", &code(&totp, 0)), ("password", PASSWORD)]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let page = app.get_as(client, "/account/two-factor").await.text().await.unwrap();
     let list = between(&page, r#"<ul class="recovery-codes">"#, "</ul>");
@@ -71,11 +72,15 @@ async fn turning_it_on_needs_a_code_from_the_app_and_shows_the_recovery_codes_on
     let again = app.get_as(&ana, "/account/two-factor").await.text().await.unwrap();
     assert!(again.contains(&secret_text), "the key stays the same until it is confirmed");
 
-    let response = app.post_as(&ana, "/account/two-factor", &[("code", "000000")]).await;
+    let response = app.post_as(&ana, "/account/two-factor", &[("code", "000000"), ("password", PASSWORD)]).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(response.text().await.unwrap().contains(r#"id="code-error">That code does not match"#));
-    let response = app.post_as(&ana, "/account/two-factor", &[("code", "not a code")]).await;
+    let response = app.post_as(&ana, "/account/two-factor", &[("code", "not a code"), ("password", PASSWORD)]).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let right = app_totp(&secret_text).generate(now()).to_string();
+    let response = app.post_as(&ana, "/account/two-factor", &[("code", &right), ("password", "not it")]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "a session alone cannot turn it on");
+    assert!(response.text().await.unwrap().contains(r#"id="password-error">That is not your current password."#));
 
     let (_, codes) = turn_on(&app, &ana).await;
     assert_eq!(codes.len(), 10);
@@ -146,14 +151,23 @@ async fn guessing_codes_is_throttled_like_passwords_and_the_step_needs_the_passw
     assert_eq!(location(&response), "/signin");
     assert!(!is_signed_in(&app, &stranger).await);
 
+    // Attempt 1 (the password step, which counts until the code is given), then 2 to 4.
     let guesser = new_client();
     password_step(&app, &guesser, "ana@example.com").await;
     let mut statuses = Vec::new();
-    for guess in 0..gameday::accounts::MAX_FAILURES_PER_ACCOUNT {
+    for guess in 0..3 {
         let response = app.post_as(&guesser, "/signin/code", &[("code", &format!("{:06}", guess * 7))]).await;
-        statuses.push(response.status());
+        statuses.push((response.status(), location(&response)));
     }
-    assert_eq!(*statuses.last().unwrap(), StatusCode::TOO_MANY_REQUESTS, "the password step counted too: {statuses:?}");
+    let wrong = (StatusCode::UNPROCESSABLE_ENTITY, String::new());
+    let again = (StatusCode::SEE_OTHER, "/signin".to_owned());
+    assert_eq!(statuses, [wrong.clone(), wrong, again], "three wrong codes void the password step");
+    let response = app.get_as(&guesser, "/signin/code").await;
+    assert_eq!(location(&response), "/signin");
+    // Attempt 5 is the password again; attempt 6, a code, waits, and so does the right one.
+    password_step(&app, &guesser, "ana@example.com").await;
+    let response = app.post_as(&guesser, "/signin/code", &[("code", "000111")]).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "the password steps counted too");
     let response = app.post_as(&guesser, "/signin/code", &[("code", &code(&totp, 1))]).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "even the right code waits");
     assert!(response.text().await.unwrap().contains("Too many wrong codes from here."));
@@ -240,4 +254,64 @@ async fn a_team_closed_by_its_two_factor_rule_leaves_a_members_dashboard_until_t
     turn_on(app, &day.li).await;
     let home = app.get_as(&day.li, "/").await.text().await.unwrap();
     assert!(home.contains("Database failover drill"));
+}
+
+#[sqlx::test]
+async fn turning_it_on_signs_out_the_sessions_that_had_only_the_password(db: PgPool) {
+    let app = spawn_app(db).await;
+    let laptop = app.user("ana@example.com", "Ana").await;
+    let phone = new_client();
+    let response = app.post_as(&phone, "/signin", &[("email", "ana@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(location(&response), "/");
+    turn_on(&app, &laptop).await;
+    assert!(is_signed_in(&app, &laptop).await);
+    assert!(!is_signed_in(&app, &phone).await, "a session without the second factor ends");
+}
+
+#[sqlx::test]
+async fn a_pending_sign_in_dies_when_the_password_changes(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana").await;
+    let (totp, _) = turn_on(&app, &ana).await;
+    let thief = new_client();
+    password_step(&app, &thief, "ana@example.com").await;
+
+    let form = [("current_password", PASSWORD), ("new_password", "violet tugboat orchard lantern")];
+    assert_eq!(app.post_as(&ana, "/account/password", &form).await.status(), StatusCode::SEE_OTHER);
+    let response = app.post_as(&thief, "/signin/code", &[("code", &code(&totp, 1))]).await;
+    assert_eq!(location(&response), "/signin", "the stolen password's step is void");
+    assert!(!is_signed_in(&app, &thief).await);
+}
+
+#[sqlx::test]
+async fn the_settings_pages_cannot_be_used_to_guess_the_password_faster_than_sign_in(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana").await;
+    let (totp, _) = turn_on(&app, &ana).await;
+    for n in 0..gameday::accounts::MAX_FAILURES_PER_ACCOUNT {
+        let guess = format!("guess {n}");
+        let response = app.post_as(&ana, "/account/delete", &[("password", &guess), ("code", &code(&totp, 1))]).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let response =
+        app.post_as(&ana, "/account/two-factor/disable", &[("password", PASSWORD), ("code", &code(&totp, 1))]).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
+    assert!(response.text().await.unwrap().contains("Too many wrong passwords or codes from here."));
+    let response = app.post_as(&ana, "/account/two-factor/recovery-codes", &[("renew_code", "123456")]).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "and so do code guesses");
+}
+
+#[sqlx::test]
+async fn a_member_shut_out_by_the_two_factor_rule_loses_the_teams_calendar_feed(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let app = &day.app;
+    let feed = crate::calendar::my_feed(&day, &day.li).await;
+    assert_eq!(app.get(&feed).await.status(), StatusCode::OK);
+
+    turn_on(app, &day.ana).await;
+    let rule = format!("/teams/{}/settings/two-factor", day.slug);
+    assert_eq!(app.post_as(&day.ana, &rule, &[("require", "on")]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&feed).await.status(), StatusCode::NOT_FOUND, "nothing of the team without two-factor");
+    turn_on(app, &day.li).await;
+    assert_eq!(app.get(&feed).await.status(), StatusCode::OK);
 }

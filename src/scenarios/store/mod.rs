@@ -369,7 +369,7 @@ pub async fn in_flight_places(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<In
                (select max(e.at) from timeline_events e
                  where e.gameday_id = g.id and e.scenario_id = s.id
                    and e.kind in ('scenario_announced', 'scenario_injected')) as since
-        from team_members m
+        from team_access m
         join teams t on t.id = m.team_id
         join gamedays g on g.team_id = t.id
         join scenarios s on s.gameday_id = g.id and is_in_flight(s.state)
