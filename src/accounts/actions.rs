@@ -169,8 +169,7 @@ pub async fn enable_two_factor(
         AppError::invalid("code", "That code does not match. Check the app shows Gameday and try its newest code.")
     })?;
     let codes = two_factor::new_recovery_codes();
-    let hashes: Vec<Vec<u8>> =
-        codes.iter().map(|code| two_factor::recovery_code_hash(&code.replace('-', ""))).collect();
+    let hashes = two_factor::recovery_code_hashes(&codes);
     let mut tx = db.begin().await?;
     if !store::enable_two_factor(&mut tx, user.id, secret, step).await? {
         return Err(AppError::Conflict("Two-factor sign-in is already on.".into()));
@@ -233,8 +232,7 @@ pub async fn renew_recovery_codes(db: &PgPool, user: &User, code: &str) -> AppRe
         return Err(AppError::invalid("code", "That code does not match, or was already used."));
     }
     let codes = two_factor::new_recovery_codes();
-    let hashes: Vec<Vec<u8>> =
-        codes.iter().map(|code| two_factor::recovery_code_hash(&code.replace('-', ""))).collect();
+    let hashes = two_factor::recovery_code_hashes(&codes);
     let mut tx = db.begin().await?;
     store::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
     tx.commit().await?;

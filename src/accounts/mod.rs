@@ -28,6 +28,14 @@ pub struct User {
     pub two_factor: bool,
 }
 
+impl User {
+    /// The stored address as an [`Email`] (it was parsed before it was stored).
+    pub fn email_address(&self) -> crate::error::AppResult<Email> {
+        Email::parse(&self.email)
+            .map_err(|e| crate::error::AppError::Internal(anyhow::anyhow!("stored email does not parse: {e}")))
+    }
+}
+
 // Hand-written so that the password hash never reaches a log line.
 impl std::fmt::Debug for User {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -265,7 +265,7 @@ async fn code(
         return Ok(see_other("/signin"));
     };
     let mut errors = FieldErrors::new();
-    let email = Email::parse(&user.email).map_err(|e| AppError::Internal(anyhow::anyhow!("stored email: {e}")))?;
+    let email = user.email_address()?;
     if let Some(wait) = super::actions::count_signin_attempt(&state.db, &email, &client_addr).await? {
         tracing::warn!(%client_addr, "second factor throttled");
         let minutes = wait.whole_minutes().max(1);

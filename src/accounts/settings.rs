@@ -10,7 +10,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::two_factor;
-use super::{AccountSession, Email, User};
+use super::{AccountSession, User};
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::state::AppState;
@@ -143,7 +143,7 @@ async fn change_password(
     }
     // Guesses at the current password count as sign-in attempts, so this form cannot be used to
     // try passwords faster than the sign-in page allows.
-    let email = Email::parse(&user.email).map_err(|e| AppError::Internal(anyhow::anyhow!("stored email: {e}")))?;
+    let email = user.email_address()?;
     if let Some(wait) = super::actions::count_signin_attempt(&state.db, &email, &client_addr).await? {
         let minutes = wait.whole_minutes().max(1);
         errors.add("current_password", format!("Too many wrong passwords. Wait {minutes} minute(s) and try again."));
@@ -274,7 +274,7 @@ pub struct CodeForm {
 /// (so a session alone cannot guess faster than the sign-in page allows); the message if this
 /// client must wait first.
 async fn throttled(state: &AppState, user: &User, client_addr: &str) -> AppResult<Option<String>> {
-    let email = Email::parse(&user.email).map_err(|e| AppError::Internal(anyhow::anyhow!("stored email: {e}")))?;
+    let email = user.email_address()?;
     let wait = super::actions::count_signin_attempt(&state.db, &email, client_addr).await?;
     Ok(wait.map(|wait| {
         let minutes = wait.whole_minutes().max(1);
@@ -284,7 +284,7 @@ async fn throttled(state: &AppState, user: &User, client_addr: &str) -> AppResul
 
 /// After a right password or code on these pages, this client's earlier failures no longer count.
 async fn passed(state: &AppState, user: &User, client_addr: &str) -> AppResult<()> {
-    let email = Email::parse(&user.email).map_err(|e| AppError::Internal(anyhow::anyhow!("stored email: {e}")))?;
+    let email = user.email_address()?;
     super::actions::signed_in(&state.db, &email, client_addr).await
 }
 

@@ -107,6 +107,11 @@ pub fn new_recovery_codes() -> Vec<String> {
         .collect()
 }
 
+/// What is stored of each of these recovery codes (as shown, with their dash).
+pub fn recovery_code_hashes(codes: &[String]) -> Vec<Vec<u8>> {
+    codes.iter().map(|code| recovery_code_hash(&code.replace('-', ""))).collect()
+}
+
 /// What is stored of a recovery code: the SHA-256 of its normalised form (the codes are random
 /// and long enough that a fast hash is safe; the code itself is never stored).
 pub fn recovery_code_hash(normalised: &str) -> Vec<u8> {

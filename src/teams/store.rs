@@ -401,17 +401,6 @@ pub async fn has_access(db: &PgPool, team_id: Uuid, user_id: Uuid) -> sqlx::Resu
     .await
 }
 
-#[tracing::instrument(skip(db))]
-pub async fn is_member(db: &PgPool, team_id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar!(
-        r#"select exists (select 1 from team_members where team_id = $1 and user_id = $2) as "member!""#,
-        team_id,
-        user_id
-    )
-    .fetch_one(db)
-    .await
-}
-
 /// The teams a user is in.
 #[tracing::instrument(skip(db))]
 pub async fn team_ids_of(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<Uuid>> {
