@@ -100,7 +100,7 @@ fn changes_state(event: &Event) -> bool {
 async fn state_messages(db: &PgPool, gameday_id: Uuid, base: &str) -> AppResult<Vec<Live>> {
     let Some(gameday) = gameday_store::gameday(db, gameday_id).await? else { return Ok(Vec::new()) };
     let scenarios = scenario_store::scenarios_of(db, gameday_id).await?;
-    let events = timeline_store::events(db, gameday_id).await?;
+    let events = timeline_store::key_events(db, gameday_id).await?;
     let mut messages = Vec::new();
     let in_flight = banners(&scenarios, &events, base);
     for audience in Audience::ALL {
@@ -533,7 +533,7 @@ async fn current_state(
     elsewhere: &str,
 ) -> AppResult<Vec<(i64, SseEvent)>> {
     let scenarios = scenario_store::scenarios_of(db, gameday.id).await?;
-    let events = timeline_store::events(db, gameday.id).await?;
+    let events = timeline_store::key_events(db, gameday.id).await?;
     let mut messages = vec![(0, banners_message(&render_banners(&banners(&scenarios, &events, base), me)?))];
     for (_, html) in render_state_parts(db, (gameday, base), &scenarios, &events, &[me]).await? {
         messages.push((0, parts_message(&format!("{html}{elsewhere}"))));

@@ -160,6 +160,8 @@ pub struct Gameday {
     pub status: GamedayStatus,
     pub cancel_reason: Option<String>,
     pub ics_sequence: i32,
+    /// The sequence number of its latest timeline event: how many events it has.
+    pub last_event_seq: i64,
 }
 
 /// A refusal of a state change: what is wrong and what to do next.

@@ -19,7 +19,7 @@ use crate::state::AppState;
 use crate::teams::Membership;
 use crate::timeline::store as timeline;
 use crate::timeline::timings::{self, Picture};
-use crate::timeline::views::{EventView, views_for};
+use crate::timeline::views::{EventView, window_views};
 use crate::web::context::GamedayCtx;
 use crate::web::{Layout, render_status};
 
@@ -78,6 +78,9 @@ pub fn copy_form_page(
     render_status(status, &FormPage { layout, membership, gameday: None, form, errors, copy_of: Some(copy_of) })
 }
 
+/// How many of the latest events the game-day page shows.
+pub const LATEST_EVENTS: i64 = 20;
+
 #[derive(Template)]
 #[template(path = "gamedays/show.html")]
 struct ShowPage {
@@ -87,8 +90,11 @@ struct ShowPage {
     candidates: Vec<(Uuid, String)>,
     scenarios: Vec<ScenarioLine>,
     in_flight: Vec<Banner>,
+    /// The latest events (the timeline page has them all).
     events: Vec<EventView>,
     last_seq: i64,
+    /// Whether there are events before those shown.
+    more_events: bool,
     picture: Option<Picture>,
     /// The action items that asked for this game day as their re-test.
     retests: Vec<ActionItem>,
@@ -130,13 +136,15 @@ pub async fn gameday_page(
     let can_add = ctx.role == Some(GamedayRole::Facilitator) && super::edit_plan(ctx.gameday.status).is_ok();
     let candidates = if can_add { store::candidates(&state.db, ctx.membership.team.id, id).await? } else { Vec::new() };
     let scenarios = scenario_store::scenarios_of(&state.db, id).await?;
-    let events = timeline::events(&state.db, id).await?;
+    // The derived views read the key events; the list shows the latest few (the timeline page has the rest).
+    let timeline::DayEvents { window, key } =
+        timeline::day_events(&state.db, id, &timeline::WindowFilter::default(), LATEST_EVENTS).await?;
     let labels: Vec<(Uuid, String)> = scenarios.iter().map(|s| (s.id, s.fields.title.clone())).collect();
     let zone = layout.zone().to_owned();
-    let picture = timings::picture(&events, &labels, |t| crate::tz::format_clock(t, &zone));
-    let in_flight = banners(&scenarios, &events, &ctx.url());
+    let picture = timings::picture(&key, &labels, |t| crate::tz::format_clock(t, &zone));
+    let in_flight = banners(&scenarios, &key, &ctx.url());
     let signoffs = scenario_store::signoffs::signoffs_of_gameday(&state.db, id).await?;
-    let scenarios = scenario_lines(scenarios, signoffs, &events);
+    let scenarios = scenario_lines(scenarios, signoffs, &key);
     let faults = scenarios.iter().filter(|l| l.scenario.state.in_flight()).count();
     let not_run = scenarios.iter().filter(|l| l.scenario.state.takes_signoffs()).count();
     let day = DayActions {
@@ -147,8 +155,9 @@ pub async fn gameday_page(
         not_run,
         reason_error: errors.get("reason").map(str::to_owned),
     };
-    let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
-    let events = views_for(&events, &ctx.url(), layout.zone(), ctx.user.id, ctx.role);
+    let last_seq = ctx.gameday.last_event_seq;
+    let more_events = window.earlier.is_some();
+    let events = window_views(&window, &ctx.url(), layout.zone(), ctx.user.id, ctx.role);
     let retests = learning_store::actions_retested_in(&state.db, id).await?;
     let alert = (!errors.is_empty()).then(|| errors.messages().join(" "));
     let page = ShowPage {
@@ -160,6 +169,7 @@ pub async fn gameday_page(
         in_flight,
         events,
         last_seq,
+        more_events,
         picture,
         retests,
         alert,

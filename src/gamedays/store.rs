@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Gameday, GamedayInput, GamedayRole, GamedayStatus};
-use crate::teams::TeamRole;
+use crate::teams::{Membership, Team, TeamRole};
 
 /// The game day with this id, if it belongs to the team.
 #[tracing::instrument(skip(db))]
@@ -14,7 +14,7 @@ pub async fn gameday_in_team(db: impl PgExecutor<'_>, team_id: Uuid, id: Uuid) -
         Gameday,
         r#"
         select id, team_id, title, objective, environment, systems, starts_at, ends_at, call_link,
-               status as "status: GamedayStatus", cancel_reason, ics_sequence
+               status as "status: GamedayStatus", cancel_reason, ics_sequence, last_event_seq
         from gamedays where id = $1 and team_id = $2
         "#,
         id,
@@ -22,6 +22,71 @@ pub async fn gameday_in_team(db: impl PgExecutor<'_>, team_id: Uuid, id: Uuid) -
     )
     .fetch_optional(db)
     .await
+}
+
+/// The membership, the game day if it is the team's, and the member's role on it.
+pub type MemberContext = (Membership, Option<Gameday>, Option<GamedayRole>);
+
+/// A game day as one of its team's members reaches it: the membership behind `slug`, the game
+/// day if it is that team's, and the member's role on it, in one statement. None when
+/// `user_id` is not a member of a team with that slug.
+#[tracing::instrument(skip(db))]
+pub async fn member_context(
+    db: impl PgExecutor<'_>,
+    slug: &str,
+    user_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<MemberContext>> {
+    let row = sqlx::query!(
+        r#"
+        select t.id as team_id, t.name as team_name, t.slug, m.role as "team_role: TeamRole", t.require_two_factor,
+               t.archived_at,
+               g.id as "id?", g.title as "title?", g.objective as "objective?", g.environment as "environment?",
+               g.systems as "systems?", g.starts_at, g.ends_at, g.call_link,
+               g.status as "status?: GamedayStatus", g.cancel_reason, g.ics_sequence as "ics_sequence?",
+               g.last_event_seq as "last_event_seq?",
+               p.role as "role?: GamedayRole"
+        from teams t
+        join team_members m on m.team_id = t.id and m.user_id = $2
+        left join gamedays g on g.id = $3 and g.team_id = t.id
+        left join gameday_participants p on p.gameday_id = g.id and p.user_id = $2
+        where t.slug = $1
+        "#,
+        slug,
+        user_id,
+        id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| {
+        let membership = Membership {
+            team: Team { id: r.team_id, name: r.team_name, slug: r.slug },
+            role: r.team_role,
+            two_factor_required: r.require_two_factor,
+            archived_at: r.archived_at,
+        };
+        let gameday = match (r.id, r.title, r.objective, r.environment, r.systems, r.status) {
+            (Some(id), Some(title), Some(objective), Some(environment), Some(systems), Some(status)) => Some(Gameday {
+                id,
+                team_id: r.team_id,
+                title,
+                objective,
+                environment,
+                systems,
+                starts_at: r.starts_at,
+                ends_at: r.ends_at,
+                call_link: r.call_link,
+                status,
+                cancel_reason: r.cancel_reason,
+                ics_sequence: r.ics_sequence.unwrap_or_default(),
+                last_event_seq: r.last_event_seq.unwrap_or_default(),
+            }),
+            _ => None,
+        };
+        // A role counts only while they are in the team too (they are: the join says so).
+        let role = gameday.as_ref().and(r.role);
+        (membership, gameday, role)
+    }))
 }
 
 /// The game day with this id (for the live hub, which has checked nothing about the viewer:
@@ -32,7 +97,7 @@ pub async fn gameday(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<G
         Gameday,
         r#"
         select id, team_id, title, objective, environment, systems, starts_at, ends_at, call_link,
-               status as "status: GamedayStatus", cancel_reason, ics_sequence
+               status as "status: GamedayStatus", cancel_reason, ics_sequence, last_event_seq
         from gamedays where id = $1
         "#,
         id
@@ -49,7 +114,7 @@ pub async fn lock_gameday(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Opt
         Gameday,
         r#"
         select id, team_id, title, objective, environment, systems, starts_at, ends_at, call_link,
-               status as "status: GamedayStatus", cancel_reason, ics_sequence
+               status as "status: GamedayStatus", cancel_reason, ics_sequence, last_event_seq
         from gamedays where id = $1
         for update
         "#,
@@ -416,7 +481,7 @@ pub async fn scheduled_gamedays(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<
         Gameday,
         r#"
         select id, team_id, title, objective, environment, systems, starts_at, ends_at, call_link,
-               status as "status: GamedayStatus", cancel_reason, ics_sequence
+               status as "status: GamedayStatus", cancel_reason, ics_sequence, last_event_seq
         from gamedays
         where team_id = $1 and starts_at is not null
           and status <> 'draft'

@@ -326,7 +326,7 @@ pub async fn scenario_events_of_completed(db: &PgPool, team_id: Uuid) -> sqlx::R
         crate::timeline::Event,
         r#"
         select e.seq, e.at, e.observed_at, e.actor, null::text as "actor_name?", e.kind, e.scenario_id,
-               r.title as "scenario_title?", e.body, e.data
+               r.title as "scenario_title?", e.body, null::text as "body_html?", e.data
         from timeline_events e
         join gamedays g on g.id = e.gameday_id
         join scenarios s on s.id = e.scenario_id

@@ -206,7 +206,7 @@ pub async fn scenario_page(
         (Some(from), Some(to)) => changes_between(&revisions, from, to).map(|c| (from, to, c)),
         _ => None,
     };
-    let events = crate::timeline::store::events(&state.db, ctx.gameday.id).await?;
+    let events = crate::timeline::store::key_events(&state.db, ctx.gameday.id).await?;
     let in_flight = banners(&store::scenarios_of(&state.db, ctx.gameday.id).await?, &events, &ctx.url());
     let run = run_card(&state.db, &ctx.gameday, &ctx.url(), scenario.clone(), &events, ctx.role).await?;
     let team_weaknesses = weakness_store::weaknesses(&state.db, ctx.membership.team.id).await?;
@@ -215,7 +215,7 @@ pub async fn scenario_page(
         gameday_store::open_gamedays_facilitated(&state.db, ctx.membership.team.id, ctx.user.id).await?;
     // Another game day first: copying onward is the common case.
     copy_targets.sort_by_key(|g| g.id == ctx.gameday.id);
-    let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
+    let last_seq = ctx.gameday.last_event_seq;
     let alert = (!errors.is_empty()).then(|| errors.messages().join(" "));
     let page = ShowPage {
         in_flight,

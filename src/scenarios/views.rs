@@ -10,11 +10,12 @@ use uuid::Uuid;
 
 use super::gate::{self, Move, Outcome};
 use super::store::signoffs::AwaitingSignoff;
-use super::store::{self, Scenario};
+use super::store::{self, InFlightPlace, Scenario};
 use super::{Decision, Signoffs};
 use crate::error::AppResult;
 use crate::gamedays::{Gameday, GamedayRole, GamedayStatus, role_of};
 use crate::hub::Audience;
+use crate::teams::NavTeam;
 use crate::timeline::timings::{Timings, timings};
 use crate::timeline::{Event, EventKind};
 use crate::weaknesses::store as weakness_store;
@@ -87,8 +88,21 @@ pub fn render_banners(in_flight: &[Banner], audience: Audience) -> AppResult<Str
 /// The faults in flight in any of a person's teams, except on the game day `here` (whose pages
 /// show their own banners, with the Halt button).
 pub async fn elsewhere(db: &PgPool, user_id: Uuid, here: Option<Uuid>) -> AppResult<Vec<Banner>> {
-    let places: Vec<_> =
-        store::in_flight_places(db, user_id).await?.into_iter().filter(|p| Some(p.gameday_id) != here).collect();
+    let places = store::in_flight_places(db, user_id).await?;
+    banners_of_places(db, places, here).await
+}
+
+/// A person's teams for the navigation, and the faults in flight in them except on the game day
+/// `here` ([`elsewhere`]): what every page's frame shows, read in one statement (and a second
+/// only when a fault is in flight elsewhere).
+pub async fn frame(db: &PgPool, user_id: Uuid, here: Option<Uuid>) -> AppResult<(Vec<NavTeam>, Vec<Banner>)> {
+    let (teams, places) = store::frame(db, user_id).await?;
+    Ok((teams, banners_of_places(db, places, here).await?))
+}
+
+/// The banners of faults in flight at these places, except on the game day `here`.
+async fn banners_of_places(db: &PgPool, places: Vec<InFlightPlace>, here: Option<Uuid>) -> AppResult<Vec<Banner>> {
+    let places: Vec<_> = places.into_iter().filter(|p| Some(p.gameday_id) != here).collect();
     if places.is_empty() {
         return Ok(Vec::new());
     }

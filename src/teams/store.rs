@@ -4,24 +4,7 @@ use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Membership, NavTeam, Team, TeamRole};
-
-/// The teams a user belongs to, for the navigation and the dashboard.
-#[tracing::instrument(skip(db))]
-pub async fn nav_teams(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<NavTeam>> {
-    sqlx::query_as!(
-        NavTeam,
-        r#"
-        select t.name, t.slug, m.role as "role: TeamRole", t.archived_at is not null as "archived!"
-        from team_members m join teams t on t.id = m.team_id
-        where m.user_id = $1
-        order by lower(t.name)
-        "#,
-        user_id
-    )
-    .fetch_all(db)
-    .await
-}
+use super::{Membership, Team, TeamRole};
 
 /// The team with this slug, if `user_id` is a member of it.
 #[tracing::instrument(skip(db))]

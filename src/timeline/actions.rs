@@ -5,13 +5,18 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::store;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
+use tokio::sync::oneshot;
+
+use super::store::{self, ObservationRow};
 use super::{EventKind, Marker, NewEvent};
 use crate::accounts::User;
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::gamedays::actions::begin;
-use crate::gamedays::{GamedayStatus, multiline, parse_link};
+use crate::gamedays::{GamedayRole, GamedayStatus, multiline, parse_link};
 use crate::scenarios::store as scenario_store;
 
 /// The observation form as entered.
@@ -89,20 +94,31 @@ fn open_for_observations(status: GamedayStatus) -> AppResult<()> {
 }
 
 /// Logs an observation; anyone on the game day may.
-pub async fn observe(db: &PgPool, gameday_id: Uuid, actor: &User, observation: &Observation) -> AppResult<i64> {
-    let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
+///
+/// What can be checked before the game day's row is locked is checked first (the scenario, the
+/// marker's time: an injection only ever makes a marker valid, never invalid). Then the
+/// observation joins this instance's queue for the game day: one writer records every
+/// observation waiting in it in one transaction (lock, one statement, commit), so concurrent
+/// observations of one game day share a commit instead of waiting for each other's (group
+/// commit). Sequence order is commit order as ever; the answer comes after the commit, so what
+/// is acknowledged is durable.
+/// `role` is the author's role as their request found it (checked again when recorded).
+pub async fn observe(
+    db: &PgPool,
+    gameday_id: Uuid,
+    actor: &User,
+    role: Option<GamedayRole>,
+    observation: &Observation,
+) -> AppResult<i64> {
     if role.is_none() {
-        return Err(AppError::Forbidden(
-            "Only people on this game day log observations. Ask a facilitator to add you.".into(),
-        ));
+        return Err(not_on_the_day());
     }
-    open_for_observations(gameday.status)?;
     if let Some(scenario) = observation.scenario {
-        let found = scenario_store::scenario(&mut *tx, gameday_id, scenario)
+        let found = scenario_store::scenario(db, gameday_id, scenario)
             .await?
             .ok_or_else(|| AppError::invalid("scenario", "That scenario is not part of this game day."))?;
         if let Some(marker) = observation.marker {
-            let injected_at = store::injected_at(&mut *tx, gameday_id, scenario).await?;
+            let injected_at = store::injected_at(db, gameday_id, scenario).await?;
             let when = observation.observed_at.unwrap_or_else(OffsetDateTime::now_utc);
             super::timings::check_marker_time(marker, when, &found.fields.title, injected_at, &actor.time_zone)
                 .map_err(|r| AppError::invalid(r.field, r.message))?;
@@ -115,12 +131,109 @@ pub async fn observe(db: &PgPool, gameday_id: Uuid, actor: &User, observation: &
     if let Some(link) = &observation.link {
         data.insert("link".into(), link.clone().into());
     }
-    let mut event = NewEvent::new(gameday_id, actor.id, EventKind::Observation, observation.body.clone())
-        .data(serde_json::Value::Object(data));
-    event.scenario_id = observation.scenario;
-    let seq = crate::events::record_observed(&mut tx, event, observation.observed_at).await?;
+    let row = ObservationRow {
+        actor: actor.id,
+        scenario_id: observation.scenario,
+        body: observation.body.clone(),
+        body_html: Some(crate::markdown::to_safe_html(&observation.body)),
+        data: serde_json::Value::Object(data),
+        observed_at: observation.observed_at,
+    };
+    let (reply, answer) = oneshot::channel();
+    let lead = {
+        let mut queues = QUEUES.lock().unwrap_or_else(|e| e.into_inner());
+        let queue = queues.entry(gameday_id).or_default();
+        queue.waiting.push((row, reply));
+        !std::mem::replace(&mut queue.writing, true)
+    };
+    if lead {
+        // Its own task: the writer goes on for everyone queued even if this request is dropped.
+        tokio::spawn(write_queued(db.clone(), gameday_id));
+    }
+    answer.await.map_err(|_| AppError::Internal(anyhow::anyhow!("the observation writer stopped")))?
+}
+
+fn not_on_the_day() -> AppError {
+    AppError::Forbidden("Only people on this game day log observations. Ask a facilitator to add you.".into())
+}
+
+/// Observations of one game day waiting to be recorded, and whether a writer is at work.
+#[derive(Default)]
+struct Queue {
+    waiting: Vec<(ObservationRow, oneshot::Sender<AppResult<i64>>)>,
+    writing: bool,
+}
+
+/// This instance's queues, per game day: only requests in flight, nothing another instance
+/// would miss (each instance writes its own under the game day's row lock).
+static QUEUES: LazyLock<Mutex<HashMap<Uuid, Queue>>> = LazyLock::new(Default::default);
+
+/// At most this many observations share a transaction.
+const BATCH: usize = 256;
+
+/// Records what is queued for the game day, batch after batch, until the queue is empty.
+async fn write_queued(db: PgPool, gameday_id: Uuid) {
+    let _guard = WriterGuard(gameday_id);
+    loop {
+        let batch = {
+            let mut queues = QUEUES.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(queue) = queues.get_mut(&gameday_id) else { return };
+            if queue.waiting.is_empty() {
+                queues.remove(&gameday_id);
+                return;
+            }
+            let take = queue.waiting.len().min(BATCH);
+            queue.waiting.drain(..take).collect::<Vec<_>>()
+        };
+        let (rows, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        metrics::histogram!("gameday_observation_batch_size").record(rows.len() as f64);
+        let answers = match record_batch(&db, gameday_id, &rows).await {
+            Ok(answers) => answers,
+            // One observation's failure (a scenario removed meanwhile, say) is not the others':
+            // each is tried alone.
+            Err(_) if rows.len() > 1 => {
+                let mut answers = Vec::with_capacity(rows.len());
+                for row in rows.chunks(1) {
+                    answers.push(record_batch(&db, gameday_id, row).await.and_then(|mut a| a.remove(0)));
+                }
+                answers
+            }
+            Err(err) => vec![Err(err)],
+        };
+        for (reply, answer) in replies.into_iter().zip(answers) {
+            let _ = reply.send(answer);
+        }
+    }
+}
+
+/// Should a writer panic, its queue goes with it: those waiting are answered with an error
+/// (their replies are dropped) and the next observation starts a new writer.
+struct WriterGuard(Uuid);
+
+impl Drop for WriterGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            QUEUES.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.0);
+        }
+    }
+}
+
+/// Records a batch in one transaction; the answer for each row, in order.
+async fn record_batch(db: &PgPool, gameday_id: Uuid, rows: &[ObservationRow]) -> AppResult<Vec<AppResult<i64>>> {
+    let mut tx = db.begin().await?;
+    let status = store::lock_for_observations(&mut tx, gameday_id).await?.ok_or(AppError::NotFound)?;
+    if let Err(refusal) = open_for_observations(status) {
+        let AppError::Conflict(message) = refusal else { return Err(refusal) };
+        return Ok(rows.iter().map(|_| Err(AppError::Conflict(message.clone()))).collect());
+    }
+    let recorded = store::insert_observations(&mut tx, gameday_id, rows, crate::events::NOTIFY_CHANNEL).await?;
     tx.commit().await?;
-    Ok(seq)
+    metrics::counter!("gameday_events_written_total").increment(recorded.len() as u64);
+    let mut answers: Vec<AppResult<i64>> = rows.iter().map(|_| Err(not_on_the_day())).collect();
+    for (index, seq) in recorded {
+        answers[index] = Ok(seq);
+    }
+    Ok(answers)
 }
 
 /// Corrects an observation with a new event that points at it (events are never changed).

@@ -128,6 +128,11 @@ impl EventKind {
     }
 
     /// Whether the event marks a fault's life (shown prominently).
+    /// Whether people write it, in Markdown (observations and corrections).
+    pub fn is_markdown(&self) -> bool {
+        matches!(self, EventKind::Observation | EventKind::Correction)
+    }
+
     pub fn is_fault_event(&self) -> bool {
         matches!(
             self,
@@ -166,17 +171,23 @@ pub struct NewEvent {
     pub kind: EventKind,
     pub scenario_id: Option<Uuid>,
     pub body: String,
+    /// What people wrote, rendered to safe HTML once, before the event is recorded (None for the
+    /// sentences Gameday writes, which are escaped when shown).
+    pub body_html: Option<String>,
     pub data: serde_json::Value,
 }
 
 impl NewEvent {
     pub fn new(gameday_id: Uuid, actor: Uuid, kind: EventKind, body: impl Into<String>) -> Self {
+        let body = body.into();
+        let body_html = kind.is_markdown().then(|| crate::markdown::to_safe_html(&body));
         NewEvent {
             gameday_id,
             actor: Some(actor),
             kind,
             scenario_id: None,
-            body: body.into(),
+            body,
+            body_html,
             data: serde_json::Value::Object(Default::default()),
         }
     }
@@ -251,6 +262,9 @@ pub struct Event {
     pub scenario_id: Option<Uuid>,
     pub scenario_title: Option<String>,
     pub body: String,
+    /// Safe HTML rendered when recorded (None for Gameday's own sentences, and for what people
+    /// wrote before events kept it).
+    pub body_html: Option<String>,
     pub data: serde_json::Value,
 }
 
@@ -269,7 +283,16 @@ impl Event {
 
     /// Observations and corrections are written by people in Markdown.
     pub fn is_markdown(&self) -> bool {
-        matches!(self.kind(), Some(EventKind::Observation | EventKind::Correction))
+        self.kind().is_some_and(|k| k.is_markdown())
+    }
+
+    /// What the event says, as safe HTML: kept from when it was recorded, or rendered now.
+    pub fn safe_html(&self) -> String {
+        match &self.body_html {
+            Some(html) => html.clone(),
+            None if self.is_markdown() => crate::markdown::to_safe_html(&self.body),
+            None => crate::markdown::escape_text(&self.body),
+        }
     }
 
     pub fn marker(&self) -> Option<Marker> {

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::actions::{self, ObservationForm};
 use super::store;
-use super::views::{EventView, views_for};
+use super::views::{EventView, window_views};
 use super::{EventKind, Marker};
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
@@ -34,7 +34,12 @@ pub fn router() -> Router<AppState> {
 pub struct Filters {
     scenario: Option<String>,
     kind: Option<String>,
+    /// Show the events before this sequence number (the "Earlier events" link).
+    before: Option<String>,
 }
+
+/// How many events the timeline page shows at a time; "Earlier events" pages back.
+pub const PAGE_SIZE: i64 = 100;
 
 /// A group of event kinds to filter by.
 pub struct KindFilter {
@@ -49,6 +54,14 @@ pub const KIND_FILTERS: [KindFilter; 5] = [
     KindFilter { value: "plan", label: "Plan and participants" },
     KindFilter { value: "lifecycle", label: "Schedule, start, end, retrospective" },
 ];
+
+/// The kinds a filter keeps (empty: every kind).
+fn kinds_of(filter: &str) -> Vec<String> {
+    if !KIND_FILTERS.iter().any(|k| k.value == filter) {
+        return Vec::new();
+    }
+    EventKind::ALL.iter().filter(|k| kind_matches(filter, k.as_str())).map(|k| k.as_str().to_owned()).collect()
+}
 
 fn kind_matches(filter: &str, kind: &str) -> bool {
     let Some(kind) = EventKind::parse(kind) else { return false };
@@ -85,8 +98,12 @@ struct TimelinePage {
     layout: Layout,
     ctx: GamedayCtx,
     events: Vec<EventView>,
-    total: usize,
+    total: i64,
     last_seq: i64,
+    /// Where the window starts when it is not the latest events (`before` of the address).
+    before: Option<i64>,
+    /// The address of the earlier events, if there are any.
+    earlier_url: Option<String>,
     scenarios: Vec<Scenario>,
     in_flight: Vec<Banner>,
     /// The control room's focus: the scenario in flight or next, with its buttons.
@@ -102,6 +119,17 @@ struct TimelinePage {
 impl TimelinePage {
     fn filtered(&self) -> bool {
         !self.filter_scenario.is_empty() || !self.filter_kind.is_empty()
+    }
+
+    /// Whether new events are appended as they come (the latest events, unfiltered); otherwise
+    /// the page says that new events arrived.
+    fn follows_live(&self) -> bool {
+        !self.filtered() && self.before.is_none()
+    }
+
+    /// The address of the latest events with the same filters.
+    fn latest_url(&self) -> String {
+        filtered_url(&self.ctx.url(), &self.filter_scenario, &self.filter_kind, None)
     }
 
     /// The control room's panel shows while the day is scheduled or running.
@@ -133,26 +161,28 @@ async fn timeline_page(
     form: ObservationForm,
     errors: FieldErrors,
 ) -> AppResult<Response> {
-    let events = store::events(&state.db, ctx.gameday.id).await?;
-    let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
-    let total = events.len();
-    let zone = layout.zone().to_owned();
-    let mut views = views_for(&events, &ctx.url(), &zone, ctx.user.id, ctx.role);
     let filter_scenario = filters.scenario.unwrap_or_default();
     let filter_kind = filters.kind.unwrap_or_default();
-    if let Ok(id) = Uuid::parse_str(&filter_scenario) {
-        let url = format!("{}/scenarios/{id}", ctx.url());
-        views.retain(|v| v.scenario_url.as_deref() == Some(url.as_str()));
-    }
-    if !filter_kind.is_empty() {
-        views.retain(|v| kind_matches(&filter_kind, &v.kind));
-    }
+    let before = filters.before.as_deref().and_then(|b| b.trim().parse::<i64>().ok()).filter(|b| *b > 0);
+    let filter = store::WindowFilter {
+        before,
+        // A scenario id that does not parse matches nothing, as one of another game day does.
+        scenario: match filter_scenario.as_str() {
+            "" => None,
+            id => Some(Uuid::parse_str(id).unwrap_or(Uuid::nil())),
+        },
+        kinds: kinds_of(&filter_kind),
+    };
+    let store::DayEvents { window, key } = store::day_events(&state.db, ctx.gameday.id, &filter, PAGE_SIZE).await?;
+    let views = window_views(&window, &ctx.url(), layout.zone(), ctx.user.id, ctx.role);
+    let earlier_url = window.earlier.map(|e| filtered_url(&ctx.url(), &filter_scenario, &filter_kind, Some(e)));
     let scenarios = scenario_store::scenarios_of(&state.db, ctx.gameday.id).await?;
-    let in_flight = banners(&scenarios, &events, &ctx.url());
+    let in_flight = banners(&scenarios, &key, &ctx.url());
     let focus = match focus(&scenarios) {
-        Some(i) => Some(run_card(&state.db, &ctx.gameday, &ctx.url(), scenarios[i].clone(), &events, ctx.role).await?),
+        Some(i) => Some(run_card(&state.db, &ctx.gameday, &ctx.url(), scenarios[i].clone(), &key, ctx.role).await?),
         None => None,
     };
+    let (total, last_seq) = (ctx.gameday.last_event_seq, ctx.gameday.last_event_seq);
     let status = status_of(&errors);
     let page = TimelinePage {
         layout,
@@ -160,6 +190,8 @@ async fn timeline_page(
         events: views,
         total,
         last_seq,
+        before,
+        earlier_url,
         scenarios,
         in_flight,
         focus,
@@ -171,6 +203,24 @@ async fn timeline_page(
         errors,
     };
     render_status(status, &page)
+}
+
+/// The timeline's address with these filters, before `before` if given.
+fn filtered_url(base: &str, scenario: &str, kind: &str, before: Option<i64>) -> String {
+    let mut query = Vec::new();
+    if !scenario.is_empty() {
+        query.push(("scenario", scenario.to_owned()));
+    }
+    if !kind.is_empty() {
+        query.push(("kind", kind.to_owned()));
+    }
+    if let Some(before) = before {
+        query.push(("before", before.to_string()));
+    }
+    match serde_urlencoded::to_string(&query).unwrap_or_default() {
+        q if q.is_empty() => format!("{base}/timeline"),
+        q => format!("{base}/timeline?{q}"),
+    }
 }
 
 async fn page(
@@ -194,7 +244,7 @@ async fn observe(
     let Some(observation) = form.parse(&user.time_zone, time::OffsetDateTime::now_utc(), &mut errors) else {
         return timeline_page(&state, layout, ctx, Filters::default(), form, errors).await;
     };
-    match actions::observe(&state.db, ctx.gameday.id, &user, &observation).await {
+    match actions::observe(&state.db, ctx.gameday.id, &user, ctx.role, &observation).await {
         Ok(seq) => {
             flash(&session, FlashKind::Success, format!("Logged as #{seq}.")).await?;
             Ok(see_other(&format!("{}/timeline#event-{seq}", ctx.url())))

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Event, NewEvent};
+use crate::gamedays::GamedayStatus;
 
 /// Inserts an event inside the caller's transaction and returns its sequence number, taken from
 /// the game day's row (whose lock orders events in commit order). Callers record events through
@@ -22,8 +23,8 @@ pub async fn insert(
     .await?;
     sqlx::query!(
         r#"
-        insert into timeline_events (gameday_id, seq, actor, kind, scenario_id, body, data, observed_at)
-        values ($1, $2, $3, $4, $5, $6, $7, $8)
+        insert into timeline_events (gameday_id, seq, actor, kind, scenario_id, body, body_html, data, observed_at)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
         "#,
         event.gameday_id,
         seq,
@@ -31,12 +32,95 @@ pub async fn insert(
         event.kind.as_str(),
         event.scenario_id,
         event.body,
+        event.body_html,
         event.data,
         observed_at,
     )
     .execute(&mut *conn)
     .await?;
     Ok(seq)
+}
+
+/// Locks the game day's row for a batch of observations and says its status (None: no such game
+/// day). The lock orders events in commit order, as every change to a game day does.
+pub async fn lock_for_observations(conn: &mut PgConnection, gameday_id: Uuid) -> sqlx::Result<Option<GamedayStatus>> {
+    sqlx::query_scalar!(
+        r#"select status as "status: GamedayStatus" from gamedays where id = $1 for update"#,
+        gameday_id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// An observation to record in a batch.
+#[derive(Debug, Clone)]
+pub struct ObservationRow {
+    pub actor: Uuid,
+    pub scenario_id: Option<Uuid>,
+    pub body: String,
+    pub body_html: Option<String>,
+    pub data: serde_json::Value,
+    pub observed_at: Option<OffsetDateTime>,
+}
+
+/// Records a batch of observations on a game day whose row this transaction has locked, in one
+/// statement: each is numbered in order if its author is on the game day (read after the lock,
+/// so a removal that committed first counts), and one `NOTIFY` carries the last number (the live
+/// hub reads every event after what it has sent). Returns (index in `rows`, sequence number) for
+/// those recorded; the others' authors are not on the game day.
+pub async fn insert_observations(
+    conn: &mut PgConnection,
+    gameday_id: Uuid,
+    rows: &[ObservationRow],
+    channel: &str,
+) -> sqlx::Result<Vec<(usize, i64)>> {
+    let actors: Vec<Uuid> = rows.iter().map(|r| r.actor).collect();
+    let scenarios: Vec<Option<Uuid>> = rows.iter().map(|r| r.scenario_id).collect();
+    let bodies: Vec<&str> = rows.iter().map(|r| r.body.as_str()).collect();
+    let htmls: Vec<Option<&str>> = rows.iter().map(|r| r.body_html.as_deref()).collect();
+    let data: Vec<serde_json::Value> = rows.iter().map(|r| r.data.clone()).collect();
+    let observed: Vec<Option<OffsetDateTime>> = rows.iter().map(|r| r.observed_at).collect();
+    let recorded = sqlx::query!(
+        r#"
+        with input as (
+            select * from unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[])
+                with ordinality as i (actor, scenario_id, body, body_html, data, observed_at, ord)
+        ),
+        allowed as (
+            select i.*, row_number() over (order by i.ord) as n
+            from input i
+            where exists (select 1 from gameday_participants p where p.gameday_id = $1 and p.user_id = i.actor)
+        ),
+        bumped as (
+            update gamedays set last_event_seq = last_event_seq + (select count(*) from allowed)
+            where id = $1 and exists (select 1 from allowed)
+            returning last_event_seq - (select count(*) from allowed) as base
+        ),
+        inserted as (
+            insert into timeline_events (gameday_id, seq, actor, kind, scenario_id, body, body_html, data, observed_at)
+            select $1, b.base + a.n, a.actor, 'observation', a.scenario_id, a.body, a.body_html, a.data, a.observed_at
+            from allowed a cross join bumped b
+            returning seq
+        ),
+        notified as (
+            select pg_notify($8, $1::text || ':' || max(seq)) from inserted
+        )
+        select a.ord as "ord!", b.base + a.n as "seq!", (select count(*) from notified) as "notified!"
+        from allowed a cross join bumped b
+        order by a.ord
+        "#,
+        gameday_id,
+        &actors,
+        &scenarios as &[Option<Uuid>],
+        &bodies as &[&str],
+        &htmls as &[Option<&str>],
+        &data,
+        &observed as &[Option<OffsetDateTime>],
+        channel,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(recorded.into_iter().map(|r| (r.ord as usize - 1, r.seq)).collect())
 }
 
 /// The events of a game day after `after` (0 for all), in order.
@@ -46,7 +130,7 @@ pub async fn events_after(db: impl PgExecutor<'_>, gameday_id: Uuid, after: i64)
         Event,
         r#"
         select e.seq, e.at, e.observed_at, e.actor, u.display_name as "actor_name?", e.kind, e.scenario_id,
-               r.title as "scenario_title?", e.body, e.data
+               r.title as "scenario_title?", e.body, e.body_html, e.data
         from timeline_events e
         left join users u on u.id = e.actor
         left join scenarios s on s.id = e.scenario_id
@@ -66,6 +150,152 @@ pub async fn events(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Result<V
     events_after(db, gameday_id, 0).await
 }
 
+/// The events a game day's derived views need, in order: every step of each fault's life and
+/// every marked observation (timings, banners, the picture, escalations). Their number grows
+/// with the scenarios and the markers, not with the observations, so a page can read them and
+/// a window of recent events instead of the whole day. The predicate is the partial index
+/// `timeline_events_key`'s.
+#[tracing::instrument(skip(db))]
+pub async fn key_events(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Result<Vec<Event>> {
+    sqlx::query_as!(
+        Event,
+        r#"
+        select e.seq, e.at, e.observed_at, e.actor, u.display_name as "actor_name?", e.kind, e.scenario_id,
+               null::text as "scenario_title?", e.body, e.body_html, e.data
+        from timeline_events e
+        left join users u on u.id = e.actor
+        where e.gameday_id = $1
+          and (e.kind in ('scenario_announced', 'scenario_injected', 'scenario_halted', 'scenario_rolled_back',
+                          'scenario_concluded')
+               or (e.kind = 'observation' and e.data ? 'marker'))
+        order by e.seq
+        "#,
+        gameday_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Which events a window shows: those before a sequence number, of a scenario, of some kinds.
+#[derive(Debug, Clone, Default)]
+pub struct WindowFilter {
+    /// Only events before this sequence number (None: up to the latest).
+    pub before: Option<i64>,
+    pub scenario: Option<Uuid>,
+    /// Only events of these kinds (empty: every kind).
+    pub kinds: Vec<String>,
+}
+
+/// A window of a game day's events: the latest `size` that pass the filter, in order.
+#[derive(Debug, Clone)]
+pub struct Window {
+    pub events: Vec<Event>,
+    /// Corrections of the events shown that fall outside the window (they are shown with the
+    /// event they correct).
+    pub corrections: Vec<Event>,
+    /// The sequence number to ask for earlier events with (`before`), if there are any.
+    pub earlier: Option<i64>,
+}
+
+/// What a game-day page reads of its timeline: a window of events and the key events.
+#[derive(Debug, Clone)]
+pub struct DayEvents {
+    pub window: Window,
+    /// See [`key_events`].
+    pub key: Vec<Event>,
+}
+
+/// The latest `size` events of a game day that pass `filter`, the corrections of them, and the
+/// key events ([`key_events`]), in one statement: keyset pagination on the sequence number, so
+/// an earlier page costs what the first one does, and each part read through its index.
+#[tracing::instrument(skip(db))]
+pub async fn day_events(
+    db: impl PgExecutor<'_>,
+    gameday_id: Uuid,
+    filter: &WindowFilter,
+    size: i64,
+) -> sqlx::Result<DayEvents> {
+    let rows = sqlx::query!(
+        r#"
+        with shown as (
+            select seq from timeline_events
+            where gameday_id = $1 and seq < $2
+              and ($3::uuid is null or scenario_id = $3)
+              and (cardinality($4::text[]) = 0 or kind = any($4))
+            order by seq desc
+            limit $5
+        ),
+        picked as (
+            select seq from shown
+            union
+            select seq from timeline_events
+            where gameday_id = $1 and kind = 'correction'
+              and (data ->> 'corrects')::bigint = any(array(select seq from shown))
+            union
+            select seq from timeline_events
+            where gameday_id = $1
+              and (kind in ('scenario_announced', 'scenario_injected', 'scenario_halted', 'scenario_rolled_back',
+                            'scenario_concluded')
+                   or (kind = 'observation' and data ? 'marker'))
+        )
+        select e.seq, e.at, e.observed_at, e.actor, u.display_name as "actor_name?", e.kind, e.scenario_id,
+               r.title as "scenario_title?", e.body, e.body_html, e.data,
+               e.seq in (select seq from shown) as "shown!",
+               (e.kind in ('scenario_announced', 'scenario_injected', 'scenario_halted', 'scenario_rolled_back',
+                           'scenario_concluded')
+                or (e.kind = 'observation' and e.data ? 'marker')) as "key!"
+        from picked p
+        join timeline_events e on e.gameday_id = $1 and e.seq = p.seq
+        left join users u on u.id = e.actor
+        left join scenarios s on s.id = e.scenario_id
+        left join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
+        order by e.seq
+        "#,
+        gameday_id,
+        filter.before.unwrap_or(i64::MAX),
+        filter.scenario,
+        &filter.kinds,
+        size + 1
+    )
+    .fetch_all(db)
+    .await?;
+    let mut events = Vec::new();
+    let mut corrections = Vec::new();
+    let mut key = Vec::new();
+    for row in rows {
+        let event = Event {
+            seq: row.seq,
+            at: row.at,
+            observed_at: row.observed_at,
+            actor: row.actor,
+            actor_name: row.actor_name,
+            kind: row.kind,
+            scenario_id: row.scenario_id,
+            scenario_title: row.scenario_title,
+            body: row.body,
+            body_html: row.body_html,
+            data: row.data,
+        };
+        if row.key {
+            key.push(event.clone());
+        }
+        if row.shown {
+            events.push(event);
+        } else if event.corrects().is_some() {
+            corrections.push(event);
+        }
+    }
+    // One more than the window was read: if it came, there are earlier events, and it is not shown.
+    let earlier = if events.len() as i64 > size {
+        let first = events.remove(0);
+        corrections.retain(|c| c.corrects() != Some(first.seq));
+        events.first().map(|e| e.seq)
+    } else {
+        None
+    };
+    Ok(DayEvents { window: Window { events, corrections, earlier }, key })
+}
+
 /// One event of a game day.
 #[tracing::instrument(skip(db))]
 pub async fn event(db: impl PgExecutor<'_>, gameday_id: Uuid, seq: i64) -> sqlx::Result<Option<Event>> {
@@ -73,7 +303,7 @@ pub async fn event(db: impl PgExecutor<'_>, gameday_id: Uuid, seq: i64) -> sqlx:
         Event,
         r#"
         select e.seq, e.at, e.observed_at, e.actor, u.display_name as "actor_name?", e.kind, e.scenario_id,
-               null::text as "scenario_title?", e.body, e.data
+               null::text as "scenario_title?", e.body, e.body_html, e.data
         from timeline_events e left join users u on u.id = e.actor
         where e.gameday_id = $1 and e.seq = $2
         "#,

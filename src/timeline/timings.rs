@@ -263,6 +263,7 @@ mod tests {
             scenario_id: Some(scenario),
             scenario_title: None,
             body: String::new(),
+            body_html: None,
             data: match marker {
                 Some(m) => serde_json::json!({ "marker": m }),
                 None => serde_json::json!({}),

@@ -5,6 +5,7 @@ use askama::Template;
 
 use uuid::Uuid;
 
+use super::store::Window;
 use super::{Event, Marker};
 use crate::gamedays::GamedayRole;
 
@@ -41,11 +42,7 @@ impl EventView {
     /// `base` is the game day's URL; times are written in `zone` (the page script rewrites
     /// them into the viewer's zone, so live events rendered once in UTC read the same).
     pub fn new(event: &Event, corrected_by: Vec<(i64, String)>, base: &str, zone: &str) -> Self {
-        let body_html = if event.is_markdown() {
-            crate::markdown::to_safe_html(&event.body)
-        } else {
-            crate::markdown::escape_text(&event.body)
-        };
+        let body_html = event.safe_html();
         EventView {
             seq: event.seq,
             kind: event.kind.clone(),
@@ -73,7 +70,23 @@ impl EventView {
 /// only on what they may correct. (The live stream renders once for everyone, with [`views`];
 /// the page script removes "Correct" there by the same rule, from `data-author`.)
 pub fn views_for(events: &[Event], base: &str, zone: &str, viewer: Uuid, role: Option<GamedayRole>) -> Vec<EventView> {
-    let mut views = views(events, base, zone);
+    for_viewer(views(events, base, zone), viewer, role)
+}
+
+/// Like [`views_for`], for a window of events (its corrections from outside it shown with the
+/// events they correct).
+pub fn window_views(
+    window: &Window,
+    base: &str,
+    zone: &str,
+    viewer: Uuid,
+    role: Option<GamedayRole>,
+) -> Vec<EventView> {
+    let views = linked(&window.events, window.events.iter().chain(&window.corrections), base, zone);
+    for_viewer(views, viewer, role)
+}
+
+fn for_viewer(mut views: Vec<EventView>, viewer: Uuid, role: Option<GamedayRole>) -> Vec<EventView> {
     for view in &mut views {
         if !super::may_correct(view.author, viewer, role) {
             view.correct_url = None;
@@ -84,12 +97,18 @@ pub fn views_for(events: &[Event], base: &str, zone: &str, viewer: Uuid, role: O
 
 /// Builds views for a list of events, linking each corrected event to its corrections.
 pub fn views(events: &[Event], base: &str, zone: &str) -> Vec<EventView> {
+    linked(events, events.iter(), base, zone)
+}
+
+/// Views of `events`, each linked to its corrections among `all`.
+fn linked<'a>(events: &[Event], all: impl Iterator<Item = &'a Event>, base: &str, zone: &str) -> Vec<EventView> {
     let mut corrections: std::collections::HashMap<i64, Vec<(i64, String)>> = std::collections::HashMap::new();
-    for event in events {
+    for event in all {
         if let Some(original) = event.corrects() {
-            corrections.entry(original).or_default().push((event.seq, crate::markdown::to_safe_html(&event.body)));
+            corrections.entry(original).or_default().push((event.seq, event.safe_html()));
         }
     }
+    corrections.values_mut().for_each(|list| list.sort_by_key(|(seq, _)| *seq));
     events.iter().map(|e| EventView::new(e, corrections.remove(&e.seq).unwrap_or_default(), base, zone)).collect()
 }
 

@@ -65,6 +65,12 @@ pub async fn membership_or_404(state: &AppState, slug: &str, user: &User) -> App
         return Err(AppError::NotFound);
     }
     let membership = team_store::membership(&state.db, slug, user.id).await?.ok_or(AppError::NotFound)?;
+    admitted(membership, user)
+}
+
+/// The membership, if the team lets `user` in: a team that requires two-factor sign-in of its
+/// members answers a member without it with 403, saying what to set up.
+fn admitted(membership: Membership, user: &User) -> AppResult<Membership> {
     if membership.two_factor_required && !user.two_factor {
         return Err(AppError::Forbidden(format!(
             "{} requires two-factor sign-in of its members. Set it up under Account › Two-factor sign-in, then come back.",
@@ -199,12 +205,15 @@ impl FromRequestParts<AppState> for GamedayCtx {
 }
 
 /// Loads a game day of the team behind `slug` for `user`; 404 for non-members and other teams' game days.
+/// One statement reads the membership, the game day and the role.
 pub async fn load_gameday(state: &AppState, user: User, slug: &str, id: GamedayId) -> AppResult<GamedayCtx> {
-    let membership = membership_or_404(state, slug, &user).await?;
-    let gameday =
-        gameday_store::gameday_in_team(&state.db, membership.team.id, id.0).await?.ok_or(AppError::NotFound)?;
-    let role = gameday_store::participant_role(&state.db, id.0, user.id).await?;
-    Ok(GamedayCtx { user, membership, gameday, role })
+    if parse_slug(slug).is_err() {
+        return Err(AppError::NotFound);
+    }
+    let (membership, gameday, role) =
+        gameday_store::member_context(&state.db, slug, user.id, id.0).await?.ok_or(AppError::NotFound)?;
+    let membership = admitted(membership, &user)?;
+    Ok(GamedayCtx { user, membership, gameday: gameday.ok_or(AppError::NotFound)?, role })
 }
 
 /// A scenario (`…/gamedays/{id}/scenarios/{sid}/…`) of a game day the viewer's team holds.

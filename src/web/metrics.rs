@@ -9,6 +9,7 @@
 //! - `gameday_db_pool_connections{state}`: the pool's `idle` and `in_use` connections and its `max`;
 //! - `gameday_webhook_deliveries_pending`: deliveries waiting to be sent (all instances);
 //! - `gameday_events_written_total`: timeline events recorded by this instance.
+//! - `gameday_observation_batch_size`: observations recorded together in one transaction.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use subtle::ConstantTimeEq;
 
 use crate::state::AppState;
@@ -25,6 +26,7 @@ use crate::webhooks::store as webhook_store;
 
 /// Latency buckets, in seconds: from a cached asset to a request that hit the timeouts.
 const LATENCY_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
 /// This process's recorder, installed globally the first time it is asked for (every instance
 /// of the app in a process shares it, as the `metrics` macros do).
@@ -34,6 +36,8 @@ fn handle() -> &'static PrometheusHandle {
         let recorder = PrometheusBuilder::new()
             .set_buckets(LATENCY_BUCKETS)
             .expect("latency buckets are not empty")
+            .set_buckets_for_metric(Matcher::Full("gameday_observation_batch_size".into()), BATCH_BUCKETS)
+            .expect("batch buckets are not empty")
             .build_recorder();
         let handle = recorder.handle();
         if metrics::set_global_recorder(recorder).is_err() {
@@ -58,6 +62,10 @@ fn describe() {
     );
     metrics::describe_gauge!("gameday_webhook_deliveries_pending", "Webhook deliveries waiting to be sent.");
     metrics::describe_counter!("gameday_events_written_total", "Timeline events recorded by this instance.");
+    metrics::describe_histogram!(
+        "gameday_observation_batch_size",
+        "Observations of one game day recorded together in one transaction (group commit)."
+    );
 }
 
 /// Installs the recorder and keeps its histograms drained between scrapes, until shutdown.

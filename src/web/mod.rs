@@ -21,9 +21,9 @@ use tower_sessions::Session;
 
 use crate::accounts::User;
 use crate::error::{AppError, AppResult};
-use crate::scenarios::views::{Banner, elsewhere};
+use crate::scenarios::views::{Banner, frame};
 use crate::state::AppState;
-use crate::teams::{NavTeam, store as team_store};
+use crate::teams::NavTeam;
 use auth::AuthSession;
 
 const FLASH_KEY: &str = "flash";
@@ -93,18 +93,14 @@ impl FromRequestParts<AppState> for Layout {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let user = parts.extensions.get::<AuthSession>().and_then(|auth| auth.user.clone());
-        let teams = match &user {
-            Some(user) => team_store::nav_teams(&state.db, user.id).await?,
-            None => Vec::new(),
+        let (teams, elsewhere) = match &user {
+            Some(user) => frame(&state.db, user.id, gameday_in_path(parts.uri.path())).await?,
+            None => (Vec::new(), Vec::new()),
         };
         // Read before removing: a removal marks the session changed, which would cost a write per page.
         let flash = match parts.extensions.get::<Session>() {
             Some(session) if session.get::<Flash>(FLASH_KEY).await?.is_some() => session.remove(FLASH_KEY).await?,
             _ => None,
-        };
-        let elsewhere = match &user {
-            Some(user) => elsewhere(&state.db, user.id, gameday_in_path(parts.uri.path())).await?,
-            None => Vec::new(),
         };
         let team_slug = team_in_path(parts.uri.path());
         Ok(Layout { user, teams, flash, elsewhere, team_slug })

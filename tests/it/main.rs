@@ -21,3 +21,5 @@ mod shell;
 mod teams;
 mod weaknesses;
 mod webhooks;
+mod windows;
+mod writes;

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::scenarios::gate::{Outcome, ScenarioState};
 use crate::scenarios::{BlastRadius, ScenarioFields};
+use crate::teams::{NavTeam, TeamRole};
 
 /// A scenario with its current revision's content.
 #[derive(Debug, Clone)]
@@ -380,6 +381,56 @@ pub async fn in_flight_places(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<In
     )
     .fetch_all(db)
     .await
+}
+
+/// What every page's frame shows of a person: their teams (for the navigation) and the faults in
+/// flight in them ([`in_flight_places`]), in one statement.
+#[tracing::instrument(skip(db))]
+pub async fn frame(db: &PgPool, user_id: Uuid) -> sqlx::Result<(Vec<NavTeam>, Vec<InFlightPlace>)> {
+    let rows = sqlx::query!(
+        r#"
+        select * from (
+            select 0 as "part!", t.name as "name!", t.slug as "slug!", m.role::text as "role?",
+                   t.archived_at is not null as "archived?", null::uuid as "scenario_id?", null::uuid as "gameday_id?",
+                   null::text as "gameday_title?", null::timestamptz as "since?", lower(t.name) as "sort?"
+            from team_members m join teams t on t.id = m.team_id
+            where m.user_id = $1
+            union all
+            select 1, t.name, t.slug, null, null, s.id, g.id, g.title,
+                   (select max(e.at) from timeline_events e
+                     where e.gameday_id = g.id and e.scenario_id = s.id
+                       and e.kind in ('scenario_announced', 'scenario_injected')),
+                   null
+            from team_access m
+            join teams t on t.id = m.team_id
+            join gamedays g on g.team_id = t.id
+            join scenarios s on s.gameday_id = g.id and is_in_flight(s.state)
+            where m.user_id = $1
+        ) parts
+        order by 1, 10, 9 nulls last, 6
+        "#,
+        user_id
+    )
+    .fetch_all(db)
+    .await?;
+    let (mut teams, mut places) = (Vec::new(), Vec::new());
+    for r in rows {
+        match (r.part, r.scenario_id, r.gameday_id, r.gameday_title) {
+            (1, Some(scenario_id), Some(gameday_id), Some(gameday_title)) => places.push(InFlightPlace {
+                scenario_id,
+                gameday_id,
+                gameday_title,
+                team_slug: r.slug,
+                team_name: r.name,
+                since: r.since,
+            }),
+            _ => {
+                let Some(Ok(role)) = r.role.as_deref().map(TeamRole::parse) else { continue };
+                teams.push(NavTeam { name: r.name, slug: r.slug, role, archived: r.archived.unwrap_or(false) });
+            }
+        }
+    }
+    Ok((teams, places))
 }
 
 /// Scenarios by id with their current revisions (in no particular order).

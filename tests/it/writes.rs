@@ -1,0 +1,105 @@
+//! The observation write path: concurrent observations of one game day are recorded together
+//! (group commit), none lost, numbered in commit order, each checked when it is recorded.
+
+use std::collections::BTreeSet;
+
+use gameday::gamedays::GamedayRole;
+use gameday::timeline::actions::{Observation, observe};
+use reqwest::StatusCode;
+use sqlx::PgPool;
+
+use crate::gamedays::Day;
+use crate::helpers::user_id;
+
+#[sqlx::test]
+async fn concurrent_observations_are_all_kept_numbered_in_commit_order(db: PgPool) {
+    let day = Day::new(db).await;
+    day.scenario("Kill the primary").await;
+    day.start().await;
+    let before: i64 = sqlx::query_scalar("select last_event_seq from gamedays where id = $1")
+        .bind(day.id)
+        .fetch_one(&day.app.db)
+        .await
+        .unwrap();
+    let posts = (0..120).map(|i| {
+        let client = if i % 2 == 0 { &day.li } else { &day.bo };
+        let url = day.app.url(&format!("{}/observations", day.url));
+        async move {
+            let response = client.post(url).form(&[("body", format!("reading {i}"))]).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::SEE_OTHER);
+            // "Logged as #n" is in the flash; the address carries the number too.
+            let location = response.headers()["location"].to_str().unwrap().to_owned();
+            location.rsplit("#event-").next().unwrap().parse::<i64>().unwrap()
+        }
+    });
+    let acknowledged: Vec<i64> = futures_util::future::join_all(posts).await;
+    let distinct: BTreeSet<i64> = acknowledged.iter().copied().collect();
+    assert_eq!(distinct.len(), 120, "each acknowledged observation has its own number");
+    assert_eq!(distinct, ((before + 1)..=(before + 120)).collect(), "numbered without gaps");
+
+    // Every acknowledged observation is stored, with its own words, under the number it was given.
+    let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+        "select seq, body, xmin::text::bigint from timeline_events where gameday_id = $1 and seq > $2 order by seq",
+    )
+    .bind(day.id)
+    .bind(before)
+    .fetch_all(&day.app.db)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 120);
+    let bodies: BTreeSet<&str> = rows.iter().map(|(_, body, _)| body.as_str()).collect();
+    assert_eq!(bodies.len(), 120, "no observation written twice or lost");
+    // Sequence order is commit order: each transaction takes the game day's row lock before it
+    // writes, so transaction ids never go back as the numbers go up.
+    let transactions: BTreeSet<i64> = rows.iter().map(|r| r.2).collect();
+    eprintln!("120 observations in {} transactions", transactions.len());
+    assert!(rows.windows(2).all(|w| w[0].2 <= w[1].2), "a later number never comes from an earlier transaction");
+    let last: i64 = sqlx::query_scalar("select last_event_seq from gamedays where id = $1")
+        .bind(day.id)
+        .fetch_one(&day.app.db)
+        .await
+        .unwrap();
+    assert_eq!(last, before + 120);
+}
+
+#[sqlx::test]
+async fn an_observation_is_checked_again_when_recorded(db: PgPool) {
+    let day = Day::new(db).await;
+    day.scenario("Kill the primary").await;
+    day.start().await;
+    let vi = gameday::accounts::store::user_by_id(&day.app.db, user_id(&day.app.db, "vi@example.com").await)
+        .await
+        .unwrap()
+        .unwrap();
+    let li = gameday::accounts::store::user_by_id(&day.app.db, user_id(&day.app.db, "li@example.com").await)
+        .await
+        .unwrap()
+        .unwrap();
+    let words =
+        |body: &str| Observation { body: body.into(), scenario: None, marker: None, observed_at: None, link: None };
+    // Vi's request believed she was on the game day (a role read before she was taken off, say):
+    // when recorded, she is not, and only her observation is refused.
+    let (from_vi, from_li) = (words("from vi"), words("from li"));
+    let (vi_answer, li_answer) = tokio::join!(
+        observe(&day.app.db, day.id, &vi, Some(GamedayRole::Participant), &from_vi),
+        observe(&day.app.db, day.id, &li, Some(GamedayRole::Participant), &from_li),
+    );
+    assert!(matches!(vi_answer, Err(gameday::error::AppError::Forbidden(_))), "{vi_answer:?}");
+    assert!(li_answer.is_ok(), "{li_answer:?}");
+    let bodies: Vec<String> =
+        sqlx::query_scalar("select body from timeline_events where gameday_id = $1 and kind = 'observation'")
+            .bind(day.id)
+            .fetch_all(&day.app.db)
+            .await
+            .unwrap();
+    assert_eq!(bodies, ["from li"]);
+
+    // A game day cancelled before the observation is recorded takes none.
+    sqlx::query("update gamedays set status = 'cancelled', cancel_reason = 'test' where id = $1")
+        .bind(day.id)
+        .execute(&day.app.db)
+        .await
+        .unwrap();
+    let late = observe(&day.app.db, day.id, &li, Some(GamedayRole::Participant), &words("too late")).await;
+    assert!(matches!(late, Err(gameday::error::AppError::Conflict(_))), "{late:?}");
+}
