@@ -14,6 +14,7 @@ mod sessions;
 mod two_factor;
 
 mod helpers;
+mod limits;
 mod live;
 mod metrics;
 mod outages;
