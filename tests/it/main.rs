@@ -18,6 +18,7 @@ mod limits;
 mod live;
 mod metrics;
 mod outages;
+mod paging;
 mod shell;
 mod teams;
 mod weaknesses;
