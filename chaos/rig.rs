@@ -205,6 +205,9 @@ impl Server {
             .env("DATABASE_URL", database_url)
             .env("GAMEDAY_BIND", format!("127.0.0.1:{port}"))
             .env("GAMEDAY_LIVE_CHECK_MS", "2000")
+            // The rehearsals open their streams as one person: the per-person cap would close
+            // all but the newest few (it is rehearsed by the tests, not here).
+            .env("GAMEDAY_LIVE_STREAMS_PER_PERSON", "100000")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log);

@@ -86,6 +86,16 @@ pub struct Config {
     #[arg(long, env = "GAMEDAY_LIVE_CHECK_MS", default_value_t = 2000, global = true)]
     pub live_check_ms: u64,
 
+    /// Live streams (open pages) one person may hold on this instance; opening one more closes
+    /// their oldest, so a new tab always works. Each instance keeps its own count.
+    #[arg(long, env = "GAMEDAY_LIVE_STREAMS_PER_PERSON", default_value_t = 8, global = true)]
+    pub live_streams_per_person: usize,
+
+    /// Live streams this instance holds open in all; beyond it a new one is answered 503 with
+    /// `Retry-After` until one closes. Each instance keeps its own count.
+    #[arg(long, env = "GAMEDAY_LIVE_STREAMS_MAX", default_value_t = 20_000, global = true)]
+    pub live_streams_max: usize,
+
     /// The bearer token that `GET /metrics` (Prometheus format) requires. Unset, `/metrics`
     /// answers 404: the metrics are never public.
     #[arg(long, env = "GAMEDAY_METRICS_TOKEN", global = true, hide_env_values = true)]
@@ -126,6 +136,8 @@ impl Config {
             webhook_retry_ms: 5000,
             webhook_allow_private: false,
             live_check_ms: 2000,
+            live_streams_per_person: 8,
+            live_streams_max: 20_000,
             metrics_token: None,
             log_json: false,
         }

@@ -1,5 +1,8 @@
 //! The front page: a short introduction for visitors; for members, the dashboard of their
 //! upcoming game days and the scenarios waiting for their sign-off.
+//!
+//! The dashboard is a summary: each of its lists shows at most [`PAGE_SIZE`] rows, the first
+//! ones, and says where the rest are (each team's page, which pages through them).
 
 use askama::Template;
 use axum::extract::State;
@@ -9,6 +12,7 @@ use crate::error::AppResult;
 use crate::gamedays::store::{self as gameday_store, MyGameday};
 use crate::scenarios::store::signoffs::{self as signoff_store, AwaitingSignoff};
 use crate::state::AppState;
+use crate::web::paging::{self, PAGE_SIZE};
 use crate::web::{Layout, render};
 
 #[derive(Template)]
@@ -16,18 +20,32 @@ use crate::web::{Layout, render};
 struct HomePage {
     layout: Layout,
     upcoming: Vec<MyGameday>,
+    /// Whether there are more upcoming game days than shown.
+    more_upcoming: bool,
     awaiting: Vec<AwaitingSignoff>,
     actions: Vec<crate::learnings::store::ActionItem>,
+    /// Whether there are more open actions than shown.
+    more_actions: bool,
 }
 
 pub async fn home(State(state): State<AppState>, layout: Layout) -> AppResult<Response> {
     let (upcoming, awaiting, actions) = match &layout.user {
         Some(user) => (
-            gameday_store::my_upcoming(&state.db, user.id).await?,
+            gameday_store::my_upcoming(&state.db, user.id, PAGE_SIZE + 1).await?,
             signoff_store::awaiting_signoff(&state.db, user.id).await?,
-            crate::learnings::store::my_actions(&state.db, user.id).await?,
+            crate::learnings::store::my_actions(&state.db, user.id, PAGE_SIZE + 1).await?,
         ),
         None => (Vec::new(), Vec::new(), Vec::new()),
     };
-    render(&HomePage { layout, upcoming, awaiting, actions })
+    let (upcoming, more_upcoming) = paging::split(upcoming, |g| g.id);
+    let (actions, more_actions) = paging::split(actions, |a| a.id);
+    let page = HomePage {
+        layout,
+        upcoming,
+        more_upcoming: more_upcoming.is_some(),
+        awaiting,
+        actions,
+        more_actions: more_actions.is_some(),
+    };
+    render(&page)
 }

@@ -3,8 +3,13 @@
 //!
 //! The hub is only the switchboard. What fills it (the PostgreSQL listener that reads and renders
 //! new events) and what drains it (the Server-Sent Events stream) live together in `live.rs`.
+//!
+//! It also keeps this instance's count of open streams, in memory: at most so many per person
+//! (a new page closes that person's oldest stream, so a new tab always works) and so many in all
+//! (beyond it a new stream is refused until one closes). With several instances each keeps its
+//! own count.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
@@ -74,6 +79,62 @@ pub struct Hub {
     people: broadcast::Sender<Arc<Nudge>>,
     /// Cancelled at shutdown: open streams end so the server can stop.
     pub shutdown: CancellationToken,
+    /// The streams open on this instance, for its limits.
+    open: Arc<Mutex<OpenStreams>>,
+}
+
+/// How many live streams this instance keeps open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamLimits {
+    /// Per person: opening one more closes their oldest.
+    pub per_person: usize,
+    /// In all: beyond it a new stream is refused (503) until one closes.
+    pub per_instance: usize,
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        StreamLimits { per_person: 8, per_instance: 20_000 }
+    }
+}
+
+/// The streams open on this instance: how many, and each person's, oldest first.
+#[derive(Default)]
+struct OpenStreams {
+    limits: StreamLimits,
+    total: usize,
+    next_id: u64,
+    /// Each person's open streams, oldest first: (stream number, its "closed for a newer one").
+    by_person: HashMap<Uuid, VecDeque<(u64, CancellationToken)>>,
+}
+
+/// This instance holds as many streams as it may: try again later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Saturated;
+
+/// One open stream's place in the instance's count, given back when it is dropped.
+pub struct StreamSlot {
+    open: Arc<Mutex<OpenStreams>>,
+    id: u64,
+    person: Uuid,
+    /// Cancelled when the person opened more streams than they may: this one, their oldest,
+    /// is to end (saying why, so the page does not reconnect and close another in turn).
+    pub superseded: CancellationToken,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().expect("stream count lock");
+        let Some(streams) = open.by_person.get_mut(&self.person) else { return };
+        let before = streams.len();
+        streams.retain(|(id, _)| *id != self.id);
+        // A stream closed for a newer one was already taken out of the count.
+        let removed = before - streams.len();
+        if streams.is_empty() {
+            open.by_person.remove(&self.person);
+        }
+        open.total -= removed;
+    }
 }
 
 /// How many messages a slow subscriber may fall behind before it is resynchronised.
@@ -87,11 +148,50 @@ impl Default for Hub {
 
 impl Hub {
     pub fn new() -> Hub {
+        Hub::with_limits(StreamLimits::default())
+    }
+
+    /// A hub that keeps at most `limits` streams open.
+    pub fn with_limits(limits: StreamLimits) -> Hub {
         Hub {
             channels: Mutex::new(HashMap::new()),
             people: broadcast::channel(CHANNEL_CAPACITY).0,
             shutdown: CancellationToken::new(),
+            open: Arc::new(Mutex::new(OpenStreams { limits, ..OpenStreams::default() })),
         }
+    }
+
+    /// Counts a new stream of `person`'s: their oldest is superseded when they already hold as
+    /// many as they may (so a new page always gets its stream); refused when the instance holds
+    /// as many as it may in all.
+    pub fn open_stream(&self, person: Uuid) -> Result<StreamSlot, Saturated> {
+        let mut open = self.open.lock().expect("stream count lock");
+        let limits = open.limits;
+        let held = open.by_person.get(&person).map_or(0, VecDeque::len);
+        // Closing the person's oldest frees a place, so a person at their own limit is never
+        // refused for the instance's.
+        if held < limits.per_person.max(1) && open.total >= limits.per_instance {
+            return Err(Saturated);
+        }
+        let id = open.next_id;
+        open.next_id += 1;
+        let superseded = CancellationToken::new();
+        let streams = open.by_person.entry(person).or_default();
+        streams.push_back((id, superseded.clone()));
+        let mut closed = 0;
+        while streams.len() > limits.per_person.max(1) {
+            if let Some((_, oldest)) = streams.pop_front() {
+                oldest.cancel();
+                closed += 1;
+            }
+        }
+        open.total = open.total + 1 - closed;
+        Ok(StreamSlot { open: self.open.clone(), id, person, superseded })
+    }
+
+    /// How many streams are open on this instance.
+    pub fn open_streams(&self) -> usize {
+        self.open.lock().expect("stream count lock").total
     }
 
     /// Subscribes to a game day's live messages. `last_seq` is what the subscriber has already
@@ -170,6 +270,38 @@ mod tests {
         }
         assert!(rx.try_recv().is_err());
         assert_eq!(hub.position(id), Some((3, "/g".to_owned())));
+    }
+
+    #[test]
+    fn a_persons_oldest_stream_is_superseded_by_a_new_one() {
+        let hub = Hub::with_limits(StreamLimits { per_person: 2, per_instance: 10 });
+        let me = Uuid::from_u128(1);
+        let first = hub.open_stream(me).unwrap();
+        let second = hub.open_stream(me).unwrap();
+        let third = hub.open_stream(me).unwrap();
+        assert!(first.superseded.is_cancelled());
+        assert!(!second.superseded.is_cancelled() && !third.superseded.is_cancelled());
+        assert_eq!(hub.open_streams(), 2);
+        drop(first);
+        assert_eq!(hub.open_streams(), 2, "a superseded stream was already out of the count");
+        drop(second);
+        drop(third);
+        assert_eq!(hub.open_streams(), 0);
+    }
+
+    #[test]
+    fn the_instance_refuses_past_its_limit_until_a_stream_closes() {
+        let hub = Hub::with_limits(StreamLimits { per_person: 2, per_instance: 2 });
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let _first = hub.open_stream(a).unwrap();
+        let second = hub.open_stream(a).unwrap();
+        assert_eq!(hub.open_streams(), 2);
+        assert_eq!(hub.open_stream(b).err(), Some(Saturated));
+        let third = hub.open_stream(a).expect("a person at their own limit closes their oldest instead");
+        assert_eq!(hub.open_streams(), 2);
+        drop(second);
+        assert!(hub.open_stream(b).is_ok());
+        drop(third);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -34,7 +34,7 @@ use crate::events::NOTIFY_CHANNEL;
 use crate::gamedays::views::render_state_parts;
 use crate::gamedays::{audience, store as gameday_store};
 use crate::hub::Audience;
-use crate::hub::{Hub, Live, Notice, Nudge};
+use crate::hub::{Hub, Live, Notice, Nudge, StreamSlot};
 use crate::scenarios::store as scenario_store;
 use crate::scenarios::store::signoffs::{self as signoff_store, AwaitingSignoff};
 use crate::scenarios::views::{banners, elsewhere, render_banners, render_elsewhere, render_signoff_requests};
@@ -43,6 +43,7 @@ use crate::teams::store as team_store;
 use crate::timeline::store::{self as timeline_store, EventPlace};
 use crate::timeline::views::{EventView, render_event, views};
 use crate::timeline::{Event, EventKind};
+use crate::web::Rendered;
 use crate::web::auth::{AuthSession, CurrentUser, account_session};
 use crate::web::context::{GamedayCtx, membership_or_404};
 use crate::web::metrics::OpenStream;
@@ -284,6 +285,7 @@ async fn my_live(
         Some(slug) => Some(membership_or_404(&state, &slug, &user).await?.team.slug),
         None => None,
     };
+    let Ok(slot) = state.live.open_stream(user.id) else { return Ok(streams_full()) };
     // Subscribe first, then read: nothing that happens in between can fall through.
     let receiver = state.live.subscribe_people();
     let session = account_session(&auth).await?;
@@ -291,6 +293,8 @@ async fn my_live(
     let pending: VecDeque<SseEvent> = parts.messages().await?.into();
     let stream = PersonStream {
         _open: OpenStream::open(),
+        slot,
+        ended: false,
         receiver,
         pending,
         parts,
@@ -303,6 +307,10 @@ async fn my_live(
 struct PersonStream {
     /// Counts this stream in `gameday_live_streams_open` while it lives.
     _open: OpenStream,
+    /// Its place in the instance's count of streams.
+    slot: StreamSlot,
+    /// Told the client it was superseded: the next call ends the stream.
+    ended: bool,
     receiver: broadcast::Receiver<Arc<Nudge>>,
     pending: VecDeque<SseEvent>,
     parts: PersonParts,
@@ -321,13 +329,21 @@ impl PersonStream {
     /// The next message; None ends the stream (shutdown, or a database error that the client
     /// recovers from by reconnecting).
     async fn next(&mut self) -> Option<SseEvent> {
+        if self.ended {
+            return None;
+        }
         loop {
+            if self.slot.superseded.is_cancelled() {
+                self.ended = true;
+                return Some(superseded_message());
+            }
             if let Some(event) = self.pending.pop_front() {
                 return Some(event);
             }
             let recheck = tokio::time::sleep_until(self.checked_at + MEMBERSHIP_CHECK);
             let refresh = tokio::select! {
                 () = self.shutdown.cancelled() => return None,
+                () = self.slot.superseded.cancelled() => continue,
                 // Now and then whatever the nudges said: a missed one (a dropped listener
                 // connection) or a change of teams is caught up here.
                 () = recheck => {
@@ -477,6 +493,7 @@ async fn live(
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let gameday_id = ctx.gameday.id;
+    let Ok(slot) = state.live.open_stream(ctx.user.id) else { return Ok(streams_full()) };
     let base = ctx.url();
     let current = timeline_store::last_seqs(&state.db, &[gameday_id]).await?.first().map(|(_, s)| *s).unwrap_or(0);
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
@@ -492,13 +509,17 @@ async fn live(
     let mut person = PersonParts::new(state.db.clone(), ctx.user.id, session, Some(gameday_id), None).await?;
     let (elsewhere, _) = person.changed().await?;
     pending.extend(current_state(&state.db, &ctx.gameday, &base, me, &elsewhere).await?);
-    pending.extend(rendered_after(&state.db, gameday_id, after, &base).await?);
+    let (backlog, more_after) = rendered_after(&state.db, gameday_id, after, &base).await?;
+    pending.extend(backlog);
     let stream = LiveStream {
         _open: OpenStream::open(),
+        slot,
+        ended: false,
         people,
         person,
         receiver,
         pending,
+        more_after,
         last_sent: after,
         db: state.db.clone(),
         gameday_id,
@@ -512,11 +533,27 @@ async fn live(
     Ok(Sse::new(stream.into_stream()).keep_alive(KeepAlive::default()).into_response())
 }
 
-/// Events after `after`, rendered for the stream.
-async fn rendered_after(db: &PgPool, gameday_id: Uuid, after: i64, base: &str) -> AppResult<Vec<(i64, SseEvent)>> {
-    let events = timeline_store::events_after(db, gameday_id, after).await?;
+/// How many events a stream reads from the database at a time to catch up (on connecting with
+/// an old `Last-Event-ID`, or after falling behind): a stream far behind holds one step of them
+/// and reads the next only once its client has taken these, so a watcher who does not read
+/// makes the server hold no more than this, however much happened.
+pub const CATCH_UP_STEP: i64 = 100;
+
+/// At most [`CATCH_UP_STEP`] events after `after`, rendered for the stream, and, when that was a
+/// full step, the last one read (there may be more after it).
+async fn rendered_after(
+    db: &PgPool,
+    gameday_id: Uuid,
+    after: i64,
+    base: &str,
+) -> AppResult<(Vec<(i64, SseEvent)>, Option<i64>)> {
+    let events = timeline_store::events_after_limited(db, gameday_id, after, CATCH_UP_STEP).await?;
+    metrics::histogram!("gameday_live_catch_up_events").record(events.len() as f64);
+    let more_after = if events.len() as i64 == CATCH_UP_STEP { events.last().map(|e| e.seq) } else { None };
     let views = views(&events, base, "UTC");
-    Ok(rendered(gameday_id, &views).into_iter().map(|(seq, html)| (seq, event_message(seq, &html))).collect())
+    let messages =
+        rendered(gameday_id, &views).into_iter().map(|(seq, html)| (seq, event_message(seq, &html))).collect();
+    Ok((messages, more_after))
 }
 
 fn event_message(seq: i64, html: &str) -> SseEvent {
@@ -541,6 +578,36 @@ async fn current_state(
     Ok(messages)
 }
 
+/// Seconds a client refused for want of room is asked to wait before it tries again.
+pub const STREAMS_FULL_RETRY_SECS: u64 = 10;
+
+/// The answer when this instance holds as many streams as it may: 503 with `Retry-After`, and
+/// the same delay as the stream's `retry:` for a client that reads the body. (A browser's
+/// EventSource gives up on any answer but 200; `app.js` then starts it again after a delay.)
+fn streams_full() -> Response {
+    tracing::warn!("live stream refused: this instance holds as many as it may (GAMEDAY_LIVE_STREAMS_MAX)");
+    let mut response = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (header::RETRY_AFTER, HeaderValue::from(STREAMS_FULL_RETRY_SECS)),
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        format!("retry: {}\n\n", STREAMS_FULL_RETRY_SECS * 1000),
+    )
+        .into_response();
+    response.extensions_mut().insert(Rendered);
+    response
+}
+
+/// The last message of a stream closed because its viewer opened more pages than they may:
+/// the page stops listening (rather than reconnect and close another page's stream in turn).
+fn superseded_message() -> SseEvent {
+    SseEvent::default()
+        .event("superseded")
+        .data("Live updates stopped here: this page is open in too many tabs. Reload to resume.")
+}
+
 fn parts_message(html: &str) -> SseEvent {
     SseEvent::default().event("parts").data(html)
 }
@@ -555,11 +622,18 @@ const MEMBERSHIP_CHECK: Duration = Duration::from_secs(30);
 struct LiveStream {
     /// Counts this stream in `gameday_live_streams_open` while it lives.
     _open: OpenStream,
+    /// Its place in the instance's count of streams.
+    slot: StreamSlot,
+    /// Told the client it was superseded: the next call ends the stream.
+    ended: bool,
     receiver: broadcast::Receiver<Arc<Live>>,
     /// What happens in the viewer's teams, for [`PersonParts`].
     people: broadcast::Receiver<Arc<Nudge>>,
     person: PersonParts,
     pending: VecDeque<(i64, SseEvent)>,
+    /// While catching up: the last event read from the database, after which there may be more
+    /// this client has not been sent (read once `pending` is empty).
+    more_after: Option<i64>,
     last_sent: i64,
     db: PgPool,
     gameday_id: Uuid,
@@ -584,7 +658,15 @@ impl LiveStream {
     /// team, or a database error that the client recovers from by reconnecting with its
     /// Last-Event-ID). Every end but shutdown is logged with the game day.
     async fn next(&mut self) -> Option<SseEvent> {
+        if self.ended {
+            return None;
+        }
         loop {
+            if self.slot.superseded.is_cancelled() {
+                tracing::debug!(gameday = %self.gameday_id, user = %self.user_id, "live stream ended: its viewer opened a newer one");
+                self.ended = true;
+                return Some(superseded_message());
+            }
             while let Some((seq, event)) = self.pending.pop_front() {
                 // seq 0 marks a message that is not a timeline event (banners).
                 if seq == 0 {
@@ -595,9 +677,14 @@ impl LiveStream {
                     return Some(event);
                 }
             }
+            if let Some(after) = self.more_after {
+                self.read_on(after).await?;
+                continue;
+            }
             let recheck = tokio::time::sleep_until(self.checked_at + MEMBERSHIP_CHECK);
             let message = tokio::select! {
                 () = self.shutdown.cancelled() => return None,
+                () = self.slot.superseded.cancelled() => continue,
                 () = recheck => {
                     // Someone removed from the team (or shut out by its two-factor rule), or whose
                     // session has ended, stops receiving its events.
@@ -683,7 +770,24 @@ impl LiveStream {
         }
     }
 
-    /// Reads what this client has not been sent from the database; None (logged) ends the stream.
+    /// The next step of the events this client has not been sent, after `after` (the last one
+    /// read); None (logged) ends the stream.
+    async fn read_on(&mut self, after: i64) -> Option<()> {
+        match rendered_after(&self.db, self.gameday_id, after.max(self.last_sent), &self.base).await {
+            Ok((missing, more_after)) => {
+                self.pending.extend(missing);
+                self.more_after = more_after;
+                Some(())
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, gameday = %self.gameday_id, after, "live stream ended: catching up failed; the client reconnects");
+                None
+            }
+        }
+    }
+
+    /// Reads what this client has not been sent from the database (its first step, the rest as
+    /// it is taken) and the page's state as it stands; None (logged) ends the stream.
     async fn resync(&mut self) -> Option<()> {
         let read = async {
             let missing = rendered_after(&self.db, self.gameday_id, self.last_sent, &self.base).await?;
@@ -694,8 +798,9 @@ impl LiveStream {
             AppResult::Ok((missing, state))
         };
         match read.await {
-            Ok((missing, state)) => {
+            Ok(((missing, more_after), state)) => {
                 self.pending.extend(missing);
+                self.more_after = more_after;
                 self.pending.extend(state);
                 Some(())
             }

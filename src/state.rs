@@ -8,7 +8,7 @@ use sqlx::PgPool;
 
 use crate::config::Config;
 use crate::db::Health;
-use crate::hub::Hub;
+use crate::hub::{Hub, StreamLimits};
 
 /// Shared by every handler (cheap to clone).
 #[derive(Clone)]
@@ -24,6 +24,7 @@ pub struct AppState {
 impl AppState {
     /// Creates the state. The live listener is started by `app::serve` (see `live::start`).
     pub fn new(db: PgPool, config: Config) -> Self {
-        AppState { db, config: Arc::new(config), live: Arc::new(Hub::new()), health: Arc::default() }
+        let limits = StreamLimits { per_person: config.live_streams_per_person, per_instance: config.live_streams_max };
+        AppState { db, config: Arc::new(config), live: Arc::new(Hub::with_limits(limits)), health: Arc::default() }
     }
 }

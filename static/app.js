@@ -34,6 +34,10 @@ function copyButtons() {
   }
 }
 
+// A retry delay spread between half and one and a half times `ms`, so that pages refused
+// together (a server at its limit of streams) do not all come back at the same moment.
+const later = (ms) => Math.round(ms * (0.5 + Math.random()));
+
 // The live timeline: Server-Sent Events carry each new event as the same HTML the page
 // renders; the browser resumes with Last-Event-ID after a drop, so nothing is lost or doubled.
 function live() {
@@ -54,16 +58,25 @@ function live() {
   let source = null;
   let retry = 1000;
   // EventSource retries by itself after a dropped connection (sending Last-Event-ID), but gives
-  // up for good after an error answer (a 503 while the database restarts): start it again then.
+  // up for good after an error answer (a 503 while the database restarts, or while the server
+  // holds as many streams as it may): start it again then, after a growing, spread-out delay.
   const connect = () => {
     source = new EventSource(`${root.dataset.live}?after=${encodeURIComponent(lastSeq)}`);
     source.addEventListener("open", () => { retry = 1000; setStatus("Live", "live"); });
     source.addEventListener("error", () => {
+      if (source.readyState === EventSource.CLOSED && source.superseded) return;
       setStatus("Reconnecting…", "reconnecting");
       if (source.readyState === EventSource.CLOSED) {
-        setTimeout(connect, retry);
+        setTimeout(connect, later(retry));
         retry = Math.min(retry * 2, 30000);
       }
+    });
+    // This person opened more pages than the server keeps streams for: this one, their oldest,
+    // stops listening rather than reconnect and close another page's stream in turn.
+    source.addEventListener("superseded", (message) => {
+      source.superseded = true;
+      source.close();
+      setStatus(message.data, "paused");
     });
     source.addEventListener("message", onMessage);
     source.addEventListener("banners", (message) => {
@@ -181,11 +194,12 @@ function personLive() {
     source = new EventSource(scope ? `${url}?team=${encodeURIComponent(scope)}` : url);
     source.addEventListener("open", () => { retry = 1000; });
     source.addEventListener("error", () => {
-      if (source.readyState === EventSource.CLOSED) {
-        setTimeout(connect, retry);
+      if (source.readyState === EventSource.CLOSED && !source.superseded) {
+        setTimeout(connect, later(retry));
         retry = Math.min(retry * 2, 30000);
       }
     });
+    source.addEventListener("superseded", () => { source.superseded = true; source.close(); });
     source.addEventListener("parts", applyParts);
     source.addEventListener("notify", notify);
   };

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use tower_sessions::Session;
 
 use super::views::{calendar, event, host_of};
+use super::{FEED_MAX_ENTRIES, FEED_PAST_DAYS};
 use crate::error::{AppError, AppResult};
 use crate::scenarios::store::{self as scenario_store, Scenario};
 use crate::state::AppState;
@@ -50,16 +51,18 @@ async fn gameday_ics(State(state): State<AppState>, ctx: GamedayCtx) -> AppResul
     Ok(ics_response(calendar, "gameday.ics"))
 }
 
-/// The team's fault calendar: every game day that has been scheduled (cancelled ones included,
-/// marked as such, so subscribed calendars drop them).
+/// The team's fault calendar: the game days that have been scheduled (cancelled ones included,
+/// marked as such, so subscribed calendars drop them), from [`FEED_PAST_DAYS`] ago on, at most
+/// [`FEED_MAX_ENTRIES`], soonest first.
 /// Behind the secret URL of one member's feed, while they are a member.
 async fn team_feed(State(state): State<AppState>, Path(file): Path<String>) -> AppResult<Response> {
     let token = file.strip_suffix(".ics").ok_or(AppError::NotFound)?;
     let hash = crate::teams::hash_calendar_token(token);
     let team = team_store::team_by_calendar_feed(&state.db, &hash).await?.ok_or(AppError::NotFound)?;
-    let gamedays = crate::gamedays::store::scheduled_gamedays(&state.db, team.id).await?;
-    let mut scenarios = scenario_store::scenarios_of_team(&state.db, team.id).await?;
+    let since = OffsetDateTime::now_utc() - time::Duration::days(FEED_PAST_DAYS);
+    let gamedays = crate::gamedays::store::scheduled_gamedays(&state.db, team.id, since, FEED_MAX_ENTRIES).await?;
     let ids: Vec<_> = gamedays.iter().map(|g| g.id).collect();
+    let mut scenarios = scenario_store::scenarios_of_gamedays(&state.db, &ids).await?;
     let changed = timeline_store::last_changed(&state.db, &ids).await?;
     let base = state.config.base_url();
     let host = host_of(&base);

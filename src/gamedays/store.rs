@@ -259,9 +259,10 @@ pub struct MyGameday {
     pub role: GamedayRole,
 }
 
-/// Game days not yet over in which the user takes part, soonest first.
+/// Game days not yet over in which the user takes part, running ones first, then soonest first:
+/// at most `limit`.
 #[tracing::instrument(skip(db))]
-pub async fn my_upcoming(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<MyGameday>> {
+pub async fn my_upcoming(db: &PgPool, user_id: Uuid, limit: i64) -> sqlx::Result<Vec<MyGameday>> {
     sqlx::query_as!(
         MyGameday,
         r#"
@@ -272,9 +273,11 @@ pub async fn my_upcoming(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<MyGamed
         join teams t on t.id = g.team_id
         join team_access m on m.team_id = t.id and m.user_id = p.user_id
         where p.user_id = $1 and plan_is_open(g.status)
-        order by g.status = 'running' desc, g.starts_at nulls last
+        order by g.status = 'running' desc, g.starts_at nulls last, g.created_at, g.id
+        limit $2
         "#,
-        user_id
+        user_id,
+        limit
     )
     .fetch_all(db)
     .await
@@ -474,20 +477,29 @@ pub async fn scheduled_or_running(conn: &mut PgConnection, team_id: Uuid) -> sql
     Ok(rows.into_iter().map(|r| (r.title, r.status)).collect())
 }
 
-/// The team's game days that have been scheduled at some point (for its fault calendar).
+/// The team's game days that have been scheduled at some point and start from `since` on (for
+/// its fault calendar), soonest first: at most `limit`.
 #[tracing::instrument(skip(db))]
-pub async fn scheduled_gamedays(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Gameday>> {
+pub async fn scheduled_gamedays(
+    db: &PgPool,
+    team_id: Uuid,
+    since: OffsetDateTime,
+    limit: i64,
+) -> sqlx::Result<Vec<Gameday>> {
     sqlx::query_as!(
         Gameday,
         r#"
         select id, team_id, title, objective, environment, systems, starts_at, ends_at, call_link,
                status as "status: GamedayStatus", cancel_reason, ics_sequence, last_event_seq
         from gamedays
-        where team_id = $1 and starts_at is not null
+        where team_id = $1 and starts_at >= $2
           and status <> 'draft'
-        order by starts_at
+        order by starts_at, id
+        limit $3
         "#,
-        team_id
+        team_id,
+        since,
+        limit
     )
     .fetch_all(db)
     .await
@@ -505,4 +517,36 @@ pub async fn plan_changed(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()>
 pub async fn open_gamedays(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<(Uuid, String)>> {
     let all = team_gamedays(db, team_id).await?;
     Ok(all.into_iter().filter(|g| g.status.plan_is_open()).map(|g| (g.id, g.title)).collect())
+}
+
+/// One page of the team's game days, latest first (those without a date first: they are still
+/// being planned), after the game day `before` when given: at most `limit`. Keyed by
+/// (start, creation, id), so a game day added meanwhile moves no other one between pages.
+#[tracing::instrument(skip(db))]
+pub async fn team_gamedays_page(
+    db: &PgPool,
+    team_id: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<GamedaySummary>> {
+    sqlx::query_as!(
+        GamedaySummary,
+        r#"
+        select g.id, g.title, g.status as "status: GamedayStatus", g.starts_at, g.environment,
+               (select count(*) from scenarios s where s.gameday_id = g.id) as "scenarios!"
+        from gamedays g
+        where g.team_id = $1
+          and ($2::uuid is null
+               or (coalesce(g.starts_at, 'infinity'), g.created_at, g.id)
+                  < (select coalesce(c.starts_at, 'infinity'), c.created_at, c.id
+                     from gamedays c where c.id = $2 and c.team_id = $1))
+        order by coalesce(g.starts_at, 'infinity') desc, g.created_at desc, g.id desc
+        limit $3
+        "#,
+        team_id,
+        before,
+        limit
+    )
+    .fetch_all(db)
+    .await
 }

@@ -18,6 +18,7 @@ use crate::ids::ActionId;
 use crate::state::AppState;
 use crate::teams::Membership;
 use crate::web::context::{Path, TeamCtx};
+use crate::web::paging::{self, PAGE_SIZE};
 use crate::web::{FlashKind, Layout, flash, render, see_other};
 
 pub fn router() -> Router<AppState> {
@@ -33,6 +34,8 @@ pub fn router() -> Router<AppState> {
 pub struct LibraryQuery {
     q: String,
     tag: String,
+    /// The last learning of the page before (`More learnings`).
+    after: Option<String>,
 }
 
 #[derive(Template)]
@@ -44,6 +47,28 @@ struct LibraryPage {
     tags: Vec<String>,
     q: String,
     tag: String,
+    /// Whether this page continues an earlier one.
+    continued: bool,
+    /// The learning to read on from when there are more than these.
+    more: Option<Uuid>,
+}
+
+impl LibraryPage {
+    /// The query string of this search with `after` (the page's filters kept).
+    fn query_after(&self, after: Option<&Uuid>) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        if !self.q.is_empty() {
+            query.append_pair("q", &self.q);
+        }
+        if !self.tag.is_empty() {
+            query.append_pair("tag", &self.tag);
+        }
+        if let Some(after) = after {
+            query.append_pair("after", &after.to_string());
+        }
+        let query = query.finish();
+        if query.is_empty() { query } else { format!("?{query}") }
+    }
 }
 
 async fn library(
@@ -54,9 +79,11 @@ async fn library(
 ) -> AppResult<Response> {
     let q: String = query.q.trim().chars().take(200).filter(|c| !c.is_control()).collect();
     let tag = query.tag.trim().to_lowercase();
-    let learnings = store::search(&state.db, membership.team.id, &q, &tag).await?;
+    let after = paging::position(query.after.as_deref())?;
+    let learnings = store::search(&state.db, membership.team.id, &q, &tag, after, PAGE_SIZE + 1).await?;
+    let (learnings, more) = paging::split(learnings, |l| l.id);
     let tags = store::tags(&state.db, membership.team.id).await?;
-    render(&LibraryPage { layout, membership, learnings, tags, q, tag })
+    render(&LibraryPage { layout, membership, learnings, tags, q, tag, continued: after.is_some(), more })
 }
 
 #[derive(Template)]
@@ -67,15 +94,38 @@ struct ActionsPage {
     actions: Vec<ActionItem>,
     me: Uuid,
     statuses: [ActionStatus; 3],
+    /// Whether this page continues an earlier one.
+    continued: bool,
+    /// The action to read on from when there are more than these.
+    more: Option<Uuid>,
+}
+
+/// `?after=<action>`: the open actions due after that one.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ActionsQuery {
+    after: Option<String>,
 }
 
 async fn actions_page(
     State(state): State<AppState>,
     layout: Layout,
     TeamCtx { user, membership }: TeamCtx,
+    Query(query): Query<ActionsQuery>,
 ) -> AppResult<Response> {
-    let actions = store::open_actions(&state.db, membership.team.id).await?;
-    render(&ActionsPage { layout, membership, actions, me: user.id, statuses: ActionStatus::ALL })
+    let after = paging::position(query.after.as_deref())?;
+    let actions = store::open_actions(&state.db, membership.team.id, after, PAGE_SIZE + 1).await?;
+    let (actions, more) = paging::split(actions, |a| a.id);
+    let page = ActionsPage {
+        layout,
+        membership,
+        actions,
+        me: user.id,
+        statuses: ActionStatus::ALL,
+        continued: after.is_some(),
+        more,
+    };
+    render(&page)
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -65,9 +65,18 @@ pub async fn of_gameday(db: &PgPool, gameday_id: Uuid) -> sqlx::Result<Vec<Learn
 }
 
 /// The team's learnings matching `query` (full text, best first) and `tag`; all, newest first,
-/// when both are empty.
+/// when both are empty: at most `limit`, after the learning `after` (the last of the page
+/// before) when given. Keyed by (rank, creation, id): the rank of a learning for one query
+/// does not change, so the next page starts exactly where this one ended.
 #[tracing::instrument(skip(db))]
-pub async fn search(db: &PgPool, team_id: Uuid, query: &str, tag: &str) -> sqlx::Result<Vec<Learning>> {
+pub async fn search(
+    db: &PgPool,
+    team_id: Uuid,
+    query: &str,
+    tag: &str,
+    after: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<Learning>> {
     sqlx::query_as!(
         Learning,
         r#"
@@ -77,13 +86,21 @@ pub async fn search(db: &PgPool, team_id: Uuid, query: &str, tag: &str) -> sqlx:
         where l.team_id = $1
           and ($2 = '' or l.search @@ websearch_to_tsquery('english', $2))
           and ($3 = '' or $3 = any(l.tags))
+          and ($4::uuid is null
+               or (case when $2 = '' then 0 else ts_rank(l.search, websearch_to_tsquery('english', $2)) end,
+                   l.created_at, l.id)
+                  < (select case when $2 = '' then 0 else ts_rank(c.search, websearch_to_tsquery('english', $2)) end,
+                            c.created_at, c.id
+                     from learnings c where c.id = $4 and c.team_id = $1))
         order by case when $2 = '' then 0 else ts_rank(l.search, websearch_to_tsquery('english', $2)) end desc,
-                 l.created_at desc
-        limit 200
+                 l.created_at desc, l.id desc
+        limit $5
         "#,
         team_id,
         query,
-        tag
+        tag,
+        after,
+        limit
     )
     .fetch_all(db)
     .await
@@ -186,9 +203,16 @@ pub async fn actions_retested_in(db: &PgPool, gameday_id: Uuid) -> sqlx::Result<
     .await
 }
 
-/// The team's open actions, soonest due first.
+/// The team's open actions, soonest due first (those without a date last): at most `limit`,
+/// after the action `after` (the last of the page before) when given. Keyed by (due date,
+/// creation, id), so an action closed meanwhile moves no other one between pages.
 #[tracing::instrument(skip(db))]
-pub async fn open_actions(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<ActionItem>> {
+pub async fn open_actions(
+    db: &PgPool,
+    team_id: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<ActionItem>> {
     sqlx::query_as!(
         ActionItem,
         r#"
@@ -197,17 +221,24 @@ pub async fn open_actions(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Action
                a.retest_gameday_id, a.retest_title
         from action_item_rows a
         where a.team_id = $1 and a.status = 'open'
-        order by a.due_on nulls last, a.created_at
+          and ($2::uuid is null
+               or (coalesce(a.due_on, 'infinity'), a.created_at, a.id)
+                  > (select coalesce(c.due_on, 'infinity'), c.created_at, c.id
+                     from action_items c where c.id = $2 and c.team_id = $1))
+        order by coalesce(a.due_on, 'infinity'), a.created_at, a.id
+        limit $3
         "#,
-        team_id
+        team_id,
+        after,
+        limit
     )
     .fetch_all(db)
     .await
 }
 
-/// The user's open actions in every team they are still in.
+/// The user's open actions in every team they are still in, soonest due first: at most `limit`.
 #[tracing::instrument(skip(db))]
-pub async fn my_actions(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<ActionItem>> {
+pub async fn my_actions(db: &PgPool, user_id: Uuid, limit: i64) -> sqlx::Result<Vec<ActionItem>> {
     sqlx::query_as!(
         ActionItem,
         r#"
@@ -217,9 +248,11 @@ pub async fn my_actions(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<ActionIt
         from action_item_rows a
         join team_access m on m.team_id = a.team_id and m.user_id = a.owner
         where a.owner = $1 and a.status = 'open'
-        order by a.due_on nulls last, a.created_at
+        order by a.due_on nulls last, a.created_at, a.id
+        limit $2
         "#,
-        user_id
+        user_id,
+        limit
     )
     .fetch_all(db)
     .await

@@ -1,7 +1,7 @@
 //! Team pages: my teams, create, the team page with its members, settings, role changes, removal.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -23,6 +23,7 @@ use crate::scenarios::store::signoffs::{self as signoff_store, AwaitingSignoff};
 use crate::state::AppState;
 use crate::web::auth::CurrentUser;
 use crate::web::context::{ArchiveCtx, LeadCtx, Path, TeamCtx};
+use crate::web::paging::{self, PAGE_SIZE};
 use crate::web::refusal::refused;
 use crate::web::{FlashKind, Layout, flash, render, render_status, see_other};
 
@@ -132,7 +133,12 @@ struct ShowPage {
     /// A refusal to show beside one member's row.
     member_error: Option<(Uuid, String)>,
     roles: [TeamRole; 3],
+    /// One page of the team's game days, latest first.
     gamedays: Vec<crate::gamedays::store::GamedaySummary>,
+    /// Whether this page of game days continues an earlier one (`?before=`).
+    continued: bool,
+    /// The game day to read on from when there are earlier ones than these.
+    earlier: Option<Uuid>,
     /// Whether the viewer has made their own calendar feed URL for the team.
     has_feed: bool,
     /// The viewer's calendar feed URL, just made: shown this once.
@@ -164,15 +170,21 @@ impl ShowPage {
     }
 }
 
+/// The team page: one page of its game days (earlier than `before` when given), or, after a
+/// refused change to a member, the first page with its status and the reason beside their row.
 async fn team_page(
     state: &AppState,
     layout: Layout,
     session: &Session,
     membership: Membership,
     me: Uuid,
-    status: StatusCode,
-    member_error: Option<(Uuid, String)>,
+    before: Option<Uuid>,
+    refusal: Option<(StatusCode, Uuid, String)>,
 ) -> AppResult<Response> {
+    let (status, member_error) = match refusal {
+        Some((status, target, message)) => (status, Some((target, message))),
+        None => (StatusCode::OK, None),
+    };
     let members = store::members(&state.db, membership.team.id).await?;
     let (invites, new_invite) = if membership.role.is_lead() {
         let invites = store::pending_invites(&state.db, membership.team.id).await?;
@@ -184,7 +196,9 @@ async fn team_page(
     } else {
         (Vec::new(), None)
     };
-    let gamedays = crate::gamedays::store::team_gamedays(&state.db, membership.team.id).await?;
+    let gamedays =
+        crate::gamedays::store::team_gamedays_page(&state.db, membership.team.id, before, PAGE_SIZE + 1).await?;
+    let (gamedays, earlier) = paging::split(gamedays, |g| g.id);
     let has_feed = store::has_calendar_feed(&state.db, membership.team.id, me).await?;
     let new_feed = match session.get::<NewCalendarFeed>(NEW_CALENDAR_FEED_KEY).await? {
         Some(_) => session.remove::<NewCalendarFeed>(NEW_CALENDAR_FEED_KEY).await?,
@@ -206,6 +220,8 @@ async fn team_page(
         member_error,
         roles: TeamRole::ALL,
         gamedays,
+        continued: before.is_some(),
+        earlier,
         has_feed,
         new_feed,
         awaiting,
@@ -213,13 +229,22 @@ async fn team_page(
     render_status(status, &page)
 }
 
+/// `?before=<game day>`: the team's game days earlier than that one.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Earlier {
+    before: Option<String>,
+}
+
 async fn show(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
     TeamCtx { user, membership }: TeamCtx,
+    Query(Earlier { before }): Query<Earlier>,
 ) -> AppResult<Response> {
-    team_page(&state, layout, &session, membership, user.id, StatusCode::OK, None).await
+    let before = paging::position(before.as_deref())?;
+    team_page(&state, layout, &session, membership, user.id, before, None).await
 }
 
 /// A refused change to a member: the team page again, with the reason beside their row.
@@ -235,7 +260,7 @@ async fn refused_beside(
     let mut errors = FieldErrors::new();
     let status = refused(err, &mut errors)?;
     let message = errors.messages().join(" ");
-    team_page(state, layout, session, membership, me, status, Some((target, message))).await
+    team_page(state, layout, session, membership, me, None, Some((status, target, message))).await
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -124,25 +124,8 @@ pub async fn insert_observations(
 }
 
 /// The events of a game day after `after` (0 for all), in order.
-#[tracing::instrument(skip(db))]
 pub async fn events_after(db: impl PgExecutor<'_>, gameday_id: Uuid, after: i64) -> sqlx::Result<Vec<Event>> {
-    sqlx::query_as!(
-        Event,
-        r#"
-        select e.seq, e.at, e.observed_at, e.actor, u.display_name as "actor_name?", e.kind, e.scenario_id,
-               r.title as "scenario_title?", e.body, e.body_html, e.data
-        from timeline_events e
-        left join users u on u.id = e.actor
-        left join scenarios s on s.id = e.scenario_id
-        left join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
-        where e.gameday_id = $1 and e.seq > $2
-        order by e.seq
-        "#,
-        gameday_id,
-        after
-    )
-    .fetch_all(db)
-    .await
+    events_after_limited(db, gameday_id, after, i64::MAX).await
 }
 
 /// Every event of a game day, in order.
@@ -390,6 +373,36 @@ pub async fn event_places(db: &PgPool, events: &[(Uuid, i64)]) -> sqlx::Result<V
         "#,
         &gamedays,
         &seqs
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// At most `limit` events of a game day after `after`, in order: a live stream that is far
+/// behind reads what it missed in steps of this size, as its client takes them.
+#[tracing::instrument(skip(db))]
+pub async fn events_after_limited(
+    db: impl PgExecutor<'_>,
+    gameday_id: Uuid,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Event>> {
+    sqlx::query_as!(
+        Event,
+        r#"
+        select e.seq, e.at, e.observed_at, e.actor, u.display_name as "actor_name?", e.kind, e.scenario_id,
+               r.title as "scenario_title?", e.body, e.body_html, e.data
+        from timeline_events e
+        left join users u on u.id = e.actor
+        left join scenarios s on s.id = e.scenario_id
+        left join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
+        where e.gameday_id = $1 and e.seq > $2
+        order by e.seq
+        limit $3
+        "#,
+        gameday_id,
+        after,
+        limit
     )
     .fetch_all(db)
     .await

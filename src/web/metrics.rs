@@ -6,6 +6,8 @@
 //!   (time to the response's head), labelled by the matched route template, never the raw path
 //!   (invite tokens live in paths);
 //! - `gameday_live_streams_open`: the Server-Sent Events streams open on this instance;
+//! - `gameday_live_catch_up_events`: how many events a stream read from the database at once to
+//!   catch up (never more than `live::CATCH_UP_STEP`);
 //! - `gameday_db_pool_connections{state}`: the pool's `idle` and `in_use` connections and its `max`;
 //! - `gameday_webhook_deliveries_pending`: deliveries waiting to be sent (all instances);
 //! - `gameday_events_written_total`: timeline events recorded by this instance.
@@ -26,7 +28,11 @@ use crate::webhooks::store as webhook_store;
 
 /// Latency buckets, in seconds: from a cached asset to a request that hit the timeouts.
 const LATENCY_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+/// Buckets for the observations recorded in one transaction (at most 256).
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
+/// Buckets for the events a live stream reads at once to catch up (its step is 100).
+const CATCH_UP_BUCKETS: &[f64] = &[0.0, 1.0, 10.0, 50.0, 100.0, 1000.0, 10000.0];
 
 /// This process's recorder, installed globally the first time it is asked for (every instance
 /// of the app in a process shares it, as the `metrics` macros do).
@@ -38,6 +44,8 @@ fn handle() -> &'static PrometheusHandle {
             .expect("latency buckets are not empty")
             .set_buckets_for_metric(Matcher::Full("gameday_observation_batch_size".into()), BATCH_BUCKETS)
             .expect("batch buckets are not empty")
+            .set_buckets_for_metric(Matcher::Full("gameday_live_catch_up_events".into()), CATCH_UP_BUCKETS)
+            .expect("catch-up buckets are not empty")
             .build_recorder();
         let handle = recorder.handle();
         if metrics::set_global_recorder(recorder).is_err() {
@@ -56,6 +64,10 @@ fn describe() {
         "Time to answer an HTTP request (to the response's head), by route."
     );
     metrics::describe_gauge!("gameday_live_streams_open", "Live streams (Server-Sent Events) open on this instance.");
+    metrics::describe_histogram!(
+        "gameday_live_catch_up_events",
+        "Events a live stream read from the database at once to catch up (a stream far behind reads in steps)."
+    );
     metrics::describe_gauge!(
         "gameday_db_pool_connections",
         "Database pool connections of this instance: idle, in use, and the pool's maximum."

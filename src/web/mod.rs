@@ -1,13 +1,14 @@
 //! The web level, shared by every page: the layout context, rendering, flash messages; the
 //! extractors that hand a handler its checked context ([`context`]); sign-in ([`auth`]); the
 //! refusal path that re-renders a form with its message ([`refusal`]); and the shell around every
-//! response: error pages, security headers, static assets ([`shell`]); and the Prometheus
-//! metrics ([`metrics`]).
+//! response: error pages, security headers, static assets ([`shell`]); the Prometheus
+//! metrics ([`metrics`]); and the pages of lists that grow with use ([`paging`]).
 
 pub mod auth;
 pub mod client;
 pub mod context;
 pub mod metrics;
+pub mod paging;
 pub mod refusal;
 pub mod shell;
 

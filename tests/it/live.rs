@@ -13,20 +13,20 @@ use crate::helpers::location;
 
 /// One Server-Sent Event as a client sees it.
 #[derive(Debug, Clone, PartialEq)]
-struct Sse {
-    id: Option<i64>,
-    event: Option<String>,
-    data: String,
+pub(crate) struct Sse {
+    pub(crate) id: Option<i64>,
+    pub(crate) event: Option<String>,
+    pub(crate) data: String,
 }
 
 /// A streaming SSE reader over a reqwest response.
-struct Stream {
+pub(crate) struct Stream {
     response: reqwest::Response,
     buffer: String,
 }
 
 impl Stream {
-    async fn open(client: &Client, url: &str, last_event_id: Option<i64>) -> Stream {
+    pub(crate) async fn open(client: &Client, url: &str, last_event_id: Option<i64>) -> Stream {
         let mut request = client.get(url).header("accept", "text/event-stream");
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id.to_string());
@@ -38,7 +38,7 @@ impl Stream {
     }
 
     /// The next event (keep-alive comments skipped), or None after `wait` without one.
-    async fn next(&mut self, wait: Duration) -> Option<Sse> {
+    pub(crate) async fn next(&mut self, wait: Duration) -> Option<Sse> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
@@ -66,7 +66,7 @@ impl Stream {
     }
 
     /// Whether the server ends the stream within `wait` (whatever is still buffered is skipped).
-    async fn ends_within(&mut self, wait: Duration) -> bool {
+    pub(crate) async fn ends_within(&mut self, wait: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             match tokio::time::timeout_at(deadline, self.response.chunk()).await {
@@ -78,7 +78,7 @@ impl Stream {
     }
 
     /// Timeline events (with ids) until `count` arrived or `wait` passed.
-    async fn events(&mut self, count: usize, wait: Duration) -> Vec<i64> {
+    pub(crate) async fn events(&mut self, count: usize, wait: Duration) -> Vec<i64> {
         let deadline = tokio::time::Instant::now() + wait;
         let mut ids = Vec::new();
         while ids.len() < count {
@@ -103,7 +103,7 @@ async fn running_day_notify_only(db: PgPool) -> (Day, String) {
     running_day_with(db, |c| c.live_check_ms = 3_600_000).await
 }
 
-async fn running_day_with(db: PgPool, adjust: impl FnOnce(&mut gameday::config::Config)) -> (Day, String) {
+pub(crate) async fn running_day_with(db: PgPool, adjust: impl FnOnce(&mut gameday::config::Config)) -> (Day, String) {
     let day = Day::with(db, adjust).await;
     let scenario = day.scenario("Stop the primary").await;
     day.all_approve(&scenario).await;
@@ -111,7 +111,7 @@ async fn running_day_with(db: PgPool, adjust: impl FnOnce(&mut gameday::config::
     (day, scenario)
 }
 
-async fn observe(day: &Day, client: &Client, body: &str) -> reqwest::Response {
+pub(crate) async fn observe(day: &Day, client: &Client, body: &str) -> reqwest::Response {
     day.app.post_as(client, &format!("{}/observations", day.url), &[("body", body)]).await
 }
 

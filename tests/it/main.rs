@@ -14,9 +14,11 @@ mod sessions;
 mod two_factor;
 
 mod helpers;
+mod limits;
 mod live;
 mod metrics;
 mod outages;
+mod paging;
 mod shell;
 mod teams;
 mod weaknesses;

@@ -95,9 +95,9 @@ pub async fn scenarios_of(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Re
     Ok(rows.into_iter().map(Scenario::from).collect())
 }
 
-/// Every scenario of every game day of a team (for its fault calendar), in order.
+/// Every scenario of these game days (for a team's fault calendar), in order.
 #[tracing::instrument(skip(db))]
-pub async fn scenarios_of_team(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Scenario>> {
+pub async fn scenarios_of_gamedays(db: &PgPool, gameday_ids: &[Uuid]) -> sqlx::Result<Vec<Scenario>> {
     let rows = sqlx::query_as!(
         ScenarioRow,
         r#"
@@ -107,10 +107,10 @@ pub async fn scenarios_of_team(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<S
                blast_radius as "blast_radius!: BlastRadius", expected_impact as "expected_impact!",
                abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!"
         from current_scenarios
-        where team_id = $1
+        where gameday_id = any($1)
         order by gameday_id, position
         "#,
-        team_id
+        gameday_ids
     )
     .fetch_all(db)
     .await?;
