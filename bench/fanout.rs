@@ -172,6 +172,7 @@ pub async fn measure(seeded: &Seeded, admin: &PgPool, pid: u32) -> Result<Fanout
         }
     }
     let (after, _) = rss_kib(pid);
+    let open_files = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0);
     let per_watcher = connected.saturating_sub(before) as f64 / large.connected.max(1) as f64;
     let memory = vec![
         row(
@@ -191,7 +192,7 @@ pub async fn measure(seeded: &Seeded, admin: &PgPool, pid: u32) -> Result<Fanout
         row(
             "RSS one minute after the 10,000 watchers left",
             format!(
-                "{} ({}; every 5 s, MB: {})",
+                "{} ({}; every 5 s, MB: {}; the server holds {open_files} open files)",
                 mb(after),
                 under_100.map_or("never under 100 MB".to_owned(), |t| format!(
                     "under 100 MB after {:.0} s",

@@ -48,8 +48,15 @@ log_rotation_size = 0
 ";
 
 /// The server's settings for every run: the defaults, with the webhook poller quiet (no webhook
-/// is configured; its poll would otherwise count among a page's statements).
-pub const SERVER_ENV: &[(&str, &str)] = &[("GAMEDAY_WEBHOOK_POLL_MS", "3600000")];
+/// is configured; its poll would otherwise count among a page's statements), and whatever
+/// `BENCH_SERVER_ENV` adds (`NAME=value` pairs separated by spaces, e.g. to try an allocator with
+/// `LD_PRELOAD`).
+fn server_env() -> Vec<(String, String)> {
+    let mut env = vec![("GAMEDAY_WEBHOOK_POLL_MS".to_owned(), "3600000".to_owned())];
+    let extra = std::env::var("BENCH_SERVER_ENV").unwrap_or_default();
+    env.extend(extra.split_whitespace().filter_map(|p| p.split_once('=')).map(|(k, v)| (k.into(), v.into())));
+    env
+}
 
 // ---------------------------------------------------------------------------------------------
 // The table
@@ -144,7 +151,7 @@ async fn start_to_ready(dir: &Path, url: &str, runs: usize) -> Result<Vec<Durati
             .env("DATABASE_URL", url)
             .env("GAMEDAY_BIND", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")
-            .envs(SERVER_ENV.iter().copied())
+            .envs(server_env())
             .stdout(std::process::Stdio::null())
             .stderr(log)
             .spawn()?;
@@ -228,21 +235,33 @@ async fn measure(dir: &Path, pg: &Pg) -> Result<Vec<Row>> {
     sqlx::query("create extension pg_stat_statements").execute(&admin).await?;
     let app_url = format!("postgres://{APP_USER}:{}@127.0.0.1:{}/gameday", rig::PASSWORD, pg.port);
 
-    eprintln!("bench: pg_test_fsync (about 15 s)");
-    let fsync = fsync_ceiling(pg, dir)?;
+    // `bench --live-only`: the live stream and memory rows alone (to compare allocators quickly).
+    let live_only = std::env::args().any(|a| a == "--live-only");
+    let fsync = if live_only {
+        0.0
+    } else {
+        eprintln!("bench: pg_test_fsync (about 15 s)");
+        fsync_ceiling(pg, dir)?
+    };
 
-    let server = Server::start(dir, "bench", &app_url, SERVER_ENV).await?;
+    let env = server_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = Server::start(dir, "bench", &app_url, &env).await?;
     let pid = server.child.id();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (idle, _) = rss_kib(pid);
     let ready = start_to_ready(dir, &app_url, 5).await?;
 
     eprintln!("bench: seeding through the app's forms");
-    let seeded = seed::seed(&server.base, &admin).await?;
-    let mut rows = pages::measure(pg, &admin, &seeded).await?;
+    let seeded = seed::seed(&server.base, &admin, live_only).await?;
+    let mut rows = Vec::new();
+    if !live_only {
+        rows.extend(pages::measure(pg, &admin, &seeded).await?);
+    }
     let (after_pages, hwm_pages) = rss_kib(pid);
-
-    rows.extend(writes::measure(&seeded, &admin, fsync).await?);
+    if !live_only {
+        rows.extend(writes::measure(&seeded, &admin, fsync).await?);
+    }
     let fan = fanout::measure(&seeded, &admin, pid).await?;
     rows.extend(fan.rows);
 

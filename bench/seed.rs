@@ -1,6 +1,6 @@
-//! Realistic data, made the way people make it: sign-ups, a team, game days with scenarios
-//! approved, announced and injected, and observations posted through the form. Only the move of
-//! a game day to "running" is done in SQL (as `make chaos` does), so observations are open.
+//! Realistic data, made the way people make it: sign-ups, a team, game days with scenarios, and
+//! observations posted through the form. Only the move of a game day to "running" is done in SQL
+//! (as `make chaos` does), so observations are open.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -137,8 +137,9 @@ async fn game_day(client: &Client, base: &str, team: &str, title: &str) -> Resul
     Ok(Day { path, id })
 }
 
-/// Two scenarios on a game day: the first approved, announced and injected (events that change
-/// state), the second left proposed. Best effort: a refusal is reported, not fatal.
+/// Two scenarios on a game day: the first approved, then announced and injected where the rules
+/// allow it (with the lead alone on the day they refuse: no required signers), the second left
+/// proposed. Best effort: a refusal is reported, not fatal.
 async fn scenarios(client: &Client, base: &str, day: &Day, abort_owner: Uuid, admin: &PgPool) -> Result<()> {
     let owner = abort_owner.to_string();
     let mut made = Vec::new();
@@ -185,7 +186,8 @@ async fn event_count(admin: &PgPool, day: &Day) -> Result<usize> {
     Ok(n as usize)
 }
 
-pub async fn seed(base: &str, admin: &PgPool) -> Result<Seeded> {
+/// Seeds the team and its game days; `light` leaves the big ones with a few events.
+pub async fn seed(base: &str, admin: &PgPool, light: bool) -> Result<Seeded> {
     let (client, jar) = sign_up(base, "lead@example.com", "Ana Lead").await?;
     for (email, name) in [("li@example.com", "Li"), ("sam@example.com", "Sam"), ("noor@example.com", "Noor")] {
         sign_up(base, email, name).await?;
@@ -205,6 +207,7 @@ pub async fn seed(base: &str, admin: &PgPool) -> Result<Seeded> {
         let day = game_day(&client, base, &team_path, title).await?;
         scenarios(&client, base, &day, lead, admin).await?;
         let have = event_count(admin, &day).await?;
+        let events = if light { 5 } else { events };
         observe(&client, base, &day, events.saturating_sub(have)).await?;
         eprintln!("bench: seeded {title}: {} events", event_count(admin, &day).await?);
         days.push(day);
