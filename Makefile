@@ -31,6 +31,10 @@ chaos: ## rehearse faults (kill -9, PostgreSQL restarts, pool and lock exhaustio
 	cargo build --release --features chaos --bin gameday --bin chaos
 	./target/release/chaos
 
+bench: ## measure pages (vs pgbench), the write path (vs fsync), live fan-out to 10,000 watchers, memory and start-up on a release build; prints a table
+	cargo build --release --features bench --bin gameday --bin bench
+	./target/release/bench
+
 db: ## start the local PostgreSQL and print its DATABASE_URL
 	@$(DB)
 

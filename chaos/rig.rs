@@ -69,6 +69,12 @@ impl Pg {
     }
 
     pub fn init(dir: &Path) -> Result<Pg> {
+        Pg::init_with(dir, "")
+    }
+
+    /// Like [`Pg::init`], with `extra` appended to `postgresql.conf` (e.g. `make bench` preloads
+    /// `pg_stat_statements` and logs as JSON).
+    pub fn init_with(dir: &Path, extra: &str) -> Result<Pg> {
         let as_root = is_root();
         let pg = Pg {
             bindir: Pg::bindir()?,
@@ -93,7 +99,7 @@ impl Pg {
         let conf = format!(
             "listen_addresses = '127.0.0.1'\nport = {}\nunix_socket_directories = ''\nmax_connections = 300\n",
             pg.port
-        );
+        ) + extra;
         let mut existing = std::fs::read_to_string(pg.data.join("postgresql.conf"))?;
         existing.push_str(&conf);
         std::fs::write(pg.data.join("postgresql.conf"), existing)?;

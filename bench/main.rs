@@ -1,0 +1,287 @@
+//! `make bench`: measures Gameday on a release build and prints each figure beside the ceiling
+//! measured in the same run and the target of issue 11.
+//!
+//! It builds on the rig of `make chaos` ([`rig`]): a PostgreSQL cluster of its own (initdb into a
+//! temporary directory, loopback only, with `pg_stat_statements` preloaded and a JSON log), and
+//! the release build of `gameday` as a child process on a loopback port. It seeds a team and game
+//! days of 50, 500 and 5,000 events through the app's own forms ([`seed`]), then measures the
+//! pages against pgbench running the statements the page ran ([`pages`]), the write path against
+//! the fsync ceiling ([`writes`]), the live stream at 1,000 and 10,000 watchers held by a child
+//! process of its own ([`fanout`]), memory, and start to ready.
+//!
+//! It is a measurement: it exits 0 even when a target is missed (the table says NO), and non-zero
+//! only when it could not measure.
+
+#[allow(dead_code)]
+#[path = "../chaos/rig.rs"]
+mod rig;
+
+mod fanout;
+mod pages;
+mod seed;
+mod writes;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, StatusCode};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgConnection, PgPool};
+
+use rig::{Pg, Server};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// The role the server connects as, so `pg_stat_statements` and the log tell its statements
+/// from the bench's own.
+pub const APP_USER: &str = "gameday_app";
+
+/// What the bench's cluster adds to `postgresql.conf`.
+const PG_CONF: &str = "shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track_utility = on
+logging_collector = on
+log_destination = 'jsonlog'
+log_directory = 'log'
+log_filename = 'postgresql.log'
+log_rotation_age = 0
+log_rotation_size = 0
+";
+
+/// The server's settings for every run: the defaults, with the webhook poller quiet (no webhook
+/// is configured; its poll would otherwise count among a page's statements), and whatever
+/// `BENCH_SERVER_ENV` adds (`NAME=value` pairs separated by spaces, e.g. to try an allocator with
+/// `LD_PRELOAD`).
+fn server_env() -> Vec<(String, String)> {
+    let mut env = vec![("GAMEDAY_WEBHOOK_POLL_MS".to_owned(), "3600000".to_owned())];
+    let extra = std::env::var("BENCH_SERVER_ENV").unwrap_or_default();
+    env.extend(extra.split_whitespace().filter_map(|p| p.split_once('=')).map(|(k, v)| (k.into(), v.into())));
+    env
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table
+
+pub struct Row {
+    what: String,
+    figure: String,
+    ceiling: String,
+    target: String,
+    /// None: a figure without a target.
+    met: Option<bool>,
+}
+
+pub fn row(what: &str, figure: String, ceiling: String, target: &str, met: Option<bool>) -> Row {
+    let row = Row { what: what.into(), figure, ceiling, target: target.into(), met };
+    eprintln!("bench: {} | {} | {} | {} | {}", row.what, row.figure, row.ceiling, row.target, met_text(row.met));
+    row
+}
+
+fn met_text(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "yes",
+        Some(false) => "NO",
+        None => "—",
+    }
+}
+
+pub fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+pub fn mb(kib: u64) -> String {
+    format!("{:.1} MB", kib as f64 / 1024.0)
+}
+
+/// The value at `q` (0..=1) of sorted `values`.
+pub fn quantile<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    Some(sorted[i.min(sorted.len() - 1)])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory, start to ready, the fsync ceiling
+
+/// VmRSS and VmHWM of a process, in KiB.
+pub fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Raises this process's open-files limit to its hard limit (children inherit it): 10,000 live
+/// streams need 10,000 sockets in the server and in the watcher process.
+fn raise_open_files() {
+    // SAFETY: getrlimit/setrlimit write to and read from a plain struct we own.
+    unsafe {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+pub fn open_files_limit() -> u64 {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: as above.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    limit.rlim_cur
+}
+
+/// Time from spawning the server on a migrated database to its first 200 on /readyz.
+async fn start_to_ready(dir: &Path, url: &str, runs: usize) -> Result<Vec<Duration>> {
+    let client = Client::builder().timeout(Duration::from_secs(2)).build()?;
+    let mut times = Vec::new();
+    for run in 0..runs {
+        let port = rig::free_port();
+        let log = std::fs::File::create(dir.join(format!("server-ready-{run}.log")))?;
+        let started = Instant::now();
+        let mut child = std::process::Command::new(rig::server_binary()?)
+            .arg("serve")
+            .env("DATABASE_URL", url)
+            .env("GAMEDAY_BIND", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .envs(server_env())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()?;
+        let readyz = format!("http://127.0.0.1:{port}/readyz");
+        let ready = loop {
+            if let Ok(r) = client.get(&readyz).send().await
+                && r.status() == StatusCode::OK
+            {
+                break Some(started.elapsed());
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        times.push(ready.ok_or("a server did not become ready within 10 s")?);
+    }
+    times.sort();
+    Ok(times)
+}
+
+/// fdatasync's operations per second from `pg_test_fsync` (one 8 kB write each): the ceiling for
+/// commits made one after another.
+fn fsync_ceiling(pg: &Pg, dir: &Path) -> Result<f64> {
+    let out = std::process::Command::new(pg.bindir.join("pg_test_fsync"))
+        .args(["-s", "1", "-f"])
+        .arg(dir.join("fsync.test"))
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let after = text.split("one 8kB write").nth(1).ok_or("pg_test_fsync printed no one-write comparison")?;
+    after
+        .lines()
+        .find(|l| l.trim_start().starts_with("fdatasync"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| "pg_test_fsync printed no fdatasync figure".into())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+
+fn main() -> Result<()> {
+    raise_open_files();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("watch") {
+        return runtime.block_on(fanout::watch(&args[2..]));
+    }
+    let dir = std::env::temp_dir().join(format!("gameday-bench-{}", std::process::id()));
+    eprintln!("bench: PostgreSQL, logs and the server's logs in {}", dir.display());
+    let started = Instant::now();
+    let pg = Pg::init_with(&dir, PG_CONF)?;
+    match runtime.block_on(measure(&dir, &pg)) {
+        Ok(rows) => {
+            println!("| what | figure | ceiling (same run) | target | met? |");
+            println!("| --- | --- | --- | --- | --- |");
+            for r in &rows {
+                println!("| {} | {} | {} | {} | {} |", r.what, r.figure, r.ceiling, r.target, met_text(r.met));
+            }
+            let missed = rows.iter().filter(|r| r.met == Some(false)).count();
+            eprintln!("bench: {missed} target(s) missed; the whole run took {:.0} s", started.elapsed().as_secs_f64());
+            drop(pg);
+            let _ = std::fs::remove_dir_all(&dir);
+            Ok(())
+        }
+        Err(err) => {
+            eprintln!("bench: could not measure: {err}; logs in {}", dir.display());
+            std::process::exit(2);
+        }
+    }
+}
+
+async fn measure(dir: &Path, pg: &Pg) -> Result<Vec<Row>> {
+    let mut setup = PgConnection::connect(&pg.url(pg.port, "postgres")).await?;
+    sqlx::query(&format!("create role {APP_USER} login password '{}'", rig::PASSWORD)).execute(&mut setup).await?;
+    sqlx::query(&format!("create database gameday owner {APP_USER}")).execute(&mut setup).await?;
+    drop(setup);
+    let admin: PgPool = PgPoolOptions::new().max_connections(4).connect(&pg.url(pg.port, "gameday")).await?;
+    sqlx::query("create extension pg_stat_statements").execute(&admin).await?;
+    let app_url = format!("postgres://{APP_USER}:{}@127.0.0.1:{}/gameday", rig::PASSWORD, pg.port);
+
+    // `bench --live-only`: the live stream and memory rows alone (to compare allocators quickly).
+    let live_only = std::env::args().any(|a| a == "--live-only");
+    let fsync = if live_only {
+        0.0
+    } else {
+        eprintln!("bench: pg_test_fsync (about 15 s)");
+        fsync_ceiling(pg, dir)?
+    };
+
+    let env = server_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = Server::start(dir, "bench", &app_url, &env).await?;
+    let pid = server.child.id();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (idle, _) = rss_kib(pid);
+    let ready = start_to_ready(dir, &app_url, 5).await?;
+
+    eprintln!("bench: seeding through the app's forms");
+    let seeded = seed::seed(&server.base, &admin, live_only).await?;
+    let mut rows = Vec::new();
+    if !live_only {
+        rows.extend(pages::measure(pg, &admin, &seeded).await?);
+    }
+    let (after_pages, hwm_pages) = rss_kib(pid);
+    if !live_only {
+        rows.extend(writes::measure(&seeded, &admin, fsync).await?);
+    }
+    let fan = fanout::measure(&seeded, &admin, pid).await?;
+    rows.extend(fan.rows);
+
+    let median = ready[ready.len() / 2];
+    rows.push(row(
+        "start to ready (spawn to the first 200 on /readyz, migrated database)",
+        format!("{} (median of {}; {} to {})", ms(median), ready.len(), ms(ready[0]), ms(ready[ready.len() - 1])),
+        "—".into(),
+        "< 100 ms",
+        Some(median < Duration::from_millis(100)),
+    ));
+    rows.push(row("RSS of the server, idle (after start)", mb(idle), "—".into(), "< 30 MB", Some(idle < 30 * 1024)));
+    rows.push(row(
+        "RSS after seeding and the page loads",
+        format!("{} (VmHWM {})", mb(after_pages), mb(hwm_pages)),
+        "—".into(),
+        "—",
+        None,
+    ));
+    rows.extend(fan.memory);
+    drop(server);
+    Ok(rows)
+}

@@ -1,0 +1,324 @@
+//! The pages: throughput at 16 connections against pgbench running the statements the page ran
+//! (captured from PostgreSQL's log, with their parameters, so the ceiling follows the code), one
+//! client's p50, the page's cost at 50 and 5,000 events, its size, and the statements per page
+//! (from `pg_stat_statements`).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, StatusCode};
+use sqlx::PgPool;
+
+use crate::rig::{PASSWORD, Pg};
+use crate::seed::Seeded;
+use crate::{APP_USER, Result, Row, ms, quantile, row};
+
+const CONNECTIONS: usize = 16;
+const SECONDS: u64 = 8;
+
+/// One statement the server ran, with its parameters as PostgreSQL logged them (None: NULL).
+#[derive(Debug)]
+struct Statement {
+    sql: String,
+    params: Vec<Option<String>>,
+}
+
+async fn get(client: &Client, url: &str) -> Result<usize> {
+    let r = client.get(url).send().await?;
+    if r.status() != StatusCode::OK {
+        return Err(format!("GET {url} answered {}", r.status()).into());
+    }
+    Ok(r.bytes().await?.len())
+}
+
+/// Pages per second with `connections` clients loading the page for `secs`.
+async fn throughput(client: &Client, url: &str, connections: usize, secs: u64) -> Result<(f64, usize)> {
+    let done = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(secs);
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| {
+            let (client, url, done, failed) = (client.clone(), url.to_owned(), done.clone(), failed.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    match get(&client, &url).await {
+                        Ok(_) => done.fetch_add(1, Ordering::Relaxed),
+                        Err(_) => failed.fetch_add(1, Ordering::Relaxed),
+                    };
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await?;
+    }
+    Ok((done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64(), failed.load(Ordering::Relaxed)))
+}
+
+/// Sorted load times of `n` loads one after another.
+async fn one_client(client: &Client, url: &str, n: usize) -> Result<Vec<Duration>> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        get(client, url).await?;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    Ok(times)
+}
+
+async fn calls(admin: &PgPool) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "select coalesce(sum(calls), 0)::bigint from pg_stat_statements s join pg_roles r on r.oid = s.userid \
+         where r.rolname = $1",
+    )
+    .bind(APP_USER)
+    .fetch_one(admin)
+    .await?)
+}
+
+/// Statements the server runs per load of `url` (every statement counted, session reads and
+/// writes included; not network round trips).
+async fn statements_per_page(admin: &PgPool, client: &Client, url: &str) -> Result<f64> {
+    const LOADS: usize = 20;
+    get(client, url).await?;
+    let before = calls(admin).await?;
+    for _ in 0..LOADS {
+        get(client, url).await?;
+    }
+    let after = calls(admin).await?;
+    Ok((after - before) as f64 / LOADS as f64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The statements of one page load, from the log
+
+fn log_files(pg: &Pg) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(pg.data.join("log"))
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "json")).collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+fn log_size(pg: &Pg) -> Vec<(std::path::PathBuf, u64)> {
+    log_files(pg).into_iter().map(|p| (p.clone(), std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0))).collect()
+}
+
+/// Parses `$1 = 'a''b', $2 = NULL` as PostgreSQL logs a statement's parameters.
+fn parse_params(detail: &str) -> Vec<Option<String>> {
+    let mut params = Vec::new();
+    let mut rest = detail.trim_start_matches("parameters:").trim_start();
+    while let Some(eq) = rest.find(" = ") {
+        rest = &rest[eq + 3..];
+        if let Some(after) = rest.strip_prefix("NULL") {
+            params.push(None);
+            rest = after;
+        } else if let Some(quoted) = rest.strip_prefix('\'') {
+            let mut value = String::new();
+            let mut chars = quoted.char_indices().peekable();
+            let mut end = quoted.len();
+            while let Some((i, c)) = chars.next() {
+                if c == '\'' {
+                    if chars.peek().map(|(_, c)| *c) == Some('\'') {
+                        value.push('\'');
+                        chars.next();
+                    } else {
+                        end = i + 1;
+                        break;
+                    }
+                } else {
+                    value.push(c);
+                }
+            }
+            params.push(Some(value));
+            rest = &quoted[end..];
+        } else {
+            break;
+        }
+        rest = rest.trim_start_matches(',').trim_start();
+    }
+    params
+}
+
+/// Loads `url` once with every statement logged, and returns the server's statements in order.
+async fn capture(pg: &Pg, admin: &PgPool, client: &Client, url: &str) -> Result<Vec<Statement>> {
+    sqlx::query("alter system set log_statement = 'all'").execute(admin).await?;
+    sqlx::query("select pg_reload_conf()").execute(admin).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = log_size(pg);
+    get(client, url).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sqlx::query("alter system reset log_statement").execute(admin).await?;
+    sqlx::query("select pg_reload_conf()").execute(admin).await?;
+    let mut statements = Vec::new();
+    for file in log_files(pg) {
+        let from = before.iter().find(|(p, _)| *p == file).map_or(0, |(_, n)| *n) as usize;
+        let text = std::fs::read(&file)?;
+        for line in String::from_utf8_lossy(&text[from.min(text.len())..]).lines() {
+            let Ok(entry) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+            if entry["user"].as_str() != Some(APP_USER) {
+                continue;
+            }
+            let message = entry["message"].as_str().unwrap_or_default();
+            let sql = if let Some(s) = message.strip_prefix("statement: ") {
+                s
+            } else if let Some(s) = message.strip_prefix("execute ").and_then(|s| s.split_once(": ").map(|(_, q)| q)) {
+                s
+            } else {
+                continue;
+            };
+            let params = entry["detail"].as_str().map(parse_params).unwrap_or_default();
+            statements.push(Statement { sql: sql.trim().trim_end_matches(';').to_owned(), params });
+        }
+    }
+    if statements.is_empty() {
+        return Err("no statement of the page was found in PostgreSQL's log".into());
+    }
+    Ok(statements)
+}
+
+/// A pgbench script running `statements` once per transaction, the parameters as variables
+/// (sent as parameters of prepared statements, as the app sends them).
+fn pgbench_script(statements: &[Statement]) -> (String, Vec<String>) {
+    let mut script = String::new();
+    let mut defines = Vec::new();
+    for (i, s) in statements.iter().enumerate() {
+        let mut sql = s.sql.clone();
+        for (n, value) in s.params.iter().enumerate().rev() {
+            let placeholder = format!("${}", n + 1);
+            match value {
+                Some(value) => {
+                    sql = sql.replace(&placeholder, &format!(":p{i}_{}", n + 1));
+                    defines.push(format!("p{i}_{}={value}", n + 1));
+                }
+                None => sql = sql.replace(&placeholder, "null"),
+            }
+        }
+        script.push_str(&sql);
+        script.push_str(";\n");
+    }
+    (script, defines)
+}
+
+/// Transactions per second (one transaction = one page's statements) and the mean latency.
+fn pgbench(pg: &Pg, dir: &Path, statements: &[Statement], clients: usize, secs: u64) -> Result<(f64, f64)> {
+    let (script, defines) = pgbench_script(statements);
+    let file = dir.join("page.pgbench");
+    std::fs::write(&file, script)?;
+    let mut command = std::process::Command::new(pg.bindir.join("pgbench"));
+    command
+        .env("PGPASSWORD", PASSWORD)
+        .args(["-n", "-M", "prepared", "-h", "127.0.0.1", "-U", APP_USER])
+        .args([
+            "-p",
+            &pg.port.to_string(),
+            "-c",
+            &clients.to_string(),
+            "-j",
+            &clients.min(2).to_string(),
+            "-T",
+            &secs.to_string(),
+            "-f",
+        ])
+        .arg(&file);
+    for d in &defines {
+        command.arg("-D").arg(d);
+    }
+    let out = command.arg("gameday").output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let figure = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.trim_start_matches(prefix).split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    match (figure("tps = "), figure("latency average = ")) {
+        (Some(tps), Some(latency)) => Ok((tps, latency)),
+        _ => Err(format!(
+            "pgbench failed ({}): {}{}",
+            out.status,
+            text,
+            String::from_utf8_lossy(&out.stderr).lines().take(5).collect::<Vec<_>>().join("\n")
+        )
+        .into()),
+    }
+}
+
+pub async fn measure(pg: &Pg, admin: &PgPool, seeded: &Seeded) -> Result<Vec<Row>> {
+    let base = &seeded.base;
+    let client = &seeded.client;
+    let page = format!("{base}{}", seeded.medium.path);
+    let dir = pg.data.parent().unwrap_or(Path::new("/tmp")).to_owned();
+    let mut rows = Vec::new();
+
+    // Warm up: the pool's connections open and its statements are prepared.
+    throughput(client, &page, CONNECTIONS, 2).await?;
+
+    let statements = capture(pg, admin, client, &page).await?;
+    let n = statements.len();
+    let (ceiling, _) = tokio::task::block_in_place(|| pgbench(pg, &dir, &statements, CONNECTIONS, SECONDS))?;
+    let (pages, failed) = throughput(client, &page, CONNECTIONS, SECONDS).await?;
+    let share = pages / ceiling * 100.0;
+    rows.push(row(
+        "game-day page, 500 events: pages/s at 16 connections",
+        format!("{pages:.0}/s ({share:.0} % of the ceiling; {failed} failed)"),
+        format!("{ceiling:.0}/s: pgbench, 16 clients, the page's {n} statements with its parameters"),
+        "≥ 50 % of the ceiling",
+        Some(share >= 50.0 && failed == 0),
+    ));
+
+    let (_, db_latency) = tokio::task::block_in_place(|| pgbench(pg, &dir, &statements, 1, 3))?;
+    let single = one_client(client, &page, 300).await?;
+    let p50 = quantile(&single, 0.5).unwrap_or_default();
+    rows.push(row(
+        "game-day page, 500 events, one client: p50",
+        format!("{} (p90 {})", ms(p50), ms(quantile(&single, 0.9).unwrap_or_default())),
+        format!("{db_latency:.2} ms: pgbench, 1 client, the same statements"),
+        "< 3 ms",
+        Some(p50 < Duration::from_millis(3)),
+    ));
+
+    let small = one_client(client, &format!("{base}{}", seeded.small.path), 100).await?;
+    let large = one_client(client, &format!("{base}{}", seeded.large.path), 60).await?;
+    let (small, large) = (quantile(&small, 0.5).unwrap_or_default(), quantile(&large, 0.5).unwrap_or_default());
+    let ratio = large.as_secs_f64() / small.as_secs_f64().max(1e-9);
+    rows.push(row(
+        "game-day page p50 at 5,000 events vs at 50",
+        format!("{} vs {}: {ratio:.1}×", ms(large), ms(small)),
+        "—".into(),
+        "≤ 1.5×",
+        Some(ratio <= 1.5),
+    ));
+
+    let mut sizes = Vec::new();
+    for (name, day) in [("500", &seeded.medium), ("5,000", &seeded.large)] {
+        let url = format!("{base}{}", day.path);
+        let raw = get(client, &url).await?;
+        let br = client.get(&url).header("accept-encoding", "br").send().await?.bytes().await?.len();
+        sizes.push(format!("{name} events: {:.0} KB ({:.1} KB with br)", raw as f64 / 1000.0, br as f64 / 1000.0));
+    }
+    rows.push(row("game-day page size", sizes.join("; "), "—".into(), "—", None));
+
+    for (name, url) in [
+        ("game-day page", page.clone()),
+        ("timeline page", format!("{page}/timeline")),
+        ("team page", format!("{base}{}", seeded.team_path)),
+        ("dashboard (/)", format!("{base}/")),
+    ] {
+        let per_page = statements_per_page(admin, client, &url).await?;
+        rows.push(row(
+            &format!("statements per load (pg_stat_statements calls, not round trips): {name}"),
+            format!("{per_page:.1}"),
+            "—".into(),
+            "≤ 4",
+            Some(per_page <= 4.0),
+        ));
+    }
+    Ok(rows)
+}

@@ -1,0 +1,134 @@
+//! The write path: 16 writers post observations to ONE game day through the form. Measured:
+//! acknowledged writes per second against the fsync ceiling; none lost; and sequence order =
+//! commit order, checked two ways: a write acknowledged before another was sent has the lower
+//! sequence number, and a reader polling the game day never sees a later event before an
+//! earlier one.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use sqlx::PgPool;
+
+use crate::seed::Seeded;
+use crate::{Result, Row, row};
+
+const WRITERS: usize = 16;
+const SECONDS: u64 = 8;
+
+struct Ack {
+    sent: Duration,
+    acked: Duration,
+    body: String,
+}
+
+/// Write acknowledged before another was sent, yet with a higher sequence number.
+fn order_violations(acks: &[(Duration, Duration, i64)]) -> usize {
+    let mut by_ack: Vec<(Duration, i64)> = acks.iter().map(|(_, a, s)| (*a, *s)).collect();
+    by_ack.sort();
+    let mut highest = Vec::with_capacity(by_ack.len());
+    let mut max = i64::MIN;
+    for (_, seq) in &by_ack {
+        max = max.max(*seq);
+        highest.push(max);
+    }
+    acks.iter()
+        .filter(|(sent, _, seq)| {
+            let before = by_ack.partition_point(|(acked, _)| acked < sent);
+            before > 0 && highest[before - 1] > *seq
+        })
+        .count()
+}
+
+pub async fn measure(seeded: &Seeded, admin: &PgPool, fsync: f64) -> Result<Vec<Row>> {
+    let day = &seeded.writes;
+    let url = format!("{}{}/observations", seeded.base, day.path);
+    let clock = Instant::now();
+    let deadline = clock + Duration::from_secs(SECONDS);
+    let acks = Arc::new(Mutex::new(Vec::new()));
+    let failures = Arc::new(Mutex::new(0usize));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (client, url, acks, failures) = (seeded.client.clone(), url.clone(), acks.clone(), failures.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while Instant::now() < deadline {
+                    n += 1;
+                    let body = format!("bench write {w}/{n}");
+                    let sent = clock.elapsed();
+                    match client.post(&url).form(&[("body", body.as_str())]).send().await {
+                        Ok(r) if r.status() == StatusCode::SEE_OTHER => {
+                            acks.lock().unwrap().push(Ack { sent, acked: clock.elapsed(), body })
+                        }
+                        _ => *failures.lock().unwrap() += 1,
+                    }
+                }
+            })
+        })
+        .collect();
+    // The reader: what it sees committed, as (events, highest sequence number).
+    let reader = {
+        let (admin, id) = (admin.clone(), day.id);
+        tokio::spawn(async move {
+            let mut seen: Vec<(i64, i64)> = Vec::new();
+            while Instant::now() < deadline {
+                let snapshot: std::result::Result<(i64, i64), _> =
+                    sqlx::query_as("select count(*), coalesce(max(seq), 0) from timeline_events where gameday_id = $1")
+                        .bind(id)
+                        .fetch_one(&admin)
+                        .await;
+                if let Ok(s) = snapshot {
+                    seen.push(s);
+                }
+            }
+            seen
+        })
+    };
+    for w in writers {
+        w.await?;
+    }
+    let elapsed = clock.elapsed().as_secs_f64();
+    let seen = reader.await?;
+    let acks = std::mem::take(&mut *acks.lock().unwrap());
+    let failures = *failures.lock().unwrap();
+
+    let stored: Vec<(String, i64)> =
+        sqlx::query_as("select body, seq from timeline_events where gameday_id = $1 and kind = 'observation'")
+            .bind(day.id)
+            .fetch_all(admin)
+            .await?;
+    let seq_of: std::collections::HashMap<&str, i64> = stored.iter().map(|(b, s)| (b.as_str(), *s)).collect();
+    let lost = acks.iter().filter(|a| !seq_of.contains_key(a.body.as_str())).count();
+    let ordered: Vec<(Duration, Duration, i64)> =
+        acks.iter().filter_map(|a| seq_of.get(a.body.as_str()).map(|s| (a.sent, a.acked, *s))).collect();
+    let violations = order_violations(&ordered);
+    let mut all: Vec<i64> = sqlx::query_scalar("select seq from timeline_events where gameday_id = $1")
+        .bind(day.id)
+        .fetch_all(admin)
+        .await?;
+    all.sort();
+    // A reader that saw `count` events up to `max` missed one committed later with a lower number.
+    let out_of_order = seen.iter().filter(|(count, max)| (*count as usize) < all.partition_point(|s| s <= max)).count();
+
+    let per_sec = acks.len() as f64 / elapsed;
+    Ok(vec![
+        row(
+            "observations to ONE game day, 16 writers: acknowledged writes/s",
+            format!("{per_sec:.0}/s ({} in {elapsed:.1} s; {failures} failed)", acks.len()),
+            format!("{fsync:.0} fdatasync/s (pg_test_fsync, one 8 kB write): commits one after another"),
+            "≥ 2,000/s",
+            Some(per_sec >= 2000.0),
+        ),
+        row(
+            "… none lost; sequence order = commit order",
+            format!(
+                "{lost} of {} lost; {violations} acknowledged-before-sent pairs out of order; {out_of_order} of {} reads saw a later event before an earlier one",
+                acks.len(),
+                seen.len()
+            ),
+            "—".into(),
+            "0; 0; 0",
+            Some(lost == 0 && violations == 0 && out_of_order == 0 && !acks.is_empty()),
+        ),
+    ])
+}
