@@ -9,6 +9,7 @@ pub mod client;
 pub mod context;
 pub mod metrics;
 pub mod refusal;
+pub mod sessions;
 pub mod shell;
 
 use askama::Template;
