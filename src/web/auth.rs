@@ -5,6 +5,7 @@ use axum_login::{AuthUser, AuthnBackend};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::sessions::ACCOUNT_SESSION_KEY;
 use super::{FlashKind, flash};
 use crate::accounts::{self, Credentials, User, store};
 use crate::error::{AppError, AppResult};
@@ -138,9 +139,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CurrentUser {
         }
     }
 }
-
-/// The session-store key under which a signed-in session keeps its `account_sessions` id.
-pub(super) const ACCOUNT_SESSION_KEY: &str = "account_session";
 
 /// The `account_sessions` id of this signed-in session, if any.
 pub async fn account_session(auth: &AuthSession) -> AppResult<Option<Uuid>> {

@@ -21,6 +21,9 @@ use uuid::Uuid;
 use crate::accounts::{self, User, store};
 use crate::db::{Trouble, note_unavailable, trouble_of};
 
+/// The session-store key under which a signed-in session keeps its `account_sessions` id.
+pub(super) const ACCOUNT_SESSION_KEY: &str = "account_session";
+
 /// A session's data, as tower-sessions keeps it.
 type Data = std::collections::HashMap<String, serde_json::Value>;
 
@@ -150,7 +153,7 @@ impl SessionStore for Sessions {
             &id.to_string(),
             accounts::SESSION_IDLE_DAYS,
             USER_KEY,
-            super::auth::ACCOUNT_SESSION_KEY,
+            ACCOUNT_SESSION_KEY,
         )
         .await
         .map_err(backend)?;
@@ -162,7 +165,7 @@ impl SessionStore for Sessions {
             .and_then(|auth| auth.get("user_id"))
             .and_then(|id| serde_json::from_value::<Uuid>(id.clone()).ok());
         let account_session =
-            data.get(super::auth::ACCOUNT_SESSION_KEY).and_then(|id| serde_json::from_value::<Uuid>(id.clone()).ok());
+            data.get(ACCOUNT_SESSION_KEY).and_then(|id| serde_json::from_value::<Uuid>(id.clone()).ok());
         with_slot(|slot| {
             *slot = Some(Loaded {
                 id: *id,
