@@ -24,10 +24,10 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tracing::Level;
 
-use crate::db::Sessions;
 use crate::error::{AppError, RETRY_AFTER_SECS, retry_after};
 use crate::state::AppState;
 use crate::web::auth::Backend;
+use crate::web::sessions::{self, Sessions};
 use crate::web::{metrics, shell};
 use crate::{
     accounts, audit, calendar, gamedays, home, learnings, live, retros, scenarios, teams, timeline, weaknesses,
@@ -58,7 +58,10 @@ pub fn router(state: AppState) -> Router {
         .with_secure(state.config.secure_cookies())
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
-        .with_expiry(Expiry::OnInactivity(time::Duration::days(accounts::SESSION_IDLE_DAYS)));
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(accounts::SESSION_IDLE_DAYS)))
+        // Every answer to a request with a session renews its cookie, so "idle" means unused; the
+        // store writes only what changed (its load keeps the stored expiry), see `web::sessions`.
+        .with_always_save(true);
     let auth = AuthManagerLayerBuilder::new(Backend::new(state.db.clone()), sessions).build();
 
     // Request spans are named by the matched route (never the raw URI: invite tokens live in paths).
@@ -89,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(shell::remember_viewer))
         .layer(middleware::from_fn_with_state(state.clone(), crate::web::auth::check_session))
         .layer(auth)
+        .layer(middleware::from_fn(sessions::per_request))
         .layer(trace);
 
     let header = |name: HeaderName, value: &'static str| {

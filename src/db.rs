@@ -8,9 +8,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use tower_sessions::session::{Id, Record};
-use tower_sessions::session_store::{self, SessionStore};
-use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::config::Config;
 
@@ -19,10 +16,16 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
 /// The pool's settings from the configuration: its size, and how long a request waits for a
 /// connection (`GAMEDAY_DB_ACQUIRE_TIMEOUT_MS`) before it is answered 503.
+///
+/// A connection is not pinged when it is taken from the pool: the ping is a round trip on every
+/// acquire, and what it guards against (a connection the server closed, e.g. at a restart) fails
+/// that one statement instead, which is answered 503 with `Retry-After`; sqlx then drops the
+/// broken connection, and the client's retry gets a fresh one.
 pub fn pool_options(config: &Config) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         .acquire_timeout(Duration::from_millis(config.db_acquire_timeout_ms.max(1)))
+        .test_before_acquire(false)
 }
 
 /// The connection's settings with the statement and lock timeouts
@@ -45,7 +48,7 @@ pub async fn connect(url: &str, config: &Config) -> anyhow::Result<PgPool> {
         .context("connecting to PostgreSQL (is DATABASE_URL right, and the server running?)")
 }
 
-/// Applies this app's migrations and the session store's table. A migration may take longer
+/// Applies this app's migrations (the session store's table is one of them). A migration may take longer
 /// than a request's statement timeout, so it runs on a connection without one.
 pub async fn migrate(db: &PgPool) -> anyhow::Result<()> {
     let mut conn = db.acquire().await.context("connecting to apply migrations")?;
@@ -54,8 +57,6 @@ pub async fn migrate(db: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(&mut *conn).await.context("applying migrations")?;
     sqlx::query("reset statement_timeout").execute(&mut *conn).await.context("restoring the statement timeout")?;
     sqlx::query("reset lock_timeout").execute(&mut *conn).await.context("restoring the lock timeout")?;
-    drop(conn);
-    PostgresStore::new(db.clone()).migrate().await.context("creating the session table")?;
     Ok(())
 }
 
@@ -141,45 +142,6 @@ impl Health {
     /// Whether a request found the database overloaded within `window`.
     pub fn overloaded_within(&self, window: Duration) -> bool {
         self.overloaded_at.lock().expect("health lock").is_some_and(|at| at.elapsed() < window)
-    }
-}
-
-/// The session store (PostgreSQL), noting each failure to read or write a session as the
-/// database being unavailable: the session and sign-in layers answer such a failure with a bare
-/// 500, which the web layer then turns into a 503 with `Retry-After`.
-#[derive(Debug, Clone)]
-pub struct Sessions(pub PostgresStore);
-
-impl Sessions {
-    pub fn new(db: PgPool) -> Sessions {
-        Sessions(PostgresStore::new(db))
-    }
-}
-
-/// A backend error of the store is a failed SQL statement; encoding errors are bugs.
-fn noted<T>(result: session_store::Result<T>) -> session_store::Result<T> {
-    if let Err(session_store::Error::Backend(_)) = &result {
-        note_unavailable(Trouble::Unreachable);
-    }
-    result
-}
-
-#[async_trait::async_trait]
-impl SessionStore for Sessions {
-    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        noted(self.0.create(record).await)
-    }
-
-    async fn save(&self, record: &Record) -> session_store::Result<()> {
-        noted(self.0.save(record).await)
-    }
-
-    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        noted(self.0.load(id).await)
-    }
-
-    async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        noted(self.0.delete(id).await)
     }
 }
 

@@ -4,8 +4,8 @@ use gameday::app::serve;
 use gameday::config::{Cli, Command};
 use gameday::db;
 use gameday::state::AppState;
+use gameday::web::sessions::Sessions;
 use tower_sessions::ExpiredDeletion;
-use tower_sessions_sqlx_store::PostgresStore;
 use tracing_subscriber::EnvFilter;
 
 /// jemalloc rather than glibc's malloc: after 10,000 live streams closed, glibc kept the ~350 MB
@@ -44,7 +44,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => {
-            tokio::spawn(delete_expired_sessions(PostgresStore::new(pool.clone())));
+            tokio::spawn(delete_expired_sessions(Sessions::new(pool.clone())));
             let listener =
                 tokio::net::TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
             let base_url = config.base_url();
@@ -56,12 +56,12 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Deletes expired sessions every hour, for as long as the server runs: the store's own loop ends
-/// at its first error (a database restart), so it is started again after one.
-async fn delete_expired_sessions(sessions: PostgresStore) {
+/// Deletes expired sessions every hour, for as long as the server runs (a failure, e.g. during a
+/// database restart, is tried again an hour later).
+async fn delete_expired_sessions(sessions: Sessions) {
     let hour = tokio::time::Duration::from_secs(3600);
     loop {
-        if let Err(err) = sessions.clone().continuously_delete_expired(hour).await {
+        if let Err(err) = sessions.delete_expired().await {
             tracing::warn!(error = %err, "deleting expired sessions failed; trying again in an hour");
         }
         tokio::time::sleep(hour).await;

@@ -76,14 +76,20 @@ pub async fn start_session(db: &PgPool, user: &User, user_agent: &str, client_ad
 /// password change) and is within its absolute lifetime. An expired one is deleted.
 pub async fn session_may_continue(db: &PgPool, user: &User, session: Option<Uuid>) -> AppResult<bool> {
     let Some(id) = session else { return Ok(false) };
-    match store::session_state(db, id, user.id).await? {
-        Some((true, stale)) => {
-            if stale {
-                store::touch_session(db, id).await?;
-            }
-            Ok(true)
-        }
-        Some((false, _)) => {
+    let state = store::session_state(db, id, user.id).await?;
+    if let Some((true, true)) = state {
+        store::touch_session(db, id).await?;
+    }
+    settle_session(db, user, id, state.map(|(alive, _)| alive)).await
+}
+
+/// Whether a signed-in session may go on, given its state as read (and its "last seen" kept):
+/// `Some(true)` within its absolute lifetime, `Some(false)` past it (then it is deleted), `None`
+/// ended.
+pub async fn settle_session(db: &PgPool, user: &User, id: Uuid, alive: Option<bool>) -> AppResult<bool> {
+    match alive {
+        Some(true) => Ok(true),
+        Some(false) => {
             let mut conn = db.acquire().await?;
             store::delete_session(&mut conn, user.id, id).await?;
             tracing::info!(user_id = %user.id, "session reached its absolute lifetime");

@@ -385,3 +385,146 @@ pub async fn forget_signin_attempts(conn: &mut PgConnection, email: &str) -> sql
     sqlx::query!("delete from signin_failures where email = $1", email).execute(conn).await?;
     Ok(())
 }
+
+/// A browser session as stored, with what a request needs to know of the person signed in on it:
+/// their row, and the state of the account session the data names.
+#[derive(Debug)]
+pub struct StoredSession {
+    pub data: serde_json::Value,
+    pub expiry_date: time::OffsetDateTime,
+    /// The person the data names, if it names one and the account still exists.
+    pub user: Option<User>,
+    /// The account session the data names: `Some(true)` if it may go on, `Some(false)` if past
+    /// its absolute lifetime, `None` if ended (or none is named).
+    pub account_session_alive: Option<bool>,
+}
+
+/// Loads an unexpired browser session in one statement, together with the person signed in on it
+/// (the user id inside the data under `user_key`, `user_id`) and the state of their account
+/// session (the id under `account_session_key`). A request is activity: the session's idle
+/// expiry is pushed to `idle_days` from now, and the account session's "last seen" set to now,
+/// each at most once a minute.
+#[tracing::instrument(skip_all)]
+pub async fn load_web_session(
+    db: &PgPool,
+    id: &str,
+    idle_days: i64,
+    user_key: &str,
+    account_session_key: &str,
+) -> sqlx::Result<Option<StoredSession>> {
+    let row = sqlx::query!(
+        r#"
+        with found as (
+            select id, data, expiry_date,
+                   (data -> $4::text ->> 'user_id')::uuid as user_id,
+                   (data ->> $5::text)::uuid as account_session
+            from web_sessions where id = $1 and expiry_date > now()
+        ),
+        kept as (
+            update web_sessions w set expiry_date = now() + make_interval(days => $2::int)
+            from found f
+            where w.id = f.id and f.expiry_date < now() + make_interval(days => $2::int) - interval '1 minute'
+            returning w.expiry_date
+        ),
+        account as (
+            select a.id, a.created_at > now() - make_interval(days => $3::int) as alive,
+                   a.last_seen_at < now() - interval '1 minute' as stale
+            from account_sessions a join found f on a.id = f.account_session and a.user_id = f.user_id
+        ),
+        seen as (
+            update account_sessions a set last_seen_at = now()
+            from account where a.id = account.id and account.alive and account.stale
+            returning a.id
+        )
+        select f.data as "data!", coalesce((select expiry_date from kept), f.expiry_date) as "expiry_date!",
+               u.id as "user_id?", u.email as "email?", u.display_name as "display_name?",
+               u.password_hash as "password_hash?", u.is_admin as "is_admin?", u.time_zone as "time_zone?",
+               sha256(convert_to(u.password_hash, 'UTF8')) as "auth_hash?", u.totp_secret is not null as "two_factor?",
+               account.alive as "account_session_alive?"
+        from found f
+        left join users u on u.id = f.user_id
+        left join account on true
+        "#,
+        id,
+        idle_days as i32,
+        SESSION_MAX_DAYS as i32,
+        user_key,
+        account_session_key,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|row| {
+        let user = match (row.user_id, row.email, row.display_name, row.password_hash, row.time_zone, row.auth_hash) {
+            (Some(id), Some(email), Some(display_name), Some(password_hash), Some(time_zone), Some(auth_hash)) => {
+                Some(User {
+                    id,
+                    email,
+                    display_name,
+                    password_hash,
+                    is_admin: row.is_admin.unwrap_or(false),
+                    time_zone,
+                    auth_hash,
+                    two_factor: row.two_factor.unwrap_or(false),
+                })
+            }
+            _ => None,
+        };
+        StoredSession {
+            data: row.data,
+            expiry_date: row.expiry_date,
+            user,
+            account_session_alive: row.account_session_alive,
+        }
+    }))
+}
+
+/// Stores a browser session under `id`, replacing what was there.
+#[tracing::instrument(skip_all)]
+pub async fn save_web_session(
+    db: &PgPool,
+    id: &str,
+    data: &serde_json::Value,
+    expiry_date: time::OffsetDateTime,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into web_sessions (id, data, expiry_date) values ($1, $2, $3)
+         on conflict (id) do update set data = excluded.data, expiry_date = excluded.expiry_date",
+        id,
+        data,
+        expiry_date
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Stores a new browser session under `id`; false (and nothing stored) if the id is taken.
+#[tracing::instrument(skip_all)]
+pub async fn insert_web_session(
+    db: &PgPool,
+    id: &str,
+    data: &serde_json::Value,
+    expiry_date: time::OffsetDateTime,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
+        "insert into web_sessions (id, data, expiry_date) values ($1, $2, $3) on conflict (id) do nothing",
+        id,
+        data,
+        expiry_date
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn delete_web_session(db: &PgPool, id: &str) -> sqlx::Result<()> {
+    sqlx::query!("delete from web_sessions where id = $1", id).execute(db).await?;
+    Ok(())
+}
+
+/// Deletes the browser sessions past their expiry; how many.
+#[tracing::instrument(skip_all)]
+pub async fn delete_expired_web_sessions(db: &PgPool) -> sqlx::Result<u64> {
+    Ok(sqlx::query!("delete from web_sessions where expiry_date < now()").execute(db).await?.rows_affected())
+}

@@ -5,6 +5,7 @@ use axum_login::{AuthUser, AuthnBackend};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::sessions::ACCOUNT_SESSION_KEY;
 use super::{FlashKind, flash};
 use crate::accounts::{self, Credentials, User, store};
 use crate::error::{AppError, AppResult};
@@ -77,7 +78,12 @@ impl AuthnBackend for Backend {
         Ok(user.filter(|_| matches))
     }
 
+    /// The person as this request's session load found them (same statement, moments ago), else
+    /// from the database.
     async fn get_user(&self, user_id: &Uuid) -> Result<Option<User>, BackendError> {
+        if let Some(user) = super::sessions::take_loaded_user(*user_id) {
+            return Ok(user);
+        }
         Ok(store::user_by_id(&self.db, *user_id).await?)
     }
 }
@@ -134,9 +140,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CurrentUser {
     }
 }
 
-/// The session-store key under which a signed-in session keeps its `account_sessions` id.
-const ACCOUNT_SESSION_KEY: &str = "account_session";
-
 /// The `account_sessions` id of this signed-in session, if any.
 pub async fn account_session(auth: &AuthSession) -> AppResult<Option<Uuid>> {
     Ok(auth.session.get::<Uuid>(ACCOUNT_SESSION_KEY).await?)
@@ -175,21 +178,31 @@ pub async fn sign_out(auth: &mut AuthSession, db: &PgPool) -> AppResult<()> {
 /// Middleware inside the auth layer: a signed-in session whose `account_sessions` row is gone
 /// (ended from another device, by a password change, or by "sign out everywhere") or past its
 /// absolute lifetime is signed out and sent to the sign-in page (which says why, and returns here).
+/// The session's load has checked it already (see `web::sessions`); a request it did not check
+/// asks the database. The handler runs in a `handler` span (at debug level), so that what the
+/// session and sign-in layers cost a request can be told from what its page costs.
 pub async fn check_session(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
+    use tracing::Instrument;
+    let handler = |request| next.run(request).instrument(tracing::debug_span!("handler"));
     let Some(mut auth) = request.extensions().get::<AuthSession>().cloned() else {
-        return next.run(request).await;
+        return handler(request).await;
     };
     let Some(user) = auth.user.clone() else {
-        return next.run(request).await;
+        return handler(request).await;
     };
     let outcome = async {
         let id = account_session(&auth).await?;
-        if accounts::actions::session_may_continue(&state.db, &user, id).await? {
+        let checked = id.and_then(|id| super::sessions::take_loaded_account_session(user.id, id).map(|s| (id, s)));
+        let may_continue = match checked {
+            Some((id, alive)) => accounts::actions::settle_session(&state.db, &user, id, alive).await?,
+            None => accounts::actions::session_may_continue(&state.db, &user, id).await?,
+        };
+        if may_continue {
             return Ok::<bool, AppError>(true);
         }
         auth.logout().await.map_err(|e| AppError::Internal(anyhow::anyhow!("logout: {e}")))?;
@@ -199,7 +212,7 @@ pub async fn check_session(
     }
     .await;
     match outcome {
-        Ok(true) => next.run(request).await,
+        Ok(true) => handler(request).await,
         Ok(false) => {
             tracing::info!(user_id = %user.id, "an ended session was signed out");
             to_sign_in(&request.into_parts().0)

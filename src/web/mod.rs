@@ -10,6 +10,7 @@ pub mod context;
 pub mod metrics;
 pub mod paging;
 pub mod refusal;
+pub mod sessions;
 pub mod shell;
 
 use askama::Template;

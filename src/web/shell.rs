@@ -125,7 +125,7 @@ pub async fn remember_viewer(request: Request, next: Next) -> Response {
 /// Middleware: a request the database could not serve answers 503 with `Retry-After`, never
 /// 500. A handler's own database failure is a 503 already; a bare 500 from a layer (the session
 /// store, the sign-in layer) becomes one when the store noted the database failing
-/// ([`crate::db::Sessions`]) or, failing that, when a ping finds the database unreachable. A
+/// (`web::sessions`) or, failing that, when a ping finds the database unreachable. A
 /// request that found the database overloaded is remembered for `/readyz`.
 pub async fn unavailable_when_db_down(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (response, trouble) = watch_for_trouble(next.run(request)).await;

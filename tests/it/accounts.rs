@@ -46,11 +46,7 @@ fn session_cookie(response: &reqwest::Response) -> Option<String> {
 }
 
 async fn stored_sessions(db: &PgPool, id: &str) -> i64 {
-    sqlx::query_scalar("select count(*) from tower_sessions.session where id = $1")
-        .bind(id)
-        .fetch_one(db)
-        .await
-        .unwrap()
+    sqlx::query_scalar("select count(*) from web_sessions where id = $1").bind(id).fetch_one(db).await.unwrap()
 }
 
 #[sqlx::test]
@@ -260,7 +256,8 @@ async fn sessions_do_not_store_the_password_hash(db: PgPool) {
     let app = spawn_app(db).await;
     app.signup_as(&app.client, "ana@example.com", "Ana").await;
     let hash: String = sqlx::query_scalar("select password_hash from users").fetch_one(&app.db).await.unwrap();
-    let data: Vec<u8> = sqlx::query_scalar("select data from tower_sessions.session").fetch_one(&app.db).await.unwrap();
+    let data: String = sqlx::query_scalar("select data::text from web_sessions").fetch_one(&app.db).await.unwrap();
+    let data = data.as_bytes();
     let needle = &hash.as_bytes()[hash.len() - 20..];
     assert!(!data.windows(needle.len()).any(|w| w == needle), "the session row holds part of the hash");
 }

@@ -7,9 +7,11 @@ mod browser;
 mod calendar;
 mod copies;
 mod gamedays;
+mod queries;
 mod races;
 mod retros;
 mod rules;
+mod session_store;
 mod sessions;
 mod two_factor;
 

@@ -1,0 +1,199 @@
+//! The session store: browser sessions in PostgreSQL (`web_sessions`, data as jsonb), loaded in
+//! ONE statement together with the person signed in on them and the check of their account
+//! session, so that a signed-in page spends one round trip on who is asking, and none on saving
+//! a session it did not change.
+//!
+//! What the load found is kept for the request that loaded it, and for no other: it lives in a
+//! task-local slot that [`per_request`] opens around each request (the store and the sign-in
+//! backend are shared by all requests; the slot is not). The sign-in backend's `get_user` and
+//! `check_session` each take their part of it once; anything asked again, or asked outside a
+//! request, is read from the database.
+
+use std::cell::RefCell;
+
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use tower_sessions::ExpiredDeletion;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+use uuid::Uuid;
+
+use crate::accounts::{self, User, store};
+use crate::db::{Trouble, note_unavailable, trouble_of};
+
+/// The session-store key under which a signed-in session keeps its `account_sessions` id.
+pub(super) const ACCOUNT_SESSION_KEY: &str = "account_session";
+
+/// A session's data, as tower-sessions keeps it.
+type Data = std::collections::HashMap<String, serde_json::Value>;
+
+/// Where axum-login keeps the signed-in person's id (its default data key).
+pub(super) const USER_KEY: &str = "axum-login.data";
+
+/// What the load of this request's session found, until taken.
+struct Loaded {
+    id: Id,
+    data: Data,
+    expiry_date: OffsetDateTime,
+    /// The person the data names and their row as loaded (None: no such account).
+    user: Option<(Uuid, Option<User>)>,
+    /// The account session's state as loaded: for (person, account session), `Some(true)` may go
+    /// on, `Some(false)` past its absolute lifetime, `None` ended.
+    account_session: Option<(Uuid, Uuid, Option<bool>)>,
+}
+
+tokio::task_local! {
+    static THIS_REQUEST: RefCell<Option<Loaded>>;
+}
+
+/// Middleware outside the session layer: gives the request its own slot for what its session's
+/// load finds (see the module's documentation).
+pub async fn per_request(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    THIS_REQUEST.scope(RefCell::new(None), next.run(request)).await
+}
+
+fn with_slot<T>(f: impl FnOnce(&mut Option<Loaded>) -> T) -> Option<T> {
+    THIS_REQUEST.try_with(|slot| f(&mut slot.borrow_mut())).ok()
+}
+
+/// The row of person `user_id` as this request's session load found it, once; None if the load
+/// did not look them up (then ask the database).
+pub(super) fn take_loaded_user(user_id: Uuid) -> Option<Option<User>> {
+    with_slot(|slot| {
+        let loaded = slot.as_mut()?;
+        match loaded.user.take() {
+            Some((id, user)) if id == user_id => Some(user),
+            _ => None,
+        }
+    })
+    .flatten()
+}
+
+/// The state of account session `id` of person `user_id` as this request's session load found
+/// it (and marked seen), once: `Some(Some(true))` may go on, `Some(Some(false))` past its
+/// absolute lifetime, `Some(None)` ended; None if the load did not look (then ask the database).
+pub(super) fn take_loaded_account_session(user_id: Uuid, id: Uuid) -> Option<Option<bool>> {
+    with_slot(|slot| {
+        let loaded = slot.as_mut()?;
+        match loaded.account_session.take() {
+            Some((user, session, alive)) if user == user_id && session == id => Some(alive),
+            _ => None,
+        }
+    })
+    .flatten()
+}
+
+/// The session store (see the module's documentation). A failed statement is noted as the
+/// database being unavailable: the session and sign-in layers answer it with a bare 500, which
+/// the web layer turns into a 503 with `Retry-After`.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    db: PgPool,
+}
+
+impl Sessions {
+    pub fn new(db: PgPool) -> Sessions {
+        Sessions { db }
+    }
+}
+
+fn backend(err: sqlx::Error) -> session_store::Error {
+    note_unavailable(trouble_of(&err).max(Trouble::Unreachable));
+    session_store::Error::Backend(err.to_string())
+}
+
+fn encode(data: &Data) -> session_store::Result<serde_json::Value> {
+    serde_json::to_value(data).map_err(|e| session_store::Error::Encode(e.to_string()))
+}
+
+/// Saving the same data with an expiry this close to the stored one writes nothing: the load
+/// keeps the stored idle expiry within a minute of "now + idle time" already.
+const EXPIRY_SLACK: time::Duration = time::Duration::minutes(2);
+
+#[async_trait::async_trait]
+impl SessionStore for Sessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        let data = encode(&record.data)?;
+        while !store::insert_web_session(&self.db, &record.id.to_string(), &data, record.expiry_date)
+            .await
+            .map_err(backend)?
+        {
+            record.id = Id::default();
+        }
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let unchanged = with_slot(|slot| {
+            slot.as_ref().is_some_and(|loaded| {
+                loaded.id == record.id
+                    && loaded.data == record.data
+                    && (record.expiry_date - loaded.expiry_date).abs() <= EXPIRY_SLACK
+            })
+        })
+        .unwrap_or(false);
+        if unchanged {
+            return Ok(());
+        }
+        store::save_web_session(&self.db, &record.id.to_string(), &encode(&record.data)?, record.expiry_date)
+            .await
+            .map_err(backend)?;
+        with_slot(|slot| {
+            if let Some(loaded) = slot.as_mut().filter(|loaded| loaded.id == record.id) {
+                loaded.data = record.data.clone();
+                loaded.expiry_date = record.expiry_date;
+            }
+        });
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let stored = store::load_web_session(
+            &self.db,
+            &id.to_string(),
+            accounts::SESSION_IDLE_DAYS,
+            USER_KEY,
+            ACCOUNT_SESSION_KEY,
+        )
+        .await
+        .map_err(backend)?;
+        let Some(stored) = stored else { return Ok(None) };
+        let data: Data =
+            serde_json::from_value(stored.data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let user_id = data
+            .get(USER_KEY)
+            .and_then(|auth| auth.get("user_id"))
+            .and_then(|id| serde_json::from_value::<Uuid>(id.clone()).ok());
+        let account_session =
+            data.get(ACCOUNT_SESSION_KEY).and_then(|id| serde_json::from_value::<Uuid>(id.clone()).ok());
+        with_slot(|slot| {
+            *slot = Some(Loaded {
+                id: *id,
+                data: data.clone(),
+                expiry_date: stored.expiry_date,
+                user: user_id.map(|user_id| (user_id, stored.user.filter(|user| user.id == user_id))),
+                account_session: user_id
+                    .zip(account_session)
+                    .map(|(user_id, session)| (user_id, session, stored.account_session_alive)),
+            })
+        });
+        Ok(Some(Record { id: *id, data, expiry_date: stored.expiry_date }))
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        with_slot(|slot| {
+            if slot.as_ref().is_some_and(|loaded| loaded.id == *id) {
+                *slot = None;
+            }
+        });
+        store::delete_web_session(&self.db, &id.to_string()).await.map_err(backend)
+    }
+}
+
+#[async_trait::async_trait]
+impl ExpiredDeletion for Sessions {
+    async fn delete_expired(&self) -> session_store::Result<()> {
+        store::delete_expired_web_sessions(&self.db).await.map_err(backend)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,145 @@
+//! Trying to get in through the session store, which loads a session together with its person and
+//! their account session in one statement and keeps what it found for that request only: an
+//! ended session is refused on the very next request, a tampered or unknown cookie is a visitor,
+//! one person's cookie never yields another person, and an idle session expires.
+
+use reqwest::{Client, StatusCode};
+use sqlx::PgPool;
+
+use crate::helpers::{TestApp, location, new_client, spawn_app};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Signs `email` up and returns the session id its Set-Cookie gives.
+async fn signed_up_cookie(app: &TestApp, email: &str, name: &str) -> String {
+    let response = app
+        .post_as(&new_client(), "/signup", &[("email", email), ("display_name", name), ("password", PASSWORD)])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|value| {
+            let (name, id) = value.to_str().ok()?.split(';').next()?.split_once('=')?;
+            (name == gameday::app::SESSION_COOKIE && !id.is_empty()).then(|| id.to_owned())
+        })
+        .expect("a session cookie")
+}
+
+/// GET `path` with exactly this session cookie (no cookie jar).
+async fn get_with_cookie(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
+    let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    client
+        .get(app.url(path))
+        .header("cookie", format!("{}={cookie}", gameday::app::SESSION_COOKIE))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn sent_to_sign_in(response: &reqwest::Response) -> bool {
+    response.status() == StatusCode::SEE_OTHER && location(response).starts_with("/signin")
+}
+
+#[sqlx::test]
+async fn a_session_ended_elsewhere_is_refused_on_the_very_next_request(db: PgPool) {
+    let app = spawn_app(db).await;
+    let laptop = app.user("ana@example.com", "Ana").await;
+    let phone = new_client();
+    let response = app.post_as(&phone, "/signin", &[("email", "ana@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    // Both have been seen (their sessions loaded, checked and marked seen) just before.
+    assert_eq!(app.get_as(&laptop, "/account").await.status(), StatusCode::OK);
+    assert_eq!(app.get_as(&phone, "/account").await.status(), StatusCode::OK);
+
+    // "Sign out everywhere" from the phone: the laptop's next request is refused.
+    let response = app.post_as(&phone, "/account/sessions/end-all", &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(sent_to_sign_in(&app.get_as(&laptop, "/account").await), "the laptop is signed out at once");
+    assert!(sent_to_sign_in(&app.get_as(&laptop, "/account").await), "and stays signed out");
+
+    // Ended by another instance (the row simply goes): refused at once too.
+    let response = app.post_as(&phone, "/signin", &[("email", "ana@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get_as(&phone, "/account").await.status(), StatusCode::OK);
+    sqlx::query("delete from account_sessions").execute(&app.db).await.unwrap();
+    assert!(sent_to_sign_in(&app.get_as(&phone, "/account").await), "a deleted account session is refused");
+}
+
+#[sqlx::test]
+async fn a_password_changed_elsewhere_signs_the_other_sessions_out_at_once(db: PgPool) {
+    let app = spawn_app(db).await;
+    let cookie = signed_up_cookie(&app, "ana@example.com", "Ana").await;
+    assert_eq!(get_with_cookie(&app, &cookie, "/account").await.status(), StatusCode::OK);
+    // The hash changes under the session (as a password change from another device does).
+    sqlx::query("update users set password_hash = password_hash || 'x'").execute(&app.db).await.unwrap();
+    assert!(sent_to_sign_in(&get_with_cookie(&app, &cookie, "/account").await));
+}
+
+#[sqlx::test]
+async fn a_tampered_or_unknown_cookie_is_a_visitor(db: PgPool) {
+    let app = spawn_app(db).await;
+    let cookie = signed_up_cookie(&app, "ana@example.com", "Ana").await;
+    assert_eq!(get_with_cookie(&app, &cookie, "/account").await.status(), StatusCode::OK, "the real cookie works");
+
+    let mut tampered = cookie.clone().into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let unknown = "AAAAAAAAAAAAAAAAAAAAAA";
+    for cookie in [tampered.as_str(), unknown, "not-a-session-id", "", "%00%27;--"] {
+        let response = get_with_cookie(&app, cookie, "/account").await;
+        assert!(sent_to_sign_in(&response), "{cookie:?}: {}", response.status());
+        let response = get_with_cookie(&app, cookie, "/").await;
+        assert!(response.status().is_success() || response.status().is_redirection(), "{cookie:?}");
+        assert!(!response.text().await.unwrap().contains("nav-user"), "{cookie:?}: nobody is signed in");
+    }
+}
+
+#[sqlx::test]
+async fn one_persons_cookie_never_yields_another_person_under_concurrent_requests(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = signed_up_cookie(&app, "ana@example.com", "Anastasia Quill").await;
+    let li = signed_up_cookie(&app, "li@example.com", "Lindqvist Moro").await;
+
+    let mut requests = Vec::new();
+    for round in 0..30 {
+        for (cookie, me, other) in
+            [(&ana, "Anastasia Quill", "Lindqvist Moro"), (&li, "Lindqvist Moro", "Anastasia Quill")]
+        {
+            let app = &app;
+            requests.push(async move {
+                // Every page names the person signed in (the navigation bar).
+                let path = if round % 2 == 0 { "/account" } else { "/" };
+                let page = get_with_cookie(app, cookie, path).await.text().await.unwrap();
+                (me, other, page.contains(me), page.contains(other))
+            });
+        }
+    }
+    for (me, other, mine, theirs) in futures_util::future::join_all(requests).await {
+        assert!(mine, "{me}'s own page shows {me}");
+        assert!(!theirs, "{me}'s page never shows {other}");
+    }
+}
+
+#[sqlx::test]
+async fn an_idle_session_expires_and_a_used_one_is_kept(db: PgPool) {
+    let app = spawn_app(db).await;
+    let cookie = signed_up_cookie(&app, "ana@example.com", "Ana").await;
+
+    // Used: its idle expiry moves to 14 days from now, and the response renews the cookie.
+    sqlx::query("update web_sessions set expiry_date = now() + interval '1 day'").execute(&app.db).await.unwrap();
+    let response = get_with_cookie(&app, &cookie, "/account").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers().get_all("set-cookie").iter().any(|v| v.to_str().unwrap().contains("Max-Age")));
+    let kept: bool = sqlx::query_scalar("select expiry_date > now() + interval '13 days' from web_sessions")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(kept, "a used session's idle expiry is pushed back");
+
+    // Idle past its expiry: a visitor.
+    sqlx::query("update web_sessions set expiry_date = now() - interval '1 second'").execute(&app.db).await.unwrap();
+    assert!(sent_to_sign_in(&get_with_cookie(&app, &cookie, "/account").await));
+}
