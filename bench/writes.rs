@@ -80,6 +80,8 @@ pub async fn measure(seeded: &Seeded, admin: &PgPool, fsync: f64) -> Result<Vec<
                 if let Ok(s) = snapshot {
                     seen.push(s);
                 }
+                // A pause between reads, so the check does not take the CPU the writes need.
+                tokio::time::sleep(Duration::from_millis(2)).await;
             }
             seen
         })

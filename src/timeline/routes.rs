@@ -2,7 +2,8 @@
 //! that keeps it current is `live.rs`.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -234,7 +235,7 @@ async fn page(
 
 async fn observe(
     State(state): State<AppState>,
-    layout: Layout,
+    mut parts: Parts,
     session: Session,
     ctx: GamedayCtx,
     Form(form): Form<ObservationForm>,
@@ -242,6 +243,7 @@ async fn observe(
     let user = ctx.user.clone();
     let mut errors = FieldErrors::new();
     let Some(observation) = form.parse(&user.time_zone, time::OffsetDateTime::now_utc(), &mut errors) else {
+        let layout = Layout::from_request_parts(&mut parts, &state).await?;
         return timeline_page(&state, layout, ctx, Filters::default(), form, errors).await;
     };
     match actions::observe(&state.db, ctx.gameday.id, &user, ctx.role, &observation).await {
@@ -251,6 +253,9 @@ async fn observe(
         }
         Err(err) => {
             refused(err, &mut errors)?;
+            // The page's frame is read only when the page is shown again: the busiest write
+            // (an observation that is taken) answers with a redirect and needs none.
+            let layout = Layout::from_request_parts(&mut parts, &state).await?;
             timeline_page(&state, layout, ctx, Filters::default(), form, errors).await
         }
     }
