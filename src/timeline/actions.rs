@@ -182,23 +182,38 @@ async fn write_queued(db: PgPool, gameday_id: Uuid) {
                 queues.remove(&gameday_id);
                 return;
             }
+            // A request that gave up (its client left, or it timed out) is not written after all:
+            // its author was told it failed and may post it again.
+            queue.waiting.retain(|(_, reply)| !reply.is_closed());
             let take = queue.waiting.len().min(BATCH);
             queue.waiting.drain(..take).collect::<Vec<_>>()
         };
+        if batch.is_empty() {
+            continue;
+        }
         let (rows, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         metrics::histogram!("gameday_observation_batch_size").record(rows.len() as f64);
         let answers = match record_batch(&db, gameday_id, &rows).await {
             Ok(answers) => answers,
-            // One observation's failure (a scenario removed meanwhile, say) is not the others':
-            // each is tried alone.
-            Err(_) if rows.len() > 1 => {
+            // A refusal of one row's data (class 22 or 23, raised by the insert, so before the
+            // commit and rolled back) is not the others': each is tried alone. Anything else (the
+            // pool, a lock or statement timeout, a lost connection, a failed commit whose outcome
+            // is unknown) is every row's: tried again, a commit that did go through would record
+            // them twice.
+            Err(err) if rows.len() > 1 && concerns_one_row(&err) => {
                 let mut answers = Vec::with_capacity(rows.len());
                 for row in rows.chunks(1) {
-                    answers.push(record_batch(&db, gameday_id, row).await.and_then(|mut a| a.remove(0)));
+                    answers.push(match record_batch(&db, gameday_id, row).await {
+                        Ok(mut answer) => answer.remove(0),
+                        Err(err) => Err(err.into()),
+                    });
                 }
                 answers
             }
-            Err(err) => vec![Err(err)],
+            Err(err) => {
+                let err = AppError::from(err);
+                rows.iter().map(|_| Err(copy_of(&err))).collect()
+            }
         };
         for (reply, answer) in replies.into_iter().zip(answers) {
             let _ = reply.send(answer);
@@ -218,13 +233,37 @@ impl Drop for WriterGuard {
     }
 }
 
-/// Records a batch in one transaction; the answer for each row, in order.
-async fn record_batch(db: &PgPool, gameday_id: Uuid, rows: &[ObservationRow]) -> AppResult<Vec<AppResult<i64>>> {
+/// Whether a failed batch failed because of one row's data (SQLSTATE class 22 or 23).
+fn concerns_one_row(err: &sqlx::Error) -> bool {
+    err.as_database_error().and_then(|e| e.code()).is_some_and(|code| code.starts_with("22") || code.starts_with("23"))
+}
+
+/// The same answer for another row of a batch.
+fn copy_of(err: &AppError) -> AppError {
+    match err {
+        AppError::NotFound => AppError::NotFound,
+        AppError::Forbidden(m) => AppError::Forbidden(m.clone()),
+        AppError::Conflict(m) => AppError::Conflict(m.clone()),
+        AppError::Gone(m) => AppError::Gone(m.clone()),
+        AppError::Validation { field, message } => AppError::Validation { field, message: message.clone() },
+        AppError::Unavailable(m) => AppError::Unavailable(m.clone()),
+        AppError::Internal(e) => AppError::Internal(anyhow::anyhow!("{e:#}")),
+    }
+}
+
+/// Records a batch in one transaction; the answer for each row, in order (Err: the database
+/// failed the whole batch).
+async fn record_batch(
+    db: &PgPool,
+    gameday_id: Uuid,
+    rows: &[ObservationRow],
+) -> Result<Vec<AppResult<i64>>, sqlx::Error> {
     let mut tx = db.begin().await?;
-    let status = store::lock_for_observations(&mut tx, gameday_id).await?.ok_or(AppError::NotFound)?;
+    let Some(status) = store::lock_for_observations(&mut tx, gameday_id).await? else {
+        return Ok(rows.iter().map(|_| Err(AppError::NotFound)).collect());
+    };
     if let Err(refusal) = open_for_observations(status) {
-        let AppError::Conflict(message) = refusal else { return Err(refusal) };
-        return Ok(rows.iter().map(|_| Err(AppError::Conflict(message.clone()))).collect());
+        return Ok(rows.iter().map(|_| Err(copy_of(&refusal))).collect());
     }
     let recorded = store::insert_observations(&mut tx, gameday_id, rows, crate::events::NOTIFY_CHANNEL).await?;
     tx.commit().await?;

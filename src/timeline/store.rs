@@ -64,7 +64,7 @@ pub struct ObservationRow {
 }
 
 /// Records a batch of observations on a game day whose row this transaction has locked, in one
-/// statement: each is numbered in order if its author is on the game day (read after the lock,
+/// statement: each is numbered in order if its author is on the game day and in its team (read after the lock,
 /// so a removal that committed first counts), and one `NOTIFY` carries the last number (the live
 /// hub reads every event after what it has sent). Returns (index in `rows`, sequence number) for
 /// those recorded; the others' authors are not on the game day.
@@ -89,7 +89,10 @@ pub async fn insert_observations(
         allowed as (
             select i.*, row_number() over (order by i.ord) as n
             from input i
-            where exists (select 1 from gameday_participants p where p.gameday_id = $1 and p.user_id = i.actor)
+            where exists (select 1 from gameday_participants p
+                          join gamedays g on g.id = p.gameday_id
+                          join team_members m on m.team_id = g.team_id and m.user_id = p.user_id
+                          where p.gameday_id = $1 and p.user_id = i.actor)
         ),
         bumped as (
             update gamedays set last_event_seq = last_event_seq + (select count(*) from allowed)

@@ -103,3 +103,68 @@ async fn an_observation_is_checked_again_when_recorded(db: PgPool) {
     let late = observe(&day.app.db, day.id, &li, Some(GamedayRole::Participant), &words("too late")).await;
     assert!(matches!(late, Err(gameday::error::AppError::Conflict(_))), "{late:?}");
 }
+
+#[sqlx::test]
+async fn an_observation_whose_request_gave_up_while_queued_is_not_written(db: PgPool) {
+    let day = Day::new(db).await;
+    day.scenario("Kill the primary").await;
+    day.start().await;
+    let li = gameday::accounts::store::user_by_id(&day.app.db, user_id(&day.app.db, "li@example.com").await)
+        .await
+        .unwrap()
+        .unwrap();
+    let words =
+        |body: &str| Observation { body: body.into(), scenario: None, marker: None, observed_at: None, link: None };
+    // Someone holds the game day's row: the writer takes the first observation and waits for it.
+    let mut holder = day.app.db.begin().await.unwrap();
+    sqlx::query("select 1 from gamedays where id = $1 for update").bind(day.id).execute(&mut *holder).await.unwrap();
+    let (first, gave_up, later) = (words("first"), words("gave up"), words("later"));
+    let db = day.app.db.clone();
+    let (id, who) = (day.id, li.clone());
+    let first_answer =
+        tokio::spawn(async move { observe(&db, id, &who, Some(GamedayRole::Participant), &first).await });
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    // The second waits in the queue behind it, and its request goes away (a timeout, a client
+    // that left): it was never acknowledged, so it must not be written later.
+    let dropped = tokio::time::timeout(
+        std::time::Duration::from_millis(150),
+        observe(&day.app.db, day.id, &li, Some(GamedayRole::Participant), &gave_up),
+    )
+    .await;
+    assert!(dropped.is_err(), "the request gave up while queued");
+    holder.commit().await.unwrap();
+    assert!(first_answer.await.unwrap().is_ok());
+    observe(&day.app.db, day.id, &li, Some(GamedayRole::Participant), &later).await.unwrap();
+    let bodies: Vec<String> = sqlx::query_scalar(
+        "select body from timeline_events where gameday_id = $1 and kind = 'observation' order by seq",
+    )
+    .bind(day.id)
+    .fetch_all(&day.app.db)
+    .await
+    .unwrap();
+    assert_eq!(bodies, ["first", "later"]);
+}
+
+#[sqlx::test]
+async fn someone_no_longer_in_the_team_is_refused_when_recorded(db: PgPool) {
+    let day = Day::new(db).await;
+    day.scenario("Kill the primary").await;
+    day.start().await;
+    let li = gameday::accounts::store::user_by_id(&day.app.db, user_id(&day.app.db, "li@example.com").await)
+        .await
+        .unwrap()
+        .unwrap();
+    // Li's request found her on the game day; by the time it is recorded she is out of the team
+    // (her participant row stays on a game day that is over, which still takes observations).
+    sqlx::query("update gamedays set status = 'completed' where id = $1")
+        .bind(day.id)
+        .execute(&day.app.db)
+        .await
+        .unwrap();
+    let left = sqlx::query("delete from team_members where user_id = $1").bind(li.id).execute(&day.app.db).await;
+    assert!(left.is_ok(), "{left:?}");
+    let words =
+        Observation { body: "from outside".into(), scenario: None, marker: None, observed_at: None, link: None };
+    let answer = observe(&day.app.db, day.id, &li, Some(GamedayRole::Participant), &words).await;
+    assert!(matches!(answer, Err(gameday::error::AppError::Forbidden(_))), "{answer:?}");
+}
