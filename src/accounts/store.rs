@@ -397,13 +397,16 @@ pub struct StoredSession {
     /// The account session the data names: `Some(true)` if it may go on, `Some(false)` if past
     /// its absolute lifetime, `None` if ended (or none is named).
     pub account_session_alive: Option<bool>,
+    /// When asked for and a person is signed in: their rows of the view `person_frame` (the
+    /// page frame), as a JSON array.
+    pub frame: Option<serde_json::Value>,
 }
 
 /// Loads an unexpired browser session in one statement, together with the person signed in on it
 /// (the user id inside the data under `user_key`, `user_id`) and the state of their account
 /// session (the id under `account_session_key`). A request is activity: the session's idle
 /// expiry is pushed to `idle_days` from now, and the account session's "last seen" set to now,
-/// each at most once a minute.
+/// each at most once a minute. With `with_frame`, the person's page frame comes along too.
 #[tracing::instrument(skip_all)]
 pub async fn load_web_session(
     db: &PgPool,
@@ -411,6 +414,7 @@ pub async fn load_web_session(
     idle_days: i64,
     user_key: &str,
     account_session_key: &str,
+    with_frame: bool,
 ) -> sqlx::Result<Option<StoredSession>> {
     let row = sqlx::query!(
         r#"
@@ -440,7 +444,11 @@ pub async fn load_web_session(
                u.id as "user_id?", u.email as "email?", u.display_name as "display_name?",
                u.password_hash as "password_hash?", u.is_admin as "is_admin?", u.time_zone as "time_zone?",
                sha256(convert_to(u.password_hash, 'UTF8')) as "auth_hash?", u.totp_secret is not null as "two_factor?",
-               account.alive as "account_session_alive?"
+               account.alive as "account_session_alive?",
+               case when $6 and u.id is not null then
+                   coalesce((select json_agg(p order by p.part, p.sort, p.since nulls last, p.scenario_id)
+                             from person_frame p where p.user_id = u.id), '[]')
+               end as "frame?"
         from found f
         left join users u on u.id = f.user_id
         left join account on true
@@ -450,6 +458,7 @@ pub async fn load_web_session(
         SESSION_MAX_DAYS as i32,
         user_key,
         account_session_key,
+        with_frame,
     )
     .fetch_optional(db)
     .await?;
@@ -474,6 +483,7 @@ pub async fn load_web_session(
             expiry_date: row.expiry_date,
             user,
             account_session_alive: row.account_session_alive,
+            frame: row.frame,
         }
     }))
 }

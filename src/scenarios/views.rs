@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::gate::{self, Move, Outcome};
 use super::store::signoffs::AwaitingSignoff;
-use super::store::{self, InFlightPlace, Scenario};
+use super::store::{self, FrameRow, InFlightPlace, Scenario};
 use super::{Decision, Signoffs};
 use crate::error::AppResult;
 use crate::gamedays::{Gameday, GamedayRole, GamedayStatus, role_of};
@@ -93,10 +93,19 @@ pub async fn elsewhere(db: &PgPool, user_id: Uuid, here: Option<Uuid>) -> AppRes
 }
 
 /// A person's teams for the navigation, and the faults in flight in them except on the game day
-/// `here` ([`elsewhere`]): what every page's frame shows, read in one statement (and a second
-/// only when a fault is in flight elsewhere).
-pub async fn frame(db: &PgPool, user_id: Uuid, here: Option<Uuid>) -> AppResult<(Vec<NavTeam>, Vec<Banner>)> {
-    let (teams, places) = store::frame(db, user_id).await?;
+/// `here` ([`elsewhere`]): what every page's frame shows, from its rows as the session load read
+/// them (`loaded`) or else in one statement (and a second only when a fault is in flight
+/// elsewhere).
+pub async fn frame(
+    db: &PgPool,
+    user_id: Uuid,
+    here: Option<Uuid>,
+    loaded: Option<Vec<FrameRow>>,
+) -> AppResult<(Vec<NavTeam>, Vec<Banner>)> {
+    let (teams, places) = match loaded {
+        Some(rows) => store::frame_of(rows),
+        None => store::frame(db, user_id).await?,
+    };
     Ok((teams, banners_of_places(db, places, here).await?))
 }
 

@@ -96,7 +96,10 @@ impl FromRequestParts<AppState> for Layout {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let user = parts.extensions.get::<AuthSession>().and_then(|auth| auth.user.clone());
         let (teams, elsewhere) = match &user {
-            Some(user) => frame(&state.db, user.id, gameday_in_path(parts.uri.path())).await?,
+            Some(user) => {
+                let loaded = sessions::take_loaded_frame(user.id);
+                frame(&state.db, user.id, gameday_in_path(parts.uri.path()), loaded).await?
+            }
             None => (Vec::new(), Vec::new()),
         };
         // Read before removing: a removal marks the session changed, which would cost a write per page.

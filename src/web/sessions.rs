@@ -8,6 +8,10 @@
 //! backend are shared by all requests; the slot is not). The sign-in backend's `get_user` and
 //! `check_session` each take their part of it once; anything asked again, or asked outside a
 //! request, is read from the database.
+//!
+//! A page also needs the frame every page shows (the person's teams and the faults in flight in
+//! them): for a GET that is not a live stream, the load reads it in the same statement, and the
+//! `Layout` extractor takes it from here ([`take_loaded_frame`]).
 
 use std::cell::RefCell;
 
@@ -20,6 +24,7 @@ use uuid::Uuid;
 
 use crate::accounts::{self, User, store};
 use crate::db::{Trouble, note_unavailable, trouble_of};
+use crate::scenarios::store::FrameRow;
 
 /// The session-store key under which a signed-in session keeps its `account_sessions` id.
 pub(super) const ACCOUNT_SESSION_KEY: &str = "account_session";
@@ -40,20 +45,57 @@ struct Loaded {
     /// The account session's state as loaded: for (person, account session), `Some(true)` may go
     /// on, `Some(false)` past its absolute lifetime, `None` ended.
     account_session: Option<(Uuid, Uuid, Option<bool>)>,
+    /// The person's page frame as loaded (rows of `person_frame`), if the request wanted it.
+    frame: Option<(Uuid, serde_json::Value)>,
+}
+
+/// One request's slot: whether its session's load should bring the page frame, and what the
+/// load found.
+struct Slot {
+    wants_frame: bool,
+    loaded: Option<Loaded>,
 }
 
 tokio::task_local! {
-    static THIS_REQUEST: RefCell<Option<Loaded>>;
+    static THIS_REQUEST: RefCell<Slot>;
 }
 
 /// Middleware outside the session layer: gives the request its own slot for what its session's
-/// load finds (see the module's documentation).
+/// load finds (see the module's documentation). A GET other than a live stream may show a page,
+/// so its load brings the page frame; a form post or a stream does without.
 pub async fn per_request(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    THIS_REQUEST.scope(RefCell::new(None), next.run(request)).await
+    let stream = request
+        .headers()
+        .get(axum::http::header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/event-stream"));
+    let wants_frame = request.method() == axum::http::Method::GET && !stream;
+    THIS_REQUEST.scope(RefCell::new(Slot { wants_frame, loaded: None }), next.run(request)).await
 }
 
 fn with_slot<T>(f: impl FnOnce(&mut Option<Loaded>) -> T) -> Option<T> {
-    THIS_REQUEST.try_with(|slot| f(&mut slot.borrow_mut())).ok()
+    THIS_REQUEST.try_with(|slot| f(&mut slot.borrow_mut().loaded)).ok()
+}
+
+/// Whether this request's session load should bring the page frame.
+fn wants_frame() -> bool {
+    THIS_REQUEST.try_with(|slot| slot.borrow().wants_frame).unwrap_or(false)
+}
+
+/// The page frame of person `user_id` as this request's session load found it, once; None if the
+/// load did not read it (then ask the database).
+pub(super) fn take_loaded_frame(user_id: Uuid) -> Option<Vec<FrameRow>> {
+    let (id, rows) = with_slot(|slot| slot.as_mut()?.frame.take()).flatten()?;
+    if id != user_id {
+        return None;
+    }
+    match serde_json::from_value(rows) {
+        Ok(rows) => Some(rows),
+        Err(err) => {
+            tracing::warn!(error = %err, "the page frame from the session load did not decode; reading it again");
+            None
+        }
+    }
 }
 
 /// The row of person `user_id` as this request's session load found it, once; None if the load
@@ -154,6 +196,7 @@ impl SessionStore for Sessions {
             accounts::SESSION_IDLE_DAYS,
             USER_KEY,
             ACCOUNT_SESSION_KEY,
+            wants_frame(),
         )
         .await
         .map_err(backend)?;
@@ -175,6 +218,7 @@ impl SessionStore for Sessions {
                 account_session: user_id
                     .zip(account_session)
                     .map(|(user_id, session)| (user_id, session, stored.account_session_alive)),
+                frame: user_id.zip(stored.frame),
             })
         });
         Ok(Some(Record { id: *id, data, expiry_date: stored.expiry_date }))

@@ -143,3 +143,35 @@ async fn an_idle_session_expires_and_a_used_one_is_kept(db: PgPool) {
     sqlx::query("update web_sessions set expiry_date = now() - interval '1 second'").execute(&app.db).await.unwrap();
     assert!(sent_to_sign_in(&get_with_cookie(&app, &cookie, "/account").await));
 }
+
+/// The navigation part of a page: the person's teams as the frame lists them.
+fn nav_teams(page: &str) -> Vec<String> {
+    let menu = page.split("<summary>Teams</summary>").nth(1).expect("the teams menu");
+    let menu = menu.split("</ul>").next().unwrap();
+    menu.split("<li><a href=\"/teams/")
+        .skip(1)
+        .filter_map(|item| item.split_once("\">").map(|(slug, _)| slug.to_owned()))
+        .filter(|slug| slug != "new")
+        .collect()
+}
+
+#[sqlx::test]
+async fn the_frame_read_with_the_session_is_the_frame_read_on_its_own(db: PgPool) {
+    let app = spawn_app(db).await;
+    let ana = app.user("ana@example.com", "Ana").await;
+    // No team yet: a page (whose session load brings the frame) lists none.
+    let page = app.get_as(&ana, "/").await.text().await.unwrap();
+    assert!(nav_teams(&page).is_empty(), "{:?}", nav_teams(&page));
+    let zeta = app.team(&ana, "Zeta").await;
+    let alpha = app.team(&ana, "Alpha").await;
+
+    // A GET page: the frame came with the session load, teams sorted by name.
+    let shown = app.get_as(&ana, "/").await.text().await.unwrap();
+    assert_eq!(nav_teams(&shown), vec![alpha.clone(), zeta.clone()]);
+    // A refused form post shows its page again; its session load did not bring the frame, so the
+    // page reads it on its own, and it is the same.
+    let refused = app.post_as(&ana, "/teams", &[("name", ""), ("slug", "")]).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(nav_teams(&refused.text().await.unwrap()), vec![alpha, zeta]);
+    app.stop().await;
+}

@@ -362,57 +362,41 @@ pub struct InFlightPlace {
 /// The faults announced or injected right now in any team the user is in, oldest first.
 #[tracing::instrument(skip(db))]
 pub async fn in_flight_places(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<InFlightPlace>> {
-    sqlx::query_as!(
-        InFlightPlace,
+    let rows = sqlx::query_as!(
+        FrameRow,
         r#"
-        select s.id as scenario_id, g.id as gameday_id, g.title as gameday_title, t.slug as team_slug,
-               t.name as team_name,
-               (select max(e.at) from timeline_events e
-                 where e.gameday_id = g.id and e.scenario_id = s.id
-                   and e.kind in ('scenario_announced', 'scenario_injected')) as since
-        from team_access m
-        join teams t on t.id = m.team_id
-        join gamedays g on g.team_id = t.id
-        join scenarios s on s.gameday_id = g.id and is_in_flight(s.state)
-        where m.user_id = $1
-        order by since nulls last, s.id
-        "#,
-        user_id
-    )
-    .fetch_all(db)
-    .await
-}
-
-/// What every page's frame shows of a person: their teams (for the navigation) and the faults in
-/// flight in them ([`in_flight_places`]), in one statement.
-#[tracing::instrument(skip(db))]
-pub async fn frame(db: &PgPool, user_id: Uuid) -> sqlx::Result<(Vec<NavTeam>, Vec<InFlightPlace>)> {
-    let rows = sqlx::query!(
-        r#"
-        select * from (
-            select 0 as "part!", t.name as "name!", t.slug as "slug!", m.role::text as "role?",
-                   t.archived_at is not null as "archived?", null::uuid as "scenario_id?", null::uuid as "gameday_id?",
-                   null::text as "gameday_title?", null::timestamptz as "since?", lower(t.name) as "sort?"
-            from team_members m join teams t on t.id = m.team_id
-            where m.user_id = $1
-            union all
-            select 1, t.name, t.slug, null, null, s.id, g.id, g.title,
-                   (select max(e.at) from timeline_events e
-                     where e.gameday_id = g.id and e.scenario_id = s.id
-                       and e.kind in ('scenario_announced', 'scenario_injected')),
-                   null
-            from team_access m
-            join teams t on t.id = m.team_id
-            join gamedays g on g.team_id = t.id
-            join scenarios s on s.gameday_id = g.id and is_in_flight(s.state)
-            where m.user_id = $1
-        ) parts
-        order by 1, 10, 9 nulls last, 6
+        select part as "part!", name as "name!", slug as "slug!", role, archived, scenario_id, gameday_id,
+               gameday_title, since
+        from person_frame
+        where user_id = $1 and part = 1
+        order by since nulls last, scenario_id
         "#,
         user_id
     )
     .fetch_all(db)
     .await?;
+    Ok(frame_of(rows).1)
+}
+
+/// One row of a person's frame (the view `person_frame`): a team of theirs (part 0) or a fault
+/// in flight in a team whose pages they may open (part 1). The session load reads the same rows
+/// as JSON, hence `Deserialize`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct FrameRow {
+    part: i32,
+    name: String,
+    slug: String,
+    role: Option<String>,
+    archived: Option<bool>,
+    scenario_id: Option<Uuid>,
+    gameday_id: Option<Uuid>,
+    gameday_title: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    since: Option<OffsetDateTime>,
+}
+
+/// A person's frame rows as their teams and the places of the faults in flight.
+pub fn frame_of(rows: Vec<FrameRow>) -> (Vec<NavTeam>, Vec<InFlightPlace>) {
     let (mut teams, mut places) = (Vec::new(), Vec::new());
     for r in rows {
         match (r.part, r.scenario_id, r.gameday_id, r.gameday_title) {
@@ -430,7 +414,28 @@ pub async fn frame(db: &PgPool, user_id: Uuid) -> sqlx::Result<(Vec<NavTeam>, Ve
             }
         }
     }
-    Ok((teams, places))
+    (teams, places)
+}
+
+/// What every page's frame shows of a person: their teams (for the navigation) and the faults in
+/// flight in them ([`in_flight_places`]), in one statement. The session load usually reads the
+/// same rows with the session ([`frame_of`] turns either into the frame).
+#[tracing::instrument(skip(db))]
+pub async fn frame(db: &PgPool, user_id: Uuid) -> sqlx::Result<(Vec<NavTeam>, Vec<InFlightPlace>)> {
+    let rows = sqlx::query_as!(
+        FrameRow,
+        r#"
+        select part as "part!", name as "name!", slug as "slug!", role, archived, scenario_id, gameday_id,
+               gameday_title, since
+        from person_frame
+        where user_id = $1
+        order by part, sort, since nulls last, scenario_id
+        "#,
+        user_id
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(frame_of(rows))
 }
 
 /// Scenarios by id with their current revisions (in no particular order).
