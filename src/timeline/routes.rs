@@ -22,7 +22,7 @@ use crate::scenarios::views::{Banner, RunCard, banners, focus, run_card};
 use crate::state::AppState;
 use crate::web::context::{GamedayCtx, Path};
 use crate::web::refusal::{refused, status_of};
-use crate::web::{FlashKind, Layout, flash, render_status, see_other};
+use crate::web::{Flash, FlashKind, Layout, flash, render_status, see_other};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -37,6 +37,8 @@ pub struct Filters {
     kind: Option<String>,
     /// Show the events before this sequence number (the "Earlier events" link).
     before: Option<String>,
+    /// The observation the viewer just logged (where posting one leads): the page confirms it.
+    logged: Option<String>,
 }
 
 /// How many events the timeline page shows at a time; "Earlier events" pages back.
@@ -156,7 +158,7 @@ impl TimelinePage {
 
 async fn timeline_page(
     state: &AppState,
-    layout: Layout,
+    mut layout: Layout,
     ctx: GamedayCtx,
     filters: Filters,
     form: ObservationForm,
@@ -175,6 +177,14 @@ async fn timeline_page(
         kinds: kinds_of(&filter_kind),
     };
     let store::DayEvents { window, key } = store::day_events(&state.db, ctx.gameday.id, &filter, PAGE_SIZE).await?;
+    // Posting an observation leads here with its number rather than a message kept in the session
+    // (a write per observation saved); the page confirms it only to its author.
+    let logged = filters.logged.as_deref().and_then(|n| n.trim().parse::<i64>().ok());
+    // (It replaces an older message not yet shown, as a newer flash message would.)
+    if let Some(seq) = logged.filter(|seq| window.events.iter().any(|e| e.seq == *seq && e.actor == Some(ctx.user.id)))
+    {
+        layout.flash = Some(Flash { kind: FlashKind::Success, message: format!("Logged as #{seq}.") });
+    }
     let views = window_views(&window, &ctx.url(), layout.zone(), ctx.user.id, ctx.role);
     let earlier_url = window.earlier.map(|e| filtered_url(&ctx.url(), &filter_scenario, &filter_kind, Some(e)));
     let scenarios = scenario_store::scenarios_of(&state.db, ctx.gameday.id).await?;
@@ -236,7 +246,6 @@ async fn page(
 async fn observe(
     State(state): State<AppState>,
     mut parts: Parts,
-    session: Session,
     ctx: GamedayCtx,
     Form(form): Form<ObservationForm>,
 ) -> AppResult<Response> {
@@ -247,10 +256,8 @@ async fn observe(
         return timeline_page(&state, layout, ctx, Filters::default(), form, errors).await;
     };
     match actions::observe(&state.db, ctx.gameday.id, &user, ctx.role, &observation).await {
-        Ok(seq) => {
-            flash(&session, FlashKind::Success, format!("Logged as #{seq}.")).await?;
-            Ok(see_other(&format!("{}/timeline#event-{seq}", ctx.url())))
-        }
+        // No flash message: the page it leads to confirms the number (see `timeline_page`).
+        Ok(seq) => Ok(see_other(&format!("{}/timeline?logged={seq}#event-{seq}", ctx.url()))),
         Err(err) => {
             refused(err, &mut errors)?;
             // The page's frame is read only when the page is shown again: the busiest write

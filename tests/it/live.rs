@@ -139,7 +139,7 @@ async fn observations_are_logged_checked_and_sanitised(db: PgPool) {
     ];
     let response = day.app.post_as(&day.li, &format!("{}/observations", day.url), &form).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert!(location(&response).contains("/timeline#event-"));
+    assert!(location(&response).contains("/timeline?logged="));
     let page = day.page(&day.bo, &format!("{}/timeline", day.url)).await;
     assert!(page.contains("<strong>900 ms</strong>"));
     assert!(!page.contains("<script>alert(1)"), "no script reaches the page");

@@ -168,3 +168,32 @@ async fn someone_no_longer_in_the_team_is_refused_when_recorded(db: PgPool) {
     let answer = observe(&day.app.db, day.id, &li, Some(GamedayRole::Participant), &words).await;
     assert!(matches!(answer, Err(gameday::error::AppError::Forbidden(_))), "{answer:?}");
 }
+
+#[sqlx::test]
+async fn an_observation_is_confirmed_by_the_page_it_leads_to_without_writing_the_session(db: PgPool) {
+    let day = Day::new(crate::queries::app_pool(&db).await).await;
+    day.scenario("Kill the primary").await;
+    day.start().await;
+    let url = day.app.url(&format!("{}/observations", day.url));
+    let (response, statements) = crate::queries::counted(day.li.post(url).form(&[("body", "Alert fired")])).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        statements.outside_handler(),
+        1,
+        "the session is loaded and not saved again: {:?}",
+        statements.summaries()
+    );
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let seq: i64 = location.rsplit("#event-").next().unwrap().parse().unwrap();
+    assert_eq!(location, format!("{}/timeline?logged={seq}#event-{seq}", day.url));
+
+    // Its author is told; anyone else opening the same address is not (it is not their write).
+    let path = location.split('#').next().unwrap();
+    assert!(day.page(&day.li, path).await.contains(&format!("Logged as #{seq}.")));
+    assert!(!day.page(&day.ana, path).await.contains("Logged as #"));
+    // A number that is not an observation of theirs, or not a number, tells nothing.
+    for other in ["1", "-3", "abc", "99999"] {
+        let page = day.page(&day.li, &format!("{}/timeline?logged={other}", day.url)).await;
+        assert!(!page.contains("Logged as #"), "logged={other}");
+    }
+}
