@@ -12,6 +12,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
+use axum::body::Bytes;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -35,13 +36,14 @@ impl Audience {
 /// What a page's stream receives.
 #[derive(Debug, Clone)]
 pub enum Live {
-    /// A timeline event, rendered with `partials/_event.html` (times in UTC).
-    Event { seq: i64, html: Arc<str> },
+    /// A timeline event, rendered with `partials/_event.html` (times in UTC), as the Server-Sent
+    /// Events message every stream sends (encoded once, shared by all).
+    Event { seq: i64, sse: Bytes },
     /// The fault banners of the game day for one kind of viewer, after a fault changed state.
-    Banners { audience: Audience, html: Arc<str> },
+    Banners { audience: Audience, sse: Bytes },
     /// Parts of a page that depend on the state of the game day or a scenario, for one kind of
     /// viewer: elements with ids that replace the elements of the same ids on an open page.
-    Parts { audience: Audience, html: Arc<str> },
+    Parts { audience: Audience, sse: Bytes },
 }
 
 /// Something happened on a game day of a team, for the per-person streams: each stream whose
@@ -237,15 +239,15 @@ impl Hub {
         channels.get(&gameday_id).filter(|c| c.sender.receiver_count() > 0).map(|c| (c.last_seq, c.base.clone()))
     }
 
-    /// Broadcasts rendered events (those not yet broadcast, in order), then the other messages
-    /// (banners and page parts for each kind of viewer).
-    pub fn broadcast(&self, gameday_id: Uuid, events: Vec<(i64, Arc<str>)>, state: Vec<Live>) {
+    /// Broadcasts rendered events as their stream messages (those not yet broadcast, in order),
+    /// then the other messages (banners and page parts for each kind of viewer).
+    pub fn broadcast(&self, gameday_id: Uuid, events: Vec<(i64, Bytes)>, state: Vec<Live>) {
         let mut channels = self.channels.lock().expect("hub lock");
         let Some(channel) = channels.get_mut(&gameday_id) else { return };
-        for (seq, html) in events {
+        for (seq, sse) in events {
             if seq > channel.last_seq {
                 channel.last_seq = seq;
-                let _ = channel.sender.send(Arc::new(Live::Event { seq, html }));
+                let _ = channel.sender.send(Arc::new(Live::Event { seq, sse }));
             }
         }
         for message in state {
@@ -263,9 +265,9 @@ mod tests {
         let hub = Hub::new();
         let id = Uuid::nil();
         let mut rx = hub.subscribe(id, 2, "/g");
-        hub.broadcast(id, vec![(2, "old".into()), (3, "new".into())], Vec::new());
+        hub.broadcast(id, vec![(2, Bytes::from_static(b"old")), (3, Bytes::from_static(b"new"))], Vec::new());
         match &*rx.try_recv().unwrap() {
-            Live::Event { seq, html } => assert_eq!((*seq, &**html), (3, "new")),
+            Live::Event { seq, sse } => assert_eq!((*seq, &sse[..]), (3, &b"new"[..])),
             other => panic!("expected event 3, got {other:?}"),
         }
         assert!(rx.try_recv().is_err());

@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::Stream;
@@ -60,11 +60,11 @@ pub fn start(state: &AppState) {
 
 /// Renders events for the stream, in order. An event whose partial fails to render is logged
 /// with its game day and sequence number and left out (never sent as an empty message).
-fn rendered(gameday_id: Uuid, views: &[EventView]) -> Vec<(i64, Arc<str>)> {
+fn rendered(gameday_id: Uuid, views: &[EventView]) -> Vec<(i64, Bytes)> {
     views
         .iter()
         .filter_map(|view| match render_event(view) {
-            Ok(html) => Some((view.seq, html.into())),
+            Ok(html) => Some((view.seq, event_message(view.seq, &html))),
             Err(err) => {
                 tracing::error!(error = %err, gameday = %gameday_id, seq = view.seq, "live: rendering an event failed; it is not streamed");
                 None
@@ -105,10 +105,10 @@ async fn state_messages(db: &PgPool, gameday_id: Uuid, base: &str) -> AppResult<
     let mut messages = Vec::new();
     let in_flight = banners(&scenarios, &events, base);
     for audience in Audience::ALL {
-        messages.push(Live::Banners { audience, html: render_banners(&in_flight, audience)?.into() });
+        messages.push(Live::Banners { audience, sse: banners_message(&render_banners(&in_flight, audience)?) });
     }
     for (audience, html) in render_state_parts(db, (&gameday, base), &scenarios, &events, &Audience::ALL).await? {
-        messages.push(Live::Parts { audience, html: html.into() });
+        messages.push(Live::Parts { audience, sse: parts_message(&html) });
     }
     Ok(messages)
 }
@@ -256,15 +256,15 @@ impl PersonParts {
     }
 
     /// [`Self::changed`] as stream messages: the parts first, then the notifications.
-    async fn messages(&mut self) -> AppResult<Vec<SseEvent>> {
+    async fn messages(&mut self) -> AppResult<Vec<Bytes>> {
         let (html, notices) = self.changed().await?;
         let parts = (!html.is_empty()).then(|| parts_message(&html));
         Ok(parts.into_iter().chain(notices.iter().map(notice_message)).collect())
     }
 }
 
-fn notice_message(notice: &Notice) -> SseEvent {
-    SseEvent::default().event("notify").data(serde_json::to_string(notice).unwrap_or_default())
+fn notice_message(notice: &Notice) -> Bytes {
+    sse_message(Some("notify"), None, &serde_json::to_string(notice).unwrap_or_default())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -290,7 +290,7 @@ async fn my_live(
     let receiver = state.live.subscribe_people();
     let session = account_session(&auth).await?;
     let mut parts = PersonParts::new(state.db.clone(), user.id, session, None, scope).await?;
-    let pending: VecDeque<SseEvent> = parts.messages().await?.into();
+    let pending: VecDeque<Bytes> = parts.messages().await?.into();
     let stream = PersonStream {
         _open: OpenStream::open(),
         slot,
@@ -300,8 +300,9 @@ async fn my_live(
         parts,
         shutdown: state.live.shutdown.clone(),
         checked_at: tokio::time::Instant::now(),
+        sent_at: tokio::time::Instant::now(),
     };
-    Ok(Sse::new(stream.into_stream()).keep_alive(KeepAlive::default()).into_response())
+    Ok(sse_response(stream.into_stream()))
 }
 
 struct PersonStream {
@@ -312,23 +313,26 @@ struct PersonStream {
     /// Told the client it was superseded: the next call ends the stream.
     ended: bool,
     receiver: broadcast::Receiver<Arc<Nudge>>,
-    pending: VecDeque<SseEvent>,
+    pending: VecDeque<Bytes>,
     parts: PersonParts,
     shutdown: CancellationToken,
     checked_at: tokio::time::Instant,
+    /// When the last message went out (a keep-alive follows [`KEEP_ALIVE`] after it).
+    sent_at: tokio::time::Instant,
 }
 
 impl PersonStream {
-    fn into_stream(self) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+    fn into_stream(self) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
         futures_util::stream::unfold(self, |mut s| async move {
-            let event = s.next().await?;
-            Some((Ok(event), s))
+            let message = s.next().await?;
+            s.sent_at = tokio::time::Instant::now();
+            Some((Ok(message), s))
         })
     }
 
     /// The next message; None ends the stream (shutdown, or a database error that the client
     /// recovers from by reconnecting).
-    async fn next(&mut self) -> Option<SseEvent> {
+    async fn next(&mut self) -> Option<Bytes> {
         if self.ended {
             return None;
         }
@@ -344,6 +348,7 @@ impl PersonStream {
             let refresh = tokio::select! {
                 () = self.shutdown.cancelled() => return None,
                 () = self.slot.superseded.cancelled() => continue,
+                () = tokio::time::sleep_until(self.sent_at + KEEP_ALIVE) => return Some(keep_alive_message()),
                 // Now and then whatever the nudges said: a missed one (a dropped listener
                 // connection) or a change of teams is caught up here.
                 () = recheck => {
@@ -500,7 +505,7 @@ async fn live(
     let after = last_event_id.or(query.after).unwrap_or(current).clamp(0, current.max(0));
     // Subscribe first, then read the backlog: nothing committed in between can fall through.
     let receiver = state.live.subscribe(gameday_id, current, &base);
-    let mut pending: VecDeque<(i64, SseEvent)> = VecDeque::new();
+    let mut pending: VecDeque<(i64, Bytes)> = VecDeque::new();
     // The banners as they stand now come first: a page that reconnects may have missed a change.
     let me = audience(ctx.role);
     // The viewer's other faults in flight come on this stream too (one stream per page).
@@ -529,8 +534,9 @@ async fn live(
         user_id: ctx.user.id,
         audience: me,
         checked_at: tokio::time::Instant::now(),
+        sent_at: tokio::time::Instant::now(),
     };
-    Ok(Sse::new(stream.into_stream()).keep_alive(KeepAlive::default()).into_response())
+    Ok(sse_response(stream.into_stream()))
 }
 
 /// How many events a stream reads from the database at a time to catch up (on connecting with
@@ -546,18 +552,60 @@ async fn rendered_after(
     gameday_id: Uuid,
     after: i64,
     base: &str,
-) -> AppResult<(Vec<(i64, SseEvent)>, Option<i64>)> {
+) -> AppResult<(Vec<(i64, Bytes)>, Option<i64>)> {
     let events = timeline_store::events_after_limited(db, gameday_id, after, CATCH_UP_STEP).await?;
     metrics::histogram!("gameday_live_catch_up_events").record(events.len() as f64);
     let more_after = if events.len() as i64 == CATCH_UP_STEP { events.last().map(|e| e.seq) } else { None };
     let views = views(&events, base, "UTC");
-    let messages =
-        rendered(gameday_id, &views).into_iter().map(|(seq, html)| (seq, event_message(seq, &html))).collect();
-    Ok((messages, more_after))
+    Ok((rendered(gameday_id, &views), more_after))
 }
 
-fn event_message(seq: i64, html: &str) -> SseEvent {
-    SseEvent::default().id(seq.to_string()).data(html)
+fn event_message(seq: i64, html: &str) -> Bytes {
+    sse_message(None, Some(seq), html)
+}
+
+/// One Server-Sent Events message, encoded once: the hub broadcasts these bytes and every
+/// stream sends the same ones (no copy per watcher). Each line of `data` is a `data:` line; a
+/// carriage return would end a line in the client's parser, so none is sent.
+fn sse_message(event: Option<&str>, id: Option<i64>, data: &str) -> Bytes {
+    let mut out = String::with_capacity(data.len() + 32);
+    if let Some(event) = event {
+        out.push_str("event: ");
+        out.push_str(event);
+        out.push('\n');
+    }
+    if let Some(id) = id {
+        out.push_str("id: ");
+        out.push_str(&id.to_string());
+        out.push('\n');
+    }
+    for line in data.split('\n') {
+        out.push_str("data: ");
+        out.extend(line.chars().filter(|c| *c != '\r'));
+        out.push('\n');
+    }
+    out.push('\n');
+    Bytes::from(out)
+}
+
+/// What a stream sends after this long without a message (a comment line), so that proxies
+/// and the client see the connection alive.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+fn keep_alive_message() -> Bytes {
+    Bytes::from_static(b":\n\n")
+}
+
+/// The answer that carries a stream of encoded messages as Server-Sent Events.
+fn sse_response(stream: impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 /// The banners and state parts of a game day's pages for one kind of viewer, as they stand now
@@ -568,7 +616,7 @@ async fn current_state(
     base: &str,
     me: Audience,
     elsewhere: &str,
-) -> AppResult<Vec<(i64, SseEvent)>> {
+) -> AppResult<Vec<(i64, Bytes)>> {
     let scenarios = scenario_store::scenarios_of(db, gameday.id).await?;
     let events = timeline_store::key_events(db, gameday.id).await?;
     let mut messages = vec![(0, banners_message(&render_banners(&banners(&scenarios, &events, base), me)?))];
@@ -602,18 +650,20 @@ fn streams_full() -> Response {
 
 /// The last message of a stream closed because its viewer opened more pages than they may:
 /// the page stops listening (rather than reconnect and close another page's stream in turn).
-fn superseded_message() -> SseEvent {
-    SseEvent::default()
-        .event("superseded")
-        .data("Live updates stopped here: this page is open in too many tabs. Reload to resume.")
+fn superseded_message() -> Bytes {
+    sse_message(
+        Some("superseded"),
+        None,
+        "Live updates stopped here: this page is open in too many tabs. Reload to resume.",
+    )
 }
 
-fn parts_message(html: &str) -> SseEvent {
-    SseEvent::default().event("parts").data(html)
+fn parts_message(html: &str) -> Bytes {
+    sse_message(Some("parts"), None, html)
 }
 
-fn banners_message(html: &str) -> SseEvent {
-    SseEvent::default().event("banners").data(html)
+fn banners_message(html: &str) -> Bytes {
+    sse_message(Some("banners"), None, html)
 }
 
 /// How often an open stream checks that its viewer is still in the team.
@@ -630,7 +680,7 @@ struct LiveStream {
     /// What happens in the viewer's teams, for [`PersonParts`].
     people: broadcast::Receiver<Arc<Nudge>>,
     person: PersonParts,
-    pending: VecDeque<(i64, SseEvent)>,
+    pending: VecDeque<(i64, Bytes)>,
     /// While catching up: the last event read from the database, after which there may be more
     /// this client has not been sent (read once `pending` is empty).
     more_after: Option<i64>,
@@ -644,20 +694,23 @@ struct LiveStream {
     /// The kind of viewer this stream is for: which banners and page parts it is sent.
     audience: Audience,
     checked_at: tokio::time::Instant,
+    /// When the last message went out (a keep-alive follows [`KEEP_ALIVE`] after it).
+    sent_at: tokio::time::Instant,
 }
 
 impl LiveStream {
-    fn into_stream(self) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+    fn into_stream(self) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
         futures_util::stream::unfold(self, |mut s| async move {
-            let event = s.next().await?;
-            Some((Ok(event), s))
+            let message = s.next().await?;
+            s.sent_at = tokio::time::Instant::now();
+            Some((Ok(message), s))
         })
     }
 
     /// The next message for this client; None ends the stream (shutdown, the viewer left the
     /// team, or a database error that the client recovers from by reconnecting with its
     /// Last-Event-ID). Every end but shutdown is logged with the game day.
-    async fn next(&mut self) -> Option<SseEvent> {
+    async fn next(&mut self) -> Option<Bytes> {
         if self.ended {
             return None;
         }
@@ -685,6 +738,7 @@ impl LiveStream {
             let message = tokio::select! {
                 () = self.shutdown.cancelled() => return None,
                 () = self.slot.superseded.cancelled() => continue,
+                () = tokio::time::sleep_until(self.sent_at + KEEP_ALIVE) => return Some(keep_alive_message()),
                 () = recheck => {
                     // Someone removed from the team (or shut out by its two-factor rule), or whose
                     // session has ended, stops receiving its events.
@@ -721,7 +775,7 @@ impl LiveStream {
             };
             match message {
                 Ok(live) => match &*live {
-                    Live::Event { seq, html } => {
+                    Live::Event { seq, sse } => {
                         if *seq <= self.last_sent {
                             continue;
                         }
@@ -730,13 +784,10 @@ impl LiveStream {
                             self.resync().await?;
                             continue;
                         }
-                        self.pending.push_back((*seq, event_message(*seq, html)));
+                        self.pending.push_back((*seq, sse.clone()));
                     }
-                    Live::Banners { audience, html } if *audience == self.audience => {
-                        self.pending.push_back((0, banners_message(html)))
-                    }
-                    Live::Parts { audience, html } if *audience == self.audience => {
-                        self.pending.push_back((0, parts_message(html)))
+                    Live::Banners { audience, sse } | Live::Parts { audience, sse } if *audience == self.audience => {
+                        self.pending.push_back((0, sse.clone()))
                     }
                     Live::Banners { .. } | Live::Parts { .. } => {}
                 },
@@ -809,5 +860,22 @@ impl LiveStream {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_is_encoded_as_server_sent_events_read_it() {
+        assert_eq!(&event_message(7, "<li>a</li>")[..], b"id: 7\ndata: <li>a</li>\n\n");
+        // Every line of the data is a data line; a carriage return never reaches the client.
+        assert_eq!(
+            &parts_message("<p>\r\none</p>\n<p>two</p>")[..],
+            b"event: parts\ndata: <p>\ndata: one</p>\ndata: <p>two</p>\n\n"
+        );
+        assert_eq!(&sse_message(Some("notify"), None, "")[..], b"event: notify\ndata: \n\n");
+        assert_eq!(&keep_alive_message()[..], b":\n\n");
     }
 }
