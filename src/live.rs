@@ -301,6 +301,7 @@ async fn my_live(
         shutdown: state.live.shutdown.clone(),
         checked_at: tokio::time::Instant::now(),
         sent_at: tokio::time::Instant::now(),
+        tick: stream_tick(),
     };
     Ok(sse_response(stream.into_stream()))
 }
@@ -319,6 +320,9 @@ struct PersonStream {
     checked_at: tokio::time::Instant,
     /// When the last message went out (a keep-alive follows [`KEEP_ALIVE`] after it).
     sent_at: tokio::time::Instant,
+    /// Every [`KEEP_ALIVE`]: time for a keep-alive or the membership check? One timer for the
+    /// stream's life, not one per message.
+    tick: tokio::time::Interval,
 }
 
 impl PersonStream {
@@ -344,15 +348,19 @@ impl PersonStream {
             if let Some(event) = self.pending.pop_front() {
                 return Some(event);
             }
-            let recheck = tokio::time::sleep_until(self.checked_at + MEMBERSHIP_CHECK);
             let refresh = tokio::select! {
                 () = self.shutdown.cancelled() => return None,
                 () = self.slot.superseded.cancelled() => continue,
-                () = tokio::time::sleep_until(self.sent_at + KEEP_ALIVE) => return Some(keep_alive_message()),
-                // Now and then whatever the nudges said: a missed one (a dropped listener
-                // connection) or a change of teams is caught up here.
-                () = recheck => {
-                    self.checked_at = tokio::time::Instant::now();
+                now = self.tick.tick() => {
+                    if now.saturating_duration_since(self.checked_at) < MEMBERSHIP_CHECK {
+                        if now.saturating_duration_since(self.sent_at) >= KEEP_ALIVE {
+                            return Some(keep_alive_message());
+                        }
+                        continue;
+                    }
+                    self.checked_at = now;
+                    // Now and then whatever the nudges said: a missed one (a dropped listener
+                    // connection) or a change of teams is caught up here.
                     match self.parts.still_signed_in().await {
                         Ok(true) => {}
                         Ok(false) => {
@@ -535,6 +543,7 @@ async fn live(
         audience: me,
         checked_at: tokio::time::Instant::now(),
         sent_at: tokio::time::Instant::now(),
+        tick: stream_tick(),
     };
     Ok(sse_response(stream.into_stream()))
 }
@@ -588,9 +597,16 @@ fn sse_message(event: Option<&str>, id: Option<i64>, data: &str) -> Bytes {
     Bytes::from(out)
 }
 
-/// What a stream sends after this long without a message (a comment line), so that proxies
-/// and the client see the connection alive.
+/// What a stream sends after this long without a message (a comment line, at the next tick:
+/// within twice this), so that proxies and the client see the connection alive.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// A stream's tick: every [`KEEP_ALIVE`], the first one [`KEEP_ALIVE`] from now.
+fn stream_tick() -> tokio::time::Interval {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
+}
 
 fn keep_alive_message() -> Bytes {
     Bytes::from_static(b":\n\n")
@@ -666,7 +682,8 @@ fn banners_message(html: &str) -> Bytes {
     sse_message(Some("banners"), None, html)
 }
 
-/// How often an open stream checks that its viewer is still in the team.
+/// How often an open stream checks that its viewer is still in the team (at the first tick
+/// this long after the last check).
 const MEMBERSHIP_CHECK: Duration = Duration::from_secs(30);
 
 struct LiveStream {
@@ -696,6 +713,9 @@ struct LiveStream {
     checked_at: tokio::time::Instant,
     /// When the last message went out (a keep-alive follows [`KEEP_ALIVE`] after it).
     sent_at: tokio::time::Instant,
+    /// Every [`KEEP_ALIVE`]: time for a keep-alive or the membership check? One timer for the
+    /// stream's life, not one per message.
+    tick: tokio::time::Interval,
 }
 
 impl LiveStream {
@@ -734,12 +754,17 @@ impl LiveStream {
                 self.read_on(after).await?;
                 continue;
             }
-            let recheck = tokio::time::sleep_until(self.checked_at + MEMBERSHIP_CHECK);
             let message = tokio::select! {
                 () = self.shutdown.cancelled() => return None,
                 () = self.slot.superseded.cancelled() => continue,
-                () = tokio::time::sleep_until(self.sent_at + KEEP_ALIVE) => return Some(keep_alive_message()),
-                () = recheck => {
+                now = self.tick.tick() => {
+                    if now.saturating_duration_since(self.checked_at) < MEMBERSHIP_CHECK {
+                        if now.saturating_duration_since(self.sent_at) >= KEEP_ALIVE {
+                            return Some(keep_alive_message());
+                        }
+                        continue;
+                    }
+                    self.checked_at = now;
                     // Someone removed from the team (or shut out by its two-factor rule), or whose
                     // session has ended, stops receiving its events.
                     let allowed = match team_store::has_access(&self.db, self.team_id, self.user_id).await {
@@ -757,7 +782,6 @@ impl LiveStream {
                             return None;
                         }
                     }
-                    self.checked_at = tokio::time::Instant::now();
                     self.person_changed(None).await?;
                     continue;
                 }
