@@ -9,8 +9,8 @@ use axum::extract::State;
 use axum::response::Response;
 
 use crate::error::AppResult;
-use crate::gamedays::store::{self as gameday_store, MyGameday};
-use crate::scenarios::store::signoffs::{self as signoff_store, AwaitingSignoff};
+use crate::gamedays::store::{self as gameday_store, Dashboard, MyGameday};
+use crate::scenarios::store::signoffs::AwaitingSignoff;
 use crate::state::AppState;
 use crate::web::paging::{self, PAGE_SIZE};
 use crate::web::{Layout, render};
@@ -29,13 +29,9 @@ struct HomePage {
 }
 
 pub async fn home(State(state): State<AppState>, layout: Layout) -> AppResult<Response> {
-    let (upcoming, awaiting, actions) = match &layout.user {
-        Some(user) => (
-            gameday_store::my_upcoming(&state.db, user.id, PAGE_SIZE + 1).await?,
-            signoff_store::awaiting_signoff(&state.db, user.id).await?,
-            crate::learnings::store::my_actions(&state.db, user.id, PAGE_SIZE + 1).await?,
-        ),
-        None => (Vec::new(), Vec::new(), Vec::new()),
+    let Dashboard { upcoming, awaiting, actions } = match &layout.user {
+        Some(user) => gameday_store::dashboard(&state.db, user.id, PAGE_SIZE + 1).await?,
+        None => Dashboard { upcoming: Vec::new(), awaiting: Vec::new(), actions: Vec::new() },
     };
     let (upcoming, more_upcoming) = paging::split(upcoming, |g| g.id);
     let (actions, more_actions) = paging::split(actions, |a| a.id);

@@ -12,8 +12,7 @@ use super::views::{DayActions, ScenarioLine, scenario_lines};
 use super::{Gameday, GamedayForm, GamedayRole, GamedayStatus};
 use crate::error::AppResult;
 use crate::form::FieldErrors;
-use crate::learnings::store::{self as learning_store, ActionItem};
-use crate::scenarios::store as scenario_store;
+use crate::learnings::store::ActionItem;
 use crate::scenarios::views::{Banner, banners};
 use crate::state::AppState;
 use crate::teams::Membership;
@@ -132,10 +131,9 @@ pub async fn gameday_page(
 ) -> AppResult<Response> {
     let me = ctx.user.id;
     let id = ctx.gameday.id;
-    let participants = store::participants(&state.db, id).await?;
     let can_add = ctx.role == Some(GamedayRole::Facilitator) && super::edit_plan(ctx.gameday.status).is_ok();
-    let candidates = if can_add { store::candidates(&state.db, ctx.membership.team.id, id).await? } else { Vec::new() };
-    let scenarios = scenario_store::scenarios_of(&state.db, id).await?;
+    let store::GamedayPage { participants, candidates, scenarios, signoffs, retests } =
+        store::gameday_page(&state.db, ctx.membership.team.id, id, can_add).await?;
     // The derived views read the key events; the list shows the latest few (the timeline page has the rest).
     let timeline::DayEvents { window, key } =
         timeline::day_events(&state.db, id, &timeline::WindowFilter::default(), LATEST_EVENTS).await?;
@@ -143,7 +141,6 @@ pub async fn gameday_page(
     let zone = layout.zone().to_owned();
     let picture = timings::picture(&key, &labels, |t| crate::tz::format_clock(t, &zone));
     let in_flight = banners(&scenarios, &key, &ctx.url());
-    let signoffs = scenario_store::signoffs::signoffs_of_gameday(&state.db, id).await?;
     let scenarios = scenario_lines(scenarios, signoffs, &key);
     let faults = scenarios.iter().filter(|l| l.scenario.state.in_flight()).count();
     let not_run = scenarios.iter().filter(|l| l.scenario.state.takes_signoffs()).count();
@@ -158,7 +155,6 @@ pub async fn gameday_page(
     let last_seq = ctx.gameday.last_event_seq;
     let more_events = window.earlier.is_some();
     let events = window_views(&window, &ctx.url(), layout.zone(), ctx.user.id, ctx.role);
-    let retests = learning_store::actions_retested_in(&state.db, id).await?;
     let alert = (!errors.is_empty()).then(|| errors.messages().join(" "));
     let page = ShowPage {
         layout,

@@ -1,10 +1,18 @@
 //! SQL for game days and their participants.
 
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Gameday, GamedayInput, GamedayRole, GamedayStatus};
+use crate::learnings::store::ActionItem;
+use crate::scenarios::Signoffs;
+use crate::scenarios::store::Scenario;
+use crate::scenarios::store::signoffs::{self, AwaitingSignoff, SignerRow};
 use crate::teams::{Membership, Team, TeamRole};
 
 /// The game day with this id, if it belongs to the team.
@@ -199,11 +207,12 @@ pub async fn set_status(
 }
 
 /// A game day in a list.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct GamedaySummary {
     pub id: Uuid,
     pub title: String,
     pub status: GamedayStatus,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub starts_at: Option<OffsetDateTime>,
     pub environment: String,
     pub scenarios: i64,
@@ -248,43 +257,68 @@ pub async fn open_gamedays_facilitated(db: &PgPool, team_id: Uuid, user_id: Uuid
 }
 
 /// A game day on someone's dashboard.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct MyGameday {
     pub id: Uuid,
     pub title: String,
     pub status: GamedayStatus,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub starts_at: Option<OffsetDateTime>,
     pub team_slug: String,
     pub team_name: String,
     pub role: GamedayRole,
 }
 
-/// Game days not yet over in which the user takes part, running ones first, then soonest first:
-/// at most `limit`.
+/// What someone's dashboard shows.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    /// Game days not yet over in which they take part, running ones first, then soonest first:
+    /// at most `limit`.
+    pub upcoming: Vec<MyGameday>,
+    /// The scenarios waiting for their sign-off, in every team they can reach.
+    pub awaiting: Vec<AwaitingSignoff>,
+    /// Their open actions in every team they are still in, soonest due first: at most `limit`.
+    pub actions: Vec<ActionItem>,
+}
+
+/// Someone's dashboard ([`Dashboard`]), in one statement.
 #[tracing::instrument(skip(db))]
-pub async fn my_upcoming(db: &PgPool, user_id: Uuid, limit: i64) -> sqlx::Result<Vec<MyGameday>> {
-    sqlx::query_as!(
-        MyGameday,
+pub async fn dashboard(db: &PgPool, user_id: Uuid, limit: i64) -> sqlx::Result<Dashboard> {
+    let row = sqlx::query!(
         r#"
-        select g.id, g.title, g.status as "status: GamedayStatus", g.starts_at, t.slug as team_slug,
-               t.name as team_name, p.role as "role: GamedayRole"
-        from gameday_participants p
-        join gamedays g on g.id = p.gameday_id
-        join teams t on t.id = g.team_id
-        join team_access m on m.team_id = t.id and m.user_id = p.user_id
-        where p.user_id = $1 and plan_is_open(g.status)
-        order by g.status = 'running' desc, g.starts_at nulls last, g.created_at, g.id
-        limit $2
+        select
+            (select coalesce(json_agg(g order by g.running desc, g.starts_at nulls last, g.created_at, g.id), '[]')
+             from (select g.id, g.title, g.status, g.starts_at, t.slug as team_slug, t.name as team_name, p.role,
+                          g.status = 'running' as running, g.created_at
+                   from gameday_participants p
+                   join gamedays g on g.id = p.gameday_id
+                   join teams t on t.id = g.team_id
+                   join team_access m on m.team_id = t.id and m.user_id = p.user_id
+                   where p.user_id = $1 and plan_is_open(g.status)
+                   order by g.status = 'running' desc, g.starts_at nulls last, g.created_at, g.id
+                   limit $2) g
+            ) as "upcoming!: Json<Vec<MyGameday>>",
+            (select coalesce(json_agg(a order by a.starts_at nulls last, a.position), '[]')
+             from awaiting_signoff_rows a where a.user_id = $1) as "awaiting!: Json<Vec<AwaitingSignoff>>",
+            (select coalesce(json_agg(a order by a.due_on nulls last, a.created_at, a.id), '[]')
+             from (select a.*
+                   from action_item_rows a
+                   join team_access m on m.team_id = a.team_id and m.user_id = a.owner
+                   where a.owner = $1 and a.status = 'open'
+                   order by a.due_on nulls last, a.created_at, a.id
+                   limit $2) a
+            ) as "actions!: Json<Vec<ActionItem>>"
         "#,
         user_id,
         limit
     )
-    .fetch_all(db)
-    .await
+    .fetch_one(db)
+    .await?;
+    Ok(Dashboard { upcoming: row.upcoming.0, awaiting: row.awaiting.0, actions: row.actions.0 })
 }
 
-/// Someone on a game day.
-#[derive(Debug, Clone)]
+/// Someone on a game day (a row of `participant_rows`).
+#[derive(Debug, Clone, Deserialize)]
 pub struct Participant {
     pub user_id: Uuid,
     pub name: String,
@@ -296,10 +330,10 @@ pub async fn participants(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Re
     sqlx::query_as!(
         Participant,
         r#"
-        select p.user_id, u.display_name as name, p.role as "role: GamedayRole"
-        from gameday_participants p join users u on u.id = p.user_id
-        where p.gameday_id = $1
-        order by p.role, lower(u.display_name)
+        select user_id as "user_id!", name as "name!", role as "role!: GamedayRole"
+        from participant_rows
+        where gameday_id = $1
+        order by role, lower(name)
         "#,
         gameday_id
     )
@@ -307,23 +341,61 @@ pub async fn participants(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Re
     .await
 }
 
-/// Team members who are not on the game day yet (candidates to add).
+/// What the game-day page shows besides its timeline.
+#[derive(Debug, Clone)]
+pub struct GamedayPage {
+    /// In order of role, then name.
+    pub participants: Vec<Participant>,
+    /// Team members who are not on the game day yet, as (id, name) (candidates to add); read
+    /// only when asked for.
+    pub candidates: Vec<(Uuid, String)>,
+    /// In order.
+    pub scenarios: Vec<Scenario>,
+    /// Where every required signer stands on each scenario's current revision.
+    pub signoffs: HashMap<Uuid, Signoffs>,
+    /// The actions that asked for this game day as their re-test, oldest first.
+    pub retests: Vec<ActionItem>,
+}
+
+/// The game-day page's own data ([`GamedayPage`]) for the team's game day, in one statement;
+/// the candidates only `with_candidates`.
 #[tracing::instrument(skip(db))]
-pub async fn candidates(db: &PgPool, team_id: Uuid, gameday_id: Uuid) -> sqlx::Result<Vec<(Uuid, String)>> {
-    let rows = sqlx::query!(
+pub async fn gameday_page(
+    db: &PgPool,
+    team_id: Uuid,
+    gameday_id: Uuid,
+    with_candidates: bool,
+) -> sqlx::Result<GamedayPage> {
+    let row = sqlx::query!(
         r#"
-        select u.id, u.display_name
-        from team_members m join users u on u.id = m.user_id
-        where m.team_id = $1
-          and not exists (select 1 from gameday_participants p where p.gameday_id = $2 and p.user_id = u.id)
-        order by lower(u.display_name)
+        select
+            (select coalesce(json_agg(p order by p.role, lower(p.name)), '[]')
+             from participant_rows p where p.gameday_id = $2) as "participants!: Json<Vec<Participant>>",
+            (select coalesce(json_agg(json_build_array(u.id, u.display_name) order by lower(u.display_name)), '[]')
+             from team_members m join users u on u.id = m.user_id
+             where $3 and m.team_id = $1
+               and not exists (select 1 from gameday_participants p where p.gameday_id = $2 and p.user_id = u.id)
+            ) as "candidates!: Json<Vec<(Uuid, String)>>",
+            (select coalesce(json_agg(s order by s.position), '[]')
+             from current_scenarios s where s.gameday_id = $2) as "scenarios!: Json<Vec<Scenario>>",
+            (select coalesce(json_agg(o order by o.position, lower(o.name)), '[]')
+             from signer_rows o where o.gameday_id = $2) as "signers!: Json<Vec<SignerRow>>",
+            (select coalesce(json_agg(a order by a.created_at), '[]')
+             from action_item_rows a where a.retest_gameday_id = $2) as "retests!: Json<Vec<ActionItem>>"
         "#,
         team_id,
-        gameday_id
+        gameday_id,
+        with_candidates
     )
-    .fetch_all(db)
+    .fetch_one(db)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.display_name)).collect())
+    Ok(GamedayPage {
+        participants: row.participants.0,
+        candidates: row.candidates.0,
+        scenarios: row.scenarios.0,
+        signoffs: signoffs::by_scenario(row.signers.0),
+        retests: row.retests.0,
+    })
 }
 
 #[tracing::instrument(skip(db))]
@@ -517,36 +589,4 @@ pub async fn plan_changed(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()>
 pub async fn open_gamedays(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<(Uuid, String)>> {
     let all = team_gamedays(db, team_id).await?;
     Ok(all.into_iter().filter(|g| g.status.plan_is_open()).map(|g| (g.id, g.title)).collect())
-}
-
-/// One page of the team's game days, latest first (those without a date first: they are still
-/// being planned), after the game day `before` when given: at most `limit`. Keyed by
-/// (start, creation, id), so a game day added meanwhile moves no other one between pages.
-#[tracing::instrument(skip(db))]
-pub async fn team_gamedays_page(
-    db: &PgPool,
-    team_id: Uuid,
-    before: Option<Uuid>,
-    limit: i64,
-) -> sqlx::Result<Vec<GamedaySummary>> {
-    sqlx::query_as!(
-        GamedaySummary,
-        r#"
-        select g.id, g.title, g.status as "status: GamedayStatus", g.starts_at, g.environment,
-               (select count(*) from scenarios s where s.gameday_id = g.id) as "scenarios!"
-        from gamedays g
-        where g.team_id = $1
-          and ($2::uuid is null
-               or (coalesce(g.starts_at, 'infinity'), g.created_at, g.id)
-                  < (select coalesce(c.starts_at, 'infinity'), c.created_at, c.id
-                     from gamedays c where c.id = $2 and c.team_id = $1))
-        order by coalesce(g.starts_at, 'infinity') desc, g.created_at desc, g.id desc
-        limit $3
-        "#,
-        team_id,
-        before,
-        limit
-    )
-    .fetch_all(db)
-    .await
 }

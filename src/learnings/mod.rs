@@ -108,8 +108,9 @@ impl LearningForm {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Deserialize)]
 #[sqlx(type_name = "action_status", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum ActionStatus {
     Open,
     Done,

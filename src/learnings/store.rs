@@ -117,12 +117,17 @@ pub async fn tags(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<String>> {
     .await
 }
 
-#[derive(Debug, Clone)]
+// A date in JSON as PostgreSQL writes it (`YYYY-MM-DD`; time's own serde format is a tuple).
+time::serde::format_description!(json_date, Date, "[year]-[month]-[day]");
+
+/// An action item as the pages list it (a row of `action_item_rows`).
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct ActionItem {
     pub id: Uuid,
     pub title: String,
     pub owner: Uuid,
     pub owner_name: String,
+    #[serde(with = "json_date::option")]
     pub due_on: Option<Date>,
     pub status: ActionStatus,
     pub link: Option<String>,
@@ -184,25 +189,6 @@ pub async fn actions_of_gameday(db: &PgPool, gameday_id: Uuid) -> sqlx::Result<V
     .await
 }
 
-/// The actions that asked for this game day as their re-test, oldest first.
-#[tracing::instrument(skip(db))]
-pub async fn actions_retested_in(db: &PgPool, gameday_id: Uuid) -> sqlx::Result<Vec<ActionItem>> {
-    sqlx::query_as!(
-        ActionItem,
-        r#"
-        select a.id as "id!", a.title as "title!", a.owner as "owner!", a.owner_name as "owner_name!", a.due_on,
-               a.status as "status!: ActionStatus", a.link, a.gameday_id, a.gameday_title, a.team_slug as "team_slug!",
-               a.retest_gameday_id, a.retest_title
-        from action_item_rows a
-        where a.retest_gameday_id = $1
-        order by a.created_at
-        "#,
-        gameday_id
-    )
-    .fetch_all(db)
-    .await
-}
-
 /// The team's open actions, soonest due first (those without a date last): at most `limit`,
 /// after the action `after` (the last of the page before) when given. Keyed by (due date,
 /// creation, id), so an action closed meanwhile moves no other one between pages.
@@ -230,28 +216,6 @@ pub async fn open_actions(
         "#,
         team_id,
         after,
-        limit
-    )
-    .fetch_all(db)
-    .await
-}
-
-/// The user's open actions in every team they are still in, soonest due first: at most `limit`.
-#[tracing::instrument(skip(db))]
-pub async fn my_actions(db: &PgPool, user_id: Uuid, limit: i64) -> sqlx::Result<Vec<ActionItem>> {
-    sqlx::query_as!(
-        ActionItem,
-        r#"
-        select a.id as "id!", a.title as "title!", a.owner as "owner!", a.owner_name as "owner_name!", a.due_on,
-               a.status as "status!: ActionStatus", a.link, a.gameday_id, a.gameday_title, a.team_slug as "team_slug!",
-               a.retest_gameday_id, a.retest_title
-        from action_item_rows a
-        join team_access m on m.team_id = a.team_id and m.user_id = a.owner
-        where a.owner = $1 and a.status = 'open'
-        order by a.due_on nulls last, a.created_at, a.id
-        limit $2
-        "#,
-        user_id,
         limit
     )
     .fetch_all(db)

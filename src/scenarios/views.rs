@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::gate::{self, Move, Outcome};
 use super::store::signoffs::AwaitingSignoff;
-use super::store::{self, FrameRow, InFlightPlace, Scenario};
+use super::store::{self, FrameRow, InFlightPlace, Scenario, ScenarioToRun};
 use super::{Decision, Signoffs};
 use crate::error::AppResult;
 use crate::gamedays::{Gameday, GamedayRole, GamedayStatus, role_of};
@@ -289,6 +289,18 @@ pub async fn run_card(
     )
     .await?;
     let weakness = weakness_store::linked_weakness(db, scenario.id).await?;
+    Ok(run_card_of(gameday, base, ScenarioToRun { scenario, smaller_held, weakness }, events, role))
+}
+
+/// The run card of a scenario read with what its rules need ([`store::scenarios_to_run`]), for a
+/// viewer with `role`.
+pub fn run_card_of(
+    gameday: &Gameday,
+    base: &str,
+    ScenarioToRun { scenario, smaller_held, weakness }: ScenarioToRun,
+    events: &[Event],
+    role: Option<GamedayRole>,
+) -> RunCard {
     let timings = timings(events, scenario.id);
     let url = format!("{base}/scenarios/{}", scenario.id);
     let escalation_acknowledged = events
@@ -297,7 +309,7 @@ pub async fn run_card(
         .find(|e| e.scenario_id == Some(scenario.id) && e.kind() == Some(EventKind::ScenarioAnnounced))
         .filter(|e| e.escalation_acknowledged())
         .map(|e| (e.seq, e.actor_name.clone().unwrap_or_else(|| "A facilitator".into())));
-    Ok(RunCard {
+    RunCard {
         url,
         scenario,
         gameday_status: gameday.status,
@@ -306,5 +318,5 @@ pub async fn run_card(
         weakness,
         timings,
         escalation_acknowledged,
-    })
+    }
 }

@@ -19,7 +19,7 @@ use crate::accounts::User;
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::ids::UserId;
-use crate::scenarios::store::signoffs::{self as signoff_store, AwaitingSignoff};
+use crate::scenarios::store::signoffs::AwaitingSignoff;
 use crate::state::AppState;
 use crate::web::auth::CurrentUser;
 use crate::web::context::{ArchiveCtx, LeadCtx, Path, TeamCtx};
@@ -185,31 +185,20 @@ async fn team_page(
         Some((status, target, message)) => (status, Some((target, message))),
         None => (StatusCode::OK, None),
     };
-    let members = store::members(&state.db, membership.team.id).await?;
-    let (invites, new_invite) = if membership.role.is_lead() {
-        let invites = store::pending_invites(&state.db, membership.team.id).await?;
-        let new_invite = session
-            .remove::<NewInvite>(NEW_INVITE_KEY)
-            .await?
-            .filter(|invite| invite.team_slug == membership.team.slug);
-        (invites, new_invite)
+    let lead = membership.role.is_lead();
+    let store::TeamPage { members, invites, gamedays, has_feed, awaiting } =
+        store::team_page(&state.db, membership.team.id, me, lead, before, PAGE_SIZE + 1).await?;
+    let new_invite = if lead {
+        session.remove::<NewInvite>(NEW_INVITE_KEY).await?.filter(|invite| invite.team_slug == membership.team.slug)
     } else {
-        (Vec::new(), None)
+        None
     };
-    let gamedays =
-        crate::gamedays::store::team_gamedays_page(&state.db, membership.team.id, before, PAGE_SIZE + 1).await?;
     let (gamedays, earlier) = paging::split(gamedays, |g| g.id);
-    let has_feed = store::has_calendar_feed(&state.db, membership.team.id, me).await?;
     let new_feed = match session.get::<NewCalendarFeed>(NEW_CALENDAR_FEED_KEY).await? {
         Some(_) => session.remove::<NewCalendarFeed>(NEW_CALENDAR_FEED_KEY).await?,
         None => None,
     }
     .filter(|feed| feed.team_slug == membership.team.slug);
-    let awaiting = signoff_store::awaiting_signoff(&state.db, me)
-        .await?
-        .into_iter()
-        .filter(|a| a.team_slug == membership.team.slug)
-        .collect();
     let page = ShowPage {
         layout,
         membership,

@@ -1,10 +1,14 @@
 //! SQL for teams, members and invites.
 
+use serde::Deserialize;
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Membership, Team, TeamRole};
+use crate::gamedays::store::GamedaySummary;
+use crate::scenarios::store::signoffs::AwaitingSignoff;
 
 /// The team with this slug, if `user_id` is a member of it.
 #[tracing::instrument(skip(db))]
@@ -101,13 +105,14 @@ pub async fn update_team(conn: &mut PgConnection, team_id: Uuid, name: &str, slu
     Ok(())
 }
 
-/// A member as the team page lists them.
-#[derive(Debug, Clone)]
+/// A member as the team page lists them (a row of `member_rows`).
+#[derive(Debug, Clone, Deserialize)]
 pub struct Member {
     pub user_id: Uuid,
     pub display_name: String,
     pub email: String,
     pub role: TeamRole,
+    #[serde(with = "time::serde::rfc3339")]
     pub joined_at: OffsetDateTime,
 }
 
@@ -116,15 +121,90 @@ pub async fn members(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Member>> {
     sqlx::query_as!(
         Member,
         r#"
-        select u.id as user_id, u.display_name, u.email, m.role as "role: TeamRole", m.joined_at
-        from team_members m join users u on u.id = m.user_id
-        where m.team_id = $1
-        order by m.role, lower(u.display_name)
+        select user_id as "user_id!", display_name as "display_name!", email as "email!", role as "role!: TeamRole",
+               joined_at as "joined_at!"
+        from member_rows
+        where team_id = $1
+        order by role, lower(display_name)
         "#,
         team_id
     )
     .fetch_all(db)
     .await
+}
+
+/// What the team page shows of the team.
+#[derive(Debug, Clone)]
+pub struct TeamPage {
+    /// By role, then name.
+    pub members: Vec<Member>,
+    /// Its invites that can still be used, newest first; read only when asked for.
+    pub invites: Vec<PendingInvite>,
+    /// One page of its game days, latest first (those without a date first: they are still
+    /// being planned), after the game day `before` when given: at most `limit`. Keyed by
+    /// (start, creation, id), so a game day added meanwhile moves no other one between pages.
+    pub gamedays: Vec<GamedaySummary>,
+    /// Whether the viewer has made a fault-calendar feed for the team.
+    pub has_feed: bool,
+    /// The team's scenarios waiting for the viewer's sign-off (as on the dashboard).
+    pub awaiting: Vec<AwaitingSignoff>,
+}
+
+/// The team page's own data ([`TeamPage`]) as `user_id` sees it, in one statement; the invites
+/// only `with_invites`.
+#[tracing::instrument(skip(db))]
+pub async fn team_page(
+    db: &PgPool,
+    team_id: Uuid,
+    user_id: Uuid,
+    with_invites: bool,
+    before: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<TeamPage> {
+    let row = sqlx::query!(
+        r#"
+        select
+            (select coalesce(json_agg(m order by m.role, lower(m.display_name)), '[]')
+             from member_rows m where m.team_id = $1) as "members!: Json<Vec<Member>>",
+            (select coalesce(json_agg(i order by i.created_at desc), '[]')
+             from (select i.id, i.role, u.display_name as created_by, i.expires_at, i.created_at
+                   from team_invites i join users u on u.id = i.created_by
+                   where $3 and i.team_id = $1 and i.used_at is null and i.revoked_at is null and i.expires_at > now()
+                     and exists (select 1 from team_members m
+                                 where m.team_id = i.team_id and m.user_id = i.created_by and m.role = 'lead')) i
+            ) as "invites!: Json<Vec<PendingInvite>>",
+            (select coalesce(json_agg(g order by g.start desc, g.created_at desc, g.id desc), '[]')
+             from (select g.id, g.title, g.status, g.starts_at, g.environment, g.created_at,
+                          coalesce(g.starts_at, 'infinity') as start,
+                          (select count(*) from scenarios s where s.gameday_id = g.id) as scenarios
+                   from gamedays g
+                   where g.team_id = $1
+                     and ($4::uuid is null
+                          or (coalesce(g.starts_at, 'infinity'), g.created_at, g.id)
+                             < (select coalesce(c.starts_at, 'infinity'), c.created_at, c.id
+                                from gamedays c where c.id = $4 and c.team_id = $1))
+                   order by coalesce(g.starts_at, 'infinity') desc, g.created_at desc, g.id desc
+                   limit $5) g
+            ) as "gamedays!: Json<Vec<GamedaySummary>>",
+            exists (select 1 from calendar_feeds where team_id = $1 and user_id = $2) as "has_feed!",
+            (select coalesce(json_agg(a order by a.starts_at nulls last, a.position), '[]')
+             from awaiting_signoff_rows a where a.user_id = $2 and a.team_id = $1) as "awaiting!: Json<Vec<AwaitingSignoff>>"
+        "#,
+        team_id,
+        user_id,
+        with_invites,
+        before,
+        limit
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(TeamPage {
+        members: row.members.0,
+        invites: row.invites.0,
+        gamedays: row.gamedays.0,
+        has_feed: row.has_feed,
+        awaiting: row.awaiting.0,
+    })
 }
 
 /// A team's members and roles, read under lock.
@@ -214,30 +294,13 @@ pub async fn create_invite(
 }
 
 /// An invite that can still be used, as the team page lists it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct PendingInvite {
     pub id: Uuid,
     pub role: TeamRole,
     pub created_by: String,
+    #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
-}
-
-#[tracing::instrument(skip(db))]
-pub async fn pending_invites(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<PendingInvite>> {
-    sqlx::query_as!(
-        PendingInvite,
-        r#"
-        select i.id, i.role as "role: TeamRole", u.display_name as created_by, i.expires_at
-        from team_invites i join users u on u.id = i.created_by
-        where i.team_id = $1 and i.used_at is null and i.revoked_at is null and i.expires_at > now()
-          and exists (select 1 from team_members m
-                      where m.team_id = i.team_id and m.user_id = i.created_by and m.role = 'lead')
-        order by i.created_at desc
-        "#,
-        team_id
-    )
-    .fetch_all(db)
-    .await
 }
 
 /// Revokes an unused invite of this team and returns the role it was for; None if there was none.
@@ -335,18 +398,6 @@ pub async fn team_by_calendar_feed(db: &PgPool, token_hash: &[u8]) -> sqlx::Resu
         token_hash
     )
     .fetch_optional(db)
-    .await
-}
-
-/// Whether the member has made a fault-calendar feed for the team.
-#[tracing::instrument(skip(db))]
-pub async fn has_calendar_feed(db: &PgPool, team_id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar!(
-        r#"select exists (select 1 from calendar_feeds where team_id = $1 and user_id = $2) as "exists!""#,
-        team_id,
-        user_id
-    )
-    .fetch_one(db)
     .await
 }
 

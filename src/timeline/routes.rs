@@ -18,7 +18,7 @@ use super::{EventKind, Marker};
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::scenarios::store::{self as scenario_store, Scenario};
-use crate::scenarios::views::{Banner, RunCard, banners, focus, run_card};
+use crate::scenarios::views::{Banner, RunCard, banners, focus, run_card_of};
 use crate::state::AppState;
 use crate::web::context::{GamedayCtx, Path};
 use crate::web::refusal::{refused, status_of};
@@ -187,12 +187,11 @@ async fn timeline_page(
     }
     let views = window_views(&window, &ctx.url(), layout.zone(), ctx.user.id, ctx.role);
     let earlier_url = window.earlier.map(|e| filtered_url(&ctx.url(), &filter_scenario, &filter_kind, Some(e)));
-    let scenarios = scenario_store::scenarios_of(&state.db, ctx.gameday.id).await?;
+    // Every scenario with what a run card reads: the focus is chosen among them by the rules.
+    let mut to_run = scenario_store::scenarios_to_run(&state.db, ctx.gameday.id).await?;
+    let scenarios: Vec<Scenario> = to_run.iter().map(|s| s.scenario.clone()).collect();
     let in_flight = banners(&scenarios, &key, &ctx.url());
-    let focus = match focus(&scenarios) {
-        Some(i) => Some(run_card(&state.db, &ctx.gameday, &ctx.url(), scenarios[i].clone(), &key, ctx.role).await?),
-        None => None,
-    };
+    let focus = focus(&scenarios).map(|i| run_card_of(&ctx.gameday, &ctx.url(), to_run.swap_remove(i), &key, ctx.role));
     let (total, last_seq) = (ctx.gameday.last_event_seq, ctx.gameday.last_event_seq);
     let status = status_of(&errors);
     let page = TimelinePage {

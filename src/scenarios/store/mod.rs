@@ -2,6 +2,8 @@
 
 pub mod signoffs;
 
+use serde::Deserialize;
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -10,8 +12,10 @@ use crate::scenarios::gate::{Outcome, ScenarioState};
 use crate::scenarios::{BlastRadius, ScenarioFields};
 use crate::teams::{NavTeam, TeamRole};
 
-/// A scenario with its current revision's content.
-#[derive(Debug, Clone)]
+/// A scenario with its current revision's content (also read as a row of `current_scenarios`
+/// in JSON, by the statements that read a whole page at once).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(from = "ScenarioRow")]
 pub struct Scenario {
     pub id: Uuid,
     pub gameday_id: Uuid,
@@ -25,6 +29,7 @@ pub struct Scenario {
     pub abort_owner_name: Option<String>,
 }
 
+#[derive(Deserialize)]
 struct ScenarioRow {
     id: Uuid,
     gameday_id: Uuid,
@@ -313,7 +318,8 @@ pub async fn count_not_run(conn: &mut PgConnection, gameday_id: Uuid) -> sqlx::R
 }
 
 /// Start tiny (invariant 4): a smaller scenario on the same target, in the same environment, in
-/// any of the team's game days, that was injected and held: its title, or None.
+/// any of the team's game days, that was injected and held: its title, or None (the SQL function
+/// `smaller_that_held`, which [`scenarios_to_run`] reads too).
 #[tracing::instrument(skip(db))]
 pub async fn smaller_that_held(
     db: impl PgExecutor<'_>,
@@ -324,27 +330,49 @@ pub async fn smaller_that_held(
     environment: &str,
 ) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar!(
-        r#"
-        select r.title
-        from scenarios s
-        join gamedays g on g.id = s.gameday_id
-        join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
-        where g.team_id = $1 and s.id <> $2 and s.outcome = 'held'
-          and lower(r.target_system) = lower($3) and r.blast_radius < $4
-          and lower(g.environment) = lower($5)
-          -- It held under the fault: it was injected, not halted before injection.
-          and exists (select 1 from timeline_events e where e.scenario_id = s.id and e.kind = 'scenario_injected')
-        order by r.blast_radius desc
-        limit 1
-        "#,
+        "select smaller_that_held($1, $2, $3, $4, $5)",
         team_id,
         scenario_id,
         target,
         radius as BlastRadius,
         environment
     )
-    .fetch_optional(db)
+    .fetch_one(db)
     .await
+}
+
+/// A scenario with what its run card's rules read besides the timeline.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScenarioToRun {
+    pub scenario: Scenario,
+    /// Start tiny: a smaller scenario on this target that held ([`smaller_that_held`]).
+    pub smaller_held: Option<String>,
+    /// The linked known weakness: (id, title, open?).
+    pub weakness: Option<(Uuid, String, bool)>,
+}
+
+/// Every scenario of a game day in order, each with what its run card reads besides the
+/// timeline, in one statement.
+#[tracing::instrument(skip(db))]
+pub async fn scenarios_to_run(db: &PgPool, gameday_id: Uuid) -> sqlx::Result<Vec<ScenarioToRun>> {
+    let scenarios = sqlx::query_scalar!(
+        r#"
+        select coalesce(json_agg(json_build_object(
+                   'scenario', s,
+                   'smaller_held', smaller_that_held(s.team_id, s.id, s.target_system, s.blast_radius, g.environment),
+                   'weakness', case when w.id is not null then json_build_array(w.id, w.title, w.status = 'open') end
+               ) order by s.position), '[]') as "scenarios!: Json<Vec<ScenarioToRun>>"
+        from current_scenarios s
+        join gamedays g on g.id = s.gameday_id
+        join scenarios x on x.id = s.id
+        left join weaknesses w on w.id = x.weakness_id
+        where s.gameday_id = $1
+        "#,
+        gameday_id
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(scenarios.0)
 }
 
 /// Where a fault in flight is: its game day and team, and since when it is announced or

@@ -3,38 +3,54 @@
 
 use std::collections::HashMap;
 
+use serde::Deserialize;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use crate::scenarios::{Decision, SignerStatus, Signoffs};
 
+/// Where one required signer of a game day stands on one scenario's current revision (a row of
+/// `signer_rows`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SignerRow {
+    pub scenario_id: Uuid,
+    pub revision: i32,
+    pub user_id: Uuid,
+    pub name: String,
+    pub decision: Option<Decision>,
+    pub reason: Option<String>,
+}
+
 /// Where every required signer of the game day stands on each scenario's current revision.
 #[tracing::instrument(skip(db))]
 pub async fn signoffs_of_gameday(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Result<HashMap<Uuid, Signoffs>> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        SignerRow,
         r#"
-        select s.id as scenario_id, s.current_revision, p.user_id, u.display_name,
-               o.decision as "decision?: Decision", o.reason as "reason?"
-        from scenarios s
-        join gameday_participants p on p.gameday_id = s.gameday_id and is_required_signer(p.role)
-        join users u on u.id = p.user_id
-        left join signoffs o on o.scenario_id = s.id and o.revision = s.current_revision and o.user_id = p.user_id
-        where s.gameday_id = $1
-        order by s.position, lower(u.display_name)
+        select scenario_id as "scenario_id!", revision as "revision!", user_id as "user_id!", name as "name!",
+               decision as "decision: Decision", reason
+        from signer_rows
+        where gameday_id = $1
+        order by position, lower(name)
         "#,
         gameday_id
     )
     .fetch_all(db)
     .await?;
+    Ok(by_scenario(rows))
+}
+
+/// Signer rows (in their order) grouped by scenario.
+pub fn by_scenario(rows: Vec<SignerRow>) -> HashMap<Uuid, Signoffs> {
     let mut by_scenario: HashMap<Uuid, Signoffs> = HashMap::new();
     for r in rows {
         by_scenario
             .entry(r.scenario_id)
-            .or_insert_with(|| Signoffs { revision: r.current_revision, signers: Vec::new() })
+            .or_insert_with(|| Signoffs { revision: r.revision, signers: Vec::new() })
             .signers
-            .push(SignerStatus { user_id: r.user_id, name: r.display_name, decision: r.decision, reason: r.reason });
+            .push(SignerStatus { user_id: r.user_id, name: r.name, decision: r.decision, reason: r.reason });
     }
-    Ok(by_scenario)
+    by_scenario
 }
 
 /// Where every required signer stands on `revision` of one scenario.
@@ -97,8 +113,8 @@ pub async fn record_signoff(
     Ok(())
 }
 
-/// A scenario waiting for someone's sign-off.
-#[derive(Debug, Clone)]
+/// A scenario waiting for someone's sign-off (a row of `awaiting_signoff_rows`).
+#[derive(Debug, Clone, Deserialize)]
 pub struct AwaitingSignoff {
     pub scenario_id: Uuid,
     pub title: String,
@@ -115,18 +131,11 @@ pub async fn awaiting_signoff(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<Aw
     sqlx::query_as!(
         AwaitingSignoff,
         r#"
-        select s.id as scenario_id, r.title, s.current_revision as revision, g.id as gameday_id,
-               g.title as gameday_title, t.slug as team_slug
-        from gameday_participants p
-        join gamedays g on g.id = p.gameday_id and plan_is_open(g.status)
-        join teams t on t.id = g.team_id
-        join team_access m on m.team_id = t.id and m.user_id = p.user_id
-        join scenarios s on s.gameday_id = g.id and takes_signoffs(s.state)
-        join scenario_revisions r on r.scenario_id = s.id and r.revision = s.current_revision
-        where p.user_id = $1 and is_required_signer(p.role)
-          and not exists (select 1 from signoffs o
-                          where o.scenario_id = s.id and o.revision = s.current_revision and o.user_id = p.user_id)
-        order by g.starts_at nulls last, s.position
+        select scenario_id as "scenario_id!", title as "title!", revision as "revision!", gameday_id as "gameday_id!",
+               gameday_title as "gameday_title!", team_slug as "team_slug!"
+        from awaiting_signoff_rows
+        where user_id = $1
+        order by starts_at nulls last, position
         "#,
         user_id
     )
