@@ -300,7 +300,7 @@ async fn my_live(
         parts,
         shutdown: state.live.shutdown.clone(),
         checked_at: tokio::time::Instant::now(),
-        sent_at: tokio::time::Instant::now(),
+        sent_since_tick: false,
         tick: stream_tick(),
     };
     Ok(sse_response(stream.into_stream()))
@@ -318,8 +318,8 @@ struct PersonStream {
     parts: PersonParts,
     shutdown: CancellationToken,
     checked_at: tokio::time::Instant,
-    /// When the last message went out (a keep-alive follows [`KEEP_ALIVE`] after it).
-    sent_at: tokio::time::Instant,
+    /// Whether a message went out since the last tick (if not, the tick sends a keep-alive).
+    sent_since_tick: bool,
     /// Every [`KEEP_ALIVE`]: time for a keep-alive or the membership check? One timer for the
     /// stream's life, not one per message.
     tick: tokio::time::Interval,
@@ -329,7 +329,8 @@ impl PersonStream {
     fn into_stream(self) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
         futures_util::stream::unfold(self, |mut s| async move {
             let message = s.next().await?;
-            s.sent_at = tokio::time::Instant::now();
+            // A keep-alive is not news: the next quiet tick sends another.
+            s.sent_since_tick |= message != keep_alive_message();
             Some((Ok(message), s))
         })
     }
@@ -352,11 +353,15 @@ impl PersonStream {
                 () = self.shutdown.cancelled() => return None,
                 () = self.slot.superseded.cancelled() => continue,
                 now = self.tick.tick() => {
+                    let quiet = !std::mem::take(&mut self.sent_since_tick);
                     if now.saturating_duration_since(self.checked_at) < MEMBERSHIP_CHECK {
-                        if now.saturating_duration_since(self.sent_at) >= KEEP_ALIVE {
+                        if quiet {
                             return Some(keep_alive_message());
                         }
                         continue;
+                    }
+                    if quiet {
+                        self.pending.push_back(keep_alive_message());
                     }
                     self.checked_at = now;
                     // Now and then whatever the nudges said: a missed one (a dropped listener
@@ -542,7 +547,7 @@ async fn live(
         user_id: ctx.user.id,
         audience: me,
         checked_at: tokio::time::Instant::now(),
-        sent_at: tokio::time::Instant::now(),
+        sent_since_tick: false,
         tick: stream_tick(),
     };
     Ok(sse_response(stream.into_stream()))
@@ -597,8 +602,8 @@ fn sse_message(event: Option<&str>, id: Option<i64>, data: &str) -> Bytes {
     Bytes::from(out)
 }
 
-/// What a stream sends after this long without a message (a comment line, at the next tick:
-/// within twice this), so that proxies and the client see the connection alive.
+/// How often a stream ticks; a tick with no message since the one before sends a keep-alive (a
+/// comment line), so that proxies and the client see the connection alive.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// A stream's tick: every [`KEEP_ALIVE`], the first one [`KEEP_ALIVE`] from now.
@@ -711,8 +716,8 @@ struct LiveStream {
     /// The kind of viewer this stream is for: which banners and page parts it is sent.
     audience: Audience,
     checked_at: tokio::time::Instant,
-    /// When the last message went out (a keep-alive follows [`KEEP_ALIVE`] after it).
-    sent_at: tokio::time::Instant,
+    /// Whether a message went out since the last tick (if not, the tick sends a keep-alive).
+    sent_since_tick: bool,
     /// Every [`KEEP_ALIVE`]: time for a keep-alive or the membership check? One timer for the
     /// stream's life, not one per message.
     tick: tokio::time::Interval,
@@ -722,7 +727,8 @@ impl LiveStream {
     fn into_stream(self) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
         futures_util::stream::unfold(self, |mut s| async move {
             let message = s.next().await?;
-            s.sent_at = tokio::time::Instant::now();
+            // A keep-alive is not news: the next quiet tick sends another.
+            s.sent_since_tick |= message != keep_alive_message();
             Some((Ok(message), s))
         })
     }
@@ -758,11 +764,15 @@ impl LiveStream {
                 () = self.shutdown.cancelled() => return None,
                 () = self.slot.superseded.cancelled() => continue,
                 now = self.tick.tick() => {
+                    let quiet = !std::mem::take(&mut self.sent_since_tick);
                     if now.saturating_duration_since(self.checked_at) < MEMBERSHIP_CHECK {
-                        if now.saturating_duration_since(self.sent_at) >= KEEP_ALIVE {
+                        if quiet {
                             return Some(keep_alive_message());
                         }
                         continue;
+                    }
+                    if quiet {
+                        self.pending.push_back((0, keep_alive_message()));
                     }
                     self.checked_at = now;
                     // Someone removed from the team (or shut out by its two-factor rule), or whose

@@ -181,8 +181,12 @@ async fn timeline_page(
     // (a write per observation saved); the page confirms it only to its author.
     let logged = filters.logged.as_deref().and_then(|n| n.trim().parse::<i64>().ok());
     // (It replaces an older message not yet shown, as a newer flash message would.)
-    if let Some(seq) = logged.filter(|seq| window.events.iter().any(|e| e.seq == *seq && e.actor == Some(ctx.user.id)))
-    {
+    if let Some(seq) = logged.filter(|seq| {
+        window
+            .events
+            .iter()
+            .any(|e| e.seq == *seq && e.actor == Some(ctx.user.id) && e.kind() == Some(super::EventKind::Observation))
+    }) {
         layout.flash = Some(Flash { kind: FlashKind::Success, message: format!("Logged as #{seq}.") });
     }
     let views = window_views(&window, &ctx.url(), layout.zone(), ctx.user.id, ctx.role);

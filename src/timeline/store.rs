@@ -41,6 +41,17 @@ pub async fn insert(
     Ok(seq)
 }
 
+/// Locks the game day's row for a batch of observations and says its status (None: no such game
+/// day). The lock orders events in commit order, as every change to a game day does.
+pub async fn lock_for_observations(conn: &mut PgConnection, gameday_id: Uuid) -> sqlx::Result<Option<GamedayStatus>> {
+    sqlx::query_scalar!(
+        r#"select status as "status: GamedayStatus" from gamedays where id = $1 for update"#,
+        gameday_id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
 /// An observation to record in a batch.
 #[derive(Debug, Clone)]
 pub struct ObservationRow {
@@ -52,43 +63,28 @@ pub struct ObservationRow {
     pub observed_at: Option<OffsetDateTime>,
 }
 
-/// What recording a batch found: the game day's status under its lock (None: no such game day),
-/// and (index in the batch, sequence number) of each observation recorded.
-pub struct RecordedBatch {
-    pub status: Option<GamedayStatus>,
-    pub recorded: Vec<(usize, i64)>,
-}
-
-/// Records a batch of observations on a game day in ONE statement, which is its own transaction
-/// (one round trip, the commit included): it locks the game day's row (the lock orders events in
-/// commit order, as every change to a game day does) and reads its status under the lock; only
-/// if that status is one of `open` are the observations numbered in order, each whose author is
-/// on the game day and in its team (read after the lock, so a removal that committed first
-/// counts); one `NOTIFY` carries the last number (the live hub reads every event after what it
-/// has sent). Observations not recorded: their authors are not on the game day, or the status
-/// is not open.
-pub async fn record_observations(
-    db: impl PgExecutor<'_>,
+/// Records a batch of observations on a game day whose row this transaction has locked, in one
+/// statement: each is numbered in order if its author is on the game day and in its team (read after the lock,
+/// so a removal that committed first counts), and one `NOTIFY` carries the last number (the live
+/// hub reads every event after what it has sent). Returns (index in `rows`, sequence number) for
+/// those recorded; the others' authors are not on the game day.
+pub async fn insert_observations(
+    conn: &mut PgConnection,
     gameday_id: Uuid,
     rows: &[ObservationRow],
-    open: &[GamedayStatus],
     channel: &str,
-) -> sqlx::Result<RecordedBatch> {
+) -> sqlx::Result<Vec<(usize, i64)>> {
     let actors: Vec<Uuid> = rows.iter().map(|r| r.actor).collect();
     let scenarios: Vec<Option<Uuid>> = rows.iter().map(|r| r.scenario_id).collect();
     let bodies: Vec<&str> = rows.iter().map(|r| r.body.as_str()).collect();
     let htmls: Vec<Option<&str>> = rows.iter().map(|r| r.body_html.as_deref()).collect();
     let data: Vec<serde_json::Value> = rows.iter().map(|r| r.data.clone()).collect();
     let observed: Vec<Option<OffsetDateTime>> = rows.iter().map(|r| r.observed_at).collect();
-    let found = sqlx::query!(
+    let recorded = sqlx::query!(
         r#"
-        with locked as (
-            select status from gamedays where id = $1 for update
-        ),
-        input as (
+        with input as (
             select * from unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[])
                 with ordinality as i (actor, scenario_id, body, body_html, data, observed_at, ord)
-            where (select status from locked) = any($9::gameday_status[])
         ),
         allowed as (
             select i.*, row_number() over (order by i.ord) as n
@@ -110,13 +106,12 @@ pub async fn record_observations(
             returning seq
         ),
         notified as (
-            select pg_notify($8, $1::text || ':' || max(seq)) from inserted
+            -- Only when something was recorded (an aggregate over no rows is one row of NULL).
+            select pg_notify($8, $1::text || ':' || max(seq)) from inserted having count(*) > 0
         )
-        select l.status as "status!: GamedayStatus", r.ord as "ord?", r.seq as "seq?",
-               (select count(*) from notified) as "notified!"
-        from locked l
-        left join (select a.ord, b.base + a.n as seq from allowed a cross join bumped b) r on true
-        order by r.ord
+        select a.ord as "ord!", b.base + a.n as "seq!", (select count(*) from notified) as "notified!"
+        from allowed a cross join bumped b
+        order by a.ord
         "#,
         gameday_id,
         &actors,
@@ -126,14 +121,10 @@ pub async fn record_observations(
         &data,
         &observed as &[Option<OffsetDateTime>],
         channel,
-        open as &[GamedayStatus],
     )
-    .fetch_all(db)
+    .fetch_all(conn)
     .await?;
-    Ok(RecordedBatch {
-        status: found.first().map(|r| r.status),
-        recorded: found.iter().filter_map(|r| Some((r.ord? as usize - 1, r.seq?))).collect(),
-    })
+    Ok(recorded.into_iter().map(|r| (r.ord as usize - 1, r.seq)).collect())
 }
 
 /// The events of a game day after `after` (0 for all), in order.

@@ -11,10 +11,12 @@ use sqlx::PgPool;
 
 use crate::helpers::spawn_app;
 
-/// A chromedriver process on a free port, killed when dropped.
+/// A chromedriver process on a free port, killed when dropped, and the directory its browsers'
+/// profiles live in, removed when dropped.
 struct Driver {
     child: Child,
     url: String,
+    profiles: PathBuf,
 }
 
 impl Driver {
@@ -29,7 +31,8 @@ impl Driver {
         let url = format!("http://127.0.0.1:{port}");
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return Driver { child, url };
+                let profiles = std::env::temp_dir().join(format!("gameday-chromium-{}", uuid::Uuid::new_v4()));
+                return Driver { child, url, profiles };
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -54,7 +57,7 @@ impl Driver {
     }
 
     async fn browser_with(&self, width: u32, height: u32, prefs: serde_json::Value) -> Client {
-        let profile = std::env::temp_dir().join(format!("gameday-chromium-{}", uuid::Uuid::new_v4()));
+        let profile = self.profiles.join(uuid::Uuid::new_v4().to_string());
         let args = [
             "--headless=new".to_owned(),
             "--no-sandbox".to_owned(),
@@ -83,6 +86,7 @@ impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profiles);
     }
 }
 
