@@ -205,7 +205,10 @@ fn main() -> Result<()> {
     let dir = std::env::temp_dir().join(format!("gameday-bench-{}", std::process::id()));
     eprintln!("bench: PostgreSQL, logs and the server's logs in {}", dir.display());
     let started = Instant::now();
-    let pg = Pg::init_with(&dir, PG_CONF)?;
+    // `BENCH_PG_CONF="line\nline"` adds to the cluster's settings (e.g.
+    // `pg_stat_statements.track_planning = on`, to see planning time in the write path's report).
+    let conf = format!("{PG_CONF}{}\n", std::env::var("BENCH_PG_CONF").unwrap_or_default().replace("\\n", "\n"));
+    let pg = Pg::init_with(&dir, &conf)?;
     match runtime.block_on(measure(&dir, &pg)) {
         Ok(rows) => {
             println!("| what | figure | ceiling (same run) | target | met? |");
@@ -237,6 +240,8 @@ async fn measure(dir: &Path, pg: &Pg) -> Result<Vec<Row>> {
 
     // `bench --live-only`: the live stream and memory rows alone (to compare allocators quickly).
     let live_only = std::env::args().any(|a| a == "--live-only");
+    // `bench --writes-only`: the write path alone (to compare changes to it quickly).
+    let writes_only = std::env::args().any(|a| a == "--writes-only");
     let fsync = if live_only {
         0.0
     } else {
@@ -255,12 +260,16 @@ async fn measure(dir: &Path, pg: &Pg) -> Result<Vec<Row>> {
     eprintln!("bench: seeding through the app's forms");
     let seeded = seed::seed(&server.base, &admin, live_only).await?;
     let mut rows = Vec::new();
-    if !live_only {
+    if !live_only && !writes_only {
         rows.extend(pages::measure(pg, &admin, &seeded).await?);
     }
     let (after_pages, hwm_pages) = rss_kib(pid);
     if !live_only {
         rows.extend(writes::measure(&seeded, &admin, fsync).await?);
+    }
+    if writes_only {
+        drop(server);
+        return Ok(rows);
     }
     let fan = fanout::measure(&seeded, &admin, pid).await?;
     rows.extend(fan.rows);

@@ -43,6 +43,7 @@ fn order_violations(acks: &[(Duration, Duration, i64)]) -> usize {
 pub async fn measure(seeded: &Seeded, admin: &PgPool, fsync: f64) -> Result<Vec<Row>> {
     let day = &seeded.writes;
     let url = format!("{}{}/observations", seeded.base, day.path);
+    sqlx::query("select pg_stat_statements_reset()").execute(admin).await?;
     let clock = Instant::now();
     let deadline = clock + Duration::from_secs(SECONDS);
     let acks = Arc::new(Mutex::new(Vec::new()));
@@ -119,6 +120,8 @@ pub async fn measure(seeded: &Seeded, admin: &PgPool, fsync: f64) -> Result<Vec<
     // A reader that saw `count` events up to `max` missed one committed later with a lower number.
     let out_of_order = seen.iter().filter(|(count, max)| (*count as usize) < all.partition_point(|s| s <= max)).count();
 
+    report_statements(admin).await?;
+
     let per_sec = acks.len() as f64 / elapsed;
     Ok(vec![
         row(
@@ -140,4 +143,23 @@ pub async fn measure(seeded: &Seeded, admin: &PgPool, fsync: f64) -> Result<Vec<
             Some(lost == 0 && violations == 0 && out_of_order == 0 && !acks.is_empty()),
         ),
     ])
+}
+
+/// Where the database's time went in the write phase, to stderr: the server's statements by
+/// total time (planning counted only with `pg_stat_statements.track_planning = on`, see
+/// `BENCH_PG_CONF`).
+async fn report_statements(admin: &PgPool) -> Result<()> {
+    let top: Vec<(i64, f64, f64, String)> = sqlx::query_as(
+        "select s.calls, s.total_plan_time, s.total_exec_time, left(regexp_replace(s.query, '\\s+', ' ', 'g'), 90) \
+         from pg_stat_statements s join pg_roles r on r.oid = s.userid \
+         where r.rolname = $1 order by s.total_plan_time + s.total_exec_time desc limit 8",
+    )
+    .bind(crate::APP_USER)
+    .fetch_all(admin)
+    .await?;
+    eprintln!("bench: the write phase's statements (calls, plan ms, exec ms, statement):");
+    for (calls, plan, exec, query) in top {
+        eprintln!("bench:   {calls:>7} {plan:>9.0} {exec:>9.0}  {query}");
+    }
+    Ok(())
 }

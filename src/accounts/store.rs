@@ -400,13 +400,17 @@ pub struct StoredSession {
     /// When asked for and a person is signed in: their rows of the view `person_frame` (the
     /// page frame), as a JSON array.
     pub frame: Option<serde_json::Value>,
+    /// When asked for (a team's slug and a game day's id) and a person is signed in: the row of
+    /// the database function `member_context` for them, as a JSON object (None: no row).
+    pub context: Option<serde_json::Value>,
 }
 
 /// Loads an unexpired browser session in one statement, together with the person signed in on it
 /// (the user id inside the data under `user_key`, `user_id`) and the state of their account
 /// session (the id under `account_session_key`). A request is activity: the session's idle
 /// expiry is pushed to `idle_days` from now, and the account session's "last seen" set to now,
-/// each at most once a minute. With `with_frame`, the person's page frame comes along too.
+/// each at most once a minute. With `with_frame`, the person's page frame comes along too; with
+/// `context` (a team's slug, a game day's id), the game day as the person reaches it.
 #[tracing::instrument(skip_all)]
 pub async fn load_web_session(
     db: &PgPool,
@@ -415,6 +419,7 @@ pub async fn load_web_session(
     user_key: &str,
     account_session_key: &str,
     with_frame: bool,
+    context: Option<(&str, Uuid)>,
 ) -> sqlx::Result<Option<StoredSession>> {
     let row = sqlx::query!(
         r#"
@@ -445,10 +450,9 @@ pub async fn load_web_session(
                u.password_hash as "password_hash?", u.is_admin as "is_admin?", u.time_zone as "time_zone?",
                sha256(convert_to(u.password_hash, 'UTF8')) as "auth_hash?", u.totp_secret is not null as "two_factor?",
                account.alive as "account_session_alive?",
-               case when $6 and u.id is not null then
-                   coalesce((select json_agg(p order by p.part, p.sort, p.since nulls last, p.scenario_id)
-                             from person_frame p where p.user_id = u.id), '[]')
-               end as "frame?"
+               case when $6 and u.id is not null then frame_json(u.id) end as "frame?",
+               case when $7::text is not null and u.id is not null then member_context_json($7, u.id, $8) end
+                   as "context?"
         from found f
         left join users u on u.id = f.user_id
         left join account on true
@@ -459,6 +463,8 @@ pub async fn load_web_session(
         user_key,
         account_session_key,
         with_frame,
+        context.map(|(slug, _)| slug),
+        context.map(|(_, id)| id),
     )
     .fetch_optional(db)
     .await?;
@@ -484,6 +490,7 @@ pub async fn load_web_session(
             user,
             account_session_alive: row.account_session_alive,
             frame: row.frame,
+            context: row.context,
         }
     }))
 }

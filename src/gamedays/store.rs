@@ -36,8 +36,8 @@ pub async fn gameday_in_team(db: impl PgExecutor<'_>, team_id: Uuid, id: Uuid) -
 pub type MemberContext = (Membership, Option<Gameday>, Option<GamedayRole>);
 
 /// A game day as one of its team's members reaches it: the membership behind `slug`, the game
-/// day if it is that team's, and the member's role on it, in one statement. None when
-/// `user_id` is not a member of a team with that slug.
+/// day if it is that team's, and the member's role on it, in one statement (the database
+/// function `member_context`). None when `user_id` is not a member of a team with that slug.
 #[tracing::instrument(skip(db))]
 pub async fn member_context(
     db: impl PgExecutor<'_>,
@@ -45,20 +45,15 @@ pub async fn member_context(
     user_id: Uuid,
     id: Uuid,
 ) -> sqlx::Result<Option<MemberContext>> {
-    let row = sqlx::query!(
+    let row = sqlx::query_as!(
+        MemberContextRow,
         r#"
-        select t.id as team_id, t.name as team_name, t.slug, m.role as "team_role: TeamRole", t.require_two_factor,
-               t.archived_at,
-               g.id as "id?", g.title as "title?", g.objective as "objective?", g.environment as "environment?",
-               g.systems as "systems?", g.starts_at, g.ends_at, g.call_link,
-               g.status as "status?: GamedayStatus", g.cancel_reason, g.ics_sequence as "ics_sequence?",
-               g.last_event_seq as "last_event_seq?",
-               p.role as "role?: GamedayRole"
-        from teams t
-        join team_members m on m.team_id = t.id and m.user_id = $2
-        left join gamedays g on g.id = $3 and g.team_id = t.id
-        left join gameday_participants p on p.gameday_id = g.id and p.user_id = $2
-        where t.slug = $1
+        select team_id as "team_id!", team_name as "team_name!", slug as "slug!", team_role as "team_role!: TeamRole",
+               require_two_factor as "require_two_factor!", archived_at,
+               id, title, objective, environment, systems, starts_at, ends_at, call_link,
+               status as "status: GamedayStatus", cancel_reason, ics_sequence, last_event_seq,
+               role as "role: GamedayRole"
+        from member_context($1, $2, $3)
         "#,
         slug,
         user_id,
@@ -66,7 +61,41 @@ pub async fn member_context(
     )
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|r| {
+    Ok(row.map(MemberContextRow::into_context))
+}
+
+/// A row of the database function `member_context`, read on its own or, as JSON, with the
+/// session (hence `Deserialize`, with the names and forms `row_to_json` gives).
+#[derive(Debug, Deserialize)]
+pub struct MemberContextRow {
+    team_id: Uuid,
+    team_name: String,
+    slug: String,
+    team_role: TeamRole,
+    require_two_factor: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    archived_at: Option<OffsetDateTime>,
+    id: Option<Uuid>,
+    title: Option<String>,
+    objective: Option<String>,
+    environment: Option<String>,
+    systems: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    starts_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    ends_at: Option<OffsetDateTime>,
+    call_link: Option<String>,
+    status: Option<GamedayStatus>,
+    cancel_reason: Option<String>,
+    ics_sequence: Option<i32>,
+    last_event_seq: Option<i64>,
+    role: Option<GamedayRole>,
+}
+
+impl MemberContextRow {
+    /// The membership, the game day if it is the team's, and the member's role on it.
+    pub fn into_context(self) -> MemberContext {
+        let r = self;
         let membership = Membership {
             team: Team { id: r.team_id, name: r.team_name, slug: r.slug },
             role: r.team_role,
@@ -94,7 +123,7 @@ pub async fn member_context(
         // A role counts only while they are in the team too (they are: the join says so).
         let role = gameday.as_ref().and(r.role);
         (membership, gameday, role)
-    }))
+    }
 }
 
 /// The game day with this id (for the live hub, which has checked nothing about the viewer:

@@ -98,7 +98,8 @@ fn open_for_observations(status: GamedayStatus) -> AppResult<()> {
 /// What can be checked before the game day's row is locked is checked first (the scenario, the
 /// marker's time: an injection only ever makes a marker valid, never invalid). Then the
 /// observation joins this instance's queue for the game day: one writer records every
-/// observation waiting in it in one transaction (lock, one statement, commit), so concurrent
+/// observation waiting in it in one round trip, its own transaction (a database function that
+/// locks, then records in a statement of its own: `store::record_observations`), so concurrent
 /// observations of one game day share a commit instead of waiting for each other's (group
 /// commit). Sequence order is commit order as ever; the answer comes after the commit, so what
 /// is acknowledged is durable.
@@ -251,25 +252,25 @@ fn copy_of(err: &AppError) -> AppError {
     }
 }
 
-/// Records a batch in one transaction; the answer for each row, in order (Err: the database
-/// failed the whole batch).
+/// Records a batch in one round trip, its own transaction; the answer for each row, in order
+/// (Err: the database failed the whole batch).
 async fn record_batch(
     db: &PgPool,
     gameday_id: Uuid,
     rows: &[ObservationRow],
 ) -> Result<Vec<AppResult<i64>>, sqlx::Error> {
-    let mut tx = db.begin().await?;
-    let Some(status) = store::lock_for_observations(&mut tx, gameday_id).await? else {
+    let open: Vec<GamedayStatus> =
+        GamedayStatus::ALL.into_iter().filter(|s| open_for_observations(*s).is_ok()).collect();
+    let batch = store::record_observations(db, gameday_id, rows, &open, crate::events::NOTIFY_CHANNEL).await?;
+    let Some(status) = batch.status else {
         return Ok(rows.iter().map(|_| Err(AppError::NotFound)).collect());
     };
     if let Err(refusal) = open_for_observations(status) {
         return Ok(rows.iter().map(|_| Err(copy_of(&refusal))).collect());
     }
-    let recorded = store::insert_observations(&mut tx, gameday_id, rows, crate::events::NOTIFY_CHANNEL).await?;
-    tx.commit().await?;
-    metrics::counter!("gameday_events_written_total").increment(recorded.len() as u64);
+    metrics::counter!("gameday_events_written_total").increment(batch.recorded.len() as u64);
     let mut answers: Vec<AppResult<i64>> = rows.iter().map(|_| Err(not_on_the_day())).collect();
-    for (index, seq) in recorded {
+    for (index, seq) in batch.recorded {
         answers[index] = Ok(seq);
     }
     Ok(answers)

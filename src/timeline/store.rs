@@ -41,17 +41,6 @@ pub async fn insert(
     Ok(seq)
 }
 
-/// Locks the game day's row for a batch of observations and says its status (None: no such game
-/// day). The lock orders events in commit order, as every change to a game day does.
-pub async fn lock_for_observations(conn: &mut PgConnection, gameday_id: Uuid) -> sqlx::Result<Option<GamedayStatus>> {
-    sqlx::query_scalar!(
-        r#"select status as "status: GamedayStatus" from gamedays where id = $1 for update"#,
-        gameday_id
-    )
-    .fetch_optional(conn)
-    .await
-}
-
 /// An observation to record in a batch.
 #[derive(Debug, Clone)]
 pub struct ObservationRow {
@@ -63,68 +52,56 @@ pub struct ObservationRow {
     pub observed_at: Option<OffsetDateTime>,
 }
 
-/// Records a batch of observations on a game day whose row this transaction has locked, in one
-/// statement: each is numbered in order if its author is on the game day and in its team (read after the lock,
-/// so a removal that committed first counts), and one `NOTIFY` carries the last number (the live
-/// hub reads every event after what it has sent). Returns (index in `rows`, sequence number) for
-/// those recorded; the others' authors are not on the game day.
-pub async fn insert_observations(
-    conn: &mut PgConnection,
+/// What recording a batch found: the game day's status under its lock (None: no such game day),
+/// and (index in the batch, sequence number) of each observation recorded.
+pub struct RecordedBatch {
+    pub status: Option<GamedayStatus>,
+    pub recorded: Vec<(usize, i64)>,
+}
+
+/// Records a batch of observations on a game day in one round trip, its own transaction (the
+/// commit included), through the database function `record_observations`: it locks the game
+/// day's row (the lock orders events in commit order, as every change to a game day does) and
+/// reads its status under the lock; then, in a statement of its own (so with a snapshot taken
+/// after the lock: a removal that committed while the batch waited counts), and only if that
+/// status is one of `open`, numbers in order each observation whose author is on the game day
+/// and in its team; one `NOTIFY` carries the last number (the live hub reads every event after
+/// what it has sent). Observations not recorded: their authors are not on the game day, or the
+/// status is not open.
+pub async fn record_observations(
+    db: impl PgExecutor<'_>,
     gameday_id: Uuid,
     rows: &[ObservationRow],
+    open: &[GamedayStatus],
     channel: &str,
-) -> sqlx::Result<Vec<(usize, i64)>> {
+) -> sqlx::Result<RecordedBatch> {
     let actors: Vec<Uuid> = rows.iter().map(|r| r.actor).collect();
     let scenarios: Vec<Option<Uuid>> = rows.iter().map(|r| r.scenario_id).collect();
     let bodies: Vec<&str> = rows.iter().map(|r| r.body.as_str()).collect();
     let htmls: Vec<Option<&str>> = rows.iter().map(|r| r.body_html.as_deref()).collect();
     let data: Vec<serde_json::Value> = rows.iter().map(|r| r.data.clone()).collect();
     let observed: Vec<Option<OffsetDateTime>> = rows.iter().map(|r| r.observed_at).collect();
-    let recorded = sqlx::query!(
+    let found = sqlx::query!(
         r#"
-        with input as (
-            select * from unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[])
-                with ordinality as i (actor, scenario_id, body, body_html, data, observed_at, ord)
-        ),
-        allowed as (
-            select i.*, row_number() over (order by i.ord) as n
-            from input i
-            where exists (select 1 from gameday_participants p
-                          join gamedays g on g.id = p.gameday_id
-                          join team_members m on m.team_id = g.team_id and m.user_id = p.user_id
-                          where p.gameday_id = $1 and p.user_id = i.actor)
-        ),
-        bumped as (
-            update gamedays set last_event_seq = last_event_seq + (select count(*) from allowed)
-            where id = $1 and exists (select 1 from allowed)
-            returning last_event_seq - (select count(*) from allowed) as base
-        ),
-        inserted as (
-            insert into timeline_events (gameday_id, seq, actor, kind, scenario_id, body, body_html, data, observed_at)
-            select $1, b.base + a.n, a.actor, 'observation', a.scenario_id, a.body, a.body_html, a.data, a.observed_at
-            from allowed a cross join bumped b
-            returning seq
-        ),
-        notified as (
-            -- Only when something was recorded (an aggregate over no rows is one row of NULL).
-            select pg_notify($8, $1::text || ':' || max(seq)) from inserted having count(*) > 0
-        )
-        select a.ord as "ord!", b.base + a.n as "seq!", (select count(*) from notified) as "notified!"
-        from allowed a cross join bumped b
-        order by a.ord
+        select status_found as "status!: GamedayStatus", place as "place?", seq_given as "seq?"
+        from record_observations($1, $2, $3, $4, $5, $6, $7, $8, $9)
         "#,
         gameday_id,
+        open as &[GamedayStatus],
+        channel,
         &actors,
         &scenarios as &[Option<Uuid>],
         &bodies as &[&str],
         &htmls as &[Option<&str>],
         &data,
         &observed as &[Option<OffsetDateTime>],
-        channel,
     )
-    .fetch_all(conn)
+    .fetch_all(db)
     .await?;
-    Ok(recorded.into_iter().map(|r| (r.ord as usize - 1, r.seq)).collect())
+    Ok(RecordedBatch {
+        status: found.first().map(|r| r.status),
+        recorded: found.iter().filter_map(|r| Some((r.place? as usize - 1, r.seq?))).collect(),
+    })
 }
 
 /// The events of a game day after `after` (0 for all), in order.

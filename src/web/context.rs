@@ -205,13 +205,17 @@ impl FromRequestParts<AppState> for GamedayCtx {
 }
 
 /// Loads a game day of the team behind `slug` for `user`; 404 for non-members and other teams' game days.
-/// One statement reads the membership, the game day and the role.
+/// One statement reads the membership, the game day and the role (usually the session's load).
 pub async fn load_gameday(state: &AppState, user: User, slug: &str, id: GamedayId) -> AppResult<GamedayCtx> {
     if parse_slug(slug).is_err() {
         return Err(AppError::NotFound);
     }
-    let (membership, gameday, role) =
-        gameday_store::member_context(&state.db, slug, user.id, id.0).await?.ok_or(AppError::NotFound)?;
+    // Usually read with the session (the request's path named this game day).
+    let found = match super::sessions::take_loaded_context(user.id, slug, id.0) {
+        Some(loaded) => loaded.map(gameday_store::MemberContextRow::into_context),
+        None => gameday_store::member_context(&state.db, slug, user.id, id.0).await?,
+    };
+    let (membership, gameday, role) = found.ok_or(AppError::NotFound)?;
     let membership = admitted(membership, &user)?;
     Ok(GamedayCtx { user, membership, gameday: gameday.ok_or(AppError::NotFound)?, role })
 }

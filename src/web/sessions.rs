@@ -11,7 +11,10 @@
 //!
 //! A page also needs the frame every page shows (the person's teams and the faults in flight in
 //! them): for a GET that is not a live stream, the load reads it in the same statement, and the
-//! `Layout` extractor takes it from here ([`take_loaded_frame`]).
+//! `Layout` extractor takes it from here ([`take_loaded_frame`]). A request whose path names a game
+//! day (`/teams/{slug}/gamedays/{id}/…`) needs that game day as the person reaches it (their
+//! team, the game day, their role on it): the load reads that too, and the game day's extractor
+//! takes it from here ([`take_loaded_context`]).
 
 use std::cell::RefCell;
 
@@ -24,6 +27,7 @@ use uuid::Uuid;
 
 use crate::accounts::{self, User, store};
 use crate::db::{Trouble, note_unavailable, trouble_of};
+use crate::gamedays::store::MemberContextRow;
 use crate::scenarios::store::FrameRow;
 
 /// The session-store key under which a signed-in session keeps its `account_sessions` id.
@@ -47,12 +51,16 @@ struct Loaded {
     account_session: Option<(Uuid, Uuid, Option<bool>)>,
     /// The person's page frame as loaded (rows of `person_frame`), if the request wanted it.
     frame: Option<(Uuid, serde_json::Value)>,
+    /// For (person, team slug, game day): the row of `member_context` as loaded (None: no row),
+    /// if the request's path named a game day.
+    context: Option<(Uuid, String, Uuid, Option<serde_json::Value>)>,
 }
 
-/// One request's slot: whether its session's load should bring the page frame, and what the
-/// load found.
+/// One request's slot: whether its session's load should bring the page frame, and the game day
+/// its path names (team slug, id), and what the load found.
 struct Slot {
     wants_frame: bool,
+    wants_context: Option<(String, Uuid)>,
     loaded: Option<Loaded>,
 }
 
@@ -62,7 +70,8 @@ tokio::task_local! {
 
 /// Middleware outside the session layer: gives the request its own slot for what its session's
 /// load finds (see the module's documentation). A GET other than a live stream may show a page,
-/// so its load brings the page frame; a form post or a stream does without.
+/// so its load brings the page frame; a form post or a stream does without. Any request whose path
+/// names a game day has its load bring that game day as the person reaches it.
 pub async fn per_request(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
     let stream = request
         .headers()
@@ -70,7 +79,9 @@ pub async fn per_request(request: axum::extract::Request, next: axum::middleware
         .and_then(|accept| accept.to_str().ok())
         .is_some_and(|accept| accept.contains("text/event-stream"));
     let wants_frame = request.method() == axum::http::Method::GET && !stream;
-    THIS_REQUEST.scope(RefCell::new(Slot { wants_frame, loaded: None }), next.run(request)).await
+    let path = request.uri().path();
+    let wants_context = super::team_in_path(path).zip(super::gameday_in_path(path));
+    THIS_REQUEST.scope(RefCell::new(Slot { wants_frame, wants_context, loaded: None }), next.run(request)).await
 }
 
 fn with_slot<T>(f: impl FnOnce(&mut Option<Loaded>) -> T) -> Option<T> {
@@ -80,6 +91,28 @@ fn with_slot<T>(f: impl FnOnce(&mut Option<Loaded>) -> T) -> Option<T> {
 /// Whether this request's session load should bring the page frame.
 fn wants_frame() -> bool {
     THIS_REQUEST.try_with(|slot| slot.borrow().wants_frame).unwrap_or(false)
+}
+
+/// The game day (team slug, id) this request's session load should bring, if any.
+fn wants_context() -> Option<(String, Uuid)> {
+    THIS_REQUEST.try_with(|slot| slot.borrow().wants_context.clone()).ok().flatten()
+}
+
+/// The game day `id` of the team behind `slug` as person `user_id` reaches it, as this request's
+/// session load found it, once: `Some(None)` when they are not in a team with that slug; None if
+/// the load did not read it (then ask the database).
+pub(super) fn take_loaded_context(user_id: Uuid, slug: &str, id: Uuid) -> Option<Option<MemberContextRow>> {
+    let (user, loaded_slug, loaded_id, row) = with_slot(|slot| slot.as_mut()?.context.take()).flatten()?;
+    if (user, loaded_slug.as_str(), loaded_id) != (user_id, slug, id) {
+        return None;
+    }
+    match row.map(serde_json::from_value).transpose() {
+        Ok(row) => Some(row),
+        Err(err) => {
+            tracing::warn!(error = %err, "the game day from the session load did not decode; reading it again");
+            None
+        }
+    }
 }
 
 /// The page frame of person `user_id` as this request's session load found it, once; None if the
@@ -190,6 +223,7 @@ impl SessionStore for Sessions {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let context = wants_context();
         let stored = store::load_web_session(
             &self.db,
             &id.to_string(),
@@ -197,6 +231,7 @@ impl SessionStore for Sessions {
             USER_KEY,
             ACCOUNT_SESSION_KEY,
             wants_frame(),
+            context.as_ref().map(|(slug, id)| (slug.as_str(), *id)),
         )
         .await
         .map_err(backend)?;
@@ -209,6 +244,8 @@ impl SessionStore for Sessions {
             .and_then(|id| serde_json::from_value::<Uuid>(id.clone()).ok());
         let account_session =
             data.get(ACCOUNT_SESSION_KEY).and_then(|id| serde_json::from_value::<Uuid>(id.clone()).ok());
+        // The game day was read for the person only if their account was found.
+        let context = user_id.filter(|_| stored.user.is_some()).zip(context);
         with_slot(|slot| {
             *slot = Some(Loaded {
                 id: *id,
@@ -219,6 +256,7 @@ impl SessionStore for Sessions {
                     .zip(account_session)
                     .map(|(user_id, session)| (user_id, session, stored.account_session_alive)),
                 frame: user_id.zip(stored.frame),
+                context: context.map(|(user, (slug, id))| (user, slug, id, stored.context)),
             })
         });
         Ok(Some(Record { id: *id, data, expiry_date: stored.expiry_date }))

@@ -28,13 +28,13 @@ const SESSION_BUDGET: usize = 1;
 // Per-page budgets: the counts measured now (a ratchet: lower them as pages get cheaper; the
 // target is 4). Done: the session (3 → 1), the frame's teams and faults elsewhere (2 → 0: a GET
 // page's session load reads them in its statement), a game day's membership, game day and role
-// (3 → 1), the window, its corrections and the key events (1), and each page's own data in one
+// (3 → 1 → 0: the session load reads them when the path names a game day), the window, its corrections and the key events (1), and each page's own data in one
 // statement: the game day's participants, candidates, scenarios, sign-offs and re-tests (5 → 1);
 // the timeline's scenarios with what the control room's run card reads (3 → 1); the team's
 // members, invites, game days, feed and sign-offs waiting (5 → 1); the dashboard's game days,
 // sign-offs and actions (3 → 1).
-const BUDGET_GAMEDAY: usize = 4;
-const BUDGET_TIMELINE: usize = 4;
+const BUDGET_GAMEDAY: usize = 3;
+const BUDGET_TIMELINE: usize = 3;
 const BUDGET_TEAM: usize = 3;
 const BUDGET_DASHBOARD: usize = 2;
 

@@ -175,3 +175,43 @@ async fn the_frame_read_with_the_session_is_the_frame_read_on_its_own(db: PgPool
     assert_eq!(nav_teams(&refused.text().await.unwrap()), vec![alpha, zeta]);
     app.stop().await;
 }
+
+#[sqlx::test]
+async fn the_game_day_read_with_the_session_is_the_game_day_read_on_its_own(db: PgPool) {
+    use gameday::accounts::store::{insert_web_session, load_web_session};
+    use gameday::gamedays::store::{MemberContextRow, member_context};
+
+    let day = crate::gamedays::Day::new(db).await;
+    let db = day.app.db.clone();
+    // Li is on the game day (as is Ana, who made it), Vi in the team but not on it, Eve in no
+    // team; the team is archived (every field of the row has a value somewhere).
+    sqlx::query("update teams set archived_at = now() where slug = $1").bind(&day.slug).execute(&db).await.unwrap();
+    let mut with_role = 0;
+    for email in ["ana@example.com", "li@example.com", "vi@example.com", "eve@example.com"] {
+        let user = crate::helpers::user_id(&db, email).await;
+        let sid = format!("context-{user}");
+        let data = serde_json::json!({ "axum-login.data": { "user_id": user } });
+        let expiry = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+        assert!(insert_web_session(&db, &sid, &data, expiry).await.unwrap());
+        let other_day = uuid::Uuid::new_v4();
+        for (slug, id) in [(day.slug.as_str(), day.id), (day.slug.as_str(), other_day), ("no-such-team", day.id)] {
+            let stored = load_web_session(&db, &sid, 14, "axum-login.data", "account_session", false, Some((slug, id)))
+                .await
+                .unwrap()
+                .expect("the session");
+            let loaded = stored
+                .context
+                .map(|row| serde_json::from_value::<MemberContextRow>(row).expect("decodes").into_context());
+            let read = member_context(&db, slug, user, id).await.unwrap();
+            assert_eq!(format!("{loaded:?}"), format!("{read:?}"), "{email} at {slug}/{id}");
+            with_role += usize::from(read.is_some_and(|(_, gameday, role)| gameday.is_some() && role.is_some()));
+        }
+        // Not asked, not read.
+        let stored = load_web_session(&db, &sid, 14, "axum-login.data", "account_session", false, None)
+            .await
+            .unwrap()
+            .expect("the session");
+        assert!(stored.context.is_none());
+    }
+    assert_eq!(with_role, 2, "Ana and Li are on the game day");
+}

@@ -197,3 +197,48 @@ async fn an_observation_is_confirmed_by_the_page_it_leads_to_without_writing_the
         assert!(!page.contains("Logged as #"), "logged={other}");
     }
 }
+
+#[sqlx::test]
+async fn a_removal_committed_while_the_batch_waits_for_the_lock_counts(db: PgPool) {
+    let day = Day::new(db).await;
+    day.scenario("Kill the primary").await;
+    day.start().await;
+    let li = gameday::accounts::store::user_by_id(&day.app.db, user_id(&day.app.db, "li@example.com").await)
+        .await
+        .unwrap()
+        .unwrap();
+    // Someone holds the game day's row and, in the same transaction, takes Li out of the team.
+    let mut holder = day.app.db.begin().await.unwrap();
+    sqlx::query("select 1 from gamedays where id = $1 for update").bind(day.id).execute(&mut *holder).await.unwrap();
+    sqlx::query("delete from team_members where user_id = $1").bind(li.id).execute(&mut *holder).await.unwrap();
+    // Li's observation was checked before (she was on the day) and its batch now waits for the lock.
+    let (db, id, who) = (day.app.db.clone(), day.id, li.clone());
+    let words = Observation { body: "just after".into(), scenario: None, marker: None, observed_at: None, link: None };
+    let answer = tokio::spawn(async move { observe(&db, id, &who, Some(GamedayRole::Participant), &words).await });
+    let mut waiting = 0;
+    for _ in 0..200 {
+        waiting = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+        )
+        .fetch_one(&day.app.db)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(waiting, 1i64, "the batch waits for the game day's lock");
+    holder.commit().await.unwrap();
+    // The removal committed before the batch got the lock: it counts, whatever the batch had read
+    // before it waited.
+    let answer = answer.await.unwrap();
+    assert!(matches!(answer, Err(gameday::error::AppError::Forbidden(_))), "{answer:?}");
+    let written: i64 =
+        sqlx::query_scalar("select count(*) from timeline_events where gameday_id = $1 and kind = 'observation'")
+            .bind(day.id)
+            .fetch_one(&day.app.db)
+            .await
+            .unwrap();
+    assert_eq!(written, 0);
+}
