@@ -407,10 +407,18 @@ pub struct StoredSession {
 
 /// Loads an unexpired browser session in one statement, together with the person signed in on it
 /// (the user id inside the data under `user_key`, `user_id`) and the state of their account
-/// session (the id under `account_session_key`). A request is activity: the session's idle
-/// expiry is pushed to `idle_days` from now, and the account session's "last seen" set to now,
-/// each at most once a minute. With `with_frame`, the person's page frame comes along too; with
-/// `context` (a team's slug, a game day's id), the game day as the person reaches it.
+/// session (the id under `account_session_key`). With `with_frame`, the person's page frame comes
+/// along too; with `context` (a team's slug, a game day's id), the game day as the person
+/// reaches it.
+///
+/// A request is activity: the session's idle expiry is pushed to `idle_days` from now, and the
+/// account session's "last seen" set to now, each at most once a minute, by a second statement
+/// only when the first says one is due (a read that may write costs PostgreSQL more on every
+/// request than a second round trip once a minute).
+///
+/// The statement's plan must not depend on what it is asked for, or PostgreSQL plans it again
+/// on every run: no context is an empty slug (which no team has) rather than NULL, and the frame
+/// is read through a function.
 #[tracing::instrument(skip_all)]
 pub async fn load_web_session(
     db: &PgPool,
@@ -421,6 +429,7 @@ pub async fn load_web_session(
     with_frame: bool,
     context: Option<(&str, Uuid)>,
 ) -> sqlx::Result<Option<StoredSession>> {
+    let (slug, gameday) = context.unwrap_or(("", Uuid::nil()));
     let row = sqlx::query!(
         r#"
         with found as (
@@ -429,33 +438,27 @@ pub async fn load_web_session(
                    (data ->> $5::text)::uuid as account_session
             from web_sessions where id = $1 and expiry_date > now()
         ),
-        kept as (
-            update web_sessions w set expiry_date = now() + make_interval(days => $2::int)
-            from found f
-            where w.id = f.id and f.expiry_date < now() + make_interval(days => $2::int) - interval '1 minute'
-            returning w.expiry_date
-        ),
         account as (
             select a.id, a.created_at > now() - make_interval(days => $3::int) as alive,
                    a.last_seen_at < now() - interval '1 minute' as stale
             from account_sessions a join found f on a.id = f.account_session and a.user_id = f.user_id
-        ),
-        seen as (
-            update account_sessions a set last_seen_at = now()
-            from account where a.id = account.id and account.alive and account.stale
-            returning a.id
         )
-        select f.data as "data!", coalesce((select expiry_date from kept), f.expiry_date) as "expiry_date!",
+        select f.data as "data!", f.expiry_date as "expiry_date!",
+               f.expiry_date < now() + make_interval(days => $2::int) - interval '1 minute' as "keep_due!",
+               coalesce(account.alive and account.stale, false) as "seen_due!",
+               f.account_session,
                u.id as "user_id?", u.email as "email?", u.display_name as "display_name?",
                u.password_hash as "password_hash?", u.is_admin as "is_admin?", u.time_zone as "time_zone?",
                sha256(convert_to(u.password_hash, 'UTF8')) as "auth_hash?", u.totp_secret is not null as "two_factor?",
                account.alive as "account_session_alive?",
                case when $6 and u.id is not null then frame_json(u.id) end as "frame?",
-               case when $7::text is not null and u.id is not null then member_context_json($7, u.id, $8) end
-                   as "context?"
+               ctx.context as "context?"
         from found f
         left join users u on u.id = f.user_id
         left join account on true
+        left join lateral (
+            select row_to_json(c) as context from member_context($7, u.id, $8) c
+        ) ctx on true
         "#,
         id,
         idle_days as i32,
@@ -463,35 +466,60 @@ pub async fn load_web_session(
         user_key,
         account_session_key,
         with_frame,
-        context.map(|(slug, _)| slug),
-        context.map(|(_, id)| id),
+        slug,
+        gameday,
     )
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|row| {
-        let user = match (row.user_id, row.email, row.display_name, row.password_hash, row.time_zone, row.auth_hash) {
-            (Some(id), Some(email), Some(display_name), Some(password_hash), Some(time_zone), Some(auth_hash)) => {
-                Some(User {
-                    id,
-                    email,
-                    display_name,
-                    password_hash,
-                    is_admin: row.is_admin.unwrap_or(false),
-                    time_zone,
-                    auth_hash,
-                    two_factor: row.two_factor.unwrap_or(false),
-                })
-            }
-            _ => None,
-        };
-        StoredSession {
-            data: row.data,
-            expiry_date: row.expiry_date,
-            user,
-            account_session_alive: row.account_session_alive,
-            frame: row.frame,
-            context: row.context,
+    let Some(row) = row else { return Ok(None) };
+    let mut expiry_date = row.expiry_date;
+    if row.keep_due || row.seen_due {
+        let kept = sqlx::query_scalar!(
+            r#"
+            with kept as (
+                update web_sessions set expiry_date = now() + make_interval(days => $2::int)
+                where $3 and id = $1 and expiry_date > now()
+                returning expiry_date
+            ),
+            seen as (
+                update account_sessions set last_seen_at = now()
+                where $4 and id = $5 and last_seen_at < now() - interval '1 minute'
+                returning id
+            )
+            select (select expiry_date from kept) as "expiry_date?"
+            "#,
+            id,
+            idle_days as i32,
+            row.keep_due,
+            row.seen_due,
+            row.account_session,
+        )
+        .fetch_one(db)
+        .await?;
+        expiry_date = kept.unwrap_or(expiry_date);
+    }
+    let user = match (row.user_id, row.email, row.display_name, row.password_hash, row.time_zone, row.auth_hash) {
+        (Some(id), Some(email), Some(display_name), Some(password_hash), Some(time_zone), Some(auth_hash)) => {
+            Some(User {
+                id,
+                email,
+                display_name,
+                password_hash,
+                is_admin: row.is_admin.unwrap_or(false),
+                time_zone,
+                auth_hash,
+                two_factor: row.two_factor.unwrap_or(false),
+            })
         }
+        _ => None,
+    };
+    Ok(Some(StoredSession {
+        data: row.data,
+        expiry_date,
+        user,
+        account_session_alive: row.account_session_alive,
+        frame: row.frame,
+        context: context.and(row.context),
     }))
 }
 

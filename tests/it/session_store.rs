@@ -139,6 +139,15 @@ async fn an_idle_session_expires_and_a_used_one_is_kept(db: PgPool) {
         .unwrap();
     assert!(kept, "a used session's idle expiry is pushed back");
 
+    // Used: its account session's "last seen" (shown on the account page) moves to now.
+    sqlx::query("update account_sessions set last_seen_at = now() - interval '1 hour'").execute(&app.db).await.unwrap();
+    assert_eq!(get_with_cookie(&app, &cookie, "/account").await.status(), StatusCode::OK);
+    let seen: bool = sqlx::query_scalar("select last_seen_at > now() - interval '1 minute' from account_sessions")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(seen, "a used session's last seen is now");
+
     // Idle past its expiry: a visitor.
     sqlx::query("update web_sessions set expiry_date = now() - interval '1 second'").execute(&app.db).await.unwrap();
     assert!(sent_to_sign_in(&get_with_cookie(&app, &cookie, "/account").await));
