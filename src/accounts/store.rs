@@ -405,7 +405,8 @@ pub struct StoredSession {
     pub context: Option<serde_json::Value>,
 }
 
-/// Loads an unexpired browser session in one statement, together with the person signed in on it
+/// Loads an unexpired browser session in one statement (a second when a write is due, below),
+/// together with the person signed in on it
 /// (the user id inside the data under `user_key`, `user_id`) and the state of their account
 /// session (the id under `account_session_key`). With `with_frame`, the person's page frame comes
 /// along too; with `context` (a team's slug, a game day's id), the game day as the person
@@ -416,9 +417,10 @@ pub struct StoredSession {
 /// only when the first says one is due (a read that may write costs PostgreSQL more on every
 /// request than a second round trip once a minute).
 ///
-/// The statement's plan must not depend on what it is asked for, or PostgreSQL plans it again
-/// on every run: no context is an empty slug (which no team has) rather than NULL, and the frame
-/// is read through a function.
+/// The statement's plan must not depend on what it is asked for, or PostgreSQL may plan it again
+/// on every run (as it did while the frame was an inline subquery behind the flag): the frame is
+/// read through a function, and the game day's lateral join is always there (no game day is an
+/// empty slug, which no team has).
 #[tracing::instrument(skip_all)]
 pub async fn load_web_session(
     db: &PgPool,
@@ -496,7 +498,13 @@ pub async fn load_web_session(
         )
         .fetch_one(db)
         .await?;
-        expiry_date = kept.unwrap_or(expiry_date);
+        match kept {
+            Some(kept) => expiry_date = kept,
+            // Ended (signed out elsewhere) or expired since it was read: gone, so that saving it
+            // cannot write it back.
+            None if row.keep_due => return Ok(None),
+            None => {}
+        }
     }
     let user = match (row.user_id, row.email, row.display_name, row.password_hash, row.time_zone, row.auth_hash) {
         (Some(id), Some(email), Some(display_name), Some(password_hash), Some(time_zone), Some(auth_hash)) => {

@@ -1,7 +1,8 @@
 //! The session store: browser sessions in PostgreSQL (`web_sessions`, data as jsonb), loaded in
 //! ONE statement together with the person signed in on them and the check of their account
-//! session, so that a signed-in page spends one round trip on who is asking, and none on saving
-//! a session it did not change.
+//! session (plus one that writes, at most once a minute, their idle expiry and "last seen"), so
+//! that a signed-in page spends one round trip on who is asking, and none on saving a session it
+//! did not change.
 //!
 //! What the load found is kept for the request that loaded it, and for no other: it lives in a
 //! task-local slot that [`per_request`] opens around each request (the store and the sign-in

@@ -224,3 +224,38 @@ async fn the_game_day_read_with_the_session_is_the_game_day_read_on_its_own(db: 
     }
     assert_eq!(with_role, 2, "Ana and Li are on the game day");
 }
+
+#[sqlx::test]
+async fn a_session_ended_while_its_expiry_is_pushed_is_gone_not_written_back(db: PgPool) {
+    use gameday::accounts::store::load_web_session;
+
+    let app = spawn_app(db).await;
+    signed_up_cookie(&app, "ana@example.com", "Ana").await;
+    let sid: String = sqlx::query_scalar("select id from web_sessions").fetch_one(&app.db).await.unwrap();
+    // Idle long enough that the load will push the expiry (its second statement).
+    sqlx::query("update web_sessions set expiry_date = now() + interval '1 day'").execute(&app.db).await.unwrap();
+    // Signed out elsewhere meanwhile: the row is deleted by a transaction that commits after the
+    // load read it and before its write.
+    let mut other = app.db.begin().await.unwrap();
+    sqlx::query("delete from web_sessions").execute(&mut *other).await.unwrap();
+    let db = app.db.clone();
+    let load = tokio::spawn(async move {
+        load_web_session(&db, &sid, 14, "axum-login.data", "account_session", false, None).await.unwrap()
+    });
+    let mut waiting = 0i64;
+    for _ in 0..200 {
+        waiting = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+        )
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(waiting, 1, "the load's write waits for the sign-out");
+    other.commit().await.unwrap();
+    assert!(load.await.unwrap().is_none(), "a session ended meanwhile is gone");
+}
