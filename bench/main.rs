@@ -118,6 +118,45 @@ pub fn rss_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// CPU time (user + system) the process `pid` has used so far, in clock ticks (0 if gone).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // After the command name (in parentheses, which may hold spaces): state is field 3, utime
+    // and stime fields 14 and 15.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    field(14) + field(15)
+}
+
+/// The parent process id of `pid` (0 if gone).
+fn parent_of(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0)
+}
+
+/// CPU time used so far by the server `server` and by the bench's PostgreSQL (the postmaster and
+/// every process it started), in seconds: (server, PostgreSQL).
+pub fn cpu_seconds(server: u32, pg: &Pg) -> (f64, f64) {
+    let ticks_per_second = 100.0; // USER_HZ on Linux
+    let postmaster: u32 = std::fs::read_to_string(pg.data.join("postmaster.pid"))
+        .ok()
+        .and_then(|s| s.lines().next()?.trim().parse().ok())
+        .unwrap_or(0);
+    let mut pg_ticks = cpu_ticks(postmaster);
+    if let Ok(procs) = std::fs::read_dir("/proc") {
+        for entry in procs.flatten() {
+            if let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok())
+                && postmaster != 0
+                && parent_of(pid) == postmaster
+            {
+                pg_ticks += cpu_ticks(pid);
+            }
+        }
+    }
+    (cpu_ticks(server) as f64 / ticks_per_second, pg_ticks as f64 / ticks_per_second)
+}
+
 /// Raises this process's open-files limit to its hard limit (children inherit it): 10,000 live
 /// streams need 10,000 sockets in the server and in the watcher process.
 fn raise_open_files() {
@@ -265,7 +304,7 @@ async fn measure(dir: &Path, pg: &Pg) -> Result<Vec<Row>> {
     }
     let (after_pages, hwm_pages) = rss_kib(pid);
     if !live_only {
-        rows.extend(writes::measure(&seeded, &admin, fsync).await?);
+        rows.extend(writes::measure(&seeded, &admin, fsync, || cpu_seconds(pid, pg)).await?);
     }
     if writes_only {
         drop(server);

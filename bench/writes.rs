@@ -40,10 +40,12 @@ fn order_violations(acks: &[(Duration, Duration, i64)]) -> usize {
         .count()
 }
 
-pub async fn measure(seeded: &Seeded, admin: &PgPool, fsync: f64) -> Result<Vec<Row>> {
+/// `cpu` says the CPU seconds the server and PostgreSQL have used so far.
+pub async fn measure(seeded: &Seeded, admin: &PgPool, fsync: f64, cpu: impl Fn() -> (f64, f64)) -> Result<Vec<Row>> {
     let day = &seeded.writes;
     let url = format!("{}{}/observations", seeded.base, day.path);
     sqlx::query("select pg_stat_statements_reset()").execute(admin).await?;
+    let cpu_before = cpu();
     let clock = Instant::now();
     let deadline = clock + Duration::from_secs(SECONDS);
     let acks = Arc::new(Mutex::new(Vec::new()));
@@ -98,6 +100,7 @@ pub async fn measure(seeded: &Seeded, admin: &PgPool, fsync: f64) -> Result<Vec<
         w.await?;
     }
     let elapsed = clock.elapsed().as_secs_f64();
+    let cpu_after = cpu();
     let seen = reader.await?;
     let acks = std::mem::take(&mut *acks.lock().unwrap());
     let failures = *failures.lock().unwrap();
@@ -123,6 +126,8 @@ pub async fn measure(seeded: &Seeded, admin: &PgPool, fsync: f64) -> Result<Vec<
     report_statements(admin).await?;
 
     let per_sec = acks.len() as f64 / elapsed;
+    let per_write = |before: f64, after: f64| (after - before) * 1e6 / acks.len().max(1) as f64;
+    let (server_us, pg_us) = (per_write(cpu_before.0, cpu_after.0), per_write(cpu_before.1, cpu_after.1));
     Ok(vec![
         row(
             "observations to ONE game day, 16 writers: acknowledged writes/s",
@@ -130,6 +135,16 @@ pub async fn measure(seeded: &Seeded, admin: &PgPool, fsync: f64) -> Result<Vec<
             format!("{fsync:.0} fdatasync/s (pg_test_fsync, one 8 kB write): commits one after another"),
             "≥ 2,000/s",
             Some(per_sec >= 2000.0),
+        ),
+        row(
+            "… CPU per acknowledged write (steadier than writes/s on a shared machine)",
+            format!(
+                "{:.0} µs: server {server_us:.0} µs, PostgreSQL {pg_us:.0} µs (the reader's share included)",
+                server_us + pg_us
+            ),
+            format!("{:.0} µs: 2 cores ÷ 2,000 writes/s, with nothing left for the writers", 2e6 / 2000.0),
+            "—",
+            None,
         ),
         row(
             "… none lost; sequence order = commit order",
