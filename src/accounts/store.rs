@@ -405,8 +405,7 @@ pub struct StoredSession {
     pub context: Option<serde_json::Value>,
 }
 
-/// Loads an unexpired browser session in one statement (a second when a write is due, below),
-/// together with the person signed in on it
+/// Loads an unexpired browser session in one statement, together with the person signed in on it
 /// (the user id inside the data under `user_key`, `user_id`) and the state of their account
 /// session (the id under `account_session_key`). With `with_frame`, the person's page frame comes
 /// along too; with `context` (a team's slug, a game day's id), the game day as the person
@@ -414,7 +413,7 @@ pub struct StoredSession {
 ///
 /// A request is activity: the session's idle expiry is pushed to `idle_days` from now, and the
 /// account session's "last seen" set to now, each at most once a minute, by a second statement
-/// only when the first says one is due (a read that may write costs PostgreSQL more on every
+/// ([`keep_web_session`]) only when the first says one is due (a read that may write costs PostgreSQL more on every
 /// request than a second round trip once a minute).
 ///
 /// The statement's plan must not depend on what it is asked for, or PostgreSQL may plan it again
@@ -476,28 +475,9 @@ pub async fn load_web_session(
     let Some(row) = row else { return Ok(None) };
     let mut expiry_date = row.expiry_date;
     if row.keep_due || row.seen_due {
-        let kept = sqlx::query_scalar!(
-            r#"
-            with kept as (
-                update web_sessions set expiry_date = now() + make_interval(days => $2::int)
-                where $3 and id = $1 and expiry_date > now()
-                returning expiry_date
-            ),
-            seen as (
-                update account_sessions set last_seen_at = now()
-                where $4 and id = $5 and last_seen_at < now() - interval '1 minute'
-                returning id
-            )
-            select (select expiry_date from kept) as "expiry_date?"
-            "#,
-            id,
-            idle_days as i32,
-            row.keep_due,
-            row.seen_due,
-            row.account_session,
-        )
-        .fetch_one(db)
-        .await?;
+        let kept =
+            keep_web_session(db, id, idle_days, row.keep_due, row.seen_due.then_some(row.account_session).flatten())
+                .await?;
         match kept {
             Some(kept) => expiry_date = kept,
             // Ended (signed out elsewhere) or expired since it was read: gone, so that saving it
@@ -529,6 +509,39 @@ pub async fn load_web_session(
         frame: row.frame,
         context: context.and(row.context),
     }))
+}
+
+/// A session in use: when `push_expiry`, its idle expiry moves to `idle_days` from now (if it
+/// has not ended or expired: the new expiry, else None); with `seen`, that account session's
+/// "last seen" moves to now (at most once a minute). The session load calls it when one is due.
+async fn keep_web_session(
+    db: &PgPool,
+    id: &str,
+    idle_days: i64,
+    push_expiry: bool,
+    seen: Option<Uuid>,
+) -> sqlx::Result<Option<time::OffsetDateTime>> {
+    sqlx::query_scalar!(
+        r#"
+        with kept as (
+            update web_sessions set expiry_date = now() + make_interval(days => $2::int)
+            where $3 and id = $1 and expiry_date > now()
+            returning expiry_date
+        ),
+        seen as (
+            update account_sessions set last_seen_at = now()
+            where id = $4 and last_seen_at < now() - interval '1 minute'
+            returning id
+        )
+        select (select expiry_date from kept) as "expiry_date?"
+        "#,
+        id,
+        idle_days as i32,
+        push_expiry,
+        seen,
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// Stores a browser session under `id`, replacing what was there.
