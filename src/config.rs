@@ -86,6 +86,11 @@ pub struct Config {
     #[arg(long, env = "GAMEDAY_LIVE_CHECK_MS", default_value_t = 2000, global = true)]
     pub live_check_ms: u64,
 
+    /// How often an open live stream that has sent nothing sends a keep-alive, in milliseconds;
+    /// every second such tick also checks that its viewer is still signed in and in the team.
+    #[arg(long, env = "GAMEDAY_LIVE_KEEP_ALIVE_MS", default_value_t = 15_000, global = true)]
+    pub live_keep_alive_ms: u64,
+
     /// Live streams (open pages) one person may hold on this instance; opening one more closes
     /// their oldest, so a new tab always works. Each instance keeps its own count.
     #[arg(long, env = "GAMEDAY_LIVE_STREAMS_PER_PERSON", default_value_t = 8, global = true)]
@@ -136,6 +141,7 @@ impl Config {
             webhook_retry_ms: 5000,
             webhook_allow_private: false,
             live_check_ms: 2000,
+            live_keep_alive_ms: 15_000,
             live_streams_per_person: 8,
             live_streams_max: 20_000,
             metrics_token: None,

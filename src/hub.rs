@@ -10,6 +10,7 @@
 //! own count.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -83,6 +84,9 @@ pub struct Hub {
     pub shutdown: CancellationToken,
     /// The streams open on this instance, for its limits.
     open: Arc<Mutex<OpenStreams>>,
+    /// How many times the listener has started listening: a stream that read its parts before
+    /// the last start may have missed a nudge while the listener was away.
+    listens: AtomicU64,
 }
 
 /// How many live streams this instance keeps open.
@@ -160,7 +164,18 @@ impl Hub {
             people: broadcast::channel(CHANNEL_CAPACITY).0,
             shutdown: CancellationToken::new(),
             open: Arc::new(Mutex::new(OpenStreams { limits, ..OpenStreams::default() })),
+            listens: AtomicU64::new(0),
         }
+    }
+
+    /// The listener (re)started listening: nudges sent while it was away are lost.
+    pub fn listening(&self) {
+        self.listens.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many times the listener has started listening (see [`Hub::listening`]).
+    pub fn listens(&self) -> u64 {
+        self.listens.load(Ordering::SeqCst)
     }
 
     /// Counts a new stream of `person`'s: their oldest is superseded when they already hold as

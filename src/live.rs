@@ -29,7 +29,8 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::error::{AppError, AppResult};
+use crate::config::Config;
+use crate::error::AppResult;
 use crate::events::NOTIFY_CHANNEL;
 use crate::gamedays::views::render_state_parts;
 use crate::gamedays::{audience, store as gameday_store};
@@ -160,6 +161,7 @@ fn notice(kind: EventKind, place: &EventPlace) -> Option<Notice> {
 /// sign-off (of one team, on a team page). Each is sent only when it changed.
 struct PersonParts {
     db: PgPool,
+    hub: Arc<Hub>,
     user_id: Uuid,
     /// The `account_sessions` id of the session that opened the stream.
     session: Option<Uuid>,
@@ -176,11 +178,31 @@ struct PersonParts {
     sent_requests: Option<String>,
     /// The scenarios that waited for a sign-off when last read: a new one is worth a notification.
     awaiting: Option<Vec<Uuid>>,
+    /// [`Hub::listens`] when the parts were last read.
+    read_at_listen: u64,
+    /// Periodic checks since the parts were last read.
+    checks_since_read: u32,
 }
+
+/// What the periodic check of a stream found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checked {
+    /// The session has ended, or (on a game day's stream) the viewer is no longer in its team.
+    Ended,
+    /// Nothing to do.
+    Fine,
+    /// The parts are to be read again: the viewer's teams changed, the listener restarted since
+    /// they were read (a nudge may have been lost), or they were not read for a while.
+    ReadAgain,
+}
+
+/// Every so many periodic checks the parts are read again whatever the nudges said.
+const READ_AGAIN_EVERY: u32 = 10;
 
 impl PersonParts {
     async fn new(
         db: PgPool,
+        hub: Arc<Hub>,
         user_id: Uuid,
         session: Option<Uuid>,
         here: Option<Uuid>,
@@ -189,6 +211,7 @@ impl PersonParts {
         let teams = team_store::team_ids_of(&db, user_id).await?;
         Ok(PersonParts {
             db,
+            hub,
             user_id,
             session,
             here,
@@ -198,6 +221,8 @@ impl PersonParts {
             sent_banners: None,
             sent_requests: None,
             awaiting: None,
+            read_at_listen: 0,
+            checks_since_read: 0,
         })
     }
 
@@ -205,23 +230,31 @@ impl PersonParts {
         self.teams.contains(&nudge.team_id)
     }
 
-    /// Whether the session this stream was opened by is still signed in (not ended from another
-    /// device, by a password change or "sign out everywhere", nor past its lifetime).
-    async fn still_signed_in(&self) -> AppResult<bool> {
-        let Some(session) = self.session else { return Ok(false) };
-        let state = crate::accounts::store::session_state(&self.db, session, self.user_id).await?;
-        Ok(matches!(state, Some((true, _))))
-    }
-
-    /// The person's teams again (someone added to a team hears of it from now on).
-    async fn reload_teams(&mut self) -> AppResult<()> {
-        self.teams = team_store::team_ids_of(&self.db, self.user_id).await?;
-        Ok(())
+    /// The periodic check, in one statement: whether the session this stream was opened by is
+    /// still signed in (not ended from another device, by a password change or "sign out
+    /// everywhere", nor past its lifetime) and, on a game day's stream, its viewer still in
+    /// `team` (not removed, nor shut out by its two-factor rule); and the viewer's teams again
+    /// (someone added to a team hears of it from now on).
+    async fn check(&mut self, team: Option<Uuid>) -> AppResult<Checked> {
+        let Some(session) = self.session else { return Ok(Checked::Ended) };
+        let (signed_in, teams) = team_store::standing(&self.db, self.user_id, session).await?;
+        if !signed_in || team.is_some_and(|team| !teams.contains(&team)) {
+            return Ok(Checked::Ended);
+        }
+        self.checks_since_read += 1;
+        let again = teams != self.teams
+            || self.hub.listens() != self.read_at_listen
+            || self.checks_since_read >= READ_AGAIN_EVERY;
+        self.teams = teams;
+        Ok(if again { Checked::ReadAgain } else { Checked::Fine })
     }
 
     /// Reads both parts and returns what changed since last sent (everything, the first time):
     /// the parts' HTML, and a notification for each scenario that newly waits for a sign-off.
     async fn changed(&mut self) -> AppResult<(String, Vec<Notice>)> {
+        // Noted before reading: a listener that restarts meanwhile makes the next check read again.
+        self.read_at_listen = self.hub.listens();
+        self.checks_since_read = 0;
         let mut html = String::new();
         let banners = render_elsewhere(&elsewhere(&self.db, self.user_id, self.here).await?)?;
         if self.sent_banners.as_ref() != Some(&banners) {
@@ -289,7 +322,7 @@ async fn my_live(
     // Subscribe first, then read: nothing that happens in between can fall through.
     let receiver = state.live.subscribe_people();
     let session = account_session(&auth).await?;
-    let mut parts = PersonParts::new(state.db.clone(), user.id, session, None, scope).await?;
+    let mut parts = PersonParts::new(state.db.clone(), state.live.clone(), user.id, session, None, scope).await?;
     let pending: VecDeque<Bytes> = parts.messages().await?.into();
     let stream = PersonStream {
         _open: OpenStream::open(),
@@ -299,9 +332,7 @@ async fn my_live(
         pending,
         parts,
         shutdown: state.live.shutdown.clone(),
-        checked_at: tokio::time::Instant::now(),
-        sent_since_tick: false,
-        tick: stream_tick(),
+        ticker: Ticker::new(&state.config),
     };
     Ok(sse_response(stream.into_stream()))
 }
@@ -317,26 +348,21 @@ struct PersonStream {
     pending: VecDeque<Bytes>,
     parts: PersonParts,
     shutdown: CancellationToken,
-    checked_at: tokio::time::Instant,
-    /// Whether a message went out since the last tick (if not, the tick sends a keep-alive).
-    sent_since_tick: bool,
-    /// Every [`KEEP_ALIVE`]: time for a keep-alive or the membership check? One timer for the
-    /// stream's life, not one per message.
-    tick: tokio::time::Interval,
+    ticker: Ticker,
 }
 
 impl PersonStream {
     fn into_stream(self) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
         futures_util::stream::unfold(self, |mut s| async move {
             let message = s.next().await?;
-            // A keep-alive is not news: the next quiet tick sends another.
-            s.sent_since_tick |= message != keep_alive_message();
+            s.ticker.sent(&message);
             Some((Ok(message), s))
         })
     }
 
     /// The next message; None ends the stream (shutdown, or a database error that the client
-    /// recovers from by reconnecting).
+    /// recovers from by reconnecting). What reads the database is boxed: the future a stream
+    /// holds while it waits stays small (it is held by every open stream).
     async fn next(&mut self) -> Option<Bytes> {
         if self.ended {
             return None;
@@ -349,40 +375,30 @@ impl PersonStream {
             if let Some(event) = self.pending.pop_front() {
                 return Some(event);
             }
-            let refresh = tokio::select! {
+            let read_again = tokio::select! {
                 () = self.shutdown.cancelled() => return None,
                 () = self.slot.superseded.cancelled() => continue,
-                now = self.tick.tick() => {
-                    let quiet = !std::mem::take(&mut self.sent_since_tick);
-                    if now.saturating_duration_since(self.checked_at) < MEMBERSHIP_CHECK {
-                        if quiet {
-                            return Some(keep_alive_message());
+                tick = self.ticker.tick() => match tick {
+                    Tick::KeepAlive => return Some(keep_alive_message()),
+                    Tick::Busy => continue,
+                    Tick::Check { keep_alive } => {
+                        if keep_alive {
+                            self.pending.push_back(keep_alive_message());
                         }
-                        continue;
-                    }
-                    if quiet {
-                        self.pending.push_back(keep_alive_message());
-                    }
-                    self.checked_at = now;
-                    // Now and then whatever the nudges said: a missed one (a dropped listener
-                    // connection) or a change of teams is caught up here.
-                    match self.parts.still_signed_in().await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            tracing::info!(user = %self.parts.user_id, "personal stream ended: its session has ended");
-                            return None;
-                        }
-                        Err(err) => {
-                            tracing::warn!(error = %err, user = %self.parts.user_id, "personal stream ended: the session check failed");
-                            return None;
+                        match Box::pin(self.parts.check(None)).await {
+                            Ok(Checked::Fine) => false,
+                            Ok(Checked::ReadAgain) => true,
+                            Ok(Checked::Ended) => {
+                                tracing::info!(user = %self.parts.user_id, "personal stream ended: its session has ended");
+                                return None;
+                            }
+                            Err(err) => {
+                                tracing::warn!(error = %err, user = %self.parts.user_id, "personal stream ended: the session check failed");
+                                return None;
+                            }
                         }
                     }
-                    if let Err(err) = self.parts.reload_teams().await {
-                        tracing::warn!(error = %err, user = %self.parts.user_id, "personal stream ended: reading the teams failed");
-                        return None;
-                    }
-                    true
-                }
+                },
                 message = self.receiver.recv() => match message {
                     Ok(nudge) if self.parts.cares_about(&nudge) => {
                         if let Some(notice) = &nudge.notice {
@@ -395,8 +411,8 @@ impl PersonStream {
                     Err(RecvError::Closed) => return None,
                 },
             };
-            if refresh {
-                match self.parts.messages().await {
+            if read_again {
+                match Box::pin(self.parts.messages()).await {
                     Ok(messages) => self.pending.extend(messages),
                     Err(err) => {
                         tracing::warn!(error = %err, user = %self.parts.user_id, "personal stream ended: reading its parts failed; the client reconnects");
@@ -451,7 +467,9 @@ async fn listen(db: PgPool, hub: Arc<Hub>, check: Duration) {
             }
         };
         backoff = Duration::from_millis(100);
-        // Listening again: whatever was committed while we were not is read now.
+        // Listening again: whatever was committed while we were not is read now, and the
+        // per-person streams read their parts again at their next check (nudges were lost).
+        hub.listening();
         if let Err(err) = catch_up(&db, &hub).await {
             tracing::warn!(error = %err, "live hub: catch-up failed");
         }
@@ -524,7 +542,8 @@ async fn live(
     // The viewer's other faults in flight come on this stream too (one stream per page).
     let people = state.live.subscribe_people();
     let session = account_session(&auth).await?;
-    let mut person = PersonParts::new(state.db.clone(), ctx.user.id, session, Some(gameday_id), None).await?;
+    let mut person =
+        PersonParts::new(state.db.clone(), state.live.clone(), ctx.user.id, session, Some(gameday_id), None).await?;
     let (elsewhere, _) = person.changed().await?;
     pending.extend(current_state(&state.db, &ctx.gameday, &base, me, &elsewhere).await?);
     let (backlog, more_after) = rendered_after(&state.db, gameday_id, after, &base).await?;
@@ -546,9 +565,7 @@ async fn live(
         team_id: ctx.membership.team.id,
         user_id: ctx.user.id,
         audience: me,
-        checked_at: tokio::time::Instant::now(),
-        sent_since_tick: false,
-        tick: stream_tick(),
+        ticker: Ticker::new(&state.config),
     };
     Ok(sse_response(stream.into_stream()))
 }
@@ -602,15 +619,59 @@ fn sse_message(event: Option<&str>, id: Option<i64>, data: &str) -> Bytes {
     Bytes::from(out)
 }
 
-/// How often a stream ticks; a tick with no message since the one before sends a keep-alive (a
-/// comment line), so that proxies and the client see the connection alive.
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How often a stream ticks (`GAMEDAY_LIVE_KEEP_ALIVE_MS`, 15 s unless configured); a tick with
+/// no message since the one before sends a keep-alive (a comment line), so that proxies and the
+/// client see the connection alive. Every second tick is a membership check.
+fn keep_alive(config: &Config) -> Duration {
+    Duration::from_millis(config.live_keep_alive_ms.max(50))
+}
 
-/// A stream's tick: every [`KEEP_ALIVE`], the first one [`KEEP_ALIVE`] from now.
-fn stream_tick() -> tokio::time::Interval {
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick
+/// What a stream's tick calls for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tick {
+    /// Nothing went out since the tick before: a keep-alive.
+    KeepAlive,
+    /// Messages went out: nothing to do.
+    Busy,
+    /// Time for the periodic check (after a keep-alive when it was quiet).
+    Check { keep_alive: bool },
+}
+
+/// A stream's clock: one timer for the stream's life (not one per message) that ticks every
+/// [`keep_alive`], the first time one period after it opened, and says whether the tick calls
+/// for a keep-alive or the membership check (at the first tick two periods after the last).
+struct Ticker {
+    interval: tokio::time::Interval,
+    /// Two periods: how often the stream checks its viewer's standing.
+    check_every: Duration,
+    checked_at: tokio::time::Instant,
+    /// Whether a message went out since the last tick.
+    sent_since_tick: bool,
+}
+
+impl Ticker {
+    fn new(config: &Config) -> Ticker {
+        let period = keep_alive(config);
+        let now = tokio::time::Instant::now();
+        let mut interval = tokio::time::interval_at(now + period, period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Ticker { interval, check_every: period * 2, checked_at: now, sent_since_tick: false }
+    }
+
+    async fn tick(&mut self) -> Tick {
+        let now = self.interval.tick().await;
+        let quiet = !std::mem::take(&mut self.sent_since_tick);
+        if now.saturating_duration_since(self.checked_at) < self.check_every {
+            return if quiet { Tick::KeepAlive } else { Tick::Busy };
+        }
+        self.checked_at = now;
+        Tick::Check { keep_alive: quiet }
+    }
+
+    /// Notes a message that went out; a keep-alive is not news (the next quiet tick sends another).
+    fn sent(&mut self, message: &Bytes) {
+        self.sent_since_tick |= *message != keep_alive_message();
+    }
 }
 
 fn keep_alive_message() -> Bytes {
@@ -687,10 +748,6 @@ fn banners_message(html: &str) -> Bytes {
     sse_message(Some("banners"), None, html)
 }
 
-/// How often an open stream checks that its viewer is still in the team (at the first tick
-/// this long after the last check).
-const MEMBERSHIP_CHECK: Duration = Duration::from_secs(30);
-
 struct LiveStream {
     /// Counts this stream in `gameday_live_streams_open` while it lives.
     _open: OpenStream,
@@ -715,27 +772,23 @@ struct LiveStream {
     user_id: Uuid,
     /// The kind of viewer this stream is for: which banners and page parts it is sent.
     audience: Audience,
-    checked_at: tokio::time::Instant,
-    /// Whether a message went out since the last tick (if not, the tick sends a keep-alive).
-    sent_since_tick: bool,
-    /// Every [`KEEP_ALIVE`]: time for a keep-alive or the membership check? One timer for the
-    /// stream's life, not one per message.
-    tick: tokio::time::Interval,
+    ticker: Ticker,
 }
 
 impl LiveStream {
     fn into_stream(self) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
         futures_util::stream::unfold(self, |mut s| async move {
             let message = s.next().await?;
-            // A keep-alive is not news: the next quiet tick sends another.
-            s.sent_since_tick |= message != keep_alive_message();
+            s.ticker.sent(&message);
             Some((Ok(message), s))
         })
     }
 
     /// The next message for this client; None ends the stream (shutdown, the viewer left the
     /// team, or a database error that the client recovers from by reconnecting with its
-    /// Last-Event-ID). Every end but shutdown is logged with the game day.
+    /// Last-Event-ID). Every end but shutdown is logged with the game day. What reads the
+    /// database is boxed: the future a stream holds while it waits stays small (it is held by
+    /// every open stream).
     async fn next(&mut self) -> Option<Bytes> {
         if self.ended {
             return None;
@@ -757,42 +810,23 @@ impl LiveStream {
                 }
             }
             if let Some(after) = self.more_after {
-                self.read_on(after).await?;
+                Box::pin(self.read_on(after)).await?;
                 continue;
             }
             let message = tokio::select! {
                 () = self.shutdown.cancelled() => return None,
                 () = self.slot.superseded.cancelled() => continue,
-                now = self.tick.tick() => {
-                    let quiet = !std::mem::take(&mut self.sent_since_tick);
-                    if now.saturating_duration_since(self.checked_at) < MEMBERSHIP_CHECK {
-                        if quiet {
-                            return Some(keep_alive_message());
-                        }
-                        continue;
-                    }
-                    if quiet {
-                        self.pending.push_back((0, keep_alive_message()));
-                    }
-                    self.checked_at = now;
-                    // Someone removed from the team (or shut out by its two-factor rule), or whose
-                    // session has ended, stops receiving its events.
-                    let allowed = match team_store::has_access(&self.db, self.team_id, self.user_id).await {
-                        Ok(true) => self.person.still_signed_in().await,
-                        other => other.map_err(AppError::from),
-                    };
-                    match allowed {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            tracing::info!(gameday = %self.gameday_id, user = %self.user_id, "live stream ended: the viewer left the team or signed out");
-                            return None;
-                        }
-                        Err(err) => {
-                            tracing::warn!(error = %err, gameday = %self.gameday_id, "live stream ended: the membership check failed");
-                            return None;
+                tick = self.ticker.tick() => {
+                    match tick {
+                        Tick::KeepAlive => return Some(keep_alive_message()),
+                        Tick::Busy => {}
+                        Tick::Check { keep_alive } => {
+                            if keep_alive {
+                                self.pending.push_back((0, keep_alive_message()));
+                            }
+                            Box::pin(self.check()).await?;
                         }
                     }
-                    self.person_changed(None).await?;
                     continue;
                 }
                 nudge = self.people.recv() => {
@@ -802,7 +836,7 @@ impl LiveStream {
                         Err(RecvError::Lagged(_)) => None,
                         Err(RecvError::Closed) => return None,
                     };
-                    self.person_changed(nudge.as_deref()).await?;
+                    Box::pin(self.person_changed(nudge.as_deref())).await?;
                     continue;
                 }
                 message = self.receiver.recv() => message,
@@ -815,7 +849,7 @@ impl LiveStream {
                         }
                         if *seq > self.last_sent + 1 {
                             // A gap: read what is missing from the database, in order.
-                            self.resync().await?;
+                            Box::pin(self.resync()).await?;
                             continue;
                         }
                         self.pending.push_back((*seq, sse.clone()));
@@ -827,12 +861,30 @@ impl LiveStream {
                 },
                 Err(RecvError::Lagged(skipped)) => {
                     tracing::debug!(skipped, gameday = %self.gameday_id, "live stream lagged; resynchronising from the database");
-                    self.resync().await?;
+                    Box::pin(self.resync()).await?;
                 }
                 Err(RecvError::Closed) => {
                     tracing::warn!(gameday = %self.gameday_id, "live stream ended: the hub's channel closed");
                     return None;
                 }
+            }
+        }
+    }
+
+    /// The periodic check: someone removed from the team (or shut out by its two-factor rule),
+    /// or whose session has ended, stops receiving its events; the viewer's other faults are
+    /// read again when the check says so. None (logged) ends the stream.
+    async fn check(&mut self) -> Option<()> {
+        match self.person.check(Some(self.team_id)).await {
+            Ok(Checked::Fine) => Some(()),
+            Ok(Checked::ReadAgain) => self.person_changed(None).await,
+            Ok(Checked::Ended) => {
+                tracing::info!(gameday = %self.gameday_id, user = %self.user_id, "live stream ended: the viewer left the team or signed out");
+                None
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, gameday = %self.gameday_id, "live stream ended: the membership check failed");
+                None
             }
         }
     }

@@ -423,18 +423,6 @@ pub async fn set_calendar_feed(
     Ok(())
 }
 
-/// Whether the person may still read the team: a member, and not shut out by its two-factor rule.
-#[tracing::instrument(skip(db))]
-pub async fn has_access(db: &PgPool, team_id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar!(
-        r#"select exists (select 1 from team_access where team_id = $1 and user_id = $2) as "access!""#,
-        team_id,
-        user_id
-    )
-    .fetch_one(db)
-    .await
-}
-
 /// The teams a user is in.
 #[tracing::instrument(skip(db))]
 pub async fn team_ids_of(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<Uuid>> {
@@ -442,6 +430,25 @@ pub async fn team_ids_of(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<Uuid>> 
     sqlx::query_scalar!(r#"select team_id as "team_id!" from team_access where user_id = $1"#, user_id)
         .fetch_all(db)
         .await
+}
+
+/// Where a person who holds a live stream stands now, in one statement: whether the session that
+/// opened it is still signed in (its `account_sessions` row is there and within its lifetime),
+/// and the teams they are in (through `team_access`, like [`team_ids_of`]).
+#[tracing::instrument(skip(db))]
+pub async fn standing(db: &PgPool, user_id: Uuid, session: Uuid) -> sqlx::Result<(bool, Vec<Uuid>)> {
+    let row = sqlx::query!(
+        r#"select exists (select 1 from account_sessions
+                          where id = $2 and user_id = $1
+                            and created_at > now() - make_interval(days => $3::int)) as "signed_in!",
+                  array(select team_id from team_access where user_id = $1) as "teams!: Vec<Uuid>""#,
+        user_id,
+        session,
+        crate::accounts::SESSION_MAX_DAYS as i32
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.signed_in, row.teams))
 }
 
 /// Sets whether the team requires two-factor sign-in of its members.

@@ -695,3 +695,60 @@ async fn sign_offs_and_the_day_at_a_glance_are_pushed_as_they_change(db: PgPool)
     assert!(lane.contains("1. Stop the primary") && lane.contains(r#"class="mark-announce""#), "{lane}");
     assert!(lane.contains("data-at="), "its clocks carry their times for the viewer's zone");
 }
+
+/// A running game day whose streams tick every 200 ms: the membership check every 400 ms.
+async fn quickly_checked_day(db: PgPool) -> (Day, String) {
+    running_day_with(db, |c| c.live_keep_alive_ms = 200).await
+}
+
+#[sqlx::test]
+async fn a_stream_ends_at_its_next_check_once_its_viewer_is_off_the_team_or_signed_out(db: PgPool) {
+    let (day, _) = quickly_checked_day(db).await;
+    let on_the_day = day.app.url(&format!("{}/live", day.url));
+    let mine = day.app.url("/live");
+    let mut bo_day = Stream::open(&day.bo, &on_the_day, None).await;
+    let mut bo_mine = Stream::open(&day.bo, &mine, None).await;
+    let mut li_day = Stream::open(&day.li, &on_the_day, None).await;
+    let mut li_mine = Stream::open(&day.li, &mine, None).await;
+    // While they stand, the checks let the streams go on (several pass in this time).
+    assert!(!bo_day.ends_within(Duration::from_millis(1500)).await, "a member's stream stays open");
+    assert!(!li_mine.ends_within(Duration::from_millis(100)).await);
+
+    // Bo is removed from the team: the game day's stream ends; his own goes on (still signed in).
+    let bo_id = day.id_of("bo@example.com").await;
+    let removed = day.app.post_as(&day.ana, &format!("/teams/{}/members/{bo_id}/remove", day.slug), &[]).await;
+    assert_eq!(removed.status(), StatusCode::SEE_OTHER);
+    assert!(bo_day.ends_within(Duration::from_secs(3)).await, "the stream of a game day of a team he left ends");
+    assert!(!bo_mine.ends_within(Duration::from_secs(1)).await, "his own stream goes on");
+
+    // Li signs out everywhere: both her streams end, though she is still in the team.
+    let ended = day.app.post_as(&day.li, "/account/sessions/end-all", &[]).await;
+    assert_eq!(ended.status(), StatusCode::SEE_OTHER);
+    assert!(li_day.ends_within(Duration::from_secs(3)).await, "a signed-out session's game-day stream ends");
+    assert!(li_mine.ends_within(Duration::from_secs(3)).await, "a signed-out session's own stream ends");
+}
+
+#[sqlx::test]
+async fn someone_who_joins_a_team_is_sent_its_faults_in_flight_at_the_next_check(db: PgPool) {
+    let (day, scenario) = quickly_checked_day(db).await;
+    let mut eve = Stream::open(&day.eve, &day.app.url("/live"), None).await;
+    // Announced while Eve is in no team: her stream ignores it.
+    assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
+    while let Some(sse) = eve.next(Duration::from_millis(800)).await {
+        assert!(!sse.data.contains("Stop the primary"), "told before she joined: {sse:?}");
+    }
+    // She joins. No event follows, yet her stream's next check finds a new team and reads her
+    // parts again (well before the check that reads them whatever happened, 4 s away).
+    let invite = day.app.invite(&day.ana, &day.slug, "member").await;
+    assert_eq!(day.app.post_as(&day.eve, &format!("{invite}/accept"), &[]).await.status(), StatusCode::SEE_OTHER);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    let mut banner = None;
+    while let Some(sse) = eve.next(deadline.saturating_duration_since(tokio::time::Instant::now())).await {
+        if sse.event.as_deref() == Some("parts") && sse.data.contains("Stop the primary") {
+            banner = Some(sse.data);
+            break;
+        }
+    }
+    let banner = banner.expect("the new team's fault in flight, at the next check");
+    assert!(banner.contains(r#"id="elsewhere-banners""#), "{banner}");
+}
