@@ -178,10 +178,10 @@ pub async fn serve(
     tokio::spawn(webhooks::worker::run(state.clone()));
     tokio::spawn(metrics::run(state.clone()));
     live::start(&state);
-    let streams = state.live.shutdown.clone();
+    let hub = state.live.clone();
     let shutdown = async move {
         shutdown.await;
-        streams.cancel();
+        hub.close();
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await

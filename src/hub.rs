@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -80,7 +80,7 @@ pub struct Hub {
     channels: Mutex<HashMap<Uuid, Channel>>,
     /// What happened in any team, for the per-person streams (each filters by its teams).
     people: broadcast::Sender<Arc<Nudge>>,
-    /// Cancelled at shutdown: open streams end so the server can stop.
+    /// Cancelled at shutdown (by [`Hub::close`]): the listener and other background tasks stop.
     pub shutdown: CancellationToken,
     /// The streams open on this instance, for its limits.
     open: Arc<Mutex<OpenStreams>>,
@@ -110,8 +110,10 @@ struct OpenStreams {
     limits: StreamLimits,
     total: usize,
     next_id: u64,
-    /// Each person's open streams, oldest first: (stream number, its "closed for a newer one").
-    by_person: HashMap<Uuid, VecDeque<(u64, CancellationToken)>>,
+    /// Shutting down: every stream was told to end, and no new one opens.
+    closed: bool,
+    /// Each person's open streams, oldest first: (stream number, what tells it to end).
+    by_person: HashMap<Uuid, VecDeque<(u64, oneshot::Sender<()>)>>,
 }
 
 /// This instance holds as many streams as it may: try again later.
@@ -123,9 +125,24 @@ pub struct StreamSlot {
     open: Arc<Mutex<OpenStreams>>,
     id: u64,
     person: Uuid,
-    /// Cancelled when the person opened more streams than they may: this one, their oldest,
-    /// is to end (saying why, so the page does not reconnect and close another in turn).
-    pub superseded: CancellationToken,
+    /// Tells the stream to end: a value when the person opened more streams than they may and
+    /// this one, their oldest, is to end (saying why, so the page does not reconnect and close
+    /// another in turn); closed (its sender dropped) at shutdown. A oneshot costs a stream an
+    /// atomic load to poll, where a cancellation token shared by 10,000 streams is a lock they
+    /// all take on every message.
+    pub end: oneshot::Receiver<()>,
+}
+
+impl StreamSlot {
+    /// Whether the stream was told to end: `Some(true)` for a newer one of its person's,
+    /// `Some(false)` at shutdown, None if not. (Not to be asked again once it said so.)
+    pub fn told_to_end(&mut self) -> Option<bool> {
+        match self.end.try_recv() {
+            Ok(()) => Some(true),
+            Err(oneshot::error::TryRecvError::Closed) => Some(false),
+            Err(oneshot::error::TryRecvError::Empty) => None,
+        }
+    }
 }
 
 impl Drop for StreamSlot {
@@ -180,9 +197,12 @@ impl Hub {
 
     /// Counts a new stream of `person`'s: their oldest is superseded when they already hold as
     /// many as they may (so a new page always gets its stream); refused when the instance holds
-    /// as many as it may in all.
+    /// as many as it may in all, or is shutting down.
     pub fn open_stream(&self, person: Uuid) -> Result<StreamSlot, Saturated> {
         let mut open = self.open.lock().expect("stream count lock");
+        if open.closed {
+            return Err(Saturated);
+        }
         let limits = open.limits;
         let held = open.by_person.get(&person).map_or(0, VecDeque::len);
         // Closing the person's oldest frees a place, so a person at their own limit is never
@@ -192,18 +212,28 @@ impl Hub {
         }
         let id = open.next_id;
         open.next_id += 1;
-        let superseded = CancellationToken::new();
+        let (tell, end) = oneshot::channel();
         let streams = open.by_person.entry(person).or_default();
-        streams.push_back((id, superseded.clone()));
+        streams.push_back((id, tell));
         let mut closed = 0;
         while streams.len() > limits.per_person.max(1) {
             if let Some((_, oldest)) = streams.pop_front() {
-                oldest.cancel();
+                let _ = oldest.send(());
                 closed += 1;
             }
         }
         open.total = open.total + 1 - closed;
-        Ok(StreamSlot { open: self.open.clone(), id, person, superseded })
+        Ok(StreamSlot { open: self.open.clone(), id, person, end })
+    }
+
+    /// Shutdown: the background tasks stop, every open stream is told to end (so the server
+    /// can drain the other requests and stop), and no new one opens.
+    pub fn close(&self) {
+        self.shutdown.cancel();
+        let mut open = self.open.lock().expect("stream count lock");
+        open.closed = true;
+        open.by_person.clear();
+        open.total = 0;
     }
 
     /// How many streams are open on this instance.
@@ -293,11 +323,12 @@ mod tests {
     fn a_persons_oldest_stream_is_superseded_by_a_new_one() {
         let hub = Hub::with_limits(StreamLimits { per_person: 2, per_instance: 10 });
         let me = Uuid::from_u128(1);
-        let first = hub.open_stream(me).unwrap();
-        let second = hub.open_stream(me).unwrap();
-        let third = hub.open_stream(me).unwrap();
-        assert!(first.superseded.is_cancelled());
-        assert!(!second.superseded.is_cancelled() && !third.superseded.is_cancelled());
+        let mut first = hub.open_stream(me).unwrap();
+        let mut second = hub.open_stream(me).unwrap();
+        let mut third = hub.open_stream(me).unwrap();
+        assert_eq!(first.end.try_recv(), Ok(()));
+        assert_eq!(second.end.try_recv(), Err(oneshot::error::TryRecvError::Empty));
+        assert_eq!(third.end.try_recv(), Err(oneshot::error::TryRecvError::Empty));
         assert_eq!(hub.open_streams(), 2);
         drop(first);
         assert_eq!(hub.open_streams(), 2, "a superseded stream was already out of the count");
@@ -319,6 +350,22 @@ mod tests {
         drop(second);
         assert!(hub.open_stream(b).is_ok());
         drop(third);
+    }
+
+    #[test]
+    fn closing_ends_every_stream_without_calling_it_superseded_and_opens_no_more() {
+        let hub = Hub::new();
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let mut streams = [hub.open_stream(a).unwrap(), hub.open_stream(a).unwrap(), hub.open_stream(b).unwrap()];
+        hub.close();
+        assert!(hub.shutdown.is_cancelled());
+        for stream in &mut streams {
+            assert_eq!(stream.end.try_recv(), Err(oneshot::error::TryRecvError::Closed));
+        }
+        assert_eq!(hub.open_stream(a).err(), Some(Saturated));
+        assert_eq!(hub.open_streams(), 0);
+        drop(streams);
+        assert_eq!(hub.open_streams(), 0);
     }
 
     #[test]

@@ -26,7 +26,6 @@ use serde::Deserialize;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::broadcast::{self, error::RecvError};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::config::Config;
@@ -331,7 +330,6 @@ async fn my_live(
         receiver,
         pending,
         parts,
-        shutdown: state.live.shutdown.clone(),
         ticker: Ticker::new(&state.config),
     };
     Ok(sse_response(stream.into_stream()))
@@ -347,7 +345,6 @@ struct PersonStream {
     receiver: broadcast::Receiver<Arc<Nudge>>,
     pending: VecDeque<Bytes>,
     parts: PersonParts,
-    shutdown: CancellationToken,
     ticker: Ticker,
 }
 
@@ -368,16 +365,18 @@ impl PersonStream {
             return None;
         }
         loop {
-            if self.slot.superseded.is_cancelled() {
+            if let Some(end) = self.slot.told_to_end() {
                 self.ended = true;
-                return Some(superseded_message());
+                return end.then(superseded_message);
             }
             if let Some(event) = self.pending.pop_front() {
                 return Some(event);
             }
             let read_again = tokio::select! {
-                () = self.shutdown.cancelled() => return None,
-                () = self.slot.superseded.cancelled() => continue,
+                end = &mut self.slot.end => {
+                    self.ended = true;
+                    return end.is_ok().then(superseded_message);
+                }
                 tick = self.ticker.tick() => match tick {
                     Tick::KeepAlive => return Some(keep_alive_message()),
                     Tick::Busy => continue,
@@ -561,7 +560,6 @@ async fn live(
         db: state.db.clone(),
         gameday_id,
         base,
-        shutdown: state.live.shutdown.clone(),
         team_id: ctx.membership.team.id,
         user_id: ctx.user.id,
         audience: me,
@@ -767,7 +765,6 @@ struct LiveStream {
     db: PgPool,
     gameday_id: Uuid,
     base: String,
-    shutdown: CancellationToken,
     team_id: Uuid,
     user_id: Uuid,
     /// The kind of viewer this stream is for: which banners and page parts it is sent.
@@ -794,10 +791,10 @@ impl LiveStream {
             return None;
         }
         loop {
-            if self.slot.superseded.is_cancelled() {
-                tracing::debug!(gameday = %self.gameday_id, user = %self.user_id, "live stream ended: its viewer opened a newer one");
+            if let Some(end) = self.slot.told_to_end() {
+                tracing::debug!(gameday = %self.gameday_id, user = %self.user_id, superseded = end, "live stream ended: its viewer opened a newer one, or shutdown");
                 self.ended = true;
-                return Some(superseded_message());
+                return end.then(superseded_message);
             }
             while let Some((seq, event)) = self.pending.pop_front() {
                 // seq 0 marks a message that is not a timeline event (banners).
@@ -814,8 +811,10 @@ impl LiveStream {
                 continue;
             }
             let message = tokio::select! {
-                () = self.shutdown.cancelled() => return None,
-                () = self.slot.superseded.cancelled() => continue,
+                end = &mut self.slot.end => {
+                    self.ended = true;
+                    return end.is_ok().then(superseded_message);
+                }
                 tick = self.ticker.tick() => {
                     match tick {
                         Tick::KeepAlive => return Some(keep_alive_message()),
