@@ -4,6 +4,12 @@
 //! observations and the child tells, for every watcher and every event, the time from the POST's
 //! answer to the event's arrival (both clocks are the machine's wall clock). The server's memory
 //! is read while the 10,000 are connected and for a minute after they leave.
+//!
+//! The ceiling beside each round is the same watchers on a bare fan-out (`bench bare-serve`, this
+//! binary again, in a process of its own like the server): tokio, one broadcast channel, raw
+//! sockets writing each message as an HTTP/1.1 chunk, messages the size of the app's event, and
+//! nothing else (no database, no HTTP stack, no checks). Its time runs from handing the message
+//! to the channel. What the app cannot beat on this machine, with the load client beside it.
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -14,7 +20,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use reqwest::StatusCode;
 use sqlx::PgPool;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::broadcast;
 
 use crate::seed::Seeded;
 use crate::{Result, Row, mb, quantile, row, rss_kib};
@@ -41,10 +48,9 @@ struct Watchers {
 }
 
 impl Watchers {
-    async fn start(seeded: &Seeded, count: usize) -> Result<(Watchers, usize, usize)> {
-        let addr = seeded.base.trim_start_matches("http://").to_owned();
+    async fn start(addr: &str, path: &str, cookie: &str, count: usize) -> Result<(Watchers, usize, usize)> {
         let mut child = tokio::process::Command::new(std::env::current_exe()?)
-            .args(["watch", &addr, &seeded.fanout.path, &seeded.cookie, &count.to_string()])
+            .args(["watch", addr, path, cookie, &count.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -88,7 +94,8 @@ struct Round {
 async fn round(seeded: &Seeded, admin: &PgPool, count: usize, pid: u32) -> Result<(Round, Watchers)> {
     eprintln!("bench: opening {count} live streams");
     let opened = Instant::now();
-    let (mut watchers, connected, failed) = Watchers::start(seeded, count).await?;
+    let addr = seeded.base.trim_start_matches("http://");
+    let (mut watchers, connected, failed) = Watchers::start(addr, &seeded.fanout.path, &seeded.cookie, count).await?;
     eprintln!("bench: {connected} open ({failed} failed) in {:.1} s", opened.elapsed().as_secs_f64());
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_connected = rss_kib(pid);
@@ -111,25 +118,83 @@ async fn round(seeded: &Seeded, admin: &PgPool, count: usize, pid: u32) -> Resul
             .await?;
         pairs.push(format!("{seq}:{ack}"));
     }
-    watchers.stdin.write_all(format!("collect 30000 {}\n", pairs.join(",")).as_bytes()).await?;
-    let result = watchers.line(Duration::from_secs(90)).await?;
-    let n: Vec<u64> = result.split_whitespace().skip(1).map(|w| w.parse().unwrap_or(0)).collect();
-    let at = |i: usize| n.get(i).copied().unwrap_or(0);
-    let round = Round {
-        connected,
-        failed,
-        expected: connected * acks.len(),
-        delivered: at(1) as usize,
-        p50_us: at(2),
-        p99_us: at(3),
-        max_us: at(4),
-        rss_connected,
-    };
+    let (delivered, p50_us, p99_us, max_us) = watchers.collect(&pairs).await?;
+    let expected = connected * acks.len();
+    let round = Round { connected, failed, expected, delivered, p50_us, p99_us, max_us, rss_connected };
     Ok((round, watchers))
 }
 
-fn fan_row(count: usize, r: &Round) -> Row {
+impl Watchers {
+    /// Asks the watcher process for the delays of these `seq:answered-at` pairs: delivered, p50,
+    /// p99 and the longest, in µs.
+    async fn collect(&mut self, pairs: &[String]) -> Result<(usize, u64, u64, u64)> {
+        self.stdin.write_all(format!("collect 30000 {}\n", pairs.join(",")).as_bytes()).await?;
+        let result = self.line(Duration::from_secs(90)).await?;
+        let n: Vec<u64> = result.split_whitespace().skip(1).map(|w| w.parse().unwrap_or(0)).collect();
+        let at = |i: usize| n.get(i).copied().unwrap_or(0);
+        Ok((at(1) as usize, at(2), at(3), at(4)))
+    }
+}
+
+/// The bare fan-out's p99 and p50 (µs), and how many of how many arrived.
+struct Ceiling {
+    p50_us: u64,
+    p99_us: u64,
+    delivered: usize,
+    expected: usize,
+}
+
+/// One round on the bare fan-out: `count` watchers, [`POSTS`] messages of `size` bytes [`SPACING`]
+/// apart, the time from handing each to the channel to its arrival.
+async fn ceiling_round(count: usize, size: usize) -> Result<Ceiling> {
+    let mut bare = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["bare-serve", &size.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut stdin = bare.stdin.take().ok_or("no stdin")?;
+    let mut lines = BufReader::new(bare.stdout.take().ok_or("no stdout")?).lines();
+    let listening = lines.next_line().await?.ok_or("the bare fan-out did not start")?;
+    let addr = listening.strip_prefix("listening ").ok_or("the bare fan-out did not say where")?.to_owned();
+    let (mut watchers, connected, _) = Watchers::start(&addr, "/bare", "-", count).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut pairs = Vec::new();
+    for seq in 1..=POSTS {
+        stdin.write_all(format!("send {seq}\n").as_bytes()).await?;
+        let sent = lines.next_line().await?.ok_or("the bare fan-out ended")?;
+        let at = sent.split_whitespace().nth(2).ok_or("a bare send without its time")?;
+        pairs.push(format!("{seq}:{at}"));
+        tokio::time::sleep(SPACING).await;
+    }
+    let (delivered, p50_us, p99_us, _) = watchers.collect(&pairs).await?;
+    watchers.close().await;
+    drop(stdin);
+    let _ = tokio::time::timeout(Duration::from_secs(10), bare.wait()).await;
+    Ok(Ceiling { p50_us, p99_us, delivered, expected: connected * POSTS })
+}
+
+/// The size of the app's live message for one observation of the fan-out game day (its
+/// timeline's newest event, as the stream encodes it), for the bare fan-out to send as much.
+async fn event_message_size(seeded: &Seeded) -> Result<usize> {
+    let page =
+        seeded.client.get(format!("{}{}/timeline", seeded.base, seeded.fanout.path)).send().await?.text().await?;
+    let start = page.find("<li class=\"event").ok_or("no event on the fan-out game day's timeline")?;
+    let end = page[start..].find("</li>").ok_or("an event without its end")? + start + "</li>".len();
+    let html = &page[start..end];
+    // `id: N\n`, a `data: ` line per line of HTML, and the blank line.
+    Ok(format!("id: {}\n", 1_000_000).len() + html.lines().map(|l| "data: ".len() + l.len() + 1).sum::<usize>() + 1)
+}
+
+fn fan_row(count: usize, r: &Round, ceiling: &Ceiling, size: usize) -> Row {
     let all = r.delivered == r.expected && r.failed == 0 && r.connected == count;
+    let ceiling = format!(
+        "p99 {:.1} ms (p50 {:.1}; {} of {} delivered): a bare tokio fan-out, raw sockets, {size}-byte messages",
+        ceiling.p99_us as f64 / 1000.0,
+        ceiling.p50_us as f64 / 1000.0,
+        ceiling.delivered,
+        ceiling.expected
+    );
     row(
         &format!("live stream, {count} watchers of one game day: POST's answer to delivery"),
         format!(
@@ -141,7 +206,7 @@ fn fan_row(count: usize, r: &Round) -> Row {
             r.expected,
             r.connected
         ),
-        "—".into(),
+        ceiling,
         "p99 < 150 ms, all delivered",
         Some(all && r.p99_us < 150_000),
     )
@@ -149,14 +214,19 @@ fn fan_row(count: usize, r: &Round) -> Row {
 
 pub async fn measure(seeded: &Seeded, admin: &PgPool, pid: u32) -> Result<Fanout> {
     let mut rows = Vec::new();
+    let size = event_message_size(seeded).await?;
+    eprintln!("bench: the bare fan-out (the ceiling), 1000 and 10000 watchers, {size}-byte messages");
+    let bare_small = ceiling_round(1000, size).await?;
+    let bare_large = ceiling_round(10_000, size).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let (small, watchers) = round(seeded, admin, 1000, pid).await?;
     watchers.close().await;
-    rows.push(fan_row(1000, &small));
+    rows.push(fan_row(1000, &small, &bare_small, size));
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     let (before, _) = rss_kib(pid);
     let (large, watchers) = round(seeded, admin, 10_000, pid).await?;
-    rows.push(fan_row(10_000, &large));
+    rows.push(fan_row(10_000, &large, &bare_large, size));
     let (connected, hwm) = large.rss_connected;
     let (after_posts, hwm_posts) = rss_kib(pid);
     watchers.close().await;
@@ -206,6 +276,67 @@ pub async fn measure(seeded: &Seeded, admin: &PgPool, pid: u32) -> Result<Fanout
         ),
     ];
     Ok(Fanout { rows, memory })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bare fan-out: `bench bare-serve SIZE`. Prints `listening ADDR`; on each `send SEQ` line of
+// its input it hands one message to every stream and prints `sent SEQ MICROS`.
+
+pub async fn bare_serve(args: &[String]) -> Result<()> {
+    let size: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    println!("listening {}", listener.local_addr()?);
+    let (tx, _) = broadcast::channel::<axum::body::Bytes>(1024);
+    let subscribe = tx.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(bare_stream(socket, subscribe.subscribe()));
+        }
+    });
+    let mut input = BufReader::new(tokio::io::stdin()).lines();
+    while let Some(line) = input.next_line().await? {
+        let Some(seq) = line.strip_prefix("send ").and_then(|s| s.trim().parse::<u64>().ok()) else { break };
+        let head = format!("id: {seq}\ndata: ");
+        let mut message = head.into_bytes();
+        message.resize(size.saturating_sub(2).max(message.len()), b'x');
+        message.extend_from_slice(b"\n\n");
+        let at = now_us();
+        let _ = tx.send(message.into());
+        println!("sent {seq} {at}");
+    }
+    Ok(())
+}
+
+/// One bare stream: the request's head read, a chunked 200, then each message as one chunk.
+async fn bare_stream(mut socket: TcpStream, mut messages: broadcast::Receiver<axum::body::Bytes>) {
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while find(&head, b"\r\n\r\n").is_none() {
+        match socket.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buffer[..n]),
+        }
+    }
+    let answer = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+    if socket.write_all(answer.as_bytes()).await.is_err() {
+        return;
+    }
+    let mut chunk = Vec::with_capacity(2048);
+    loop {
+        match messages.recv().await {
+            Ok(message) => {
+                chunk.clear();
+                chunk.extend_from_slice(format!("{:x}\r\n", message.len()).as_bytes());
+                chunk.extend_from_slice(&message);
+                chunk.extend_from_slice(b"\r\n");
+                if socket.write_all(&chunk).await.is_err() {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

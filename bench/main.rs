@@ -241,6 +241,9 @@ fn main() -> Result<()> {
     if args.get(1).map(String::as_str) == Some("watch") {
         return runtime.block_on(fanout::watch(&args[2..]));
     }
+    if args.get(1).map(String::as_str) == Some("bare-serve") {
+        return runtime.block_on(fanout::bare_serve(&args[2..]));
+    }
     let dir = std::env::temp_dir().join(format!("gameday-bench-{}", std::process::id()));
     eprintln!("bench: PostgreSQL, logs and the server's logs in {}", dir.display());
     let started = Instant::now();
