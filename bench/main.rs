@@ -135,9 +135,60 @@ fn parent_of(pid: u32) -> u32 {
     stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0)
 }
 
-/// CPU time used so far by the server `server` and by the bench's PostgreSQL (the postmaster and
-/// every process it started), in seconds: (server, PostgreSQL).
-pub fn cpu_seconds(server: u32, pg: &Pg) -> (f64, f64) {
+/// CPU time used so far, in seconds: by the server, by the bench's PostgreSQL (the postmaster and
+/// every process it started), by this process (the load), and the machine's idle and stolen time
+/// (all its CPUs, from `/proc/stat`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuTimes {
+    pub server: f64,
+    pub pg: f64,
+    pub bench: f64,
+    pub idle: f64,
+    pub steal: f64,
+    pub total: f64,
+}
+
+impl std::ops::Sub for CpuTimes {
+    type Output = CpuTimes;
+    fn sub(self, o: CpuTimes) -> CpuTimes {
+        CpuTimes {
+            server: self.server - o.server,
+            pg: self.pg - o.pg,
+            bench: self.bench - o.bench,
+            idle: self.idle - o.idle,
+            steal: self.steal - o.steal,
+            total: self.total - o.total,
+        }
+    }
+}
+
+pub fn cpu_times(server: u32, pg: &Pg) -> CpuTimes {
+    let ticks_per_second = 100.0; // USER_HZ on Linux
+    let (server_s, pg_s) = cpu_seconds(server, pg);
+    // The first line of /proc/stat: cpu user nice system idle iowait irq softirq steal ...
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    let at = |i: usize| ticks.get(i).copied().unwrap_or(0.0) / ticks_per_second;
+    CpuTimes {
+        server: server_s,
+        pg: pg_s,
+        bench: cpu_ticks(std::process::id()) as f64 / ticks_per_second,
+        idle: at(3) + at(4),
+        steal: at(7),
+        total: ticks.iter().sum::<f64>() / ticks_per_second,
+    }
+}
+
+/// CPU time used so far by the server `server` and by the bench's PostgreSQL, in seconds.
+fn cpu_seconds(server: u32, pg: &Pg) -> (f64, f64) {
     let ticks_per_second = 100.0; // USER_HZ on Linux
     let postmaster: u32 = std::fs::read_to_string(pg.data.join("postmaster.pid"))
         .ok()
@@ -307,7 +358,7 @@ async fn measure(dir: &Path, pg: &Pg) -> Result<Vec<Row>> {
     }
     let (after_pages, hwm_pages) = rss_kib(pid);
     if !live_only {
-        rows.extend(writes::measure(&seeded, &admin, fsync, || cpu_seconds(pid, pg)).await?);
+        rows.extend(writes::measure(&seeded, &admin, fsync, || cpu_times(pid, pg)).await?);
     }
     if writes_only {
         drop(server);

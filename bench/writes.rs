@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use sqlx::PgPool;
 
 use crate::seed::Seeded;
-use crate::{Result, Row, row};
+use crate::{CpuTimes, Result, Row, row};
 
 const WRITERS: usize = 16;
 const SECONDS: u64 = 8;
@@ -40,8 +40,8 @@ fn order_violations(acks: &[(Duration, Duration, i64)]) -> usize {
         .count()
 }
 
-/// `cpu` says the CPU seconds the server and PostgreSQL have used so far.
-pub async fn measure(seeded: &Seeded, admin: &PgPool, fsync: f64, cpu: impl Fn() -> (f64, f64)) -> Result<Vec<Row>> {
+/// `cpu` says the CPU seconds used so far (the server, PostgreSQL, this process, the machine).
+pub async fn measure(seeded: &Seeded, admin: &PgPool, fsync: f64, cpu: impl Fn() -> CpuTimes) -> Result<Vec<Row>> {
     let day = &seeded.writes;
     let url = format!("{}{}/observations", seeded.base, day.path);
     sqlx::query("select pg_stat_statements_reset()").execute(admin).await?;
@@ -126,8 +126,15 @@ pub async fn measure(seeded: &Seeded, admin: &PgPool, fsync: f64, cpu: impl Fn()
     report_statements(admin).await?;
 
     let per_sec = acks.len() as f64 / elapsed;
-    let per_write = |before: f64, after: f64| (after - before) * 1e6 / acks.len().max(1) as f64;
-    let (server_us, pg_us) = (per_write(cpu_before.0, cpu_after.0), per_write(cpu_before.1, cpu_after.1));
+    let used = cpu_after - cpu_before;
+    let per_write = |seconds: f64| seconds * 1e6 / acks.len().max(1) as f64;
+    let (server_us, pg_us, load_us) = (per_write(used.server), per_write(used.pg), per_write(used.bench));
+    let all_us = server_us + pg_us + load_us;
+    let share = |seconds: f64| 100.0 * seconds / used.total.max(f64::EPSILON);
+    // What the machine allows for this work: all its CPUs (their time over the phase, less what
+    // was stolen) divided by what one write took of server, PostgreSQL and the writers.
+    let cpus = used.total / elapsed.max(f64::EPSILON);
+    let allowed = (used.total - used.steal) / elapsed.max(f64::EPSILON) * 1e6 / all_us.max(f64::EPSILON);
     Ok(vec![
         row(
             "observations to ONE game day, 16 writers: acknowledged writes/s",
@@ -139,10 +146,14 @@ pub async fn measure(seeded: &Seeded, admin: &PgPool, fsync: f64, cpu: impl Fn()
         row(
             "… CPU per acknowledged write (steadier than writes/s on a shared machine)",
             format!(
-                "{:.0} µs: server {server_us:.0} µs, PostgreSQL {pg_us:.0} µs (the reader's share included)",
-                server_us + pg_us
+                "{all_us:.0} µs: server {server_us:.0} µs, PostgreSQL {pg_us:.0} µs, the 16 writers and the reader {load_us:.0} µs; over the phase the machine was {:.0} % idle, {:.0} % stolen",
+                share(used.idle),
+                share(used.steal)
             ),
-            format!("{:.0} µs: 2 cores ÷ 2,000 writes/s, with nothing left for the writers", 2e6 / 2000.0),
+            format!(
+                "{allowed:.0} writes/s: what {cpus:.1} CPUs (less the stolen time) allow at {all_us:.0} µs a write; 2,000/s needs ≤ {:.0} µs",
+                cpus * 1e6 / 2000.0
+            ),
             "—",
             None,
         ),
