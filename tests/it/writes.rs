@@ -11,6 +11,16 @@ use sqlx::PgPool;
 use crate::gamedays::Day;
 use crate::helpers::user_id;
 
+/// A person of the test's team, as the write path is given them.
+async fn person(day: &Day, email: &str) -> gameday::accounts::User {
+    gameday::accounts::store::user_by_id(&day.app.db, user_id(&day.app.db, email).await).await.unwrap().unwrap()
+}
+
+/// A plain observation: words alone.
+fn words(body: &str) -> Observation {
+    Observation { body: body.into(), scenario: None, marker: None, observed_at: None, link: None }
+}
+
 #[sqlx::test]
 async fn concurrent_observations_are_all_kept_numbered_in_commit_order(db: PgPool) {
     let day = Day::new(db).await;
@@ -67,16 +77,8 @@ async fn an_observation_is_checked_again_when_recorded(db: PgPool) {
     let day = Day::new(db).await;
     day.scenario("Kill the primary").await;
     day.start().await;
-    let vi = gameday::accounts::store::user_by_id(&day.app.db, user_id(&day.app.db, "vi@example.com").await)
-        .await
-        .unwrap()
-        .unwrap();
-    let li = gameday::accounts::store::user_by_id(&day.app.db, user_id(&day.app.db, "li@example.com").await)
-        .await
-        .unwrap()
-        .unwrap();
-    let words =
-        |body: &str| Observation { body: body.into(), scenario: None, marker: None, observed_at: None, link: None };
+    let vi = person(&day, "vi@example.com").await;
+    let li = person(&day, "li@example.com").await;
     // Vi's request believed she was on the game day (a role read before she was taken off, say):
     // when recorded, she is not, and only her observation is refused.
     let (from_vi, from_li) = (words("from vi"), words("from li"));
@@ -109,12 +111,7 @@ async fn an_observation_whose_request_gave_up_while_queued_is_not_written(db: Pg
     let day = Day::new(db).await;
     day.scenario("Kill the primary").await;
     day.start().await;
-    let li = gameday::accounts::store::user_by_id(&day.app.db, user_id(&day.app.db, "li@example.com").await)
-        .await
-        .unwrap()
-        .unwrap();
-    let words =
-        |body: &str| Observation { body: body.into(), scenario: None, marker: None, observed_at: None, link: None };
+    let li = person(&day, "li@example.com").await;
     // Someone holds the game day's row: the writer takes the first observation and waits for it.
     let mut holder = day.app.db.begin().await.unwrap();
     sqlx::query("select 1 from gamedays where id = $1 for update").bind(day.id).execute(&mut *holder).await.unwrap();
@@ -150,10 +147,7 @@ async fn someone_no_longer_in_the_team_is_refused_when_recorded(db: PgPool) {
     let day = Day::new(db).await;
     day.scenario("Kill the primary").await;
     day.start().await;
-    let li = gameday::accounts::store::user_by_id(&day.app.db, user_id(&day.app.db, "li@example.com").await)
-        .await
-        .unwrap()
-        .unwrap();
+    let li = person(&day, "li@example.com").await;
     // Li's request found her on the game day; by the time it is recorded she is out of the team
     // (her participant row stays on a game day that is over, which still takes observations).
     sqlx::query("update gamedays set status = 'completed' where id = $1")
@@ -163,9 +157,7 @@ async fn someone_no_longer_in_the_team_is_refused_when_recorded(db: PgPool) {
         .unwrap();
     let left = sqlx::query("delete from team_members where user_id = $1").bind(li.id).execute(&day.app.db).await;
     assert!(left.is_ok(), "{left:?}");
-    let words =
-        Observation { body: "from outside".into(), scenario: None, marker: None, observed_at: None, link: None };
-    let answer = observe(&day.app.db, day.id, &li, Some(GamedayRole::Participant), &words).await;
+    let answer = observe(&day.app.db, day.id, &li, Some(GamedayRole::Participant), &words("from outside")).await;
     assert!(matches!(answer, Err(gameday::error::AppError::Forbidden(_))), "{answer:?}");
 }
 
@@ -203,18 +195,15 @@ async fn a_removal_committed_while_the_batch_waits_for_the_lock_counts(db: PgPoo
     let day = Day::new(db).await;
     day.scenario("Kill the primary").await;
     day.start().await;
-    let li = gameday::accounts::store::user_by_id(&day.app.db, user_id(&day.app.db, "li@example.com").await)
-        .await
-        .unwrap()
-        .unwrap();
+    let li = person(&day, "li@example.com").await;
     // Someone holds the game day's row and, in the same transaction, takes Li out of the team.
     let mut holder = day.app.db.begin().await.unwrap();
     sqlx::query("select 1 from gamedays where id = $1 for update").bind(day.id).execute(&mut *holder).await.unwrap();
     sqlx::query("delete from team_members where user_id = $1").bind(li.id).execute(&mut *holder).await.unwrap();
     // Li's observation was checked before (she was on the day) and its batch now waits for the lock.
     let (db, id, who) = (day.app.db.clone(), day.id, li.clone());
-    let words = Observation { body: "just after".into(), scenario: None, marker: None, observed_at: None, link: None };
-    let answer = tokio::spawn(async move { observe(&db, id, &who, Some(GamedayRole::Participant), &words).await });
+    let answer =
+        tokio::spawn(async move { observe(&db, id, &who, Some(GamedayRole::Participant), &words("just after")).await });
     let mut waiting = 0;
     for _ in 0..200 {
         waiting = sqlx::query_scalar(
