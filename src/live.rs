@@ -200,17 +200,16 @@ const READ_AGAIN_EVERY: u32 = 10;
 
 impl PersonParts {
     async fn new(
-        db: PgPool,
-        hub: Arc<Hub>,
+        state: &AppState,
         user_id: Uuid,
         session: Option<Uuid>,
         here: Option<Uuid>,
         scope: Option<String>,
     ) -> AppResult<PersonParts> {
-        let teams = team_store::team_ids_of(&db, user_id).await?;
+        let teams = team_store::team_ids_of(&state.db, user_id).await?;
         Ok(PersonParts {
-            db,
-            hub,
+            db: state.db.clone(),
+            hub: state.live.clone(),
             user_id,
             session,
             here,
@@ -321,7 +320,7 @@ async fn my_live(
     // Subscribe first, then read: nothing that happens in between can fall through.
     let receiver = state.live.subscribe_people();
     let session = account_session(&auth).await?;
-    let mut parts = PersonParts::new(state.db.clone(), state.live.clone(), user.id, session, None, scope).await?;
+    let mut parts = PersonParts::new(&state, user.id, session, None, scope).await?;
     let pending: VecDeque<Bytes> = parts.messages().await?.into();
     let stream = PersonStream {
         _open: OpenStream::open(),
@@ -541,8 +540,7 @@ async fn live(
     // The viewer's other faults in flight come on this stream too (one stream per page).
     let people = state.live.subscribe_people();
     let session = account_session(&auth).await?;
-    let mut person =
-        PersonParts::new(state.db.clone(), state.live.clone(), ctx.user.id, session, Some(gameday_id), None).await?;
+    let mut person = PersonParts::new(&state, ctx.user.id, session, Some(gameday_id), None).await?;
     let (elsewhere, _) = person.changed().await?;
     pending.extend(current_state(&state.db, &ctx.gameday, &base, me, &elsewhere).await?);
     let (backlog, more_after) = rendered_after(&state.db, gameday_id, after, &base).await?;
