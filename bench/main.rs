@@ -47,12 +47,20 @@ log_rotation_age = 0
 log_rotation_size = 0
 ";
 
+/// The token the server's `/metrics` answers to (the pages read its count of connections taken
+/// from the pool).
+pub const METRICS_TOKEN: &str = "bench-metrics-token";
+
 /// The server's settings for every run: the defaults, with the webhook poller quiet (no webhook
-/// is configured; its poll would otherwise count among a page's statements), and whatever
+/// is configured; its poll would otherwise count among a page's statements), `/metrics` open to
+/// [`METRICS_TOKEN`], and whatever
 /// `BENCH_SERVER_ENV` adds (`NAME=value` pairs separated by spaces, e.g. to try an allocator with
 /// `LD_PRELOAD`).
 fn server_env() -> Vec<(String, String)> {
-    let mut env = vec![("GAMEDAY_WEBHOOK_POLL_MS".to_owned(), "3600000".to_owned())];
+    let mut env = vec![
+        ("GAMEDAY_WEBHOOK_POLL_MS".to_owned(), "3600000".to_owned()),
+        ("GAMEDAY_METRICS_TOKEN".to_owned(), METRICS_TOKEN.to_owned()),
+    ];
     let extra = std::env::var("BENCH_SERVER_ENV").unwrap_or_default();
     env.extend(extra.split_whitespace().filter_map(|p| p.split_once('=')).map(|(k, v)| (k.into(), v.into())));
     env
@@ -335,6 +343,8 @@ async fn measure(dir: &Path, pg: &Pg) -> Result<Vec<Row>> {
     let live_only = std::env::args().any(|a| a == "--live-only");
     // `bench --writes-only`: the write path alone (to compare changes to it quickly).
     let writes_only = std::env::args().any(|a| a == "--writes-only");
+    // `bench --pages-only`: the pages alone.
+    let pages_only = std::env::args().any(|a| a == "--pages-only");
     let fsync = if live_only {
         0.0
     } else {
@@ -352,11 +362,19 @@ async fn measure(dir: &Path, pg: &Pg) -> Result<Vec<Row>> {
 
     eprintln!("bench: seeding through the app's forms");
     let seeded = seed::seed(&server.base, &admin, live_only).await?;
+    // The tables' statistics, as autovacuum would gather them within its minute's nap after the
+    // seeding (the measuring starts at once): without them the planner takes a game day for a
+    // dozen events and reads all 5,000 of the biggest one to show its latest 50.
+    sqlx::query("analyze").execute(&admin).await?;
     let mut rows = Vec::new();
     if !live_only && !writes_only {
         rows.extend(pages::measure(pg, &admin, &seeded).await?);
     }
     let (after_pages, hwm_pages) = rss_kib(pid);
+    if pages_only {
+        drop(server);
+        return Ok(rows);
+    }
     if !live_only {
         rows.extend(writes::measure(&seeded, &admin, fsync, || cpu_times(pid, pg)).await?);
     }

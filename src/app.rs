@@ -48,6 +48,11 @@ pub const SECURE_SESSION_COOKIE: &str = "__Host-gameday_session";
 /// decide).
 const HSTS: &str = "max-age=63072000";
 
+/// The main pages, which read on one connection (the one their session was loaded on, see
+/// `web::sessions`): each statement of theirs goes through `web::sessions::connection`.
+const ONE_CONNECTION_PAGES: &[&str] =
+    &["/", "/teams/{slug}", "/teams/{slug}/gamedays/{id}", "/teams/{slug}/gamedays/{id}/timeline"];
+
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application as a router, ready to serve (or to drive in tests).
@@ -92,7 +97,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(shell::remember_viewer))
         .layer(middleware::from_fn_with_state(state.clone(), crate::web::auth::check_session))
         .layer(auth)
-        .layer(middleware::from_fn(sessions::per_request))
+        .layer(middleware::from_fn_with_state(
+            sessions::OneConnection::new(ONE_CONNECTION_PAGES, state.config.db_max_connections),
+            sessions::per_request,
+        ))
         .layer(trace);
 
     let header = |name: HeaderName, value: &'static str| {

@@ -1,13 +1,15 @@
 //! Connecting to PostgreSQL and applying the embedded migrations, and telling "the database
 //! cannot serve this now" (a 503 with `Retry-After`) from a bug (a 500).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgConnection, PgPool, Postgres};
 
 use crate::config::Config;
 
@@ -21,11 +23,30 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 /// acquire, and what it guards against (a connection the server closed, e.g. at a restart) fails
 /// that one statement instead, which is answered 503 with `Retry-After`; sqlx then drops the
 /// broken connection, and the client's retry gets a fresh one.
+///
+/// Each connection taken from the pool is counted ([`checked_out`]): sqlx pings it when it goes
+/// back, a round trip that no statement log shows.
 pub fn pool_options(config: &Config) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         .acquire_timeout(Duration::from_millis(config.db_acquire_timeout_ms.max(1)))
         .test_before_acquire(false)
+        .before_acquire(|_, _| {
+            checked_out();
+            Box::pin(async { Ok(true) })
+        })
+        .after_connect(|_, _| {
+            checked_out();
+            Box::pin(async { Ok(()) })
+        })
+}
+
+/// Counts a connection taken from the pool (an idle one, or one opened for the taker): in
+/// `gameday_db_checkouts_total`, and as a trace event (target `gameday::db::checkout`) in the
+/// taker's span, by which the tests count a page's round trips.
+fn checked_out() {
+    metrics::counter!("gameday_db_checkouts_total").increment(1);
+    tracing::trace!(target: "gameday::db::checkout", "a connection taken from the pool");
 }
 
 /// The connection's settings with the statement and lock timeouts
@@ -107,6 +128,63 @@ pub fn trouble_of(err: &sqlx::Error) -> Trouble {
 
 tokio::task_local! {
     static TROUBLE: Cell<Trouble>;
+}
+
+tokio::task_local! {
+    /// The connection a request keeps for all its statements while none of them has it (see
+    /// [`keeping_one_connection`]); None inside: the request keeps none.
+    static KEPT: RefCell<Option<Option<PoolConnection<Postgres>>>>;
+}
+
+/// Runs `request` so that, when `keep`, its statements share one connection: the first
+/// [`connection`] it asks for is taken from the pool, goes back to `request` (not to the pool)
+/// each time it is dropped, and back to the pool when `request` is done. sqlx pings every
+/// connection it takes back, a round trip of its own: a request that took one per statement paid
+/// two round trips for each.
+pub async fn keeping_one_connection<F: std::future::Future>(keep: bool, request: F) -> F::Output {
+    let kept = RefCell::new(keep.then_some(None));
+    KEPT.scope(kept, request).await
+}
+
+/// A connection for a request's next statements: the one it keeps (see
+/// [`keeping_one_connection`]), else one from `db`. Drop it before waiting on anything but the
+/// database.
+pub async fn connection(db: &PgPool) -> sqlx::Result<Connection> {
+    let kept = KEPT.try_with(|kept| kept.borrow_mut().as_mut().and_then(Option::take)).ok().flatten();
+    match kept {
+        Some(kept) => Ok(Connection(Some(kept))),
+        None => Ok(Connection(Some(db.acquire().await?))),
+    }
+}
+
+/// A connection from [`connection`]: back to its request when dropped, if the request keeps one,
+/// else to the pool.
+pub struct Connection(Option<PoolConnection<Postgres>>);
+
+impl Deref for Connection {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        self.0.as_deref().expect("a connection until dropped")
+    }
+}
+
+impl DerefMut for Connection {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        self.0.as_deref_mut().expect("a connection until dropped")
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let Some(connection) = self.0.take() else { return };
+        // Outside a request that keeps one, or while it has one kept already: to the pool.
+        let _ = KEPT.try_with(move |kept| {
+            if let Some(slot @ None) = kept.borrow_mut().as_mut() {
+                *slot = Some(connection);
+            }
+        });
+    }
 }
 
 /// Runs `request` noting whether the database failed it for want of availability (see

@@ -8,6 +8,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 
+use crate::db::connection;
 use crate::error::AppResult;
 use crate::gamedays::store::{self as gameday_store, Dashboard, MyGameday};
 use crate::scenarios::store::signoffs::AwaitingSignoff;
@@ -30,7 +31,7 @@ struct HomePage {
 
 pub async fn home(State(state): State<AppState>, layout: Layout) -> AppResult<Response> {
     let Dashboard { upcoming, awaiting, actions } = match &layout.user {
-        Some(user) => gameday_store::dashboard(&state.db, user.id, PAGE_SIZE + 1).await?,
+        Some(user) => gameday_store::dashboard(&mut *connection(&state.db).await?, user.id, PAGE_SIZE + 1).await?,
         None => Dashboard { upcoming: Vec::new(), awaiting: Vec::new(), actions: Vec::new() },
     };
     let (upcoming, more_upcoming) = paging::split(upcoming, |g| g.id);

@@ -1,6 +1,6 @@
 //! SQL for accounts and sign-in throttling.
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use super::{AccountSession, Email, SESSION_MAX_DAYS, SIGNUP_WINDOW_MINUTES, THROTTLE_WINDOW_MINUTES, User};
@@ -422,7 +422,7 @@ pub struct StoredSession {
 /// empty slug, which no team has).
 #[tracing::instrument(skip_all)]
 pub async fn load_web_session(
-    db: &PgPool,
+    db: &mut PgConnection,
     id: &str,
     idle_days: i64,
     user_key: &str,
@@ -470,7 +470,7 @@ pub async fn load_web_session(
         slug,
         gameday,
     )
-    .fetch_optional(db)
+    .fetch_optional(&mut *db)
     .await?;
     let Some(row) = row else { return Ok(None) };
     let mut expiry_date = row.expiry_date;
@@ -515,7 +515,7 @@ pub async fn load_web_session(
 /// has not ended or expired: the new expiry, else None); with `seen`, that account session's
 /// "last seen" moves to now (at most once a minute). The session load calls it when one is due.
 async fn keep_web_session(
-    db: &PgPool,
+    db: &mut PgConnection,
     id: &str,
     idle_days: i64,
     push_expiry: bool,
@@ -547,7 +547,7 @@ async fn keep_web_session(
 /// Stores a browser session under `id`, replacing what was there.
 #[tracing::instrument(skip_all)]
 pub async fn save_web_session(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     id: &str,
     data: &serde_json::Value,
     expiry_date: time::OffsetDateTime,

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::store::{self, Participant};
 use super::views::{DayActions, ScenarioLine, scenario_lines};
 use super::{Gameday, GamedayForm, GamedayRole, GamedayStatus};
+use crate::db::connection;
 use crate::error::AppResult;
 use crate::form::FieldErrors;
 use crate::learnings::store::ActionItem;
@@ -132,11 +133,13 @@ pub async fn gameday_page(
     let me = ctx.user.id;
     let id = ctx.gameday.id;
     let can_add = ctx.role == Some(GamedayRole::Facilitator) && super::edit_plan(ctx.gameday.status).is_ok();
+    let mut db = connection(&state.db).await?;
     let store::GamedayPage { participants, candidates, scenarios, signoffs, retests } =
-        store::gameday_page(&state.db, ctx.membership.team.id, id, can_add).await?;
+        store::gameday_page(&mut *db, ctx.membership.team.id, id, can_add).await?;
     // The derived views read the key events; the list shows the latest few (the timeline page has the rest).
     let timeline::DayEvents { window, key } =
-        timeline::day_events(&state.db, id, &timeline::WindowFilter::default(), LATEST_EVENTS).await?;
+        timeline::day_events(&mut *db, id, &timeline::WindowFilter::default(), LATEST_EVENTS).await?;
+    drop(db);
     let labels: Vec<(Uuid, String)> = scenarios.iter().map(|s| (s.id, s.fields.title.clone())).collect();
     let zone = layout.zone().to_owned();
     let picture = timings::picture(&key, &labels, |t| crate::tz::format_clock(t, &zone));

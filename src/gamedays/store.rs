@@ -312,7 +312,7 @@ pub struct Dashboard {
 
 /// Someone's dashboard ([`Dashboard`]), in one statement.
 #[tracing::instrument(skip(db))]
-pub async fn dashboard(db: &PgPool, user_id: Uuid, limit: i64) -> sqlx::Result<Dashboard> {
+pub async fn dashboard(db: impl PgExecutor<'_>, user_id: Uuid, limit: i64) -> sqlx::Result<Dashboard> {
     let row = sqlx::query!(
         r#"
         select
@@ -390,7 +390,7 @@ pub struct GamedayPage {
 /// the candidates only `with_candidates`.
 #[tracing::instrument(skip(db))]
 pub async fn gameday_page(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     team_id: Uuid,
     gameday_id: Uuid,
     with_candidates: bool,

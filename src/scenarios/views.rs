@@ -12,6 +12,7 @@ use super::gate::{self, Move, Outcome};
 use super::store::signoffs::AwaitingSignoff;
 use super::store::{self, FrameRow, InFlightPlace, Scenario, ScenarioToRun};
 use super::{Decision, Signoffs};
+use crate::db::connection;
 use crate::error::AppResult;
 use crate::gamedays::{Gameday, GamedayRole, GamedayStatus, role_of};
 use crate::hub::Audience;
@@ -104,7 +105,7 @@ pub async fn frame(
 ) -> AppResult<(Vec<NavTeam>, Vec<Banner>)> {
     let (teams, places) = match loaded {
         Some(rows) => store::frame_of(rows),
-        None => store::frame(db, user_id).await?,
+        None => store::frame(&mut *connection(db).await?, user_id).await?,
     };
     Ok((teams, banners_of_places(db, places, here).await?))
 }
@@ -116,7 +117,7 @@ async fn banners_of_places(db: &PgPool, places: Vec<InFlightPlace>, here: Option
         return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = places.iter().map(|p| p.scenario_id).collect();
-    let mut scenarios = store::scenarios_by_ids(db, &ids).await?;
+    let mut scenarios = store::scenarios_by_ids(&mut *connection(db).await?, &ids).await?;
     Ok(places
         .into_iter()
         .filter_map(|p| {

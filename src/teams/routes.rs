@@ -16,6 +16,7 @@ use super::{
     parse_team_name,
 };
 use crate::accounts::User;
+use crate::db::connection;
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::ids::UserId;
@@ -187,7 +188,8 @@ async fn team_page(
     };
     let lead = membership.role.is_lead();
     let store::TeamPage { members, invites, gamedays, has_feed, awaiting } =
-        store::team_page(&state.db, membership.team.id, me, lead, before, PAGE_SIZE + 1).await?;
+        store::team_page(&mut *connection(&state.db).await?, membership.team.id, me, lead, before, PAGE_SIZE + 1)
+            .await?;
     let new_invite = if lead {
         session.remove::<NewInvite>(NEW_INVITE_KEY).await?.filter(|invite| invite.team_slug == membership.team.slug)
     } else {

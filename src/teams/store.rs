@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 use sqlx::types::Json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -12,7 +12,7 @@ use crate::scenarios::store::signoffs::AwaitingSignoff;
 
 /// The team with this slug, if `user_id` is a member of it.
 #[tracing::instrument(skip(db))]
-pub async fn membership(db: &PgPool, slug: &str, user_id: Uuid) -> sqlx::Result<Option<Membership>> {
+pub async fn membership(db: impl PgExecutor<'_>, slug: &str, user_id: Uuid) -> sqlx::Result<Option<Membership>> {
     let row = sqlx::query!(
         r#"
         select t.id, t.name, t.slug, m.role as "role: TeamRole", t.require_two_factor, t.archived_at
@@ -154,7 +154,7 @@ pub struct TeamPage {
 /// only `with_invites`.
 #[tracing::instrument(skip(db))]
 pub async fn team_page(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     team_id: Uuid,
     user_id: Uuid,
     with_invites: bool,

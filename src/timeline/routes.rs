@@ -15,6 +15,7 @@ use super::actions::{self, ObservationForm};
 use super::store;
 use super::views::{EventView, window_views};
 use super::{EventKind, Marker};
+use crate::db::connection;
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::scenarios::store::{self as scenario_store, Scenario};
@@ -176,7 +177,8 @@ async fn timeline_page(
         },
         kinds: kinds_of(&filter_kind),
     };
-    let store::DayEvents { window, key } = store::day_events(&state.db, ctx.gameday.id, &filter, PAGE_SIZE).await?;
+    let mut db = connection(&state.db).await?;
+    let store::DayEvents { window, key } = store::day_events(&mut *db, ctx.gameday.id, &filter, PAGE_SIZE).await?;
     // Posting an observation leads here with its number rather than a message kept in the session
     // (a write per observation saved); the page confirms it only to its author.
     let logged = filters.logged.as_deref().and_then(|n| n.trim().parse::<i64>().ok());
@@ -192,7 +194,8 @@ async fn timeline_page(
     let views = window_views(&window, &ctx.url(), layout.zone(), ctx.user.id, ctx.role);
     let earlier_url = window.earlier.map(|e| filtered_url(&ctx.url(), &filter_scenario, &filter_kind, Some(e)));
     // Every scenario with what a run card reads: the focus is chosen among them by the rules.
-    let mut to_run = scenario_store::scenarios_to_run(&state.db, ctx.gameday.id).await?;
+    let mut to_run = scenario_store::scenarios_to_run(&mut *db, ctx.gameday.id).await?;
+    drop(db);
     let scenarios: Vec<Scenario> = to_run.iter().map(|s| s.scenario.clone()).collect();
     let in_flight = banners(&scenarios, &key, &ctx.url());
     let focus = focus(&scenarios).map(|i| run_card_of(&ctx.gameday, &ctx.url(), to_run.swap_remove(i), &key, ctx.role));

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::auth::CurrentUser;
 use crate::accounts::User;
+use crate::db::connection;
 use crate::error::{AppError, AppResult};
 use crate::gamedays::{Gameday, GamedayRole, store as gameday_store};
 use crate::ids::{GamedayId, ScenarioId};
@@ -64,7 +65,8 @@ pub async fn membership_or_404(state: &AppState, slug: &str, user: &User) -> App
     if parse_slug(slug).is_err() {
         return Err(AppError::NotFound);
     }
-    let membership = team_store::membership(&state.db, slug, user.id).await?.ok_or(AppError::NotFound)?;
+    let membership =
+        team_store::membership(&mut *connection(&state.db).await?, slug, user.id).await?.ok_or(AppError::NotFound)?;
     admitted(membership, user)
 }
 
@@ -213,7 +215,7 @@ pub async fn load_gameday(state: &AppState, user: User, slug: &str, id: GamedayI
     // Usually read with the session (the request's path named this game day).
     let found = match super::sessions::take_loaded_context(user.id, slug, id.0) {
         Some(loaded) => loaded.map(gameday_store::MemberContextRow::into_context),
-        None => gameday_store::member_context(&state.db, slug, user.id, id.0).await?,
+        None => gameday_store::member_context(&mut *connection(&state.db).await?, slug, user.id, id.0).await?,
     };
     let (membership, gameday, role) = found.ok_or(AppError::NotFound)?;
     let membership = admitted(membership, &user)?;

@@ -9,6 +9,8 @@
 //! - `gameday_live_catch_up_events`: how many events a stream read from the database at once to
 //!   catch up (never more than `live::CATCH_UP_STEP`);
 //! - `gameday_db_pool_connections{state}`: the pool's `idle` and `in_use` connections and its `max`;
+//! - `gameday_db_checkouts_total`: connections taken from the pool (sqlx pings each one when it
+//!   goes back: a round trip no statement log shows);
 //! - `gameday_webhook_deliveries_pending`: deliveries waiting to be sent (all instances);
 //! - `gameday_events_written_total`: timeline events recorded by this instance.
 //! - `gameday_observation_batch_size`: observations recorded together in one transaction.
@@ -71,6 +73,10 @@ fn describe() {
     metrics::describe_gauge!(
         "gameday_db_pool_connections",
         "Database pool connections of this instance: idle, in use, and the pool's maximum."
+    );
+    metrics::describe_counter!(
+        "gameday_db_checkouts_total",
+        "Connections taken from the database pool (each is pinged when it goes back: one round trip)."
     );
     metrics::describe_gauge!("gameday_webhook_deliveries_pending", "Webhook deliveries waiting to be sent.");
     metrics::describe_counter!("gameday_events_written_total", "Timeline events recorded by this instance.");

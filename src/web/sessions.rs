@@ -16,18 +16,29 @@
 //! day (`/teams/{slug}/gamedays/{id}/…`) needs that game day as the person reaches it (their
 //! team, the game day, their role on it): the load reads that too, and the game day's extractor
 //! takes it from here ([`take_loaded_context`]).
+//!
+//! The main pages (the routes [`per_request`] is given) read on ONE connection, the one their
+//! session was loaded on (`db::keeping_one_connection`): sqlx pings every connection it takes back
+//! (a round trip of its own), so a page that took a connection per statement paid two round trips
+//! for each. Only those routes keep one, and at most half the pool's connections are kept at once:
+//! every statement of those pages goes through `db::connection`, but should a rarer path of theirs
+//! wait for a second connection while it keeps one, the other half of the pool still serves
+//! everyone else.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
+use axum::extract::{MatchedPath, State};
 use sqlx::PgPool;
 use time::OffsetDateTime;
+use tokio::sync::Semaphore;
 use tower_sessions::ExpiredDeletion;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use uuid::Uuid;
 
 use crate::accounts::{self, User, store};
-use crate::db::{Trouble, note_unavailable, trouble_of};
+use crate::db::{self, Trouble, connection, note_unavailable, trouble_of};
 use crate::gamedays::store::MemberContextRow;
 use crate::scenarios::store::FrameRow;
 
@@ -65,6 +76,21 @@ struct Slot {
     loaded: Option<Loaded>,
 }
 
+/// Which requests keep one connection for all their statements (see the module's documentation):
+/// GETs of these routes (templates), as many at once as there are permits.
+#[derive(Clone)]
+pub struct OneConnection {
+    routes: &'static [&'static str],
+    permits: Arc<Semaphore>,
+}
+
+impl OneConnection {
+    /// GETs of `routes`, at most half of `pool_size` at once.
+    pub fn new(routes: &'static [&'static str], pool_size: u32) -> OneConnection {
+        OneConnection { routes, permits: Arc::new(Semaphore::new(pool_size as usize / 2)) }
+    }
+}
+
 tokio::task_local! {
     static THIS_REQUEST: RefCell<Slot>;
 }
@@ -72,8 +98,14 @@ tokio::task_local! {
 /// Middleware outside the session layer: gives the request its own slot for what its session's
 /// load finds (see the module's documentation). A GET other than a live stream may show a page,
 /// so its load brings the page frame; a form post or a stream does without. Any request whose path
-/// names a game day has its load bring that game day as the person reaches it.
-pub async fn per_request(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+/// names a game day has its load bring that game day as the person reaches it. A GET of one of the
+/// routes of `one_connection` reads on one connection, if a permit is free (see the module's
+/// documentation).
+pub async fn per_request(
+    State(one_connection): State<OneConnection>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     let stream = request
         .headers()
         .get(axum::http::header::ACCEPT)
@@ -82,7 +114,13 @@ pub async fn per_request(request: axum::extract::Request, next: axum::middleware
     let wants_frame = request.method() == axum::http::Method::GET && !stream;
     let path = request.uri().path();
     let wants_context = super::team_in_path(path).zip(super::gameday_in_path(path));
-    THIS_REQUEST.scope(RefCell::new(Slot { wants_frame, wants_context, loaded: None }), next.run(request)).await
+    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    let keeps = (wants_frame && route.is_some_and(|route| one_connection.routes.contains(&route)))
+        .then(|| one_connection.permits.try_acquire().ok())
+        .flatten();
+    let slot = Slot { wants_frame, wants_context, loaded: None };
+    // The kept connection goes back to the pool when the response is ready.
+    db::keeping_one_connection(keeps.is_some(), THIS_REQUEST.scope(RefCell::new(slot), next.run(request))).await
 }
 
 fn with_slot<T>(f: impl FnOnce(&mut Option<Loaded>) -> T) -> Option<T> {
@@ -211,9 +249,11 @@ impl SessionStore for Sessions {
         if unchanged {
             return Ok(());
         }
-        store::save_web_session(&self.db, &record.id.to_string(), &encode(&record.data)?, record.expiry_date)
+        let mut db = connection(&self.db).await.map_err(backend)?;
+        store::save_web_session(&mut *db, &record.id.to_string(), &encode(&record.data)?, record.expiry_date)
             .await
             .map_err(backend)?;
+        drop(db);
         with_slot(|slot| {
             if let Some(loaded) = slot.as_mut().filter(|loaded| loaded.id == record.id) {
                 loaded.data = record.data.clone();
@@ -225,8 +265,9 @@ impl SessionStore for Sessions {
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let context = wants_context();
+        let mut db = connection(&self.db).await.map_err(backend)?;
         let stored = store::load_web_session(
-            &self.db,
+            &mut db,
             &id.to_string(),
             accounts::SESSION_IDLE_DAYS,
             USER_KEY,
@@ -236,6 +277,7 @@ impl SessionStore for Sessions {
         )
         .await
         .map_err(backend)?;
+        drop(db);
         let Some(stored) = stored else { return Ok(None) };
         let data: Data =
             serde_json::from_value(stored.data).map_err(|e| session_store::Error::Decode(e.to_string()))?;

@@ -204,7 +204,9 @@ async fn the_game_day_read_with_the_session_is_the_game_day_read_on_its_own(db: 
         assert!(insert_web_session(&db, &sid, &data, expiry).await.unwrap());
         let other_day = uuid::Uuid::new_v4();
         for (slug, id) in [(day.slug.as_str(), day.id), (day.slug.as_str(), other_day), ("no-such-team", day.id)] {
-            let stored = load_web_session(&db, &sid, 14, "axum-login.data", "account_session", false, Some((slug, id)))
+            let mut conn = db.acquire().await.unwrap();
+            let context = Some((slug, id));
+            let stored = load_web_session(&mut conn, &sid, 14, "axum-login.data", "account_session", false, context)
                 .await
                 .unwrap()
                 .expect("the session");
@@ -216,10 +218,18 @@ async fn the_game_day_read_with_the_session_is_the_game_day_read_on_its_own(db: 
             with_role += usize::from(read.is_some_and(|(_, gameday, role)| gameday.is_some() && role.is_some()));
         }
         // Not asked, not read.
-        let stored = load_web_session(&db, &sid, 14, "axum-login.data", "account_session", false, None)
-            .await
-            .unwrap()
-            .expect("the session");
+        let stored = load_web_session(
+            &mut db.acquire().await.unwrap(),
+            &sid,
+            14,
+            "axum-login.data",
+            "account_session",
+            false,
+            None,
+        )
+        .await
+        .unwrap()
+        .expect("the session");
         assert!(stored.context.is_none());
     }
     assert_eq!(with_role, 2, "Ana and Li are on the game day");
@@ -240,7 +250,8 @@ async fn a_session_ended_while_its_expiry_is_pushed_is_gone_not_written_back(db:
     sqlx::query("delete from web_sessions").execute(&mut *other).await.unwrap();
     let db = app.db.clone();
     let load = tokio::spawn(async move {
-        load_web_session(&db, &sid, 14, "axum-login.data", "account_session", false, None).await.unwrap()
+        let mut conn = db.acquire().await.unwrap();
+        load_web_session(&mut conn, &sid, 14, "axum-login.data", "account_session", false, None).await.unwrap()
     });
     let mut waiting = 0i64;
     for _ in 0..200 {

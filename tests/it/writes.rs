@@ -171,8 +171,8 @@ async fn an_observation_is_confirmed_by_the_page_it_leads_to_without_writing_the
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         statements.outside_handler(),
-        1,
-        "the session is loaded and not saved again: {:?}",
+        2,
+        "the session is loaded (a statement, and the ping of its connection) and not saved again: {:?}",
         statements.summaries()
     );
     let location = response.headers()["location"].to_str().unwrap().to_owned();

@@ -354,7 +354,7 @@ pub struct ScenarioToRun {
 /// Every scenario of a game day in order, each with what its run card reads besides the
 /// timeline, in one statement.
 #[tracing::instrument(skip(db))]
-pub async fn scenarios_to_run(db: &PgPool, gameday_id: Uuid) -> sqlx::Result<Vec<ScenarioToRun>> {
+pub async fn scenarios_to_run(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Result<Vec<ScenarioToRun>> {
     let scenarios = sqlx::query_scalar!(
         r#"
         select coalesce(json_agg(json_build_object(
@@ -449,7 +449,7 @@ pub fn frame_of(rows: Vec<FrameRow>) -> (Vec<NavTeam>, Vec<InFlightPlace>) {
 /// flight in them ([`in_flight_places`]), in one statement. The session load usually reads the
 /// same rows with the session ([`frame_of`] turns either into the frame).
 #[tracing::instrument(skip(db))]
-pub async fn frame(db: &PgPool, user_id: Uuid) -> sqlx::Result<(Vec<NavTeam>, Vec<InFlightPlace>)> {
+pub async fn frame(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<(Vec<NavTeam>, Vec<InFlightPlace>)> {
     let rows = sqlx::query_as!(
         FrameRow,
         r#"
@@ -468,7 +468,7 @@ pub async fn frame(db: &PgPool, user_id: Uuid) -> sqlx::Result<(Vec<NavTeam>, Ve
 
 /// Scenarios by id with their current revisions (in no particular order).
 #[tracing::instrument(skip(db))]
-pub async fn scenarios_by_ids(db: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<Scenario>> {
+pub async fn scenarios_by_ids(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<Scenario>> {
     let rows = sqlx::query_as!(
         ScenarioRow,
         r#"
