@@ -128,13 +128,19 @@ pub fn rss_kib(pid: u32) -> (u64, u64) {
 
 /// CPU time (user + system) the process `pid` has used so far, in clock ticks (0 if gone).
 fn cpu_ticks(pid: u32) -> u64 {
+    proc_ticks(pid, false)
+}
+
+/// CPU ticks of `pid` (utime, stime), and with `reaped` those of its children it has waited for
+/// (cutime, cstime): a PostgreSQL backend that ended (pgbench's, at its end) is counted there.
+fn proc_ticks(pid: u32, reaped: bool) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // After the command name (in parentheses, which may hold spaces): state is field 3, utime
-    // and stime fields 14 and 15.
+    // and stime fields 14 and 15, cutime and cstime 16 and 17.
     let fields: Vec<&str> =
         stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
     let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    field(14) + field(15)
+    field(14) + field(15) + if reaped { field(16) + field(17) } else { 0 }
 }
 
 /// The parent process id of `pid` (0 if gone).
@@ -195,14 +201,15 @@ pub fn cpu_times(server: u32, pg: &Pg) -> CpuTimes {
     }
 }
 
-/// CPU time used so far by the server `server` and by the bench's PostgreSQL, in seconds.
+/// CPU time used so far by the server `server` and by the bench's PostgreSQL (its processes now, and
+/// those that ended), in seconds.
 fn cpu_seconds(server: u32, pg: &Pg) -> (f64, f64) {
     let ticks_per_second = 100.0; // USER_HZ on Linux
     let postmaster: u32 = std::fs::read_to_string(pg.data.join("postmaster.pid"))
         .ok()
         .and_then(|s| s.lines().next()?.trim().parse().ok())
         .unwrap_or(0);
-    let mut pg_ticks = cpu_ticks(postmaster);
+    let mut pg_ticks = proc_ticks(postmaster, true);
     if let Ok(procs) = std::fs::read_dir("/proc") {
         for entry in procs.flatten() {
             if let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok())
@@ -368,7 +375,7 @@ async fn measure(dir: &Path, pg: &Pg) -> Result<Vec<Row>> {
     sqlx::query("analyze").execute(&admin).await?;
     let mut rows = Vec::new();
     if !live_only && !writes_only {
-        rows.extend(pages::measure(pg, &admin, &seeded).await?);
+        rows.extend(pages::measure(pg, &admin, &seeded, || cpu_times(pid, pg)).await?);
     }
     let (after_pages, hwm_pages) = rss_kib(pid);
     if pages_only {

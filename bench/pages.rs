@@ -14,7 +14,7 @@ use sqlx::PgPool;
 
 use crate::rig::{PASSWORD, Pg};
 use crate::seed::Seeded;
-use crate::{APP_USER, METRICS_TOKEN, Result, Row, ms, quantile, row};
+use crate::{APP_USER, CpuTimes, METRICS_TOKEN, Result, Row, ms, quantile, row};
 
 const CONNECTIONS: usize = 16;
 const SECONDS: u64 = 8;
@@ -200,10 +200,11 @@ async fn capture(pg: &Pg, admin: &PgPool, client: &Client, url: &str) -> Result<
     Ok(statements)
 }
 
-/// `EXPLAIN (ANALYZE, BUFFERS)` of each statement with its parameters, as the server ran it
-/// (prepared, so the plan is the one a prepared statement gets): `BENCH_EXPLAIN=1 bench --pages-only`.
+/// `EXPLAIN (ANALYZE, BUFFERS)` of each statement with its parameters, as the server runs it
+/// (prepared, with the generic plan its connections settle on): `BENCH_EXPLAIN=1 bench --pages-only`.
 async fn explain(admin: &PgPool, statements: &[Statement]) -> Result<String> {
     let mut conn = admin.acquire().await?;
+    sqlx::raw_sql("set plan_cache_mode = force_generic_plan").execute(&mut *conn).await?;
     let mut out = String::new();
     for (i, statement) in statements.iter().enumerate() {
         sqlx::raw_sql(&format!("prepare bench_{i} as {}", statement.sql)).execute(&mut *conn).await?;
@@ -219,6 +220,7 @@ async fn explain(admin: &PgPool, statements: &[Statement]) -> Result<String> {
         sqlx::raw_sql(&format!("deallocate bench_{i}")).execute(&mut *conn).await?;
         out.push_str(&format!("-- {}\n{}\n", statement.sql.chars().take(80).collect::<String>(), plan.join("\n")));
     }
+    sqlx::raw_sql("reset plan_cache_mode").execute(&mut *conn).await?;
     Ok(out)
 }
 
@@ -295,7 +297,8 @@ fn pgbench(pg: &Pg, dir: &Path, statements: &[Statement], clients: usize, secs: 
     }
 }
 
-pub async fn measure(pg: &Pg, admin: &PgPool, seeded: &Seeded) -> Result<Vec<Row>> {
+/// `cpu` says the CPU seconds used so far (the server, PostgreSQL, this process, the machine).
+pub async fn measure(pg: &Pg, admin: &PgPool, seeded: &Seeded, cpu: impl Fn() -> CpuTimes) -> Result<Vec<Row>> {
     let base = &seeded.base;
     let client = &seeded.client;
     let page = format!("{base}{}", seeded.medium.path);
@@ -307,8 +310,11 @@ pub async fn measure(pg: &Pg, admin: &PgPool, seeded: &Seeded) -> Result<Vec<Row
 
     let statements = capture(pg, admin, client, &page).await?;
     let n = statements.len();
+    let before = cpu();
     let (ceiling, _) = tokio::task::block_in_place(|| pgbench(pg, &dir, &statements, CONNECTIONS, SECONDS))?;
+    let (pgbench_used, before) = (cpu() - before, cpu());
     let (pages, failed) = throughput(client, &page, CONNECTIONS, SECONDS).await?;
+    let used = cpu() - before;
     let share = pages / ceiling * 100.0;
     rows.push(row(
         "game-day page, 500 events: pages/s at 16 connections",
@@ -316,6 +322,29 @@ pub async fn measure(pg: &Pg, admin: &PgPool, seeded: &Seeded) -> Result<Vec<Row
         format!("{ceiling:.0}/s: pgbench, 16 clients, the page's {n} statements with its parameters"),
         "≥ 50 % of the ceiling",
         Some(share >= 50.0 && failed == 0),
+    ));
+    // Where a page's time goes: CPU per page of the server, PostgreSQL and the 16 clients, beside
+    // PostgreSQL's CPU per transaction of pgbench (the same statements) and pgbench's own (the
+    // machine's busy time less PostgreSQL's: pgbench is the only other thing running then).
+    let per = |seconds: f64, n: f64| seconds * 1e6 / n.max(1.0);
+    let served = pages * SECONDS as f64;
+    let (server_us, pg_us, clients_us) = (per(used.server, served), per(used.pg, served), per(used.bench, served));
+    let ran = ceiling * SECONDS as f64;
+    let busy = pgbench_used.total - pgbench_used.idle - pgbench_used.steal;
+    let (ceiling_pg_us, pgbench_us) = (per(pgbench_used.pg, ran), per(busy - pgbench_used.pg, ran));
+    let idle = 100.0 * used.idle / used.total.max(f64::EPSILON);
+    rows.push(row(
+        "… CPU per page (the server's share is the app's own work)",
+        format!(
+            "{:.0} µs: server {server_us:.0} µs, PostgreSQL {pg_us:.0} µs, the 16 clients {clients_us:.0} µs; the machine {idle:.0} % idle",
+            server_us + pg_us + clients_us
+        ),
+        format!(
+            "{:.0} µs: PostgreSQL {ceiling_pg_us:.0} µs, pgbench {pgbench_us:.0} µs, per transaction",
+            ceiling_pg_us + pgbench_us
+        ),
+        "—",
+        None,
     ));
 
     let (_, db_latency) = tokio::task::block_in_place(|| pgbench(pg, &dir, &statements, 1, 3))?;
