@@ -20,10 +20,10 @@
 //! The main pages (the routes [`per_request`] is given) read on ONE connection, the one their
 //! session was loaded on (`db::keeping_one_connection`): sqlx pings every connection it takes back
 //! (a round trip of its own), so a page that took a connection per statement paid two round trips
-//! for each. Only those routes keep one, and at most half the pool's connections are kept at once:
+//! for each. Only those routes keep one, and all but [`SPARE`] of the pool's connections at most:
 //! every statement of those pages goes through `db::connection`, but should a rarer path of theirs
-//! wait for a second connection while it keeps one, the other half of the pool still serves
-//! everyone else.
+//! wait for a second connection while it keeps one, the spare ones serve it (and everyone else),
+//! so the pool cannot be held entirely by requests that each wait for another connection.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -76,6 +76,9 @@ struct Slot {
     loaded: Option<Loaded>,
 }
 
+/// Connections of the pool that requests keeping one never hold (see the module's documentation).
+pub const SPARE: u32 = 2;
+
 /// Which requests keep one connection for all their statements (see the module's documentation):
 /// GETs of these routes (templates), as many at once as there are permits.
 #[derive(Clone)]
@@ -85,9 +88,9 @@ pub struct OneConnection {
 }
 
 impl OneConnection {
-    /// GETs of `routes`, at most half of `pool_size` at once.
+    /// GETs of `routes`, at most all but [`SPARE`] of `pool_size` at once.
     pub fn new(routes: &'static [&'static str], pool_size: u32) -> OneConnection {
-        OneConnection { routes, permits: Arc::new(Semaphore::new(pool_size as usize / 2)) }
+        OneConnection { routes, permits: Arc::new(Semaphore::new(pool_size.saturating_sub(SPARE) as usize)) }
     }
 }
 
