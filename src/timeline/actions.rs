@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 use super::store::{self, ObservationRow};
 use super::{EventKind, Marker, NewEvent};
 use crate::accounts::User;
+use crate::db::{Trouble, note_unavailable, watch_for_trouble};
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::gamedays::actions::begin;
@@ -151,17 +152,25 @@ pub async fn observe(
         // Its own task: the writer goes on for everyone queued even if this request is dropped.
         tokio::spawn(write_queued(db.clone(), gameday_id));
     }
-    answer.await.map_err(|_| AppError::Internal(anyhow::anyhow!("the observation writer stopped")))?
+    let (answer, trouble) =
+        answer.await.map_err(|_| AppError::Internal(anyhow::anyhow!("the observation writer stopped")))?;
+    note_unavailable(trouble);
+    answer
 }
 
 fn not_on_the_day() -> AppError {
     AppError::Forbidden("Only people on this game day log observations. Ask a facilitator to add you.".into())
 }
 
+/// What the writer answers a queued observation: its sequence number or why not, and what the
+/// database's availability was meanwhile (noted for the request, so that `/readyz` hears of an
+/// overload met by the writer's task as by the request's own).
+type Answer = (AppResult<i64>, Trouble);
+
 /// Observations of one game day waiting to be recorded, and whether a writer is at work.
 #[derive(Default)]
 struct Queue {
-    waiting: Vec<(ObservationRow, oneshot::Sender<AppResult<i64>>)>,
+    waiting: Vec<(ObservationRow, oneshot::Sender<Answer>)>,
     writing: bool,
 }
 
@@ -194,30 +203,35 @@ async fn write_queued(db: PgPool, gameday_id: Uuid) {
         }
         let (rows, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         metrics::histogram!("gameday_observation_batch_size").record(rows.len() as f64);
-        let answers = match record_batch(&db, gameday_id, &rows).await {
-            Ok(answers) => answers,
-            // A refusal of one row's data (class 22 or 23, raised by the insert, so before the
-            // commit and rolled back) is not the others': each is tried alone. Anything else (the
-            // pool, a lock or statement timeout, a lost connection, a failed commit whose outcome
-            // is unknown) is every row's: tried again, a commit that did go through would record
-            // them twice.
-            Err(err) if rows.len() > 1 && concerns_one_row(&err) => {
-                let mut answers = Vec::with_capacity(rows.len());
-                for row in rows.chunks(1) {
-                    answers.push(match record_batch(&db, gameday_id, row).await {
-                        Ok(mut answer) => answer.remove(0),
-                        Err(err) => Err(err.into()),
-                    });
-                }
-                answers
-            }
-            Err(err) => {
-                let err = AppError::from(err);
-                rows.iter().map(|_| Err(copy_of(&err))).collect()
-            }
-        };
+        let (answers, trouble) = watch_for_trouble(record_answers(&db, gameday_id, rows)).await;
         for (reply, answer) in replies.into_iter().zip(answers) {
-            let _ = reply.send(answer);
+            let _ = reply.send((answer, trouble));
+        }
+    }
+}
+
+/// Records a batch, and each row alone if the batch failed for one row's data; an answer for each.
+async fn record_answers(db: &PgPool, gameday_id: Uuid, rows: Vec<ObservationRow>) -> Vec<AppResult<i64>> {
+    match record_batch(db, gameday_id, &rows).await {
+        Ok(answers) => answers,
+        // A refusal of one row's data (class 22 or 23, raised by the insert, so before the
+        // commit and rolled back) is not the others': each is tried alone. Anything else (the
+        // pool, a lock or statement timeout, a lost connection, a failed commit whose outcome
+        // is unknown) is every row's: tried again, a commit that did go through would record
+        // them twice.
+        Err(err) if rows.len() > 1 && concerns_one_row(&err) => {
+            let mut answers = Vec::with_capacity(rows.len());
+            for row in rows.chunks(1) {
+                answers.push(match record_batch(db, gameday_id, row).await {
+                    Ok(mut answer) => answer.remove(0),
+                    Err(err) => Err(err.into()),
+                });
+            }
+            answers
+        }
+        Err(err) => {
+            let err = AppError::from(err);
+            rows.iter().map(|_| Err(copy_of(&err))).collect()
         }
     }
 }

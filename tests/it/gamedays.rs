@@ -52,7 +52,11 @@ impl Day {
 
     /// Like [`Day::new`], with the server's configuration adjusted first.
     pub async fn with(db: PgPool, adjust: impl FnOnce(&mut gameday::config::Config)) -> Day {
-        let app = crate::helpers::spawn_app_with(db, adjust).await;
+        Day::with_app(crate::helpers::spawn_app_with(db, adjust).await).await
+    }
+
+    /// The same game day on an app already running.
+    pub async fn with_app(app: crate::helpers::TestApp) -> Day {
         let ana = app.user("ana@example.com", "Ana").await;
         let slug = app.team(&ana, "Platform").await;
         let mut members = Vec::new();

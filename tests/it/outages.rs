@@ -101,6 +101,26 @@ async fn readyz_says_not_ready_after_requests_found_the_database_overloaded(db: 
 }
 
 #[sqlx::test]
+async fn readyz_hears_of_an_observation_stuck_behind_a_lock_in_the_writers_task(db: PgPool) {
+    // Observations are recorded by a writer task of their game day (group commit), not by the
+    // request: the overload it meets is the request's too.
+    let (app, _pool) = app_with_pool(&db, |c| c.db_lock_timeout_ms = 300).await;
+    let day = crate::gamedays::Day::with_app(app).await;
+    day.scenario("Kill the primary").await;
+    day.start().await;
+    assert_eq!(day.app.get("/readyz").await.status(), StatusCode::OK);
+    let mut holder = other_connection(&db).await;
+    sqlx::query("begin").execute(&mut holder).await.unwrap();
+    sqlx::query("lock table timeline_events in exclusive mode").execute(&mut holder).await.unwrap();
+
+    let posted = day.app.post_as(&day.li, &format!("{}/observations", day.url), &[("body", "Alert fired")]).await;
+
+    assert_unavailable(&posted, "an observation whose batch the lock timeout cancelled");
+    assert_unavailable(&day.app.get("/readyz").await, "readyz after an observation met the lock timeout");
+    sqlx::query("rollback").execute(&mut holder).await.unwrap();
+}
+
+#[sqlx::test]
 async fn an_exhausted_pool_answers_503_with_retry_after_and_readyz_not_ready(db: PgPool) {
     let (app, pool) = app_with_pool(&db, |c| {
         c.db_max_connections = 3;
