@@ -136,11 +136,12 @@ async fn pg_restart(rig: &Rig, day: &Day, mode: &str) -> Result<Vec<Row>> {
     ])
 }
 
-/// Holds `lock table timeline_events in exclusive mode` (writes wait, reads do not) for `hold`.
-async fn hold_lock(admin_url: String, hold: Duration) -> Result<()> {
+/// Holds `lock`, e.g. `lock table timeline_events in exclusive mode` (writes wait, reads do
+/// not), for `hold`.
+async fn hold_lock(admin_url: String, lock: &'static str, hold: Duration) -> Result<()> {
     let mut conn = PgConnection::connect(&admin_url).await?;
     sqlx::query("begin").execute(&mut conn).await?;
-    sqlx::query("lock table timeline_events in exclusive mode").execute(&mut conn).await?;
+    sqlx::query(lock).execute(&mut conn).await?;
     tokio::time::sleep(hold).await;
     sqlx::query("rollback").execute(&mut conn).await?;
     Ok(())
@@ -152,7 +153,8 @@ async fn readyz(base: &str) -> Option<StatusCode> {
 
 async fn slow_database(rig: &Rig, day: &Day) -> Result<Vec<Row>> {
     let server = rig.server("slow", &[]).await?;
-    let lock = tokio::spawn(hold_lock(rig.pg.url(rig.pg.port, "gameday"), Duration::from_secs(10)));
+    let lock = "lock table timeline_events in exclusive mode";
+    let lock = tokio::spawn(hold_lock(rig.pg.url(rig.pg.port, "gameday"), lock, Duration::from_secs(10)));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let writers = start_writers(&server.base, day, "slow", false);
     tokio::time::sleep(Duration::from_secs(6)).await;
@@ -184,7 +186,11 @@ async fn slow_database(rig: &Rig, day: &Day) -> Result<Vec<Row>> {
 
 async fn pool_exhausted(rig: &Rig, day: &Day) -> Result<Vec<Row>> {
     let server = rig.server("pool", &[("GAMEDAY_DB_MAX_CONNECTIONS", "5")]).await?;
-    let lock = tokio::spawn(hold_lock(rig.pg.url(rig.pg.port, "gameday"), Duration::from_secs(10)));
+    // The sessions, not the events: observations of one game day are recorded by one writer on
+    // one connection (group commit), so a lock on the events holds one connection, however many
+    // wait. Every request reads its session first, each on a connection of its own.
+    let lock = "lock table web_sessions in access exclusive mode";
+    let lock = tokio::spawn(hold_lock(rig.pg.url(rig.pg.port, "gameday"), lock, Duration::from_secs(10)));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let burst = Arc::new(Burst::default());
     let url = format!("{}{}/observations", server.base, day.path());
@@ -208,7 +214,7 @@ async fn pool_exhausted(rig: &Rig, day: &Day) -> Result<Vec<Row>> {
     let slowest = *burst.slowest.lock().unwrap();
     let bare = Burst::n(&burst.unavailable_without_retry_after);
     let fives = Burst::n(&burst.server_errors);
-    let name = "pool exhausted: 100 requests at once on a pool of 5, behind the lock";
+    let name = "pool exhausted: 100 requests at once on a pool of 5, behind a lock on the sessions";
     Ok(vec![
         row(
             name,
