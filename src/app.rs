@@ -49,7 +49,7 @@ pub const SECURE_SESSION_COOKIE: &str = "__Host-gameday_session";
 const HSTS: &str = "max-age=63072000";
 
 /// The main pages, which read on one connection (the one their session was loaded on, see
-/// `web::sessions`): each statement of theirs goes through `web::sessions::connection`.
+/// `web::sessions`): each statement of theirs goes through `db::connection`.
 const ONE_CONNECTION_PAGES: &[&str] =
     &["/", "/teams/{slug}", "/teams/{slug}/gamedays/{id}", "/teams/{slug}/gamedays/{id}/timeline"];
 

@@ -11,7 +11,7 @@ use crate::helpers::{TestApp, spawn_app_with};
 
 /// The app over its own pool of the test's database, built as the configuration says: its size,
 /// its acquire timeout and every connection's statement timeout.
-async fn app_with_pool(db: &PgPool, adjust: impl FnOnce(&mut Config)) -> (TestApp, PgPool) {
+pub async fn app_with_pool(db: &PgPool, adjust: impl FnOnce(&mut Config)) -> (TestApp, PgPool) {
     let mut config = Config::for_bind("127.0.0.1:0".parse().unwrap());
     adjust(&mut config);
     let options = gameday::db::with_timeouts(db.connect_options().as_ref().clone(), &config);

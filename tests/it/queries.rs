@@ -300,17 +300,12 @@ async fn each_main_page_stays_within_its_budget_of_round_trips(db: PgPool) {
 async fn pages_that_keep_a_connection_share_a_small_pool_with_everyone_else(db: PgPool) {
     // A pool of four: at most two page loads keep a connection at once; the rest take one per
     // statement, and form posts (which keep none) still get theirs.
-    let config = |c: &mut gameday::config::Config| {
+    let (app, pool) = crate::outages::app_with_pool(&db, |c| {
         c.db_max_connections = 4;
         c.db_acquire_timeout_ms = 5_000;
-    };
-    let mut options = gameday::config::Config::for_bind("127.0.0.1:0".parse().unwrap());
-    config(&mut options);
-    let pool = gameday::db::pool_options(&options)
-        .connect_with(gameday::db::with_timeouts((*db.connect_options()).clone(), &options))
-        .await
-        .unwrap();
-    let day = Day::with(pool.clone(), config).await;
+    })
+    .await;
+    let day = Day::with_app(app).await;
     day.scenario("Primary fails over").await;
     day.start().await;
 
