@@ -30,7 +30,7 @@ use crate::web::auth::Backend;
 use crate::web::sessions::{self, Sessions};
 use crate::web::{metrics, shell};
 use crate::{
-    accounts, audit, calendar, gamedays, home, learnings, live, retros, scenarios, teams, timeline, weaknesses,
+    accounts, audit, calendar, gamedays, home, learnings, live, retros, scenarios, teams, timeline, tokens, weaknesses,
     webhooks,
 };
 
@@ -94,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .merge(retros::routes::router())
         .merge(learnings::routes::router())
         .merge(weaknesses::routes::router())
+        .merge(tokens::routes::router())
         .layer(middleware::from_fn(shell::remember_viewer))
         .layer(middleware::from_fn_with_state(state.clone(), crate::web::auth::check_session))
         .layer(auth)
@@ -101,6 +102,16 @@ pub fn router(state: AppState) -> Router {
             sessions::OneConnection::new(ONE_CONNECTION_PAGES, state.config.db_max_connections),
             sessions::per_request,
         ))
+        .layer(trace.clone());
+
+    // The JSON API: bearer tokens only, so none of the session layers (a cookie is never read
+    // there, and cross-site requests carry nothing it accepts). Its errors are problem documents
+    // (`web::shell::error_pages` answers so for every path under /api/).
+    let api = Router::new()
+        .merge(tokens::api::router())
+        .merge(teams::api::router())
+        .merge(gamedays::api::router())
+        .fallback(|| async { AppError::NotFound })
         .layer(trace);
 
     let header = |name: HeaderName, value: &'static str| {
@@ -136,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         .layer(CsrfLayer::new());
 
     pages
+        .nest("/api/v1", api)
         .route("/static/{file}", get(shell::asset))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -39,6 +39,11 @@ impl FieldErrors {
         self.0.iter().map(|(_, m)| m.as_str()).collect()
     }
 
+    /// Each field with its message, in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.0.iter().map(|(f, m)| (*f, m.as_str()))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

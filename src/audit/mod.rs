@@ -31,6 +31,8 @@ pub enum AuditKind {
     ActionStatusChanged,
     TeamArchived,
     TeamUnarchived,
+    ApiTokenCreated,
+    ApiTokenRevoked,
 }
 
 impl AuditKind {
@@ -55,6 +57,8 @@ impl AuditKind {
             AuditKind::ActionStatusChanged => "Action",
             AuditKind::TeamArchived => "Archived",
             AuditKind::TeamUnarchived => "Unarchived",
+            AuditKind::ApiTokenCreated => "API token",
+            AuditKind::ApiTokenRevoked => "API token revoked",
         }
     }
 }

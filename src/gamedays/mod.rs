@@ -2,6 +2,7 @@
 //! `draft → scheduled → running → completed`, and `draft | scheduled → cancelled`.
 
 pub mod actions;
+pub mod api;
 pub mod pages;
 pub mod routes;
 pub mod store;

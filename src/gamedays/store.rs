@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use time::OffsetDateTime;
@@ -235,8 +235,8 @@ pub async fn set_status(
     Ok(())
 }
 
-/// A game day in a list.
-#[derive(Debug, Clone, Deserialize)]
+/// A game day in a list (also as the API lists it).
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct GamedaySummary {
     pub id: Uuid,
     pub title: String,
@@ -259,6 +259,33 @@ pub async fn team_gamedays(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Gamed
         order by g.starts_at desc nulls first, g.created_at desc
         "#,
         team_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// A page of the team's game days, newest first (by id, which is time-ordered): those made before
+/// the game day `before` when given, at most `limit`.
+#[tracing::instrument(skip(db))]
+pub async fn team_gamedays_page(
+    db: impl PgExecutor<'_>,
+    team_id: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<GamedaySummary>> {
+    sqlx::query_as!(
+        GamedaySummary,
+        r#"
+        select g.id, g.title, g.status as "status: GamedayStatus", g.starts_at, g.environment,
+               (select count(*) from scenarios s where s.gameday_id = g.id) as "scenarios!"
+        from gamedays g
+        where g.team_id = $1 and ($2::uuid is null or g.id < $2)
+        order by g.id desc
+        limit $3
+        "#,
+        team_id,
+        before,
+        limit
     )
     .fetch_all(db)
     .await

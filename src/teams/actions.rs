@@ -136,7 +136,7 @@ pub async fn remove_member(db: &PgPool, team_id: Uuid, actor: &User, target: Uui
     }
     let role = locked.role_of(target).ok_or(AppError::NotFound)?;
     if leaving {
-        let team = store::team(&mut tx, team_id).await?.ok_or(AppError::NotFound)?;
+        let team = store::team(&mut *tx, team_id).await?.ok_or(AppError::NotFound)?;
         check_leaving(locked.leads(), role, &team.name).map_err(AppError::Conflict)?;
     } else {
         check_removal(locked.leads(), role).map_err(AppError::Conflict)?;

@@ -2,13 +2,12 @@
 //! Nothing of a team is visible to a non-member: every team URL answers 404 to them.
 
 pub mod actions;
+pub mod api;
 pub mod invites;
 pub mod routes;
 pub mod store;
 
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -216,15 +215,13 @@ pub const INVITE_VALIDITY: Duration = Duration::days(7);
 
 /// A fresh invite token (256 random bits, URL-safe) and the hash that is stored in its place.
 pub fn new_invite_token() -> (String, Vec<u8>) {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = crate::secrets::random_hex(32);
     let hash = hash_invite_token(&token);
     (token, hash)
 }
 
 pub fn hash_invite_token(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
+    crate::secrets::sha256(token)
 }
 
 /// Where an invite stands.

@@ -76,7 +76,7 @@ pub async fn lock_team(conn: &mut PgConnection, team_id: Uuid) -> sqlx::Result<O
 
 /// The team, read without a lock.
 #[tracing::instrument(skip(conn))]
-pub async fn team(conn: &mut PgConnection, team_id: Uuid) -> sqlx::Result<Option<Team>> {
+pub async fn team(conn: impl PgExecutor<'_>, team_id: Uuid) -> sqlx::Result<Option<Team>> {
     sqlx::query_as!(Team, "select id, name, slug from teams where id = $1", team_id).fetch_optional(conn).await
 }
 

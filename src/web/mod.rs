@@ -4,6 +4,7 @@
 //! response: error pages, security headers, static assets ([`shell`]); the Prometheus
 //! metrics ([`metrics`]); and the pages of lists that grow with use ([`paging`]).
 
+pub mod api;
 pub mod auth;
 pub mod client;
 pub mod context;

@@ -60,6 +60,7 @@ fn error_text(status: StatusCode) -> (&'static str, &'static str) {
 /// for its status, showing only the message an [`ErrorDetail`] allows (never internals).
 pub async fn error_pages(request: Request, next: Next) -> Response {
     let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let api = request.uri().path().starts_with("/api/");
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || response.extensions().get::<Rendered>().is_some() {
@@ -68,6 +69,9 @@ pub async fn error_pages(request: Request, next: Next) -> Response {
     let (title, default_message) = error_text(status);
     let message =
         response.extensions().get::<ErrorDetail>().map(|d| d.0.clone()).unwrap_or_else(|| default_message.to_owned());
+    if api {
+        return api_problem(response, message);
+    }
     let request_id = request_id.filter(|_| status.is_server_error());
     let layout = Layout { user: response.extensions().get::<ErrorViewer>().map(|v| v.0.clone()), ..Layout::bare() };
     let page = ErrorPage { layout, status: status.as_u16(), title, message, request_id };
@@ -83,6 +87,27 @@ pub async fn error_pages(request: Request, next: Next) -> Response {
             status.into_response()
         }
     }
+}
+
+/// An error under /api/ as a problem document (what the API's handlers answer themselves is
+/// one already; this covers the layers' answers: an unknown path, a body too large, a timeout, an
+/// overloaded database, a panic), keeping its headers (`Retry-After`, `WWW-Authenticate`).
+fn api_problem(response: Response, message: String) -> Response {
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(super::api::PROBLEM_JSON.as_bytes()));
+    if is_problem {
+        return response;
+    }
+    let status = response.status();
+    let problem = super::api::Problem::new(status, super::api::Problem::code_of(status), Some(message));
+    let (mut parts, _) = response.into_parts();
+    let fresh = problem.into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(super::api::PROBLEM_JSON));
+    let (_, body) = fresh.into_parts();
+    Response::from_parts(parts, body)
 }
 
 /// Middleware: an address with a NUL character (`%00`) is bad input, answered 400 before any

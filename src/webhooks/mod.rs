@@ -11,7 +11,6 @@ pub mod worker;
 use std::net::IpAddr;
 
 use hmac::{Hmac, Mac};
-use rand::RngCore;
 use sha2::Sha256;
 use time::Duration;
 
@@ -54,9 +53,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
 
 /// A fresh secret to sign with: 192 random bits, hex.
 pub fn new_secret() -> String {
-    let mut bytes = [0u8; 24];
-    rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::secrets::random_hex(24)
 }
 
 /// Validates the subscribed kinds: at least one, all known.

@@ -1078,10 +1078,12 @@ async fn every_main_page_passes_axe_core_in_light_and_dark(db: PgPool) {
         format!("{team}/weaknesses"),
         format!("{team}/incidents"),
         format!("{team}/webhooks"),
+        format!("{team}/tokens"),
         format!("{team}/settings"),
         format!("{team}/leave"),
         "/account".to_owned(),
         "/account/two-factor".to_owned(),
+        "/account/tokens".to_owned(),
     ];
     let axe = axe_source();
     let driver = Driver::start().await;
@@ -1312,4 +1314,69 @@ async fn a_lead_archives_a_team_that_then_reads_as_archived_and_unarchives_it(db
     let page = body_text(&ana).await;
     assert!(page.contains("Platform is no longer archived.") && !page.contains("This team is read-only"));
     ana.close().await.unwrap();
+}
+
+#[sqlx::test]
+async fn a_lead_makes_an_api_token_copies_it_once_and_revokes_it_from_the_team(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let app = &day.app;
+    let driver = Driver::start().await;
+    let ana = sign_in(&driver, app, "ana@example.com").await;
+
+    ana.goto(&app.url("/account")).await.unwrap();
+    click_link(&ana, "Manage API tokens").await;
+    assert_eq!(heading(&ana).await, "API tokens");
+    assert!(body_text(&ana).await.contains("None yet."));
+    // A name left out: said beside the field, the choices kept.
+    let run = ana.find(Locator::Css("input[name=scopes][value=run]")).await.unwrap();
+    run.click().await.unwrap();
+    click_button(&ana, "Make token").await;
+    assert!(body_text(&ana).await.contains("The name is required."));
+    let run = ana.find(Locator::Css("input[name=scopes][value=run]")).await.unwrap();
+    assert_eq!(run.prop("checked").await.unwrap().as_deref(), Some("true"), "the scope chosen is kept");
+    fill(&ana, "Name", "Staging pipeline").await;
+    choose(&ana, "Works for", "90 days").await;
+    click_button(&ana, "Make token").await;
+    let page = body_text(&ana).await;
+    assert!(page.contains("shown only this once"), "{page}");
+    screenshot(&ana, "60-api-token-made").await;
+    let field = ana.find(Locator::Css("input.secret-once")).await.unwrap();
+    let token = field.prop("value").await.unwrap().unwrap();
+    assert!(token.starts_with("gdt_"), "{token}");
+    // The copy button is there once the script runs.
+    let copy = ana.find(Locator::Css("button[data-copy]")).await.unwrap();
+    assert!(copy.is_displayed().await.unwrap(), "Copy shows");
+
+    // The token works from a script, and the page no longer shows it.
+    let me = crate::helpers::new_client().get(app.url("/api/v1/me")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(me.status(), reqwest::StatusCode::OK);
+    ana.refresh().await.unwrap();
+    assert!(ana.find(Locator::Css("input.secret-once")).await.is_err(), "shown once");
+    assert!(body_text(&ana).await.contains("last used"));
+
+    // On a phone.
+    let phone = sign_in(&driver, app, "ana@example.com").await;
+    phone.set_window_size(390, 844).await.unwrap();
+    phone.goto(&app.url("/account/tokens")).await.unwrap();
+    screenshot(&phone, "61-api-tokens-phone").await;
+
+    // Li makes one; Ana, the lead, sees it on the team's page and revokes it.
+    let li = sign_in(&driver, app, "li@example.com").await;
+    li.goto(&app.url("/account/tokens")).await.unwrap();
+    fill(&li, "Name", "Li's laptop").await;
+    click_button(&li, "Make token").await;
+    let lis = li.find(Locator::Css("input.secret-once")).await.unwrap().prop("value").await.unwrap().unwrap();
+    ana.goto(&app.url(&format!("/teams/{}", day.slug))).await.unwrap();
+    click_link(&ana, "API tokens").await;
+    let page = body_text(&ana).await;
+    assert!(page.contains("Li's laptop") && page.contains("Staging pipeline"), "{page}");
+    screenshot(&ana, "62-team-api-tokens").await;
+    click_found(&ana, Locator::Css("button[aria-label=\"Revoke Li's token Li's laptop\"]"), "Revoke Li's").await;
+    assert!(body_text(&ana).await.contains("Revoked \"Li's laptop\""));
+    let refused = crate::helpers::new_client().get(app.url("/api/v1/me")).bearer_auth(&lis).send().await.unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
+
+    for browser in [ana, phone, li] {
+        browser.close().await.unwrap();
+    }
 }

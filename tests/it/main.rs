@@ -1,6 +1,7 @@
 //! Integration tests: a real server on loopback over a fresh PostgreSQL database per test.
 
 mod accounts;
+mod api;
 mod audit;
 mod binary;
 mod browser;

@@ -1,0 +1,242 @@
+//! The pages of API tokens: a person's own (`/account/tokens`: make one, see the secret once,
+//! revoke) and, for a team's leads, every token of the team's members (`/teams/{slug}/tokens`).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use super::actions::{self, Revoker};
+use super::{ApiToken, DEFAULT_LIFETIME, LIFETIMES, Scope, parse_new_token, store};
+use crate::error::{AppError, AppResult};
+use crate::form::FieldErrors;
+use crate::state::AppState;
+use crate::teams::{Membership, TeamRole};
+use crate::web::auth::CurrentUser;
+use crate::web::context::{LeadCtx, Path};
+use crate::web::refusal::refused;
+use crate::web::{FlashKind, Layout, flash, render_status, see_other};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/account/tokens", get(own_page).post(create))
+        .route("/account/tokens/{id}/revoke", post(revoke_own))
+        .route("/teams/{slug}/tokens", get(team_page))
+        .route("/teams/{slug}/tokens/{id}/revoke", post(revoke_in_team))
+}
+
+/// A token just made, kept in the session until the page has shown it once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct NewSecret {
+    token: Uuid,
+    secret: String,
+}
+
+const NEW_SECRET_KEY: &str = "api_token_new_secret";
+
+/// What the make form holds, kept when it is shown again.
+#[derive(Debug, Clone)]
+struct TokenForm {
+    name: String,
+    team: String,
+    scopes: Vec<String>,
+    lifetime: String,
+}
+
+impl Default for TokenForm {
+    fn default() -> Self {
+        TokenForm {
+            name: String::new(),
+            team: String::new(),
+            scopes: Vec::new(),
+            lifetime: DEFAULT_LIFETIME.to_string(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "accounts/tokens.html")]
+struct OwnPage {
+    layout: Layout,
+    tokens: Vec<ApiToken>,
+    form: TokenForm,
+    errors: FieldErrors,
+    new_secret: Option<NewSecret>,
+    time_zone: String,
+    now: OffsetDateTime,
+    scopes: [Scope; 3],
+    lifetimes: [i64; 4],
+}
+
+impl OwnPage {
+    fn is_chosen(&self, scope: &Scope) -> bool {
+        self.form.scopes.iter().any(|s| s == scope.as_str())
+    }
+
+    fn secret_for(&self, token: &ApiToken) -> Option<&str> {
+        self.new_secret.as_ref().filter(|n| n.token == token.id).map(|n| n.secret.as_str())
+    }
+
+    fn when(&self, at: &OffsetDateTime) -> String {
+        crate::tz::format_local(at, &self.time_zone)
+    }
+
+    fn is_active(&self, token: &ApiToken) -> bool {
+        token.is_active(self.now)
+    }
+
+    fn state_of(&self, token: &ApiToken) -> &'static str {
+        token.state(self.now).label()
+    }
+
+    /// The teams a token can be made for: the person's, but not archived ones.
+    fn teams(&self) -> impl Iterator<Item = &crate::teams::NavTeam> {
+        self.layout.teams.iter().filter(|t| !t.archived)
+    }
+}
+
+async fn own_tokens_page(
+    state: &AppState,
+    (layout, session): (Layout, &Session),
+    status: StatusCode,
+    form: TokenForm,
+    errors: FieldErrors,
+) -> AppResult<Response> {
+    let user = layout.user.clone().ok_or(AppError::NotFound)?;
+    let tokens = store::of_user(&state.db, user.id).await?;
+    let new_secret = match session.get::<NewSecret>(NEW_SECRET_KEY).await? {
+        Some(_) => session.remove::<NewSecret>(NEW_SECRET_KEY).await?,
+        None => None,
+    };
+    let page = OwnPage {
+        layout,
+        tokens,
+        form,
+        errors,
+        new_secret,
+        time_zone: user.time_zone,
+        now: OffsetDateTime::now_utc(),
+        scopes: Scope::CHOSEN,
+        lifetimes: LIFETIMES,
+    };
+    render_status(status, &page)
+}
+
+async fn own_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(_): CurrentUser,
+) -> AppResult<Response> {
+    own_tokens_page(&state, (layout, &session), StatusCode::OK, TokenForm::default(), FieldErrors::new()).await
+}
+
+/// Reads the form by hand: checkboxes repeat the `scopes` key, which serde_urlencoded cannot.
+async fn create(
+    State(state): State<AppState>,
+    layout: Layout,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    body: String,
+) -> AppResult<Response> {
+    let mut form = TokenForm { lifetime: String::new(), ..TokenForm::default() };
+    for (key, value) in form_urlencoded::parse(body.as_bytes()) {
+        match key.as_ref() {
+            "name" => form.name = value.into_owned(),
+            "team" => form.team = value.into_owned(),
+            "scopes" => form.scopes.push(value.into_owned()),
+            "lifetime" => form.lifetime = value.into_owned(),
+            _ => {}
+        }
+    }
+    let made = match parse_new_token(&form.name, &form.team, &form.scopes, &form.lifetime) {
+        Ok(new) => actions::create(&state.db, &user, &new).await,
+        Err(errors) => {
+            return own_tokens_page(&state, (layout, &session), StatusCode::UNPROCESSABLE_ENTITY, form, errors).await;
+        }
+    };
+    match made {
+        Ok(made) => {
+            session.insert(NEW_SECRET_KEY, NewSecret { token: made.id, secret: made.token }).await?;
+            Ok(see_other(&format!("/account/tokens#token-{}", made.id)))
+        }
+        Err(err) => {
+            let mut errors = FieldErrors::new();
+            let status = refused(err, &mut errors)?;
+            own_tokens_page(&state, (layout, &session), status, form, errors).await
+        }
+    }
+}
+
+/// A token's id in the path (beside a team's slug on the team's page).
+#[derive(Deserialize)]
+struct TokenPath {
+    id: Uuid,
+}
+
+async fn revoke_own(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path(TokenPath { id }): Path<TokenPath>,
+) -> AppResult<Response> {
+    let name = actions::revoke(&state.db, &user, id, Revoker::Owner).await?;
+    flash(&session, FlashKind::Success, format!("Revoked \"{name}\": it stopped working at once.")).await?;
+    Ok(see_other("/account/tokens"))
+}
+
+#[derive(Template)]
+#[template(path = "teams/tokens.html")]
+struct TeamPage {
+    layout: Layout,
+    membership: Membership,
+    tokens: Vec<ApiToken>,
+    time_zone: String,
+    now: OffsetDateTime,
+}
+
+impl TeamPage {
+    fn when(&self, at: &OffsetDateTime) -> String {
+        crate::tz::format_local(at, &self.time_zone)
+    }
+
+    fn is_active(&self, token: &ApiToken) -> bool {
+        token.is_active(self.now)
+    }
+
+    fn state_of(&self, token: &ApiToken) -> &'static str {
+        token.state(self.now).label()
+    }
+
+    fn active(&self) -> usize {
+        self.tokens.iter().filter(|t| t.is_active(self.now)).count()
+    }
+}
+
+async fn team_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    LeadCtx { user, membership }: LeadCtx,
+) -> AppResult<Response> {
+    debug_assert_eq!(membership.role, TeamRole::Lead);
+    let tokens = store::of_team(&state.db, membership.team.id).await?;
+    let page = TeamPage { layout, membership, tokens, time_zone: user.time_zone, now: OffsetDateTime::now_utc() };
+    render_status(StatusCode::OK, &page)
+}
+
+async fn revoke_in_team(
+    State(state): State<AppState>,
+    session: Session,
+    LeadCtx { user, membership }: LeadCtx,
+    Path(TokenPath { id }): Path<TokenPath>,
+) -> AppResult<Response> {
+    let name = actions::revoke(&state.db, &user, id, Revoker::LeadOf(membership.team.id)).await?;
+    flash(&session, FlashKind::Success, format!("Revoked \"{name}\": it stopped working at once.")).await?;
+    Ok(see_other(&format!("/teams/{}/tokens", membership.team.slug)))
+}

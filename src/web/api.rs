@@ -1,0 +1,340 @@
+//! What every route of the JSON API (`/api/v1`) shares: the caller behind a bearer token, the
+//! team it reaches, scope checks, and errors as `application/problem+json` (RFC 9457).
+//!
+//! The API takes a token in `Authorization: Bearer` and nothing else: its router has no session
+//! layers, so a cookie is never read there, and a request with a cookie alone is answered 401
+//! like any request without a token (no cross-site form can reach an API action). A token is
+//! found by the id written into it and compared with its stored hash in constant time; revoked,
+//! expired, unknown and malformed tokens all get the same 401. The person behind it is checked as
+//! the pages check them: a team they are not a member of (or not the token's) is a 404, a team
+//! whose two-factor rule they do not meet a 403; scopes only ever narrow what the role allows.
+
+use axum::extract::FromRequestParts;
+use axum::extract::rejection::JsonRejection;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::context::membership_or_404;
+use crate::accounts::User;
+use crate::db::{is_unavailable, note_unavailable, trouble_of};
+use crate::error::{AppError, ErrorDetail, retry_after};
+use crate::form::FieldErrors;
+use crate::state::AppState;
+use crate::teams::Membership;
+use crate::tokens::{Scope, TokenState, store as token_store, token_id, token_state};
+
+/// The media type of every error the API answers.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A field's error in a problem's `errors` list (a 422).
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
+}
+
+/// An error as the API answers it: RFC 9457 members (`type`, `title`, `status`, `detail`) and a
+/// machine-readable `code`, with `errors` beside the fields for a 422.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: String,
+    pub status: u16,
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+}
+
+impl Problem {
+    /// A problem with a status and what to say; `code` names it for machines.
+    pub fn new(status: StatusCode, code: &'static str, detail: Option<String>) -> Problem {
+        Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            code,
+            detail,
+            errors: Vec::new(),
+        }
+    }
+
+    /// The machine-readable code of a bare status (an error the framework or a layer answered).
+    pub fn code_of(status: StatusCode) -> &'static str {
+        match status.as_u16() {
+            400 => "bad_request",
+            401 => "unauthorized",
+            403 => "forbidden",
+            404 => "not_found",
+            405 => "method_not_allowed",
+            406 => "not_acceptable",
+            408 => "timeout",
+            409 => "conflict",
+            410 => "gone",
+            413 => "too_large",
+            415 => "unsupported_media_type",
+            422 => "invalid",
+            429 => "rate_limited",
+            503 => "unavailable",
+            504 => "timeout",
+            s if s >= 500 => "internal",
+            _ => "error",
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response =
+            (status, [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))], body).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            let (name, value) = retry_after();
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+/// Why a request was refused, as the API answers it.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 401: no token, or one that does not work (`presented`: a token was sent).
+    Unauthorized { presented: bool },
+    /// The errors every handler shares, with the pages' messages.
+    App(AppError),
+    /// 422 with several fields' messages.
+    Fields(FieldErrors),
+}
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        ApiError::App(err)
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        ApiError::App(err.into())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        ApiError::App(AppError::invalid(crate::form::FORM, rejection.body_text()))
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Unauthorized { presented } => {
+                let detail = if presented {
+                    "This token does not work: it is unknown, revoked or expired. Make a new one under Account › API tokens."
+                } else {
+                    "The API takes a personal access token, sent as `Authorization: Bearer <token>` (never a cookie). Make one under Account › API tokens."
+                };
+                let mut response =
+                    Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", Some(detail.into())).into_response();
+                let challenge = if presented {
+                    "Bearer realm=\"gameday\", error=\"invalid_token\""
+                } else {
+                    "Bearer realm=\"gameday\""
+                };
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+                response
+            }
+            ApiError::Fields(errors) => {
+                let mut problem = Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid",
+                    Some("Some fields were not accepted; see `errors`.".into()),
+                );
+                problem.errors = errors
+                    .iter()
+                    .map(|(field, message)| FieldProblem { field: field.to_owned(), message: message.to_owned() })
+                    .collect();
+                problem.into_response()
+            }
+            ApiError::App(err) => {
+                let status = err.status();
+                let mut problem_errors = Vec::new();
+                if let AppError::Validation { field, message } = &err {
+                    problem_errors.push(FieldProblem { field: (*field).to_owned(), message: message.clone() });
+                }
+                // The pages' error path logs what it must (a 500's cause, a 503's) and keeps the
+                // message a person may read; the problem carries the same message.
+                let response = err.into_response();
+                let detail = response.extensions().get::<ErrorDetail>().map(|d| d.0.clone());
+                let status = if response.status() != status { response.status() } else { status };
+                let mut problem = Problem::new(status, Problem::code_of(status), detail);
+                problem.errors = problem_errors;
+                problem.into_response()
+            }
+        }
+    }
+}
+
+/// The person a valid token belongs to, and the token.
+#[derive(Debug, Clone)]
+pub struct ApiCaller {
+    pub user: User,
+    pub token: TokenInfo,
+}
+
+/// What the API knows of the token a request came with.
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    pub id: Uuid,
+    pub name: String,
+    pub team_id: Uuid,
+    pub scopes: Vec<Scope>,
+    pub expires_at: time::OffsetDateTime,
+}
+
+impl ApiCaller {
+    /// 403 unless the token has `scope` (its person's role is checked besides, by the action).
+    pub fn require(&self, scope: Scope, doing: &str) -> ApiResult<()> {
+        if self.token.scopes.contains(&scope) {
+            return Ok(());
+        }
+        let held: Vec<&str> = self.token.scopes.iter().map(Scope::as_str).collect();
+        Err(AppError::Forbidden(format!(
+            "This token may {}; {doing} needs a token with the {} scope.",
+            held.join(", "),
+            scope.as_str()
+        ))
+        .into())
+    }
+}
+
+/// The bearer token of a request: None without an `Authorization` header; an error for one that
+/// is not a bearer token.
+fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let value = value.to_str().map_err(|_| ApiError::Unauthorized { presented: true })?;
+    let (scheme, token) = value.split_once(' ').ok_or(ApiError::Unauthorized { presented: true })?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::Unauthorized { presented: true });
+    }
+    Ok(Some(token.trim()))
+}
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(caller) = parts.extensions.get::<ApiCaller>() {
+            return Ok(caller.clone());
+        }
+        let token = bearer(parts)?.ok_or(ApiError::Unauthorized { presented: false })?;
+        let invalid = ApiError::Unauthorized { presented: true };
+        let id = token_id(token).ok_or(invalid)?;
+        let found = token_store::for_auth(&state.db, id).await.map_err(|e| {
+            if is_unavailable(&e) {
+                note_unavailable(trouble_of(&e));
+            }
+            ApiError::from(e)
+        })?;
+        let Some(found) = found else { return Err(ApiError::Unauthorized { presented: true }) };
+        if !crate::secrets::matches(token, &found.secret_hash) {
+            return Err(ApiError::Unauthorized { presented: true });
+        }
+        if token_state(found.revoked_at, found.expires_at, time::OffsetDateTime::now_utc()) != TokenState::Active {
+            return Err(ApiError::Unauthorized { presented: true });
+        }
+        if found.touch_due {
+            token_store::touch(&state.db, found.id).await?;
+        }
+        let caller = ApiCaller {
+            user: found.user,
+            token: TokenInfo {
+                id: found.id,
+                name: found.name,
+                team_id: found.team_id,
+                scopes: found.scopes,
+                expires_at: found.expires_at,
+            },
+        };
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
+    }
+}
+
+/// A team path (`/api/v1/teams/{slug}/…`) as the token's person reaches it: the token's own team,
+/// of which they are still a member (else 404, as for a team that does not exist).
+#[derive(Debug, Clone)]
+pub struct ApiTeam {
+    pub caller: ApiCaller,
+    pub membership: Membership,
+}
+
+#[derive(serde::Deserialize)]
+struct TeamPath {
+    slug: String,
+}
+
+impl FromRequestParts<AppState> for ApiTeam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = ApiCaller::from_request_parts(parts, state).await?;
+        let super::context::Path(TeamPath { slug }) =
+            super::context::Path::<TeamPath>::from_request_parts(parts, state).await?;
+        let membership = membership_or_404(state, &slug, &caller.user).await?;
+        if membership.team.id != caller.token.team_id {
+            return Err(AppError::NotFound.into());
+        }
+        Ok(ApiTeam { caller, membership })
+    }
+}
+
+/// The page of a list an API request asks for: `limit` (1 to [`Paging::MAX`], [`Paging::DEFAULT`]
+/// unless given) items before the item `before` (its id), newest first.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    pub limit: i64,
+    pub before: Option<Uuid>,
+}
+
+impl Paging {
+    pub const DEFAULT: i64 = 50;
+    pub const MAX: i64 = 100;
+
+    /// The `Link` header to the next page, when this one came back full (its last item's id).
+    pub fn next_link(&self, path: &str, returned: usize, last: Option<Uuid>) -> Option<HeaderValue> {
+        let last = last.filter(|_| returned as i64 >= self.limit)?;
+        HeaderValue::from_str(&format!("<{path}?before={last}&limit={}>; rel=\"next\"", self.limit)).ok()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Paging {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let mut paging = Paging { limit: Paging::DEFAULT, before: None };
+        let mut errors = FieldErrors::new();
+        for (key, value) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
+            match key.as_ref() {
+                "limit" => match value.parse::<i64>() {
+                    Ok(n) if (1..=Paging::MAX).contains(&n) => paging.limit = n,
+                    _ => errors.add("limit", format!("limit is a whole number from 1 to {}.", Paging::MAX)),
+                },
+                "before" => match Uuid::try_parse(&value) {
+                    Ok(id) => paging.before = Some(id),
+                    Err(_) => errors.add("before", "before is the id of the last item of the page before."),
+                },
+                _ => {}
+            }
+        }
+        if errors.is_empty() { Ok(paging) } else { Err(ApiError::Fields(errors)) }
+    }
+}
