@@ -2,6 +2,7 @@
 //! Nothing imports this module: it only assembles what the layers below provide.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -23,6 +24,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tracing::Level;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{AppError, RETRY_AFTER_SECS, retry_after};
 use crate::state::AppState;
@@ -53,6 +56,9 @@ const HSTS: &str = "max-age=63072000";
 const ONE_CONNECTION_PAGES: &[&str] =
     &["/", "/teams/{slug}", "/teams/{slug}/gamedays/{id}", "/teams/{slug}/gamedays/{id}/timeline"];
 
+/// Where the JSON API lives; its OpenAPI description is at `{API_BASE}/openapi.json`.
+pub const API_BASE: &str = "/api/v1";
+
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application as a router, ready to serve (or to drive in tests).
@@ -78,8 +84,35 @@ pub fn router(state: AppState) -> Router {
         })
         .on_response(DefaultOnResponse::new().level(Level::INFO));
 
+    // The JSON API: bearer tokens only, so none of the session layers (a cookie is never read
+    // there, and cross-site requests carry nothing it accepts). Its errors are problem documents
+    // (`web::shell::error_pages` answers so for every path under /api/).
+    let (api, description) = OpenApiRouter::with_openapi(crate::web::api::ApiDoc::openapi())
+        .nest(
+            API_BASE,
+            OpenApiRouter::new()
+                .merge(tokens::api::router())
+                .merge(teams::api::router())
+                .merge(gamedays::api::router()),
+        )
+        .split_for_parts();
+    // Its reference for people, a page like the others (the session layers give it the frame),
+    // read from the same description.
+    let reference = {
+        let docs = Arc::new(serde_json::to_value(&description).unwrap_or_default());
+        move |layout: crate::web::Layout| {
+            let docs = docs.clone();
+            async move { crate::web::render(&crate::web::api::DocsPage::new(layout, &docs)) }
+        }
+    };
+    let description = Arc::new(description);
+    let api = api
+        .route(&format!("{API_BASE}/openapi.json"), get(move || openapi_json(description.clone())))
+        .layer(trace.clone());
+
     let pages = Router::new()
         .route("/", get(home::home))
+        .route("/api/docs", get(reference))
         .merge(accounts::routes::router())
         .merge(accounts::settings::router())
         .merge(teams::routes::router())
@@ -102,16 +135,6 @@ pub fn router(state: AppState) -> Router {
             sessions::OneConnection::new(ONE_CONNECTION_PAGES, state.config.db_max_connections),
             sessions::per_request,
         ))
-        .layer(trace.clone());
-
-    // The JSON API: bearer tokens only, so none of the session layers (a cookie is never read
-    // there, and cross-site requests carry nothing it accepts). Its errors are problem documents
-    // (`web::shell::error_pages` answers so for every path under /api/).
-    let api = Router::new()
-        .merge(tokens::api::router())
-        .merge(teams::api::router())
-        .merge(gamedays::api::router())
-        .fallback(|| async { AppError::NotFound })
         .layer(trace);
 
     let header = |name: HeaderName, value: &'static str| {
@@ -147,7 +170,7 @@ pub fn router(state: AppState) -> Router {
         .layer(CsrfLayer::new());
 
     pages
-        .nest("/api/v1", api)
+        .merge(api)
         .route("/static/{file}", get(shell::asset))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -157,6 +180,16 @@ pub fn router(state: AppState) -> Router {
         // Outermost, and inside the routing: counts every answer by its matched route.
         .layer(middleware::from_fn(metrics::track))
         .with_state(state)
+}
+
+/// The API's OpenAPI description, as generated from its handlers at start.
+async fn openapi_json(description: Arc<utoipa::openapi::OpenApi>) -> Response {
+    match description.to_json() {
+        Ok(json) => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response(),
+        Err(err) => {
+            AppError::Internal(anyhow::Error::new(err).context("writing the OpenAPI description")).into_response()
+        }
+    }
 }
 
 /// 200 while the process runs.

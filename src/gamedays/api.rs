@@ -3,26 +3,50 @@
 //! participants).
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::store::GamedaySummary;
 use super::{Gameday, GamedayRole, GamedayStatus, store};
 use crate::error::AppError;
 use crate::ids::GamedayId;
 use crate::state::AppState;
-use crate::web::api::{ApiError, ApiResult, ApiTeam, Paging};
+use crate::web::api::{ApiError, ApiResult, ApiTeam, Invalid, Paging, Refusals};
 use crate::web::context::Path;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/teams/{slug}/gamedays", get(list)).route("/teams/{slug}/gamedays/{id}", get(one))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(one))
 }
 
+/// The team's game days.
+///
+/// Newest first, a page at a time: while a page comes back full, a `Link: <…>; rel="next"`
+/// header gives the next.
+#[utoipa::path(
+    get,
+    path = "/teams/{slug}/gamedays",
+    tag = "gamedays",
+    operation_id = "list_gamedays",
+    params(
+        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
+        ("limit" = Option<i64>, Query, description = "How many, 1 to 100 (50 unless given).", minimum = 1, maximum = 100),
+        ("before" = Option<Uuid>, Query, description = "The id of the last game day of the page before."),
+    ),
+    responses(
+        (status = 200, description = "A page of game days.", body = Vec<GamedaySummary>,
+         headers(("link" = String, description = "The next page, while this one is full.")),
+         example = json!([{"id": "0190f1c2-7f3a-7c4e-9a51-0123456789ae", "title": "Database failover drill", "status": "scheduled", "starts_at": "2026-12-01T10:00:00Z", "environment": "staging", "scenarios": 3}])),
+        Invalid,
+        Refusals
+    )
+)]
 async fn list(State(state): State<AppState>, ctx: ApiTeam, paging: Paging) -> ApiResult<Response> {
     let rows = store::team_gamedays_page(&state.db, ctx.membership.team.id, paging.before, paging.limit).await?;
     let link = paging.next_link(
@@ -38,7 +62,7 @@ async fn list(State(state): State<AppState>, ctx: ApiTeam, paging: Paging) -> Ap
 }
 
 /// A game day as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct GamedayView {
     pub id: Uuid,
     pub team: String,
@@ -60,7 +84,7 @@ pub struct GamedayView {
     pub participants: Vec<ParticipantView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ParticipantView {
     pub user_id: Uuid,
     pub name: String,
@@ -91,6 +115,24 @@ impl FromRequestParts<AppState> for ApiGameday {
     }
 }
 
+/// One game day of the team.
+///
+/// With its participants and the token's person's role on it.
+#[utoipa::path(
+    get,
+    path = "/teams/{slug}/gamedays/{id}",
+    tag = "gamedays",
+    operation_id = "gameday",
+    params(
+        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
+        ("id" = Uuid, Path, description = "The game day's id."),
+    ),
+    responses(
+        (status = 200, description = "The game day.", body = GamedayView,
+         example = json!({"id": "0190f1c2-7f3a-7c4e-9a51-0123456789ae", "team": "platform", "title": "Database failover drill", "objective": "Learn whether checkout survives losing the primary.", "environment": "staging", "systems": "checkout, postgres", "starts_at": "2026-12-01T10:00:00Z", "ends_at": "2026-12-01T12:00:00Z", "call_link": "https://meet.example/gameday", "status": "scheduled", "cancel_reason": null, "last_event_seq": 4, "your_role": "facilitator", "participants": [{"user_id": "0190f1c2-7f3a-7c4e-9a51-0123456789ab", "name": "Ana", "role": "facilitator"}]})),
+        Refusals
+    )
+)]
 async fn one(State(state): State<AppState>, ctx: ApiGameday) -> ApiResult<Json<GamedayView>> {
     let participants = store::participants(&state.db, ctx.gameday.id).await?;
     let user = ctx.team.caller.user.id;

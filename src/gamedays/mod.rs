@@ -17,7 +17,7 @@ use crate::hub::Audience;
 use crate::teams::TeamRole;
 
 /// Where a game day stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize, utoipa::ToSchema)]
 #[sqlx(type_name = "gameday_status", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum GamedayStatus {
@@ -96,7 +96,7 @@ pub enum Step {
 }
 
 /// A person's role on one game day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize, utoipa::ToSchema)]
 #[sqlx(type_name = "gameday_role", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum GamedayRole {

@@ -236,7 +236,7 @@ pub async fn set_status(
 }
 
 /// A game day in a list (also as the API lists it).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct GamedaySummary {
     pub id: Uuid,
     pub title: String,

@@ -1,29 +1,45 @@
 //! `GET /api/v1/teams/{slug}`: the token's team, with the person's role in it.
 
 use axum::Json;
-use axum::Router;
-use axum::routing::get;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::state::AppState;
-use crate::web::api::{ApiResult, ApiTeam};
+use crate::web::api::{ApiResult, ApiTeam, Refusals};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/teams/{slug}", get(team))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(team))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TeamView {
     pub id: Uuid,
     pub slug: String,
     pub name: String,
-    /// The token's person's role in the team.
+    /// The token's person's role in the team: `lead`, `member` or `viewer`.
     pub role: &'static str,
     pub archived: bool,
     pub require_two_factor: bool,
 }
 
+/// The token's team.
+///
+/// With the token's person's role in it. Any other team's slug is a 404.
+#[utoipa::path(
+    get,
+    path = "/teams/{slug}",
+    tag = "teams",
+    operation_id = "team",
+    params(("slug" = String, Path, description = "The team's URL name.", example = "platform")),
+    responses(
+        (status = 200, description = "The team.", body = TeamView,
+         example = json!({"id": "0190f1c2-7f3a-7c4e-9a51-0123456789ac", "slug": "platform", "name": "Platform", "role": "lead", "archived": false, "require_two_factor": false})),
+        Refusals
+    )
+)]
 async fn team(ctx: ApiTeam) -> ApiResult<Json<TeamView>> {
     let m = ctx.membership;
     Ok(Json(TeamView {

@@ -2,43 +2,44 @@
 //! asks it first to check its token.
 
 use axum::Json;
-use axum::Router;
-use axum::routing::get;
 use serde::Serialize;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::Scope;
 use crate::state::AppState;
 use crate::teams::store as team_store;
-use crate::web::api::{ApiCaller, ApiResult};
+use crate::web::api::{ApiCaller, ApiResult, Refusals};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/me", get(me))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(me))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Me {
     pub user: Person,
     pub team: TeamRef,
     pub token: TokenView,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Person {
     pub id: Uuid,
     pub display_name: String,
     pub time_zone: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TeamRef {
     pub id: Uuid,
     pub slug: String,
     pub name: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenView {
     pub id: Uuid,
     pub name: String,
@@ -47,6 +48,22 @@ pub struct TokenView {
     pub expires_at: OffsetDateTime,
 }
 
+/// Who the token acts as.
+///
+/// The token's person, its team, its scopes and when it expires: ask it first to check a token.
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "tokens",
+    operation_id = "me",
+    responses(
+        (status = 200, description = "The token's person, team and scopes.", body = Me,
+         example = json!({"user": {"id": "0190f1c2-7f3a-7c4e-9a51-0123456789ab", "display_name": "Ana", "time_zone": "Europe/Paris"},
+                          "team": {"id": "0190f1c2-7f3a-7c4e-9a51-0123456789ac", "slug": "platform", "name": "Platform"},
+                          "token": {"id": "0190f1c2-7f3a-7c4e-9a51-0123456789ad", "name": "CI pipeline", "scopes": ["read", "run"], "expires_at": "2026-12-27T10:00:00Z"}})),
+        Refusals
+    )
+)]
 async fn me(state: axum::extract::State<AppState>, caller: ApiCaller) -> ApiResult<Json<Me>> {
     let team = team_store::team(&state.db, caller.token.team_id).await?.ok_or(crate::error::AppError::NotFound)?;
     Ok(Json(Me {

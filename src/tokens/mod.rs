@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::form::{FieldErrors, bounded_text};
 
 /// What a token may be used for, besides reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// Read the team's game days, scenarios, sign-off state and timelines. Every token has it.

@@ -30,7 +30,7 @@ use crate::tokens::{Scope, TokenState, store as token_store, token_id, token_sta
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// A field's error in a problem's `errors` list (a 422).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FieldProblem {
     pub field: String,
     pub message: String,
@@ -38,17 +38,88 @@ pub struct FieldProblem {
 
 /// An error as the API answers it: RFC 9457 members (`type`, `title`, `status`, `detail`) and a
 /// machine-readable `code`, with `errors` beside the fields for a 422.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"type": "about:blank", "title": "Not Found", "status": 404, "code": "not_found", "detail": "The page you asked for does not exist, or you do not have access to it."}))]
 pub struct Problem {
+    /// Always `about:blank`: `title` is the HTTP status's phrase, `code` says more.
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub title: String,
     pub status: u16,
+    /// What went wrong, for machines: `unauthorized`, `forbidden`, `not_found`, `conflict`,
+    /// `invalid`, `rate_limited`, `unavailable`, …
     pub code: &'static str,
+    /// What went wrong and what to do, for people (the pages' message).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// For a 422: each field's message.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
+}
+
+/// The refusals every operation may answer, as problem documents.
+#[derive(utoipa::IntoResponses)]
+pub enum Refusals {
+    /// The address cannot be read (a NUL character in it, for one).
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// No token, or one that is unknown, revoked or expired.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The token's person may not do this here, or the token lacks the scope for it.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// No such thing in the token's team (or not the token's team: the same answer).
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// The database cannot serve right now; try again after `Retry-After` seconds.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
+/// A query or body that was not accepted, each field's message in `errors`.
+#[derive(utoipa::IntoResponses)]
+pub enum Invalid {
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(Problem),
+}
+
+/// The description of the API as a whole; each feature's `api.rs` adds its operations.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Gameday API",
+        version = "1",
+        description = "Drive a chaos-engineering game day from scripts, pipelines and chaos tools. Every call takes a personal access token (`Authorization: Bearer gdt_…`, made under Account › API tokens in the pages) and acts as its person, in its team, within its scopes. Errors are `application/problem+json` (RFC 9457)."
+    ),
+    modifiers(&BearerToken),
+    components(schemas(Problem, FieldProblem)),
+    security(("token" = [])),
+    tags(
+        (name = "tokens", description = "The token a request comes with."),
+        (name = "teams", description = "The token's team."),
+        (name = "gamedays", description = "Game days of the token's team."),
+    )
+)]
+pub struct ApiDoc;
+
+/// Declares the bearer token every operation takes.
+struct BearerToken;
+
+impl utoipa::Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A personal access token, `gdt_…`, from Account › API tokens."))
+                    .build(),
+            ),
+        );
+    }
 }
 
 impl Problem {
@@ -336,5 +407,168 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
             }
         }
         if errors.is_empty() { Ok(paging) } else { Err(ApiError::Fields(errors)) }
+    }
+}
+
+/// The API reference page (`/api/docs`): the OpenAPI description read for people, rendered on the
+/// server from the same document (no script, no external assets).
+#[derive(askama::Template)]
+#[template(path = "api/docs.html")]
+pub struct DocsPage {
+    pub layout: super::Layout,
+    pub title: String,
+    /// Sanitised HTML, from the description's Markdown.
+    pub description: String,
+    pub operations: Vec<DocOperation>,
+    pub schemas: Vec<DocSchema>,
+}
+
+/// One operation as the reference shows it.
+#[derive(Debug, Clone)]
+pub struct DocOperation {
+    pub method: String,
+    pub path: String,
+    pub anchor: String,
+    pub summary: String,
+    /// Sanitised HTML, from the description's Markdown.
+    pub description: String,
+    pub parameters: Vec<DocField>,
+    pub responses: Vec<DocResponse>,
+    /// The success answer's example, pretty-printed.
+    pub example: Option<String>,
+}
+
+/// A parameter or a schema's property.
+#[derive(Debug, Clone)]
+pub struct DocField {
+    pub name: String,
+    /// Where (path, query) for a parameter; the type for a property.
+    pub kind: String,
+    pub required: bool,
+    pub description: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DocResponse {
+    pub status: String,
+    pub description: String,
+    pub media: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DocSchema {
+    pub name: String,
+    pub description: String,
+    pub fields: Vec<DocField>,
+}
+
+fn text(value: &serde_json::Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+/// A schema's type as a person reads it: `string (uuid)`, `array of GamedaySummary`, `Scope`.
+fn type_name(schema: &serde_json::Value) -> String {
+    if let Some(reference) = schema["$ref"].as_str() {
+        return reference.rsplit('/').next().unwrap_or(reference).to_owned();
+    }
+    if let Some(any) = schema["oneOf"].as_array().or_else(|| schema["anyOf"].as_array()) {
+        let names: Vec<String> = any.iter().map(type_name).filter(|n| n != "null").collect();
+        return format!("{} or null", names.join(" or "));
+    }
+    let kind = match &schema["type"] {
+        serde_json::Value::Array(kinds) => {
+            kinds.iter().filter_map(|k| k.as_str()).filter(|k| *k != "null").collect::<Vec<_>>().join(" or ")
+                + " or null"
+        }
+        other => other.as_str().unwrap_or("object").to_owned(),
+    };
+    if kind.starts_with("array") {
+        return format!("array of {}", type_name(&schema["items"]));
+    }
+    match schema["format"].as_str() {
+        Some(format) => format!("{kind} ({format})"),
+        None => kind,
+    }
+}
+
+impl DocsPage {
+    /// Reads the description (as JSON) into the page.
+    pub fn new(layout: super::Layout, doc: &serde_json::Value) -> DocsPage {
+        let mut operations = Vec::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                let parameters = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| DocField {
+                        name: text(&p["name"]),
+                        kind: format!("{}, {}", text(&p["in"]), type_name(&p["schema"])),
+                        required: p["required"].as_bool().unwrap_or(false),
+                        description: text(&p["description"]),
+                    })
+                    .collect();
+                let mut example = None;
+                let responses = op["responses"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(status, r)| {
+                        let media = r["content"].as_object().and_then(|c| c.keys().next().cloned()).unwrap_or_default();
+                        let sample = &r["content"][&media]["example"];
+                        if status.starts_with('2') && !sample.is_null() {
+                            example = serde_json::to_string_pretty(sample).ok();
+                        }
+                        DocResponse { status: status.clone(), description: text(&r["description"]), media }
+                    })
+                    .collect();
+                operations.push(DocOperation {
+                    method: method.to_uppercase(),
+                    path: path.clone(),
+                    anchor: text(&op["operationId"]),
+                    summary: text(&op["summary"]),
+                    description: crate::markdown::to_safe_html(&text(&op["description"])),
+                    parameters,
+                    responses,
+                    example,
+                });
+            }
+        }
+        let schemas = doc["components"]["schemas"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(name, schema)| {
+                let required: Vec<&str> =
+                    schema["required"].as_array().into_iter().flatten().filter_map(|r| r.as_str()).collect();
+                let mut description = text(&schema["description"]);
+                if let Some(values) = schema["enum"].as_array() {
+                    let values: Vec<&str> = values.iter().filter_map(|v| v.as_str()).collect();
+                    description = format!("{description} One of: {}.", values.join(", ")).trim().to_owned();
+                }
+                DocSchema {
+                    name: name.clone(),
+                    description,
+                    fields: schema["properties"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(field, p)| DocField {
+                            name: field.clone(),
+                            kind: type_name(p),
+                            required: required.contains(&field.as_str()),
+                            description: text(&p["description"]),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        DocsPage {
+            layout,
+            title: text(&doc["info"]["title"]),
+            description: crate::markdown::to_safe_html(&text(&doc["info"]["description"])),
+            operations,
+            schemas,
+        }
     }
 }

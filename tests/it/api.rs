@@ -317,3 +317,75 @@ async fn a_lead_sees_and_revokes_the_teams_tokens_and_the_log_names_each(db: PgP
     assert!(log.contains("Li made the API token"), "made, by whom");
     assert!(log.contains("Ana revoked Li"), "revoked, by whom");
 }
+
+#[sqlx::test]
+async fn the_openapi_description_lists_every_operation_the_api_serves(db: PgPool) {
+    let day = Day::new(db).await;
+    // It is public: a client reads it before it has a token.
+    let response = day.app.client.get(day.app.url("/api/v1/openapi.json")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers().get(header::CONTENT_TYPE).unwrap(), "application/json");
+    let doc = json(response).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["components"]["securitySchemes"]["token"]["scheme"], "bearer");
+    let paths = doc["paths"].as_object().unwrap();
+    let mut listed: Vec<&str> = paths.keys().map(String::as_str).collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        ["/api/v1/me", "/api/v1/teams/{slug}", "/api/v1/teams/{slug}/gamedays", "/api/v1/teams/{slug}/gamedays/{id}"]
+    );
+    let token = make_token(&day, &day.ana, "Describer", &day.slug, &[]).await;
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            assert!(operation["operationId"].is_string(), "{method} {path}: an operation id");
+            assert!(operation["summary"].is_string() || operation["description"].is_string(), "{method} {path}");
+            let ok = &operation["responses"]["200"]["content"]["application/json"];
+            assert!(ok["example"].is_object() || ok["example"].is_array(), "{method} {path}: an example");
+            for refusal in ["401", "404"] {
+                assert!(
+                    operation["responses"][refusal]["content"]["application/problem+json"].is_object(),
+                    "{method} {path}: {refusal} as a problem"
+                );
+            }
+            // Every operation the description lists is served (the route and its description are
+            // registered together), answering 401 without a token and 200 with one.
+            let concrete = path.replace("{slug}", &day.slug).replace("{id}", &day.id.to_string());
+            let anonymous = day.app.client.get(day.app.url(&concrete)).send().await.unwrap();
+            assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{concrete}");
+            assert_eq!(
+                day.app.client.get(day.app.url(&concrete)).bearer_auth(&token).send().await.unwrap().status(),
+                StatusCode::OK,
+                "{concrete}"
+            );
+        }
+    }
+}
+
+#[sqlx::test]
+async fn the_reference_page_reads_the_description_for_people(db: PgPool) {
+    let day = Day::new(db).await;
+    // Public, like the description itself; and in the frame of the pages for someone signed in.
+    for client in [&day.app.client, &day.ana] {
+        let response = client.get(day.app.url("/api/docs")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.headers().get(header::CONTENT_TYPE).unwrap().to_str().unwrap().starts_with("text/html"));
+        let page = response.text().await.unwrap();
+        let doc = json(day.app.get("/api/v1/openapi.json").await).await;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                assert!(page.contains(&format!("{} {path}", method.to_uppercase())), "{method} {path} is on the page");
+                let id = operation["operationId"].as_str().unwrap();
+                assert!(page.contains(&format!("id=\"{id}\"")), "{id} has an anchor");
+            }
+        }
+        for schema in doc["components"]["schemas"].as_object().unwrap().keys() {
+            assert!(page.contains(&format!("id=\"schema-{schema}\"")), "{schema} is described");
+        }
+        assert!(page.contains("Authorization: Bearer"));
+        assert!(
+            page.contains("&quot;display_name&quot;") || page.contains("&#34;display_name&#34;"),
+            "examples, escaped"
+        );
+    }
+}

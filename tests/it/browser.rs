@@ -1084,6 +1084,7 @@ async fn every_main_page_passes_axe_core_in_light_and_dark(db: PgPool) {
         "/account".to_owned(),
         "/account/two-factor".to_owned(),
         "/account/tokens".to_owned(),
+        "/api/docs".to_owned(),
     ];
     let axe = axe_source();
     let driver = Driver::start().await;
@@ -1375,6 +1376,14 @@ async fn a_lead_makes_an_api_token_copies_it_once_and_revokes_it_from_the_team(d
     assert!(body_text(&ana).await.contains("Revoked \"Li's laptop\""));
     let refused = crate::helpers::new_client().get(app.url("/api/v1/me")).bearer_auth(&lis).send().await.unwrap();
     assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
+
+    // The reference the token page points to.
+    ana.goto(&app.url("/api/docs")).await.unwrap();
+    assert_eq!(heading(&ana).await, "Gameday API");
+    ana.set_window_size(1280, 2000).await.unwrap();
+    screenshot(&ana, "63-api-reference").await;
+    phone.goto(&app.url("/api/docs#list_gamedays")).await.unwrap();
+    screenshot(&phone, "64-api-reference-phone").await;
 
     for browser in [ana, phone, li] {
         browser.close().await.unwrap();

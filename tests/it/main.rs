@@ -12,6 +12,7 @@ mod queries;
 mod races;
 mod retros;
 mod rules;
+mod schemathesis;
 mod session_store;
 mod sessions;
 mod two_factor;

@@ -1,0 +1,61 @@
+//! Schemathesis (from PyPI, installed into `.venv/` by `make test`'s setup) generates requests
+//! from the API's own OpenAPI description (its examples, then values at and past each schema's
+//! edges, then random ones) and checks every answer: no 5xx, every status, content type, header
+//! and body as the description says, bad input refused, and no operation that works without its
+//! token. Bounded in time, against the app served on a loopback port with one game day.
+
+use std::process::Command;
+use std::time::Instant;
+
+use sqlx::PgPool;
+
+use crate::gamedays::Day;
+
+#[sqlx::test]
+async fn schemathesis_finds_no_server_error_and_no_answer_that_breaks_the_description(db: PgPool) {
+    let tool = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/schemathesis");
+    assert!(
+        std::path::Path::new(tool).exists(),
+        "{tool} is missing: `make test` installs it (scripts/test-deps.sh, from tests/tools/requirements.txt)"
+    );
+    let day = Day::new(db).await;
+    day.scenario("Primary fails over").await;
+    let mut form = vec![("name", "schemathesis"), ("team", day.slug.as_str()), ("lifetime", "7")];
+    form.extend([("scopes", "observe"), ("scopes", "plan"), ("scopes", "run")]);
+    assert_eq!(day.app.post_as(&day.ana, "/account/tokens", &form).await.status(), reqwest::StatusCode::SEE_OTHER);
+    let page = day.app.get_as(&day.ana, "/account/tokens").await.text().await.unwrap();
+    let start = page.find("gdt_").expect("the token is shown once");
+    let token = &page[start..start + 4 + 32 + 1 + 64];
+
+    let schema = day.app.url("/api/v1/openapi.json");
+    let started = Instant::now();
+    let output = tokio::task::spawn_blocking({
+        let (tool, token, base) = (tool.to_owned(), token.to_owned(), day.app.url(""));
+        move || {
+            Command::new(tool)
+                .args(["run", &schema, "--url", &base])
+                .args(["--header", &format!("Authorization: Bearer {token}")])
+                .args(["--checks", "all", "--phases", "examples,coverage,fuzzing"])
+                .args(["--max-examples", "40", "--max-time", "60", "--workers", "2", "--request-timeout", "10"])
+                .args(["--seed", "20261127", "--no-color"])
+                .env("SCHEMATHESIS_HOOKS", "")
+                // Its cache of what it found goes under target/, not into the checkout.
+                .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/target"))
+                .output()
+                .expect("run schemathesis")
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("schemathesis took {:.1} s\n{stdout}\n{stderr}", started.elapsed().as_secs_f64());
+    assert!(output.status.success(), "schemathesis found problems:\n{stdout}\n{stderr}");
+    // Every operation of the description was tested.
+    let doc: serde_json::Value =
+        serde_json::from_str(&day.app.get("/api/v1/openapi.json").await.text().await.unwrap()).unwrap();
+    let operations: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
+    assert!(operations >= 4);
+    assert!(stdout.contains(&format!("Tested: {operations}\n")), "every operation tested:\n{stdout}");
+    assert!(stdout.contains("No issues found"), "{stdout}");
+}
