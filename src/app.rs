@@ -100,9 +100,10 @@ pub fn router(state: AppState) -> Router {
     // read from the same description.
     let reference = {
         let docs = Arc::new(serde_json::to_value(&description).unwrap_or_default());
+        let base_url = state.config.base_url();
         move |layout: crate::web::Layout| {
-            let docs = docs.clone();
-            async move { crate::web::render(&crate::web::api::DocsPage::new(layout, &docs)) }
+            let (docs, base_url) = (docs.clone(), base_url.clone());
+            async move { crate::web::render(&crate::web::api::DocsPage::new(layout, base_url, &docs)) }
         }
     };
     let description = Arc::new(description);

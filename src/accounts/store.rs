@@ -370,6 +370,9 @@ pub async fn erase_user(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<
     sqlx::query!("delete from recovery_codes where user_id = $1", user_id).execute(&mut *conn).await?;
     sqlx::query!("delete from account_sessions where user_id = $1", user_id).execute(&mut *conn).await?;
     sqlx::query!("delete from calendar_feeds where user_id = $1", user_id).execute(&mut *conn).await?;
+    sqlx::query!("update api_tokens set revoked_at = now() where user_id = $1 and revoked_at is null", user_id)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query!(
         "update team_invites set revoked_at = now() where created_by = $1 and used_at is null and revoked_at is null",
         user_id

@@ -250,8 +250,17 @@ pub async fn set_role(conn: &mut PgConnection, team_id: Uuid, user_id: Uuid, rol
 #[tracing::instrument(skip(conn))]
 pub async fn remove_member(conn: &mut PgConnection, team_id: Uuid, user_id: Uuid) -> sqlx::Result<()> {
     sqlx::query!("delete from team_members where team_id = $1 and user_id = $2", team_id, user_id)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
+    // Their API tokens for the team stop with their membership (and do not come back with a
+    // new invite).
+    sqlx::query!(
+        "update api_tokens set revoked_at = now() where team_id = $1 and user_id = $2 and revoked_at is null",
+        team_id,
+        user_id
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

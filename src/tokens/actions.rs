@@ -11,8 +11,8 @@ use crate::audit::{AuditKind, NewEntry, store as audit};
 use crate::error::{AppError, AppResult};
 use crate::teams::{check_not_archived, store as team_store};
 
-/// A token just made: its row, the secret text to show once, and when it expires.
-#[derive(Debug, Clone)]
+/// A token just made: its row, the secret text to show once, and when it expires. (No `Debug`:
+/// it holds the secret.)
 pub struct Made {
     pub id: Uuid,
     pub token: String,

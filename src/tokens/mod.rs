@@ -173,7 +173,7 @@ pub struct NewToken {
 pub fn parse_new_token(name: &str, team: &str, scopes: &[String], lifetime: &str) -> Result<NewToken, FieldErrors> {
     let mut errors = FieldErrors::new();
     let name = bounded_text(name, "The name", 1, 80).map_err(|m| errors.add("name", m)).ok();
-    if team.trim().is_empty() {
+    if crate::teams::parse_slug(team).is_err() {
         errors.add("team", "Choose the team this token works in.");
     }
     let mut chosen = vec![Scope::Read];

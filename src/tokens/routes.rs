@@ -4,10 +4,10 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use time::OffsetDateTime;
 use tower_sessions::Session;
 use uuid::Uuid;
@@ -19,7 +19,7 @@ use crate::form::FieldErrors;
 use crate::state::AppState;
 use crate::teams::{Membership, TeamRole};
 use crate::web::auth::CurrentUser;
-use crate::web::context::{LeadCtx, Path};
+use crate::web::context::{ArchiveCtx, LeadCtx, Path};
 use crate::web::refusal::refused;
 use crate::web::{FlashKind, Layout, flash, render_status, see_other};
 
@@ -31,14 +31,12 @@ pub fn router() -> Router<AppState> {
         .route("/teams/{slug}/tokens/{id}/revoke", post(revoke_in_team))
 }
 
-/// A token just made, kept in the session until the page has shown it once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A token just made, shown once: in the answer to the form that made it (never stored, not even
+/// in the session; that answer is not cached).
 struct NewSecret {
     token: Uuid,
     secret: String,
 }
-
-const NEW_SECRET_KEY: &str = "api_token_new_secret";
 
 /// What the make form holds, kept when it is shown again.
 #[derive(Debug, Clone)]
@@ -79,10 +77,6 @@ impl OwnPage {
         self.form.scopes.iter().any(|s| s == scope.as_str())
     }
 
-    fn secret_for(&self, token: &ApiToken) -> Option<&str> {
-        self.new_secret.as_ref().filter(|n| n.token == token.id).map(|n| n.secret.as_str())
-    }
-
     fn when(&self, at: &OffsetDateTime) -> String {
         crate::tz::format_local(at, &self.time_zone)
     }
@@ -103,17 +97,14 @@ impl OwnPage {
 
 async fn own_tokens_page(
     state: &AppState,
-    (layout, session): (Layout, &Session),
+    layout: Layout,
     status: StatusCode,
     form: TokenForm,
     errors: FieldErrors,
+    new_secret: Option<NewSecret>,
 ) -> AppResult<Response> {
     let user = layout.user.clone().ok_or(AppError::NotFound)?;
     let tokens = store::of_user(&state.db, user.id).await?;
-    let new_secret = match session.get::<NewSecret>(NEW_SECRET_KEY).await? {
-        Some(_) => session.remove::<NewSecret>(NEW_SECRET_KEY).await?,
-        None => None,
-    };
     let page = OwnPage {
         layout,
         tokens,
@@ -128,20 +119,14 @@ async fn own_tokens_page(
     render_status(status, &page)
 }
 
-async fn own_page(
-    State(state): State<AppState>,
-    layout: Layout,
-    session: Session,
-    CurrentUser(_): CurrentUser,
-) -> AppResult<Response> {
-    own_tokens_page(&state, (layout, &session), StatusCode::OK, TokenForm::default(), FieldErrors::new()).await
+async fn own_page(State(state): State<AppState>, layout: Layout, CurrentUser(_): CurrentUser) -> AppResult<Response> {
+    own_tokens_page(&state, layout, StatusCode::OK, TokenForm::default(), FieldErrors::new(), None).await
 }
 
 /// Reads the form by hand: checkboxes repeat the `scopes` key, which serde_urlencoded cannot.
 async fn create(
     State(state): State<AppState>,
     layout: Layout,
-    session: Session,
     CurrentUser(user): CurrentUser,
     body: String,
 ) -> AppResult<Response> {
@@ -158,18 +143,29 @@ async fn create(
     let made = match parse_new_token(&form.name, &form.team, &form.scopes, &form.lifetime) {
         Ok(new) => actions::create(&state.db, &user, &new).await,
         Err(errors) => {
-            return own_tokens_page(&state, (layout, &session), StatusCode::UNPROCESSABLE_ENTITY, form, errors).await;
+            return own_tokens_page(&state, layout, StatusCode::UNPROCESSABLE_ENTITY, form, errors, None).await;
         }
     };
     match made {
         Ok(made) => {
-            session.insert(NEW_SECRET_KEY, NewSecret { token: made.id, secret: made.token }).await?;
-            Ok(see_other(&format!("/account/tokens#token-{}", made.id)))
+            // The page itself, not a redirect: the secret is never kept anywhere to show later.
+            let shown = NewSecret { token: made.id, secret: made.token };
+            let mut page = own_tokens_page(
+                &state,
+                layout,
+                StatusCode::CREATED,
+                TokenForm::default(),
+                FieldErrors::new(),
+                Some(shown),
+            )
+            .await?;
+            page.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            Ok(page)
         }
         Err(err) => {
             let mut errors = FieldErrors::new();
             let status = refused(err, &mut errors)?;
-            own_tokens_page(&state, (layout, &session), status, form, errors).await
+            own_tokens_page(&state, layout, status, form, errors, None).await
         }
     }
 }
@@ -230,10 +226,12 @@ async fn team_page(
     render_status(StatusCode::OK, &page)
 }
 
+/// Revokes a member's token; also in an archived team (whose tokens still read), so that a lead
+/// never has to unarchive a team to stop a leaked token.
 async fn revoke_in_team(
     State(state): State<AppState>,
     session: Session,
-    LeadCtx { user, membership }: LeadCtx,
+    ArchiveCtx { user, membership }: ArchiveCtx,
     Path(TokenPath { id }): Path<TokenPath>,
 ) -> AppResult<Response> {
     let name = actions::revoke(&state.db, &user, id, Revoker::LeadOf(membership.team.id)).await?;

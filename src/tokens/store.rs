@@ -72,7 +72,8 @@ pub async fn of_team(db: impl PgExecutor<'_>, team_id: Uuid) -> sqlx::Result<Vec
     list(db, None, Some(team_id)).await
 }
 
-/// Tokens, newest first (the last 200): a person's (`owner`), a team's (`team_id`), or both.
+/// Tokens, those that work first (so none can drop off the list), then the newest (200 in all):
+/// a person's (`owner`), a team's (`team_id`), or both.
 #[tracing::instrument(skip(db))]
 async fn list(db: impl PgExecutor<'_>, owner: Option<Uuid>, team_id: Option<Uuid>) -> sqlx::Result<Vec<ApiToken>> {
     let rows = sqlx::query!(
@@ -80,7 +81,7 @@ async fn list(db: impl PgExecutor<'_>, owner: Option<Uuid>, team_id: Option<Uuid
                   k.name, k.scopes, k.created_at, k.expires_at, k.last_used_at, k.revoked_at
            from api_tokens k join users u on u.id = k.user_id join teams t on t.id = k.team_id
            where ($1::uuid is null or k.user_id = $1) and ($2::uuid is null or k.team_id = $2)
-           order by k.created_at desc limit 200"#,
+           order by (k.revoked_at is null and k.expires_at > now()) desc, k.created_at desc limit 200"#,
         owner,
         team_id
     )
@@ -133,8 +134,7 @@ pub async fn revoke(
 }
 
 /// What a presented token is checked against: its stored hash and standing, with the person it
-/// belongs to.
-#[derive(Debug)]
+/// belongs to. (No `Debug`: it holds the hash and the person's password hash.)
 pub struct TokenAuth {
     pub id: Uuid,
     pub name: String,
@@ -145,6 +145,8 @@ pub struct TokenAuth {
     pub revoked_at: Option<OffsetDateTime>,
     /// Whether "last used" is due to be written ([`super::LAST_USED_EVERY`]).
     pub touch_due: bool,
+    /// Whether its person (not erased) is still a member of its team: a token works only then.
+    pub member: bool,
     pub user: User,
 }
 
@@ -155,7 +157,9 @@ pub async fn for_auth(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<
         r#"select k.id, k.name, k.secret_hash, k.team_id, k.scopes, k.expires_at, k.revoked_at,
                   (k.last_used_at is null or k.last_used_at < now() - make_interval(secs => $2::float8)) as "touch_due!",
                   u.id as user_id, u.email, u.display_name, u.password_hash, u.is_admin, u.time_zone,
-                  sha256(convert_to(u.password_hash, 'UTF8')) as "auth_hash!", u.totp_secret is not null as "two_factor!"
+                  sha256(convert_to(u.password_hash, 'UTF8')) as "auth_hash!", u.totp_secret is not null as "two_factor!",
+                  (u.erased_at is null and exists (select 1 from team_members m
+                                                   where m.team_id = k.team_id and m.user_id = k.user_id)) as "member!"
            from api_tokens k join users u on u.id = k.user_id
            where k.id = $1"#,
         id,
@@ -172,6 +176,7 @@ pub async fn for_auth(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<
         expires_at: r.expires_at,
         revoked_at: r.revoked_at,
         touch_due: r.touch_due,
+        member: r.member,
         user: User {
             id: r.user_id,
             email: r.email,

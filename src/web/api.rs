@@ -17,13 +17,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::context::membership_or_404;
+use super::context::admitted;
 use crate::accounts::User;
 use crate::db::{is_unavailable, note_unavailable, trouble_of};
 use crate::error::{AppError, ErrorDetail, retry_after};
 use crate::form::FieldErrors;
 use crate::state::AppState;
-use crate::teams::Membership;
+use crate::teams::{Membership, parse_slug, store as team_store};
 use crate::tokens::{Scope, TokenState, store as token_store, token_id, token_state};
 
 /// The media type of every error the API answers.
@@ -319,7 +319,9 @@ impl FromRequestParts<AppState> for ApiCaller {
         if !crate::secrets::matches(token, &found.secret_hash) {
             return Err(ApiError::Unauthorized { presented: true });
         }
-        if token_state(found.revoked_at, found.expires_at, time::OffsetDateTime::now_utc()) != TokenState::Active {
+        if !found.member
+            || token_state(found.revoked_at, found.expires_at, time::OffsetDateTime::now_utc()) != TokenState::Active
+        {
             return Err(ApiError::Unauthorized { presented: true });
         }
         if found.touch_due {
@@ -360,10 +362,16 @@ impl FromRequestParts<AppState> for ApiTeam {
         let caller = ApiCaller::from_request_parts(parts, state).await?;
         let super::context::Path(TeamPath { slug }) =
             super::context::Path::<TeamPath>::from_request_parts(parts, state).await?;
-        let membership = membership_or_404(state, &slug, &caller.user).await?;
-        if membership.team.id != caller.token.team_id {
+        // The token's team first: any other team is a 404 whatever its rules, so a token cannot
+        // tell which other teams its person is in.
+        if parse_slug(&slug).is_err() {
             return Err(AppError::NotFound.into());
         }
+        let membership = team_store::membership(&state.db, &slug, caller.user.id)
+            .await?
+            .filter(|m| m.team.id == caller.token.team_id)
+            .ok_or(AppError::NotFound)?;
+        let membership = admitted(membership, &caller.user)?;
         Ok(ApiTeam { caller, membership })
     }
 }
@@ -416,6 +424,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
 #[template(path = "api/docs.html")]
 pub struct DocsPage {
     pub layout: super::Layout,
+    /// Where people reach this server, for the examples.
+    pub base_url: String,
     pub title: String,
     /// Sanitised HTML, from the description's Markdown.
     pub description: String,
@@ -493,7 +503,7 @@ fn type_name(schema: &serde_json::Value) -> String {
 
 impl DocsPage {
     /// Reads the description (as JSON) into the page.
-    pub fn new(layout: super::Layout, doc: &serde_json::Value) -> DocsPage {
+    pub fn new(layout: super::Layout, base_url: String, doc: &serde_json::Value) -> DocsPage {
         let mut operations = Vec::new();
         for (path, item) in doc["paths"].as_object().into_iter().flatten() {
             for (method, op) in item.as_object().into_iter().flatten() {
@@ -565,6 +575,7 @@ impl DocsPage {
             .collect();
         DocsPage {
             layout,
+            base_url,
             title: text(&doc["info"]["title"]),
             description: crate::markdown::to_safe_html(&text(&doc["info"]["description"])),
             operations,

@@ -72,7 +72,7 @@ pub async fn membership_or_404(state: &AppState, slug: &str, user: &User) -> App
 
 /// The membership, if the team lets `user` in: a team that requires two-factor sign-in of its
 /// members answers a member without it with 403, saying what to set up.
-fn admitted(membership: Membership, user: &User) -> AppResult<Membership> {
+pub fn admitted(membership: Membership, user: &User) -> AppResult<Membership> {
     if membership.two_factor_required && !user.two_factor {
         return Err(AppError::Forbidden(format!(
             "{} requires two-factor sign-in of its members. Set it up under Account › Two-factor sign-in, then come back.",

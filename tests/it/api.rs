@@ -15,9 +15,10 @@ async fn make_token(day: &Day, client: &Client, name: &str, team: &str, scopes: 
     let mut form = vec![("name", name), ("team", team), ("lifetime", "30")];
     form.extend(scopes.iter().map(|s| ("scopes", *s)));
     let response = day.app.post_as(client, "/account/tokens", &form).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "token made");
-    let page = day.app.get_as(client, "/account/tokens").await.text().await.unwrap();
-    token_in(&page).expect("the new token is shown on the page it leads to")
+    assert_eq!(response.status(), StatusCode::CREATED, "token made");
+    assert_eq!(response.headers().get(header::CACHE_CONTROL).unwrap(), "no-store");
+    let page = response.text().await.unwrap();
+    token_in(&page).expect("the new token is shown in the answer to the form")
 }
 
 fn token_in(page: &str) -> Option<String> {
@@ -61,6 +62,13 @@ async fn a_person_makes_a_token_sees_it_once_and_the_api_answers_as_them(db: PgP
     let token = make_token(&day, &day.ana, "CI pipeline", &day.slug, &["run"]).await;
     let again = day.app.get_as(&day.ana, "/account/tokens").await.text().await.unwrap();
     assert!(token_in(&again).is_none(), "shown once only");
+    // Nowhere to be found later: not in the session either.
+    let in_sessions: i64 = sqlx::query_scalar("select count(*) from web_sessions where position($1 in data::text) > 0")
+        .bind(&token[40..])
+        .fetch_one(&day.app.db)
+        .await
+        .unwrap();
+    assert_eq!(in_sessions, 0, "the secret is not kept in a session");
     assert!(again.contains("CI pipeline") && again.contains("read, run") && again.contains("never used"));
 
     // Only its hash is stored.
@@ -203,18 +211,64 @@ async fn a_token_reaches_its_own_team_only(db: PgPool) {
         assert!(!body.to_string().contains("Payments") || token == &eve, "{path}: {body}");
     }
 
-    // Ana joins Eve's team: her Platform token still reaches Platform only.
+    // Ana joins Eve's team: her Platform token still reaches Platform only, and says nothing
+    // of Payments even when its two-factor rule would shut Ana out there (404, never 403).
     let invite = day.app.invite(&day.eve, &eves, "member").await;
     assert_eq!(day.app.post_as(&day.ana, &format!("{invite}/accept"), &[]).await.status(), StatusCode::SEE_OTHER);
     problem(api(&day, &ana, &format!("/teams/{eves}")).await, StatusCode::NOT_FOUND, "not_found").await;
+    sqlx::query("update teams set require_two_factor = true where slug = $1")
+        .bind(&eves)
+        .execute(&day.app.db)
+        .await
+        .unwrap();
+    let body = problem(api(&day, &ana, &format!("/teams/{eves}")).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert!(!body.to_string().contains("Payments"), "{body}");
 
-    // A member removed from the team: their token stops reaching it.
+    // A member removed from the team: their token stops working, and stays revoked if they are
+    // invited back.
     let li = make_token(&day, &day.li, "Li's script", &day.slug, &[]).await;
     assert_eq!(api(&day, &li, &format!("/teams/{}", day.slug)).await.status(), StatusCode::OK);
     let li_id = day.id_of("li@example.com").await;
     let response = day.app.post_as(&day.ana, &format!("/teams/{}/members/{li_id}/remove", day.slug), &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    problem(api(&day, &li, &format!("/teams/{}", day.slug)).await, StatusCode::NOT_FOUND, "not_found").await;
+    problem(api(&day, &li, &format!("/teams/{}", day.slug)).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    problem(api(&day, &li, "/me").await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let invite = day.app.invite(&day.ana, &day.slug, "member").await;
+    assert_eq!(day.app.post_as(&day.li, &format!("{invite}/accept"), &[]).await.status(), StatusCode::SEE_OTHER);
+    problem(api(&day, &li, "/me").await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let page = day.app.get_as(&day.li, "/account/tokens").await.text().await.unwrap();
+    assert!(page.contains("Revoked"), "the list says so");
+}
+
+#[sqlx::test]
+async fn a_deleted_account_leaves_no_working_token(db: PgPool) {
+    let day = Day::new(db).await;
+    let bo = make_token(&day, &day.bo, "Bo's cron", &day.slug, &["observe"]).await;
+    assert_eq!(api(&day, &bo, "/me").await.status(), StatusCode::OK);
+    let response = day.app.post_as(&day.bo, "/account/delete", &[("password", "correct horse battery")]).await;
+    assert!(response.status().is_redirection(), "deleted: {}", response.status());
+    problem(api(&day, &bo, "/me").await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let revoked: i64 = sqlx::query_scalar("select count(*) from api_tokens where revoked_at is not null")
+        .fetch_one(&day.app.db)
+        .await
+        .unwrap();
+    assert_eq!(revoked, 1);
+}
+
+#[sqlx::test]
+async fn a_lead_revokes_a_token_of_an_archived_team(db: PgPool) {
+    let day = Day::new(db).await;
+    let li = make_token(&day, &day.li, "Li's pipeline", &day.slug, &[]).await;
+    let id = json(api(&day, &li, "/me").await).await["token"]["id"].as_str().unwrap().to_owned();
+    sqlx::query("update teams set archived_at = now() where slug = $1")
+        .bind(&day.slug)
+        .execute(&day.app.db)
+        .await
+        .unwrap();
+    assert_eq!(api(&day, &li, &format!("/teams/{}", day.slug)).await.status(), StatusCode::OK, "it still reads");
+    let path = format!("/teams/{}/tokens/{id}/revoke", day.slug);
+    assert_eq!(day.app.post_as(&day.ana, &path, &[]).await.status(), StatusCode::SEE_OTHER);
+    problem(api(&day, &li, "/me").await, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
 #[sqlx::test]
@@ -279,6 +333,11 @@ async fn the_token_form_says_what_is_wrong_and_keeps_what_was_typed(db: PgPool) 
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = response.text().await.unwrap();
     assert!(page.contains("Choose one of your teams."));
+    // A team field no slug can be (a NUL among it): refused beside the field, not a 500.
+    let response =
+        day.app.post_as(&day.ana, "/account/tokens", &[("name", "x"), ("team", "a\0b"), ("lifetime", "30")]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("Choose the team this token works in."));
     assert!(page.contains("Sneaky &lt;script&gt;") || page.contains("Sneaky &#60;script&#62;"), "kept, escaped");
     let made: i64 = sqlx::query_scalar("select count(*) from api_tokens").fetch_one(&day.app.db).await.unwrap();
     assert_eq!(made, 0);

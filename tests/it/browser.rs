@@ -1351,7 +1351,7 @@ async fn a_lead_makes_an_api_token_copies_it_once_and_revokes_it_from_the_team(d
     // The token works from a script, and the page no longer shows it.
     let me = crate::helpers::new_client().get(app.url("/api/v1/me")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(me.status(), reqwest::StatusCode::OK);
-    ana.refresh().await.unwrap();
+    ana.goto(&app.url("/account/tokens")).await.unwrap();
     assert!(ana.find(Locator::Css("input.secret-once")).await.is_err(), "shown once");
     assert!(body_text(&ana).await.contains("last used"));
 
