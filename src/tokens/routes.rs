@@ -38,6 +38,30 @@ struct NewSecret {
     secret: String,
 }
 
+/// How both token lists read times and states: in the viewer's zone, as of this request.
+struct Clock {
+    time_zone: String,
+    now: OffsetDateTime,
+}
+
+impl Clock {
+    fn new(time_zone: String) -> Clock {
+        Clock { time_zone, now: OffsetDateTime::now_utc() }
+    }
+
+    fn when(&self, at: &OffsetDateTime) -> String {
+        crate::tz::format_local(at, &self.time_zone)
+    }
+
+    fn is_active(&self, token: &ApiToken) -> bool {
+        token.is_active(self.now)
+    }
+
+    fn state_of(&self, token: &ApiToken) -> &'static str {
+        token.state(self.now).label()
+    }
+}
+
 /// What the make form holds, kept when it is shown again.
 #[derive(Debug, Clone)]
 struct TokenForm {
@@ -66,8 +90,7 @@ struct OwnPage {
     form: TokenForm,
     errors: FieldErrors,
     new_secret: Option<NewSecret>,
-    time_zone: String,
-    now: OffsetDateTime,
+    clock: Clock,
     scopes: [Scope; 3],
     lifetimes: [i64; 4],
 }
@@ -75,18 +98,6 @@ struct OwnPage {
 impl OwnPage {
     fn is_chosen(&self, scope: &Scope) -> bool {
         self.form.scopes.iter().any(|s| s == scope.as_str())
-    }
-
-    fn when(&self, at: &OffsetDateTime) -> String {
-        crate::tz::format_local(at, &self.time_zone)
-    }
-
-    fn is_active(&self, token: &ApiToken) -> bool {
-        token.is_active(self.now)
-    }
-
-    fn state_of(&self, token: &ApiToken) -> &'static str {
-        token.state(self.now).label()
     }
 
     /// The teams a token can be made for: the person's, but not archived ones.
@@ -111,8 +122,7 @@ async fn own_tokens_page(
         form,
         errors,
         new_secret,
-        time_zone: user.time_zone,
-        now: OffsetDateTime::now_utc(),
+        clock: Clock::new(user.time_zone),
         scopes: Scope::CHOSEN,
         lifetimes: LIFETIMES,
     };
@@ -193,25 +203,12 @@ struct TeamPage {
     layout: Layout,
     membership: Membership,
     tokens: Vec<ApiToken>,
-    time_zone: String,
-    now: OffsetDateTime,
+    clock: Clock,
 }
 
 impl TeamPage {
-    fn when(&self, at: &OffsetDateTime) -> String {
-        crate::tz::format_local(at, &self.time_zone)
-    }
-
-    fn is_active(&self, token: &ApiToken) -> bool {
-        token.is_active(self.now)
-    }
-
-    fn state_of(&self, token: &ApiToken) -> &'static str {
-        token.state(self.now).label()
-    }
-
     fn active(&self) -> usize {
-        self.tokens.iter().filter(|t| t.is_active(self.now)).count()
+        self.tokens.iter().filter(|t| self.clock.is_active(t)).count()
     }
 }
 
@@ -222,7 +219,7 @@ async fn team_page(
 ) -> AppResult<Response> {
     debug_assert_eq!(membership.role, TeamRole::Lead);
     let tokens = store::of_team(&state.db, membership.team.id).await?;
-    let page = TeamPage { layout, membership, tokens, time_zone: user.time_zone, now: OffsetDateTime::now_utc() };
+    let page = TeamPage { layout, membership, tokens, clock: Clock::new(user.time_zone) };
     render_status(StatusCode::OK, &page)
 }
 
