@@ -19,7 +19,6 @@ use uuid::Uuid;
 
 use super::context::admitted;
 use crate::accounts::User;
-use crate::db::{is_unavailable, note_unavailable, trouble_of};
 use crate::error::{AppError, ErrorDetail, retry_after};
 use crate::form::FieldErrors;
 use crate::state::AppState;
@@ -236,7 +235,6 @@ impl IntoResponse for ApiError {
                 problem.into_response()
             }
             ApiError::App(err) => {
-                let status = err.status();
                 let mut problem_errors = Vec::new();
                 if let AppError::Validation { field, message } = &err {
                     problem_errors.push(FieldProblem { field: (*field).to_owned(), message: message.clone() });
@@ -245,7 +243,8 @@ impl IntoResponse for ApiError {
                 // message a person may read; the problem carries the same message.
                 let response = err.into_response();
                 let detail = response.extensions().get::<ErrorDetail>().map(|d| d.0.clone());
-                let status = if response.status() != status { response.status() } else { status };
+                // (An internal error that is the database being unavailable answers 503.)
+                let status = response.status();
                 let mut problem = Problem::new(status, Problem::code_of(status), detail);
                 problem.errors = problem_errors;
                 problem.into_response()
@@ -309,12 +308,8 @@ impl FromRequestParts<AppState> for ApiCaller {
         let token = bearer(parts)?.ok_or(ApiError::Unauthorized { presented: false })?;
         let invalid = ApiError::Unauthorized { presented: true };
         let id = token_id(token).ok_or(invalid)?;
-        let found = token_store::for_auth(&state.db, id).await.map_err(|e| {
-            if is_unavailable(&e) {
-                note_unavailable(trouble_of(&e));
-            }
-            ApiError::from(e)
-        })?;
+        // A database that cannot answer is noted for /readyz by the one conversion of its error.
+        let found = token_store::for_auth(&state.db, id).await?;
         let Some(found) = found else { return Err(ApiError::Unauthorized { presented: true }) };
         if !crate::secrets::matches(token, &found.secret_hash) {
             return Err(ApiError::Unauthorized { presented: true });
