@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs beyond Rust: Chromium and chromedriver (Debian packages) for the
 # browser tests, promtool (Debian package prometheus) that checks the /metrics output, axe-core (from npm, pinned in package-lock.json) that they run in every page, and
-# schemathesis (from PyPI, pinned in tests/tools/requirements.txt, into .venv/) that tests the JSON API, and
+# schemathesis (from PyPI, pinned in tests/tools/requirements.txt, into .venv/) that tests the JSON API,
+# curl and jq (Debian packages) with which docs/automate-a-game-day.md's examples run, and
 # sqlx-cli (from crates.io) for the check that `.sqlx/` is fresh.
 set -euo pipefail
 
@@ -23,6 +24,11 @@ apt_install() {
 if ! command -v chromedriver >/dev/null 2>&1 || ! { command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; }; then
   say "installing chromium and chromium-driver for the browser tests"
   apt_install chromium chromium-driver >&2
+fi
+
+if ! command -v jq >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then
+  say "installing curl and jq (the API guide's examples run as written)"
+  apt_install curl jq >&2
 fi
 
 if ! command -v promtool >/dev/null 2>&1; then

@@ -56,8 +56,7 @@ const HSTS: &str = "max-age=63072000";
 const ONE_CONNECTION_PAGES: &[&str] =
     &["/", "/teams/{slug}", "/teams/{slug}/gamedays/{id}", "/teams/{slug}/gamedays/{id}/timeline"];
 
-/// Where the JSON API lives; its OpenAPI description is at `{API_BASE}/openapi.json`.
-pub const API_BASE: &str = "/api/v1";
+use crate::web::api::API_BASE;
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -93,7 +92,12 @@ pub fn router(state: AppState) -> Router {
             OpenApiRouter::new()
                 .merge(tokens::api::router())
                 .merge(teams::api::router())
-                .merge(gamedays::api::router()),
+                .merge(gamedays::api::router())
+                .merge(scenarios::api::router())
+                .merge(timeline::api::router())
+                .merge(retros::api::router())
+                .merge(learnings::api::router())
+                .merge(weaknesses::api::router()),
         )
         .split_for_parts();
     // Its reference for people, a page like the others (the session layers give it the frame),
@@ -108,6 +112,7 @@ pub fn router(state: AppState) -> Router {
     };
     let description = Arc::new(description);
     let api = api
+        .route_layer(middleware::from_fn_with_state(state.clone(), crate::web::api::admit))
         .route(&format!("{API_BASE}/openapi.json"), get(move || openapi_json(description.clone())))
         .layer(trace.clone());
 

@@ -101,6 +101,12 @@ pub struct Config {
     #[arg(long, env = "GAMEDAY_LIVE_STREAMS_MAX", default_value_t = 20_000, global = true)]
     pub live_streams_max: usize,
 
+    /// Requests one API token may make a minute on this instance (a burst of them at once, then
+    /// evenly spread); beyond it the API answers 429 with `Retry-After`. Each instance keeps its
+    /// own count, so behind a load balancer of N instances a token may make up to N times this.
+    #[arg(long, env = "GAMEDAY_API_RATE_PER_MINUTE", default_value_t = 600, global = true)]
+    pub api_rate_per_minute: u32,
+
     /// The bearer token that `GET /metrics` (Prometheus format) requires. Unset, `/metrics`
     /// answers 404: the metrics are never public.
     #[arg(long, env = "GAMEDAY_METRICS_TOKEN", global = true, hide_env_values = true)]
@@ -144,6 +150,7 @@ impl Config {
             live_keep_alive_ms: 15_000,
             live_streams_per_person: 8,
             live_streams_max: 20_000,
+            api_rate_per_minute: 600,
             metrics_token: None,
             log_json: false,
         }

@@ -41,7 +41,7 @@ use crate::scenarios::views::{banners, elsewhere, render_banners, render_elsewhe
 use crate::state::AppState;
 use crate::teams::store as team_store;
 use crate::timeline::store::{self as timeline_store, EventPlace};
-use crate::timeline::views::{EventView, render_event, views};
+use crate::timeline::views::{ApiEvent, EventView, render_event, views};
 use crate::timeline::{Event, EventKind};
 use crate::web::Rendered;
 use crate::web::auth::{AuthSession, CurrentUser, account_session};
@@ -941,6 +941,164 @@ impl LiveStream {
             Err(err) => {
                 tracing::warn!(error = %err, gameday = %self.gameday_id, after = self.last_sent, "live stream ended: resynchronising failed; the client reconnects");
                 None
+            }
+        }
+    }
+}
+
+/// Where an API client's stream reads: a game day, for the person behind a token.
+pub struct ApiStreamFor {
+    pub gameday_id: Uuid,
+    /// The game day's page address (the hub renders its page messages with it).
+    pub base: String,
+    pub user_id: Uuid,
+    pub token_id: Uuid,
+}
+
+/// The live stream for API clients (`GET /api/v1/…/gamedays/{id}/events`): Server-Sent Events
+/// whose ids are the same sequence numbers as the pages' stream and whose `data` is the event as
+/// JSON ([`ApiEvent`]). A client that reconnects with `Last-Event-ID` (or asks `?after=`) is sent
+/// exactly what it missed, from the database. The hub only wakes it: on each new event it reads
+/// what follows what it sent from the database (automation streams are few; the pages' streams,
+/// which are many, share rendered bytes instead). Every second tick checks that the token still
+/// works (not revoked or expired, its person still in the team and let in by its two-factor
+/// rule); the stream ends when it does not. It counts towards its person's and the instance's stream limits.
+/// `after`: the last event the client has (its `Last-Event-ID`, or what it asked); None: from now.
+pub async fn api_stream(state: &AppState, to: ApiStreamFor, after: Option<i64>) -> AppResult<Response> {
+    let Ok(slot) = state.live.open_stream(to.user_id) else { return Ok(streams_full()) };
+    let current = timeline_store::last_seqs(&state.db, &[to.gameday_id]).await?.first().map(|(_, s)| *s).unwrap_or(0);
+    let after = after.unwrap_or(current).clamp(0, current.max(0));
+    // Subscribe first, then read: nothing committed in between can fall through.
+    let receiver = state.live.subscribe(to.gameday_id, current, &to.base);
+    let mut stream = ApiStream {
+        _open: OpenStream::open(),
+        slot,
+        ended: false,
+        receiver,
+        pending: VecDeque::new(),
+        behind: true,
+        last_sent: after,
+        db: state.db.clone(),
+        to,
+        ticker: Ticker::new(&state.config),
+    };
+    stream.read_on().await?;
+    Ok(sse_response(stream.into_stream()))
+}
+
+struct ApiStream {
+    _open: OpenStream,
+    slot: StreamSlot,
+    ended: bool,
+    receiver: broadcast::Receiver<Arc<Live>>,
+    pending: VecDeque<Bytes>,
+    /// There may be events after `last_sent` not read yet.
+    behind: bool,
+    /// The last event read (and so sent once `pending` is empty).
+    last_sent: i64,
+    db: PgPool,
+    to: ApiStreamFor,
+    ticker: Ticker,
+}
+
+impl ApiStream {
+    fn into_stream(self) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
+        futures_util::stream::unfold(self, |mut s| async move {
+            let message = s.next().await?;
+            s.ticker.sent(&message);
+            Some((Ok(message), s))
+        })
+    }
+
+    /// Reads the next step of events after the last read, as JSON messages.
+    async fn read_on(&mut self) -> AppResult<()> {
+        let events =
+            timeline_store::events_after_limited(&self.db, self.to.gameday_id, self.last_sent, CATCH_UP_STEP).await?;
+        self.behind = events.len() as i64 == CATCH_UP_STEP;
+        for event in &events {
+            let json = serde_json::to_string(&ApiEvent::from(event)).unwrap_or_default();
+            self.pending.push_back(sse_message(None, Some(event.seq), &json));
+            self.last_sent = event.seq;
+        }
+        Ok(())
+    }
+
+    /// The next message; None ends the stream (shutdown, the token stopped working, or a
+    /// database error the client recovers from by reconnecting with its Last-Event-ID).
+    async fn next(&mut self) -> Option<Bytes> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            if let Some(end) = self.slot.told_to_end() {
+                self.ended = true;
+                return end.then(superseded_message);
+            }
+            if let Some(message) = self.pending.pop_front() {
+                return Some(message);
+            }
+            if self.behind {
+                self.caught_up_or_end().await?;
+                continue;
+            }
+            tokio::select! {
+                end = &mut self.slot.end => {
+                    self.ended = true;
+                    return end.is_ok().then(superseded_message);
+                }
+                tick = self.ticker.tick() => match tick {
+                    Tick::KeepAlive => return Some(keep_alive_message()),
+                    Tick::Busy => {}
+                    Tick::Check { keep_alive } => {
+                        if !Box::pin(self.token_works()).await {
+                            return None;
+                        }
+                        if keep_alive {
+                            return Some(keep_alive_message());
+                        }
+                    }
+                },
+                message = self.receiver.recv() => match message {
+                    Ok(live) => {
+                        if matches!(&*live, Live::Event { seq, .. } if *seq > self.last_sent) {
+                            self.behind = true;
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => self.behind = true,
+                    Err(RecvError::Closed) => return None,
+                },
+            }
+        }
+    }
+
+    async fn caught_up_or_end(&mut self) -> Option<()> {
+        match Box::pin(self.read_on()).await {
+            Ok(()) => Some(()),
+            Err(err) => {
+                tracing::warn!(error = %err, gameday = %self.to.gameday_id, after = self.last_sent, "API stream ended: reading events failed; the client reconnects");
+                None
+            }
+        }
+    }
+
+    /// Whether the stream's token still works: not revoked or expired, its person in the team and
+    /// let in by its two-factor rule.
+    async fn token_works(&self) -> bool {
+        match crate::tokens::store::for_auth(&self.db, self.to.token_id).await {
+            Ok(Some(found)) => {
+                let works = found.member
+                    && found.admitted
+                    && crate::tokens::token_state(found.revoked_at, found.expires_at, time::OffsetDateTime::now_utc())
+                        == crate::tokens::TokenState::Active;
+                if !works {
+                    tracing::info!(gameday = %self.to.gameday_id, token = %self.to.token_id, "API stream ended: its token no longer works");
+                }
+                works
+            }
+            Ok(None) => false,
+            Err(err) => {
+                tracing::warn!(error = %err, gameday = %self.to.gameday_id, "API stream ended: checking its token failed; the client reconnects");
+                false
             }
         }
     }

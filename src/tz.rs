@@ -70,6 +70,15 @@ pub fn format_input(at: &OffsetDateTime, zone_name: &str) -> String {
     to_zoned(at, zone_name).strftime("%Y-%m-%dT%H:%M").to_string()
 }
 
+/// Reads an RFC 3339 instant (`2026-12-01T13:00:00Z`, `2026-12-01T14:00:00+01:00`), as the API
+/// takes times, into the value a form would hold in UTC (`2026-12-01T13:00:00`), so that the
+/// form's own checks then apply: `parse_local_input(&it, "UTC")` reads it back.
+pub fn rfc3339_as_utc_input(input: &str) -> Result<String, String> {
+    let at: Timestamp =
+        input.trim().parse().map_err(|_| "Give a time in RFC 3339, like 2026-12-01T13:00:00Z.".to_owned())?;
+    Ok(at.to_zoned_datetime(TimeZone::UTC).strftime("%Y-%m-%dT%H:%M:%S").to_string())
+}
+
 /// Reads a `datetime-local` value (`2026-12-01T14:00`) entered in `zone_name` as a UTC instant.
 /// A time that does not exist or exists twice (DST changes) takes the earlier valid reading.
 pub fn parse_local_input(input: &str, zone_name: &str) -> Result<OffsetDateTime, String> {
@@ -86,6 +95,15 @@ pub fn parse_local_input(input: &str, zone_name: &str) -> Result<OffsetDateTime,
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_rfc3339_time_reads_back_as_the_same_instant() {
+        let input = super::rfc3339_as_utc_input("2026-12-01T14:00:05+01:00").unwrap();
+        assert_eq!(input, "2026-12-01T13:00:05");
+        let at = super::parse_local_input(&input, "UTC").unwrap();
+        assert_eq!(super::format_utc(&at), "2026-12-01T13:00:05Z");
+        assert!(super::rfc3339_as_utc_input("2026-12-01 14:00").is_err(), "an offset is required");
+    }
+
     use super::*;
 
     #[test]

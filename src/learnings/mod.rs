@@ -2,6 +2,7 @@
 //! days, and what follows from it, with an owner and a due date.
 
 pub mod actions;
+pub mod api;
 pub mod routes;
 pub mod store;
 pub mod views;

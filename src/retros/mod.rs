@@ -4,6 +4,7 @@
 //! dated addenda.
 
 pub mod actions;
+pub mod api;
 pub mod export;
 pub mod routes;
 pub mod store;

@@ -214,17 +214,18 @@ pub async fn sign(
 
 /// Announces a fault: the last step before injection, so that nobody is surprised. A blast
 /// radius larger than tiny needs a smaller scenario on the same target that held, or
-/// `acknowledge_escalation` (invariant 4), which then goes on the timeline.
+/// `acknowledge_escalation` (invariant 4), which then goes on the timeline. `at_revision`, when
+/// given (an automated run agreed at a revision), must be the current revision.
 pub async fn announce(
     db: &PgPool,
-    gameday_id: Uuid,
-    scenario_id: Uuid,
+    (gameday_id, scenario_id, at_revision): (Uuid, Uuid, Option<i32>),
     actor: &User,
     acknowledge_escalation: bool,
 ) -> AppResult<()> {
     let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
     require_facilitator(role)?;
     let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
+    check_revision(&scenario, at_revision)?;
     let signoffs = store::signoffs::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
     gate::announce(gameday.status, scenario.state, &signoffs)?;
     let f = &scenario.fields;
@@ -270,16 +271,17 @@ pub async fn announce(
 
 /// Invariant 1: injects an announced fault whose current revision everyone still approves.
 /// Invariant 3: into an open known weakness only with `weakness_reason`, recorded on the timeline.
+/// `at_revision` as for [`announce`].
 pub async fn inject(
     db: &PgPool,
-    gameday_id: Uuid,
-    scenario_id: Uuid,
+    (gameday_id, scenario_id, at_revision): (Uuid, Uuid, Option<i32>),
     actor: &User,
     weakness_reason: Option<&str>,
 ) -> AppResult<()> {
     let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
     require_facilitator(role)?;
     let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
+    check_revision(&scenario, at_revision)?;
     let signoffs = store::signoffs::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
     gate::inject(gameday.status, scenario.state, &signoffs)?;
     let weakness = weakness_store::linked_weakness(&mut *tx, scenario_id).await?;
@@ -304,6 +306,67 @@ pub async fn inject(
     events::record(&mut tx, event).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// A move an automated run makes for the revision it was agreed at: refused once the scenario
+/// is at another (checked under the scenario's lock).
+fn check_revision(scenario: &Scenario, at_revision: Option<i32>) -> AppResult<()> {
+    match at_revision {
+        Some(asked) if asked != scenario.revision => Err(AppError::Conflict(format!(
+            "This run was agreed at revision {asked}, but the scenario is now at revision {}: what people signed is not what would run.",
+            scenario.revision
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The answer to the gate question: the scenario, where its signers stand on its current
+/// revision, and every reason a run of `asked_revision` (the current one unless given) may not go
+/// on now (none: open). See [`gate::run_gate`]. Read without locks, statement by statement: an
+/// answer is a moment's and may be overtaken at once (a halt, an objection); the moves check the
+/// same rules again under their locks.
+pub struct GateAnswer {
+    pub scenario: Scenario,
+    pub gameday_status: crate::gamedays::GamedayStatus,
+    pub asked_revision: i32,
+    pub closed: Vec<gate::Closed>,
+}
+
+pub async fn gate_question(
+    db: &PgPool,
+    gameday: &Gameday,
+    scenario_id: Uuid,
+    asked_revision: Option<i32>,
+) -> AppResult<GateAnswer> {
+    let scenario = store::scenario(db, gameday.id, scenario_id).await?.ok_or(AppError::NotFound)?;
+    let signoffs = store::signoffs::signoffs(db, gameday.id, scenario_id, scenario.revision).await?;
+    let weakness = weakness_store::linked_weakness(db, scenario_id).await?;
+    let f = &scenario.fields;
+    let smaller = if scenario.state == ScenarioState::Proposed && f.blast_radius != super::BlastRadius::Tiny {
+        store::smaller_that_held(
+            db,
+            gameday.team_id,
+            scenario_id,
+            &f.target_system,
+            f.blast_radius,
+            &gameday.environment,
+        )
+        .await?
+    } else {
+        None
+    };
+    let asked_revision = asked_revision.unwrap_or(scenario.revision);
+    let closed = gate::run_gate(&gate::RunFacts {
+        gameday: gameday.status,
+        state: scenario.state,
+        current_revision: scenario.revision,
+        asked_revision,
+        radius: f.blast_radius,
+        signoffs: &signoffs,
+        open_weakness: weakness.as_ref().filter(|(_, _, open)| *open).map(|(_, title, _)| title.as_str()),
+        smaller_held: smaller.is_some(),
+    });
+    Ok(GateAnswer { scenario, gameday_status: gameday.status, asked_revision, closed })
 }
 
 /// Anyone on the game day halts an announced or injected fault, saying why.

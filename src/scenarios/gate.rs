@@ -10,10 +10,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{BlastRadius, Decision, ScenarioFields, Signoffs};
+use super::{BlastRadius, Decision, ScenarioFields, SignerStatus, Signoffs};
 use crate::gamedays::{GamedayRole, GamedayStatus, Refusal};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize, utoipa::ToSchema)]
 #[sqlx(type_name = "scenario_state", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum ScenarioState {
@@ -95,7 +95,7 @@ pub fn may_halt(role: Option<GamedayRole>) -> bool {
     role.is_some()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize, utoipa::ToSchema)]
 #[sqlx(type_name = "scenario_outcome", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
@@ -273,6 +273,147 @@ pub fn start_tiny(
     )))
 }
 
+/// Why a run of a scenario's revision may not go on now: the answer to the gate question an
+/// automated run asks (`GET …/scenarios/{id}/gate?revision=N`). Each is one condition of the
+/// moves above, stated for a machine; none means the gate is open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Closed {
+    /// Faults run only while the game day is running.
+    NotRunning(GamedayStatus),
+    /// The run was agreed at another revision than the current one.
+    OtherRevision {
+        asked: i32,
+        current: i32,
+    },
+    /// Still proposed: nobody has been told yet.
+    NotAnnounced,
+    /// Halted, rolled back or concluded: this run is over.
+    Over(ScenarioState),
+    NoSigners,
+    /// Required signers who have not signed the current revision.
+    Unsigned(Vec<SignerStatus>),
+    /// Standing objections to the current revision.
+    Objected(Vec<SignerStatus>),
+    /// Announced into an open known weakness: injecting needs a reason (invariant 3), which an
+    /// automated run does not give; inject it with one, then the run may go on.
+    OpenWeakness(String),
+    /// Proposed larger than tiny with no smaller scenario that held: announcing needs an
+    /// acknowledgement (invariant 4).
+    StartTiny(BlastRadius),
+}
+
+impl Closed {
+    /// The machine-readable name of the reason.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Closed::NotRunning(_) => "gameday_not_running",
+            Closed::OtherRevision { .. } => "revision_changed",
+            Closed::NotAnnounced => "not_announced",
+            Closed::Over(ScenarioState::Halted) => "halted",
+            Closed::Over(ScenarioState::RolledBack) => "rolled_back",
+            Closed::Over(_) => "concluded",
+            Closed::NoSigners => "no_signers",
+            Closed::Unsigned(_) => "unsigned",
+            Closed::Objected(_) => "objected",
+            Closed::OpenWeakness(_) => "open_weakness",
+            Closed::StartTiny(_) => "start_tiny",
+        }
+    }
+
+    /// The reason for people, in the words of the pages' refusals.
+    pub fn message(&self) -> String {
+        let names = |people: &[SignerStatus]| people.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
+        match self {
+            Closed::NotRunning(status) => {
+                format!("Faults run only while the game day is running; it is {}.", status.as_str())
+            }
+            Closed::OtherRevision { asked, current } => format!(
+                "This run was agreed at revision {asked}, but the scenario is now at revision {current}: what people signed is not what would run."
+            ),
+            Closed::NotAnnounced => "Not announced yet: announce it first, so nobody is surprised.".into(),
+            Closed::Over(state) => format!("The scenario is {}: this run is over.", state.label().to_lowercase()),
+            Closed::NoSigners => "This game day has no required signers: add facilitators or participants.".into(),
+            Closed::Unsigned(people) => {
+                format!("{} of its signers have not signed this revision: {}.", people.len(), names(people))
+            }
+            Closed::Objected(people) => format!("Objected to by {}.", names(people)),
+            Closed::OpenWeakness(title) => format!(
+                "It targets the open known weakness \"{title}\": inject it with a reason (in the pages or through the API), then the run may go on."
+            ),
+            Closed::StartTiny(radius) => format!(
+                "Start tiny: no smaller scenario on this target has held yet; announcing it at a {} blast radius needs an acknowledgement.",
+                radius.as_str()
+            ),
+        }
+    }
+
+    /// The people a reason is about (who has not signed, who objects).
+    pub fn people(&self) -> &[SignerStatus] {
+        match self {
+            Closed::Unsigned(people) | Closed::Objected(people) => people,
+            _ => &[],
+        }
+    }
+}
+
+/// What the gate question is asked about.
+#[derive(Debug, Clone)]
+pub struct RunFacts<'a> {
+    pub gameday: GamedayStatus,
+    pub state: ScenarioState,
+    pub current_revision: i32,
+    pub asked_revision: i32,
+    pub radius: BlastRadius,
+    /// Where the signers stand on the current revision.
+    pub signoffs: &'a Signoffs,
+    /// The open known weakness the scenario targets, by title.
+    pub open_weakness: Option<&'a str>,
+    pub smaller_held: bool,
+}
+
+/// The gate question: may a run of `asked_revision` go on now? Open (no reasons) while the game
+/// day runs and the scenario is announced or injected at that revision, everyone still approves
+/// it, and an announced fault does not target an open weakness; otherwise every reason why.
+pub fn run_gate(facts: &RunFacts) -> Vec<Closed> {
+    let mut closed = Vec::new();
+    if !facts.gameday.faults_may_run() {
+        closed.push(Closed::NotRunning(facts.gameday));
+    }
+    if facts.asked_revision != facts.current_revision {
+        closed.push(Closed::OtherRevision { asked: facts.asked_revision, current: facts.current_revision });
+    }
+    match facts.state {
+        ScenarioState::Proposed => {
+            closed.push(Closed::NotAnnounced);
+            if start_tiny(facts.radius, facts.smaller_held.then_some(""), false).is_err() {
+                closed.push(Closed::StartTiny(facts.radius));
+            }
+        }
+        ScenarioState::Announced => {
+            if let Some(title) = facts.open_weakness {
+                closed.push(Closed::OpenWeakness(title.to_owned()));
+            }
+        }
+        ScenarioState::Injected => {}
+        over => closed.push(Closed::Over(over)),
+    }
+    if !matches!(facts.state, ScenarioState::RolledBack | ScenarioState::Halted | ScenarioState::Concluded) {
+        let signoffs = facts.signoffs;
+        if signoffs.signers.is_empty() {
+            closed.push(Closed::NoSigners);
+        }
+        let missing: Vec<SignerStatus> = signoffs.missing().cloned().collect();
+        if !missing.is_empty() {
+            closed.push(Closed::Unsigned(missing));
+        }
+        let objections: Vec<SignerStatus> = signoffs.objections().cloned().collect();
+        if !objections.is_empty() {
+            closed.push(Closed::Objected(objections));
+        }
+    }
+    closed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,6 +513,61 @@ mod tests {
         assert!(weakness_gate(true, None).is_err());
         assert!(weakness_gate(true, Some("  ")).is_err());
         assert_eq!(weakness_gate(true, Some("verifying the fix")), Ok(Some("verifying the fix".into())));
+    }
+
+    fn facts(state: ScenarioState, signoffs: &Signoffs) -> RunFacts<'_> {
+        RunFacts {
+            gameday: GamedayStatus::Running,
+            state,
+            current_revision: 3,
+            asked_revision: 3,
+            radius: BlastRadius::Tiny,
+            signoffs,
+            open_weakness: None,
+            smaller_held: false,
+        }
+    }
+
+    fn codes(closed: &[Closed]) -> Vec<&'static str> {
+        closed.iter().map(Closed::code).collect()
+    }
+
+    #[test]
+    fn the_gate_is_open_only_for_an_agreed_fault_in_flight_at_the_asked_revision() {
+        let all = signoffs(&[("Ana", A), ("Li", A)]);
+        assert!(run_gate(&facts(ScenarioState::Announced, &all)).is_empty());
+        assert!(run_gate(&facts(ScenarioState::Injected, &all)).is_empty());
+        assert_eq!(codes(&run_gate(&facts(ScenarioState::Proposed, &all))), ["not_announced"]);
+        assert_eq!(codes(&run_gate(&facts(ScenarioState::Halted, &all))), ["halted"]);
+        assert_eq!(codes(&run_gate(&facts(ScenarioState::RolledBack, &all))), ["rolled_back"]);
+        assert_eq!(codes(&run_gate(&facts(ScenarioState::Concluded, &all))), ["concluded"]);
+        let old = RunFacts { asked_revision: 2, ..facts(ScenarioState::Injected, &all) };
+        assert_eq!(codes(&run_gate(&old)), ["revision_changed"]);
+        let stopped = RunFacts { gameday: GamedayStatus::Completed, ..facts(ScenarioState::Injected, &all) };
+        assert_eq!(codes(&run_gate(&stopped)), ["gameday_not_running"]);
+    }
+
+    #[test]
+    fn the_gate_names_who_has_not_signed_and_who_objects() {
+        let partial = signoffs(&[("Ana", A), ("Li", None), ("Bo", O)]);
+        let closed = run_gate(&facts(ScenarioState::Injected, &partial));
+        assert_eq!(codes(&closed), ["unsigned", "objected"]);
+        assert_eq!(closed[0].people().iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["Li"]);
+        assert_eq!(closed[1].people()[0].name, "Bo");
+        assert!(closed[1].message().contains("Bo"));
+        assert_eq!(codes(&run_gate(&facts(ScenarioState::Announced, &signoffs(&[])))), ["no_signers"]);
+    }
+
+    #[test]
+    fn the_gate_waits_for_a_reason_to_inject_into_an_open_weakness_and_for_start_tiny() {
+        let all = signoffs(&[("Ana", A)]);
+        let weak = RunFacts { open_weakness: Some("Failover takes minutes"), ..facts(ScenarioState::Announced, &all) };
+        assert_eq!(codes(&run_gate(&weak)), ["open_weakness"]);
+        let injected = RunFacts { state: ScenarioState::Injected, ..weak };
+        assert!(run_gate(&injected).is_empty(), "injected with a reason: the run may go on");
+        let big = RunFacts { radius: BlastRadius::Large, ..facts(ScenarioState::Proposed, &all) };
+        assert_eq!(codes(&run_gate(&big)), ["not_announced", "start_tiny"]);
+        assert_eq!(codes(&run_gate(&RunFacts { smaller_held: true, ..big })), ["not_announced"]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! 1 to 4) are in [`gate`].
 
 pub mod actions;
+pub mod api;
 pub mod gate;
 pub mod pages;
 pub mod routes;
@@ -17,7 +18,7 @@ use uuid::Uuid;
 use crate::form::{FieldErrors, bounded_text};
 use crate::gamedays::multiline;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, sqlx::Type, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, sqlx::Type, Serialize, Deserialize, utoipa::ToSchema)]
 #[sqlx(type_name = "blast_radius", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum BlastRadius {
@@ -79,7 +80,7 @@ impl Variant {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize, utoipa::ToSchema)]
 #[sqlx(type_name = "signoff_decision", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
@@ -179,8 +180,8 @@ impl ScenarioFields {
     }
 }
 
-/// The scenario form as entered.
-#[derive(Debug, Default, Clone, Deserialize)]
+/// The scenario form as entered (the pages' form, and the API's body: the same checks).
+#[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ScenarioForm {
     pub title: String,

@@ -294,14 +294,14 @@ async fn make_move(
     let (db, gameday, scenario, user) = (&state.db, sc.day.gameday.id, sc.scenario.id, &sc.day.user);
     let (result, done) = match mv {
         Move::Announce => (
-            actions::announce(db, gameday, scenario, user, form.acknowledge == "yes").await,
+            actions::announce(db, (gameday, scenario, None), user, form.acknowledge == "yes").await,
             "Announced. Everyone on the game day can see what will be broken; inject when ready.",
         ),
         Move::Inject => {
             let result = match form.weakness_reason.trim() {
-                "" => actions::inject(db, gameday, scenario, user, None).await,
+                "" => actions::inject(db, (gameday, scenario, None), user, None).await,
                 reason => match bounded_text(reason, "The reason", 1, 500) {
-                    Ok(reason) => actions::inject(db, gameday, scenario, user, Some(&reason)).await,
+                    Ok(reason) => actions::inject(db, (gameday, scenario, None), user, Some(&reason)).await,
                     Err(message) => Err(AppError::invalid("weakness_reason", message)),
                 },
             };

@@ -133,12 +133,15 @@ pub async fn observe(
     if let Some(link) = &observation.link {
         data.insert("link".into(), link.clone().into());
     }
+    let mut data = serde_json::Value::Object(data);
+    // Built here, in the request's task: the writer that records it serves everyone's.
+    crate::events::mark_via(&mut data);
     let row = ObservationRow {
         actor: actor.id,
         scenario_id: observation.scenario,
         body: observation.body.clone(),
         body_html: Some(crate::markdown::to_safe_html(&observation.body)),
-        data: serde_json::Value::Object(data),
+        data,
         observed_at: observation.observed_at,
     };
     let (reply, answer) = oneshot::channel();

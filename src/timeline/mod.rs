@@ -3,6 +3,7 @@
 //! (the database refuses UPDATE and DELETE), and numbered per game day in commit order.
 
 pub mod actions;
+pub mod api;
 pub mod routes;
 pub mod store;
 pub mod timings;
@@ -204,7 +205,7 @@ impl NewEvent {
 }
 
 /// What an observation marks; the timings of a scenario are derived from these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Marker {
     Detection,
@@ -312,6 +313,11 @@ impl Event {
     /// The sequence number of the event this one corrects.
     pub fn corrects(&self) -> Option<i64> {
         self.data.get("corrects").and_then(|c| c.as_i64())
+    }
+
+    /// The name of the API token the change came through (None: made in the pages, or by Gameday).
+    pub fn via_token(&self) -> Option<&str> {
+        self.data.get("via").and_then(|v| v.get("token_name")).and_then(|n| n.as_str())
     }
 }
 

@@ -36,6 +36,8 @@ pub struct EventView {
     pub correct_url: Option<String>,
     /// Who recorded the event (the page script decides "Correct" on events pushed live from it).
     pub author: Option<Uuid>,
+    /// The API token it came through, by name (None: in the pages).
+    pub via_token: Option<String>,
 }
 
 impl EventView {
@@ -62,6 +64,7 @@ impl EventView {
             observed_clock: event.observed_at.map(|t| crate::tz::format_clock(&t, zone)),
             correct_url: event.is_markdown().then(|| format!("{base}/events/{}/correct", event.seq)),
             author: event.actor,
+            via_token: event.via_token().map(str::to_owned),
         }
     }
 }
@@ -110,6 +113,54 @@ fn linked<'a>(events: &[Event], all: impl Iterator<Item = &'a Event>, base: &str
     }
     corrections.values_mut().for_each(|list| list.sort_by_key(|(seq, _)| *seq));
     events.iter().map(|e| EventView::new(e, corrections.remove(&e.seq).unwrap_or_default(), base, zone)).collect()
+}
+
+/// An event as the API shows it (its timeline and its live stream): what people read on the
+/// page, as data.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ApiEvent {
+    /// Its place in the game day's timeline (the live stream's event id).
+    pub seq: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: time::OffsetDateTime,
+    /// When the thing was observed, when it was logged late.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub observed_at: Option<time::OffsetDateTime>,
+    /// `observation`, `correction`, `scenario_announced`, `scenario_injected`, `scenario_halted`, …
+    pub kind: String,
+    pub actor_id: Option<Uuid>,
+    /// Who: a person, or "Gameday".
+    pub actor_name: String,
+    pub scenario_id: Option<Uuid>,
+    pub scenario_title: Option<String>,
+    /// What it says (Markdown for what people wrote).
+    pub body: String,
+    pub marker: Option<Marker>,
+    pub link: Option<String>,
+    /// The event it corrects.
+    pub corrects: Option<i64>,
+    /// The API token it came through, by name (none: in the pages, or by Gameday).
+    pub via_token: Option<String>,
+}
+
+impl From<&Event> for ApiEvent {
+    fn from(event: &Event) -> Self {
+        ApiEvent {
+            seq: event.seq,
+            at: event.at,
+            observed_at: event.observed_at,
+            kind: event.kind.clone(),
+            actor_id: event.actor,
+            actor_name: event.actor_name.clone().unwrap_or_else(|| "Gameday".into()),
+            scenario_id: event.scenario_id,
+            scenario_title: event.scenario_title.clone(),
+            body: event.body.clone(),
+            marker: event.marker(),
+            link: event.link().map(str::to_owned),
+            corrects: event.corrects(),
+            via_token: event.via_token().map(str::to_owned),
+        }
+    }
 }
 
 #[derive(Template)]

@@ -147,6 +147,8 @@ pub struct TokenAuth {
     pub touch_due: bool,
     /// Whether its person (not erased) is still a member of its team: a token works only then.
     pub member: bool,
+    /// The team's two-factor rule lets them in (the `team_access` view).
+    pub admitted: bool,
     pub user: User,
 }
 
@@ -159,7 +161,8 @@ pub async fn for_auth(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<
                   u.id as user_id, u.email, u.display_name, u.password_hash, u.is_admin, u.time_zone,
                   sha256(convert_to(u.password_hash, 'UTF8')) as "auth_hash!", u.totp_secret is not null as "two_factor!",
                   (u.erased_at is null and exists (select 1 from team_members m
-                                                   where m.team_id = k.team_id and m.user_id = k.user_id)) as "member!"
+                                                   where m.team_id = k.team_id and m.user_id = k.user_id)) as "member!",
+                  exists (select 1 from team_access a where a.team_id = k.team_id and a.user_id = k.user_id) as "admitted!"
            from api_tokens k join users u on u.id = k.user_id
            where k.id = $1"#,
         id,
@@ -177,6 +180,7 @@ pub async fn for_auth(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<
         revoked_at: r.revoked_at,
         touch_due: r.touch_due,
         member: r.member,
+        admitted: r.admitted,
         user: User {
             id: r.user_id,
             email: r.email,

@@ -3,6 +3,7 @@
 //! a past incident can be replayed as a scenario.
 
 pub mod actions;
+pub mod api;
 pub mod routes;
 pub mod store;
 

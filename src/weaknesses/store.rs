@@ -28,6 +28,50 @@ pub async fn weaknesses(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Weakness
     .await
 }
 
+/// A page of the team's weaknesses in the register's order (open ones first, then newest
+/// first): those after the weakness `before` (the last of the page before) when given, at most
+/// `limit`. Keyed by (status, creation, id), so a weakness added meanwhile moves no other one
+/// between pages.
+#[tracing::instrument(skip(db))]
+pub async fn weaknesses_page(
+    db: &PgPool,
+    team_id: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<Weakness>> {
+    sqlx::query_as!(
+        Weakness,
+        r#"select w.id, w.title, w.description, w.status as "status: WeaknessStatus", w.found_in_scenario, w.created_at
+           from weaknesses w
+           left join weaknesses c on c.id = $2 and c.team_id = $1
+           where w.team_id = $1
+             and ($2::uuid is null
+                  or w.status > c.status
+                  or (w.status = c.status and (w.created_at, w.id) < (c.created_at, c.id)))
+           order by w.status, w.created_at desc, w.id desc
+           limit $3"#,
+        team_id,
+        before,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// One of the team's weaknesses.
+#[tracing::instrument(skip(db))]
+pub async fn weakness(db: &PgPool, team_id: Uuid, id: Uuid) -> sqlx::Result<Option<Weakness>> {
+    sqlx::query_as!(
+        Weakness,
+        r#"select id, title, description, status as "status: WeaknessStatus", found_in_scenario, created_at
+           from weaknesses where id = $1 and team_id = $2"#,
+        id,
+        team_id
+    )
+    .fetch_optional(db)
+    .await
+}
+
 #[tracing::instrument(skip(conn, description))]
 pub async fn create_weakness(
     conn: &mut PgConnection,
@@ -194,6 +238,32 @@ pub async fn incidents(db: &PgPool, team_id: Uuid) -> sqlx::Result<Vec<Incident>
         Incident,
         "select id, title, happened_on, summary, link from incidents where team_id = $1 order by happened_on desc",
         team_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// A page of the team's incidents, latest first: those after the incident `before` (the last of
+/// the page before) when given, at most `limit`. Keyed by (date, id).
+#[tracing::instrument(skip(db))]
+pub async fn incidents_page(
+    db: &PgPool,
+    team_id: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<Incident>> {
+    sqlx::query_as!(
+        Incident,
+        r#"select i.id, i.title, i.happened_on, i.summary, i.link from incidents i
+           where i.team_id = $1
+             and ($2::uuid is null
+                  or (i.happened_on, i.id)
+                     < (select c.happened_on, c.id from incidents c where c.id = $2 and c.team_id = $1))
+           order by i.happened_on desc, i.id desc
+           limit $3"#,
+        team_id,
+        before,
+        limit
     )
     .fetch_all(db)
     .await

@@ -9,10 +9,11 @@
 //! the pages check them: a team they are not a member of (or not the token's) is a 404, a team
 //! whose two-factor rule they do not meet a 403; scopes only ever narrow what the role allows.
 
-use axum::extract::FromRequestParts;
 use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use uuid::Uuid;
@@ -20,10 +21,16 @@ use uuid::Uuid;
 use super::context::admitted;
 use crate::accounts::User;
 use crate::error::{AppError, ErrorDetail, retry_after};
+use crate::events::{ViaToken, through_api};
 use crate::form::FieldErrors;
-use crate::state::AppState;
-use crate::teams::{Membership, parse_slug, store as team_store};
+use crate::gamedays::{Gameday, store as gameday_store};
+use crate::ids::GamedayId;
+use crate::state::{AppState, RateDecision};
+use crate::teams::{Membership, check_not_archived, parse_slug, store as team_store};
 use crate::tokens::{Scope, TokenState, store as token_store, token_id, token_state};
+
+/// Where the JSON API lives; its OpenAPI description is at `{API_BASE}/openapi.json`.
+pub const API_BASE: &str = "/api/v1";
 
 /// The media type of every error the API answers.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -71,6 +78,10 @@ pub enum Refusals {
     /// No such thing in the token's team (or not the token's team: the same answer).
     #[response(status = 404, content_type = "application/problem+json")]
     NotFound(Problem),
+    /// The token made more requests than its rate allows; try again after `Retry-After` seconds.
+    #[response(status = 429, content_type = "application/problem+json",
+               headers(("retry-after" = u64, description = "Seconds until the token may ask again.")))]
+    TooManyRequests(Problem),
     /// The database cannot serve right now; try again after `Retry-After` seconds.
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
@@ -81,6 +92,13 @@ pub enum Refusals {
 pub enum Invalid {
     #[response(status = 422, content_type = "application/problem+json")]
     Invalid(Problem),
+}
+
+/// A change the rules refuse in the state things are in (the pages' message in `detail`).
+#[derive(utoipa::IntoResponses)]
+pub enum Conflict {
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
 }
 
 /// The description of the API as a whole; each feature's `api.rs` adds its operations.
@@ -98,6 +116,11 @@ pub enum Invalid {
         (name = "tokens", description = "The token a request comes with."),
         (name = "teams", description = "The token's team."),
         (name = "gamedays", description = "Game days of the token's team."),
+        (name = "scenarios", description = "A game day's scenarios: read, plan, ask the gate, run."),
+        (name = "timeline", description = "A game day's timeline: read it, follow it live, log observations."),
+        (name = "retros", description = "Retrospectives of the team's completed game days."),
+        (name = "learnings", description = "The team's learnings library."),
+        (name = "weaknesses", description = "The team's known weaknesses and past incidents."),
     )
 )]
 pub struct ApiDoc;
@@ -337,6 +360,69 @@ impl FromRequestParts<AppState> for ApiCaller {
     }
 }
 
+/// A JSON request body; one that is not JSON, or not of the expected shape, is a 422 problem
+/// saying what was wrong (serde's words: the field and the line and column).
+pub struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(value) = axum::Json::<T>::from_request(request, state).await?;
+        Ok(ApiJson(value))
+    }
+}
+
+/// The draft standard's headers (`draft-ietf-httpapi-ratelimit-headers`): the policy, and what is
+/// left of it with the seconds until it is whole again.
+static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
+/// Every API operation's way in (a route layer of the API router): the token (401 without one
+/// that works), its rate on this instance (429 beyond it, with `Retry-After`), then the handler,
+/// every event it records marked as coming through this token (`events::through_api`). Answers
+/// carry the rate headers and `Cache-Control: no-store` (they are one person's, and current).
+pub async fn admit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let mut response = match ApiCaller::from_request_parts(&mut parts, &state).await {
+        Err(err) => err.into_response(),
+        Ok(caller) => {
+            let limit = state.api_rate.per_minute;
+            let (mut response, remaining, reset) = match state.api_rate.check(caller.token.id) {
+                RateDecision::Refused { retry_after } => {
+                    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                    let detail = format!(
+                        "This token made more than {limit} requests in a minute on this server. Try again in {secs} s."
+                    );
+                    let mut response =
+                        Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", Some(detail)).into_response();
+                    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                    // Whole again once every request has come back: the next one, then the rest.
+                    let whole = retry_after.as_secs_f64() + f64::from(limit - 1) * 60.0 / f64::from(limit);
+                    (response, 0, whole.ceil() as u64)
+                }
+                RateDecision::Allowed { remaining } => {
+                    let via = ViaToken { token_id: caller.token.id, token_name: caller.token.name.clone() };
+                    let response = through_api(via, next.run(Request::from_parts(parts, body))).await;
+                    // Whole again once the spent requests have come back, one every 60 s / limit.
+                    let spent = u64::from(limit.saturating_sub(remaining));
+                    (response, remaining, (spent * 60).div_ceil(u64::from(limit)))
+                }
+            };
+            let headers = response.headers_mut();
+            if let Ok(value) = HeaderValue::from_str(&format!("\"token\";q={limit};w=60")) {
+                headers.insert(RATELIMIT_POLICY.clone(), value);
+            }
+            if let Ok(value) = HeaderValue::from_str(&format!("\"token\";r={remaining};t={reset}")) {
+                headers.insert(RATELIMIT.clone(), value);
+            }
+            response
+        }
+    };
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// A team path (`/api/v1/teams/{slug}/…`) as the token's person reaches it: the token's own team,
 /// of which they are still a member (else 404, as for a team that does not exist).
 #[derive(Debug, Clone)]
@@ -367,7 +453,37 @@ impl FromRequestParts<AppState> for ApiTeam {
             .filter(|m| m.team.id == caller.token.team_id)
             .ok_or(AppError::NotFound)?;
         let membership = admitted(membership, &caller.user)?;
+        // An archived team is read-only, as in the pages: any change is a 409 before its handler.
+        if !parts.method.is_safe() {
+            check_not_archived(membership.archived_at).map_err(AppError::Conflict)?;
+        }
         Ok(ApiTeam { caller, membership })
+    }
+}
+
+/// A game day path (`/api/v1/teams/{slug}/gamedays/{id}/…`) as the token's person reaches it:
+/// the game day must be the team's (else 404).
+pub struct ApiGameday {
+    pub team: ApiTeam,
+    pub gameday: Gameday,
+}
+
+#[derive(serde::Deserialize)]
+struct GamedayPath {
+    id: GamedayId,
+}
+
+impl FromRequestParts<AppState> for ApiGameday {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let team = ApiTeam::from_request_parts(parts, state).await?;
+        let super::context::Path(GamedayPath { id }) =
+            super::context::Path::<GamedayPath>::from_request_parts(parts, state).await?;
+        let gameday = gameday_store::gameday_in_team(&state.db, team.membership.team.id, id.0)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Ok(ApiGameday { team, gameday })
     }
 }
 

@@ -11,7 +11,7 @@ use crate::helpers::new_client;
 
 /// Makes a token on `/account/tokens` as `client` and reads it off the page it leads to (the one
 /// time it is shown).
-async fn make_token(day: &Day, client: &Client, name: &str, team: &str, scopes: &[&str]) -> String {
+pub(crate) async fn make_token(day: &Day, client: &Client, name: &str, team: &str, scopes: &[&str]) -> String {
     let mut form = vec![("name", name), ("team", team), ("lifetime", "30")];
     form.extend(scopes.iter().map(|s| ("scopes", *s)));
     let response = day.app.post_as(client, "/account/tokens", &form).await;
@@ -21,23 +21,36 @@ async fn make_token(day: &Day, client: &Client, name: &str, team: &str, scopes: 
     token_in(&page).expect("the new token is shown in the answer to the form")
 }
 
-fn token_in(page: &str) -> Option<String> {
+pub(crate) fn token_in(page: &str) -> Option<String> {
     let start = page.find("gdt_")?;
     let token: String = page[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
     (token.len() == 4 + 32 + 1 + 64).then_some(token)
 }
 
-async fn api(day: &Day, token: &str, path: &str) -> Response {
+pub(crate) async fn api(day: &Day, token: &str, path: &str) -> Response {
     day.app.client.get(day.app.url(&format!("/api/v1{path}"))).bearer_auth(token).send().await.unwrap()
 }
 
-async fn json(response: Response) -> Value {
+/// Sends `body` as JSON with `method` to `/api/v1{path}` with the token.
+pub(crate) async fn send(day: &Day, token: &str, method: reqwest::Method, path: &str, body: &Value) -> Response {
+    day.app
+        .client
+        .request(method, day.app.url(&format!("/api/v1{path}")))
+        .bearer_auth(token)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+pub(crate) async fn json(response: Response) -> Value {
     let text = response.text().await.expect("a body");
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
 /// Checks an answer is a problem document with this status and code; returns it.
-async fn problem(response: Response, status: StatusCode, code: &str) -> Value {
+pub(crate) async fn problem(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status);
     assert_eq!(
         response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
@@ -388,19 +401,32 @@ async fn the_openapi_description_lists_every_operation_the_api_serves(db: PgPool
     assert_eq!(doc["openapi"], "3.1.0");
     assert_eq!(doc["components"]["securitySchemes"]["token"]["scheme"], "bearer");
     let paths = doc["paths"].as_object().unwrap();
-    let mut listed: Vec<&str> = paths.keys().map(String::as_str).collect();
-    listed.sort();
-    assert_eq!(
-        listed,
-        ["/api/v1/me", "/api/v1/teams/{slug}", "/api/v1/teams/{slug}/gamedays", "/api/v1/teams/{slug}/gamedays/{id}"]
-    );
+    for path in [
+        "/api/v1/me",
+        "/api/v1/teams/{slug}",
+        "/api/v1/teams/{slug}/gamedays/{id}",
+        "/api/v1/teams/{slug}/gamedays/{id}/scenarios/{sid}/gate",
+        "/api/v1/teams/{slug}/gamedays/{id}/scenarios/{sid}/inject",
+        "/api/v1/teams/{slug}/gamedays/{id}/observations",
+        "/api/v1/teams/{slug}/gamedays/{id}/events",
+    ] {
+        assert!(paths.contains_key(path), "{path} is described");
+    }
+    let scenario = day.scenario("Described").await;
+    let sid = scenario.rsplit('/').next().unwrap().to_owned();
     let token = make_token(&day, &day.ana, "Describer", &day.slug, &[]).await;
+    let mut operations = 0;
     for (path, item) in paths {
         for (method, operation) in item.as_object().unwrap() {
+            operations += 1;
             assert!(operation["operationId"].is_string(), "{method} {path}: an operation id");
             assert!(operation["summary"].is_string() || operation["description"].is_string(), "{method} {path}");
-            let ok = &operation["responses"]["200"]["content"]["application/json"];
-            assert!(ok["example"].is_object() || ok["example"].is_array(), "{method} {path}: an example");
+            let responses = operation["responses"].as_object().unwrap();
+            let (status, ok) = responses.iter().find(|(status, _)| status.starts_with('2')).expect("a success");
+            if status != "204" {
+                let media = ok["content"].as_object().and_then(|c| c.values().next()).expect("a body");
+                assert!(!media["example"].is_null(), "{method} {path}: an example");
+            }
             for refusal in ["401", "404"] {
                 assert!(
                     operation["responses"][refusal]["content"]["application/problem+json"].is_object(),
@@ -408,17 +434,28 @@ async fn the_openapi_description_lists_every_operation_the_api_serves(db: PgPool
                 );
             }
             // Every operation the description lists is served (the route and its description are
-            // registered together), answering 401 without a token and 200 with one.
-            let concrete = path.replace("{slug}", &day.slug).replace("{id}", &day.id.to_string());
-            let anonymous = day.app.client.get(day.app.url(&concrete)).send().await.unwrap();
-            assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{concrete}");
-            assert_eq!(
-                day.app.client.get(day.app.url(&concrete)).bearer_auth(&token).send().await.unwrap().status(),
-                StatusCode::OK,
-                "{concrete}"
-            );
+            // registered together): without a token, 401.
+            let concrete = path
+                .replace("{slug}", &day.slug)
+                .replace("{id}", &day.id.to_string())
+                .replace("{sid}", &sid)
+                .replace("{seq}", "1")
+                .replace("{user_id}", &day.id_of("li@example.com").await);
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let anonymous = day.app.client.request(method.clone(), day.app.url(&concrete)).send().await.unwrap();
+            assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{method} {concrete}");
+            // And a read answers with a token (the other reads' ids are the fixture's).
+            if method == reqwest::Method::GET
+                && !path.contains("/weaknesses/")
+                && !path.contains("/incidents/")
+                && !path.ends_with("/retrospective")
+            {
+                let answer = day.app.client.get(day.app.url(&concrete)).bearer_auth(&token).send().await.unwrap();
+                assert_eq!(answer.status(), StatusCode::OK, "{concrete}");
+            }
         }
     }
+    assert!(operations >= 30, "{operations} operations");
 }
 
 #[sqlx::test]

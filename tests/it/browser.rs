@@ -1389,3 +1389,54 @@ async fn a_lead_makes_an_api_token_copies_it_once_and_revokes_it_from_the_team(d
         browser.close().await.unwrap();
     }
 }
+
+#[sqlx::test]
+async fn a_pipeline_announces_and_injects_through_the_api_and_the_room_sees_it_live_marked_via_api(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let app = &day.app;
+    let scenario = day.scenario("Kill one checkout pod").await;
+    day.all_approve(&scenario).await;
+    day.start().await;
+    let token = crate::api::make_token(&day, &day.ana, "Staging pipeline", &day.slug, &["observe", "run"]).await;
+    let driver = Driver::start().await;
+    let li = sign_in(&driver, app, "li@example.com").await;
+    li.set_window_size(1280, 1000).await.unwrap();
+    li.goto(&app.url(&format!("{}/timeline", day.url))).await.unwrap();
+    assert!(wait_for_element_text(&li, "live-status", "Live", Duration::from_secs(10)).await);
+
+    // The pipeline asks the gate, announces, injects and logs what it saw; Li's page shows each
+    // as it happens, marked as coming through the API with the token's name.
+    let client = crate::helpers::new_client();
+    let api = |path: &str| app.url(&format!("/api/v1{scenario}{path}"));
+    let gate: serde_json::Value =
+        serde_json::from_str(&client.get(api("/gate")).bearer_auth(&token).send().await.unwrap().text().await.unwrap())
+            .unwrap();
+    assert_eq!(gate["reasons"][0]["code"], "not_announced");
+    for step in ["announce", "inject"] {
+        let answer = client
+            .post(api(&format!("/{step}")))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body("{\"revision\": 1}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), reqwest::StatusCode::OK, "{step}");
+    }
+    let observed = client
+        .post(app.url(&format!("/api/v1{}/observations", day.url)))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{\"body\": \"Error rate **0.4 %**; the alert fired.\", \"marker\": \"detection\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(observed.status(), reqwest::StatusCode::CREATED);
+    assert!(wait_for_text(&li, "the alert fired", Duration::from_secs(10)).await, "the observation arrives live");
+    let tags = li.find_all(Locator::Css(".event-via")).await.unwrap();
+    assert_eq!(tags.len(), 3, "announced, injected and observed via the API");
+    assert_eq!(tags[0].text().await.unwrap(), "via API · Staging pipeline");
+    assert!(body_text(&li).await.contains("Injected"), "the fault banner shows the injection");
+    screenshot(&li, "65-timeline-via-api").await;
+    li.close().await.unwrap();
+}

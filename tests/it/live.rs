@@ -27,7 +27,16 @@ pub(crate) struct Stream {
 
 impl Stream {
     pub(crate) async fn open(client: &Client, url: &str, last_event_id: Option<i64>) -> Stream {
-        let mut request = client.get(url).header("accept", "text/event-stream");
+        Stream::request(client.get(url), last_event_id).await
+    }
+
+    /// Opens the stream `request` asks for (a bearer token's, say).
+    pub(crate) async fn request(request: reqwest::RequestBuilder, last_event_id: Option<i64>) -> Stream {
+        let (url, mut request) = {
+            let built = request.try_clone().unwrap().build().unwrap();
+            (built.url().to_string(), request)
+        };
+        request = request.header("accept", "text/event-stream");
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id.to_string());
         }

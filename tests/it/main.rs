@@ -2,6 +2,10 @@
 
 mod accounts;
 mod api;
+mod api_guide;
+mod api_plan;
+mod api_reads;
+mod api_run;
 mod audit;
 mod binary;
 mod browser;

@@ -135,7 +135,7 @@ async fn an_objection_racing_an_announcement_never_both_succeed(db: PgPool) {
     for n in 0..RACES {
         let scenario = w.approved_scenario(n).await;
         let (db1, db2, gd, ana, li) = (w.db.clone(), w.db.clone(), w.gameday, w.ana.clone(), w.li.clone());
-        let announce = tokio::spawn(async move { actions::announce(&db1, gd, scenario, &ana, false).await });
+        let announce = tokio::spawn(async move { actions::announce(&db1, (gd, scenario, None), &ana, false).await });
         let object =
             tokio::spawn(
                 async move { actions::sign(&db2, gd, scenario, &li, 1, Decision::Object, Some("wait")).await },
@@ -167,7 +167,7 @@ async fn an_edit_racing_an_announcement_never_both_succeed(db: PgPool) {
         let (db1, db2, gd, ana1, ana2) = (w.db.clone(), w.db.clone(), w.gameday, w.ana.clone(), w.ana.clone());
         let mut changed = fields(&format!("race {n}"), w.ana.id);
         changed.rollback_plan = "a different plan".into();
-        let announce = tokio::spawn(async move { actions::announce(&db1, gd, scenario, &ana1, false).await });
+        let announce = tokio::spawn(async move { actions::announce(&db1, (gd, scenario, None), &ana1, false).await });
         let edit = tokio::spawn(async move { actions::revise(&db2, gd, scenario, &ana2, &changed).await.map(|_| ()) });
         let (announce, edit) = (announce.await.unwrap(), edit.await.unwrap());
         assert!(announce.is_ok() != edit.is_ok(), "race {n}: exactly one wins ({announce:?}, {edit:?})");
@@ -196,7 +196,7 @@ async fn a_new_participant_racing_an_announcement_is_never_skipped(db: PgPool) {
         let scenario = w.approved_scenario(n).await;
         let (db1, db2, gd, ana1, ana2, bo) =
             (w.db.clone(), w.db.clone(), w.gameday, w.ana.clone(), w.ana.clone(), w.bo.id);
-        let announce = tokio::spawn(async move { actions::announce(&db1, gd, scenario, &ana1, false).await });
+        let announce = tokio::spawn(async move { actions::announce(&db1, (gd, scenario, None), &ana1, false).await });
         let add =
             tokio::spawn(
                 async move { day_actions::add_participant(&db2, gd, &ana2, bo, GamedayRole::Participant).await },
