@@ -24,11 +24,13 @@ use uuid::Uuid;
 use super::store::GamedaySummary;
 use super::{Gameday, GamedayForm, GamedayRole, GamedayStatus, Step, actions, check_can_create, store};
 use crate::error::AppError;
-use crate::form::{FieldErrors, bounded_text};
+use crate::form::FieldErrors;
 use crate::ids::UserId;
 use crate::state::AppState;
 use crate::tokens::Scope;
-use crate::web::api::{ApiError, ApiGameday, ApiResult, ApiTeam, Conflict, Invalid, Paging, Refusals};
+use crate::web::api::{
+    ApiError, ApiGameday, ApiResult, ApiTeam, Conflict, GamedayParams, Invalid, Paging, Refusals, TeamParams,
+};
 use crate::web::context::Path;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -50,10 +52,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     get,
     path = "/teams/{slug}/gamedays",
-    tag = "gamedays",
+    tag = "Game days",
     operation_id = "list_gamedays",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
+        TeamParams,
         ("limit" = Option<i64>, Query, description = "How many, 1 to 100 (50 unless given).", minimum = 1, maximum = 100),
         ("before" = Option<Uuid>, Query, description = "The id of the last game day of the page before."),
     ),
@@ -151,11 +153,10 @@ async fn current(state: &AppState, team: &ApiTeam, id: Uuid) -> ApiResult<Json<G
 #[utoipa::path(
     get,
     path = "/teams/{slug}/gamedays/{id}",
-    tag = "gamedays",
+    tag = "Game days",
     operation_id = "gameday",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
+        GamedayParams,
     ),
     responses(
         (status = 200, description = "The game day.", body = GamedayView, example = json!(gameday_example("scheduled"))),
@@ -256,9 +257,9 @@ impl GamedayBody {
 #[utoipa::path(
     post,
     path = "/teams/{slug}/gamedays",
-    tag = "gamedays",
+    tag = "Game days",
     operation_id = "create_gameday",
-    params(("slug" = String, Path, description = "The team's URL name.", example = "platform")),
+    params(TeamParams),
     request_body(content = GamedayBody, example = json!({"title": "Database failover drill", "objective": "Learn whether checkout survives losing the primary.", "environment": "staging", "systems": "checkout, postgres", "starts_at": "2026-12-01T10:00:00Z", "ends_at": "2026-12-01T12:00:00Z", "call_link": "https://meet.example/gameday"})),
     responses(
         (status = 201, description = "Planned as a draft; `Location` is its address.", body = GamedayView,
@@ -295,11 +296,10 @@ async fn create(
 #[utoipa::path(
     put,
     path = "/teams/{slug}/gamedays/{id}",
-    tag = "gamedays",
+    tag = "Game days",
     operation_id = "update_gameday",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
+        GamedayParams,
     ),
     request_body(content = GamedayBody, example = json!({"title": "Database failover drill", "objective": "Learn whether checkout survives losing the primary.", "environment": "staging", "systems": "checkout, postgres", "starts_at": "2026-12-01T10:00:00Z", "ends_at": "2026-12-01T12:00:00Z", "call_link": "https://meet.example/gameday"})),
     responses(
@@ -324,7 +324,7 @@ async fn replace(
 /// A lifecycle step, as the pages' buttons take it (after [`planning`]): `reason` is why a
 /// running day ends before all its scenarios ran.
 async fn step(state: &AppState, ctx: ApiGameday, step: Step, reason: &str) -> ApiResult<Json<GamedayView>> {
-    let reason = bounded_text(reason, "The reason for ending early", 0, 500).map_err(AppError::of_field("reason"))?;
+    let reason = super::early_end_reason(reason).map_err(AppError::of_field("reason"))?;
     actions::step(&state.db, ctx.gameday.id, &ctx.team.caller.user, step, &reason).await?;
     current(state, &ctx.team, ctx.gameday.id).await
 }
@@ -336,11 +336,10 @@ async fn step(state: &AppState, ctx: ApiGameday, step: Step, reason: &str) -> Ap
 #[utoipa::path(
     post,
     path = "/teams/{slug}/gamedays/{id}/schedule",
-    tag = "gamedays",
+    tag = "Game days",
     operation_id = "schedule_gameday",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
+        GamedayParams,
     ),
     responses(
         (status = 200, description = "Scheduled.", body = GamedayView, example = json!(gameday_example("scheduled"))),
@@ -360,11 +359,10 @@ async fn schedule(State(state): State<AppState>, ctx: ApiGameday) -> ApiResult<J
 #[utoipa::path(
     post,
     path = "/teams/{slug}/gamedays/{id}/start",
-    tag = "gamedays",
+    tag = "Game days",
     operation_id = "start_gameday",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
+        GamedayParams,
     ),
     responses(
         (status = 200, description = "Started.", body = GamedayView, example = json!(gameday_example("running"))),
@@ -411,11 +409,10 @@ pub struct CancelBody {
 #[utoipa::path(
     post,
     path = "/teams/{slug}/gamedays/{id}/complete",
-    tag = "gamedays",
+    tag = "Game days",
     operation_id = "complete_gameday",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
+        GamedayParams,
     ),
     request_body(content = Option<CompleteBody>, example = json!({"reason": "A real incident needs everyone."})),
     responses(
@@ -443,11 +440,10 @@ async fn complete(
 #[utoipa::path(
     post,
     path = "/teams/{slug}/gamedays/{id}/cancel",
-    tag = "gamedays",
+    tag = "Game days",
     operation_id = "cancel_gameday",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
+        GamedayParams,
     ),
     request_body(content = CancelBody, example = json!({"reason": "The staging cluster is being rebuilt that week."})),
     responses(
@@ -464,8 +460,7 @@ async fn cancel(
 ) -> ApiResult<Json<GamedayView>> {
     planning(&ctx.team)?;
     let Json(body) = body?;
-    let reason =
-        bounded_text(&body.reason, "The reason for cancelling", 1, 500).map_err(AppError::of_field("reason"))?;
+    let reason = super::cancel_reason(&body.reason).map_err(AppError::of_field("reason"))?;
     actions::cancel(&state.db, ctx.gameday.id, &ctx.team.caller.user, &reason).await?;
     current(&state, &ctx.team, ctx.gameday.id).await
 }
@@ -477,11 +472,10 @@ async fn cancel(
 #[utoipa::path(
     get,
     path = "/teams/{slug}/gamedays/{id}/participants",
-    tag = "gamedays",
+    tag = "Game days",
     operation_id = "gameday_participants",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
+        GamedayParams,
     ),
     responses(
         (status = 200, description = "The people on the game day.", body = Vec<ParticipantView>,
@@ -533,11 +527,10 @@ pub struct RoleBody {
 #[utoipa::path(
     put,
     path = "/teams/{slug}/gamedays/{id}/participants/{user_id}",
-    tag = "gamedays",
+    tag = "Game days",
     operation_id = "put_gameday_participant",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
+        GamedayParams,
         ("user_id" = Uuid, Path, description = "The person's id."),
     ),
     request_body(content = RoleBody, example = json!({"role": "participant"})),
@@ -582,11 +575,10 @@ async fn put_participant(
 #[utoipa::path(
     delete,
     path = "/teams/{slug}/gamedays/{id}/participants/{user_id}",
-    tag = "gamedays",
+    tag = "Game days",
     operation_id = "remove_gameday_participant",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
+        GamedayParams,
         ("user_id" = Uuid, Path, description = "The person's id."),
     ),
     responses(

@@ -327,6 +327,16 @@ pub fn edit_plan(status: GamedayStatus) -> Result<(), Refusal> {
     }
 }
 
+/// Why a running game day ends before all its scenarios ran (may be empty when they all did).
+pub fn early_end_reason(input: &str) -> Result<String, String> {
+    bounded_text(input, "The reason for ending early", 0, 500)
+}
+
+/// Why a game day is cancelled, for everyone on it.
+pub fn cancel_reason(input: &str) -> Result<String, String> {
+    bounded_text(input, "The reason for cancelling", 1, 500)
+}
+
 /// The details of a game day as entered.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::pages::{CopyOf, copy_form_page, form_page, gameday_page};
 use super::{GamedayForm, GamedayRole, Step, actions, check_can_create};
 use crate::error::{AppError, AppResult};
-use crate::form::{FieldErrors, bounded_text};
+use crate::form::FieldErrors;
 use crate::ids::UserId;
 use crate::state::AppState;
 use crate::web::context::{GamedayCtx, Path, TeamCtx};
@@ -178,7 +178,7 @@ async fn lifecycle(
     step: Step,
     reason: &str,
 ) -> AppResult<Response> {
-    let result = match bounded_text(reason, "The reason for ending early", 0, 500) {
+    let result = match super::early_end_reason(reason) {
         Ok(reason) => actions::step(&state.db, ctx.gameday.id, &ctx.user, step, &reason).await,
         Err(message) => Err(AppError::invalid("reason", message)),
     };
@@ -231,7 +231,7 @@ async fn cancel(
     ctx: GamedayCtx,
     Form(form): Form<ReasonForm>,
 ) -> AppResult<Response> {
-    let result = match bounded_text(&form.reason, "The reason for cancelling", 1, 500) {
+    let result = match super::cancel_reason(&form.reason) {
         Ok(reason) => actions::cancel(&state.db, ctx.gameday.id, &ctx.user, &reason).await,
         Err(message) => Err(AppError::invalid("reason", message)),
     };

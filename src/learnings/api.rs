@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::store::{self, Learning};
 use crate::state::AppState;
-use crate::web::api::{ApiResult, ApiTeam, Invalid, Paging, Refusals};
+use crate::web::api::{ApiResult, ApiTeam, Invalid, Paging, Refusals, TeamParams};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(search))
@@ -64,8 +64,8 @@ impl Terms {
         let (mut q, mut tag) = (String::new(), String::new());
         for (key, value) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
             match key.as_ref() {
-                "q" => q = value.trim().chars().take(200).filter(|c| !c.is_control()).collect(),
-                "tag" => tag = value.trim().to_lowercase(),
+                "q" => q = super::search_terms(&value, "").0,
+                "tag" => tag = super::search_terms("", &value).1,
                 _ => {}
             }
         }
@@ -101,10 +101,10 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Terms {
 #[utoipa::path(
     get,
     path = "/teams/{slug}/learnings",
-    tag = "learnings",
+    tag = "Learnings",
     operation_id = "search_learnings",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
+        TeamParams,
         ("q" = Option<String>, Query, description = "Words to find (web search syntax: `\"a phrase\"`, `or`, `-word`); up to 200 characters are read (no NUL).", example = "failover", pattern = "^[^\\x00]*$"),
         ("tag" = Option<String>, Query, description = "Only learnings with this tag.", example = "database", pattern = "^[^\\x00]*$"),
         ("limit" = Option<i64>, Query, description = "How many, 1 to 100 (50 unless given).", minimum = 1, maximum = 100),

@@ -200,6 +200,12 @@ impl ActionForm {
     }
 }
 
+/// What the library searches for, from what was typed: the text trimmed, at most 200 characters
+/// and without control characters; the tag trimmed and lowercase (the page and the API alike).
+pub fn search_terms(q: &str, tag: &str) -> (String, String) {
+    (q.trim().chars().take(200).filter(|c| !c.is_control()).collect(), tag.trim().to_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

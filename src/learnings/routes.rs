@@ -77,8 +77,7 @@ async fn library(
     TeamCtx { membership, .. }: TeamCtx,
     Query(query): Query<LibraryQuery>,
 ) -> AppResult<Response> {
-    let q: String = query.q.trim().chars().take(200).filter(|c| !c.is_control()).collect();
-    let tag = query.tag.trim().to_lowercase();
+    let (q, tag) = super::search_terms(&query.q, &query.tag);
     let after = paging::position(query.after.as_deref())?;
     let learnings = store::search(&state.db, membership.team.id, &q, &tag, after, PAGE_SIZE + 1).await?;
     let (learnings, more) = paging::split(learnings, |l| l.id);

@@ -19,7 +19,7 @@ use crate::ids::GamedayId;
 use crate::learnings::store as learning_store;
 use crate::scenarios::store as scenario_store;
 use crate::state::AppState;
-use crate::web::api::{ApiResult, ApiTeam, Refusals};
+use crate::web::api::{ApiResult, ApiTeam, GamedayParams, Refusals};
 use crate::web::context::Path;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -124,11 +124,10 @@ struct GamedayPath {
 #[utoipa::path(
     get,
     path = "/teams/{slug}/gamedays/{id}/retrospective",
-    tag = "retros",
+    tag = "Retrospectives",
     operation_id = "retrospective",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
+        GamedayParams,
     ),
     responses(
         (status = 200, description = "The retrospective.", body = RetrospectiveView,

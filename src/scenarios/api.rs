@@ -20,12 +20,14 @@ use super::gate::{Outcome, ScenarioState};
 use super::store::{self, Scenario};
 use super::{BlastRadius, Decision, ScenarioForm, Signoffs};
 use crate::error::AppError;
-use crate::form::{FieldErrors, bounded_text};
-use crate::gamedays::{GamedayStatus, multiline, store as gameday_store};
+use crate::form::FieldErrors;
+use crate::gamedays::{GamedayStatus, store as gameday_store};
 use crate::ids::ScenarioId;
 use crate::state::AppState;
 use crate::tokens::Scope;
-use crate::web::api::{ApiError, ApiGameday, ApiJson, ApiResult, Conflict, Invalid, Refusals};
+use crate::web::api::{
+    ApiError, ApiGameday, ApiJson, ApiResult, Conflict, GamedayParams, Invalid, Refusals, ScenarioParams,
+};
 use crate::web::context::Path;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -195,11 +197,10 @@ fn scenario_in(state: &str, revision: i32) -> serde_json::Value {
 #[utoipa::path(
     get,
     path = "/teams/{slug}/gamedays/{id}/scenarios",
-    tag = "scenarios",
+    tag = "Scenarios",
     operation_id = "list_scenarios",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
+        GamedayParams,
     ),
     responses(
         (status = 200, description = "The scenarios.", body = Vec<ScenarioView>, example = json!([scenario_example()])),
@@ -226,12 +227,10 @@ async fn list(State(state): State<AppState>, ctx: ApiGameday) -> ApiResult<Json<
 #[utoipa::path(
     get,
     path = "/teams/{slug}/gamedays/{id}/scenarios/{sid}",
-    tag = "scenarios",
+    tag = "Scenarios",
     operation_id = "scenario",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
-        ("sid" = Uuid, Path, description = "The scenario's id."),
+        ScenarioParams,
     ),
     responses(
         (status = 200, description = "The scenario.", body = ScenarioView, example = json!(scenario_example())),
@@ -258,11 +257,10 @@ async fn signer_ids(state: &AppState, gameday_id: Uuid) -> ApiResult<Vec<Uuid>> 
 #[utoipa::path(
     post,
     path = "/teams/{slug}/gamedays/{id}/scenarios",
-    tag = "scenarios",
+    tag = "Scenarios",
     operation_id = "create_scenario",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
+        GamedayParams,
     ),
     request_body(content = ScenarioForm, example = json!({"title": "Kill one checkout pod", "hypothesis": "Checkout p99 stays under 300 ms.", "fault": "Delete one checkout pod.", "target_system": "checkout", "blast_radius": "tiny", "expected_impact": "A few retried requests.", "abort_criteria": "Error rate above 1 % for a minute.", "abort_owner": "0190f1c2-7f3a-7c4e-9a51-0123456789ab", "rollback_plan": "The deployment recreates the pod."})),
     responses(
@@ -319,12 +317,10 @@ pub struct RevisedView {
 #[utoipa::path(
     put,
     path = "/teams/{slug}/gamedays/{id}/scenarios/{sid}",
-    tag = "scenarios",
+    tag = "Scenarios",
     operation_id = "update_scenario",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
-        ("sid" = Uuid, Path, description = "The scenario's id."),
+        ScenarioParams,
     ),
     request_body(content = ScenarioForm, example = json!({"title": "Kill one checkout pod", "hypothesis": "Checkout p99 stays under 250 ms.", "fault": "Delete one checkout pod.", "target_system": "checkout", "blast_radius": "tiny", "expected_impact": "A few retried requests.", "abort_criteria": "Error rate above 1 % for a minute.", "abort_owner": "0190f1c2-7f3a-7c4e-9a51-0123456789ab", "rollback_plan": "The deployment recreates the pod."})),
     responses(
@@ -385,12 +381,10 @@ pub struct RevisionView {
 #[utoipa::path(
     get,
     path = "/teams/{slug}/gamedays/{id}/scenarios/{sid}/revisions",
-    tag = "scenarios",
+    tag = "Scenarios",
     operation_id = "scenario_revisions",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
-        ("sid" = Uuid, Path, description = "The scenario's id."),
+        ScenarioParams,
     ),
     responses(
         (status = 200, description = "Its revisions.", body = Vec<RevisionView>,
@@ -452,12 +446,10 @@ fn asked_revision(
 #[utoipa::path(
     get,
     path = "/teams/{slug}/gamedays/{id}/scenarios/{sid}/signoffs",
-    tag = "scenarios",
+    tag = "Scenarios",
     operation_id = "scenario_signoffs",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
-        ("sid" = Uuid, Path, description = "The scenario's id."),
+        ScenarioParams,
         RevisionQuery,
     ),
     responses(
@@ -519,12 +511,10 @@ pub struct GateReason {
 #[utoipa::path(
     get,
     path = "/teams/{slug}/gamedays/{id}/scenarios/{sid}/gate",
-    tag = "scenarios",
+    tag = "Scenarios",
     operation_id = "scenario_gate",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
-        ("sid" = Uuid, Path, description = "The scenario's id."),
+        ScenarioParams,
         RevisionQuery,
     ),
     responses(
@@ -620,12 +610,10 @@ fn may_run(ctx: &ApiScenario, doing: &str) -> ApiResult<()> {
 #[utoipa::path(
     post,
     path = "/teams/{slug}/gamedays/{id}/scenarios/{sid}/announce",
-    tag = "scenarios",
+    tag = "Scenarios",
     operation_id = "announce_scenario",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
-        ("sid" = Uuid, Path, description = "The scenario's id."),
+        ScenarioParams,
     ),
     request_body(content = AnnounceBody, example = json!({"revision": 2, "acknowledge_escalation": false})),
     responses(
@@ -656,12 +644,10 @@ async fn announce(
 #[utoipa::path(
     post,
     path = "/teams/{slug}/gamedays/{id}/scenarios/{sid}/inject",
-    tag = "scenarios",
+    tag = "Scenarios",
     operation_id = "inject_scenario",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
-        ("sid" = Uuid, Path, description = "The scenario's id."),
+        ScenarioParams,
     ),
     request_body(content = InjectBody, example = json!({"revision": 2})),
     responses(
@@ -677,12 +663,8 @@ async fn inject(
     ApiJson(body): ApiJson<InjectBody>,
 ) -> ApiResult<Json<ScenarioView>> {
     may_run(&ctx, "injecting a fault")?;
-    let reason = match body.weakness_reason.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(reason) => {
-            Some(bounded_text(reason, "The reason", 1, 500).map_err(AppError::of_field("weakness_reason"))?)
-        }
-    };
+    let reason = super::weakness_reason(body.weakness_reason.as_deref().unwrap_or_default())
+        .map_err(AppError::of_field("weakness_reason"))?;
     let (gameday, scenario) = (ctx.day.gameday.id, ctx.scenario.id);
     let user = &ctx.day.team.caller.user;
     actions::inject(&state.db, (gameday, scenario, body.revision), user, reason.as_deref()).await?;
@@ -695,12 +677,10 @@ async fn inject(
 #[utoipa::path(
     post,
     path = "/teams/{slug}/gamedays/{id}/scenarios/{sid}/halt",
-    tag = "scenarios",
+    tag = "Scenarios",
     operation_id = "halt_scenario",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
-        ("sid" = Uuid, Path, description = "The scenario's id."),
+        ScenarioParams,
     ),
     request_body(content = HaltBody, example = json!({"reason": "Error rate above 1 % for a minute."})),
     responses(
@@ -716,7 +696,7 @@ async fn halt(
     ApiJson(body): ApiJson<HaltBody>,
 ) -> ApiResult<Json<ScenarioView>> {
     may_run(&ctx, "halting a fault")?;
-    let reason = bounded_text(&body.reason, "The reason for halting", 1, 500).map_err(AppError::of_field("reason"))?;
+    let reason = super::halt_reason(&body.reason).map_err(AppError::of_field("reason"))?;
     let (gameday, scenario) = (ctx.day.gameday.id, ctx.scenario.id);
     actions::halt(&state.db, gameday, scenario, &ctx.day.team.caller.user, &reason).await?;
     Ok(Json(current(&state, gameday, scenario).await?))
@@ -728,12 +708,10 @@ async fn halt(
 #[utoipa::path(
     post,
     path = "/teams/{slug}/gamedays/{id}/scenarios/{sid}/rollback",
-    tag = "scenarios",
+    tag = "Scenarios",
     operation_id = "roll_back_scenario",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
-        ("sid" = Uuid, Path, description = "The scenario's id."),
+        ScenarioParams,
     ),
     responses(
         (status = 200, description = "Rolled back.", body = ScenarioView, example = json!(scenario_in("rolled_back", 2))),
@@ -754,12 +732,10 @@ async fn roll_back(State(state): State<AppState>, ctx: ApiScenario) -> ApiResult
 #[utoipa::path(
     post,
     path = "/teams/{slug}/gamedays/{id}/scenarios/{sid}/conclude",
-    tag = "scenarios",
+    tag = "Scenarios",
     operation_id = "conclude_scenario",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
-        ("sid" = Uuid, Path, description = "The scenario's id."),
+        ScenarioParams,
     ),
     request_body(content = ConcludeBody, example = json!({"outcome": "held", "note": "p99 peaked at 180 ms."})),
     responses(
@@ -777,7 +753,7 @@ async fn conclude(
     may_run(&ctx, "concluding a scenario")?;
     let mut errors = FieldErrors::new();
     let outcome = errors.check("outcome", Outcome::parse(&body.outcome));
-    let note = errors.check("note", multiline(&body.note, "The note", 0, 4000));
+    let note = errors.check("note", super::conclusion_note(&body.note));
     let (Some(outcome), Some(note)) = (outcome, note) else { return Err(ApiError::Fields(errors)) };
     let (gameday, scenario) = (ctx.day.gameday.id, ctx.scenario.id);
     actions::conclude(&state.db, gameday, scenario, &ctx.day.team.caller.user, outcome, &note).await?;

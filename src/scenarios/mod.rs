@@ -180,6 +180,24 @@ impl ScenarioFields {
     }
 }
 
+/// What a halt says: why, for everyone on the game day (the pages' form and the API's body).
+pub fn halt_reason(input: &str) -> Result<String, String> {
+    bounded_text(input, "The reason for halting", 1, 500)
+}
+
+/// Why a fault is injected into an open known weakness (None when none is given).
+pub fn weakness_reason(input: &str) -> Result<Option<String>, String> {
+    match input.trim() {
+        "" => Ok(None),
+        reason => bounded_text(reason, "The reason", 1, 500).map(Some),
+    }
+}
+
+/// The note a scenario is concluded with (may be empty).
+pub fn conclusion_note(input: &str) -> Result<String, String> {
+    multiline(input, "The note", 0, 4000)
+}
+
 /// The scenario form as entered (the pages' form, and the API's body: the same checks).
 #[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(default)]

@@ -16,7 +16,7 @@ use super::gate::{self, Move, Outcome};
 use super::pages::{VariantOf, form_page, scenario_page, variant_form_page};
 use super::{Decision, ScenarioForm, Variant};
 use crate::error::{AppError, AppResult};
-use crate::form::{FieldErrors, bounded_text};
+use crate::form::FieldErrors;
 use crate::gamedays::{actions::require_facilitator, multiline, store as gameday_store};
 use crate::state::AppState;
 use crate::web::auth::FromPage;
@@ -298,12 +298,9 @@ async fn make_move(
             "Announced. Everyone on the game day can see what will be broken; inject when ready.",
         ),
         Move::Inject => {
-            let result = match form.weakness_reason.trim() {
-                "" => actions::inject(db, (gameday, scenario, None), user, None).await,
-                reason => match bounded_text(reason, "The reason", 1, 500) {
-                    Ok(reason) => actions::inject(db, (gameday, scenario, None), user, Some(&reason)).await,
-                    Err(message) => Err(AppError::invalid("weakness_reason", message)),
-                },
+            let result = match super::weakness_reason(&form.weakness_reason) {
+                Ok(reason) => actions::inject(db, (gameday, scenario, None), user, reason.as_deref()).await,
+                Err(message) => Err(AppError::invalid("weakness_reason", message)),
             };
             (result, "Injected.")
         }
@@ -360,7 +357,7 @@ async fn halt(
     from: FromPage,
     Form(form): Form<HaltForm>,
 ) -> AppResult<Response> {
-    let result = match bounded_text(&form.reason, "The reason for halting", 1, 500) {
+    let result = match super::halt_reason(&form.reason) {
         Ok(reason) => actions::halt(&state.db, sc.day.gameday.id, sc.scenario.id, &sc.day.user, &reason).await,
         Err(message) => Err(AppError::invalid("reason", message)),
     };
@@ -383,7 +380,7 @@ async fn conclude(
     Form(form): Form<ConcludeForm>,
 ) -> AppResult<Response> {
     let outcome = Outcome::parse(&form.outcome).map_err(AppError::of_field("outcome"));
-    let note = multiline(&form.note, "The note", 0, 4000).map_err(AppError::of_field("note"));
+    let note = super::conclusion_note(&form.note).map_err(AppError::of_field("note"));
     let result = match (outcome, note) {
         (Ok(outcome), Ok(note)) => {
             actions::conclude(&state.db, sc.day.gameday.id, sc.scenario.id, &sc.day.user, outcome, &note).await

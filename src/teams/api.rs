@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::store;
 use crate::state::AppState;
-use crate::web::api::{ApiResult, ApiTeam, Refusals};
+use crate::web::api::{ApiResult, ApiTeam, Refusals, TeamParams};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(team))
@@ -43,9 +43,9 @@ pub struct MemberView {
 #[utoipa::path(
     get,
     path = "/teams/{slug}",
-    tag = "teams",
+    tag = "Teams",
     operation_id = "team",
-    params(("slug" = String, Path, description = "The team's URL name.", example = "platform")),
+    params(TeamParams),
     responses(
         (status = 200, description = "The team.", body = TeamView,
          example = json!({"id": "0190f1c2-7f3a-7c4e-9a51-0123456789ac", "slug": "platform", "name": "Platform", "role": "lead", "archived": false, "require_two_factor": false, "members": [{"user_id": "0190f1c2-7f3a-7c4e-9a51-0123456789ab", "name": "Ana", "role": "lead"}, {"user_id": "0190f1c2-7f3a-7c4e-9a51-0123456789ad", "name": "Li", "role": "member"}]})),

@@ -17,11 +17,11 @@ use super::store;
 use super::views::ApiEvent;
 use crate::error::AppError;
 use crate::form::FieldErrors;
-use crate::gamedays::{multiline, store as gameday_store};
+use crate::gamedays::store as gameday_store;
 use crate::live::{ApiStreamFor, api_stream};
 use crate::state::AppState;
 use crate::tokens::Scope;
-use crate::web::api::{ApiError, ApiGameday, ApiJson, ApiResult, Conflict, Invalid, Refusals};
+use crate::web::api::{ApiError, ApiGameday, ApiJson, ApiResult, Conflict, GamedayParams, Invalid, Refusals};
 use crate::web::context::Path;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -59,11 +59,10 @@ fn event_example() -> serde_json::Value {
 #[utoipa::path(
     get,
     path = "/teams/{slug}/gamedays/{id}/timeline",
-    tag = "timeline",
+    tag = "Timeline",
     operation_id = "timeline",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
+        GamedayParams,
         TimelineQuery,
     ),
     responses(
@@ -147,11 +146,10 @@ pub struct StreamMessage {
 #[utoipa::path(
     get,
     path = "/teams/{slug}/gamedays/{id}/events",
-    tag = "timeline",
+    tag = "Timeline",
     operation_id = "timeline_stream",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
+        GamedayParams,
         ("last-event-id" = Option<i64>, Header, nullable = false, description = "The last event received, to resume after it.", minimum = 0),
         StreamQuery,
     ),
@@ -221,11 +219,10 @@ pub struct Logged {
 #[utoipa::path(
     post,
     path = "/teams/{slug}/gamedays/{id}/observations",
-    tag = "timeline",
+    tag = "Timeline",
     operation_id = "observe",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
+        GamedayParams,
     ),
     request_body(content = ObservationBody, example = json!({"body": "The alert fired after 40 s.", "scenario": "0190f1c2-7f3a-7c4e-9a51-0123456789c1", "marker": "detection"})),
     responses(
@@ -284,11 +281,10 @@ struct SeqPath {
 #[utoipa::path(
     post,
     path = "/teams/{slug}/gamedays/{id}/timeline/{seq}/corrections",
-    tag = "timeline",
+    tag = "Timeline",
     operation_id = "correct",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
-        ("id" = Uuid, Path, description = "The game day's id."),
+        GamedayParams,
         ("seq" = i64, Path, description = "The sequence number of the observation to correct."),
     ),
     request_body(content = CorrectionBody, example = json!({"body": "The alert fired after 55 s, not 40 s."})),
@@ -307,7 +303,7 @@ async fn correct(
 ) -> ApiResult<Response> {
     let caller = &ctx.team.caller;
     caller.require(Scope::Observe, "correcting an observation")?;
-    let text = multiline(&body.body, "The correction", 1, 4000).map_err(AppError::of_field("body"))?;
+    let text = super::correction_body(&body.body).map_err(AppError::of_field("body"))?;
     let new = actions::correct(&state.db, ctx.gameday.id, &caller.user, seq, &text).await?;
     Ok((StatusCode::CREATED, Json(Logged { seq: new })).into_response())
 }

@@ -251,6 +251,11 @@ impl Marker {
     }
 }
 
+/// What a correction says (Markdown), as the pages' form and the API take it.
+pub fn correction_body(input: &str) -> Result<String, String> {
+    crate::gamedays::multiline(input, "The correction", 1, 4000)
+}
+
 /// An event as stored, read back.
 #[derive(Debug, Clone)]
 pub struct Event {

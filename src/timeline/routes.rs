@@ -293,7 +293,7 @@ async fn correct(
     Form(form): Form<CorrectionForm>,
 ) -> AppResult<Response> {
     let user = &ctx.user;
-    let body = crate::gamedays::multiline(&form.body, "The correction", 1, 4000).map_err(AppError::of_field("body"))?;
+    let body = super::correction_body(&form.body).map_err(AppError::of_field("body"))?;
     let new = actions::correct(&state.db, ctx.gameday.id, user, seq, &body).await?;
     flash(
         &session,

@@ -54,7 +54,7 @@ pub struct TokenView {
 #[utoipa::path(
     get,
     path = "/me",
-    tag = "tokens",
+    tag = "Tokens",
     operation_id = "me",
     responses(
         (status = 200, description = "The token's person, team and scopes.", body = Me,

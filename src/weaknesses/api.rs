@@ -17,7 +17,7 @@ use super::store::{self, Incident, Weakness};
 use crate::error::AppError;
 use crate::ids::{IncidentId, WeaknessId};
 use crate::state::AppState;
-use crate::web::api::{ApiResult, ApiTeam, Invalid, Paging, Refusals};
+use crate::web::api::{ApiResult, ApiTeam, Invalid, Paging, Refusals, TeamParams};
 use crate::web::context::Path;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -94,10 +94,10 @@ fn page<T: Serialize>(paging: Paging, path: &str, rows: Vec<T>, last: Option<Uui
 #[utoipa::path(
     get,
     path = "/teams/{slug}/weaknesses",
-    tag = "weaknesses",
+    tag = "Weaknesses and incidents",
     operation_id = "list_weaknesses",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
+        TeamParams,
         ("limit" = Option<i64>, Query, description = "How many, 1 to 100 (50 unless given).", minimum = 1, maximum = 100),
         ("before" = Option<Uuid>, Query, description = "The id of the last weakness of the page before."),
     ),
@@ -126,10 +126,10 @@ struct WeaknessPath {
 #[utoipa::path(
     get,
     path = "/teams/{slug}/weaknesses/{id}",
-    tag = "weaknesses",
+    tag = "Weaknesses and incidents",
     operation_id = "weakness",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
+        TeamParams,
         ("id" = Uuid, Path, description = "The weakness's id."),
     ),
     responses(
@@ -155,10 +155,10 @@ async fn weakness(
 #[utoipa::path(
     get,
     path = "/teams/{slug}/incidents",
-    tag = "weaknesses",
+    tag = "Weaknesses and incidents",
     operation_id = "list_incidents",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
+        TeamParams,
         ("limit" = Option<i64>, Query, description = "How many, 1 to 100 (50 unless given).", minimum = 1, maximum = 100),
         ("before" = Option<Uuid>, Query, description = "The id of the last incident of the page before."),
     ),
@@ -187,10 +187,10 @@ struct IncidentPath {
 #[utoipa::path(
     get,
     path = "/teams/{slug}/incidents/{id}",
-    tag = "weaknesses",
+    tag = "Weaknesses and incidents",
     operation_id = "incident",
     params(
-        ("slug" = String, Path, description = "The team's URL name.", example = "platform"),
+        TeamParams,
         ("id" = Uuid, Path, description = "The incident's id."),
     ),
     responses(

@@ -113,14 +113,14 @@ pub enum Conflict {
     components(schemas(Problem, FieldProblem)),
     security(("token" = [])),
     tags(
-        (name = "tokens", description = "The token a request comes with."),
-        (name = "teams", description = "The token's team."),
-        (name = "gamedays", description = "Game days of the token's team."),
-        (name = "scenarios", description = "A game day's scenarios: read, plan, ask the gate, run."),
-        (name = "timeline", description = "A game day's timeline: read it, follow it live, log observations."),
-        (name = "retros", description = "Retrospectives of the team's completed game days."),
-        (name = "learnings", description = "The team's learnings library."),
-        (name = "weaknesses", description = "The team's known weaknesses and past incidents."),
+        (name = "Tokens", description = "The token a request comes with."),
+        (name = "Teams", description = "The token's team."),
+        (name = "Game days", description = "Game days of the token's team."),
+        (name = "Scenarios", description = "A game day's scenarios: read, plan, ask the gate, run."),
+        (name = "Timeline", description = "A game day's timeline: read it, follow it live, log observations."),
+        (name = "Retrospectives", description = "Retrospectives of the team's completed game days."),
+        (name = "Learnings", description = "The team's learnings library."),
+        (name = "Weaknesses and incidents", description = "The team's known weaknesses and past incidents."),
     )
 )]
 pub struct ApiDoc;
@@ -461,6 +461,39 @@ impl FromRequestParts<AppState> for ApiTeam {
     }
 }
 
+/// The path parameters of a team's operations, as the description states them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct TeamParams {
+    /// The team's URL name.
+    #[param(example = "platform")]
+    pub slug: String,
+}
+
+/// The path parameters of a game day's operations.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct GamedayParams {
+    /// The team's URL name.
+    #[param(example = "platform")]
+    pub slug: String,
+    /// The game day's id.
+    pub id: Uuid,
+}
+
+/// The path parameters of a scenario's operations.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ScenarioParams {
+    /// The team's URL name.
+    #[param(example = "platform")]
+    pub slug: String,
+    /// The game day's id.
+    pub id: Uuid,
+    /// The scenario's id.
+    pub sid: Uuid,
+}
+
 /// A game day path (`/api/v1/teams/{slug}/gamedays/{id}/…`) as the token's person reaches it:
 /// the game day must be the team's (else 404).
 pub struct ApiGameday {
@@ -540,13 +573,24 @@ pub struct DocsPage {
     pub title: String,
     /// Sanitised HTML, from the description's Markdown.
     pub description: String,
+    /// The description's tags, in its order: the index groups operations by them.
+    pub tags: Vec<DocTag>,
     pub operations: Vec<DocOperation>,
     pub schemas: Vec<DocSchema>,
+}
+
+/// A group of operations (the description's tag).
+#[derive(Debug, Clone)]
+pub struct DocTag {
+    pub name: String,
+    pub description: String,
 }
 
 /// One operation as the reference shows it.
 #[derive(Debug, Clone)]
 pub struct DocOperation {
+    /// Its group (the first tag).
+    pub tag: String,
     pub method: String,
     pub path: String,
     pub anchor: String,
@@ -644,6 +688,7 @@ impl DocsPage {
                     })
                     .collect();
                 operations.push(DocOperation {
+                    tag: op["tags"][0].as_str().unwrap_or_default().to_owned(),
                     method: method.to_uppercase(),
                     path: path.clone(),
                     anchor: text(&op["operationId"]),
@@ -684,9 +729,20 @@ impl DocsPage {
                 }
             })
             .collect();
+        let tags: Vec<DocTag> = doc["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| DocTag { name: text(&t["name"]), description: text(&t["description"]) })
+            .filter(|t| operations.iter().any(|op| op.tag == t.name))
+            .collect();
+        // In the groups' order, each group's operations by path.
+        let position = |tag: &str| tags.iter().position(|t| t.name == tag).unwrap_or(usize::MAX);
+        operations.sort_by(|a, b| (position(&a.tag), &a.path).cmp(&(position(&b.tag), &b.path)));
         DocsPage {
             layout,
             base_url,
+            tags,
             title: text(&doc["info"]["title"]),
             description: crate::markdown::to_safe_html(&text(&doc["info"]["description"])),
             operations,

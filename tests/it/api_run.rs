@@ -362,7 +362,7 @@ async fn a_participant_added_in_the_pages_racing_an_injection_through_the_api_is
         StatusCode::SEE_OTHER
     );
     let (mut injected, mut added_first) = (0, 0);
-    for n in 0..40 {
+    for n in 0..60 {
         let page = day.scenario(&format!("race {n}")).await;
         for client in [&day.ana, &day.li] {
             assert_eq!(day.sign(client, &page, "approve", "").await.status(), StatusCode::SEE_OTHER);
@@ -431,4 +431,44 @@ async fn an_archived_team_takes_no_change_through_the_api_but_is_still_read(db: 
     problem(edit, StatusCode::CONFLICT, "conflict").await;
     assert_eq!(day.event_kinds().await.len(), events, "nothing recorded");
     assert_eq!(api(&day, &plan, &page).await.status(), StatusCode::OK, "still read");
+}
+
+#[sqlx::test]
+async fn a_halt_in_the_pages_racing_an_injection_through_the_api_never_lets_the_fault_in_after_it(db: PgPool) {
+    // (An objection cannot race an injection: sign-off closes at the announcement, and after it
+    // the way to stop a fault is to halt it. So the halt is what races the API's injection.)
+    let day = Day::new(db).await;
+    let token = make_token(&day, &day.ana, "Pipeline", &day.slug, &["run"]).await;
+    day.scenario("Warm-up").await;
+    day.start().await;
+    let (mut injected_first, mut halted_first) = (0, 0);
+    for n in 0..40 {
+        let page = agreed(&day, &format!("race {n}")).await;
+        assert_eq!(post(&day, &token, &format!("{page}/announce"), json!({})).await.status(), StatusCode::OK);
+        let (halt_path, inject_path) = (format!("{page}/halt"), format!("{page}/inject"));
+        let form = [("reason", "The error rate is already high.")];
+        let halt = day.app.post_as(&day.li, &halt_path, &form);
+        let inject = post(&day, &token, &inject_path, json!({}));
+        let (halt, inject) = tokio::join!(halt, inject);
+        assert_eq!(halt.status(), StatusCode::SEE_OTHER, "race {n}: a halt always stops the fault");
+        assert_eq!(day.state(&page).await, "halted", "race {n}");
+        let sid = page.rsplit('/').next().unwrap();
+        let order: Vec<String> = sqlx::query_scalar(
+            "select kind from timeline_events where scenario_id = $1::uuid and kind in ('scenario_injected', 'scenario_halted') order by seq",
+        )
+        .bind(sid)
+        .fetch_all(&day.app.db)
+        .await
+        .unwrap();
+        if inject.status() == StatusCode::OK {
+            injected_first += 1;
+            assert_eq!(order, ["scenario_injected", "scenario_halted"], "race {n}");
+        } else {
+            halted_first += 1;
+            assert_eq!(inject.status(), StatusCode::CONFLICT, "race {n}: refused with a reason");
+            assert_eq!(order, ["scenario_halted"], "race {n}: never injected after the halt");
+        }
+    }
+    println!("halt (pages) vs inject (API): {injected_first} injected first, {halted_first} halted first");
+    assert!(injected_first > 0 && halted_first > 0, "both orders must occur for the race to test anything");
 }

@@ -41,7 +41,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_that_breaks_the_descri
                 .args(["run", &schema, "--url", &base])
                 .args(["--header", &format!("Authorization: Bearer {token}")])
                 .args(["--checks", "all", "--phases", "examples,coverage,fuzzing"])
-                .args(["--max-examples", "40", "--max-time", "60", "--workers", "1", "--request-timeout", "10"])
+                .args(["--max-examples", "30", "--max-time", "75", "--workers", "1", "--request-timeout", "10"])
                 .args(["--seed", "20261127", "--no-color"])
                 .env("SCHEMATHESIS_HOOKS", "")
                 .env("SCHEMATHESIS_TEAM", team)
