@@ -1383,6 +1383,7 @@ async fn a_lead_makes_an_api_token_copies_it_once_and_revokes_it_from_the_team(d
     ana.set_window_size(1280, 2000).await.unwrap();
     screenshot(&ana, "63-api-reference").await;
     phone.goto(&app.url("/api/docs#list_gamedays")).await.unwrap();
+    assert!(fits_the_width(&phone).await, "the API reference fits a phone");
     screenshot(&phone, "64-api-reference-phone").await;
 
     for browser in [ana, phone, li] {
