@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs beyond Rust: Chromium and chromedriver (Debian packages) for the
 # browser tests, promtool (Debian package prometheus) that checks the /metrics output, axe-core (from npm, pinned in package-lock.json) that they run in every page, and
-# schemathesis (from PyPI, pinned in tests/tools/requirements.txt, into .venv/) that tests the JSON API,
+# schemathesis and chaostoolkit (from PyPI, pinned in tests/tools/requirements.txt, into .venv/) that test the JSON API and the Chaos Toolkit import and export,
 # curl and jq (Debian packages) with which docs/automate-a-game-day.md's examples run, and
 # sqlx-cli (from crates.io) for the check that `.sqlx/` is fresh.
 set -euo pipefail
@@ -54,14 +54,14 @@ if ! cargo sqlx --version 2>/dev/null | grep -q " $SQLX_VERSION"; then
   cargo install sqlx-cli --version "$SQLX_VERSION" --locked --no-default-features --features postgres,rustls >&2
 fi
 
-# .venv/ holds the Python tools (schemathesis), made from tests/tools/requirements.txt (every
+# .venv/ holds the Python tools (schemathesis, chaostoolkit), made from tests/tools/requirements.txt (every
 # version pinned); it is made again only when that file changed.
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   say "installing python3-venv for the API's schemathesis run"
   apt_install python3 python3-venv >&2
 fi
 if ! cmp -s tests/tools/requirements.txt .venv/.installed-requirements.txt; then
-  say "installing schemathesis into .venv/ from tests/tools/requirements.txt"
+  say "installing schemathesis and chaostoolkit into .venv/ from tests/tools/requirements.txt"
   rm -rf .venv
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check --no-input -r tests/tools/requirements.txt >&2

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -33,11 +33,12 @@ use crate::web::auth::Backend;
 use crate::web::sessions::{self, Sessions};
 use crate::web::{metrics, shell};
 use crate::{
-    accounts, audit, calendar, gamedays, home, learnings, live, retros, scenarios, teams, timeline, tokens, weaknesses,
-    webhooks,
+    accounts, audit, calendar, chaostoolkit, gamedays, home, learnings, live, retros, scenarios, teams, timeline,
+    tokens, weaknesses, webhooks,
 };
 
-/// Largest request body accepted (forms are small; this leaves room for imports later).
+/// Largest request body accepted (forms are small); the Chaos Toolkit imports take up to
+/// [`chaostoolkit::UPLOAD_LIMIT_BYTES`] on their own routes.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 /// Name of the session cookie (served over http, as in development).
@@ -94,6 +95,7 @@ pub fn router(state: AppState) -> Router {
                 .merge(teams::api::router())
                 .merge(gamedays::api::router())
                 .merge(scenarios::api::router())
+                .merge(chaostoolkit::api::router())
                 .merge(timeline::api::router())
                 .merge(retros::api::router())
                 .merge(learnings::api::router())
@@ -126,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::routes::router())
         .merge(gamedays::routes::router())
         .merge(scenarios::routes::router())
+        .merge(chaostoolkit::routes::router())
         .merge(calendar::routes::router())
         .merge(timeline::routes::router())
         .merge(live::router())
@@ -172,7 +175,10 @@ pub fn router(state: AppState) -> Router {
             StatusCode::GATEWAY_TIMEOUT,
             Duration::from_secs(state.config.request_timeout_secs),
         ))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
+        // The transport refuses anything above the largest upload; every extractor then holds a
+        // body to BODY_LIMIT_BYTES unless its route allows more (DefaultBodyLimit, inner wins).
+        .layer(RequestBodyLimitLayer::new(chaostoolkit::UPLOAD_LIMIT_BYTES))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(CsrfLayer::new());
 
     pages

@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod app;
 pub mod audit;
 pub mod calendar;
+pub mod chaostoolkit;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -26,7 +26,8 @@ use std::path::Path;
 const LAYERS: &[(&str, &[&str])] = &[
     ("ground",  &["src/config.rs", "src/db.rs", "src/error.rs", "src/form.rs", "src/tz.rs", "src/markdown.rs",
                   "src/ids.rs", "src/state.rs", "src/hub.rs", "src/secrets.rs"]),
-    ("domain",  &["src/*/mod.rs", "src/*/timings.rs", "src/*/gate.rs", "src/*/two_factor.rs"]),
+    ("domain",  &["src/*/mod.rs", "src/*/timings.rs", "src/*/gate.rs", "src/*/two_factor.rs",
+                  "src/chaostoolkit/experiment.rs", "src/chaostoolkit/export.rs", "src/chaostoolkit/journal.rs"]),
     ("store",   &["src/*/store.rs", "src/*/store/*"]),
     ("events",  &["src/events.rs"]),
     ("actions", &["src/*/actions.rs", "src/*/worker.rs"]),

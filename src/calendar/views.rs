@@ -60,7 +60,7 @@ pub fn event(
             description.push_str(&format!(
                 "- {} (blast radius {}, target {})\n",
                 s.fields.title,
-                s.fields.blast_radius.as_str(),
+                s.fields.radius(),
                 s.fields.target_system
             ));
         }

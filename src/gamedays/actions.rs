@@ -120,7 +120,7 @@ pub async fn copy(
     }
     for scenario in &scenarios {
         let (fields, _) = scenario.fields.copy_for(&signers, actor.id);
-        let sid = scenario_store::create_scenario(&mut tx, id, &fields, actor.id).await?;
+        let sid = scenario_store::create_scenario(&mut tx, id, &fields, actor.id, None).await?;
         let body = format!("{} copied the scenario \"{}\" (revision 1).", actor.display_name, fields.title);
         let data = serde_json::json!({
             "revision": 1,

@@ -11,8 +11,8 @@
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -279,13 +279,8 @@ async fn create(
     check_can_create(ctx.membership.role)?;
     let input = body?.0.parse()?;
     let id = actions::create(&state.db, ctx.membership.team.id, &ctx.caller.user, &input).await?;
-    let created = current(&state, &ctx, id).await?;
-    let location = format!("/api/v1/teams/{}/gamedays/{id}", ctx.membership.team.slug);
-    let mut response = (StatusCode::CREATED, created).into_response();
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    let Json(view) = current(&state, &ctx, id).await?;
+    Ok(crate::web::api::created(&format!("/teams/{}/gamedays/{id}", ctx.membership.team.slug), view))
 }
 
 /// Replaces the game day's details.

@@ -258,7 +258,7 @@ pub fn markdown(e: &Export) -> String {
             ("Hypothesis", f.hypothesis.clone()),
             ("Fault", f.fault.clone()),
             ("Target", f.target_system.clone()),
-            ("Blast radius", f.blast_radius.as_str().to_owned()),
+            ("Blast radius", f.radius().to_owned()),
             ("Expected impact", f.expected_impact.clone()),
             (
                 "Observed impact",

@@ -12,6 +12,7 @@ use super::{Decision, ScenarioFields};
 use crate::accounts::User;
 use crate::error::{AppError, AppResult};
 use crate::events;
+use crate::gamedays::Refusal;
 use crate::gamedays::actions::{begin, require_facilitator};
 use crate::gamedays::store as gameday_store;
 use crate::gamedays::{Gameday, GamedayRole, edit_plan};
@@ -52,10 +53,23 @@ async fn add_to_plan(
     actor: &User,
     fields: &ScenarioFields,
 ) -> AppResult<Uuid> {
+    add_to_plan_with(tx, gameday, role, actor, fields, None).await
+}
+
+/// [`add_to_plan`] for a scenario that carries an experiment (an import, whose action records
+/// its own event).
+pub async fn add_to_plan_with(
+    tx: &mut PgConnection,
+    gameday: &Gameday,
+    role: Option<GamedayRole>,
+    actor: &User,
+    fields: &ScenarioFields,
+    experiment: Option<store::NewExperiment<'_>>,
+) -> AppResult<Uuid> {
     require_facilitator(role)?;
     edit_plan(gameday.status)?;
     check_abort_owner(tx, gameday.id, fields).await?;
-    let id = store::create_scenario(tx, gameday.id, fields, actor.id).await?;
+    let id = store::create_scenario(tx, gameday.id, fields, actor.id, experiment).await?;
     gameday_store::plan_changed(tx, gameday.id).await?;
     Ok(id)
 }
@@ -91,8 +105,13 @@ pub async fn copy_into(
     let from = if target.id == source_day.id { String::new() } else { format!(" from \"{}\"", source_day.title) };
     let mut body = format!("{} copied \"{}\"{from} as a new scenario (revision 1).", actor.display_name, fields.title);
     if owner_changed {
-        let before = source.abort_owner_name.as_deref().unwrap_or("nobody");
-        body.push_str(&format!(" {} is its abort owner: {before} does not sign on this game day.", actor.display_name));
+        match source.abort_owner_name.as_deref().filter(|_| source.fields.abort_owner.is_some()) {
+            Some(before) => body.push_str(&format!(
+                " {} is its abort owner: {before} does not sign on this game day.",
+                actor.display_name
+            )),
+            None => body.push_str(&format!(" {} is its abort owner.", actor.display_name)),
+        }
     }
     let data = serde_json::json!({
         "revision": 1,
@@ -126,6 +145,8 @@ pub async fn revise(
     edit_plan(gameday.status)?;
     let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
     gate::edit(scenario.state)?;
+    // The form does not hold the experiment a scenario carries: an edit keeps it.
+    let fields = &ScenarioFields { experiment_digest: scenario.fields.experiment_digest.clone(), ..fields.clone() };
     if scenario.fields == *fields {
         return Ok(Revised::Unchanged);
     }
@@ -229,23 +250,25 @@ pub async fn announce(
     let signoffs = store::signoffs::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
     gate::announce(gameday.status, scenario.state, &signoffs)?;
     let f = &scenario.fields;
+    // Approval needs a blast radius (gate::check_complete), so an agreed scenario has one.
+    let radius = f.blast_radius.ok_or_else(|| Refusal("Set the blast radius before announcing.".into()))?;
     let smaller = store::smaller_that_held(
         &mut *tx,
         gameday.team_id,
         scenario_id,
         &f.target_system,
-        f.blast_radius,
+        Some(radius),
         &gameday.environment,
     )
     .await?;
-    let escalation = gate::start_tiny(f.blast_radius, smaller.as_deref(), acknowledge_escalation)?;
+    let escalation = gate::start_tiny(radius, smaller.as_deref(), acknowledge_escalation)?;
     store::set_state(&mut tx, scenario_id, ScenarioState::Announced).await?;
     let mut body = format!(
         "{} announced \"{}\" on {} (blast radius {}): {} Abort if: {}",
         actor.display_name,
         f.title,
         f.target_system,
-        f.blast_radius.as_str(),
+        radius.as_str(),
         f.fault,
         f.abort_criteria
     );
@@ -342,7 +365,7 @@ pub async fn gate_question(
     let signoffs = store::signoffs::signoffs(db, gameday.id, scenario_id, scenario.revision).await?;
     let weakness = weakness_store::linked_weakness(db, scenario_id).await?;
     let f = &scenario.fields;
-    let smaller = if scenario.state == ScenarioState::Proposed && f.blast_radius != super::BlastRadius::Tiny {
+    let smaller = if scenario.state == ScenarioState::Proposed && f.blast_radius != Some(super::BlastRadius::Tiny) {
         store::smaller_that_held(
             db,
             gameday.team_id,
@@ -476,7 +499,10 @@ pub async fn conclude(
 /// The abort owner must be a facilitator or participant of the game day (someone who signs it),
 /// checked under the game day's lock.
 async fn check_abort_owner(tx: &mut sqlx::PgConnection, gameday_id: Uuid, fields: &ScenarioFields) -> AppResult<()> {
-    let owner = fields.abort_owner.ok_or_else(|| AppError::invalid("abort_owner", "Choose who calls the abort."))?;
+    // None only in a draft (an imported experiment): nobody approves it until it is chosen.
+    let Some(owner) = fields.abort_owner else {
+        return Ok(());
+    };
     match gameday_store::participant_role(&mut *tx, gameday_id, owner).await? {
         Some(role) if role.is_required_signer() => Ok(()),
         _ => Err(AppError::invalid(

@@ -6,8 +6,8 @@
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Query, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::actions::{self, Revised};
 use super::gate::{Outcome, ScenarioState};
 use super::store::{self, Scenario};
-use super::{BlastRadius, Decision, ScenarioForm, Signoffs};
+use super::{BlastRadius, Decision, ScenarioForm, SignerStatus, Signoffs};
 use crate::error::AppError;
 use crate::form::FieldErrors;
 use crate::gamedays::{GamedayStatus, store as gameday_store};
@@ -26,7 +26,7 @@ use crate::ids::ScenarioId;
 use crate::state::AppState;
 use crate::tokens::Scope;
 use crate::web::api::{
-    ApiError, ApiGameday, ApiJson, ApiResult, Conflict, GamedayParams, Invalid, Refusals, ScenarioParams,
+    ApiError, ApiGameday, ApiJson, ApiResult, Conflict, GamedayParams, Invalid, Refusals, ScenarioParams, created,
 };
 use crate::web::context::Path;
 
@@ -84,7 +84,8 @@ pub struct ScenarioView {
     pub hypothesis: String,
     pub fault: String,
     pub target_system: String,
-    pub blast_radius: BlastRadius,
+    /// Null until the facilitator sets it (a scenario imported from an experiment).
+    pub blast_radius: Option<BlastRadius>,
     pub expected_impact: String,
     pub abort_criteria: String,
     pub abort_owner: Option<Uuid>,
@@ -113,21 +114,18 @@ pub struct SignerView {
     pub reason: Option<String>,
 }
 
+impl From<&SignerStatus> for SignerView {
+    fn from(s: &SignerStatus) -> Self {
+        SignerView { user_id: s.user_id, name: s.name.clone(), decision: s.decision, reason: s.reason.clone() }
+    }
+}
+
 impl From<&Signoffs> for SignoffView {
     fn from(signoffs: &Signoffs) -> Self {
         SignoffView {
             revision: signoffs.revision,
             agreed: signoffs.fully_approved(),
-            signers: signoffs
-                .signers
-                .iter()
-                .map(|s| SignerView {
-                    user_id: s.user_id,
-                    name: s.name.clone(),
-                    decision: s.decision,
-                    reason: s.reason.clone(),
-                })
-                .collect(),
+            signers: signoffs.signers.iter().map(SignerView::from).collect(),
         }
     }
 }
@@ -283,18 +281,9 @@ async fn create(
         return Err(ApiError::Fields(errors));
     };
     let id = actions::create(&state.db, ctx.gameday.id, &ctx.team.caller.user, &fields).await?;
-    let created = current(&state, ctx.gameday.id, id).await?;
-    let location = format!(
-        "{}/teams/{}/gamedays/{}/scenarios/{id}",
-        crate::web::api::API_BASE,
-        ctx.team.membership.team.slug,
-        ctx.gameday.id
-    );
-    let mut response = (StatusCode::CREATED, Json(created)).into_response();
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    let view = current(&state, ctx.gameday.id, id).await?;
+    let path = format!("/teams/{}/gamedays/{}/scenarios/{id}", ctx.team.membership.team.slug, ctx.gameday.id);
+    Ok(created(&path, view))
 }
 
 /// What an edit did.
@@ -367,7 +356,7 @@ pub struct RevisionView {
     pub hypothesis: String,
     pub fault: String,
     pub target_system: String,
-    pub blast_radius: BlastRadius,
+    pub blast_radius: Option<BlastRadius>,
     pub expected_impact: String,
     pub abort_criteria: String,
     pub abort_owner: Option<Uuid>,
@@ -424,6 +413,19 @@ pub struct RevisionQuery {
     /// A revision number (the current one unless given).
     #[param(minimum = 1)]
     revision: Option<i32>,
+}
+
+/// The gate question's parameters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GateQuery {
+    /// The revision the run was agreed at (the current one unless given).
+    #[param(minimum = 1)]
+    revision: Option<i32>,
+    /// `open`: answer a closed gate with 409 Conflict (the same body), for clients that judge by
+    /// the status alone, such as a Chaos Toolkit probe whose tolerance is 200.
+    #[param(pattern = "^open$")]
+    expect: Option<String>,
 }
 
 /// Reads `?revision=` (a whole number from 1) with the pages' kind of message.
@@ -515,11 +517,13 @@ pub struct GateReason {
     operation_id = "scenario_gate",
     params(
         ScenarioParams,
-        RevisionQuery,
+        GateQuery,
     ),
     responses(
-        (status = 200, description = "Open or not, and why.", body = GateView,
+        (status = 200, description = "Open or not, and why (with `expect=open`: open).", body = GateView,
          example = json!({"open": false, "scenario": "0190f1c2-7f3a-7c4e-9a51-0123456789c1", "revision": 2, "current_revision": 2, "fingerprint": "3f9a0c1d2e4b", "state": "proposed", "gameday_status": "running", "reasons": [{"code": "not_announced", "message": "Not announced yet: announce it first, so nobody is surprised."}, {"code": "unsigned", "message": "1 of its signers have not signed this revision: Li.", "people": [{"user_id": "0190f1c2-7f3a-7c4e-9a51-0123456789ac", "name": "Li", "decision": null, "reason": null}]}]})),
+        (status = 409, description = "With `expect=open`: the gate is closed, and why.", body = GateView,
+         example = json!({"open": false, "scenario": "0190f1c2-7f3a-7c4e-9a51-0123456789c1", "revision": 2, "current_revision": 2, "fingerprint": "3f9a0c1d2e4b", "state": "halted", "gameday_status": "running", "reasons": [{"code": "halted", "message": "The scenario is halted: this run is over."}]})),
         Invalid,
         Refusals
     )
@@ -528,11 +532,22 @@ async fn gate(
     State(state): State<AppState>,
     ctx: ApiGameday,
     Path(ScenarioPath { sid }): Path<ScenarioPath>,
-    query: Result<Query<RevisionQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<GateView>> {
-    let asked = asked_revision(query)?;
+    query: Result<Query<GateQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let (asked, expect_open) = match query {
+        Ok(Query(GateQuery { revision, expect })) => {
+            let expect_open = match expect.as_deref() {
+                None => false,
+                Some("open") => true,
+                Some(_) => return Err(AppError::invalid("expect", "expect is `open`, or leave it out.").into()),
+            };
+            (asked_revision(Ok(Query(RevisionQuery { revision })))?, expect_open)
+        }
+        Err(_) => return Err(AppError::invalid("revision", "revision is a revision number, from 1.").into()),
+    };
     let answer = actions::gate_question(&state.db, &ctx.gameday, sid.0, asked).await?;
-    Ok(Json(GateView {
+    let closed_by_status = expect_open && !answer.closed.is_empty();
+    let view = GateView {
         open: answer.closed.is_empty(),
         scenario: answer.scenario.id,
         revision: answer.asked_revision,
@@ -546,19 +561,17 @@ async fn gate(
             .map(|c| GateReason {
                 code: c.code().to_owned(),
                 message: c.message(),
-                people: c
-                    .people()
-                    .iter()
-                    .map(|s| SignerView {
-                        user_id: s.user_id,
-                        name: s.name.clone(),
-                        decision: s.decision,
-                        reason: s.reason.clone(),
-                    })
-                    .collect(),
+                people: c.people().iter().map(SignerView::from).collect(),
             })
             .collect(),
-    }))
+    };
+    if !closed_by_status {
+        return Ok(Json(view).into_response());
+    }
+    // The gate's own answer, not a problem document: the error pages leave a rendered body alone.
+    let mut response = (StatusCode::CONFLICT, Json(view)).into_response();
+    response.extensions_mut().insert(crate::web::Rendered);
+    Ok(response)
 }
 
 /// The body of an announcement.

@@ -363,7 +363,8 @@ pub struct RunFacts<'a> {
     pub state: ScenarioState,
     pub current_revision: i32,
     pub asked_revision: i32,
-    pub radius: BlastRadius,
+    /// None until set (and then nobody has approved the revision).
+    pub radius: Option<BlastRadius>,
     /// Where the signers stand on the current revision.
     pub signoffs: &'a Signoffs,
     /// The open known weakness the scenario targets, by title.
@@ -385,8 +386,10 @@ pub fn run_gate(facts: &RunFacts) -> Vec<Closed> {
     match facts.state {
         ScenarioState::Proposed => {
             closed.push(Closed::NotAnnounced);
-            if start_tiny(facts.radius, facts.smaller_held.then_some(""), false).is_err() {
-                closed.push(Closed::StartTiny(facts.radius));
+            if let Some(radius) = facts.radius
+                && start_tiny(radius, facts.smaller_held.then_some(""), false).is_err()
+            {
+                closed.push(Closed::StartTiny(radius));
             }
         }
         ScenarioState::Announced => {
@@ -521,7 +524,7 @@ mod tests {
             state,
             current_revision: 3,
             asked_revision: 3,
-            radius: BlastRadius::Tiny,
+            radius: Some(BlastRadius::Tiny),
             signoffs,
             open_weakness: None,
             smaller_held: false,
@@ -565,7 +568,7 @@ mod tests {
         assert_eq!(codes(&run_gate(&weak)), ["open_weakness"]);
         let injected = RunFacts { state: ScenarioState::Injected, ..weak };
         assert!(run_gate(&injected).is_empty(), "injected with a reason: the run may go on");
-        let big = RunFacts { radius: BlastRadius::Large, ..facts(ScenarioState::Proposed, &all) };
+        let big = RunFacts { radius: Some(BlastRadius::Large), ..facts(ScenarioState::Proposed, &all) };
         assert_eq!(codes(&run_gate(&big)), ["not_announced", "start_tiny"]);
         assert_eq!(codes(&run_gate(&RunFacts { smaller_held: true, ..big })), ["not_announced"]);
     }

@@ -102,12 +102,25 @@ pub struct ScenarioFields {
     pub hypothesis: String,
     pub fault: String,
     pub target_system: String,
-    pub blast_radius: BlastRadius,
+    /// None until the facilitator sets it (a scenario imported from an experiment).
+    pub blast_radius: Option<BlastRadius>,
     pub expected_impact: String,
     pub abort_criteria: String,
     pub abort_owner: Option<Uuid>,
     pub rollback_plan: String,
+    /// The digest of the Chaos Toolkit experiment the revision carries (see
+    /// [`crate::chaostoolkit::experiment`]): the fingerprint covers the document through it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub experiment_digest: Option<String>,
 }
+
+/// How a blast radius reads where it may not be set yet.
+pub fn radius_label(radius: Option<BlastRadius>) -> &'static str {
+    radius.map_or(RADIUS_NOT_SET, |r| r.as_str())
+}
+
+/// What a scenario shows for a blast radius nobody has set yet.
+pub const RADIUS_NOT_SET: &str = "not set yet";
 
 /// One field that differs between two revisions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +137,11 @@ impl ScenarioFields {
         Sha256::digest(&canonical).iter().take(6).map(|b| format!("{b:02x}")).collect()
     }
 
+    /// The blast radius as it reads, "not set yet" when it is not.
+    pub fn radius(&self) -> &'static str {
+        radius_label(self.blast_radius)
+    }
+
     /// The fields as (label, value) pairs, in reading order; `owner_name` names the abort owner.
     pub fn labelled(&self, owner_name: &str) -> Vec<(&'static str, String)> {
         vec![
@@ -131,7 +149,7 @@ impl ScenarioFields {
             ("Steady-state hypothesis", self.hypothesis.clone()),
             ("Fault", self.fault.clone()),
             ("Target system", self.target_system.clone()),
-            ("Blast radius", self.blast_radius.as_str().to_owned()),
+            ("Blast radius", radius_label(self.blast_radius).to_owned()),
             ("Expected impact", self.expected_impact.clone()),
             ("Abort criteria", self.abort_criteria.clone()),
             ("Abort owner", owner_name.to_owned()),
@@ -139,12 +157,17 @@ impl ScenarioFields {
         ]
     }
 
-    /// The fields that still hold a placeholder ([`PLACEHOLDERS`]), by label: a scenario
-    /// drafted for someone (an incident replay) is not agreed to until it is written.
+    /// The fields still to be written, by label: those holding a placeholder ([`PLACEHOLDERS`]),
+    /// a blast radius not set and an abort owner not chosen. A scenario drafted for someone (an
+    /// incident replay, an imported experiment) is not agreed to until they are.
     pub fn placeholders(&self) -> Vec<&'static str> {
         self.labelled("")
             .into_iter()
-            .filter(|(_, value)| PLACEHOLDERS.iter().any(|p| value.trim().eq_ignore_ascii_case(p)))
+            .filter(|(label, value)| match *label {
+                "Blast radius" => self.blast_radius.is_none(),
+                "Abort owner" => self.abort_owner.is_none(),
+                _ => PLACEHOLDERS.iter().any(|p| value.trim().eq_ignore_ascii_case(p)),
+            })
             .map(|(label, _)| label)
             .collect()
     }
@@ -153,7 +176,7 @@ impl ScenarioFields {
     /// the title (kept within its 120 characters), and the blast radius one step smaller or
     /// larger, or None when there is no such step (a tiny one has no smaller variant).
     pub fn variant(&self, variant: Variant) -> Option<ScenarioFields> {
-        let blast_radius = self.blast_radius.step(variant)?;
+        let blast_radius = Some(self.blast_radius?.step(variant)?);
         let suffix = format!(" ({})", variant.as_str());
         let room = 120 - suffix.chars().count();
         let title = self.title.chars().take(room).collect::<String>().trim_end().to_owned() + &suffix;
@@ -245,11 +268,12 @@ impl ScenarioForm {
             hypothesis: hypothesis?,
             fault: fault?,
             target_system: target_system?,
-            blast_radius: blast_radius?,
+            blast_radius: Some(blast_radius?),
             expected_impact: expected_impact?,
             abort_criteria: abort_criteria?,
             abort_owner,
             rollback_plan: rollback_plan?,
+            experiment_digest: None,
         })
     }
 
@@ -259,7 +283,7 @@ impl ScenarioForm {
             hypothesis: fields.hypothesis.clone(),
             fault: fields.fault.clone(),
             target_system: fields.target_system.clone(),
-            blast_radius: fields.blast_radius.as_str().to_owned(),
+            blast_radius: fields.blast_radius.map(|r| r.as_str().to_owned()).unwrap_or_default(),
             expected_impact: fields.expected_impact.clone(),
             abort_criteria: fields.abort_criteria.clone(),
             abort_owner: fields.abort_owner.map(|id| id.to_string()).unwrap_or_default(),
@@ -353,11 +377,12 @@ mod tests {
             hypothesis: "p99 stays under 300 ms".into(),
             fault: "kubectl delete pod api-0".into(),
             target_system: "api".into(),
-            blast_radius: BlastRadius::Tiny,
+            blast_radius: Some(BlastRadius::Tiny),
             expected_impact: "none visible".into(),
             abort_criteria: "error rate > 1%".into(),
-            abort_owner: None,
+            abort_owner: Some(Uuid::from_u128(7)),
             rollback_plan: "the deployment recreates it".into(),
+            experiment_digest: None,
         }
     }
 
@@ -368,6 +393,18 @@ mod tests {
         draft.target_system = TO_BE_DECIDED.into();
         draft.rollback_plan = format!("  {TO_BE_AGREED} ");
         assert_eq!(draft.placeholders(), vec!["Target system", "Rollback plan"]);
+        let imported = ScenarioFields { blast_radius: None, abort_owner: None, ..fields() };
+        assert_eq!(imported.placeholders(), vec!["Blast radius", "Abort owner"]);
+        assert_eq!(imported.labelled("")[4].1, "not set yet");
+    }
+
+    #[test]
+    fn the_fingerprint_covers_an_attached_experiment() {
+        let plain = fields();
+        let with = ScenarioFields { experiment_digest: Some("ab".repeat(32)), ..fields() };
+        let other = ScenarioFields { experiment_digest: Some("cd".repeat(32)), ..fields() };
+        assert_ne!(plain.fingerprint(), with.fingerprint());
+        assert_ne!(with.fingerprint(), other.fingerprint());
     }
 
     #[test]
@@ -385,7 +422,7 @@ mod tests {
         let a = fields();
         let mut b = fields();
         b.rollback_plan = "scale the deployment back up".into();
-        b.blast_radius = BlastRadius::Small;
+        b.blast_radius = Some(BlastRadius::Small);
         let changes = a.diff("Ana", &b, "Ana");
         let labels: Vec<&str> = changes.iter().map(|c| c.label).collect();
         assert_eq!(labels, vec!["Blast radius", "Rollback plan"]);
@@ -395,15 +432,15 @@ mod tests {
 
     #[test]
     fn a_variant_is_one_blast_radius_step_away_on_the_same_target() {
-        let small = ScenarioFields { blast_radius: BlastRadius::Small, ..fields() };
+        let small = ScenarioFields { blast_radius: Some(BlastRadius::Small), ..fields() };
         let smaller = small.variant(Variant::Smaller).unwrap();
-        assert_eq!(smaller.blast_radius, BlastRadius::Tiny);
+        assert_eq!(smaller.blast_radius, Some(BlastRadius::Tiny));
         assert_eq!(smaller.title, "Kill one API pod (smaller)");
         assert_eq!(smaller.target_system, small.target_system);
         assert_eq!(smaller.fault, small.fault);
-        assert_eq!(small.variant(Variant::Larger).unwrap().blast_radius, BlastRadius::Medium);
+        assert_eq!(small.variant(Variant::Larger).unwrap().blast_radius, Some(BlastRadius::Medium));
         assert_eq!(fields().variant(Variant::Smaller), None, "nothing is smaller than tiny");
-        let large = ScenarioFields { blast_radius: BlastRadius::Large, ..fields() };
+        let large = ScenarioFields { blast_radius: Some(BlastRadius::Large), ..fields() };
         assert_eq!(large.variant(Variant::Larger), None, "nothing is larger than large");
     }
 

@@ -11,6 +11,7 @@ use super::gate::{self, ScenarioState};
 use super::store::{self, Revision, Scenario};
 use super::views::{Banner, RunCard, banners, run_card};
 use super::{BlastRadius, Decision, FieldChange, ScenarioForm, Signoffs, Variant};
+use crate::chaostoolkit::store::{self as ctk_store, ImportedJournal, StoredExperiment};
 use crate::error::AppResult;
 use crate::form::FieldErrors;
 use crate::gamedays::GamedayRole;
@@ -115,6 +116,58 @@ struct ShowPage {
     incident: Option<(Uuid, String, Option<String>)>,
     /// The open game days the viewer facilitates: where they may copy this scenario.
     copy_targets: Vec<GamedaySummary>,
+    /// The Chaos Toolkit experiment the current revision carries.
+    experiment: Option<ExperimentPart>,
+    /// The Chaos Toolkit journals brought onto the timeline, newest first.
+    journals: Vec<ImportedJournal>,
+    /// A journal refused: what was pasted, and why (shown beside the field).
+    journal_form: (String, Option<String>),
+}
+
+/// The experiment a revision carries, as the scenario page shows it.
+pub struct ExperimentPart {
+    pub format: String,
+    /// `file`, `paste` or `api`.
+    pub origin: String,
+    pub file_name: Option<String>,
+    pub tags: Vec<String>,
+    pub contributions: Vec<(String, String)>,
+    pub redacted: Vec<String>,
+    pub not_understood: Vec<String>,
+    /// The document, indented.
+    pub pretty: String,
+}
+
+impl ExperimentPart {
+    fn of(stored: StoredExperiment) -> ExperimentPart {
+        let notes = &stored.notes;
+        let strings = |key: &str| -> Vec<String> {
+            notes
+                .get(key)
+                .and_then(|v| v.as_array())
+                .map(|list| list.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default()
+        };
+        let contributions = notes
+            .get("contributions")
+            .and_then(|v| v.as_array())
+            .map(|list| {
+                list.iter()
+                    .filter_map(|pair| Some((pair.get(0)?.as_str()?.to_owned(), pair.get(1)?.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ExperimentPart {
+            format: notes.get("format").and_then(|v| v.as_str()).unwrap_or("JSON").to_owned(),
+            origin: notes.get("origin").and_then(|v| v.as_str()).unwrap_or("paste").to_owned(),
+            file_name: notes.get("file_name").and_then(|v| v.as_str()).map(str::to_owned),
+            tags: strings("tags"),
+            contributions,
+            redacted: strings("redacted"),
+            not_understood: strings("not_understood"),
+            pretty: serde_json::to_string_pretty(&stored.document).unwrap_or_default(),
+        }
+    }
 }
 
 impl ShowPage {
@@ -166,7 +219,7 @@ impl ShowPage {
         if !may_add {
             return Vec::new();
         }
-        Variant::ALL.into_iter().filter_map(|v| self.scenario.fields.blast_radius.step(v).map(|b| (v, b))).collect()
+        Variant::ALL.into_iter().filter_map(|v| self.scenario.fields.blast_radius?.step(v).map(|b| (v, b))).collect()
     }
 
     /// Whether the page offers "Copy…": into a game day, or as a variant here.
@@ -180,6 +233,11 @@ impl ShowPage {
 
     fn base(&self) -> String {
         format!("{}/scenarios/{}", self.ctx.url(), self.scenario.id)
+    }
+
+    /// Whether the current revision is agreed, so it can be exported as an experiment.
+    fn agreed(&self) -> bool {
+        self.signoffs.fully_approved()
     }
 }
 
@@ -197,7 +255,29 @@ pub async fn scenario_page(
     ctx: GamedayCtx,
     scenario: Scenario,
     compare: (Option<i32>, Option<i32>),
+    status_errors: (StatusCode, FieldErrors),
+) -> AppResult<Response> {
+    render_show(state, (layout, ctx), scenario, compare, status_errors, String::new()).await
+}
+
+/// The scenario page after a refused journal: the message beside the field, what was pasted kept.
+pub async fn journal_refused(
+    state: &AppState,
+    (layout, ctx): (Layout, GamedayCtx),
+    scenario: Scenario,
+    status_errors: (StatusCode, FieldErrors),
+    pasted: String,
+) -> AppResult<Response> {
+    render_show(state, (layout, ctx), scenario, (None, None), status_errors, pasted).await
+}
+
+async fn render_show(
+    state: &AppState,
+    (layout, ctx): (Layout, GamedayCtx),
+    scenario: Scenario,
+    compare: (Option<i32>, Option<i32>),
     (status, errors): (StatusCode, FieldErrors),
+    journal_input: String,
 ) -> AppResult<Response> {
     let signoffs = store::signoffs::signoffs(&state.db, ctx.gameday.id, scenario.id, scenario.revision).await?;
     let revisions = store::revisions(&state.db, scenario.id).await?;
@@ -216,8 +296,17 @@ pub async fn scenario_page(
     // Another game day first: copying onward is the common case.
     copy_targets.sort_by_key(|g| g.id == ctx.gameday.id);
     let last_seq = ctx.gameday.last_event_seq;
-    let alert = (!errors.is_empty()).then(|| errors.messages().join(" "));
+    let experiment = match scenario.fields.experiment_digest {
+        Some(_) => ctk_store::experiment(&state.db, scenario.id, scenario.revision).await?.map(ExperimentPart::of),
+        None => None,
+    };
+    let journals = ctk_store::journals(&state.db, scenario.id).await?;
+    let journal_form = (journal_input, errors.get("journal").map(str::to_owned));
+    let alert = (!errors.is_empty() && journal_form.1.is_none()).then(|| errors.messages().join(" "));
     let page = ShowPage {
+        experiment,
+        journals,
+        journal_form,
         in_flight,
         last_seq,
         run,

@@ -66,21 +66,18 @@ async fn new_page(
     let source = Uuid::parse_str(&copy).map_err(|_| AppError::NotFound)?;
     let variant = Variant::parse(&variant).ok_or(AppError::NotFound)?;
     let source = super::store::scenario(&state.db, ctx.gameday.id, source).await?.ok_or(AppError::NotFound)?;
-    let Some(fields) = source.fields.variant(variant) else {
-        let radius = source.fields.blast_radius.as_str();
+    let stepped = source.fields.variant(variant);
+    let Some((fields, from, to)) =
+        stepped.and_then(|f| Some((f.clone(), source.fields.blast_radius?, f.blast_radius?)))
+    else {
+        let radius = super::radius_label(source.fields.blast_radius);
         return Err(AppError::Conflict(format!(
             "“{}” is {radius}: there is no {} blast radius.",
             source.fields.title,
             variant.as_str()
         )));
     };
-    let variant_of = VariantOf {
-        title: source.fields.title.clone(),
-        revision: source.revision,
-        variant,
-        from: source.fields.blast_radius,
-        to: fields.blast_radius,
-    };
+    let variant_of = VariantOf { title: source.fields.title.clone(), revision: source.revision, variant, from, to };
     variant_form_page(&state, layout, ctx, variant_of, ScenarioForm::from_fields(&fields)).await
 }
 

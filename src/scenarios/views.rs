@@ -204,6 +204,8 @@ pub struct RunCard {
     /// The announcement on the timeline that acknowledged escalating past start tiny:
     /// (its sequence number, who announced it).
     pub escalation_acknowledged: Option<(i64, String)>,
+    /// The outcome the latest imported Chaos Toolkit journal proposes, and why.
+    pub proposal: Option<(Outcome, String)>,
 }
 
 impl RunCard {
@@ -230,7 +232,8 @@ impl RunCard {
 
     /// Announcing would escalate past start tiny: the form asks for the acknowledgement.
     pub fn needs_acknowledgement(&self) -> bool {
-        gate::start_tiny(self.scenario.fields.blast_radius, self.smaller_held.as_deref(), false).is_err()
+        (self.scenario.fields.blast_radius)
+            .is_some_and(|radius| gate::start_tiny(radius, self.smaller_held.as_deref(), false).is_err())
     }
 
     /// Injecting targets an open weakness: the form asks why.
@@ -252,10 +255,14 @@ impl RunCard {
         Outcome::ALL
     }
 
-    /// The outcome the conclusion form starts with: "held" after a roll-back; none after a halt
-    /// (a halted fault rarely held, and the person says what happened).
+    /// The outcome the conclusion form starts with: what an imported journal proposes, for the
+    /// facilitator to confirm; else "held" after a roll-back, and none after a halt (a halted
+    /// fault rarely held, and the person says what happened).
     pub fn suggested(&self, outcome: &Outcome) -> bool {
-        self.scenario.state == gate::ScenarioState::RolledBack && *outcome == Outcome::ALL[0]
+        match &self.proposal {
+            Some((proposed, _)) => proposed == outcome,
+            None => self.scenario.state == gate::ScenarioState::RolledBack && *outcome == Outcome::ALL[0],
+        }
     }
 }
 
@@ -310,6 +317,14 @@ pub fn run_card_of(
         .find(|e| e.scenario_id == Some(scenario.id) && e.kind() == Some(EventKind::ScenarioAnnounced))
         .filter(|e| e.escalation_acknowledged())
         .map(|e| (e.seq, e.actor_name.clone().unwrap_or_else(|| "A facilitator".into())));
+    let proposal = events
+        .iter()
+        .rev()
+        .find(|e| e.scenario_id == Some(scenario.id) && e.kind() == Some(EventKind::JournalImported))
+        .and_then(|e| {
+            let outcome = Outcome::parse(e.data.get("proposal")?.as_str()?).ok()?;
+            Some((outcome, e.data.get("reason")?.as_str()?.to_owned()))
+        });
     RunCard {
         url,
         scenario,
@@ -319,5 +334,6 @@ pub fn run_card_of(
         weakness,
         timings,
         escalation_acknowledged,
+        proposal,
     }
 }

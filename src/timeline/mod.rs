@@ -41,10 +41,14 @@ pub enum EventKind {
     Correction,
     RetrospectiveInReview,
     RetrospectivePublished,
+    /// An activity or steady-state check of a Chaos Toolkit run, from an imported journal.
+    ExperimentRan,
+    /// A Chaos Toolkit journal was imported onto the timeline.
+    JournalImported,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 22] = [
+    pub const ALL: [EventKind; 24] = [
         EventKind::GamedayCreated,
         EventKind::GamedayUpdated,
         EventKind::GamedayScheduled,
@@ -67,6 +71,8 @@ impl EventKind {
         EventKind::Correction,
         EventKind::RetrospectiveInReview,
         EventKind::RetrospectivePublished,
+        EventKind::ExperimentRan,
+        EventKind::JournalImported,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -93,6 +99,8 @@ impl EventKind {
             EventKind::Correction => "correction",
             EventKind::RetrospectiveInReview => "retrospective_in_review",
             EventKind::RetrospectivePublished => "retrospective_published",
+            EventKind::ExperimentRan => "experiment_ran",
+            EventKind::JournalImported => "journal_imported",
         }
     }
 
@@ -125,6 +133,8 @@ impl EventKind {
             EventKind::Correction => "Correction",
             EventKind::RetrospectiveInReview => "Retrospective in review",
             EventKind::RetrospectivePublished => "Retrospective published",
+            EventKind::ExperimentRan => "Chaos Toolkit",
+            EventKind::JournalImported => "Journal imported",
         }
     }
 
@@ -323,6 +333,11 @@ impl Event {
     /// The name of the API token the change came through (None: made in the pages, or by Gameday).
     pub fn via_token(&self) -> Option<&str> {
         self.data.get("via").and_then(|v| v.get("token_name")).and_then(|n| n.as_str())
+    }
+
+    /// Whether it was brought in from a Chaos Toolkit journal (it then happened at `observed_at`).
+    pub fn is_imported(&self) -> bool {
+        self.data.get("imported").is_some_and(|i| i.is_object())
     }
 }
 

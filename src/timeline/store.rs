@@ -115,7 +115,8 @@ pub async fn events(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Result<V
 }
 
 /// The events a game day's derived views need, in order: every step of each fault's life and
-/// every marked observation (timings, banners, the picture, escalations). Their number grows
+/// every marked observation (timings, banners, the picture, escalations), and each journal's
+/// import (the outcome it proposes). Their number grows
 /// with the scenarios and the markers, not with the observations, so a page can read them and
 /// a window of recent events instead of the whole day. The predicate is the partial index
 /// `timeline_events_key`'s.
@@ -130,7 +131,7 @@ pub async fn key_events(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Resu
         left join users u on u.id = e.actor
         where e.gameday_id = $1
           and (e.kind in ('scenario_announced', 'scenario_injected', 'scenario_halted', 'scenario_rolled_back',
-                          'scenario_concluded')
+                          'scenario_concluded', 'journal_imported')
                or (e.kind = 'observation' and e.data ? 'marker'))
         order by e.seq
         "#,

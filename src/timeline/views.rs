@@ -38,6 +38,8 @@ pub struct EventView {
     pub author: Option<Uuid>,
     /// The API token it came through, by name (None: in the pages).
     pub via_token: Option<String>,
+    /// Brought in from a Chaos Toolkit journal: it happened at its observed time.
+    pub imported: bool,
 }
 
 impl EventView {
@@ -65,6 +67,7 @@ impl EventView {
             correct_url: event.is_markdown().then(|| format!("{base}/events/{}/correct", event.seq)),
             author: event.actor,
             via_token: event.via_token().map(str::to_owned),
+            imported: event.is_imported(),
         }
     }
 }

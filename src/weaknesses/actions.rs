@@ -65,11 +65,12 @@ pub async fn replay(db: &PgPool, gameday_id: Uuid, actor: &User, incident: &Inci
             format!("Reproduce: {}", incident.summary).chars().take(4000).collect()
         },
         target_system: TO_BE_DECIDED.into(),
-        blast_radius: BlastRadius::Tiny,
+        blast_radius: Some(BlastRadius::Tiny),
         expected_impact: TO_BE_AGREED.into(),
         abort_criteria: TO_BE_AGREED.into(),
         abort_owner: Some(actor.id),
         rollback_plan: TO_BE_AGREED.into(),
+        experiment_digest: None,
     };
     let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
     let scenario = crate::scenarios::actions::create_in(&mut tx, &gameday, role, actor, &fields).await?;

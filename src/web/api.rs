@@ -117,6 +117,7 @@ pub enum Conflict {
         (name = "Teams", description = "The token's team."),
         (name = "Game days", description = "Game days of the token's team."),
         (name = "Scenarios", description = "A game day's scenarios: read, plan, ask the gate, run."),
+        (name = "Chaos Toolkit", description = "Import an experiment as a scenario, export an agreed one that asks the gate before its fault, bring a run's journal onto the timeline."),
         (name = "Timeline", description = "A game day's timeline: read it, follow it live, log observations."),
         (name = "Retrospectives", description = "Retrospectives of the team's completed game days."),
         (name = "Learnings", description = "The team's learnings library."),
@@ -204,6 +205,8 @@ pub enum ApiError {
     App(AppError),
     /// 422 with several fields' messages.
     Fields(FieldErrors),
+    /// 413: a body larger than the route takes.
+    TooLarge,
 }
 
 impl From<AppError> for ApiError {
@@ -220,6 +223,9 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::TooLarge;
+        }
         ApiError::App(AppError::invalid(crate::form::FORM, rejection.body_text()))
     }
 }
@@ -245,6 +251,12 @@ impl IntoResponse for ApiError {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
                 response
             }
+            ApiError::TooLarge => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                Some("The body is larger than this operation takes.".into()),
+            )
+            .into_response(),
             ApiError::Fields(errors) => {
                 let mut problem = Problem::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -358,6 +370,15 @@ impl FromRequestParts<AppState> for ApiCaller {
         parts.extensions.insert(caller.clone());
         Ok(caller)
     }
+}
+
+/// 201 Created with `body` as JSON and `Location: {API_BASE}{path}` (the new thing's address).
+pub fn created(path: &str, body: impl serde::Serialize) -> Response {
+    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("{API_BASE}{path}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
 }
 
 /// A JSON request body; one that is not JSON, or not of the expected shape, is a 422 problem

@@ -444,11 +444,13 @@ async fn the_openapi_description_lists_every_operation_the_api_serves(db: PgPool
             let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let anonymous = day.app.client.request(method.clone(), day.app.url(&concrete)).send().await.unwrap();
             assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{method} {concrete}");
-            // And a read answers with a token (the other reads' ids are the fixture's).
+            // And a read answers with a token (the other reads' ids are the fixture's; the export
+            // needs an agreed scenario, tests/it/chaostoolkit.rs).
             if method == reqwest::Method::GET
                 && !path.contains("/weaknesses/")
                 && !path.contains("/incidents/")
                 && !path.ends_with("/retrospective")
+                && !path.ends_with("/experiment")
             {
                 let answer = day.app.client.get(day.app.url(&concrete)).bearer_auth(&token).send().await.unwrap();
                 assert_eq!(answer.status(), StatusCode::OK, "{concrete}");

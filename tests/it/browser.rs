@@ -1061,6 +1061,13 @@ async fn every_main_page_passes_axe_core_in_light_and_dark(db: PgPool) {
     let (running, scenarios) = a_team_with_a_bit_of_everything(&day).await;
     let app = &day.app;
     let team = format!("/teams/{}", day.slug);
+    // A draft game day with a scenario imported from a Chaos Toolkit experiment.
+    let draft = app.post_as(&day.ana, &format!("{team}/gamedays"), &crate::gamedays::GAMEDAY_FORM).await;
+    let draft = crate::helpers::location(&draft);
+    let experiment = include_str!("../fixtures/chaostoolkit/experiment-all.json");
+    let import_path = format!("{draft}/scenarios/import");
+    let imported = crate::chaostoolkit::upload(&day, &day.ana, &import_path, "e.json", experiment).await;
+    let imported = crate::helpers::location(&imported);
     let signed_out = ["/", "/signin", "/signup"].map(str::to_owned);
     let signed_in = [
         "/".to_owned(),
@@ -1085,6 +1092,8 @@ async fn every_main_page_passes_axe_core_in_light_and_dark(db: PgPool) {
         "/account/two-factor".to_owned(),
         "/account/tokens".to_owned(),
         "/api/docs".to_owned(),
+        format!("{draft}/scenarios/import"),
+        imported,
     ];
     let axe = axe_source();
     let driver = Driver::start().await;
@@ -1439,5 +1448,103 @@ async fn a_pipeline_announces_and_injects_through_the_api_and_the_room_sees_it_l
     assert_eq!(tags[0].text().await.unwrap(), "via API · Staging pipeline");
     assert!(body_text(&li).await.contains("Injected"), "the fault banner shows the injection");
     screenshot(&li, "65-timeline-via-api").await;
+    li.close().await.unwrap();
+}
+
+/// An experiment a team keeps in YAML, with a credential written into it.
+const CHECKOUT_YAML: &str = "\
+version: 1.0.0
+title: Checkout survives losing its cache
+description: When the Redis cache is flushed, checkout stays under 300 ms at p99.
+tags: [checkout, redis]
+contributions:
+  performance: high
+configuration:
+  redis_password: s3cret-in-the-file
+steady-state-hypothesis:
+  title: Checkout is fast
+  probes:
+    - type: probe
+      name: checkout-p99
+      tolerance: [0, 300]
+      provider:
+        type: python
+        module: checkout_probes
+        func: p99_ms
+method:
+  - type: action
+    name: flush-cache
+    provider:
+      type: process
+      path: redis-cli
+      arguments: [FLUSHALL]
+    pauses:
+      after: 30
+rollbacks: []
+x-owner: payments
+";
+
+#[sqlx::test]
+async fn a_facilitator_imports_an_experiment_file_and_the_room_sees_its_journal_arrive_live(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let app = &day.app;
+    let dir = crate::chaostoolkit::scratch("browser");
+    let file = dir.join("checkout-cache.yaml");
+    std::fs::write(&file, CHECKOUT_YAML).unwrap();
+    let driver = Driver::start().await;
+    let ana = sign_in(&driver, app, "ana@example.com").await;
+    ana.set_window_size(1280, 1000).await.unwrap();
+    ana.goto(&app.url(&day.url)).await.unwrap();
+    click_link(&ana, "Import a Chaos Toolkit experiment").await;
+    assert_eq!(heading(&ana).await, "Import a Chaos Toolkit experiment");
+    screenshot(&ana, "66-import-form").await;
+    ana.find(Locator::Id("file")).await.unwrap().send_keys(file.to_str().unwrap()).await.unwrap();
+    click_button(&ana, "Import as a scenario").await;
+    let text = body_text(&ana).await;
+    assert!(text.contains("Imported as a scenario at revision 1"), "{text}");
+    assert!(text.contains("Not ready to approve"), "nobody signs before the rest is set");
+    assert!(text.contains("checkout-cache.yaml (YAML)"));
+    assert!(text.contains("x-owner"), "the unknown key is listed");
+    assert!(!ana.source().await.unwrap().contains("s3cret-in-the-file"), "the credential is never shown");
+    let url = ana.current_url().await.unwrap();
+    ana.goto(&format!("{url}#chaostoolkit")).await.unwrap();
+    screenshot(&ana, "66-imported-experiment").await;
+    ana.set_window_size(390, 844).await.unwrap();
+    ana.goto(url.as_str()).await.unwrap();
+    assert!(fits_the_width(&ana).await, "the scenario page with its experiment fits a phone");
+    ana.goto(&app.url(&format!("{}/scenarios/import", day.url))).await.unwrap();
+    assert!(fits_the_width(&ana).await, "the import form fits a phone");
+
+    // A run's journal, posted by a pipeline, arrives live on Li's timeline, marked as imported.
+    for step in ["schedule", "start"] {
+        assert_eq!(day.step(&day.ana, step).await.status(), reqwest::StatusCode::SEE_OTHER, "{step}");
+    }
+    let li = sign_in(&driver, app, "li@example.com").await;
+    li.set_window_size(1280, 1000).await.unwrap();
+    li.goto(&app.url(&format!("{}/timeline", day.url))).await.unwrap();
+    assert!(wait_for_element_text(&li, "live-status", "Live", Duration::from_secs(10)).await);
+    let token = crate::api::make_token(&day, &day.ana, "Chaos pipeline", &day.slug, &["run"]).await;
+    let sid = url.path().rsplit('/').next().unwrap().to_owned();
+    let journal = include_str!("../fixtures/chaostoolkit/journal-completed.json");
+    let posted = crate::helpers::new_client()
+        .post(app.url(&format!("/api/v1/teams/{}/gamedays/{}/scenarios/{sid}/journal", day.slug, day.id)))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(journal)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), reqwest::StatusCode::CREATED);
+    assert!(wait_for_text(&li, "Journal imported", Duration::from_secs(10)).await, "the import arrives live");
+    let tags = li.find_all(Locator::Css(".event-via")).await.unwrap();
+    let mut imported = 0;
+    for tag in &tags {
+        if tag.text().await.unwrap() == "imported · journal" {
+            imported += 1;
+        }
+    }
+    assert!(imported >= 3, "each activity of the run is marked as imported ({imported})");
+    screenshot(&li, "66-journal-on-timeline").await;
+    ana.close().await.unwrap();
     li.close().await.unwrap();
 }

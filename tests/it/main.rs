@@ -10,6 +10,8 @@ mod audit;
 mod binary;
 mod browser;
 mod calendar;
+mod chaostoolkit;
+mod chaostoolkit_import;
 mod copies;
 mod gamedays;
 mod queries;

@@ -31,11 +31,12 @@ fn fields(title: &str, owner: Uuid) -> ScenarioFields {
         hypothesis: "p99 stays under 300 ms".into(),
         fault: "kill one pod".into(),
         target_system: "api".into(),
-        blast_radius: BlastRadius::Tiny,
+        blast_radius: Some(BlastRadius::Tiny),
         expected_impact: "none".into(),
         abort_criteria: "errors > 1%".into(),
         abort_owner: Some(owner),
         rollback_plan: "let it restart".into(),
+        experiment_digest: None,
     }
 }
 

@@ -110,6 +110,22 @@ async fn a_10_mb_body_is_refused_with_413(db: PgPool) {
     assert_eq!(users, 0);
 }
 
+/// The transport takes bodies up to the Chaos Toolkit uploads' limit; every other route still
+/// refuses anything above 64 KiB, forms and the JSON API alike.
+#[sqlx::test]
+async fn a_100_kib_body_is_refused_with_413_outside_the_upload_routes(db: PgPool) {
+    let day = crate::gamedays::Day::new(db).await;
+    let long = "x".repeat(100 * 1024);
+    let form = [("body", long.as_str())];
+    let response = day.app.post_as(&day.ana, &format!("{}/observations", day.url), &form).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "a form");
+    let token = crate::api::make_token(&day, &day.ana, "Big", &day.slug, &["observe"]).await;
+    let body = serde_json::json!({ "body": long });
+    let path = format!("/teams/{}/gamedays/{}/observations", day.slug, day.id);
+    let response = crate::api::send(&day, &token, reqwest::Method::POST, &path, &body).await;
+    crate::api::problem(response, StatusCode::PAYLOAD_TOO_LARGE, "too_large").await;
+}
+
 #[sqlx::test]
 async fn a_cross_origin_post_is_refused_with_403(db: PgPool) {
     let app = spawn_app(db).await;

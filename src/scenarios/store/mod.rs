@@ -43,12 +43,13 @@ struct ScenarioRow {
     hypothesis: String,
     fault: String,
     target_system: String,
-    blast_radius: BlastRadius,
+    blast_radius: Option<BlastRadius>,
     expected_impact: String,
     abort_criteria: String,
     abort_owner: Option<Uuid>,
     abort_owner_name: Option<String>,
     rollback_plan: String,
+    experiment_digest: Option<String>,
 }
 
 impl From<ScenarioRow> for Scenario {
@@ -72,6 +73,7 @@ impl From<ScenarioRow> for Scenario {
                 abort_criteria: r.abort_criteria,
                 abort_owner: r.abort_owner,
                 rollback_plan: r.rollback_plan,
+                experiment_digest: r.experiment_digest,
             },
             abort_owner_name: r.abort_owner_name,
         }
@@ -87,8 +89,8 @@ pub async fn scenarios_of(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Re
         select id as "id!", gameday_id as "gameday_id!", position as "position!", state as "state!: ScenarioState",
                outcome as "outcome: Outcome", conclusion_note, revision as "revision!", fingerprint as "fingerprint!",
                title as "title!", hypothesis as "hypothesis!", fault as "fault!", target_system as "target_system!",
-               blast_radius as "blast_radius!: BlastRadius", expected_impact as "expected_impact!",
-               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!"
+               blast_radius as "blast_radius: BlastRadius", expected_impact as "expected_impact!",
+               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!", experiment_digest
         from current_scenarios
         where gameday_id = $1
         order by position
@@ -109,8 +111,8 @@ pub async fn scenarios_of_gamedays(db: &PgPool, gameday_ids: &[Uuid]) -> sqlx::R
         select id as "id!", gameday_id as "gameday_id!", position as "position!", state as "state!: ScenarioState",
                outcome as "outcome: Outcome", conclusion_note, revision as "revision!", fingerprint as "fingerprint!",
                title as "title!", hypothesis as "hypothesis!", fault as "fault!", target_system as "target_system!",
-               blast_radius as "blast_radius!: BlastRadius", expected_impact as "expected_impact!",
-               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!"
+               blast_radius as "blast_radius: BlastRadius", expected_impact as "expected_impact!",
+               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!", experiment_digest
         from current_scenarios
         where gameday_id = any($1)
         order by gameday_id, position
@@ -131,8 +133,8 @@ pub async fn scenario(db: impl PgExecutor<'_>, gameday_id: Uuid, id: Uuid) -> sq
         select id as "id!", gameday_id as "gameday_id!", position as "position!", state as "state!: ScenarioState",
                outcome as "outcome: Outcome", conclusion_note, revision as "revision!", fingerprint as "fingerprint!",
                title as "title!", hypothesis as "hypothesis!", fault as "fault!", target_system as "target_system!",
-               blast_radius as "blast_radius!: BlastRadius", expected_impact as "expected_impact!",
-               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!"
+               blast_radius as "blast_radius: BlastRadius", expected_impact as "expected_impact!",
+               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!", experiment_digest
         from current_scenarios
         where gameday_id = $1 and id = $2
         "#,
@@ -163,6 +165,7 @@ pub async fn create_scenario(
     gameday_id: Uuid,
     fields: &ScenarioFields,
     author: Uuid,
+    experiment: Option<NewExperiment<'_>>,
 ) -> sqlx::Result<Uuid> {
     let id = Uuid::now_v7();
     sqlx::query!(
@@ -175,11 +178,21 @@ pub async fn create_scenario(
     )
     .execute(&mut *conn)
     .await?;
-    insert_revision(conn, id, 1, fields, author).await?;
+    insert_revision_with(conn, id, 1, fields, author, experiment).await?;
     Ok(id)
 }
 
-/// Stores revision `revision` of a scenario and makes it the current one.
+/// A Chaos Toolkit experiment stored with a revision: the document (credentials replaced) and the
+/// notes on its import.
+#[derive(Debug, Clone, Copy)]
+pub struct NewExperiment<'a> {
+    pub document: &'a serde_json::Value,
+    pub notes: &'a serde_json::Value,
+}
+
+/// Stores revision `revision` of a scenario and makes it the current one. A revision whose fields
+/// carry an experiment's digest (an edit, a copy, a variant) takes the document from a revision
+/// with the same digest.
 #[tracing::instrument(skip(conn, fields))]
 pub async fn insert_revision(
     conn: &mut PgConnection,
@@ -188,11 +201,27 @@ pub async fn insert_revision(
     fields: &ScenarioFields,
     author: Uuid,
 ) -> sqlx::Result<()> {
+    insert_revision_with(conn, scenario_id, revision, fields, author, None).await
+}
+
+/// Like [`insert_revision`], storing `experiment` (an import) with it; its digest is in `fields`.
+#[tracing::instrument(skip(conn, fields, experiment))]
+pub async fn insert_revision_with(
+    conn: &mut PgConnection,
+    scenario_id: Uuid,
+    revision: i32,
+    fields: &ScenarioFields,
+    author: Uuid,
+    experiment: Option<NewExperiment<'_>>,
+) -> sqlx::Result<()> {
     sqlx::query!(
         r#"
         insert into scenario_revisions (scenario_id, revision, title, hypothesis, fault, target_system, blast_radius,
-            expected_impact, abort_criteria, abort_owner, rollback_plan, fingerprint, author)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+            expected_impact, abort_criteria, abort_owner, rollback_plan, fingerprint, author,
+            experiment_digest, experiment, experiment_notes)
+        select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text,
+               coalesce($15::jsonb, (select experiment from scenario_revisions where experiment_digest = $14 limit 1)),
+               coalesce($16::jsonb, (select experiment_notes from scenario_revisions where experiment_digest = $14 limit 1))
         "#,
         scenario_id,
         revision,
@@ -200,13 +229,16 @@ pub async fn insert_revision(
         fields.hypothesis,
         fields.fault,
         fields.target_system,
-        fields.blast_radius as BlastRadius,
+        fields.blast_radius as Option<BlastRadius>,
         fields.expected_impact,
         fields.abort_criteria,
         fields.abort_owner,
         fields.rollback_plan,
         fields.fingerprint(),
-        author
+        author,
+        fields.experiment_digest,
+        experiment.map(|e| e.document),
+        experiment.map(|e| e.notes),
     )
     .execute(&mut *conn)
     .await?;
@@ -234,7 +266,7 @@ pub async fn revisions(db: &PgPool, scenario_id: Uuid) -> sqlx::Result<Vec<Revis
         r#"
         select r.revision, r.title, r.hypothesis, r.fault, r.target_system, r.blast_radius as "blast_radius: BlastRadius",
                r.expected_impact, r.abort_criteria, r.abort_owner, o.display_name as "owner_name?", r.rollback_plan,
-               r.fingerprint, a.display_name as author_name, r.created_at
+               r.fingerprint, a.display_name as author_name, r.created_at, r.experiment_digest
         from scenario_revisions r
         join users a on a.id = r.author
         left join users o on o.id = r.abort_owner
@@ -259,6 +291,7 @@ pub async fn revisions(db: &PgPool, scenario_id: Uuid) -> sqlx::Result<Vec<Revis
                 abort_criteria: r.abort_criteria,
                 abort_owner: r.abort_owner,
                 rollback_plan: r.rollback_plan,
+                experiment_digest: r.experiment_digest,
             },
             abort_owner_name: r.owner_name.unwrap_or_else(|| "nobody".into()),
             fingerprint: r.fingerprint,
@@ -326,7 +359,7 @@ pub async fn smaller_that_held(
     team_id: Uuid,
     scenario_id: Uuid,
     target: &str,
-    radius: BlastRadius,
+    radius: Option<BlastRadius>,
     environment: &str,
 ) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar!(
@@ -334,7 +367,7 @@ pub async fn smaller_that_held(
         team_id,
         scenario_id,
         target,
-        radius as BlastRadius,
+        radius as Option<BlastRadius>,
         environment
     )
     .fetch_one(db)
@@ -475,8 +508,8 @@ pub async fn scenarios_by_ids(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Re
         select id as "id!", gameday_id as "gameday_id!", position as "position!", state as "state!: ScenarioState",
                outcome as "outcome: Outcome", conclusion_note, revision as "revision!", fingerprint as "fingerprint!",
                title as "title!", hypothesis as "hypothesis!", fault as "fault!", target_system as "target_system!",
-               blast_radius as "blast_radius!: BlastRadius", expected_impact as "expected_impact!",
-               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!"
+               blast_radius as "blast_radius: BlastRadius", expected_impact as "expected_impact!",
+               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!", experiment_digest
         from current_scenarios
         where id = any($1)
         "#,
