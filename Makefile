@@ -13,10 +13,10 @@ export SQLX_OFFLINE := true
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-run: ## serve Gameday on GAMEDAY_BIND (default 127.0.0.1:3000) with a local PostgreSQL
+run: ## serve Gameday on GAMEDAY_BIND (default 127.0.0.1:3000) with a local PostgreSQL (health checks may reach loopback)
 	@out="$$($(DB))" && eval "$$out" && cargo build --bin gameday && \
 	  echo "Gameday: open $${GAMEDAY_BASE_URL:-http://$${GAMEDAY_BIND:-127.0.0.1:3000}}/" && \
-	  exec ./target/debug/gameday serve
+	  GAMEDAY_HEALTH_CHECK_ALLOW="$${GAMEDAY_HEALTH_CHECK_ALLOW-127.0.0.0/8,::1/128}" exec ./target/debug/gameday serve
 
 test: ## formatting, lints, .sqlx freshness, unit + integration + browser tests
 	@./scripts/test-deps.sh

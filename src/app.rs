@@ -33,8 +33,8 @@ use crate::web::auth::Backend;
 use crate::web::sessions::{self, Sessions};
 use crate::web::{metrics, shell};
 use crate::{
-    accounts, audit, calendar, chaostoolkit, gamedays, home, learnings, live, retros, scenarios, teams, timeline,
-    tokens, weaknesses, webhooks,
+    accounts, audit, calendar, chaostoolkit, gamedays, healthchecks, home, learnings, live, retros, scenarios, teams,
+    timeline, tokens, weaknesses, webhooks,
 };
 
 /// Largest request body accepted (forms are small); the Chaos Toolkit imports take up to
@@ -96,6 +96,7 @@ pub fn router(state: AppState) -> Router {
                 .merge(gamedays::api::router())
                 .merge(scenarios::api::router())
                 .merge(chaostoolkit::api::router())
+                .merge(healthchecks::api::router())
                 .merge(timeline::api::router())
                 .merge(retros::api::router())
                 .merge(learnings::api::router())
@@ -133,6 +134,7 @@ pub fn router(state: AppState) -> Router {
         .merge(timeline::routes::router())
         .merge(live::router())
         .merge(webhooks::routes::router())
+        .merge(healthchecks::routes::router())
         .merge(retros::routes::router())
         .merge(learnings::routes::router())
         .merge(weaknesses::routes::router())
@@ -241,6 +243,7 @@ pub async fn serve(
     // Live streams never end by themselves: at shutdown they are closed first, so that the
     // server can drain the other requests and stop.
     tokio::spawn(webhooks::worker::run(state.clone()));
+    tokio::spawn(healthchecks::worker::run(state.clone()));
     tokio::spawn(metrics::run(state.clone()));
     live::start(&state);
     let hub = state.live.clone();

@@ -81,6 +81,16 @@ pub struct Config {
     #[arg(long, env = "GAMEDAY_WEBHOOK_ALLOW_PRIVATE", global = true)]
     pub webhook_allow_private: bool,
 
+    /// The networks a team's health checks may reach besides public addresses, comma-separated
+    /// (`10.0.0.0/8,fd00::/8`). Loopback, private and link-local addresses are refused unless
+    /// listed here (`make run` lists loopback, for a local service).
+    #[arg(long, env = "GAMEDAY_HEALTH_CHECK_ALLOW", value_delimiter = ',', global = true)]
+    pub health_check_allow: Vec<ipnet::IpNet>,
+
+    /// How often the health-check worker looks for checks that are due, in milliseconds.
+    #[arg(long, env = "GAMEDAY_HEALTH_CHECK_POLL_MS", default_value_t = 500, global = true)]
+    pub health_check_poll_ms: u64,
+
     /// How often each instance checks open game days against the database whatever NOTIFY
     /// said, in milliseconds (a safety net; NOTIFY is the fast path).
     #[arg(long, env = "GAMEDAY_LIVE_CHECK_MS", default_value_t = 2000, global = true)]
@@ -146,6 +156,8 @@ impl Config {
             webhook_poll_ms: 1000,
             webhook_retry_ms: 5000,
             webhook_allow_private: false,
+            health_check_allow: Vec::new(),
+            health_check_poll_ms: 500,
             live_check_ms: 2000,
             live_keep_alive_ms: 15_000,
             live_streams_per_person: 8,

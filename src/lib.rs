@@ -18,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod form;
 pub mod gamedays;
+pub mod healthchecks;
 pub mod home;
 pub mod hub;
 pub mod ids;

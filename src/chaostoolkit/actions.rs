@@ -7,16 +7,23 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use ipnet::IpNet;
+
 use super::experiment::{self, Imported};
 use super::export::{self, Agreed};
 use super::journal::{self, Proposal};
+use super::probes;
 use super::store::{self, NewJournal};
 use crate::accounts::User;
 use crate::error::{AppError, AppResult};
 use crate::events;
 use crate::form::bounded_text;
 use crate::gamedays::actions::{begin, require_facilitator};
-use crate::gamedays::{Gameday, edit_plan, multiline};
+use crate::gamedays::{Gameday, edit_plan, multiline, store as gameday_store};
+use crate::healthchecks::store as health_store;
+use crate::healthchecks::{
+    AttachedCheck, CheckForm, DEFAULT_INTERVAL_SECS, MAX_PER_SCENARIO, MAX_PER_TEAM, check_reach,
+};
 use crate::scenarios::actions::add_to_plan_with;
 use crate::scenarios::gate::Outcome;
 use crate::scenarios::store::{self as scenario_store, NewExperiment};
@@ -49,7 +56,76 @@ fn draft(imported: &Imported) -> AppResult<ScenarioFields> {
         rollback_plan: multiline(&imported.rollback_plan, "Rollback plan", 1, 4000)
             .map_err(|m| unusable("rollbacks", m))?,
         experiment_digest: Some(digest(&imported.document)),
+        health_checks: Vec::new(),
     })
+}
+
+/// The reach rule for a URL whose host is an IP address (a name is checked when it runs).
+fn literal_reach(allow: &[IpNet], url: &str) -> Result<(), String> {
+    let Some(host) = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)) else { return Ok(()) };
+    match host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>() {
+        Ok(ip) => check_reach(&host, &[ip], allow).map(|_| ()),
+        Err(_) => Ok(()),
+    }
+}
+
+/// The probes turned into checks of the team's library (one already there under the same name
+/// and definition is reused; another name gets " (imported)"), as copies for the scenario. Inside
+/// the import's transaction; within the library's cap (the rest are said to be skipped).
+async fn library_checks(
+    tx: &mut sqlx::PgConnection,
+    team_id: Uuid,
+    actor: &User,
+    checks: Vec<probes::ProbeCheck>,
+    skipped: &mut Vec<String>,
+) -> AppResult<Vec<AttachedCheck>> {
+    // The team's row, as adding a check to the library locks it (the cap and the names hold).
+    health_store::count_locked(&mut *tx, team_id).await?;
+    let mut library = health_store::of_team(&mut *tx, team_id).await?;
+    let mut attached = Vec::new();
+    for check in checks.into_iter().take(MAX_PER_SCENARIO) {
+        // The form's rules hold for an imported check too (header names and values, reserved
+        // headers, the URL, the limits).
+        let check = match CheckForm::of(&check.name, &check.spec).parse(&check.spec.secret_names()) {
+            Ok(parsed) => probes::ProbeCheck { name: parsed.name, spec: parsed.spec },
+            Err(errors) => {
+                skipped.push(format!("{}: {}", check.name, errors.messages().join(" ")));
+                continue;
+            }
+        };
+        let same = library.iter().find(|l| l.name == check.name && l.spec == check.spec);
+        let (id, name) = match same {
+            Some(l) => (l.id, l.name.clone()),
+            None if library.len() as i64 >= MAX_PER_TEAM => {
+                skipped.push(format!("{}: the team's library is full ({MAX_PER_TEAM} checks)", check.name));
+                continue;
+            }
+            None => {
+                let taken = |n: &str| library.iter().any(|l| l.name.eq_ignore_ascii_case(n));
+                let mut name = check.name.clone();
+                let mut n = 1;
+                while taken(&name) {
+                    name = if n == 1 {
+                        format!("{} (imported)", check.name)
+                    } else {
+                        format!("{} (imported {n})", check.name)
+                    };
+                    n += 1;
+                }
+                let id = health_store::create(&mut *tx, team_id, &name, &check.spec, &[], actor.id).await?;
+                library = health_store::of_team(&mut *tx, team_id).await?;
+                (id, name)
+            }
+        };
+        attached.push(AttachedCheck {
+            check_id: id,
+            name,
+            spec: check.spec,
+            auto_halt: true,
+            interval_secs: DEFAULT_INTERVAL_SECS,
+        });
+    }
+    Ok(attached)
 }
 
 /// Where an imported experiment came from, as the scenario page tells it.
@@ -86,19 +162,35 @@ impl Origin<'_> {
 /// experiment does not say.
 pub async fn import_experiment(
     db: &PgPool,
-    gameday_id: Uuid,
-    actor: &User,
+    allow: &[IpNet],
+    (gameday_id, actor): (Uuid, &User),
     text: &str,
     origin: Origin<'_>,
 ) -> AppResult<Uuid> {
-    // Who may add a scenario here is settled before the document is read.
+    // Who may add a scenario here is settled before the document is read (and again under the
+    // game day's lock below).
+    require_facilitator(gameday_store::participant_role(db, gameday_id, actor.id).await?)?;
+    let file_name = origin.file_name();
+    let imported = experiment::read(text, file_name).map_err(|e| AppError::invalid("experiment", e.to_string()))?;
+    // A probe at an address checks may not reach is left out now; a host name is resolved and
+    // checked at every run (an import does not wait on DNS).
+    let (probe_checks, mut skipped) = probes::checks_of(&imported.document);
+    let mut usable = Vec::new();
+    for check in probe_checks {
+        match literal_reach(allow, &check.spec.url) {
+            Ok(()) => usable.push(check),
+            Err(why) => skipped.push(format!("{}: {why}", check.name)),
+        }
+    }
     let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
     require_facilitator(role)?;
     edit_plan(gameday.status)?;
-    let file_name = origin.file_name();
-    let imported = experiment::read(text, file_name).map_err(|e| AppError::invalid("experiment", e.to_string()))?;
-    let fields = draft(&imported)?;
+    let mut fields = draft(&imported)?;
+    fields.health_checks = library_checks(&mut tx, gameday.team_id, actor, usable, &mut skipped).await?;
+    let check_names: Vec<&str> = fields.health_checks.iter().map(|c| c.name.as_str()).collect();
     let notes = json!({
+        "health_checks": check_names,
+        "health_checks_skipped": skipped,
         "format": imported.format.as_str(),
         "origin": origin.as_str(),
         "file_name": file_name,
@@ -123,6 +215,15 @@ pub async fn import_experiment(
             " {} key(s) Gameday does not know are kept and listed on the scenario.",
             imported.not_understood.len()
         ));
+    }
+    if !check_names.is_empty() {
+        body.push_str(&format!(
+            " Its HTTP probe(s) guard it as health checks: {} (halting the fault when they fail; change that before signing).",
+            check_names.join(", ")
+        ));
+    }
+    if !skipped.is_empty() {
+        body.push_str(&format!(" Not turned into health checks: {}.", skipped.join("; ")));
     }
     let data = json!({
         "revision": 1,

@@ -93,7 +93,14 @@ async fn import_experiment(State(state): State<AppState>, ctx: ApiGameday, body:
     let text = std::str::from_utf8(&body)
         .map_err(|_| AppError::invalid("experiment", "The experiment is not UTF-8 text (JSON or YAML)."))?;
     let user = &ctx.team.caller.user;
-    let id = actions::import_experiment(&state.db, ctx.gameday.id, user, text, actions::Origin::Api).await?;
+    let id = actions::import_experiment(
+        &state.db,
+        &state.config.health_check_allow,
+        (ctx.gameday.id, user),
+        text,
+        actions::Origin::Api,
+    )
+    .await?;
     let scenario = scenario_store::scenario(&state.db, ctx.gameday.id, id).await?.ok_or(AppError::NotFound)?;
     let notes = super::store::experiment(&state.db, id, scenario.revision).await?.map(|e| e.notes);
     let list = |key: &str| -> Vec<String> {

@@ -4,7 +4,8 @@
 //! turned into timeline entries. This floor is pure: reading and writing the documents.
 //! - [`experiment`]: read an experiment, redact its credentials, describe it in words;
 //! - [`export`]: write an agreed revision as an experiment guarded by the gate question;
-//! - [`journal`]: read a run's journal into timeline entries and a proposed outcome.
+//! - [`journal`]: read a run's journal into timeline entries and a proposed outcome;
+//! - [`probes`]: the steady-state hypothesis's HTTP probes as health checks.
 
 pub mod actions;
 pub mod api;
@@ -12,6 +13,7 @@ pub mod experiment;
 pub mod export;
 pub mod journal;
 pub mod pages;
+pub mod probes;
 pub mod routes;
 pub mod store;
 

@@ -112,7 +112,15 @@ async fn import(
         );
     };
     let origin = name.map_or(Origin::Pasted, Origin::File);
-    let sid = match actions::import_experiment(&state.db, ctx.gameday.id, &ctx.user, &text, origin).await {
+    let sid = match actions::import_experiment(
+        &state.db,
+        &state.config.health_check_allow,
+        (ctx.gameday.id, &ctx.user),
+        &text,
+        origin,
+    )
+    .await
+    {
         Ok(sid) => sid,
         Err(err) => {
             let mut errors = FieldErrors::new();

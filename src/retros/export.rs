@@ -269,6 +269,10 @@ pub fn markdown(e: &Export) -> String {
             ("Time to detect", story.timings.to_detect.map(|d| human(&d)).unwrap_or_else(|| "—".into())),
             ("Time to repair", story.timings.to_repair.map(|d| human(&d)).unwrap_or_else(|| "—".into())),
         ];
+        let mut rows = rows.to_vec();
+        if let Some(d) = story.timings.to_recover {
+            rows.push(("Time to recover (health checks)", human(&d)));
+        }
         for (label, value) in rows {
             let _ = writeln!(out, "| {label} | {} |", text(&value));
         }

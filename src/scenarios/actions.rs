@@ -16,6 +16,7 @@ use crate::gamedays::Refusal;
 use crate::gamedays::actions::{begin, require_facilitator};
 use crate::gamedays::store as gameday_store;
 use crate::gamedays::{Gameday, GamedayRole, edit_plan};
+use crate::healthchecks::{self, store as health_store};
 use crate::timeline::{EventKind, NewEvent};
 use crate::weaknesses::store as weakness_store;
 
@@ -133,6 +134,8 @@ pub enum Revised {
     Unchanged,
 }
 
+/// A facilitator edits a scenario through its form: a new revision with these fields. The form
+/// holds neither the experiment a scenario carries nor its health checks: an edit keeps them.
 pub async fn revise(
     db: &PgPool,
     gameday_id: Uuid,
@@ -140,13 +143,31 @@ pub async fn revise(
     actor: &User,
     fields: &ScenarioFields,
 ) -> AppResult<Revised> {
+    revise_with(db, (gameday_id, scenario_id), actor, |current| {
+        Ok(ScenarioFields {
+            experiment_digest: current.experiment_digest.clone(),
+            health_checks: current.health_checks.clone(),
+            ..fields.clone()
+        })
+    })
+    .await
+}
+
+/// Makes a new revision whose fields `change` derives from the current ones, under the game
+/// day's and the scenario's locks (nothing when they come out the same): how an edit, attaching
+/// a health check and updating one from the library all revise a scenario.
+pub async fn revise_with(
+    db: &PgPool,
+    (gameday_id, scenario_id): (Uuid, Uuid),
+    actor: &User,
+    change: impl FnOnce(&ScenarioFields) -> AppResult<ScenarioFields>,
+) -> AppResult<Revised> {
     let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
     require_facilitator(role)?;
     edit_plan(gameday.status)?;
     let scenario = store::lock_scenario(&mut tx, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
     gate::edit(scenario.state)?;
-    // The form does not hold the experiment a scenario carries: an edit keeps it.
-    let fields = &ScenarioFields { experiment_digest: scenario.fields.experiment_digest.clone(), ..fields.clone() };
+    let fields = &change(&scenario.fields)?;
     if scenario.fields == *fields {
         return Ok(Revised::Unchanged);
     }
@@ -249,6 +270,7 @@ pub async fn announce(
     check_revision(&scenario, at_revision)?;
     let signoffs = store::signoffs::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
     gate::announce(gameday.status, scenario.state, &signoffs)?;
+    check_health(&mut tx, &scenario, "announced").await?;
     let f = &scenario.fields;
     // Approval needs a blast radius (gate::check_complete), so an agreed scenario has one.
     let radius = f.blast_radius.ok_or_else(|| Refusal("Set the blast radius before announcing.".into()))?;
@@ -307,6 +329,7 @@ pub async fn inject(
     check_revision(&scenario, at_revision)?;
     let signoffs = store::signoffs::signoffs(&mut *tx, gameday_id, scenario_id, scenario.revision).await?;
     gate::inject(gameday.status, scenario.state, &signoffs)?;
+    check_health(&mut tx, &scenario, "injected").await?;
     let weakness = weakness_store::linked_weakness(&mut *tx, scenario_id).await?;
     let open_weakness = weakness.as_ref().filter(|(_, _, open)| *open);
     let reason = gate::weakness_gate(open_weakness.is_some(), weakness_reason)?;
@@ -329,6 +352,17 @@ pub async fn inject(
     events::record(&mut tx, event).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Invariant 8: the announce and the inject need a passing result of each health check the
+/// revision carries, younger than a few seconds (the checks ran just before, outside the
+/// transaction: `healthchecks::actions::run_before`). Read under the scenario's lock.
+async fn check_health(tx: &mut PgConnection, scenario: &Scenario, moving: &str) -> AppResult<()> {
+    if scenario.fields.health_checks.is_empty() {
+        return Ok(());
+    }
+    let latest = health_store::latest(&mut *tx, scenario.id, scenario.revision).await?;
+    healthchecks::gate(&scenario.fields.health_checks, &latest, moving).map_err(|why| Refusal(why).into())
 }
 
 /// A move an automated run makes for the revision it was agreed at: refused once the scenario
@@ -427,7 +461,42 @@ async fn halt_in(
     let data = serde_json::json!({ "from": scenario.state, "reason": reason });
     let event = NewEvent::new(gameday_id, actor.id, EventKind::ScenarioHalted, body).scenario(scenario.id).data(data);
     events::record(tx, event).await?;
+    left_flight(tx, scenario).await
+}
+
+/// A fault that was injected has left flight: its health checks run until the steady state is
+/// back (or the time runs out), which measures the recovery.
+async fn left_flight(tx: &mut PgConnection, scenario: &Scenario) -> AppResult<()> {
+    if scenario.state == ScenarioState::Injected && !scenario.fields.health_checks.is_empty() {
+        health_store::start_recovery(tx, scenario.id, scenario.revision, healthchecks::RECOVERY_LIMIT_SECS).await?;
+    }
     Ok(())
+}
+
+/// Invariant 8, while injected: a failing "halt automatically" check halts the fault exactly as a
+/// person would (same state, event kind, webhooks and banners), saying which check saw what.
+/// Nothing happens when the scenario is no longer injected at `revision` (a person was faster).
+/// Returns whether it halted.
+pub async fn halt_by_check(
+    db: &PgPool,
+    (gameday_id, scenario_id, revision): (Uuid, Uuid, i32),
+    check: &str,
+    summary: &str,
+) -> AppResult<bool> {
+    let mut tx = db.begin().await?;
+    gameday_store::lock_gameday(&mut tx, gameday_id).await?.ok_or(AppError::NotFound)?;
+    let Some(scenario) = store::lock_scenario(&mut tx, gameday_id, scenario_id).await? else { return Ok(false) };
+    if scenario.state != ScenarioState::Injected || scenario.revision != revision {
+        return Ok(false);
+    }
+    store::set_state(&mut tx, scenario_id, ScenarioState::Halted).await?;
+    let body = healthchecks::halt_body(check, summary);
+    let data = serde_json::json!({ "from": scenario.state, "reason": summary, "check": check, "by_check": true });
+    let event = NewEvent::by_gameday(gameday_id, EventKind::ScenarioHalted, body).scenario(scenario_id).data(data);
+    events::record(&mut tx, event).await?;
+    left_flight(&mut tx, &scenario).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// "Halt everything": a facilitator halts every fault in flight on the game day at once (a real
@@ -460,6 +529,7 @@ pub async fn roll_back(db: &PgPool, gameday_id: Uuid, scenario_id: Uuid, actor: 
     let body = format!("{} rolled back \"{}\".", actor.display_name, scenario.fields.title);
     let event = NewEvent::new(gameday_id, actor.id, EventKind::ScenarioRolledBack, body).scenario(scenario_id);
     events::record(&mut tx, event).await?;
+    left_flight(&mut tx, &scenario).await?;
     tx.commit().await?;
     Ok(())
 }

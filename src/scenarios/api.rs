@@ -16,12 +16,13 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::actions::{self, Revised};
-use super::gate::{Outcome, ScenarioState};
+use super::gate::{Move, Outcome, ScenarioState};
 use super::store::{self, Scenario};
 use super::{BlastRadius, Decision, ScenarioForm, SignerStatus, Signoffs};
 use crate::error::AppError;
 use crate::form::FieldErrors;
 use crate::gamedays::{GamedayStatus, store as gameday_store};
+use crate::healthchecks::actions::run_before;
 use crate::ids::ScenarioId;
 use crate::state::AppState;
 use crate::tokens::Scope;
@@ -644,6 +645,7 @@ async fn announce(
     may_run(&ctx, "announcing a fault")?;
     let (gameday, scenario) = (ctx.day.gameday.id, ctx.scenario.id);
     let user = &ctx.day.team.caller.user;
+    run_before(&state.db, &state.config.health_check_allow, (gameday, scenario), user, Move::Announce).await?;
     actions::announce(&state.db, (gameday, scenario, body.revision), user, body.acknowledge_escalation).await?;
     Ok(Json(current(&state, gameday, scenario).await?))
 }
@@ -680,6 +682,7 @@ async fn inject(
         .map_err(AppError::of_field("weakness_reason"))?;
     let (gameday, scenario) = (ctx.day.gameday.id, ctx.scenario.id);
     let user = &ctx.day.team.caller.user;
+    run_before(&state.db, &state.config.health_check_allow, (gameday, scenario), user, Move::Inject).await?;
     actions::inject(&state.db, (gameday, scenario, body.revision), user, reason.as_deref()).await?;
     Ok(Json(current(&state, gameday, scenario).await?))
 }

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::form::{FieldErrors, bounded_text};
 use crate::gamedays::multiline;
+use crate::healthchecks::AttachedCheck;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, sqlx::Type, Serialize, Deserialize, utoipa::ToSchema)]
 #[sqlx(type_name = "blast_radius", rename_all = "lowercase")]
@@ -112,6 +113,10 @@ pub struct ScenarioFields {
     /// [`crate::chaostoolkit::experiment`]): the fingerprint covers the document through it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub experiment_digest: Option<String>,
+    /// The health checks that guard the fault (copies, see [`crate::healthchecks`]): people agree
+    /// to the safety net too, so the fingerprint covers them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub health_checks: Vec<AttachedCheck>,
 }
 
 /// How a blast radius reads where it may not be set yet.
@@ -194,13 +199,27 @@ impl ScenarioFields {
 
     /// What changed from `self` to `after`, field by field.
     pub fn diff(&self, before_owner: &str, after: &ScenarioFields, after_owner: &str) -> Vec<FieldChange> {
-        self.labelled(before_owner)
+        let mut changes: Vec<FieldChange> = self
+            .labelled(before_owner)
             .into_iter()
             .zip(after.labelled(after_owner))
             .filter(|((_, a), (_, b))| a != b)
             .map(|((label, before), (_, after))| FieldChange { label, before, after })
-            .collect()
+            .collect();
+        let (before, after) = (checks_words(&self.health_checks), checks_words(&after.health_checks));
+        if before != after {
+            changes.push(FieldChange { label: "Health checks", before, after });
+        }
+        changes
     }
+}
+
+/// The health checks of a revision in words, for a diff.
+fn checks_words(checks: &[AttachedCheck]) -> String {
+    if checks.is_empty() {
+        return "none".into();
+    }
+    checks.iter().map(AttachedCheck::words).collect::<Vec<_>>().join("; ")
 }
 
 /// What a halt says: why, for everyone on the game day (the pages' form and the API's body).
@@ -274,6 +293,7 @@ impl ScenarioForm {
             abort_owner,
             rollback_plan: rollback_plan?,
             experiment_digest: None,
+            health_checks: Vec::new(),
         })
     }
 
@@ -383,6 +403,7 @@ mod tests {
             abort_owner: Some(Uuid::from_u128(7)),
             rollback_plan: "the deployment recreates it".into(),
             experiment_digest: None,
+            health_checks: Vec::new(),
         }
     }
 

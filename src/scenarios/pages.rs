@@ -17,6 +17,7 @@ use crate::form::FieldErrors;
 use crate::gamedays::GamedayRole;
 use crate::gamedays::actions::require_facilitator;
 use crate::gamedays::store::{self as gameday_store, GamedaySummary, Participant};
+use crate::healthchecks::views::{Section as HealthSection, section as health_section};
 use crate::state::AppState;
 use crate::weaknesses::store::{self as weakness_store, Weakness};
 use crate::web::context::GamedayCtx;
@@ -97,6 +98,8 @@ async fn render_form(
 #[derive(Template)]
 #[template(path = "scenarios/show.html")]
 struct ShowPage {
+    /// The health checks that guard the fault.
+    health: HealthSection,
     layout: Layout,
     ctx: GamedayCtx,
     scenario: Scenario,
@@ -303,7 +306,14 @@ async fn render_show(
     let journals = ctk_store::journals(&state.db, scenario.id).await?;
     let journal_form = (journal_input, errors.get("journal").map(str::to_owned));
     let alert = (!errors.is_empty() && journal_form.1.is_none()).then(|| errors.messages().join(" "));
+    let may_attach = ctx.role == Some(crate::gamedays::GamedayRole::Facilitator)
+        && gate::edit(scenario.state).is_ok()
+        && crate::gamedays::edit_plan(ctx.gameday.status).is_ok();
+    let health =
+        health_section(&state.db, ctx.membership.team.id, &scenario.fields.health_checks, scenario.id, may_attach)
+            .await?;
     let page = ShowPage {
+        health,
         experiment,
         journals,
         journal_form,

@@ -18,6 +18,7 @@ use super::{Decision, ScenarioForm, Variant};
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::gamedays::{actions::require_facilitator, multiline, store as gameday_store};
+use crate::healthchecks::actions::run_before;
 use crate::state::AppState;
 use crate::web::auth::FromPage;
 use crate::web::context::{GamedayCtx, ScenarioCtx, load_gameday};
@@ -289,6 +290,9 @@ async fn make_move(
     form: MoveForm,
 ) -> AppResult<Response> {
     let (db, gameday, scenario, user) = (&state.db, sc.day.gameday.id, sc.scenario.id, &sc.day.user);
+    // The scenario's health checks run first, outside the move's transaction; the move needs
+    // their fresh passes.
+    run_before(db, &state.config.health_check_allow, (gameday, scenario), user, mv).await?;
     let (result, done) = match mv {
         Move::Announce => (
             actions::announce(db, (gameday, scenario, None), user, form.acknowledge == "yes").await,

@@ -15,6 +15,7 @@ use super::{Decision, Signoffs};
 use crate::db::connection;
 use crate::error::AppResult;
 use crate::gamedays::{Gameday, GamedayRole, GamedayStatus, role_of};
+use crate::healthchecks::views::{CheckLine, check_lines, recovery};
 use crate::hub::Audience;
 use crate::teams::NavTeam;
 use crate::timeline::timings::{Timings, timings};
@@ -206,6 +207,12 @@ pub struct RunCard {
     pub escalation_acknowledged: Option<(i64, String)>,
     /// The outcome the latest imported Chaos Toolkit journal proposes, and why.
     pub proposal: Option<(Outcome, String)>,
+    /// The health checks that guard the fault, each with its latest result.
+    pub health: Vec<CheckLine>,
+    /// What the timeline says of the steady state's return after the fault left flight.
+    pub recovery: Option<String>,
+    /// Who or what halted the fault, and why (the halt's timeline sentence), once halted.
+    pub halted: Option<String>,
 }
 
 impl RunCard {
@@ -325,8 +332,22 @@ pub fn run_card_of(
             let outcome = Outcome::parse(e.data.get("proposal")?.as_str()?).ok()?;
             Some((outcome, e.data.get("reason")?.as_str()?.to_owned()))
         });
+    let health = check_lines(&scenario.fields.health_checks, events, scenario.id);
+    let recovery = recovery(events, scenario.id);
+    let halted = (scenario.state == gate::ScenarioState::Halted)
+        .then(|| {
+            events
+                .iter()
+                .rev()
+                .find(|e| e.scenario_id == Some(scenario.id) && e.kind() == Some(EventKind::ScenarioHalted))
+                .map(|e| e.body.clone())
+        })
+        .flatten();
     RunCard {
+        halted,
         url,
+        health,
+        recovery,
         scenario,
         gameday_status: gameday.status,
         role,

@@ -45,10 +45,18 @@ pub enum EventKind {
     ExperimentRan,
     /// A Chaos Toolkit journal was imported onto the timeline.
     JournalImported,
+    /// A scenario's health checks ran before its announce or inject (each check's result).
+    HealthChecked,
+    /// A health check's result changed while the fault was injected or recovering.
+    HealthCheckChanged,
+    /// Every health check passes again after the fault left flight: the measured recovery.
+    SteadyStateBack,
+    /// The health checks still failed when the time to wait for the recovery ran out.
+    SteadyStateNotBack,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 24] = [
+    pub const ALL: [EventKind; 28] = [
         EventKind::GamedayCreated,
         EventKind::GamedayUpdated,
         EventKind::GamedayScheduled,
@@ -73,6 +81,10 @@ impl EventKind {
         EventKind::RetrospectivePublished,
         EventKind::ExperimentRan,
         EventKind::JournalImported,
+        EventKind::HealthChecked,
+        EventKind::HealthCheckChanged,
+        EventKind::SteadyStateBack,
+        EventKind::SteadyStateNotBack,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -101,6 +113,10 @@ impl EventKind {
             EventKind::RetrospectivePublished => "retrospective_published",
             EventKind::ExperimentRan => "experiment_ran",
             EventKind::JournalImported => "journal_imported",
+            EventKind::HealthChecked => "health_checked",
+            EventKind::HealthCheckChanged => "health_check_changed",
+            EventKind::SteadyStateBack => "steady_state_back",
+            EventKind::SteadyStateNotBack => "steady_state_not_back",
         }
     }
 
@@ -135,6 +151,10 @@ impl EventKind {
             EventKind::RetrospectivePublished => "Retrospective published",
             EventKind::ExperimentRan => "Chaos Toolkit",
             EventKind::JournalImported => "Journal imported",
+            EventKind::HealthChecked => "Health checks",
+            EventKind::HealthCheckChanged => "Health check",
+            EventKind::SteadyStateBack => "Steady state back",
+            EventKind::SteadyStateNotBack => "Steady state not back",
         }
     }
 
@@ -201,6 +221,11 @@ impl NewEvent {
             body_html,
             data: serde_json::Value::Object(Default::default()),
         }
+    }
+
+    /// An event no person made: Gameday's own (a health check's result, a halt by a check).
+    pub fn by_gameday(gameday_id: Uuid, kind: EventKind, body: impl Into<String>) -> Self {
+        NewEvent { actor: None, ..NewEvent::new(gameday_id, Uuid::nil(), kind, body) }
     }
 
     pub fn scenario(mut self, scenario_id: Uuid) -> Self {

@@ -131,7 +131,8 @@ pub async fn key_events(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Resu
         left join users u on u.id = e.actor
         where e.gameday_id = $1
           and (e.kind in ('scenario_announced', 'scenario_injected', 'scenario_halted', 'scenario_rolled_back',
-                          'scenario_concluded', 'journal_imported')
+                          'scenario_concluded', 'journal_imported', 'health_checked', 'health_check_changed',
+                          'steady_state_back', 'steady_state_not_back')
                or (e.kind = 'observation' and e.data ? 'marker'))
         order by e.seq
         "#,
@@ -200,14 +201,16 @@ pub async fn day_events(
             select seq from timeline_events
             where gameday_id = $1
               and (kind in ('scenario_announced', 'scenario_injected', 'scenario_halted', 'scenario_rolled_back',
-                            'scenario_concluded')
+                            'scenario_concluded', 'journal_imported', 'health_checked', 'health_check_changed',
+                            'steady_state_back', 'steady_state_not_back')
                    or (kind = 'observation' and data ? 'marker'))
         )
         select e.seq, e.at, e.observed_at, e.actor, u.display_name as "actor_name?", e.kind, e.scenario_id,
                r.title as "scenario_title?", e.body, e.body_html, e.data,
                e.seq in (select seq from shown) as "shown!",
                (e.kind in ('scenario_announced', 'scenario_injected', 'scenario_halted', 'scenario_rolled_back',
-                           'scenario_concluded')
+                           'scenario_concluded', 'journal_imported', 'health_checked', 'health_check_changed',
+                           'steady_state_back', 'steady_state_not_back')
                 or (e.kind = 'observation' and e.data ? 'marker')) as "key!"
         from picked p
         join timeline_events e on e.gameday_id = $1 and e.seq = p.seq

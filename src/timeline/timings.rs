@@ -21,6 +21,8 @@ pub struct Timings {
     pub to_repair: Option<Duration>,
     /// From announcement to conclusion (or to the latest step so far).
     pub total: Option<Duration>,
+    /// From injection to the steady state back, as the scenario's health checks measured it.
+    pub to_recover: Option<Duration>,
 }
 
 impl Timings {
@@ -90,6 +92,7 @@ pub fn timings(events: &[Event], scenario: Uuid) -> Timings {
         (marked(e, Marker::Repair) || e.kind() == Some(EventKind::ScenarioRolledBack))
             && injected.is_some_and(|i| when(e) >= i)
     });
+    let recovered = first(&|e| e.kind() == Some(EventKind::SteadyStateBack));
     let last_step = own
         .iter()
         .filter(|e| {
@@ -109,7 +112,14 @@ pub fn timings(events: &[Event], scenario: Uuid) -> Timings {
         (Some(a), Some(l)) if l >= a => Some(l - a),
         _ => None,
     };
-    Timings { announced, injected, to_detect: after_inject(detected), to_repair: after_inject(repaired), total }
+    Timings {
+        announced,
+        injected,
+        to_detect: after_inject(detected),
+        to_repair: after_inject(repaired),
+        total,
+        to_recover: after_inject(recovered),
+    }
 }
 
 /// `2m 05s`, `1h 02m`, `45s`.
@@ -287,6 +297,10 @@ mod tests {
             event(7, EventKind::ScenarioConcluded, s, at(10, 0), None),
         ];
         let t = timings(&events, s);
+        assert_eq!(t.to_recover, None, "no health check measured a recovery");
+        let mut with_checks = events.clone();
+        with_checks.push(event(8, EventKind::SteadyStateBack, s, at(8, 30), None));
+        assert_eq!(timings(&with_checks, s).to_recover, Some(Duration::seconds(450)), "injection to steady state back");
         assert_eq!(t.to_detect, Some(Duration::minutes(2)), "the late-logged detection at 10:03 counts");
         assert_eq!(t.to_repair, Some(Duration::minutes(7)), "the roll-back is the repair");
         assert_eq!(t.total, Some(Duration::minutes(10)));

@@ -71,6 +71,7 @@ pub async fn replay(db: &PgPool, gameday_id: Uuid, actor: &User, incident: &Inci
         abort_owner: Some(actor.id),
         rollback_plan: TO_BE_AGREED.into(),
         experiment_digest: None,
+        health_checks: Vec::new(),
     };
     let (mut tx, gameday, role) = begin(db, gameday_id, actor).await?;
     let scenario = crate::scenarios::actions::create_in(&mut tx, &gameday, role, actor, &fields).await?;

@@ -118,6 +118,7 @@ pub enum Conflict {
         (name = "Game days", description = "Game days of the token's team."),
         (name = "Scenarios", description = "A game day's scenarios: read, plan, ask the gate, run."),
         (name = "Chaos Toolkit", description = "Import an experiment as a scenario, export an agreed one that asks the gate before its fault, bring a run's journal onto the timeline."),
+        (name = "Health checks", description = "The team's health checks, and the checks that guard a scenario with their results."),
         (name = "Timeline", description = "A game day's timeline: read it, follow it live, log observations."),
         (name = "Retrospectives", description = "Retrospectives of the team's completed game days."),
         (name = "Learnings", description = "The team's learnings library."),

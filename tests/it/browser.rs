@@ -1085,6 +1085,7 @@ async fn every_main_page_passes_axe_core_in_light_and_dark(db: PgPool) {
         format!("{team}/weaknesses"),
         format!("{team}/incidents"),
         format!("{team}/webhooks"),
+        format!("{team}/health-checks"),
         format!("{team}/tokens"),
         format!("{team}/settings"),
         format!("{team}/leave"),
@@ -1547,4 +1548,75 @@ async fn a_facilitator_imports_an_experiment_file_and_the_room_sees_its_journal_
     screenshot(&li, "66-journal-on-timeline").await;
     ana.close().await.unwrap();
     li.close().await.unwrap();
+}
+
+#[sqlx::test]
+async fn a_health_check_guards_the_fault_and_the_room_sees_it_halt_and_recover_live(db: PgPool) {
+    let service = crate::healthchecks::Service::start().await;
+    let day = crate::gamedays::Day::with(db, crate::healthchecks::loopback).await;
+    assert_eq!(day.add("vi@example.com", "observer").await.status(), reqwest::StatusCode::SEE_OTHER);
+    let scenario = day.scenario("Stop the primary").await;
+    let sid = scenario.rsplit('/').next().unwrap().to_owned();
+    let app = &day.app;
+    let driver = Driver::start().await;
+    let ana = sign_in(&driver, app, "ana@example.com").await;
+
+    // Ana writes a check in the team's library and runs it.
+    ana.goto(&app.url(&format!("/teams/{}", day.slug))).await.unwrap();
+    click_link(&ana, "Health checks").await;
+    assert!(body_text(&ana).await.contains("No checks yet"));
+    fill(&ana, "Name", "checkout answers").await;
+    fill(&ana, "URL", &service.url).await;
+    fill(&ana, "Answers within (ms)", "500").await;
+    fill(&ana, "JSON value at", "/status").await;
+    fill(&ana, "must be", "ok").await;
+    click_button(&ana, "Add check").await;
+    assert!(body_text(&ana).await.contains("Added \"checkout answers\""));
+    click_button(&ana, "Run now").await;
+    assert!(wait_for_text(&ana, "Passes: 200 in", Duration::from_secs(5)).await, "Run now shows what it saw");
+    screenshot(&ana, "67-health-check-library").await;
+
+    // She attaches it to the scenario: a new revision that everyone signs.
+    ana.goto(&app.url(&scenario)).await.unwrap();
+    assert!(body_text(&ana).await.contains("No health check guards this fault yet."));
+    fill(&ana, "Every (seconds, while injected)", "2").await;
+    click_button(&ana, "Attach (new revision)").await;
+    assert!(body_text(&ana).await.contains("Health check attached: revision 2."));
+    day.all_approve(&scenario).await;
+    day.start().await;
+
+    // Vi, an observer, watches the scenario page while Ana runs it from hers.
+    let vi = sign_in(&driver, app, "vi@example.com").await;
+    vi.goto(&app.url(&scenario)).await.unwrap();
+    assert!(wait_for_text(&vi, "Live", Duration::from_secs(5)).await);
+    vi.execute("document.body.dataset.untouched = 'yes';", vec![]).await.unwrap();
+    ana.goto(&app.url(&scenario)).await.unwrap();
+    click_button(&ana, "Announce fault").await;
+    assert!(body_text(&ana).await.contains("checkout answers passes: 200 in"), "the run card shows the check passed");
+    click_button(&ana, "Inject fault").await;
+    let state = format!("state-{sid}");
+    assert!(wait_for_element_text(&vi, &state, "Injected", Duration::from_secs(10)).await);
+    assert!(wait_for_text(&vi, "checkout answers passes", Duration::from_secs(5)).await);
+
+    // The service degrades: the check halts the fault, and Vi's page shows it without a reload.
+    service.set(200, 0, r#"{"status":"degraded"}"#);
+    assert!(wait_for_element_text(&vi, &state, "Halted", Duration::from_secs(10)).await, "Vi sees the halt");
+    assert!(wait_for_text(&vi, "Halted by health check checkout answers: got 200 in", Duration::from_secs(5)).await);
+    assert!(wait_for_text(&vi, "checkout answers fails", Duration::from_secs(5)).await, "the run card says it fails");
+    let untouched = vi.execute("return document.body.dataset.untouched;", vec![]).await.unwrap();
+    assert_eq!(untouched, "yes", "Vi's page was not reloaded");
+    screenshot(&vi, "68-halted-by-health-check").await;
+
+    // It recovers: the timeline records when the steady state came back.
+    service.set(200, 0, r#"{"status":"ok"}"#);
+    assert!(wait_for_text(&vi, "Steady state back", Duration::from_secs(10)).await, "the recovery arrives live");
+    vi.refresh().await.unwrap();
+    assert!(vi.find(Locator::Css("#health-checks polyline")).await.is_ok(), "the response times are drawn");
+    vi.execute("document.getElementById('health-checks').scrollIntoView();", vec![]).await.unwrap();
+    screenshot(&vi, "69-health-check-results").await;
+    vi.set_window_size(390, 844).await.unwrap();
+    assert!(fits_the_width(&vi).await, "the scenario page with its checks fits a phone");
+    for browser in [ana, vi] {
+        browser.close().await.unwrap();
+    }
 }

@@ -26,7 +26,7 @@ const LITERALS: [&str; 5] = [
 
 /// Everything the database holds that a person or a webhook could read, as text.
 async fn everything(db: &PgPool) -> String {
-    let tables = ["scenario_revisions", "timeline_events", "team_audit", "webhook_deliveries"];
+    let tables = ["scenario_revisions", "timeline_events", "team_audit", "webhook_deliveries", "health_checks"];
     let mut all = String::new();
     for table in tables {
         let exists: bool =
@@ -80,6 +80,29 @@ async fn an_uploaded_experiment_becomes_a_scenario_nobody_signs_until_its_facili
         .unwrap();
     assert_eq!(stored["x-team-channel"], "#payments-oncall");
     assert_eq!(stored["secrets"]["pagerduty"]["api-key"]["key"], "PAGERDUTY_API_KEY", "a reference stays");
+
+    // Its HTTP probes that only look, with a status or a simple JSON path as tolerance, guard it as
+    // health checks of the team's library (a credential header is a secret to set there).
+    let checks: Vec<(String, Value)> =
+        sqlx::query_as("select name, spec from health_checks order by name").fetch_all(&day.app.db).await.unwrap();
+    let names: Vec<&str> = checks.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["api-health", "checkout-page", "payments-status"]);
+    assert_eq!(checks[0].1["url"], "https://payments.staging.example.com/health");
+    assert_eq!(checks[0].1["headers"][1], serde_json::json!({"name": "X-Api-Key"}), "a secret header, no value");
+    assert_eq!(checks[2].1["json"]["pointer"], "/status");
+    let carried: Value = sqlx::query_scalar("select health_checks from current_scenarios where id = $1")
+        .bind(sid)
+        .fetch_one(&day.app.db)
+        .await
+        .unwrap();
+    assert_eq!(carried.as_array().unwrap().len(), 3, "the scenario carries them");
+    assert!(page.contains("GET https://payments.staging.example.com/health"), "shown on its page");
+    let (body,): (String,) = sqlx::query_as("select body from timeline_events where kind = 'scenario_added'")
+        .fetch_one(&day.app.db)
+        .await
+        .unwrap();
+    assert!(body.contains("health checks: api-health, checkout-page, payments-status"), "{body}");
+    assert!(body.contains("checkout-banner: its tolerance is not"), "and why the others are not: {body}");
 
     // Approving is refused until the facilitator has set what the experiment does not say.
     let refused = day.sign(&day.li, &url, "approve", "").await;

@@ -14,6 +14,7 @@ mod chaostoolkit;
 mod chaostoolkit_import;
 mod copies;
 mod gamedays;
+mod healthchecks;
 mod queries;
 mod races;
 mod retros;

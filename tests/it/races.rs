@@ -37,6 +37,7 @@ fn fields(title: &str, owner: Uuid) -> ScenarioFields {
         abort_owner: Some(owner),
         rollback_plan: "let it restart".into(),
         experiment_digest: None,
+        health_checks: Vec::new(),
     }
 }
 

@@ -8,6 +8,7 @@ use sqlx::{PgConnection, PgExecutor, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::healthchecks::AttachedCheck;
 use crate::scenarios::gate::{Outcome, ScenarioState};
 use crate::scenarios::{BlastRadius, ScenarioFields};
 use crate::teams::{NavTeam, TeamRole};
@@ -50,6 +51,8 @@ struct ScenarioRow {
     abort_owner_name: Option<String>,
     rollback_plan: String,
     experiment_digest: Option<String>,
+    #[serde(default)]
+    health_checks: Json<Vec<AttachedCheck>>,
 }
 
 impl From<ScenarioRow> for Scenario {
@@ -74,6 +77,7 @@ impl From<ScenarioRow> for Scenario {
                 abort_owner: r.abort_owner,
                 rollback_plan: r.rollback_plan,
                 experiment_digest: r.experiment_digest,
+                health_checks: r.health_checks.0,
             },
             abort_owner_name: r.abort_owner_name,
         }
@@ -90,7 +94,8 @@ pub async fn scenarios_of(db: impl PgExecutor<'_>, gameday_id: Uuid) -> sqlx::Re
                outcome as "outcome: Outcome", conclusion_note, revision as "revision!", fingerprint as "fingerprint!",
                title as "title!", hypothesis as "hypothesis!", fault as "fault!", target_system as "target_system!",
                blast_radius as "blast_radius: BlastRadius", expected_impact as "expected_impact!",
-               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!", experiment_digest
+               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!", experiment_digest,
+               health_checks as "health_checks!: Json<Vec<AttachedCheck>>"
         from current_scenarios
         where gameday_id = $1
         order by position
@@ -112,7 +117,8 @@ pub async fn scenarios_of_gamedays(db: &PgPool, gameday_ids: &[Uuid]) -> sqlx::R
                outcome as "outcome: Outcome", conclusion_note, revision as "revision!", fingerprint as "fingerprint!",
                title as "title!", hypothesis as "hypothesis!", fault as "fault!", target_system as "target_system!",
                blast_radius as "blast_radius: BlastRadius", expected_impact as "expected_impact!",
-               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!", experiment_digest
+               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!", experiment_digest,
+               health_checks as "health_checks!: Json<Vec<AttachedCheck>>"
         from current_scenarios
         where gameday_id = any($1)
         order by gameday_id, position
@@ -134,7 +140,8 @@ pub async fn scenario(db: impl PgExecutor<'_>, gameday_id: Uuid, id: Uuid) -> sq
                outcome as "outcome: Outcome", conclusion_note, revision as "revision!", fingerprint as "fingerprint!",
                title as "title!", hypothesis as "hypothesis!", fault as "fault!", target_system as "target_system!",
                blast_radius as "blast_radius: BlastRadius", expected_impact as "expected_impact!",
-               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!", experiment_digest
+               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!", experiment_digest,
+               health_checks as "health_checks!: Json<Vec<AttachedCheck>>"
         from current_scenarios
         where gameday_id = $1 and id = $2
         "#,
@@ -218,10 +225,11 @@ pub async fn insert_revision_with(
         r#"
         insert into scenario_revisions (scenario_id, revision, title, hypothesis, fault, target_system, blast_radius,
             expected_impact, abort_criteria, abort_owner, rollback_plan, fingerprint, author,
-            experiment_digest, experiment, experiment_notes)
+            experiment_digest, experiment, experiment_notes, health_checks)
         select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text,
                coalesce($15::jsonb, (select experiment from scenario_revisions where experiment_digest = $14 limit 1)),
-               coalesce($16::jsonb, (select experiment_notes from scenario_revisions where experiment_digest = $14 limit 1))
+               coalesce($16::jsonb, (select experiment_notes from scenario_revisions where experiment_digest = $14 limit 1)),
+               $17
         "#,
         scenario_id,
         revision,
@@ -239,6 +247,7 @@ pub async fn insert_revision_with(
         fields.experiment_digest,
         experiment.map(|e| e.document),
         experiment.map(|e| e.notes),
+        Json(&fields.health_checks) as Json<&Vec<AttachedCheck>>,
     )
     .execute(&mut *conn)
     .await?;
@@ -266,7 +275,8 @@ pub async fn revisions(db: &PgPool, scenario_id: Uuid) -> sqlx::Result<Vec<Revis
         r#"
         select r.revision, r.title, r.hypothesis, r.fault, r.target_system, r.blast_radius as "blast_radius: BlastRadius",
                r.expected_impact, r.abort_criteria, r.abort_owner, o.display_name as "owner_name?", r.rollback_plan,
-               r.fingerprint, a.display_name as author_name, r.created_at, r.experiment_digest
+               r.fingerprint, a.display_name as author_name, r.created_at, r.experiment_digest,
+               r.health_checks as "health_checks: Json<Vec<AttachedCheck>>"
         from scenario_revisions r
         join users a on a.id = r.author
         left join users o on o.id = r.abort_owner
@@ -292,6 +302,7 @@ pub async fn revisions(db: &PgPool, scenario_id: Uuid) -> sqlx::Result<Vec<Revis
                 abort_owner: r.abort_owner,
                 rollback_plan: r.rollback_plan,
                 experiment_digest: r.experiment_digest,
+                health_checks: r.health_checks.0,
             },
             abort_owner_name: r.owner_name.unwrap_or_else(|| "nobody".into()),
             fingerprint: r.fingerprint,
@@ -509,7 +520,8 @@ pub async fn scenarios_by_ids(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Re
                outcome as "outcome: Outcome", conclusion_note, revision as "revision!", fingerprint as "fingerprint!",
                title as "title!", hypothesis as "hypothesis!", fault as "fault!", target_system as "target_system!",
                blast_radius as "blast_radius: BlastRadius", expected_impact as "expected_impact!",
-               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!", experiment_digest
+               abort_criteria as "abort_criteria!", abort_owner, abort_owner_name, rollback_plan as "rollback_plan!", experiment_digest,
+               health_checks as "health_checks!: Json<Vec<AttachedCheck>>"
         from current_scenarios
         where id = any($1)
         "#,
