@@ -1,6 +1,6 @@
 //! The team audit log: who changed what in a team, and when. Every team-level change that is not
-//! a game day's timeline event (a role, a member, an invite, the settings, a webhook, the weakness
-//! register, an incident, a follow-up action) writes one entry with [`store::record`] in the same
+//! a game day's timeline event (a role, a member, an invite, the settings, a webhook, a health
+//! check, the weakness register, an incident, a follow-up action) writes one entry with [`store::record`] in the same
 //! transaction as the change, so the change and its entry commit or roll back together. The log
 //! is append-only (the database refuses UPDATE and DELETE) and the team's leads read it.
 
@@ -33,6 +33,9 @@ pub enum AuditKind {
     TeamUnarchived,
     ApiTokenCreated,
     ApiTokenRevoked,
+    HealthCheckAdded,
+    HealthCheckChanged,
+    HealthCheckRemoved,
 }
 
 impl AuditKind {
@@ -59,6 +62,9 @@ impl AuditKind {
             AuditKind::TeamUnarchived => "Unarchived",
             AuditKind::ApiTokenCreated => "API token",
             AuditKind::ApiTokenRevoked => "API token revoked",
+            AuditKind::HealthCheckAdded => "Health check",
+            AuditKind::HealthCheckChanged => "Health check changed",
+            AuditKind::HealthCheckRemoved => "Health check removed",
         }
     }
 }

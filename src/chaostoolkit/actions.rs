@@ -15,6 +15,7 @@ use super::journal::{self, Proposal};
 use super::probes;
 use super::store::{self, NewJournal};
 use crate::accounts::User;
+use crate::audit::{AuditKind, NewEntry, store as audit, webhook_host};
 use crate::error::{AppError, AppResult};
 use crate::events;
 use crate::form::bounded_text;
@@ -113,6 +114,14 @@ async fn library_checks(
                     n += 1;
                 }
                 let id = health_store::create(&mut *tx, team_id, &name, &check.spec, &[], actor.id).await?;
+                let host = webhook_host(&check.spec.url);
+                let body = format!(
+                    "{} added the health check \"{name}\" ({} {host}) from a Chaos Toolkit experiment's probe.",
+                    actor.display_name, check.spec.method
+                );
+                let detail = json!({ "check": id, "name": name, "imported": true });
+                let entry = NewEntry::new(team_id, actor.id, AuditKind::HealthCheckAdded, body).detail(detail);
+                audit::record(&mut *tx, entry).await?;
                 library = health_store::of_team(&mut *tx, team_id).await?;
                 (id, name)
             }

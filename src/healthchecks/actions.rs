@@ -14,6 +14,7 @@ use super::{
     secrets_stay_home,
 };
 use crate::accounts::User;
+use crate::audit::{AuditKind, NewEntry, store as audit, webhook_host};
 use crate::error::{AppError, AppResult};
 use crate::events;
 use crate::gamedays::GamedayRole;
@@ -23,6 +24,12 @@ use crate::scenarios::gate::Move;
 use crate::scenarios::store as scenario_store;
 use crate::teams::TeamRole;
 use crate::timeline::{EventKind, NewEvent};
+
+/// Where a check looks, as the audit log names it: the method and the host only (a URL's path or
+/// query may carry something private).
+fn where_to(spec: &super::CheckSpec) -> String {
+    format!("{} {}", spec.method, webhook_host(&spec.url))
+}
 
 /// Viewers read the library; members and leads change it.
 pub fn require_writer(role: TeamRole) -> AppResult<()> {
@@ -48,6 +55,10 @@ pub async fn add(db: &PgPool, allow: &[IpNet], team_id: Uuid, actor: &User, pars
     }
     let secrets = parsed.secrets.clone().unwrap_or_default();
     let id = store::create(&mut tx, team_id, &parsed.name, &parsed.spec, &secrets, actor.id).await?;
+    let body =
+        format!("{} added the health check \"{}\" ({}).", actor.display_name, parsed.name, where_to(&parsed.spec));
+    let detail = serde_json::json!({ "check": id, "name": parsed.name, "secret_headers": parsed.spec.secret_names() });
+    audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::HealthCheckAdded, body).detail(detail)).await?;
     tx.commit().await?;
     tracing::info!(team_id = %team_id, check = %id, "health check added");
     Ok(id)
@@ -55,7 +66,13 @@ pub async fn add(db: &PgPool, allow: &[IpNet], team_id: Uuid, actor: &User, pars
 
 /// Changes a check of the library. Scenarios keep their copies until someone updates them
 /// ([`update_scenarios`]).
-pub async fn change(db: &PgPool, allow: &[IpNet], team_id: Uuid, id: Uuid, parsed: &ParsedCheck) -> AppResult<()> {
+pub async fn change(
+    db: &PgPool,
+    allow: &[IpNet],
+    (team_id, actor): (Uuid, &User),
+    id: Uuid,
+    parsed: &ParsedCheck,
+) -> AppResult<()> {
     let before = store::of_team_by_id(db, team_id, id).await?.ok_or(AppError::NotFound)?;
     secrets_stay_home(&before.spec, parsed).map_err(|why| AppError::invalid("url", why))?;
     probe::destination(allow, &parsed.spec.url).await.map_err(|why| AppError::invalid("url", why))?;
@@ -66,15 +83,30 @@ pub async fn change(db: &PgPool, allow: &[IpNet], team_id: Uuid, id: Uuid, parse
     if !store::update(&mut tx, team_id, id, &parsed.name, &parsed.spec, parsed.secrets.as_deref()).await? {
         return Err(AppError::NotFound);
     }
+    let mut body =
+        format!("{} changed the health check \"{}\" ({})", actor.display_name, parsed.name, where_to(&parsed.spec));
+    match &parsed.secrets {
+        Some(list) if list.is_empty() => body.push_str("; its secret header values were forgotten."),
+        Some(_) => body.push_str("; its secret header values were replaced."),
+        None => body.push('.'),
+    }
+    let detail = serde_json::json!({ "check": id, "name": parsed.name, "was": before.name,
+                                     "secrets_replaced": parsed.secrets.is_some() });
+    audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::HealthCheckChanged, body).detail(detail))
+        .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Removes a check from the library. Scenarios that carry a copy keep it (what was agreed does
 /// not change), but its secret header values go with it.
-pub async fn remove(db: &PgPool, team_id: Uuid, id: Uuid) -> AppResult<String> {
+pub async fn remove(db: &PgPool, team_id: Uuid, actor: &User, id: Uuid) -> AppResult<String> {
     let mut tx = db.begin().await?;
     let name = store::delete(&mut tx, team_id, id).await?.ok_or(AppError::NotFound)?;
+    let body = format!("{} removed the health check \"{name}\".", actor.display_name);
+    let detail = serde_json::json!({ "check": id, "name": name });
+    audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::HealthCheckRemoved, body).detail(detail))
+        .await?;
     tx.commit().await?;
     Ok(name)
 }

@@ -287,7 +287,7 @@ async fn remove_check(
 ) -> ApiResult<StatusCode> {
     ctx.caller.require(Scope::Plan, "removing a health check")?;
     actions::require_writer(ctx.membership.role)?;
-    actions::remove(&state.db, ctx.membership.team.id, check).await?;
+    actions::remove(&state.db, ctx.membership.team.id, &ctx.caller.user, check).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

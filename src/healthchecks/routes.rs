@@ -162,7 +162,7 @@ async fn save(
     State(state): State<AppState>,
     layout: Layout,
     session: Session,
-    TeamCtx { membership, .. }: TeamCtx,
+    TeamCtx { user, membership }: TeamCtx,
     Path(CheckPath { check }): Path<CheckPath>,
     Form(form): Form<CheckForm>,
 ) -> AppResult<Response> {
@@ -177,7 +177,7 @@ async fn save(
         }
     };
     let allow = &state.config.health_check_allow;
-    if let Err(err) = actions::change(&state.db, allow, membership.team.id, check.id, &parsed).await {
+    if let Err(err) = actions::change(&state.db, allow, (membership.team.id, &user), check.id, &parsed).await {
         let mut errors = FieldErrors::new();
         let status = refused(err, &mut errors)?;
         return render_edit(&state, layout, membership, check, (status, form_kept, errors)).await;
@@ -210,11 +210,11 @@ async fn run_now(
 async fn delete(
     State(state): State<AppState>,
     session: Session,
-    TeamCtx { membership, .. }: TeamCtx,
+    TeamCtx { user, membership }: TeamCtx,
     Path(CheckPath { check }): Path<CheckPath>,
 ) -> AppResult<Response> {
     actions::require_writer(membership.role)?;
-    let name = actions::remove(&state.db, membership.team.id, check).await?;
+    let name = actions::remove(&state.db, membership.team.id, &user, check).await?;
     flash(&session, FlashKind::Success, format!("Removed \"{name}\". Scenarios that carry it keep their copy."))
         .await?;
     Ok(see_other(&library_url(&membership)))

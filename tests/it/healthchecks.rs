@@ -212,6 +212,11 @@ async fn a_library_check_runs_now_and_its_secret_header_is_sent_but_never_shown(
         .await
         .unwrap();
     assert_eq!(secrets, serde_json::json!({}), "forgotten when asked");
+    // The team's leads read who did what to the library, never a secret or a path.
+    let log = plain(&day.page(&day.ana, &format!("/teams/{}/audit", day.slug)).await);
+    assert!(log.contains("Ana added the health check \"checkout answers\" (GET 127.0.0.1)."), "{log}");
+    assert!(log.contains("Ana changed the health check \"checkout answers\" (GET 127.0.0.2); its secret header values were forgotten."), "{log}");
+    assert!(!log.contains("s3cr3t") && !log.contains("/health"), "no secret, no path");
 }
 
 #[sqlx::test]
@@ -240,10 +245,8 @@ async fn attaching_a_check_is_an_edit_that_everyone_signs_again(db: PgPool) {
     let page = day.page(&day.li, &scenario).await;
     assert!(page.contains("halts automatically"), "the page shows how it guards");
     assert!(page.contains("changed the health checks"), "the change is named: {page}");
-    let signoffs: i64 = sqlx::query_scalar("select count(*) from signoffs where revision = 2")
-        .fetch_one(&day.app.db)
-        .await
-        .unwrap();
+    let signoffs: i64 =
+        sqlx::query_scalar("select count(*) from signoffs where revision = 2").fetch_one(&day.app.db).await.unwrap();
     assert_eq!(signoffs, 0, "nobody has signed revision 2 yet");
     let kinds = day.event_kinds().await;
     assert_eq!(kinds.last().unwrap(), "scenario_revised");
@@ -324,7 +327,9 @@ async fn the_announce_waits_while_a_check_fails_and_the_timeline_says_what_it_sa
     let message = stale.unwrap_err().to_string();
     assert!(message.contains("\"checkout answers\" has no result from the last 10 seconds"), "{message}");
     sqlx::query(&pass("1 second")).bind(id).execute(&day.app.db).await.unwrap();
-    gameday::scenarios::actions::announce(&day.app.db, (day.id, id, None), &ana, false).await.expect("a fresh pass opens it");
+    gameday::scenarios::actions::announce(&day.app.db, (day.id, id, None), &ana, false)
+        .await
+        .expect("a fresh pass opens it");
 }
 
 #[sqlx::test]
