@@ -335,7 +335,16 @@ async fn the_announce_waits_while_a_check_fails_and_the_timeline_says_what_it_sa
 #[sqlx::test]
 async fn a_failing_check_halts_the_injected_fault_live_and_the_recovery_is_measured(db: PgPool) {
     let service = Service::start().await;
-    let day = Day::with(db, loopback).await;
+    let day = Day::with(db, |c| {
+        loopback(c);
+        c.webhook_allow_private = true;
+    })
+    .await;
+    // The team's chat hears of halts (the receiver is the service itself; what it answers does
+    // not matter here: the delivery is written with the halt).
+    let hook = [("url", service.url.as_str()), ("kinds", "scenario_halted")];
+    let added = day.app.post_as(&day.ana, &format!("/teams/{}/webhooks", day.slug), &hook).await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
     assert_eq!(day.add("vi@example.com", "observer").await.status(), StatusCode::SEE_OTHER);
     let scenario = day.scenario("Stop the primary").await;
     guard(&day, &service, &scenario, ("checkout answers", "2", true)).await;
@@ -355,6 +364,13 @@ async fn a_failing_check_halts_the_injected_fault_live_and_the_recovery_is_measu
     assert!(body.starts_with("Halted by health check checkout answers: got 503 in"), "{body}");
     assert!(body.ends_with("(expected 200 in under 500 ms)"), "{body}");
     assert_eq!(data["check"], "checkout answers");
+    let deliveries: Vec<Value> =
+        sqlx::query_scalar("select payload from webhook_deliveries where kind = 'scenario_halted'")
+            .fetch_all(&day.app.db)
+            .await
+            .unwrap();
+    assert_eq!(deliveries.len(), 1, "the halt goes to the webhook as a person's would");
+    assert!(deliveries[0]["text"].as_str().unwrap().contains("Halted by health check checkout answers"));
     let change = wait_for_kind(&day, "health_check_changed", Duration::from_secs(1)).await.unwrap().0;
     assert!(change.starts_with("Health check checkout answers fails: got 503"), "{change}");
 
@@ -559,4 +575,64 @@ async fn the_api_writes_the_library_attaches_checks_and_reads_their_results(db: 
     let gone = send(&day, &plan, Method::DELETE, &format!("{library}/{check}"), &serde_json::json!({})).await;
     assert_eq!(gone.status(), StatusCode::NO_CONTENT);
     assert!(json(api(&day, &read, &library).await).await.as_array().unwrap().is_empty());
+}
+
+#[sqlx::test]
+async fn when_the_steady_state_does_not_come_back_in_time_the_timeline_says_what_still_fails(db: PgPool) {
+    let service = Service::start().await;
+    let day = Day::with(db, loopback).await;
+    let scenario = day.scenario("Stop the primary").await;
+    guard(&day, &service, &scenario, ("checkout answers", "2", false)).await;
+    day.all_approve(&scenario).await;
+    day.start().await;
+    assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.run(&day.ana, &scenario, "inject", &[]).await.status(), StatusCode::SEE_OTHER);
+    service.set(503, 0, "");
+    assert_eq!(day.run(&day.ana, &scenario, "rollback", &[]).await.status(), StatusCode::SEE_OTHER);
+    // Ten minutes pass (the recovery's end moved to now).
+    sqlx::query("update scenario_recoveries set ends_at = now()").execute(&day.app.db).await.unwrap();
+    let (body, data) = wait_for_kind(&day, "steady_state_not_back", Duration::from_secs(8)).await.expect("given up");
+    assert!(body.starts_with("Steady state not back within"), "{body}");
+    assert!(body.contains("checkout answers: got 503 in"), "says what still fails: {body}");
+    assert_eq!(data["failing"].as_array().unwrap().len(), 1);
+    let hits = service.hits();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(service.hits(), hits, "the checks stop once it has given up");
+    assert!(wait_for_kind(&day, "steady_state_back", Duration::from_millis(10)).await.is_none());
+}
+
+#[sqlx::test]
+async fn a_team_holds_at_most_25_checks_and_a_scenario_5(db: PgPool) {
+    let service = Service::start().await;
+    let day = Day::with(db, loopback).await;
+    for i in 1..=25 {
+        let name = format!("check {i}");
+        let response = add_check(&day, &[("name", &name), ("url", &service.url)]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{name}");
+        if i == 1 {
+            let same_name = add_check(&day, &[("name", "CHECK 1"), ("url", &service.url)]).await;
+            assert_eq!(same_name.status(), StatusCode::UNPROCESSABLE_ENTITY);
+            let page = plain(&same_name.text().await.unwrap());
+            assert!(page.contains("already has a check named \"CHECK 1\""), "names are the team's, whatever the case");
+        }
+    }
+    let response = add_check(&day, &[("name", "one more"), ("url", &service.url)]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("A team can have 25 health checks"));
+
+    let scenario = day.scenario("Stop the primary").await;
+    for i in 1..=5 {
+        let id = check_id(&day.app.db, &format!("check {i}")).await.to_string();
+        let response = day.run(&day.ana, &scenario, "health-checks", &[("check", &id)]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+    let id = check_id(&day.app.db, "check 6").await.to_string();
+    let response = day.run(&day.ana, &scenario, "health-checks", &[("check", &id)]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("at most 5 health checks"));
+    let again = check_id(&day.app.db, "check 1").await.to_string();
+    let removed = day.run(&day.ana, &scenario, "health-checks/remove", &[("name", "check 5")]).await;
+    assert_eq!(removed.status(), StatusCode::SEE_OTHER);
+    let twice = day.run(&day.ana, &scenario, "health-checks", &[("check", &again)]).await;
+    assert_eq!(twice.status(), StatusCode::UNPROCESSABLE_ENTITY, "the same check once");
 }
