@@ -592,6 +592,22 @@ async fn state_parts_are_pushed_for_each_kind_of_viewer_when_the_day_moves_on(db
 }
 
 /// The next message of a kind whose data contains `needle`, or None within five seconds.
+/// The next messages of each `(kind, needle)` wanted, in whatever order they come (a part read
+/// again by the periodic check may come before or after a notification), or None for any not seen
+/// within 5 s of the last message.
+async fn next_each(stream: &mut Stream, wanted: &[(&str, &str)]) -> Vec<Option<String>> {
+    let mut found: Vec<Option<String>> = vec![None; wanted.len()];
+    while found.iter().any(Option::is_none) {
+        let Some(sse) = stream.next(Duration::from_secs(5)).await else { break };
+        for ((kind, needle), slot) in wanted.iter().zip(found.iter_mut()) {
+            if slot.is_none() && sse.event.as_deref() == Some(*kind) && sse.data.contains(needle) {
+                *slot = Some(sse.data.clone());
+            }
+        }
+    }
+    found
+}
+
 async fn next_with(stream: &mut Stream, kind: &str, needle: &str) -> Option<String> {
     while let Some(sse) = stream.next(Duration::from_secs(5)).await {
         if sse.event.as_deref() == Some(kind) && sse.data.contains(needle) {
@@ -616,18 +632,21 @@ async fn a_personal_stream_follows_my_teams_faults_and_sign_off_requests_and_no_
 
     // A second scenario: bo hears of it (a notification and the list), live.
     let second = day.scenario("Fill the disk").await;
-    let requests = next_with(&mut bo, "parts", "2 scenarios wait").await.expect("the list grows live");
+    let mut got = next_each(&mut bo, &[("parts", "2 scenarios wait"), ("notify", "Waiting for your sign-off")]).await;
+    let requests = got[0].take().expect("the list grows live");
     assert!(requests.contains(&second));
-    let notice = next_with(&mut bo, "notify", "Waiting for your sign-off").await.expect("a sign-off notification");
+    let notice = got[1].take().expect("a sign-off notification");
     assert!(notice.contains("Fill the disk") && notice.contains(&second), "{notice}");
 
     day.all_approve(&scenario).await;
     day.all_approve(&second).await;
     day.start().await;
     assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::SEE_OTHER);
-    let notice = next_with(&mut bo, "notify", "Announced: Stop the primary").await.expect("an announce notification");
+    let mut got = next_each(&mut bo, &[("notify", "Announced: Stop the primary"), ("parts", "Abort when:")]).await;
+    let notice = got[0].take().expect("an announce notification");
     assert!(notice.contains("Platform") && notice.contains(&scenario), "{notice}");
-    let banners = next_with(&mut bo, "parts", r#"id="elsewhere-banners""#).await.expect("the banner, live");
+    let banners = got[1].take().expect("the banner, live");
+    assert!(banners.contains(r#"id="elsewhere-banners""#), "{banners}");
     assert!(banners.contains("Stop the primary") && banners.contains(&format!(r#"href="{scenario}""#)), "{banners}");
     assert!(banners.contains("Abort when:") && !banners.contains("Halt</button>"), "{banners}");
 
