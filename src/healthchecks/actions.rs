@@ -20,8 +20,9 @@ use crate::events;
 use crate::gamedays::GamedayRole;
 use crate::gamedays::store as gameday_store;
 use crate::scenarios::actions::{Revised, revise_with};
-use crate::scenarios::gate::Move;
+use crate::scenarios::gate::{self, Move};
 use crate::scenarios::store as scenario_store;
+use crate::scenarios::store::signoffs::signoffs;
 use crate::teams::TeamRole;
 use crate::timeline::{EventKind, NewEvent};
 
@@ -241,11 +242,21 @@ pub async fn run_before(
     }
     let scenario = scenario_store::scenario(db, gameday_id, scenario_id).await?.ok_or(AppError::NotFound)?;
     let checks = &scenario.fields.health_checks;
-    if checks.is_empty() || scenario.state.next_move() != Some(moving) {
+    if checks.is_empty() {
         return Ok(());
     }
-    let team_id = gameday_store::gameday(db, gameday_id).await?.ok_or(AppError::NotFound)?.team_id;
-    let verdicts = run_all(db, allow, team_id, checks).await?;
+    // The move's other rules first, read without locks: a move they refuse anyway (the game day
+    // not running, a signer missing) neither runs the checks nor puts them on the timeline.
+    let gameday = gameday_store::gameday(db, gameday_id).await?.ok_or(AppError::NotFound)?;
+    let signoffs = signoffs(db, gameday_id, scenario_id, scenario.revision).await?;
+    let allowed = match moving {
+        Move::Announce => gate::announce(gameday.status, scenario.state, &signoffs),
+        _ => gate::inject(gameday.status, scenario.state, &signoffs),
+    };
+    if allowed.is_err() {
+        return Ok(()); // The move itself refuses, saying why.
+    }
+    let verdicts = run_all(db, allow, gameday.team_id, checks).await?;
     let mut tx = db.begin().await?;
     let mut lines = Vec::new();
     let mut results = Vec::new();

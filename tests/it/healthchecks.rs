@@ -273,6 +273,11 @@ async fn the_announce_waits_while_a_check_fails_and_the_timeline_says_what_it_sa
     let scenario = day.scenario("Stop the primary").await;
     guard(&day, &service, &scenario, ("checkout answers", "10", true)).await;
     day.all_approve(&scenario).await;
+    // A move refused anyway (the game day is not running yet) runs no check and records nothing.
+    let before = service.hits();
+    assert_eq!(day.run(&day.ana, &scenario, "announce", &[]).await.status(), StatusCode::CONFLICT);
+    assert_eq!(service.hits(), before, "no check ran");
+    assert!(!day.event_kinds().await.iter().any(|k| k == "health_checked"));
     day.start().await;
 
     service.set(503, 0, "");
