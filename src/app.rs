@@ -33,8 +33,8 @@ use crate::web::auth::Backend;
 use crate::web::sessions::{self, Sessions};
 use crate::web::{metrics, shell};
 use crate::{
-    accounts, audit, calendar, chaostoolkit, gamedays, healthchecks, home, learnings, live, retros, scenarios, teams,
-    timeline, tokens, weaknesses, webhooks,
+    accounts, audit, calendar, chaostoolkit, demo, gamedays, healthchecks, home, learnings, live, retros, scenarios,
+    teams, timeline, tokens, weaknesses, webhooks,
 };
 
 /// Largest request body accepted (forms are small); the Chaos Toolkit imports take up to
@@ -123,6 +123,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(home::home))
         .route("/api/docs", get(reference))
         .merge(accounts::routes::router())
+        .merge(demo::routes::router())
         .merge(accounts::settings::router())
         .merge(teams::routes::router())
         .merge(teams::invites::router())

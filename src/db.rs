@@ -69,6 +69,19 @@ pub async fn connect(url: &str, config: &Config) -> anyhow::Result<PgPool> {
         .context("connecting to PostgreSQL (is DATABASE_URL right, and the server running?)")
 }
 
+/// A pool of one connection to the same database as `db`, for work that sets something on its
+/// connection's session for a while (the demo builder's clock, `crate::demo`) and then closes
+/// the pool, so the setting never reaches a connection anyone else is handed.
+/// `application_name` names it in `pg_stat_activity`.
+pub async fn one_connection_pool(db: &PgPool, application_name: &str) -> sqlx::Result<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with((*db.connect_options()).clone().application_name(application_name))
+        .await
+}
+
 /// Applies this app's migrations (the session store's table is one of them). A migration may take longer
 /// than a request's statement timeout, so it runs on a connection without one.
 pub async fn migrate(db: &PgPool) -> anyhow::Result<()> {

@@ -14,6 +14,7 @@ pub mod calendar;
 pub mod chaostoolkit;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod events;
 pub mod form;

@@ -53,6 +53,13 @@ pub fn format_day(at: &OffsetDateTime, zone_name: &str) -> String {
     to_zoned(at, zone_name).strftime("%a %-d %b %Y").to_string()
 }
 
+/// The calendar date it is at `at` in the zone.
+pub fn local_date(at: &OffsetDateTime, zone_name: &str) -> time::Date {
+    let zoned = to_zoned(at, zone_name);
+    let month = time::Month::try_from(zoned.month() as u8).unwrap_or(time::Month::January);
+    time::Date::from_calendar_date(i32::from(zoned.year()), month, zoned.day() as u8).unwrap_or(at.date())
+}
+
 /// The date alone in the viewer's zone, for a chart's axis: `1 Dec 2026`.
 pub fn format_date(at: &OffsetDateTime, zone_name: &str) -> String {
     to_zoned(at, zone_name).strftime("%-d %b %Y").to_string()

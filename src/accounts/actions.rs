@@ -32,6 +32,22 @@ pub async fn sign_up(
     Ok(user)
 }
 
+/// A person in a demo team (`crate::demo`): an account nobody can sign in to (no password
+/// matches the hash `!`) at an address under the reserved `.invalid` domain, so no e-mail can
+/// ever reach anyone through it.
+pub async fn create_demo_person(db: &PgPool, display_name: &str, time_zone: &str) -> AppResult<User> {
+    let email = Email::parse(&format!("demo-{}@demo.gameday.invalid", Uuid::now_v7().simple()))
+        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    let mut tx = db.begin().await?;
+    let user = match store::create_user(&mut tx, &email, display_name, "!", time_zone).await {
+        Ok(user) => user,
+        Err(CreateUserError::EmailTaken) => return Err(AppError::Internal(anyhow::anyhow!("demo address taken"))),
+        Err(CreateUserError::Database(err)) => return Err(err.into()),
+    };
+    tx.commit().await?;
+    Ok(user)
+}
+
 /// Counts a sign-in attempt before the password is checked (so concurrent guesses cannot all
 /// slip under the limit) and says how long the client must wait if it is refused; a refused
 /// attempt is taken back, so waiting it out always works.

@@ -49,7 +49,7 @@ pub async fn member_context(
         MemberContextRow,
         r#"
         select team_id as "team_id!", team_name as "team_name!", slug as "slug!", team_role as "team_role!: TeamRole",
-               require_two_factor as "require_two_factor!", archived_at,
+               require_two_factor as "require_two_factor!", archived_at, demo as "demo!",
                id, title, objective, environment, systems, starts_at, ends_at, call_link,
                status as "status: GamedayStatus", cancel_reason, ics_sequence, last_event_seq,
                role as "role: GamedayRole"
@@ -75,6 +75,7 @@ pub struct MemberContextRow {
     require_two_factor: bool,
     #[serde(with = "time::serde::rfc3339::option")]
     archived_at: Option<OffsetDateTime>,
+    demo: bool,
     id: Option<Uuid>,
     title: Option<String>,
     objective: Option<String>,
@@ -101,6 +102,7 @@ impl MemberContextRow {
             role: r.team_role,
             two_factor_required: r.require_two_factor,
             archived_at: r.archived_at,
+            demo: r.demo,
         };
         let gameday = match (r.id, r.title, r.objective, r.environment, r.systems, r.status) {
             (Some(id), Some(title), Some(objective), Some(environment), Some(systems), Some(status)) => Some(Gameday {
@@ -333,7 +335,8 @@ pub struct Dashboard {
     pub upcoming: Vec<MyGameday>,
     /// The scenarios waiting for their sign-off, in every team they can reach.
     pub awaiting: Vec<AwaitingSignoff>,
-    /// Their open actions in every team they are still in, soonest due first: at most `limit`.
+    /// Their open actions in every team they are still in and that is not archived (an archived
+    /// team's actions cannot change), soonest due first: at most `limit`.
     pub actions: Vec<ActionItem>,
 }
 
@@ -360,6 +363,7 @@ pub async fn dashboard(db: impl PgExecutor<'_>, user_id: Uuid, limit: i64) -> sq
              from (select a.*
                    from action_item_rows a
                    join team_access m on m.team_id = a.team_id and m.user_id = a.owner
+                   join teams t on t.id = a.team_id and t.archived_at is null
                    where a.owner = $1 and a.status = 'open'
                    order by a.due_on nulls last, a.created_at, a.id
                    limit $2) a

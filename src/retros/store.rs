@@ -57,7 +57,7 @@ pub async fn lock(conn: &mut PgConnection, gameday_id: Uuid) -> sqlx::Result<Ret
 #[tracing::instrument(skip(conn, form))]
 pub async fn save(conn: &mut PgConnection, gameday_id: Uuid, form: &RetroForm) -> sqlx::Result<()> {
     sqlx::query!(
-        "update retrospectives set summary = $2, went_well = $3, surprised_us = $4, updated_at = now() where gameday_id = $1",
+        "update retrospectives set summary = $2, went_well = $3, surprised_us = $4, updated_at = gameday_now() where gameday_id = $1",
         gameday_id,
         form.summary,
         form.went_well,
@@ -74,9 +74,9 @@ pub async fn set_status(conn: &mut PgConnection, gameday_id: Uuid, status: Retro
         r#"
         update retrospectives
         set status = $2,
-            published_at = case when $2 = 'published'::retro_status then now() else published_at end,
+            published_at = case when $2 = 'published'::retro_status then gameday_now() else published_at end,
             published_by = case when $2 = 'published'::retro_status then $3 else published_by end,
-            updated_at = now()
+            updated_at = gameday_now()
         where gameday_id = $1
         "#,
         gameday_id,

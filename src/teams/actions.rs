@@ -28,8 +28,13 @@ fn slug_refused(err: SlugError) -> AppError {
 
 /// Creates a team with its creator as its first lead.
 pub async fn create(db: &PgPool, name: &str, slug: &str, creator: &User) -> AppResult<Team> {
+    create_marked(db, name, slug, creator, false).await
+}
+
+/// Creates a team as [`create`] does, marked as a demo team (`crate::demo`) when `demo`.
+pub async fn create_marked(db: &PgPool, name: &str, slug: &str, creator: &User, demo: bool) -> AppResult<Team> {
     let mut tx = db.begin().await?;
-    let team = store::create_team(&mut tx, name, slug, creator.id).await.map_err(slug_refused)?;
+    let team = store::create_team(&mut tx, name, slug, creator.id, demo).await.map_err(slug_refused)?;
     let body = format!("{} created the team \"{}\".", creator.display_name, team.name);
     let detail = serde_json::json!({ "name": team.name, "slug": team.slug });
     audit::record(&mut tx, NewEntry::new(team.id, creator.id, AuditKind::TeamCreated, body).detail(detail)).await?;

@@ -95,6 +95,8 @@ pub struct Membership {
     pub two_factor_required: bool,
     /// When a lead archived the team; an archived team accepts no change ([`check_not_archived`]).
     pub archived_at: Option<OffsetDateTime>,
+    /// A demo team made for this person by "Explore a demo team" ([`crate::demo`]).
+    pub demo: bool,
 }
 
 impl Membership {

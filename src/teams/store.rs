@@ -15,7 +15,7 @@ use crate::scenarios::store::signoffs::AwaitingSignoff;
 pub async fn membership(db: impl PgExecutor<'_>, slug: &str, user_id: Uuid) -> sqlx::Result<Option<Membership>> {
     let row = sqlx::query!(
         r#"
-        select t.id, t.name, t.slug, m.role as "role: TeamRole", t.require_two_factor, t.archived_at
+        select t.id, t.name, t.slug, m.role as "role: TeamRole", t.require_two_factor, t.archived_at, t.demo
         from teams t join team_members m on m.team_id = t.id and m.user_id = $2
         where t.slug = $1
         "#,
@@ -29,6 +29,7 @@ pub async fn membership(db: impl PgExecutor<'_>, slug: &str, user_id: Uuid) -> s
         role: r.role,
         two_factor_required: r.require_two_factor,
         archived_at: r.archived_at,
+        demo: r.demo,
     }))
 }
 
@@ -50,14 +51,21 @@ fn slug_taken(err: sqlx::Error) -> SlugError {
 
 /// Creates a team with its creator as the first lead.
 #[tracing::instrument(skip(conn))]
-pub async fn create_team(conn: &mut PgConnection, name: &str, slug: &str, creator: Uuid) -> Result<Team, SlugError> {
+pub async fn create_team(
+    conn: &mut PgConnection,
+    name: &str,
+    slug: &str,
+    creator: Uuid,
+    demo: bool,
+) -> Result<Team, SlugError> {
     let team = sqlx::query_as!(
         Team,
-        "insert into teams (id, name, slug, created_by) values ($1, $2, $3, $4) returning id, name, slug",
+        "insert into teams (id, name, slug, created_by, demo) values ($1, $2, $3, $4, $5) returning id, name, slug",
         Uuid::now_v7(),
         name,
         slug,
-        creator
+        creator,
+        demo
     )
     .fetch_one(&mut *conn)
     .await
@@ -85,7 +93,7 @@ pub async fn team(conn: impl PgExecutor<'_>, team_id: Uuid) -> sqlx::Result<Opti
 pub async fn set_archived(conn: &mut PgConnection, team_id: Uuid, archive: bool) -> sqlx::Result<bool> {
     let changed = sqlx::query!(
         r#"
-        update teams set archived_at = case when $2 then now() end
+        update teams set archived_at = case when $2 then gameday_now() end
         where id = $1 and (archived_at is null) = $2
         "#,
         team_id,
@@ -385,7 +393,7 @@ pub async fn lock_invite_creator_role(conn: &mut PgConnection, invite_id: Uuid) 
 
 #[tracing::instrument(skip(conn))]
 pub async fn mark_invite_used(conn: &mut PgConnection, invite_id: Uuid, user_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query!("update team_invites set used_at = now(), used_by = $2 where id = $1", invite_id, user_id)
+    sqlx::query!("update team_invites set used_at = gameday_now(), used_by = $2 where id = $1", invite_id, user_id)
         .execute(conn)
         .await?;
     Ok(())

@@ -161,7 +161,7 @@ pub async fn set_weakness_status(
 ) -> sqlx::Result<bool> {
     let result = sqlx::query!(
         r#"update weaknesses set status = $3,
-             mitigated_at = case when $3 = 'mitigated'::weakness_status then now() else null end
+             mitigated_at = case when $3 = 'mitigated'::weakness_status then gameday_now() else null end
            where id = $1 and team_id = $2
              and not exists (select 1 from scenarios where weakness_id = $1 and is_in_flight(state))"#,
         id,

@@ -1620,3 +1620,75 @@ async fn a_health_check_guards_the_fault_and_the_room_sees_it_halt_and_recover_l
         browser.close().await.unwrap();
     }
 }
+
+#[sqlx::test]
+async fn a_new_person_explores_a_demo_team_and_reads_its_game_day_and_retrospective(db: PgPool) {
+    let app = spawn_app(db).await;
+    let driver = Driver::start().await;
+
+    // A fresh account: the empty dashboard offers the demo.
+    let ana = driver.browser(1280, 900).await;
+    ana.goto(&app.url("/signup")).await.unwrap();
+    fill(&ana, "Email", "ana@example.com").await;
+    fill(&ana, "Display name", "Ana Lead").await;
+    fill(&ana, "Password", "correct horse battery").await;
+    click_button(&ana, "Create account").await;
+    assert!(body_text(&ana).await.contains("New to game days?"));
+    screenshot(&ana, "70-dashboard-demo-offer").await;
+    click_button(&ana, "Explore a demo team").await;
+    assert_eq!(heading(&ana).await, "Checkout team (demo)");
+    let page = body_text(&ana).await;
+    assert!(page.contains("This is a demo team, made for you."), "{page}");
+    assert!(page.contains("Payments and database re-test"));
+    screenshot(&ana, "71-demo-team").await;
+
+    // The completed game day: three outcomes, the halt, the timings, the corrected observation.
+    click_link(&ana, "Checkout resilience game day").await;
+    let page = body_text(&ana).await;
+    for expected in [
+        "CONCLUDED: HELD",
+        "CONCLUDED: REFUTED",
+        "Halted by Ana Lead because the abort criteria are met",
+        "detected in 1m 00s",
+        "Order success fell to 91 %, not 81 %",
+    ] {
+        assert!(page.contains(expected), "the game day page shows {expected:?}");
+    }
+    screenshot(&ana, "72-demo-gameday").await;
+    ana.set_window_size(1280, 3200).await.unwrap();
+    screenshot(&ana, "73-demo-gameday-full").await;
+    ana.set_window_size(1280, 900).await.unwrap();
+
+    // One scenario's run: the timings on its card.
+    click_link(&ana, "Slow payments gateway (+2 s)").await;
+    let page = body_text(&ana).await;
+    assert!(page.contains("Time to detect") && page.contains("Time to repair"), "{page}");
+    screenshot(&ana, "74-demo-scenario-run").await;
+
+    // The retrospective, published, with its learnings and actions.
+    ana.back().await.unwrap();
+    click_link(&ana, "Retrospective").await;
+    let page = body_text(&ana).await;
+    assert!(
+        page.contains("PUBLISHED") && page.contains("Immediate retries turn a slow dependency into an overloaded one"),
+        "{page}"
+    );
+    screenshot(&ana, "75-demo-retrospective").await;
+
+    // On a phone, the game day reads too.
+    let url = ana.current_url().await.unwrap().to_string().replace("/retrospective", "");
+    ana.set_window_size(390, 844).await.unwrap();
+    ana.goto(&url).await.unwrap();
+    screenshot(&ana, "76-demo-gameday-phone").await;
+    ana.set_window_size(1280, 900).await.unwrap();
+
+    // Done exploring: one click archives and hides it.
+    click_link(&ana, "Checkout team (demo)").await;
+    click_button(&ana, "Archive and hide this demo").await;
+    let page = body_text(&ana).await;
+    assert!(page.contains("is archived and hidden"), "{page}");
+    assert!(page.contains("Explore a demo team"), "the offer is back on an empty dashboard");
+    assert!(!page.contains("Drop pooled connections"), "the archived demo's action no longer asks for attention");
+    screenshot(&ana, "77-demo-archived").await;
+    ana.close().await.unwrap();
+}

@@ -13,6 +13,7 @@ mod calendar;
 mod chaostoolkit;
 mod chaostoolkit_import;
 mod copies;
+mod demo;
 mod gamedays;
 mod healthchecks;
 mod queries;

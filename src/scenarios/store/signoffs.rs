@@ -100,7 +100,7 @@ pub async fn record_signoff(
         insert into signoffs (scenario_id, revision, user_id, decision, reason)
         values ($1, $2, $3, $4, $5)
         on conflict (scenario_id, revision, user_id)
-        do update set decision = excluded.decision, reason = excluded.reason, signed_at = now()
+        do update set decision = excluded.decision, reason = excluded.reason, signed_at = gameday_now()
         "#,
         scenario_id,
         revision,
