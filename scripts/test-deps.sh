@@ -2,7 +2,7 @@
 # Installs what `make test` needs beyond Rust: Chromium and chromedriver (Debian packages) for the
 # browser tests, promtool (Debian package prometheus) that checks the /metrics output, axe-core (from npm, pinned in package-lock.json) that they run in every page, and
 # schemathesis and chaostoolkit (from PyPI, pinned in tests/tools/requirements.txt, into .venv/) that test the JSON API and the Chaos Toolkit import and export,
-# curl and jq (Debian packages) with which docs/automate-a-game-day.md's examples run, and
+# curl and jq (Debian packages) with which docs/automate-a-game-day.md's examples run, nginx-light (Debian package) in front of two instances, and
 # sqlx-cli (from crates.io) for the check that `.sqlx/` is fresh.
 set -euo pipefail
 
@@ -29,6 +29,11 @@ fi
 if ! command -v jq >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then
   say "installing curl and jq (the API guide's examples run as written)"
   apt_install curl jq >&2
+fi
+
+if ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ]; then
+  say "installing nginx-light (two instances behind a reverse proxy, as docs/deployment.md sets them up)"
+  apt_install --no-install-recommends nginx-light >&2
 fi
 
 if ! command -v promtool >/dev/null 2>&1; then

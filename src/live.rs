@@ -18,7 +18,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::Stream;
@@ -674,12 +674,14 @@ fn keep_alive_message() -> Bytes {
     Bytes::from_static(b":\n\n")
 }
 
-/// The answer that carries a stream of encoded messages as Server-Sent Events.
+/// The answer that carries a stream of encoded messages as Server-Sent Events. `X-Accel-Buffering:
+/// no` tells a reverse proxy such as nginx to pass each message on at once (docs/deployment.md).
 fn sse_response(stream: impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static) -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")),
         ],
         Body::from_stream(stream),
     )

@@ -46,6 +46,11 @@ impl Stream {
         Stream { response, buffer: String::new() }
     }
 
+    /// A header of the stream's answer (empty when it has none).
+    pub(crate) fn header(&self, name: &str) -> String {
+        self.response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    }
+
     /// The next event (keep-alive comments skipped), or None after `wait` without one.
     pub(crate) async fn next(&mut self, wait: Duration) -> Option<Sse> {
         let deadline = tokio::time::Instant::now() + wait;
@@ -300,6 +305,7 @@ async fn the_stream_sends_the_same_partial_the_page_renders(db: PgPool) {
     let (day, _) = running_day(db).await;
     let live = day.app.url(&format!("{}/live", day.url));
     let mut stream = Stream::open(&day.bo, &live, None).await;
+    assert_eq!(stream.header("x-accel-buffering"), "no", "a proxy passes each message on at once");
     let first = stream.next(Duration::from_secs(5)).await.expect("the stream opens with the current banners");
     assert_eq!(first.event.as_deref(), Some("banners"));
     let parts = stream.next(Duration::from_secs(5)).await.expect("then the page parts as they stand now");

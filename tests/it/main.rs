@@ -16,6 +16,7 @@ mod copies;
 mod demo;
 mod gamedays;
 mod healthchecks;
+mod instances;
 mod queries;
 mod races;
 mod retros;
