@@ -118,27 +118,64 @@ fn fields(text: &ScenarioText, abort_owner: Uuid) -> ScenarioFields {
     }
 }
 
-/// Observations on the demo's completed game day, each logged as it was seen.
+/// Observations on the demo's completed game day, each logged as it was seen. Everyone there
+/// is a participant but those `roles` names.
 struct Note<'a> {
     clock: &'a Clock<'a>,
     me: &'a User,
     gameday: Uuid,
+    roles: [(Uuid, GamedayRole); 2],
 }
+
+/// One observation of the story: when, by whom, its marker, its words.
+type Line<'a> = (When, &'a User, Option<Marker>, &'a str);
 
 impl Note<'_> {
     async fn say(
         &self,
         at: When,
         who: &User,
-        role: GamedayRole,
         scenario: Option<Uuid>,
         marker: Option<Marker>,
         body: &str,
     ) -> AppResult<i64> {
         let db = self.clock.at(at, self.me).await?;
+        let role = self.roles.iter().find(|(id, _)| *id == who.id).map_or(GamedayRole::Participant, |(_, r)| *r);
         let observation = Observation { body: body.into(), scenario, marker, observed_at: None, link: None };
         timeline::observe(db, self.gameday, who, Some(role), &observation).await
     }
+
+    async fn say_all(&self, scenario: Uuid, lines: &[Line<'_>]) -> AppResult<()> {
+        for (at, who, marker, body) in lines {
+            self.say(*at, who, Some(scenario), *marker, body).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A game day of the team's (title, objective, from, to) that `facilitator` plans with `people`.
+async fn plan(
+    db: &PgPool,
+    (clock, me): (&Clock<'_>, &User),
+    team: &Team,
+    facilitator: &User,
+    (title, objective, from, to): (&str, &str, When, When),
+    people: &[(&User, GamedayRole)],
+) -> AppResult<Uuid> {
+    let input = GamedayInput {
+        title: title.into(),
+        objective: objective.into(),
+        environment: ENVIRONMENT.into(),
+        systems: SYSTEMS.into(),
+        starts_at: Some(clock.instant(from, me)),
+        ends_at: Some(clock.instant(to, me)),
+        call_link: Some("https://meet.example.com/checkout-game-day".into()),
+    };
+    let gameday = gamedays::create(db, team.id, facilitator, &input).await?;
+    for (who, role) in people {
+        gamedays::add_participant(db, gameday, facilitator, who.id, *role).await?;
+    }
+    Ok(gameday)
 }
 
 /// A made-up person joins the team through an invite of the lead's, as anyone would.
@@ -170,20 +207,9 @@ async fn build(clock: &Clock<'_>, me: &User) -> AppResult<Demo> {
     let incident_id = weaknesses::add_incident(db, &membership(&team, PRIYA.1), &priya, incident).await?;
 
     // The plan: Priya facilitates; the others sign each scenario at its exact wording.
-    let db = clock.at(when(-14, 10, 0), me).await?;
-    let input = GamedayInput {
-        title: PAST_TITLE.into(),
-        objective: PAST_OBJECTIVE.into(),
-        environment: ENVIRONMENT.into(),
-        systems: SYSTEMS.into(),
-        starts_at: Some(clock.instant(when(PAST_DAY, 10, 0), me)),
-        ends_at: Some(clock.instant(when(PAST_DAY, 15, 0), me)),
-        call_link: Some("https://meet.example.com/checkout-game-day".into()),
-    };
-    let past = gamedays::create(db, team.id, &priya, &input).await?;
-    for (who, role) in [(me, Participant), (&tomas, Participant), (&sam, Observer)] {
-        gamedays::add_participant(db, past, &priya, who.id, role).await?;
-    }
+    let past = (PAST_TITLE, PAST_OBJECTIVE, when(PAST_DAY, 10, 0), when(PAST_DAY, 15, 0));
+    let people = [(me, Participant), (&tomas, Participant), (&sam, Observer)];
+    let past = plan(clock.at(when(-14, 10, 0), me).await?, (clock, me), &team, &priya, past, &people).await?;
     let cache =
         scenarios::create(clock.at(when(-14, 10, 20), me).await?, past, &priya, &fields(&CACHE, priya.id)).await?;
     let first = ScenarioFields { fault: GATEWAY_FIRST_FAULT.into(), ..fields(&GATEWAY, priya.id) };
@@ -223,49 +249,30 @@ async fn build(clock: &Clock<'_>, me: &User) -> AppResult<Demo> {
 
     // The day.
     let day = |hour, minute| when(PAST_DAY, hour, minute);
-    let note = Note { clock, me, gameday: past };
+    let note = Note { clock, me, gameday: past, roles: [(priya.id, Facilitator), (sam.id, Observer)] };
     gamedays::step(clock.at(day(10, 0), me).await?, past, &priya, Step::Start, "").await?;
-    note.say(
-        day(10, 3),
-        &priya,
-        Facilitator,
-        None,
-        None,
-        "Everyone is on the call; the checkout dashboards and the synthetic load (20 orders a minute) are up.",
-    )
-    .await?;
+    let opening =
+        "Everyone is on the call; the checkout dashboards and the synthetic load (20 orders a minute) are up.";
+    note.say(day(10, 3), &priya, None, None, opening).await?;
 
     // 1. The cache holds.
     scenarios::announce(clock.at(day(10, 10), me).await?, (past, cache, None), &priya, false).await?;
     scenarios::inject(clock.at(day(10, 12), me).await?, (past, cache, None), &priya, None).await?;
-    note.say(
-        day(10, 13),
-        &tomas,
-        Participant,
-        Some(cache),
-        Some(Marker::Detection),
-        "Alert fired: redis-cache node 2 down.",
+    note.say_all(
+        cache,
+        &[
+            (day(10, 13), &tomas, Some(Marker::Detection), "Alert fired: redis-cache node 2 down."),
+            (
+                day(10, 14),
+                me,
+                Some(Marker::KeyMoment),
+                "Checkout p99 rose to 640 ms for about 20 s, then back to 210 ms: the client moved to node 3.",
+            ),
+            (day(10, 15), &tomas, Some(Marker::Repair), "All cache traffic is on nodes 1 and 3; failover took 18 s."),
+            (day(10, 18), &sam, None, "No failed orders in the synthetic load."),
+        ],
     )
     .await?;
-    note.say(
-        day(10, 14),
-        me,
-        Participant,
-        Some(cache),
-        Some(Marker::KeyMoment),
-        "Checkout p99 rose to 640 ms for about 20 s, then back to 210 ms: the client moved to node 3.",
-    )
-    .await?;
-    note.say(
-        day(10, 15),
-        &tomas,
-        Participant,
-        Some(cache),
-        Some(Marker::Repair),
-        "All cache traffic is on nodes 1 and 3; failover took 18 s.",
-    )
-    .await?;
-    note.say(day(10, 18), &sam, Observer, Some(cache), None, "No failed orders in the synthetic load.").await?;
     scenarios::roll_back(clock.at(day(10, 20), me).await?, past, cache, &priya).await?;
     let held = "Failover took 18 s and no order failed: the hypothesis held.";
     scenarios::conclude(clock.at(day(10, 24), me).await?, past, cache, &priya, Outcome::Held, held).await?;
@@ -274,54 +281,27 @@ async fn build(clock: &Clock<'_>, me: &User) -> AppResult<Demo> {
     // the gateway, which the facilitator acknowledges on the timeline).
     scenarios::announce(clock.at(day(10, 45), me).await?, (past, gateway, None), &priya, true).await?;
     scenarios::inject(clock.at(day(10, 47), me).await?, (past, gateway, None), &priya, None).await?;
-    note.say(
-        day(10, 49),
-        &tomas,
-        Participant,
-        Some(gateway),
-        Some(Marker::Detection),
-        "Checkout error-rate alert: 4 % of checkouts answer 502.",
+    note.say_all(
+        gateway,
+        &[
+            (day(10, 49), &tomas, Some(Marker::Detection), "Checkout error-rate alert: 4 % of checkouts answer 502."),
+            (
+                day(10, 52),
+                me,
+                Some(Marker::Diagnosis),
+                "checkout-api retries every slow gateway call three times, at once: the gateway sees three times the load.",
+            ),
+            (day(10, 53), &sam, Some(Marker::Question), "Do we have a retry budget anywhere in checkout?"),
+        ],
     )
     .await?;
-    note.say(
-        day(10, 52),
-        me,
-        Participant,
-        Some(gateway),
-        Some(Marker::Diagnosis),
-        "checkout-api retries every slow gateway call three times, at once: the gateway sees three times the load.",
-    )
-    .await?;
-    note.say(
-        day(10, 53),
-        &sam,
-        Observer,
-        Some(gateway),
-        Some(Marker::Question),
-        "Do we have a retry budget anywhere in checkout?",
-    )
-    .await?;
-    let wrong = note
-        .say(day(10, 55), &tomas, Participant, Some(gateway), Some(Marker::KeyMoment), "Order success fell to 81 %.")
-        .await?;
-    timeline::correct(
-        clock.at(day(10, 57), me).await?,
-        past,
-        &tomas,
-        wrong,
-        "Order success fell to 91 %, not 81 %: I read the wrong panel.",
-    )
-    .await?;
+    let wrong =
+        note.say(day(10, 55), &tomas, Some(gateway), Some(Marker::KeyMoment), "Order success fell to 81 %.").await?;
+    let right = "Order success fell to 91 %, not 81 %: I read the wrong panel.";
+    timeline::correct(clock.at(day(10, 57), me).await?, past, &tomas, wrong, right).await?;
     scenarios::roll_back(clock.at(day(11, 2), me).await?, past, gateway, &priya).await?;
-    note.say(
-        day(11, 5),
-        &tomas,
-        Participant,
-        Some(gateway),
-        Some(Marker::Repair),
-        "Latency toxic removed; order success back to 99.9 % within two minutes.",
-    )
-    .await?;
+    let repaired = "Latency toxic removed; order success back to 99.9 % within two minutes.";
+    note.say(day(11, 5), &tomas, Some(gateway), Some(Marker::Repair), repaired).await?;
     let refuted = "Refuted: immediate retries made a slow gateway an overloaded one. Weakness recorded.";
     scenarios::conclude(clock.at(day(11, 10), me).await?, past, gateway, &priya, Outcome::Refuted, refuted).await?;
     let weakness = NewWeakness { title: WEAKNESS_TITLE, description: WEAKNESS_DESCRIPTION, found_in: Some(gateway) };
@@ -331,66 +311,50 @@ async fn build(clock: &Clock<'_>, me: &User) -> AppResult<Demo> {
     // 3. The database failover is halted at its abort criteria.
     scenarios::announce(clock.at(day(13, 0), me).await?, (past, failover, None), &priya, true).await?;
     scenarios::inject(clock.at(day(13, 3), me).await?, (past, failover, None), &priya, None).await?;
-    note.say(
-        day(13, 4),
-        &tomas,
-        Participant,
-        Some(failover),
-        Some(Marker::Detection),
-        "Connection errors from checkout-api: its pool still holds connections to the old primary.",
-    )
-    .await?;
-    note.say(
-        day(13, 5),
-        me,
-        Participant,
-        Some(failover),
-        Some(Marker::KeyMoment),
-        "Checkout errors at 7 % for over a minute.",
+    note.say_all(
+        failover,
+        &[
+            (
+                day(13, 4),
+                &tomas,
+                Some(Marker::Detection),
+                "Connection errors from checkout-api: its pool still holds connections to the old primary.",
+            ),
+            (day(13, 5), me, Some(Marker::KeyMoment), "Checkout errors at 7 % for over a minute."),
+        ],
     )
     .await?;
     let why = "the abort criteria are met: checkout errors above 5 % for more than a minute.";
     scenarios::halt(clock.at(day(13, 6), me).await?, past, failover, me, why).await?;
-    note.say(
-        day(13, 9),
-        &priya,
-        Facilitator,
-        Some(failover),
-        Some(Marker::Diagnosis),
-        "The pool has no health check: connections to a demoted primary stay until they time out.",
-    )
-    .await?;
-    note.say(
-        day(13, 12),
-        &tomas,
-        Participant,
-        Some(failover),
-        Some(Marker::Repair),
-        "Failed back and restarted checkout-api: errors at 0.1 % again.",
+    note.say_all(
+        failover,
+        &[
+            (
+                day(13, 9),
+                &priya,
+                Some(Marker::Diagnosis),
+                "The pool has no health check: connections to a demoted primary stay until they time out.",
+            ),
+            (
+                day(13, 12),
+                &tomas,
+                Some(Marker::Repair),
+                "Failed back and restarted checkout-api: errors at 0.1 % again.",
+            ),
+        ],
     )
     .await?;
     let halted = "Halted at the abort criteria before the failover finished; re-test after the pool fix.";
     scenarios::conclude(clock.at(day(13, 20), me).await?, past, failover, &priya, Outcome::Inconclusive, halted)
         .await?;
-    note.say(day(14, 35), &priya, Facilitator, None, None, "Thank you all. Retrospective tomorrow at 11:00.").await?;
+    note.say(day(14, 35), &priya, None, None, "Thank you all. Retrospective tomorrow at 11:00.").await?;
     gamedays::step(clock.at(day(14, 40), me).await?, past, &priya, Step::Complete, "").await?;
 
     // The next game day, planned the morning after: the re-test and the incident's replay.
     let next_day = |hour, minute| when(PAST_DAY + 1, hour, minute);
-    let db = clock.at(next_day(9, 30), me).await?;
-    let input = GamedayInput {
-        title: NEXT_TITLE.into(),
-        objective: NEXT_OBJECTIVE.into(),
-        environment: ENVIRONMENT.into(),
-        systems: SYSTEMS.into(),
-        starts_at: Some(clock.instant(when(NEXT_DAY, 10, 0), me)),
-        ends_at: Some(clock.instant(when(NEXT_DAY, 12, 0), me)),
-        call_link: Some("https://meet.example.com/checkout-game-day".into()),
-    };
-    let next = gamedays::create(db, team.id, &priya, &input).await?;
-    for (who, role) in [(me, Facilitator), (&tomas, Participant), (&sam, Observer)] {
-        gamedays::add_participant(db, next, &priya, who.id, role).await?;
-    }
+    let next = (NEXT_TITLE, NEXT_OBJECTIVE, when(NEXT_DAY, 10, 0), when(NEXT_DAY, 12, 0));
+    let people = [(me, Facilitator), (&tomas, Participant), (&sam, Observer)];
+    let next = plan(clock.at(next_day(9, 30), me).await?, (clock, me), &team, &priya, next, &people).await?;
     let retest =
         scenarios::create(clock.at(next_day(9, 40), me).await?, next, &priya, &fields(&GATEWAY_RETEST, priya.id))
             .await?;

@@ -1641,6 +1641,14 @@ async fn a_new_person_explores_a_demo_team_and_reads_its_game_day_and_retrospect
     assert!(page.contains("This is a demo team, made for you."), "{page}");
     assert!(page.contains("Payments and database re-test"));
     screenshot(&ana, "71-demo-team").await;
+    let axe = axe_source();
+    let team = ana.current_url().await.unwrap().to_string();
+    for scheme in ["dark", "light"] {
+        prefer_color_scheme(&ana, scheme).await;
+        ana.goto(&team).await.unwrap();
+        let found = serious_accessibility_violations(&ana, &axe).await;
+        assert!(found.is_empty(), "the demo team page ({scheme}): {found:?}");
+    }
 
     // The completed game day: three outcomes, the halt, the timings, the corrected observation.
     click_link(&ana, "Checkout resilience game day").await;
@@ -1690,5 +1698,11 @@ async fn a_new_person_explores_a_demo_team_and_reads_its_game_day_and_retrospect
     assert!(page.contains("Explore a demo team"), "the offer is back on an empty dashboard");
     assert!(!page.contains("Drop pooled connections"), "the archived demo's action no longer asks for attention");
     screenshot(&ana, "77-demo-archived").await;
+    for scheme in ["dark", "light"] {
+        prefer_color_scheme(&ana, scheme).await;
+        ana.goto(&app.url("/")).await.unwrap();
+        let found = serious_accessibility_violations(&ana, &axe).await;
+        assert!(found.is_empty(), "the dashboard offering the demo ({scheme}): {found:?}");
+    }
     ana.close().await.unwrap();
 }
