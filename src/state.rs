@@ -26,7 +26,13 @@ pub struct AppState {
     pub health: Arc<Health>,
     /// The API's per-token rate limit, counted on this instance.
     pub api_rate: Arc<ApiRate>,
+    /// Demo teams this instance may be making at once (each holds a database connection of its
+    /// own, outside the pool: `crate::demo`).
+    pub demo_builders: Arc<tokio::sync::Semaphore>,
 }
+
+/// How many demo teams one instance makes at once.
+pub const DEMO_BUILDERS: usize = 2;
 
 /// Requests per API token per minute on this instance (GCRA: a minute's worth at once, then one
 /// every `60 s / limit`).
@@ -77,6 +83,7 @@ impl AppState {
             live: Arc::new(Hub::with_limits(limits)),
             health: Arc::default(),
             api_rate,
+            demo_builders: Arc::new(tokio::sync::Semaphore::new(DEMO_BUILDERS)),
         }
     }
 }

@@ -7,15 +7,18 @@
 //! ([`store::set_clock`]), and closes the pool at the end, so no other request ever reads a
 //! time that is not now.
 
+use std::sync::Arc;
+
 use sqlx::PgPool;
 use time::{Date, OffsetDateTime};
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use super::{
-    CACHE, ENVIRONMENT, FAILOVER, GATEWAY, GATEWAY_FIRST_FAULT, GATEWAY_RETEST, INCIDENT_DAYS_AGO, INCIDENT_REPLAY,
-    INCIDENT_SUMMARY, INCIDENT_TITLE, LEARNINGS, NEXT_DAY, NEXT_OBJECTIVE, NEXT_TITLE, PAST_DAY, PAST_OBJECTIVE,
-    PAST_TITLE, PRIYA, RETRO_SUMMARY, RETRO_SURPRISED_US, RETRO_WENT_WELL, SAM, SYSTEMS, ScenarioText, TEAM_NAME,
-    TOMAS, WEAKNESS_DESCRIPTION, WEAKNESS_TITLE, When, store, when,
+    CACHE, ENVIRONMENT, FAILOVER, GATEWAY, GATEWAY_FIRST_FAULT, GATEWAY_RETEST, INCIDENT_DAYS_AGO, INCIDENT_LINK,
+    INCIDENT_REPLAY, INCIDENT_SUMMARY, INCIDENT_TITLE, LEARNINGS, NEXT_DAY, NEXT_OBJECTIVE, NEXT_TITLE, PAST_DAY,
+    PAST_OBJECTIVE, PAST_TITLE, PRIYA, RETRO_SUMMARY, RETRO_SURPRISED_US, RETRO_WENT_WELL, SAM, SYSTEMS, ScenarioText,
+    TEAM_NAME, TOMAS, WEAKNESS_DESCRIPTION, WEAKNESS_TITLE, When, store, when,
 };
 use crate::accounts::User;
 use crate::error::{AppError, AppResult};
@@ -43,15 +46,32 @@ pub struct Demo {
 }
 
 /// Makes a demo team for `person`, or answers with the one they already have (not archived).
-pub async fn explore(db: &PgPool, person: &User) -> AppResult<Team> {
-    let pool = crate::db::one_connection_pool(db, "gameday-demo").await?;
-    let made = explore_on(&pool, person).await;
-    // Closing the connection also ends its clock setting and its lock.
-    pool.close().await;
-    made
+/// The building goes on in a task of its own, so a person who leaves the page (or presses
+/// again) does not stop it halfway. `builders` bounds how many are made at once on this instance
+/// (each holds a database connection of its own, outside the pool, for a second or two).
+pub async fn explore(db: &PgPool, builders: &Arc<Semaphore>, person: &User) -> AppResult<Team> {
+    if let Some(team) = store::active_demo(db, person.id).await? {
+        return Ok(team);
+    }
+    let Ok(permit) = builders.clone().try_acquire_owned() else {
+        return Err(AppError::Conflict(
+            "Demo teams are being made for others right now. Try again in a few seconds.".into(),
+        ));
+    };
+    let (db, person) = (db.clone(), person.clone());
+    let building = tokio::spawn(async move {
+        let _permit = permit;
+        let pool = crate::db::one_connection_pool(&db, "gameday-demo").await?;
+        let made = explore_on(&pool, &person).await;
+        // Closing the connection also ends its clock setting and its lock.
+        pool.close().await;
+        made
+    });
+    building.await.map_err(|e| AppError::Internal(anyhow::anyhow!("the demo builder stopped: {e}")))?
 }
 
 async fn explore_on(pool: &PgPool, person: &User) -> AppResult<Team> {
+    store::unbounded_waits(pool).await?;
     store::lock_person(pool, person.id).await?;
     if let Some(team) = store::active_demo(pool, person.id).await? {
         return Ok(team);
@@ -73,6 +93,10 @@ pub async fn archive(db: &PgPool, membership: &Membership, person: &User) -> App
     if !membership.demo {
         return Err(AppError::NotFound);
     }
+    // Refused before anything is cancelled: a running day is ended by its facilitator, not here.
+    let running = store::running_gamedays(db, membership.team.id).await?;
+    let named: Vec<(String, String)> = running.into_iter().map(|title| (title, "running".to_owned())).collect();
+    crate::teams::check_can_archive(&named).map_err(AppError::Conflict)?;
     for gameday in store::scheduled_gamedays(db, membership.team.id).await? {
         gamedays::cancel(db, gameday, person, "The demo team was archived.").await?;
     }
@@ -97,9 +121,9 @@ impl Clock<'_> {
     }
 }
 
-/// The team as one of its members sees it (for the actions that take a membership).
-fn membership(team: &Team, role: TeamRole) -> Membership {
-    Membership { team: team.clone(), role, two_factor_required: false, archived_at: None, demo: true }
+/// The team as `person` sees it, read as a request reads it (for the actions that take a membership).
+async fn membership(db: &PgPool, team: &Team, person: &User) -> AppResult<Membership> {
+    crate::teams::store::membership(db, &team.slug, person.id).await?.ok_or(AppError::NotFound)
 }
 
 fn fields(text: &ScenarioText, abort_owner: Uuid) -> ScenarioFields {
@@ -202,9 +226,10 @@ async fn build(clock: &Clock<'_>, me: &User) -> AppResult<Demo> {
         title: INCIDENT_TITLE,
         happened_on: clock.today - time::Duration::days(INCIDENT_DAYS_AGO),
         summary: INCIDENT_SUMMARY,
-        link: Some("https://status.example.com/incidents/checkout-pool"),
+        link: Some(INCIDENT_LINK),
     };
-    let incident_id = weaknesses::add_incident(db, &membership(&team, PRIYA.1), &priya, incident).await?;
+    let incident_id =
+        weaknesses::add_incident(db, &membership(clock.pool, &team, &priya).await?, &priya, incident).await?;
 
     // The plan: Priya facilitates; the others sign each scenario at its exact wording.
     let past = (PAST_TITLE, PAST_OBJECTIVE, when(PAST_DAY, 10, 0), when(PAST_DAY, 15, 0));
@@ -305,8 +330,13 @@ async fn build(clock: &Clock<'_>, me: &User) -> AppResult<Demo> {
     let refuted = "Refuted: immediate retries made a slow gateway an overloaded one. Weakness recorded.";
     scenarios::conclude(clock.at(day(11, 10), me).await?, past, gateway, &priya, Outcome::Refuted, refuted).await?;
     let weakness = NewWeakness { title: WEAKNESS_TITLE, description: WEAKNESS_DESCRIPTION, found_in: Some(gateway) };
-    let weakness =
-        weaknesses::add(clock.at(day(11, 15), me).await?, &membership(&team, PRIYA.1), &priya, weakness).await?;
+    let weakness = weaknesses::add(
+        clock.at(day(11, 15), me).await?,
+        &membership(clock.pool, &team, &priya).await?,
+        &priya,
+        weakness,
+    )
+    .await?;
 
     // 3. The database failover is halted at its abort criteria.
     scenarios::announce(clock.at(day(13, 0), me).await?, (past, failover, None), &priya, true).await?;
@@ -365,7 +395,7 @@ async fn build(clock: &Clock<'_>, me: &User) -> AppResult<Demo> {
         title: INCIDENT_TITLE.into(),
         happened_on: clock.today - time::Duration::days(INCIDENT_DAYS_AGO),
         summary: INCIDENT_SUMMARY.into(),
-        link: None,
+        link: Some(INCIDENT_LINK.into()),
     };
     let replay = weaknesses::replay(clock.at(next_day(9, 45), me).await?, next, &priya, &incident).await?;
     scenarios::revise(clock.at(next_day(9, 55), me).await?, next, replay, &priya, &fields(&INCIDENT_REPLAY, priya.id))
@@ -419,7 +449,8 @@ async fn build(clock: &Clock<'_>, me: &User) -> AppResult<Demo> {
     retros::mark_read(clock.at(when(PAST_DAY + 2, 11, 30), me).await?, past, &tomas).await?;
     if let Some(runbook) = runbook {
         let db = clock.at(when(-3, 16, 0), me).await?;
-        learnings::set_status(db, &membership(&team, PRIYA.1), &priya, runbook, ActionStatus::Done).await?;
+        learnings::set_status(db, &membership(clock.pool, &team, &priya).await?, &priya, runbook, ActionStatus::Done)
+            .await?;
     }
 
     // The others signed the next day's scenarios; the person's own sign-off is what waits.
@@ -428,6 +459,5 @@ async fn build(clock: &Clock<'_>, me: &User) -> AppResult<Demo> {
         scenarios::sign(db, next, retest, who, 1, Decision::Approve, None).await?;
         scenarios::sign(db, next, replay, who, 2, Decision::Approve, None).await?;
     }
-    store::set_clock(clock.pool, None).await?;
     Ok(Demo { team, past, next })
 }

@@ -57,12 +57,6 @@ impl When {
                 midnight + time::Duration::minutes(i64::from(self.hour) * 60 + i64::from(self.minute))
             })
     }
-
-    /// The same day, `minutes` later.
-    pub const fn plus(self, minutes: u16) -> When {
-        let total = self.hour as u16 * 60 + self.minute as u16 + minutes;
-        When { day: self.day, hour: (total / 60) as u8, minute: (total % 60) as u8 }
-    }
 }
 
 /// The completed game day: a week ago, from 10:00 to 15:00.
@@ -146,6 +140,7 @@ pub const GATEWAY_RETEST: ScenarioText = ScenarioText {
 pub const INCIDENT_TITLE: &str = "Checkout outage: orders-db connection pool exhausted";
 pub const INCIDENT_SUMMARY: &str = "For 23 minutes checkout answered 503: a slow query held every \
      connection of checkout-api's pool, and new requests queued until they timed out.";
+pub const INCIDENT_LINK: &str = "https://status.example.com/incidents/checkout-pool";
 /// How many days before today the incident happened.
 pub const INCIDENT_DAYS_AGO: i64 = 30;
 /// The replay's words once Priya filled them in.
@@ -214,12 +209,6 @@ mod tests {
         assert_eq!(at, time::macros::datetime!(2026-11-19 09:00 UTC));
         let at = when(7, 10, 30).instant(today(), "UTC");
         assert_eq!(at, time::macros::datetime!(2026-12-03 10:30 UTC));
-    }
-
-    #[test]
-    fn minutes_later_carry_into_the_hour() {
-        assert_eq!(when(0, 10, 50).plus(25), when(0, 11, 15));
-        assert!(when(-7, 10, 0) < when(-7, 10, 0).plus(1));
     }
 
     #[test]

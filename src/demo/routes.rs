@@ -23,7 +23,7 @@ async fn explore(
     session: Session,
     CurrentUser(user): CurrentUser,
 ) -> AppResult<Response> {
-    match super::actions::explore(&state.db, &user).await {
+    match super::actions::explore(&state.db, &state.demo_builders, &user).await {
         Ok(team) => {
             let message = format!(
                 "{} is yours to explore: a game day of last week with its timeline and retrospective, and the next one waiting for your sign-off.",

@@ -1,7 +1,7 @@
 //! The demo builder's clock: the session setting every recorded time reads (`gameday_now()`,
 //! `gameday_clock()`), set only on the builder's own connection; and what a person already made.
 
-use sqlx::{PgExecutor, PgPool};
+use sqlx::PgExecutor;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
@@ -16,20 +16,24 @@ pub async fn set_clock(db: impl PgExecutor<'_>, at: Option<OffsetDateTime>) -> s
     Ok(())
 }
 
-/// Waits for, then holds until the connection closes, the right to make `person`'s demo (two
-/// presses of the button at once make one team).
+/// Lifts the pool's per-statement limits on the builder's own connection: making a demo takes a
+/// second or two, and a second press waits for the first (those limits are for requests).
 #[tracing::instrument(skip(db))]
-/// (The wait may outlast the pool's lock and statement timeouts, which are for requests' own
-/// statements: making a demo takes a second or two.)
-pub async fn lock_person(db: &PgPool, person: Uuid) -> sqlx::Result<()> {
-    let mut conn = db.acquire().await?;
+pub async fn unbounded_waits(db: impl PgExecutor<'_>) -> sqlx::Result<()> {
     sqlx::query_scalar!(
         "select set_config('lock_timeout', '30s', false) || set_config('statement_timeout', '30s', false)"
     )
-    .fetch_one(&mut *conn)
+    .fetch_one(db)
     .await?;
+    Ok(())
+}
+
+/// Waits for, then holds until the connection closes, the right to make `person`'s demo (two
+/// presses of the button at once make one team).
+#[tracing::instrument(skip(db))]
+pub async fn lock_person(db: impl PgExecutor<'_>, person: Uuid) -> sqlx::Result<()> {
     sqlx::query_scalar!("select pg_advisory_lock(hashtext('gameday.demo'), hashtext($1::text))", person.to_string())
-        .fetch_one(&mut *conn)
+        .fetch_one(db)
         .await?;
     Ok(())
 }
@@ -52,6 +56,14 @@ pub async fn active_demo(db: impl PgExecutor<'_>, person: Uuid) -> sqlx::Result<
 pub async fn demos_made(db: impl PgExecutor<'_>, person: Uuid) -> sqlx::Result<i64> {
     sqlx::query_scalar!(r#"select count(*) as "n!" from teams where demo and created_by = $1"#, person)
         .fetch_one(db)
+        .await
+}
+
+/// The titles of the team's running game days (a team with one is not archived).
+#[tracing::instrument(skip(db))]
+pub async fn running_gamedays(db: impl PgExecutor<'_>, team_id: Uuid) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!("select title from gamedays where team_id = $1 and status = 'running' order by title", team_id)
+        .fetch_all(db)
         .await
 }
 

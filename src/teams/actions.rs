@@ -271,8 +271,9 @@ pub async fn require_two_factor(db: &PgPool, team_id: Uuid, actor: &User, requir
 pub enum Departure {
     /// They left it (and its open game days), as with "Leave team".
     Left,
-    /// They are its only member: the team stays as it is, a record, with the former member as its
-    /// lead (nobody can sign in as them any more).
+    /// They are its only member, or it is their demo team (whose other people are made up): the
+    /// team stays as it is, a record, with the former member as its lead (nobody can sign in as
+    /// them any more).
     KeptAlone,
 }
 
@@ -290,7 +291,8 @@ pub async fn depart_for_deletion(
     let team = store::lock_team(tx, team_id).await?.ok_or(AppError::NotFound)?;
     let locked = store::lock_members(tx, team_id).await?;
     let role = locked.role_of(person.id).ok_or(AppError::NotFound)?;
-    if store::member_count(&mut **tx, team_id).await? == 1 {
+    let alone = store::member_count(&mut **tx, team_id).await? == 1;
+    if super::kept_on_deletion(alone, store::is_demo(&mut **tx, team_id).await?) {
         return Ok(Departure::KeptAlone);
     }
     check_leaving(locked.leads(), role, &team.name).map_err(AppError::Conflict)?;

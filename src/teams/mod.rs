@@ -206,6 +206,13 @@ pub fn check_removal(leads: i64, role: TeamRole) -> Result<(), String> {
     if role.is_lead() && leads <= 1 { Err(LAST_LEAD.into()) } else { Ok(()) }
 }
 
+/// Whether deleting an account leaves one of its teams as it is rather than leaving it: the only
+/// member of a team keeps it (a team cannot be left without a lead), and so does the person a
+/// demo team was made for (its other people are made up and cannot take over).
+pub fn kept_on_deletion(only_member: bool, demo: bool) -> bool {
+    only_member || demo
+}
+
 /// Whether the viewer, with `role`, may leave the team `team` that has `leads` leads: the same
 /// rule as [`check_removal`], said to the person leaving.
 pub fn check_leaving(leads: i64, role: TeamRole, team: &str) -> Result<(), String> {

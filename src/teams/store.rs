@@ -508,3 +508,9 @@ pub async fn teams_of(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Ve
 pub async fn member_count(db: impl sqlx::PgExecutor<'_>, team_id: Uuid) -> sqlx::Result<i64> {
     sqlx::query_scalar!(r#"select count(*) as "n!" from team_members where team_id = $1"#, team_id).fetch_one(db).await
 }
+
+/// Whether the team is a demo team (`crate::demo`).
+#[tracing::instrument(skip(db))]
+pub async fn is_demo(db: impl sqlx::PgExecutor<'_>, team_id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar!("select demo from teams where id = $1", team_id).fetch_one(db).await
+}
