@@ -32,6 +32,9 @@ impl Nginx {
         let d = dir.display();
         let conf = format!(
             r#"daemon off;
+# One process, so that stopping the test's child stops nginx whole (a master killed with SIGKILL
+# would leave its workers behind, holding the port).
+master_process off;
 worker_processes 1;
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
