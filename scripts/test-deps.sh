@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs beyond Rust: Chromium and chromedriver (Debian packages) for the
-# browser tests, promtool (Debian package prometheus) that checks the /metrics output, axe-core (from npm, pinned in package-lock.json) that they run in every page, and
+# browser tests, promtool (Debian package prometheus) that checks the /metrics output, axe-core (from npm, pinned in package-lock.json) that they run in every page, oauth2-mock-server (from npm, the same lock) as the OpenID Connect provider of the single sign-on tests, and
 # schemathesis and chaostoolkit (from PyPI, pinned in tests/tools/requirements.txt, into .venv/) that test the JSON API and the Chaos Toolkit import and export,
 # curl and jq (Debian packages) with which docs/automate-a-game-day.md's examples run, nginx-light (Debian package) in front of two instances, and
 # sqlx-cli (from crates.io) for the check that `.sqlx/` is fresh.
@@ -42,14 +42,14 @@ if ! command -v promtool >/dev/null 2>&1; then
 fi
 
 if ! command -v npm >/dev/null 2>&1; then
-  say "installing nodejs and npm for the accessibility checks (axe-core)"
+  say "installing nodejs and npm for the accessibility checks (axe-core) and the OpenID Connect provider of the tests"
   apt_install nodejs npm >&2
 fi
 
 # node_modules/ is made from package-lock.json alone; it is made again only when the lock changed.
 cd "$(dirname "$0")/.."
 if ! cmp -s package-lock.json node_modules/.installed-lock.json; then
-  say "installing axe-core from package-lock.json (npm ci)"
+  say "installing axe-core and oauth2-mock-server from package-lock.json (npm ci)"
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2
   cp package-lock.json node_modules/.installed-lock.json
 fi

@@ -122,6 +122,36 @@ pub struct Config {
     #[arg(long, env = "GAMEDAY_METRICS_TOKEN", global = true, hide_env_values = true)]
     pub metrics_token: Option<String>,
 
+    /// The OpenID Connect provider people may sign in with (its issuer URL, where
+    /// `/.well-known/openid-configuration` is found). Unset: no single sign-on.
+    #[arg(long, env = "GAMEDAY_OIDC_ISSUER", global = true)]
+    pub oidc_issuer: Option<String>,
+
+    /// This server's client ID at the provider (its redirect URI there is
+    /// `<GAMEDAY_BASE_URL>/signin/sso/callback`).
+    #[arg(long, env = "GAMEDAY_OIDC_CLIENT_ID", global = true)]
+    pub oidc_client_id: Option<String>,
+
+    /// This server's client secret at the provider, if it gave one (PKCE is used either way).
+    #[arg(long, env = "GAMEDAY_OIDC_CLIENT_SECRET", global = true, hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+
+    /// What the sign-in page calls the provider: "Sign in with <name>".
+    #[arg(long, env = "GAMEDAY_OIDC_NAME", default_value = "single sign-on", global = true)]
+    pub oidc_name: String,
+
+    /// Whether a person the provider knows but Gameday does not gets an account at their first
+    /// sign-in (with the address the provider verified). Off: only people who have an account
+    /// (and linked it by signing in once with its password) may sign in with the provider.
+    #[arg(long, env = "GAMEDAY_OIDC_SIGNUP", global = true)]
+    pub oidc_signup: bool,
+
+    /// Whether people may sign up and sign in with a password (`false` leaves single sign-on only,
+    /// and needs `GAMEDAY_OIDC_ISSUER`).
+    #[arg(long, env = "GAMEDAY_PASSWORD_SIGNIN", default_value = "true", global = true,
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub password_signin: bool,
+
     /// Log lines as JSON (for log shippers) instead of human-readable text.
     #[arg(long, env = "GAMEDAY_LOG_JSON", global = true)]
     pub log_json: bool,
@@ -139,6 +169,35 @@ impl Config {
     /// Whether cookies must be marked Secure (the site is served over https).
     pub fn secure_cookies(&self) -> bool {
         self.base_url().starts_with("https://")
+    }
+
+    /// The single sign-on provider's settings, if one is set; `Err` says what is missing.
+    pub fn sso_settings(&self) -> Result<Option<crate::oidc::SsoSettings>, String> {
+        let Some(issuer) = self.oidc_issuer.clone().filter(|issuer| !issuer.trim().is_empty()) else {
+            if !self.password_signin {
+                return Err(
+                    "GAMEDAY_PASSWORD_SIGNIN is off but no GAMEDAY_OIDC_ISSUER is set: nobody could sign in".into()
+                );
+            }
+            return Ok(None);
+        };
+        let client_id =
+            self.oidc_client_id.clone().ok_or("GAMEDAY_OIDC_ISSUER is set but GAMEDAY_OIDC_CLIENT_ID is not")?;
+        Ok(Some(crate::oidc::SsoSettings {
+            issuer,
+            client_id,
+            client_secret: self.oidc_client_secret.clone().filter(|secret| !secret.is_empty()),
+            name: self.oidc_name.clone(),
+            redirect_url: format!("{}/signin/sso/callback", self.base_url()),
+        }))
+    }
+
+    /// Checks the settings that only make sense together; what is wrong, if anything.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(settings) = self.sso_settings()? {
+            crate::oidc::Sso::new(settings)?;
+        }
+        Ok(())
     }
 
     /// A configuration for tests and tools: everything at its default, on `bind`.
@@ -164,6 +223,12 @@ impl Config {
             live_streams_max: 20_000,
             api_rate_per_minute: 600,
             metrics_token: None,
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_name: "single sign-on".into(),
+            oidc_signup: false,
+            password_signin: true,
             log_json: false,
         }
     }

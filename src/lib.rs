@@ -3,7 +3,7 @@
 //!
 //! Modules are layered, and imports point down only (`tests/layers.rs` checks it; see
 //! `docs/architecture.md`): the ground floor (`config`, `db`, `error`, `form`, `ids`, `markdown`,
-//! `tz`, `state`, `hub`) → each feature's domain (`<feature>/mod.rs`) → its SQL (`store.rs`) →
+//! `oidc`, `tz`, `state`, `hub`) → each feature's domain (`<feature>/mod.rs`) → its SQL (`store.rs`) →
 //! `events` → its state changes (`actions.rs`) → its partials (`views.rs`) → `web` and `live` →
 //! its handlers (`routes.rs`) → `app`, which assembles them.
 
@@ -26,6 +26,7 @@ pub mod ids;
 pub mod learnings;
 pub mod live;
 pub mod markdown;
+pub mod oidc;
 pub mod retros;
 pub mod scenarios;
 pub mod secrets;

@@ -32,6 +32,7 @@ async fn main() -> anyhow::Result<()> {
         tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
     }
 
+    config.check().map_err(|problem| anyhow::anyhow!("configuration: {problem}"))?;
     let url = config.database_url.clone().context(
         "DATABASE_URL is not set: set it (or pass --database-url), or use `make run`, which starts a local PostgreSQL",
     )?;

@@ -29,6 +29,8 @@ pub struct AppState {
     /// Demo teams this instance may be making at once (each holds a database connection of its
     /// own, outside the pool: `crate::demo`).
     pub demo_builders: Arc<tokio::sync::Semaphore>,
+    /// The single sign-on provider, if one is set (`GAMEDAY_OIDC_*`).
+    pub sso: Option<Arc<crate::oidc::Sso>>,
 }
 
 /// How many demo teams one instance makes at once.
@@ -77,6 +79,14 @@ impl AppState {
     pub fn new(db: PgPool, config: Config) -> Self {
         let limits = StreamLimits { per_person: config.live_streams_per_person, per_instance: config.live_streams_max };
         let api_rate = Arc::new(ApiRate::new(config.api_rate_per_minute));
+        // `Config::check` has refused settings that cannot work before the server starts.
+        let sso = match config.sso_settings().and_then(|settings| settings.map(crate::oidc::Sso::new).transpose()) {
+            Ok(sso) => sso.map(Arc::new),
+            Err(problem) => {
+                tracing::error!(%problem, "single sign-on is off");
+                None
+            }
+        };
         AppState {
             db,
             config: Arc::new(config),
@@ -84,6 +94,7 @@ impl AppState {
             health: Arc::default(),
             api_rate,
             demo_builders: Arc::new(tokio::sync::Semaphore::new(DEMO_BUILDERS)),
+            sso,
         }
     }
 }

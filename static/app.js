@@ -307,6 +307,14 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const input of document.querySelectorAll("input[data-browser-time-zone]")) {
     if (browserZone) input.value = browserZone;
   }
+  // The single sign-on link (a link, not a form: the provider is another origin, which the page's
+  // form-action policy rightly refuses) carries the zone too, for an account made at first sign-in.
+  for (const link of document.querySelectorAll("a[data-browser-time-zone]")) {
+    if (!browserZone) continue;
+    const url = new URL(link.href);
+    url.searchParams.set("time_zone", browserZone);
+    link.href = url.pathname + url.search;
+  }
   const invalid = document.querySelector("[aria-invalid=true]");
   if (invalid) invalid.focus();
 });

@@ -25,7 +25,7 @@ use std::path::Path;
 #[rustfmt::skip]
 const LAYERS: &[(&str, &[&str])] = &[
     ("ground",  &["src/config.rs", "src/db.rs", "src/error.rs", "src/form.rs", "src/tz.rs", "src/markdown.rs",
-                  "src/ids.rs", "src/state.rs", "src/hub.rs", "src/secrets.rs"]),
+                  "src/ids.rs", "src/state.rs", "src/hub.rs", "src/secrets.rs", "src/oidc.rs"]),
     ("domain",  &["src/*/mod.rs", "src/*/timings.rs", "src/*/gate.rs", "src/*/two_factor.rs",
                   "src/chaostoolkit/experiment.rs", "src/chaostoolkit/export.rs", "src/chaostoolkit/journal.rs",
                   "src/chaostoolkit/probes.rs"]),

@@ -271,9 +271,28 @@ fn unix_now() -> u64 {
 /// lead among others, or an objection of theirs still stands), and their name, address, password,
 /// second factor, sessions and calendar feeds are erased, in one transaction. The timeline and
 /// the audit log keep their events, which now name "A former member".
-pub async fn delete_account(db: &PgPool, user: &User, password: String, code: &str) -> AppResult<()> {
-    if !verify_password(password, user.password_hash.clone()).await? {
-        return Err(AppError::invalid("password", "That is not your current password."));
+///
+/// A person without a password (they sign in through single sign-on) confirms by having signed in
+/// within [`super::RECENT_SIGNIN_MINUTES`] (`recently_signed_in`) instead.
+pub async fn delete_account(
+    db: &PgPool,
+    user: &User,
+    password: String,
+    code: &str,
+    recently_signed_in: bool,
+) -> AppResult<()> {
+    if user.has_password() {
+        if !verify_password(password, user.password_hash.clone()).await? {
+            return Err(AppError::invalid("password", "That is not your current password."));
+        }
+    } else if !recently_signed_in {
+        return Err(AppError::invalid(
+            "form",
+            format!(
+                "Sign in again first (within {} minutes of deleting): it stands for the password you do not have.",
+                super::RECENT_SIGNIN_MINUTES
+            ),
+        ));
     }
     if user.two_factor && check_second_factor(db, user, code).await?.is_none() {
         return Err(AppError::invalid("code", "That code does not match, or was already used."));
@@ -287,4 +306,91 @@ pub async fn delete_account(db: &PgPool, user: &User, password: String, code: &s
     tx.commit().await?;
     tracing::info!(user_id = %user.id, "account deleted and personal data erased");
     Ok(())
+}
+
+/// What a sign-in through the single sign-on provider comes to.
+#[derive(Debug)]
+pub enum SsoSignIn {
+    /// The person this identity is linked to.
+    Known(User),
+    /// A new account, made for this identity with the address the provider verified.
+    Created(User),
+    /// An account has the provider's verified address but is not linked to this identity: its
+    /// owner links it by signing in with the account's password once (an address alone never
+    /// hands over an account).
+    LinkWithPassword(Email),
+}
+
+/// Finds (or, where `allow_signup`, makes) the account of an identity the provider vouched for.
+/// Refusals name what to do; `provider` is what the sign-in page calls the provider.
+pub async fn sso_sign_in(
+    db: &PgPool,
+    identity: &crate::oidc::Identity,
+    provider: &str,
+    allow_signup: bool,
+    time_zone: &str,
+) -> AppResult<SsoSignIn> {
+    if let Some(user) = store::user_by_identity(db, &identity.issuer, &identity.subject).await? {
+        return Ok(SsoSignIn::Known(user));
+    }
+    let email = identity.email.as_deref().and_then(|address| Email::parse(address).ok()).ok_or_else(|| {
+        AppError::Forbidden(format!(
+            "{provider} did not share an e-mail address for you, and Gameday needs one to make or find your account. \
+             Ask your administrator to allow the \"email\" scope for Gameday."
+        ))
+    })?;
+    if !identity.email_verified {
+        return Err(AppError::Forbidden(format!(
+            "{provider} has not verified your address {}. Verify it there, then sign in again.",
+            email.as_str()
+        )));
+    }
+    if store::user_by_email(db, &email).await?.is_some() {
+        return Ok(SsoSignIn::LinkWithPassword(email));
+    }
+    if !allow_signup {
+        return Err(AppError::Forbidden(format!(
+            "There is no Gameday account for {} yet, and this server does not make one at a first sign-in with {provider}. \
+             Ask your Gameday administrator.",
+            email.as_str()
+        )));
+    }
+    let local = email.as_str().split('@').next().unwrap_or_default();
+    let display_name = identity
+        .name
+        .as_deref()
+        .and_then(|name| super::parse_display_name(name).ok())
+        .or_else(|| super::parse_display_name(local).ok())
+        .unwrap_or_else(|| "New member".to_owned());
+    let mut tx = db.begin().await?;
+    // No password: the hash `!` matches none, so this account signs in through the provider only.
+    let user = match store::create_user(&mut tx, &email, &display_name, "!", time_zone).await {
+        Ok(user) => user,
+        // Made a moment ago by another sign-in (a double click): its owner links it as above.
+        Err(CreateUserError::EmailTaken) => return Ok(SsoSignIn::LinkWithPassword(email)),
+        Err(CreateUserError::Database(err)) => return Err(err.into()),
+    };
+    if !store::link_identity(&mut tx, user.id, &identity.issuer, &identity.subject).await? {
+        // The same identity signed in twice at once and the other made its account: use that one.
+        tx.rollback().await?;
+        return match store::user_by_identity(db, &identity.issuer, &identity.subject).await? {
+            Some(user) => Ok(SsoSignIn::Known(user)),
+            None => Err(AppError::Conflict("Signing in took two tries at once. Sign in again.".into())),
+        };
+    }
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, admin = user.is_admin, "account created at a first single sign-on");
+    Ok(SsoSignIn::Created(user))
+}
+
+/// Links an identity to the person who has just signed in with their password; false if the
+/// identity is linked already (to them or to someone else).
+pub async fn link_identity(db: &PgPool, user: &User, issuer: &str, subject: &str) -> AppResult<bool> {
+    let mut tx = db.begin().await?;
+    let linked = store::link_identity(&mut tx, user.id, issuer, subject).await?;
+    tx.commit().await?;
+    if linked {
+        tracing::info!(user_id = %user.id, %issuer, "single sign-on linked to an account after its password was given");
+    }
+    Ok(linked)
 }

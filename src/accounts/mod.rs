@@ -8,6 +8,10 @@ pub mod settings;
 pub mod store;
 pub mod two_factor;
 
+/// How recently a person without a password must have signed in (through single sign-on) to
+/// delete their account: the fresh sign-in stands for the password others give.
+pub const RECENT_SIGNIN_MINUTES: i64 = 10;
+
 use uuid::Uuid;
 
 use crate::form::bounded_text;
@@ -29,6 +33,12 @@ pub struct User {
 }
 
 impl User {
+    /// Whether the account has a password (one made at a first single sign-on, and the demo's
+    /// people, have none: their hash `!` matches no password).
+    pub fn has_password(&self) -> bool {
+        self.password_hash.starts_with('$')
+    }
+
     /// The stored address as an [`Email`] (it was parsed before it was stored).
     pub fn email_address(&self) -> crate::error::AppResult<Email> {
         Email::parse(&self.email)

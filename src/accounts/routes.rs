@@ -8,11 +8,13 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::{Deserialize, Serialize};
 
+use super::actions::SsoSignIn;
 use super::two_factor::{self, SecondFactor};
 use super::{Credentials, Email, User, check_new_password};
 use crate::error::{AppError, AppResult};
 use crate::form::FieldErrors;
 use crate::form::safe_next;
+use crate::oidc;
 use crate::state::AppState;
 use crate::web::auth::{AuthSession, sign_in, sign_out};
 use crate::web::client::{ClientAddr, UserAgent};
@@ -25,6 +27,8 @@ pub fn router() -> Router<AppState> {
         .route("/signin", get(signin_page).post(signin))
         .route("/signout", post(signout))
         .route("/signin/code", get(code_page).post(code))
+        .route("/signin/sso", get(sso_begin))
+        .route("/signin/sso/callback", get(sso_callback))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -36,6 +40,8 @@ pub struct NextQuery {
 #[template(path = "accounts/signup.html")]
 struct SignupPage {
     layout: Layout,
+    /// The provider's name, where a first sign-in through it makes an account.
+    sso_signup: Option<String>,
     email: String,
     display_name: String,
     next: Option<String>,
@@ -53,12 +59,43 @@ pub struct SignupForm {
     time_zone: String,
 }
 
-async fn signup_page(layout: Layout, auth: AuthSession, Query(q): Query<NextQuery>) -> AppResult<Response> {
+/// The provider's name where a first sign-in through it makes an account.
+fn sso_signup(state: &AppState) -> Option<String> {
+    state.sso.as_ref().filter(|_| state.config.oidc_signup).map(|sso| sso.name().to_owned())
+}
+
+/// Where password sign-up and sign-in are turned off, the sign-in page (which offers single
+/// sign-on) instead, keeping where to return to.
+fn password_signin_off(next: Option<&str>) -> Response {
+    match next {
+        Some(next) => {
+            see_other(&format!("/signin?{}", serde_urlencoded::to_string([("next", next)]).unwrap_or_default()))
+        }
+        None => see_other("/signin"),
+    }
+}
+
+async fn signup_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    auth: AuthSession,
+    Query(q): Query<NextQuery>,
+) -> AppResult<Response> {
     let next = safe_next(q.next.as_deref());
     if auth.user.is_some() {
         return Ok(see_other(next.as_deref().unwrap_or("/")));
     }
-    render(&SignupPage { layout, email: String::new(), display_name: String::new(), next, errors: FieldErrors::new() })
+    if !state.config.password_signin {
+        return Ok(password_signin_off(next.as_deref()));
+    }
+    render(&SignupPage {
+        layout,
+        sso_signup: sso_signup(&state),
+        email: String::new(),
+        display_name: String::new(),
+        next,
+        errors: FieldErrors::new(),
+    })
 }
 
 async fn signup(
@@ -70,6 +107,11 @@ async fn signup(
     Form(form): Form<SignupForm>,
 ) -> AppResult<Response> {
     let next = safe_next(form.next.as_deref());
+    if !state.config.password_signin {
+        let page = SigninPage::new(&state, &auth, layout, String::new(), next).await?;
+        let page = page.with_error("Accounts are not made with a password here: sign in with single sign-on.");
+        return render_status(StatusCode::FORBIDDEN, &page);
+    }
     let mut errors = FieldErrors::new();
     let email = errors.check("email", Email::parse(&form.email));
     let display_name = errors.check("display_name", super::parse_display_name(&form.display_name));
@@ -79,6 +121,7 @@ async fn signup(
             StatusCode::UNPROCESSABLE_ENTITY,
             &SignupPage {
                 layout,
+                sso_signup: sso_signup(&state),
                 email: form.email.clone(),
                 display_name: form.display_name.clone(),
                 next: next.clone(),
@@ -118,9 +161,44 @@ async fn signup(
 #[template(path = "accounts/signin.html")]
 struct SigninPage {
     layout: Layout,
+    /// The single sign-on provider's name, if one is set.
+    sso: Option<String>,
+    /// Whether the email-and-password form is offered.
+    password_signin: bool,
+    /// The address of an account that waits for its password before single sign-on is linked to it.
+    link: Option<String>,
     email: String,
     next: Option<String>,
     errors: FieldErrors,
+}
+
+impl SigninPage {
+    async fn new(
+        state: &AppState,
+        auth: &AuthSession,
+        layout: Layout,
+        email: String,
+        next: Option<String>,
+    ) -> AppResult<Self> {
+        let link = match auth.session.get::<SsoLink>(SSO_LINK_KEY).await? {
+            Some(link) if link.fresh() => Some(link.email),
+            _ => None,
+        };
+        Ok(SigninPage {
+            layout,
+            sso: state.sso.as_ref().map(|sso| sso.name().to_owned()),
+            password_signin: state.config.password_signin,
+            email: if email.is_empty() { link.clone().unwrap_or_default() } else { email },
+            link,
+            next,
+            errors: FieldErrors::new(),
+        })
+    }
+
+    fn with_error(mut self, message: impl Into<String>) -> Self {
+        self.errors.add("form", message);
+        self
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -131,12 +209,17 @@ pub struct SigninForm {
     next: Option<String>,
 }
 
-async fn signin_page(layout: Layout, auth: AuthSession, Query(q): Query<NextQuery>) -> AppResult<Response> {
+async fn signin_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    auth: AuthSession,
+    Query(q): Query<NextQuery>,
+) -> AppResult<Response> {
     let next = safe_next(q.next.as_deref());
     if auth.user.is_some() {
         return Ok(see_other(next.as_deref().unwrap_or("/")));
     }
-    render(&SigninPage { layout, email: String::new(), next, errors: FieldErrors::new() })
+    render(&SigninPage::new(&state, &auth, layout, String::new(), next).await?)
 }
 
 async fn signin(
@@ -148,19 +231,17 @@ async fn signin(
     Form(form): Form<SigninForm>,
 ) -> AppResult<Response> {
     let next = safe_next(form.next.as_deref());
-    let mut errors = FieldErrors::new();
-    let page = |errors: FieldErrors, layout: Layout| SigninPage {
-        layout,
-        email: form.email.clone(),
-        next: next.clone(),
-        errors,
-    };
-    let email = errors.check("email", Email::parse(&form.email));
-    if form.password.is_empty() {
-        errors.add("password", "Password is required.");
+    let mut page = SigninPage::new(&state, &auth, layout, form.email.clone(), next.clone()).await?;
+    if !state.config.password_signin {
+        let page = page.with_error("Signing in with a password is turned off here: use single sign-on.");
+        return render_status(StatusCode::FORBIDDEN, &page);
     }
-    let (Some(email), true) = (email, errors.is_empty()) else {
-        return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page(errors, layout));
+    let email = page.errors.check("email", Email::parse(&form.email));
+    if form.password.is_empty() {
+        page.errors.add("password", "Password is required.");
+    }
+    let (Some(email), true) = (email, page.errors.is_empty()) else {
+        return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
 
     if let Some(wait) = super::actions::count_signin_attempt(&state.db, &email, &client_addr).await? {
@@ -168,8 +249,9 @@ async fn signin(
         let seconds = wait.whole_seconds().max(1) as u64;
         let when =
             if seconds <= 60 { format!("{seconds} seconds") } else { format!("{} minutes", seconds.div_ceil(60)) };
-        errors.add("form", format!("Too many failed sign-in attempts from here. Wait {when} before trying again."));
-        let mut response = render_status(StatusCode::TOO_MANY_REQUESTS, &page(errors, layout))?;
+        let page =
+            page.with_error(format!("Too many failed sign-in attempts from here. Wait {when} before trying again."));
+        let mut response = render_status(StatusCode::TOO_MANY_REQUESTS, &page)?;
         let retry_after = HeaderValue::from(seconds);
         response.headers_mut().insert(header::RETRY_AFTER, retry_after);
         return Ok(response);
@@ -178,21 +260,27 @@ async fn signin(
     let creds = Credentials { email: email.clone(), password: form.password.clone() };
     let user = auth.authenticate(creds).await.map_err(|e| AppError::Internal(anyhow::anyhow!("authenticate: {e}")))?;
     let Some(user) = user else {
-        errors.add("form", "That email and password do not match an account.");
-        return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page(errors, layout));
+        let page = page.with_error("That email and password do not match an account.");
+        return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
     if user.two_factor {
-        // The password was right; the sign-in now waits for the second factor, and the attempt
-        // keeps counting against the throttle until that is given too.
-        auth.session.cycle_id().await?;
-        let started = time::OffsetDateTime::now_utc().unix_timestamp();
-        let pending = PendingSignin { user_id: user.id, next, started, auth_hash: user.auth_hash.clone(), wrong: 0 };
-        auth.session.insert(PENDING_KEY, pending).await?;
-        return Ok(see_other("/signin/code"));
+        return second_step(&auth, &user, next, false).await;
     }
     super::actions::signed_in(&state.db, &email, &client_addr).await?;
     sign_in(&mut auth, &state.db, &user, &user_agent, &client_addr).await?;
+    link_waiting_identity(&state, &auth, &user).await?;
     Ok(see_other(next.as_deref().unwrap_or("/")))
+}
+
+/// The first factor was right (the password, or the single sign-on provider); the sign-in now
+/// waits for the second, and the attempt keeps counting against the throttle until that is given too.
+async fn second_step(auth: &AuthSession, user: &User, next: Option<String>, via_sso: bool) -> AppResult<Response> {
+    auth.session.cycle_id().await?;
+    let started = time::OffsetDateTime::now_utc().unix_timestamp();
+    let pending =
+        PendingSignin { user_id: user.id, next, started, auth_hash: user.auth_hash.clone(), wrong: 0, via_sso };
+    auth.session.insert(PENDING_KEY, pending).await?;
+    Ok(see_other("/signin/code"))
 }
 
 /// The session-store key of a sign-in whose password was right and which waits for its second
@@ -212,6 +300,10 @@ struct PendingSignin {
     /// Wrong codes given to this pending sign-in: after [`two_factor::MAX_WRONG_CODES`] the
     /// password must be given again (besides the throttle per client).
     wrong: u32,
+    /// Whether the first factor was the single sign-on provider (then no identity waiting to be
+    /// linked is linked: that needs the password).
+    #[serde(default)]
+    via_sso: bool,
 }
 
 /// The sign-in waiting for its second factor, and its person, if it has not expired.
@@ -297,6 +389,9 @@ async fn code(
     auth.session.remove::<PendingSignin>(PENDING_KEY).await?;
     super::actions::signed_in(&state.db, &email, &client_addr).await?;
     sign_in(&mut auth, &state.db, &user, &user_agent, &client_addr).await?;
+    if !pending.via_sso {
+        link_waiting_identity(&state, &auth, &user).await?;
+    }
     if let SecondFactor::Recovery(_) = factor {
         let left = super::store::recovery_codes_left(&state.db, user.id).await?;
         let message = format!(
@@ -305,6 +400,215 @@ async fn code(
         flash(&auth.session, if left < 3 { FlashKind::Error } else { FlashKind::Success }, message).await?;
     }
     Ok(see_other(pending.next.as_deref().unwrap_or("/")))
+}
+
+/// The session-store key of a single sign-on started here and not finished yet.
+const SSO_PENDING_KEY: &str = "sso_pending";
+
+#[derive(Serialize, Deserialize)]
+struct SsoPendingSignin {
+    flow: oidc::Pending,
+    next: Option<String>,
+    time_zone: String,
+}
+
+/// The session-store key of an identity the provider vouched for whose address has an account
+/// that is not linked to it: signing in with that account's password links them.
+const SSO_LINK_KEY: &str = "sso_link";
+
+#[derive(Serialize, Deserialize)]
+struct SsoLink {
+    issuer: String,
+    subject: String,
+    email: String,
+    /// When the provider vouched for it (Unix seconds).
+    started: i64,
+}
+
+impl SsoLink {
+    /// Whether the password may still link it (within [`oidc::PENDING_MINUTES`]).
+    fn fresh(&self) -> bool {
+        (0..oidc::PENDING_MINUTES * 60).contains(&(unix_now() - self.started))
+    }
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SsoStart {
+    next: Option<String>,
+    time_zone: String,
+}
+
+/// Starts a single sign-on: the browser goes to the provider, with this session's `state`,
+/// `nonce` and PKCE challenge. A link, not a form, so the page's `form-action 'self'` stays as it is.
+async fn sso_begin(
+    State(state): State<AppState>,
+    layout: Layout,
+    auth: AuthSession,
+    Query(q): Query<SsoStart>,
+) -> AppResult<Response> {
+    let Some(sso) = state.sso.clone() else { return Err(AppError::NotFound) };
+    // Signed in already, this signs in again (a fresh sign-in confirms an account deletion).
+    let next = safe_next(q.next.as_deref());
+    let (url, flow) = match sso.begin(unix_now()).await {
+        Ok(begun) => begun,
+        Err(err) => return sso_refused(&state, &auth, layout, next, sso.name(), err).await,
+    };
+    let time_zone = crate::tz::parse_zone_name(&q.time_zone).unwrap_or_else(|_| "UTC".to_owned());
+    auth.session.insert(SSO_PENDING_KEY, SsoPendingSignin { flow, next, time_zone }).await?;
+    Ok(see_other(url.as_str()))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SsoCallback {
+    state: String,
+    code: Option<String>,
+    error: Option<String>,
+}
+
+/// Where the provider sends the browser back: the sign-in started in this session is finished
+/// (once: it is taken out of the session first), its ID token verified, and the person found,
+/// made, or asked for their password to link an account that has the address.
+async fn sso_callback(
+    State(state): State<AppState>,
+    mut auth: AuthSession,
+    layout: Layout,
+    ClientAddr(client_addr): ClientAddr,
+    UserAgent(user_agent): UserAgent,
+    Query(q): Query<SsoCallback>,
+) -> AppResult<Response> {
+    let Some(sso) = state.sso.clone() else { return Err(AppError::NotFound) };
+    let pending = auth.session.remove::<SsoPendingSignin>(SSO_PENDING_KEY).await?;
+    let Some(SsoPendingSignin { flow, next, time_zone }) = pending else {
+        return sso_refused(&state, &auth, layout, None, sso.name(), oidc::SsoError::State).await;
+    };
+    let finished = match (q.error, q.code) {
+        (Some(error), _) => Err(oidc::SsoError::Denied(error)),
+        (None, Some(code)) => sso.finish(flow, &q.state, &code, unix_now()).await,
+        (None, None) => Err(oidc::SsoError::Denied("no code".into())),
+    };
+    let identity = match finished {
+        Ok(identity) => identity,
+        Err(err) => return sso_refused(&state, &auth, layout, next, sso.name(), err).await,
+    };
+    let outcome =
+        super::actions::sso_sign_in(&state.db, &identity, sso.name(), state.config.oidc_signup, &time_zone).await;
+    let (user, created) = match outcome {
+        Ok(SsoSignIn::Known(user)) => (user, false),
+        Ok(SsoSignIn::Created(user)) => (user, true),
+        Ok(SsoSignIn::LinkWithPassword(email)) => {
+            let link = SsoLink {
+                issuer: identity.issuer,
+                subject: identity.subject,
+                email: email.as_str().to_owned(),
+                started: unix_now(),
+            };
+            auth.session.insert(SSO_LINK_KEY, link).await?;
+            if !state.config.password_signin {
+                let page = SigninPage::new(&state, &auth, layout, String::new(), next).await?.with_error(format!(
+                    "An account with {} exists but is not linked to {}, and signing in with a password is turned off here. \
+                     Ask your Gameday administrator to link it.",
+                    email.as_str(),
+                    sso.name()
+                ));
+                return render_status(StatusCode::FORBIDDEN, &page);
+            }
+            let message = format!(
+                "An account with {} already exists. Sign in with its password once to link {} to it; after that, {} signs you in.",
+                email.as_str(),
+                sso.name(),
+                sso.name()
+            );
+            flash(&auth.session, FlashKind::Success, message).await?;
+            let back =
+                next.map(|next| format!("?{}", serde_urlencoded::to_string([("next", next)]).unwrap_or_default()));
+            return Ok(see_other(&format!("/signin{}", back.unwrap_or_default())));
+        }
+        Err(AppError::Forbidden(message)) => {
+            tracing::info!(issuer = %identity.issuer, "single sign-on refused: {message}");
+            let page = SigninPage::new(&state, &auth, layout, String::new(), next).await?.with_error(message);
+            return render_status(StatusCode::FORBIDDEN, &page);
+        }
+        Err(err) => return Err(err),
+    };
+    if auth.user.is_some() {
+        sign_out(&mut auth, &state.db).await?;
+    }
+    if user.two_factor {
+        return second_step(&auth, &user, next, true).await;
+    }
+    sign_in(&mut auth, &state.db, &user, &user_agent, &client_addr).await?;
+    if created {
+        flash(&auth.session, FlashKind::Success, format!("Welcome to Gameday, {}.", user.display_name)).await?;
+    }
+    Ok(see_other(next.as_deref().unwrap_or("/")))
+}
+
+/// The sign-in page, saying why a single sign-on did not sign the person in.
+async fn sso_refused(
+    state: &AppState,
+    auth: &AuthSession,
+    layout: Layout,
+    next: Option<String>,
+    provider: &str,
+    err: oidc::SsoError,
+) -> AppResult<Response> {
+    use oidc::SsoError;
+    tracing::warn!(reason = %err, "single sign-on did not sign anyone in");
+    let (status, message) = match &err {
+        SsoError::State => (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "That sign-in with {provider} was not started in this browser, or was finished already. Start again."
+            ),
+        ),
+        SsoError::Expired => {
+            (StatusCode::BAD_REQUEST, format!("That sign-in with {provider} took too long. Start again."))
+        }
+        SsoError::Denied(_) => {
+            (StatusCode::UNAUTHORIZED, format!("{provider} did not sign you in (cancelled or refused there)."))
+        }
+        SsoError::Unavailable(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, format!("{provider} cannot be reached right now. Try again in a minute."))
+        }
+        SsoError::CodeRefused(_) | SsoError::Token(_) => (
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "{provider}'s answer could not be verified, so you are not signed in. Start again; if it keeps \
+                 happening, tell your Gameday administrator."
+            ),
+        ),
+    };
+    let page = SigninPage::new(state, auth, layout, String::new(), next).await?.with_error(message);
+    let mut response = render_status(status, &page)?;
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(30u64));
+    }
+    Ok(response)
+}
+
+/// After a password sign-in: an identity the provider vouched for in this browser, whose address
+/// is this account's, is linked to it.
+async fn link_waiting_identity(state: &AppState, auth: &AuthSession, user: &User) -> AppResult<()> {
+    let Some(link) = auth.session.remove::<SsoLink>(SSO_LINK_KEY).await? else { return Ok(()) };
+    let provider = state.sso.as_ref().map(|sso| sso.name().to_owned()).unwrap_or_else(|| "Single sign-on".into());
+    if !link.fresh() || link.email != user.email {
+        return Ok(());
+    }
+    if super::actions::link_identity(&state.db, user, &link.issuer, &link.subject).await? {
+        let message = format!("{provider} is now linked to your account: next time, sign in with {provider}.");
+        flash(&auth.session, FlashKind::Success, message).await?;
+    } else {
+        let message =
+            format!("That {provider} identity is linked to another account already, so it was not linked to this one.");
+        flash(&auth.session, FlashKind::Error, message).await?;
+    }
+    Ok(())
 }
 
 async fn signout(State(state): State<AppState>, mut auth: AuthSession) -> AppResult<Response> {

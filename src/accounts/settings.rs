@@ -43,6 +43,12 @@ struct AccountPage {
     /// This session's id, marked "this browser" in the list.
     this_session: Option<uuid::Uuid>,
     two_factor: bool,
+    /// Whether the account has a password (else it signs in through single sign-on only).
+    has_password: bool,
+    /// The single sign-on provider's name, where one is set.
+    sso: Option<String>,
+    /// Whether an identity at the provider is linked to this account.
+    sso_linked: bool,
     errors: FieldErrors,
 }
 
@@ -56,6 +62,9 @@ impl AccountPage {
             sessions: super::store::sessions_of(&state.db, user.id).await?,
             this_session: account_session(auth).await?,
             two_factor: user.two_factor,
+            has_password: user.has_password(),
+            sso: state.sso.as_ref().map(|sso| sso.name().to_owned()),
+            sso_linked: !super::store::identity_issuers(&state.db, user.id).await?.is_empty(),
             errors: FieldErrors::new(),
         })
     }
@@ -401,14 +410,45 @@ async fn disable_two_factor(
 struct DeletePage {
     layout: Layout,
     two_factor: bool,
+    /// Whether the account has a password (else a recent sign-in confirms).
+    has_password: bool,
+    /// Whether this session signed in within [`super::RECENT_SIGNIN_MINUTES`].
+    recent: bool,
+    /// The single sign-on provider's name, where one is set.
+    sso: Option<String>,
     errors: FieldErrors,
 }
 
-async fn delete_page(layout: Layout, CurrentUser(user): CurrentUser) -> AppResult<Response> {
-    render(&DeletePage { layout, two_factor: user.two_factor, errors: FieldErrors::new() })
+impl DeletePage {
+    async fn new(state: &AppState, auth: &AuthSession, layout: Layout, user: &User) -> AppResult<DeletePage> {
+        let this = account_session(auth).await?;
+        let since = time::OffsetDateTime::now_utc() - time::Duration::minutes(super::RECENT_SIGNIN_MINUTES);
+        let recent = super::store::sessions_of(&state.db, user.id)
+            .await?
+            .iter()
+            .any(|session| Some(session.id) == this && session.created_at > since);
+        Ok(DeletePage {
+            layout,
+            two_factor: user.two_factor,
+            has_password: user.has_password(),
+            recent,
+            sso: state.sso.as_ref().map(|sso| sso.name().to_owned()),
+            errors: FieldErrors::new(),
+        })
+    }
 }
 
-/// Deletes the account (given the password, and a code with two-factor on) and signs out.
+async fn delete_page(
+    State(state): State<AppState>,
+    auth: AuthSession,
+    layout: Layout,
+    CurrentUser(user): CurrentUser,
+) -> AppResult<Response> {
+    render(&DeletePage::new(&state, &auth, layout, &user).await?)
+}
+
+/// Deletes the account (given the password, and a code with two-factor on; without a password,
+/// after a recent sign-in) and signs out.
 async fn delete_account(
     State(state): State<AppState>,
     mut auth: AuthSession,
@@ -417,18 +457,14 @@ async fn delete_account(
     CurrentUser(user): CurrentUser,
     Form(form): Form<CodeForm>,
 ) -> AppResult<Response> {
+    let mut page = DeletePage::new(&state, &auth, layout, &user).await?;
     if let Some(message) = throttled(&state, &user, &client_addr).await? {
-        let mut errors = FieldErrors::new();
-        errors.add("form", message);
-        return render_status(
-            StatusCode::TOO_MANY_REQUESTS,
-            &DeletePage { layout, two_factor: user.two_factor, errors },
-        );
+        page.errors.add("form", message);
+        return render_status(StatusCode::TOO_MANY_REQUESTS, &page);
     }
-    if let Err(err) = super::actions::delete_account(&state.db, &user, form.password, &form.code).await {
-        let mut errors = FieldErrors::new();
-        let status = refused(err, &mut errors)?;
-        return render_status(status, &DeletePage { layout, two_factor: user.two_factor, errors });
+    if let Err(err) = super::actions::delete_account(&state.db, &user, form.password, &form.code, page.recent).await {
+        let status = refused(err, &mut page.errors)?;
+        return render_status(status, &page);
     }
     sign_out(&mut auth, &state.db).await?;
     flash(&auth.session, FlashKind::Success, "Your account is deleted. Your name and email address are erased.")

@@ -368,6 +368,7 @@ pub async fn erase_user(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<
     .execute(&mut *conn)
     .await?;
     sqlx::query!("delete from recovery_codes where user_id = $1", user_id).execute(&mut *conn).await?;
+    sqlx::query!("delete from oidc_identities where user_id = $1", user_id).execute(&mut *conn).await?;
     sqlx::query!("delete from account_sessions where user_id = $1", user_id).execute(&mut *conn).await?;
     sqlx::query!("delete from calendar_feeds where user_id = $1", user_id).execute(&mut *conn).await?;
     sqlx::query!("update api_tokens set revoked_at = now() where user_id = $1 and revoked_at is null", user_id)
@@ -596,4 +597,48 @@ pub async fn delete_web_session(db: &PgPool, id: &str) -> sqlx::Result<()> {
 #[tracing::instrument(skip_all)]
 pub async fn delete_expired_web_sessions(db: &PgPool) -> sqlx::Result<u64> {
     Ok(sqlx::query!("delete from web_sessions where expiry_date < now()").execute(db).await?.rows_affected())
+}
+
+/// The person an OpenID Connect identity (issuer, subject) is linked to, noting the sign-in.
+#[tracing::instrument(skip_all)]
+pub async fn user_by_identity(db: &PgPool, issuer: &str, subject: &str) -> sqlx::Result<Option<User>> {
+    sqlx::query_as!(
+        User,
+        r#"with seen as (
+               update oidc_identities set last_signed_in_at = now()
+               where issuer = $1 and subject = $2
+               returning user_id
+           )
+           select u.id, u.email, u.display_name, u.password_hash, u.is_admin, u.time_zone,
+                  sha256(convert_to(u.password_hash, 'UTF8')) as "auth_hash!", u.totp_secret is not null as "two_factor!"
+           from users u join seen on seen.user_id = u.id
+           where u.erased_at is null"#,
+        issuer,
+        subject
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Links an OpenID Connect identity to a person; false if it is linked already (to anyone).
+#[tracing::instrument(skip(conn))]
+pub async fn link_identity(conn: &mut PgConnection, user_id: Uuid, issuer: &str, subject: &str) -> sqlx::Result<bool> {
+    let linked = sqlx::query!(
+        "insert into oidc_identities (issuer, subject, user_id, last_signed_in_at) values ($1, $2, $3, now())
+         on conflict (issuer, subject) do nothing",
+        issuer,
+        subject,
+        user_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(linked.rows_affected() == 1)
+}
+
+/// The issuers a person signs in with (for their account page).
+#[tracing::instrument(skip(db))]
+pub async fn identity_issuers(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!("select issuer from oidc_identities where user_id = $1 order by linked_at", user_id)
+        .fetch_all(db)
+        .await
 }

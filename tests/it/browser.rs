@@ -1706,3 +1706,43 @@ async fn a_new_person_explores_a_demo_team_and_reads_its_game_day_and_retrospect
     }
     ana.close().await.unwrap();
 }
+
+#[sqlx::test]
+async fn a_person_signs_in_with_the_company_provider_and_has_an_account_without_a_password(db: PgPool) {
+    let provider = crate::sso::Provider::start().await;
+    let app = crate::sso::app_with(db.clone(), &provider, true, true).await;
+    provider.person("acme|ana", "ana@example.com", true);
+    let driver = Driver::start().await;
+    let ana = driver.browser(1280, 900).await;
+
+    ana.goto(&app.url("/signin?next=/account")).await.unwrap();
+    screenshot(&ana, "80-signin-with-provider").await;
+    let axe = axe_source();
+    for scheme in ["dark", "light"] {
+        prefer_color_scheme(&ana, scheme).await;
+        ana.goto(&app.url("/signin?next=/account")).await.unwrap();
+        let found = serious_accessibility_violations(&ana, &axe).await;
+        assert!(found.is_empty(), "the sign-in page with single sign-on ({scheme}): {found:?}");
+    }
+    // Through the provider and back (a link, so the page's form-action policy does not stop the
+    // redirect to another origin), to the page the sign-in was for.
+    click_link(&ana, "Sign in with Acme ID").await;
+    assert_eq!(heading(&ana).await, "Your account");
+    let page = body_text(&ana).await;
+    assert!(page.contains("This account has no password"), "{page}");
+    assert!(!page.contains("Two-factor sign-in"), "no second factor of Gameday's own to set up without a password");
+    screenshot(&ana, "81-account-without-password").await;
+    let zone: String =
+        sqlx::query_scalar("select time_zone from users where email = 'ana@example.com'").fetch_one(&db).await.unwrap();
+    let browser_zone = ana.execute("return Intl.DateTimeFormat().resolvedOptions().timeZone", vec![]).await.unwrap();
+    assert_eq!(Some(zone.as_str()), browser_zone.as_str(), "the new account reads times in the browser's zone");
+
+    // A phone: the sign-in page fits.
+    let phone = driver.browser(390, 844).await;
+    phone.goto(&app.url("/signin")).await.unwrap();
+    assert!(fits_the_width(&phone).await);
+    screenshot(&phone, "82-signin-with-provider-phone").await;
+    for browser in [ana, phone] {
+        browser.close().await.unwrap();
+    }
+}

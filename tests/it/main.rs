@@ -24,6 +24,7 @@ mod rules;
 mod schemathesis;
 mod session_store;
 mod sessions;
+mod sso;
 mod two_factor;
 
 mod helpers;
