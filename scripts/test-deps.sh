@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs beyond Rust: Chromium and chromedriver (Debian packages) for the
 # browser tests, promtool (Debian package prometheus) that checks the /metrics output, axe-core (from npm, pinned in package-lock.json) that they run in every page, oauth2-mock-server (from npm, the same lock) as the OpenID Connect provider of the single sign-on tests, and
-# schemathesis and chaostoolkit (from PyPI, pinned in tests/tools/requirements.txt, into .venv/) that test the JSON API and the Chaos Toolkit import and export,
+# schemathesis, chaostoolkit and aiosmtpd (from PyPI, pinned in tests/tools/requirements.txt, into .venv/) that test the JSON API, the Chaos Toolkit import and export, and e-mail over SMTP,
 # curl and jq (Debian packages) with which docs/automate-a-game-day.md's examples run, nginx-light (Debian package) in front of two instances, and
 # sqlx-cli (from crates.io) for the check that `.sqlx/` is fresh.
 set -euo pipefail
@@ -66,7 +66,7 @@ if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   apt_install python3 python3-venv >&2
 fi
 if ! cmp -s tests/tools/requirements.txt .venv/.installed-requirements.txt; then
-  say "installing schemathesis and chaostoolkit into .venv/ from tests/tools/requirements.txt"
+  say "installing schemathesis, chaostoolkit and aiosmtpd into .venv/ from tests/tools/requirements.txt"
   rm -rf .venv
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check --no-input -r tests/tools/requirements.txt >&2

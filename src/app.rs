@@ -124,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/docs", get(reference))
         .merge(accounts::routes::router())
         .merge(demo::routes::router())
+        .merge(crate::email::routes::router())
         .merge(accounts::settings::router())
         .merge(teams::routes::router())
         .merge(teams::invites::router())
@@ -244,6 +245,7 @@ pub async fn serve(
     // Live streams never end by themselves: at shutdown they are closed first, so that the
     // server can drain the other requests and stop.
     tokio::spawn(webhooks::worker::run(state.clone()));
+    tokio::spawn(crate::email::worker::run(state.clone()));
     tokio::spawn(healthchecks::worker::run(state.clone()));
     tokio::spawn(metrics::run(state.clone()));
     live::start(&state);

@@ -122,6 +122,26 @@ pub struct Config {
     #[arg(long, env = "GAMEDAY_METRICS_TOKEN", global = true, hide_env_values = true)]
     pub metrics_token: Option<String>,
 
+    /// The SMTP server e-mail goes through: `smtp://user:pass@host:587?tls=required` (STARTTLS),
+    /// `smtps://user:pass@host:465` (TLS from the start), or `smtp://127.0.0.1:25` (no TLS: a
+    /// relay on this machine only). Unset, e-mail is kept in the outbox, which administrators read
+    /// at `/admin/outbox`.
+    #[arg(long, env = "GAMEDAY_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of Gameday's e-mail.
+    #[arg(long, env = "GAMEDAY_MAIL_FROM", default_value = "Gameday <gameday@localhost>", global = true)]
+    pub mail_from: String,
+
+    /// How often the e-mail worker looks for messages to send, in milliseconds.
+    #[arg(long, env = "GAMEDAY_EMAIL_POLL_MS", default_value_t = 1000, global = true)]
+    pub email_poll_ms: u64,
+
+    /// The first retry delay of a message the SMTP server did not take, in milliseconds (it
+    /// doubles each time, up to an hour; 8 attempts in all).
+    #[arg(long, env = "GAMEDAY_EMAIL_RETRY_MS", default_value_t = 30_000, global = true)]
+    pub email_retry_ms: u64,
+
     /// The OpenID Connect provider people may sign in with (its issuer URL, where
     /// `/.well-known/openid-configuration` is found). Unset: no single sign-on.
     #[arg(long, env = "GAMEDAY_OIDC_ISSUER", global = true)]
@@ -194,6 +214,13 @@ impl Config {
 
     /// Checks the settings that only make sense together; what is wrong, if anything.
     pub fn check(&self) -> Result<(), String> {
+        self.mail_from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| format!("GAMEDAY_MAIL_FROM is not an address ({e}): {}", self.mail_from))?;
+        if let Some(url) = &self.smtp_url {
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+                .map_err(|e| format!("GAMEDAY_SMTP_URL does not parse: {e}"))?;
+        }
         if let Some(settings) = self.sso_settings()? {
             crate::oidc::Sso::new(settings)?;
         }
@@ -223,6 +250,10 @@ impl Config {
             live_streams_max: 20_000,
             api_rate_per_minute: 600,
             metrics_token: None,
+            smtp_url: None,
+            mail_from: "Gameday <gameday@localhost>".into(),
+            email_poll_ms: 1000,
+            email_retry_ms: 30_000,
             oidc_issuer: None,
             oidc_client_id: None,
             oidc_client_secret: None,

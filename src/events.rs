@@ -13,7 +13,8 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::timeline::{NewEvent, store as timeline_store};
+use crate::email::{self, Kind, store as email_store};
+use crate::timeline::{EventKind, NewEvent, store as timeline_store};
 use crate::webhooks::{self, store as webhook_store};
 
 /// The channel on which every committed event is announced as `<game day id>:<seq>`.
@@ -70,9 +71,65 @@ pub async fn record_observed(
         webhook_store::enqueue(conn, event.gameday_id, seq, event.kind.as_str(), &event.body, event.scenario_id)
             .await?;
     }
+    tell_by_email(conn, &event).await?;
     let payload = format!("{}:{seq}", event.gameday_id);
     sqlx::query!("select pg_notify($1, $2)", NOTIFY_CHANNEL, payload).execute(&mut *conn).await?;
     // Counted when recorded: a transaction that then rolls back (rare: refusals come first) counts too.
     metrics::counter!("gameday_events_written_total").increment(1);
     Ok(seq)
+}
+
+/// Writes the e-mails an event asks for into the outbox, in its transaction: a scenario added or
+/// revised asks its signers for their sign-off (a new revision resets every sign-off); an announced
+/// fault tells everyone on the game day. Each in the recipient's words and zone, never to the
+/// person who made the change, and only to those who have not turned that kind off.
+async fn tell_by_email(conn: &mut PgConnection, event: &NewEvent) -> sqlx::Result<()> {
+    let (kind, roles): (Kind, &[&str]) = match event.kind {
+        EventKind::ScenarioAdded | EventKind::ScenarioRevised => (Kind::SignOff, &["facilitator", "participant"]),
+        EventKind::ScenarioAnnounced => (Kind::FaultAnnounced, &["facilitator", "participant", "observer"]),
+        _ => return Ok(()),
+    };
+    let recipients = email_store::gameday_people(conn, event.gameday_id, roles, event.actor).await?;
+    if recipients.is_empty() {
+        return Ok(());
+    }
+    let about = email_store::about(conn, event.gameday_id, event.scenario_id).await?;
+    let gameday_url = format!("{}/teams/{}/gamedays/{}", email::BASE_URL, about.team_slug, event.gameday_id);
+    let scenario = about.scenario_title.clone().unwrap_or_default();
+    let now = OffsetDateTime::now_utc();
+    for person in recipients {
+        let token = crate::secrets::random_hex(16);
+        let unsubscribe = Some((format!("{}/email/unsubscribe/{token}", email::BASE_URL), kind));
+        let content = match kind {
+            Kind::SignOff => email::Content {
+                name: &person.display_name,
+                subject: format!("Sign off \"{scenario}\" (revision {})", about.revision.unwrap_or(1)),
+                paragraphs: vec![
+                    event.body.clone(),
+                    format!(
+                        "Read it and approve or object, for the game day \"{}\": a fault is injected only once \
+                         everyone on the game day has agreed to its exact wording.",
+                        about.gameday_title
+                    ),
+                ],
+                action: Some((
+                    "Read and sign off",
+                    format!("{gameday_url}/scenarios/{}", event.scenario_id.unwrap_or_default()),
+                )),
+                unsubscribe,
+            },
+            _ => email::Content {
+                name: &person.display_name,
+                subject: format!("Fault announced: \"{scenario}\" on {}", about.gameday_title),
+                paragraphs: vec![
+                    format!("Announced at {}.", crate::tz::format_clock_named(&now, &person.time_zone)),
+                    event.body.clone(),
+                ],
+                action: Some(("Follow the timeline", format!("{gameday_url}/timeline"))),
+                unsubscribe,
+            },
+        };
+        email_store::enqueue(conn, person.user_id, kind, &email::compose(&content), Some(&token)).await?;
+    }
+    Ok(())
 }

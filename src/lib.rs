@@ -15,6 +15,7 @@ pub mod chaostoolkit;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod email;
 pub mod error;
 pub mod events;
 pub mod form;

@@ -394,3 +394,64 @@ pub async fn link_identity(db: &PgPool, user: &User, issuer: &str, subject: &str
     }
     Ok(linked)
 }
+
+/// How long a password reset link works.
+pub const RESET_MINUTES: i64 = 30;
+
+/// Sends a link to choose a new password to the account with this address, if there is one (the
+/// caller answers the same either way, so the page tells no stranger which addresses have
+/// accounts). At most three links are open at once per person.
+pub async fn request_password_reset(db: &PgPool, email: &Email, base_url: &str) -> AppResult<()> {
+    let Some(user) = store::user_by_email(db, email).await? else {
+        tracing::info!("password reset asked for an address without an account");
+        return Ok(());
+    };
+    let token = crate::secrets::random_hex(32);
+    let message = crate::email::compose(&crate::email::Content {
+        name: &user.display_name,
+        subject: "Choose a new Gameday password".into(),
+        paragraphs: vec![
+            format!("Someone, we hope you, asked to choose a new password for the Gameday account {}.", user.email),
+            format!(
+                "The link works once, for {RESET_MINUTES} minutes. If you did not ask, ignore this e-mail: your password stays as it is."
+            ),
+        ],
+        action: Some(("Choose a new password", format!("{base_url}/password/reset/{token}"))),
+        unsubscribe: None,
+    });
+    let mut tx = db.begin().await?;
+    if !store::create_reset(&mut tx, user.id, &crate::secrets::sha256(&token), RESET_MINUTES).await? {
+        tracing::info!(user_id = %user.id, "password reset not sent: three links are open already");
+        return Ok(());
+    }
+    crate::email::store::enqueue(&mut tx, user.id, crate::email::Kind::PasswordReset, &message, None).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, "password reset link sent");
+    Ok(())
+}
+
+/// The person a reset link is for, while it works.
+pub async fn reset_link_user(db: &PgPool, token: &str) -> AppResult<Option<User>> {
+    Ok(store::reset_user(db, &crate::secrets::sha256(token)).await?)
+}
+
+/// Sets a new password from a reset link (used up, with every other open link of the person), and
+/// ends every session of the person, in one transaction.
+pub async fn reset_password(db: &PgPool, token: &str, new: String) -> AppResult<User> {
+    let hash_of_token = crate::secrets::sha256(token);
+    let user = store::reset_user(db, &hash_of_token).await?.ok_or_else(gone_link)?;
+    check_new_password(&new, &[user.email.as_str(), user.display_name.as_str()])
+        .map_err(|message| AppError::invalid("new_password", message))?;
+    let hash = hash_password(new).await?;
+    let mut tx = db.begin().await?;
+    let user_id = store::take_reset(&mut tx, &hash_of_token).await?.ok_or_else(gone_link)?;
+    let updated = store::set_password_hash(&mut tx, user_id, &hash).await?;
+    let ended = store::delete_sessions_except(&mut tx, user_id, None).await?;
+    tx.commit().await?;
+    tracing::info!(%user_id, sessions_ended = ended, "password chosen from a reset link");
+    Ok(updated)
+}
+
+fn gone_link() -> AppError {
+    AppError::Gone("This link has expired or was used already. Ask for a new one.".into())
+}

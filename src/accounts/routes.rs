@@ -18,6 +18,7 @@ use crate::oidc;
 use crate::state::AppState;
 use crate::web::auth::{AuthSession, sign_in, sign_out};
 use crate::web::client::{ClientAddr, UserAgent};
+use crate::web::context::Path;
 use crate::web::refusal::refused;
 use crate::web::{FlashKind, Layout, flash, render, render_status, see_other};
 
@@ -27,6 +28,8 @@ pub fn router() -> Router<AppState> {
         .route("/signin", get(signin_page).post(signin))
         .route("/signout", post(signout))
         .route("/signin/code", get(code_page).post(code))
+        .route("/password/forgot", get(forgot_page).post(forgot))
+        .route("/password/reset/{token}", get(reset_page).post(reset))
         .route("/signin/sso", get(sso_begin))
         .route("/signin/sso/callback", get(sso_callback))
 }
@@ -609,6 +612,106 @@ async fn link_waiting_identity(state: &AppState, auth: &AuthSession, user: &User
         flash(&auth.session, FlashKind::Error, message).await?;
     }
     Ok(())
+}
+
+#[derive(Template)]
+#[template(path = "accounts/forgot.html")]
+struct ForgotPage {
+    layout: Layout,
+    email: String,
+    /// Whether the request was taken (the page then says what happens next, whatever the address).
+    sent: bool,
+    errors: FieldErrors,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ForgotForm {
+    email: String,
+}
+
+async fn forgot_page(State(state): State<AppState>, layout: Layout) -> AppResult<Response> {
+    if !state.config.password_signin {
+        return Err(AppError::NotFound);
+    }
+    render(&ForgotPage { layout, email: String::new(), sent: false, errors: FieldErrors::new() })
+}
+
+/// Sends a reset link if the address has an account, and answers the same whether or not it does.
+async fn forgot(State(state): State<AppState>, layout: Layout, Form(form): Form<ForgotForm>) -> AppResult<Response> {
+    if !state.config.password_signin {
+        return Err(AppError::NotFound);
+    }
+    let mut errors = FieldErrors::new();
+    let Some(email) = errors.check("email", Email::parse(&form.email)) else {
+        return render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &ForgotPage { layout, email: form.email, sent: false, errors },
+        );
+    };
+    // No throttle is needed to keep this from telling anything (the answer is the same for every
+    // address); a person's mailbox is kept from filling by at most three open links.
+    super::actions::request_password_reset(&state.db, &email, &state.config.base_url()).await?;
+    render(&ForgotPage { layout, email: email.as_str().to_owned(), sent: true, errors })
+}
+
+#[derive(Template)]
+#[template(path = "accounts/reset.html")]
+struct ResetPage {
+    layout: Layout,
+    token: String,
+    /// The address the link is for; none once it no longer works.
+    email: Option<String>,
+    errors: FieldErrors,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ResetForm {
+    new_password: String,
+}
+
+async fn reset_page(State(state): State<AppState>, layout: Layout, Path(token): Path<String>) -> AppResult<Response> {
+    if !state.config.password_signin {
+        return Err(AppError::NotFound);
+    }
+    match super::actions::reset_link_user(&state.db, &token).await? {
+        Some(user) => render(&ResetPage { layout, token, email: Some(user.email), errors: FieldErrors::new() }),
+        None => render_status(StatusCode::GONE, &ResetPage { layout, token, email: None, errors: FieldErrors::new() }),
+    }
+}
+
+/// Sets the new password; the person then signs in with it (every session they had is ended).
+async fn reset(
+    State(state): State<AppState>,
+    auth: AuthSession,
+    layout: Layout,
+    Path(token): Path<String>,
+    Form(form): Form<ResetForm>,
+) -> AppResult<Response> {
+    if !state.config.password_signin {
+        return Err(AppError::NotFound);
+    }
+    match super::actions::reset_password(&state.db, &token, form.new_password).await {
+        Ok(_) => {
+            flash(
+                &auth.session,
+                FlashKind::Success,
+                "Your new password is set, and every session you had is signed out. Sign in with it.",
+            )
+            .await?;
+            Ok(see_other("/signin"))
+        }
+        Err(AppError::Gone(_)) => {
+            render_status(StatusCode::GONE, &ResetPage { layout, token, email: None, errors: FieldErrors::new() })
+        }
+        Err(err) => {
+            let mut errors = FieldErrors::new();
+            let status = refused(err, &mut errors)?;
+            let email = super::actions::reset_link_user(&state.db, &token).await?.map(|user| user.email);
+            render_status(status, &ResetPage { layout, token, email, errors })
+        }
+    }
 }
 
 async fn signout(State(state): State<AppState>, mut auth: AuthSession) -> AppResult<Response> {

@@ -49,6 +49,9 @@ struct AccountPage {
     sso: Option<String>,
     /// Whether an identity at the provider is linked to this account.
     sso_linked: bool,
+    email: String,
+    /// Each kind of e-mail a person may turn off: its form name, its label, whether they get it.
+    email_kinds: Vec<(&'static str, &'static str, bool)>,
     errors: FieldErrors,
 }
 
@@ -65,6 +68,14 @@ impl AccountPage {
             has_password: user.has_password(),
             sso: state.sso.as_ref().map(|sso| sso.name().to_owned()),
             sso_linked: !super::store::identity_issuers(&state.db, user.id).await?.is_empty(),
+            email: user.email.clone(),
+            email_kinds: {
+                let off = crate::email::store::opted_out(&state.db, user.id).await?;
+                crate::email::Kind::CHOOSABLE
+                    .iter()
+                    .map(|kind| (kind.as_str(), kind.label(), !off.iter().any(|k| k == kind.as_str())))
+                    .collect()
+            },
             errors: FieldErrors::new(),
         })
     }

@@ -369,6 +369,10 @@ pub async fn erase_user(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<
     .await?;
     sqlx::query!("delete from recovery_codes where user_id = $1", user_id).execute(&mut *conn).await?;
     sqlx::query!("delete from oidc_identities where user_id = $1", user_id).execute(&mut *conn).await?;
+    // Mail not sent yet, and what was sent (it names them and their address), goes with them.
+    sqlx::query!("delete from email_outbox where user_id = $1", user_id).execute(&mut *conn).await?;
+    sqlx::query!("delete from email_opt_outs where user_id = $1", user_id).execute(&mut *conn).await?;
+    sqlx::query!("delete from password_resets where user_id = $1", user_id).execute(&mut *conn).await?;
     sqlx::query!("delete from account_sessions where user_id = $1", user_id).execute(&mut *conn).await?;
     sqlx::query!("delete from calendar_feeds where user_id = $1", user_id).execute(&mut *conn).await?;
     sqlx::query!("update api_tokens set revoked_at = now() where user_id = $1 and revoked_at is null", user_id)
@@ -641,4 +645,69 @@ pub async fn identity_issuers(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<St
     sqlx::query_scalar!("select issuer from oidc_identities where user_id = $1 order by linked_at", user_id)
         .fetch_all(db)
         .await
+}
+
+/// Stores a password reset link's hash for `minutes`; false (nothing stored) when the person has
+/// three links still open already, so nobody can fill their mailbox.
+#[tracing::instrument(skip(conn, token_hash))]
+pub async fn create_reset(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    token_hash: &[u8],
+    minutes: i64,
+) -> sqlx::Result<bool> {
+    sqlx::query!("select 1 as locked from users where id = $1 for update", user_id).fetch_optional(&mut *conn).await?;
+    let open: i64 = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from password_resets where user_id = $1 and used_at is null and expires_at > now()"#,
+        user_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if open >= 3 {
+        return Ok(false);
+    }
+    sqlx::query!(
+        "insert into password_resets (token_hash, user_id, expires_at) values ($1, $2, now() + make_interval(mins => $3::int))",
+        token_hash,
+        user_id,
+        minutes as i32
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
+}
+
+/// The person a reset link is for, if it is unused and unexpired.
+#[tracing::instrument(skip_all)]
+pub async fn reset_user(db: &PgPool, token_hash: &[u8]) -> sqlx::Result<Option<User>> {
+    sqlx::query_as!(
+        User,
+        r#"select u.id, u.email, u.display_name, u.password_hash, u.is_admin, u.time_zone,
+                  sha256(convert_to(u.password_hash, 'UTF8')) as "auth_hash!", u.totp_secret is not null as "two_factor!"
+           from password_resets r join users u on u.id = r.user_id
+           where r.token_hash = $1 and r.used_at is null and r.expires_at > now() and u.erased_at is null"#,
+        token_hash
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Uses a reset link up (and every other open link of its person); its person, if it was unused
+/// and unexpired.
+#[tracing::instrument(skip_all)]
+pub async fn take_reset(conn: &mut PgConnection, token_hash: &[u8]) -> sqlx::Result<Option<Uuid>> {
+    let user_id = sqlx::query_scalar!(
+        "update password_resets set used_at = now()
+         where token_hash = $1 and used_at is null and expires_at > now()
+         returning user_id",
+        token_hash
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(user_id) = user_id {
+        sqlx::query!("update password_resets set used_at = now() where user_id = $1 and used_at is null", user_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(user_id)
 }

@@ -14,6 +14,7 @@ mod chaostoolkit;
 mod chaostoolkit_import;
 mod copies;
 mod demo;
+mod email;
 mod gamedays;
 mod healthchecks;
 mod instances;
