@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
     PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
@@ -27,6 +27,10 @@ const METADATA_TTL: Duration = Duration::from_secs(300);
 
 /// How long a started sign-in may take at the provider (typing a password, a second factor).
 pub const PENDING_MINUTES: i64 = 15;
+
+/// How recently the provider must have checked the person (`auth_time`) for a sign-in that
+/// confirms who they are (before an account is deleted).
+pub const CONFIRM_SECONDS: i64 = 300;
 
 /// The settings of the provider, from `GAMEDAY_OIDC_*`.
 #[derive(Clone)]
@@ -75,6 +79,10 @@ pub struct Pending {
     pkce_verifier: String,
     /// When it was started (Unix seconds).
     pub started: i64,
+    /// Whether it confirms who the person is: the provider is asked to check them again
+    /// (`prompt=login`, `max_age=0`), and the token must say it just did (`auth_time`).
+    #[serde(default)]
+    pub confirm: bool,
 }
 
 impl std::fmt::Debug for Pending {
@@ -116,6 +124,9 @@ pub enum SsoError {
     /// The ID token did not verify: signature, issuer, audience, expiry or nonce.
     #[error("the ID token was rejected: {0}")]
     Token(String),
+    /// A confirming sign-in whose token does not say the provider checked the person just now.
+    #[error("the provider did not check the person again (auth_time missing or older than {CONFIRM_SECONDS} s)")]
+    NotFresh,
 }
 
 impl Sso {
@@ -183,21 +194,26 @@ impl Sso {
 
     /// Starts a sign-in: where to send the browser, and what to keep in its session until it
     /// comes back.
-    pub async fn begin(&self, now_unix: i64) -> Result<(url::Url, Pending), SsoError> {
+    /// `confirm` asks the provider to check the person again whatever session it has with them.
+    pub async fn begin(&self, now_unix: i64, confirm: bool) -> Result<(url::Url, Pending), SsoError> {
         let metadata = self.metadata().await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state, nonce) = self
-            .client(&metadata)
+        let client = self.client(&metadata);
+        let mut request = client
             .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
             .add_scope(Scope::new("email".into()))
             .add_scope(Scope::new("profile".into()))
-            .set_pkce_challenge(challenge)
-            .url();
+            .set_pkce_challenge(challenge);
+        if confirm {
+            request = request.add_prompt(CoreAuthPrompt::Login).set_max_age(Duration::ZERO);
+        }
+        let (url, state, nonce) = request.url();
         let pending = Pending {
             state: state.secret().clone(),
             nonce: nonce.secret().clone(),
             pkce_verifier: verifier.secret().clone(),
             started: now_unix,
+            confirm,
         };
         Ok((url, pending))
     }
@@ -227,6 +243,7 @@ impl Sso {
             })?;
         let id_token = tokens.id_token().ok_or_else(|| SsoError::Token("the provider sent no ID token".into()))?;
         let verifier = client.id_token_verifier();
+        let confirm = pending.confirm;
         let claims = match id_token.claims(&verifier, &Nonce::new(pending.nonce)) {
             Ok(claims) => claims,
             Err(err) => {
@@ -237,6 +254,12 @@ impl Sso {
                 return Err(SsoError::Token(err.to_string()));
             }
         };
+        if confirm {
+            let checked = claims.auth_time().map(|at| at.timestamp());
+            if checked.is_none_or(|at| (now_unix - at).abs() > CONFIRM_SECONDS) {
+                return Err(SsoError::NotFresh);
+            }
+        }
         Ok(Identity {
             issuer: claims.issuer().to_string(),
             subject: claims.subject().to_string(),
@@ -275,7 +298,7 @@ mod tests {
     }
 
     fn pending(state: &str, started: i64) -> Pending {
-        Pending { state: state.into(), nonce: "n".into(), pkce_verifier: "v".repeat(43), started }
+        Pending { state: state.into(), nonce: "n".into(), pkce_verifier: "v".repeat(43), started, confirm: false }
     }
 
     #[tokio::test]

@@ -272,8 +272,8 @@ fn unix_now() -> u64 {
 /// second factor, sessions and calendar feeds are erased, in one transaction. The timeline and
 /// the audit log keep their events, which now name "A former member".
 ///
-/// A person without a password (they sign in through single sign-on) confirms by having signed in
-/// within [`super::RECENT_SIGNIN_MINUTES`] (`recently_signed_in`) instead.
+/// A person without a password (they sign in through single sign-on) confirms by having been
+/// checked again by the provider within [`super::RECENT_SIGNIN_MINUTES`] (`recently_signed_in`).
 pub async fn delete_account(
     db: &PgPool,
     user: &User,
@@ -289,7 +289,7 @@ pub async fn delete_account(
         return Err(AppError::invalid(
             "form",
             format!(
-                "Sign in again first (within {} minutes of deleting): it stands for the password you do not have.",
+                "Confirm it is you first (within {} minutes of deleting): it stands for the password you do not have.",
                 super::RECENT_SIGNIN_MINUTES
             ),
         ));
@@ -345,7 +345,16 @@ pub async fn sso_sign_in(
             email.as_str()
         )));
     }
-    if store::user_by_email(db, &email).await?.is_some() {
+    if let Some(existing) = store::user_by_email(db, &email).await? {
+        if !existing.has_password() {
+            // No password to prove the account is theirs (an account made by another identity,
+            // or a demo's person): an address alone never hands over an account.
+            return Err(AppError::Forbidden(format!(
+                "An account with {} exists, but it is linked to another {provider} identity, or to none, and has no \
+                 password to link it with. Ask your Gameday administrator.",
+                email.as_str()
+            )));
+        }
         return Ok(SsoSignIn::LinkWithPassword(email));
     }
     if !allow_signup {
@@ -366,8 +375,14 @@ pub async fn sso_sign_in(
     // No password: the hash `!` matches none, so this account signs in through the provider only.
     let user = match store::create_user(&mut tx, &email, &display_name, "!", time_zone).await {
         Ok(user) => user,
-        // Made a moment ago by another sign-in (a double click): its owner links it as above.
-        Err(CreateUserError::EmailTaken) => return Ok(SsoSignIn::LinkWithPassword(email)),
+        // Made a moment ago by another sign-in of this identity (a double click): that one.
+        Err(CreateUserError::EmailTaken) => {
+            drop(tx);
+            return match store::user_by_identity(db, &identity.issuer, &identity.subject).await? {
+                Some(user) => Ok(SsoSignIn::Known(user)),
+                None => Err(AppError::Conflict("Signing in took two tries at once. Sign in again.".into())),
+            };
+        }
         Err(CreateUserError::Database(err)) => return Err(err.into()),
     };
     if !store::link_identity(&mut tx, user.id, &identity.issuer, &identity.subject).await? {
@@ -381,6 +396,11 @@ pub async fn sso_sign_in(
     tx.commit().await?;
     tracing::info!(user_id = %user.id, admin = user.is_admin, "account created at a first single sign-on");
     Ok(SsoSignIn::Created(user))
+}
+
+/// The person an identity is linked to, if any.
+pub async fn identity_user(db: &PgPool, identity: &crate::oidc::Identity) -> AppResult<Option<User>> {
+    Ok(store::user_by_identity(db, &identity.issuer, &identity.subject).await?)
 }
 
 /// Links an identity to the person who has just signed in with their password; false if the

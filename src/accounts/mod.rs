@@ -8,9 +8,14 @@ pub mod settings;
 pub mod store;
 pub mod two_factor;
 
-/// How recently a person without a password must have signed in (through single sign-on) to
-/// delete their account: the fresh sign-in stands for the password others give.
+/// How recently a person without a password must have confirmed who they are at the single
+/// sign-on provider to delete their account: that stands for the password others give.
 pub const RECENT_SIGNIN_MINUTES: i64 = 10;
+
+/// The session-store key of the last time (Unix seconds) the single sign-on provider checked, at
+/// Gameday's asking, the person signed in on this session: what confirms a deletion for an account
+/// without a password.
+pub const SSO_CONFIRMED_KEY: &str = "sso_confirmed_at";
 
 use uuid::Uuid;
 

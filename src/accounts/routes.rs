@@ -168,6 +168,8 @@ struct SigninPage {
     sso: Option<String>,
     /// Whether the email-and-password form is offered.
     password_signin: bool,
+    /// Whether a first sign-in through the provider makes an account.
+    sso_signup: bool,
     /// The address of an account that waits for its password before single sign-on is linked to it.
     link: Option<String>,
     email: String,
@@ -191,6 +193,7 @@ impl SigninPage {
             layout,
             sso: state.sso.as_ref().map(|sso| sso.name().to_owned()),
             password_signin: state.config.password_signin,
+            sso_signup: state.config.oidc_signup,
             email: if email.is_empty() { link.clone().unwrap_or_default() } else { email },
             link,
             next,
@@ -376,8 +379,8 @@ async fn code(
             pending.wrong += 1;
             if pending.wrong >= two_factor::MAX_WRONG_CODES {
                 auth.session.remove::<PendingSignin>(PENDING_KEY).await?;
-                flash(&auth.session, FlashKind::Error, "Too many wrong codes. Sign in again with your password.")
-                    .await?;
+                let again = if pending.via_sso { "Sign in again." } else { "Sign in again with your password." };
+                flash(&auth.session, FlashKind::Error, format!("Too many wrong codes. {again}")).await?;
                 return Ok(see_other("/signin"));
             }
             auth.session.insert(PENDING_KEY, pending).await?;
@@ -444,6 +447,8 @@ fn unix_now() -> i64 {
 pub struct SsoStart {
     next: Option<String>,
     time_zone: String,
+    /// Present: a signed-in person confirms who they are (before deleting their account).
+    confirm: Option<String>,
 }
 
 /// Starts a single sign-on: the browser goes to the provider, with this session's `state`,
@@ -457,7 +462,8 @@ async fn sso_begin(
     let Some(sso) = state.sso.clone() else { return Err(AppError::NotFound) };
     // Signed in already, this signs in again (a fresh sign-in confirms an account deletion).
     let next = safe_next(q.next.as_deref());
-    let (url, flow) = match sso.begin(unix_now()).await {
+    let confirm = q.confirm.is_some() && auth.user.is_some();
+    let (url, flow) = match sso.begin(unix_now(), confirm).await {
         Ok(begun) => begun,
         Err(err) => return sso_refused(&state, &auth, layout, next, sso.name(), err).await,
     };
@@ -491,20 +497,39 @@ async fn sso_callback(
         return sso_refused(&state, &auth, layout, None, sso.name(), oidc::SsoError::State).await;
     };
     let finished = match (q.error, q.code) {
-        (Some(error), _) => Err(oidc::SsoError::Denied(error)),
-        (None, Some(code)) => sso.finish(flow, &q.state, &code, unix_now()).await,
+        // The provider's error code, bounded and quoted in the log (anyone can make up this URL).
+        (Some(error), _) => Err(oidc::SsoError::Denied(format!("{:?}", error.chars().take(64).collect::<String>()))),
+        (None, Some(code)) => {
+            let confirm = flow.confirm;
+            sso.finish(flow, &q.state, &code, unix_now()).await.map(|identity| (identity, confirm))
+        }
         (None, None) => Err(oidc::SsoError::Denied("no code".into())),
     };
+    let confirming = flow_confirms(&finished);
     let identity = match finished {
-        Ok(identity) => identity,
+        Ok((identity, _)) => identity,
         Err(err) => return sso_refused(&state, &auth, layout, next, sso.name(), err).await,
     };
+    if confirming {
+        // A signed-in person confirming who they are: the identity must be theirs.
+        let mine = match &auth.user {
+            Some(user) => super::actions::identity_user(&state.db, &identity).await?.is_some_and(|u| u.id == user.id),
+            None => false,
+        };
+        if !mine {
+            flash(&auth.session, FlashKind::Error, format!("That {} sign-in is not this account's.", sso.name()))
+                .await?;
+            return Ok(see_other(next.as_deref().unwrap_or("/")));
+        }
+        auth.session.insert(super::SSO_CONFIRMED_KEY, unix_now()).await?;
+        return Ok(see_other(next.as_deref().unwrap_or("/")));
+    }
     let outcome =
         super::actions::sso_sign_in(&state.db, &identity, sso.name(), state.config.oidc_signup, &time_zone).await;
     let (user, created) = match outcome {
         Ok(SsoSignIn::Known(user)) => (user, false),
         Ok(SsoSignIn::Created(user)) => (user, true),
-        Ok(SsoSignIn::LinkWithPassword(email)) => {
+        Ok(SsoSignIn::LinkWithPassword(email)) if state.config.password_signin => {
             let link = SsoLink {
                 issuer: identity.issuer,
                 subject: identity.subject,
@@ -512,15 +537,6 @@ async fn sso_callback(
                 started: unix_now(),
             };
             auth.session.insert(SSO_LINK_KEY, link).await?;
-            if !state.config.password_signin {
-                let page = SigninPage::new(&state, &auth, layout, String::new(), next).await?.with_error(format!(
-                    "An account with {} exists but is not linked to {}, and signing in with a password is turned off here. \
-                     Ask your Gameday administrator to link it.",
-                    email.as_str(),
-                    sso.name()
-                ));
-                return render_status(StatusCode::FORBIDDEN, &page);
-            }
             let message = format!(
                 "An account with {} already exists. Sign in with its password once to link {} to it; after that, {} signs you in.",
                 email.as_str(),
@@ -532,8 +548,17 @@ async fn sso_callback(
                 next.map(|next| format!("?{}", serde_urlencoded::to_string([("next", next)]).unwrap_or_default()));
             return Ok(see_other(&format!("/signin{}", back.unwrap_or_default())));
         }
+        Ok(SsoSignIn::LinkWithPassword(email)) => {
+            let page = SigninPage::new(&state, &auth, layout, String::new(), next).await?.with_error(format!(
+                "An account with {} exists but is not linked to {}, and signing in with a password is turned off here. \
+                 Ask your Gameday administrator to link it.",
+                email.as_str(),
+                sso.name()
+            ));
+            return render_status(StatusCode::FORBIDDEN, &page);
+        }
         Err(AppError::Forbidden(message)) => {
-            tracing::info!(issuer = %identity.issuer, "single sign-on refused: {message}");
+            tracing::info!(issuer = %identity.issuer, "single sign-on refused (no account, or an unverified address)");
             let page = SigninPage::new(&state, &auth, layout, String::new(), next).await?.with_error(message);
             return render_status(StatusCode::FORBIDDEN, &page);
         }
@@ -550,6 +575,11 @@ async fn sso_callback(
         flash(&auth.session, FlashKind::Success, format!("Welcome to Gameday, {}.", user.display_name)).await?;
     }
     Ok(see_other(next.as_deref().unwrap_or("/")))
+}
+
+/// Whether a finished (or failed) sign-in was one that confirms who a signed-in person is.
+fn flow_confirms(finished: &Result<(oidc::Identity, bool), oidc::SsoError>) -> bool {
+    matches!(finished, Ok((_, true)))
 }
 
 /// The sign-in page, saying why a single sign-on did not sign the person in.
@@ -579,6 +609,12 @@ async fn sso_refused(
         SsoError::Unavailable(_) => {
             (StatusCode::SERVICE_UNAVAILABLE, format!("{provider} cannot be reached right now. Try again in a minute."))
         }
+        SsoError::NotFresh => (
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "{provider} did not ask you to sign in again just now, so this does not confirm it is you. Try again."
+            ),
+        ),
         SsoError::CodeRefused(_) | SsoError::Token(_) => (
             StatusCode::UNAUTHORIZED,
             format!(

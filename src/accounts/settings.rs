@@ -423,7 +423,8 @@ struct DeletePage {
     two_factor: bool,
     /// Whether the account has a password (else a recent sign-in confirms).
     has_password: bool,
-    /// Whether this session signed in within [`super::RECENT_SIGNIN_MINUTES`].
+    /// Whether this session's person confirmed who they are at the provider within
+    /// [`super::RECENT_SIGNIN_MINUTES`].
     recent: bool,
     /// The single sign-on provider's name, where one is set.
     sso: Option<String>,
@@ -432,12 +433,9 @@ struct DeletePage {
 
 impl DeletePage {
     async fn new(state: &AppState, auth: &AuthSession, layout: Layout, user: &User) -> AppResult<DeletePage> {
-        let this = account_session(auth).await?;
-        let since = time::OffsetDateTime::now_utc() - time::Duration::minutes(super::RECENT_SIGNIN_MINUTES);
-        let recent = super::store::sessions_of(&state.db, user.id)
-            .await?
-            .iter()
-            .any(|session| Some(session.id) == this && session.created_at > since);
+        let confirmed = auth.session.get::<i64>(super::SSO_CONFIRMED_KEY).await?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let recent = confirmed.is_some_and(|at| (0..super::RECENT_SIGNIN_MINUTES * 60).contains(&(now - at)));
         Ok(DeletePage {
             layout,
             two_factor: user.two_factor,

@@ -177,7 +177,7 @@ async fn a_first_sign_in_makes_an_account_and_the_next_finds_it_by_issuer_and_su
 }
 
 #[sqlx::test]
-async fn a_state_that_is_not_the_sessions_is_refused_before_the_code_is_used(db: PgPool) {
+async fn a_state_that_is_not_the_sessions_is_refused_and_uses_the_sign_in_up(db: PgPool) {
     let provider = Provider::start().await;
     let app = app_with(db.clone(), &provider, true, true).await;
     provider.person("acme|ana", "ana@example.com", true);
@@ -383,7 +383,7 @@ async fn a_provider_that_cannot_be_reached_gets_a_503_and_no_sign_in(db: PgPool)
 }
 
 #[sqlx::test]
-async fn an_account_without_a_password_is_deleted_after_a_fresh_sign_in(db: PgPool) {
+async fn an_account_without_a_password_is_deleted_once_the_provider_checks_again(db: PgPool) {
     let provider = Provider::start().await;
     let app = app_with(db.clone(), &provider, true, true).await;
     provider.person("acme|ana", "ana@example.com", true);
@@ -392,28 +392,137 @@ async fn an_account_without_a_password_is_deleted_after_a_fresh_sign_in(db: PgPo
     let page = app.get_as(&client, "/account/delete").await.text().await.unwrap();
     assert!(!page.contains("name=\"password\""), "no password field for an account without one");
 
-    // Signed in long ago: the fresh sign-in is asked for.
-    sqlx::query("update account_sessions set created_at = now() - interval '1 hour'").execute(&db).await.unwrap();
+    // Being signed in is not enough: the provider must check the person again.
     let response = app.post_as(&client, "/account/delete", &[("password", ""), ("code", "")]).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(response.text().await.unwrap().contains("Sign in again first"));
-    assert_eq!(accounts(&db).await, 1);
+    assert!(response.text().await.unwrap().contains("Confirm it is you first"));
     let erased: Option<time::OffsetDateTime> =
         sqlx::query_scalar("select erased_at from users").fetch_one(&db).await.unwrap();
     assert!(erased.is_none());
 
-    // Signing in again through the provider (from the page's link) is that confirmation.
-    let callback = at_provider(&app, &client, "/signin/sso?next=/account/delete").await;
+    // A token that says the provider last checked her an hour ago does not confirm it.
+    let an_hour_ago = time::OffsetDateTime::now_utc().unix_timestamp() - 3600;
+    provider.next_token(serde_json::json!({
+        "claims": { "sub": "acme|ana", "email": "ana@example.com", "email_verified": true, "auth_time": an_hour_ago }
+    }));
+    let start = "/signin/sso?confirm=1&next=/account/delete";
+    let authorize = location(&app.get_as(&client, start).await);
+    assert!(
+        authorize.contains("prompt=login") && authorize.contains("max_age=0"),
+        "the provider is asked to check again"
+    );
+    let callback = at_provider(&app, &client, start).await;
+    assert_eq!(client.get(&callback).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let response = app.post_as(&client, "/account/delete", &[("password", ""), ("code", "")]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Another person's identity does not confirm hers.
+    provider.person("acme|bob", "bob@example.com", true);
+    assert_eq!(sso(&app, &new_client()).await.status(), StatusCode::SEE_OTHER);
+    let callback = at_provider(&app, &client, start).await;
     let back = client.get(&callback).send().await.unwrap();
     assert_eq!(location(&back), "/account/delete");
     let response = app.post_as(&client, "/account/delete", &[("password", ""), ("code", "")]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "Bob's sign-in confirms nothing of Ana's");
+
+    // Checked just now (from the page's link): confirmed.
+    provider.person("acme|ana", "ana@example.com", true);
+    let callback = at_provider(&app, &client, start).await;
+    let back = client.get(&callback).send().await.unwrap();
+    assert_eq!(location(&back), "/account/delete");
+    assert_eq!(signed_in_as(&app, &client).await.as_deref(), Some("Ana Okafor"), "still herself");
+    let response = app.post_as(&client, "/account/delete", &[("password", ""), ("code", "")]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(identities(&db).await, 0, "the identity is erased with the account");
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>("select count(*) from oidc_identities where subject = 'acme|ana'")
+            .fetch_one(&db)
+            .await
+            .unwrap(),
+        0,
+        "the identity is erased with the account"
+    );
 
     // And the provider's subject no longer opens anything: with sign-up on, it makes a new account.
     let after = new_client();
     assert_eq!(sso(&app, &after).await.status(), StatusCode::SEE_OTHER);
     let live: i64 =
         sqlx::query_scalar("select count(*) from users where erased_at is null").fetch_one(&db).await.unwrap();
-    assert_eq!(live, 1);
+    assert_eq!(live, 2, "Bob, and Ana's new account");
+}
+
+#[sqlx::test]
+async fn a_token_for_another_client_is_refused(db: PgPool) {
+    let provider = Provider::start().await;
+    let app = app_with(db.clone(), &provider, true, true).await;
+    provider.next_token(serde_json::json!({
+        "claims": { "sub": "acme|ana", "email": "ana@example.com", "email_verified": true, "aud": "another-app" }
+    }));
+    let client = new_client();
+    assert_eq!(sso(&app, &client).await.status(), StatusCode::UNAUTHORIZED);
+    provider.next_token(serde_json::json!({
+        "claims": { "sub": "acme|ana", "email": "ana@example.com", "email_verified": true, "iss": "http://127.0.0.1:1" }
+    }));
+    assert_eq!(sso(&app, &client).await.status(), StatusCode::UNAUTHORIZED, "nor one from another issuer");
+    assert_eq!(signed_in_as(&app, &client).await, None);
+    assert_eq!((accounts(&db).await, identities(&db).await), (0, 0));
+}
+
+#[sqlx::test]
+async fn an_account_with_two_factor_still_asks_for_its_code_after_the_provider(db: PgPool) {
+    let provider = Provider::start().await;
+    let app = app_with(db.clone(), &provider, false, true).await;
+    app.user("ana@example.com", "Ana").await;
+    provider.person("acme|ana", "ana@example.com", true);
+    let client = new_client();
+    assert_eq!(location(&sso(&app, &client).await), "/signin?next=%2Faccount");
+    let linked =
+        app.post_as(&client, "/signin", &[("email", "ana@example.com"), ("password", "correct horse battery")]).await;
+    assert_eq!(linked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(identities(&db).await, 1);
+    // Two-factor turned on (as its page does, straight in the database here).
+    sqlx::query("update users set totp_secret = '\\x3132333435363738393031323334353637383930'::bytea")
+        .execute(&db)
+        .await
+        .unwrap();
+    let laptop = new_client();
+    let response = sso(&app, &laptop).await;
+    assert_eq!(location(&response), "/signin/code", "the provider is the first factor, not both");
+    assert_eq!(signed_in_as(&app, &laptop).await, None);
+}
+
+#[sqlx::test]
+async fn an_account_without_a_password_is_never_handed_to_another_identity_with_its_address(db: PgPool) {
+    let provider = Provider::start().await;
+    let app = app_with(db.clone(), &provider, true, true).await;
+    provider.person("acme|ana", "ana@example.com", true);
+    assert_eq!(sso(&app, &new_client()).await.status(), StatusCode::SEE_OTHER);
+    // The provider now gives the address to another subject (reassigned, or another person).
+    provider.person("acme|someone-else", "ana@example.com", true);
+    let client = new_client();
+    let response = sso(&app, &client).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.text().await.unwrap().contains("has no password to link it with"));
+    assert_eq!(signed_in_as(&app, &client).await, None);
+    assert_eq!(identities(&db).await, 1);
+}
+
+#[sqlx::test]
+async fn with_passwords_off_an_unlinked_account_is_told_to_ask_and_nothing_waits_to_link(db: PgPool) {
+    let provider = Provider::start().await;
+    let app = app_with(db.clone(), &provider, true, false).await;
+    let hash = password_auth::generate_hash("correct horse battery");
+    sqlx::query("insert into users (id, email, display_name, password_hash, time_zone) values ($1, 'old@example.com', 'Old', $2, 'UTC')")
+        .bind(uuid::Uuid::now_v7())
+        .bind(&hash)
+        .execute(&db)
+        .await
+        .unwrap();
+    provider.person("acme|old", "old@example.com", true);
+    let client = new_client();
+    let response = sso(&app, &client).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Ask your Gameday administrator to link it"), "{page}");
+    assert!(!page.contains("link-notice"), "no offer of a password form that is turned off");
+    assert!(!app.get_as(&client, "/signin").await.text().await.unwrap().contains("link-notice"));
 }

@@ -22,12 +22,22 @@ async function main() {
     // The access token carries a scope; the ID token does not.
     if ("scope" in token.payload) return;
     const setup = JSON.parse(fs.readFileSync(claimsFile, "utf8"));
+    // A real provider says when it last checked the person; a test may say it was long ago.
+    token.payload.auth_time = token.payload.iat;
     Object.assign(token.payload, setup.claims || {});
     if (setup.nonce !== undefined) token.payload.nonce = setup.nonce;
     if (setup.expired) {
       token.payload.iat -= 7200;
       token.payload.nbf = token.payload.iat;
       token.payload.exp = token.payload.iat + 3600;
+    }
+  });
+  // The mock checks a PKCE verifier only when one is sent; this provider insists on one, as
+  // Gameday always sends it (a Gameday that stopped sending it would fail every sign-in test).
+  server.service.on("beforeResponse", (response, req) => {
+    if (req.body && req.body.grant_type === "authorization_code" && !req.body.code_verifier) {
+      response.statusCode = 400;
+      response.body = { error: "invalid_request", error_description: "code_verifier required" };
     }
   });
   await server.start(0, "127.0.0.1");
