@@ -81,15 +81,20 @@ pub async fn record_observed(
 
 /// Writes the e-mails an event asks for into the outbox, in its transaction: a scenario added or
 /// revised asks its signers for their sign-off (a new revision resets every sign-off); an announced
-/// fault tells everyone on the game day. Each in the recipient's words and zone, never to the
+/// fault tells everyone on the game day; a published retrospective tells the whole team. Each in the recipient's words and zone, never to the
 /// person who made the change, and only to those who have not turned that kind off.
 async fn tell_by_email(conn: &mut PgConnection, event: &NewEvent) -> sqlx::Result<()> {
     let (kind, roles): (Kind, &[&str]) = match event.kind {
         EventKind::ScenarioAdded | EventKind::ScenarioRevised => (Kind::SignOff, &["facilitator", "participant"]),
         EventKind::ScenarioAnnounced => (Kind::FaultAnnounced, &["facilitator", "participant", "observer"]),
+        EventKind::RetrospectivePublished => (Kind::RetroPublished, &[]),
         _ => return Ok(()),
     };
-    let recipients = email_store::gameday_people(conn, event.gameday_id, roles, event.actor).await?;
+    let recipients = if kind == Kind::RetroPublished {
+        email_store::team_people(conn, event.gameday_id, event.actor).await?
+    } else {
+        email_store::gameday_people(conn, event.gameday_id, roles, event.actor).await?
+    };
     if recipients.is_empty() {
         return Ok(());
     }
@@ -116,6 +121,16 @@ async fn tell_by_email(conn: &mut PgConnection, event: &NewEvent) -> sqlx::Resul
                     "Read and sign off",
                     format!("{gameday_url}/scenarios/{}", event.scenario_id.unwrap_or_default()),
                 )),
+                unsubscribe,
+            },
+            Kind::RetroPublished => email::Content {
+                name: &person.display_name,
+                subject: format!("Retrospective published: {}", about.gameday_title),
+                paragraphs: vec![
+                    event.body.clone(),
+                    "Read what held, what broke, what the team learned, and the actions that follow.".to_owned(),
+                ],
+                action: Some(("Read the retrospective", format!("{gameday_url}/retrospective"))),
                 unsubscribe,
             },
             _ => email::Content {

@@ -205,7 +205,7 @@ async fn plan(
 /// A made-up person joins the team through an invite of the lead's, as anyone would.
 async fn join(db: &PgPool, team: &Team, lead: &User, (name, role): (&str, TeamRole)) -> AppResult<User> {
     let person = crate::accounts::actions::create_demo_person(db, name, &lead.time_zone).await?;
-    let token = teams::invite(db, team.id, lead, role).await?;
+    let token = teams::invite(db, (team.id, &team.name), lead, role, None).await?;
     teams::accept_invite(db, &hash_invite_token(&token), &person).await?;
     Ok(person)
 }

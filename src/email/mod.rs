@@ -34,34 +34,62 @@ pub fn backoff(first_ms: u64, attempts: i32) -> std::time::Duration {
 pub enum Kind {
     /// A link to choose a new password (asked for by the person; never turned off).
     PasswordReset,
+    /// An invite link to a team, sent by its lead to an address (maybe of nobody with an account
+    /// yet; one message, at the lead's asking, so nothing to turn off).
+    Invitation,
     /// A scenario waits for your sign-off (new, or its wording changed since you signed).
     SignOff,
     /// A fault was announced on a game day you are on.
     FaultAnnounced,
+    /// A game day you are on starts soon (the day before, and an hour before).
+    GamedaySoon,
+    /// A retrospective of your team was published.
+    RetroPublished,
+    /// An action you own falls due tomorrow.
+    ActionDue,
 }
 
 impl Kind {
     /// The kinds a person may turn off, in the order the account page lists them.
-    pub const CHOOSABLE: [Kind; 2] = [Kind::SignOff, Kind::FaultAnnounced];
+    pub const CHOOSABLE: [Kind; 5] =
+        [Kind::SignOff, Kind::GamedaySoon, Kind::FaultAnnounced, Kind::RetroPublished, Kind::ActionDue];
+
+    const ALL: [Kind; 7] = [
+        Kind::PasswordReset,
+        Kind::Invitation,
+        Kind::SignOff,
+        Kind::GamedaySoon,
+        Kind::FaultAnnounced,
+        Kind::RetroPublished,
+        Kind::ActionDue,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::PasswordReset => "password_reset",
+            Kind::Invitation => "invitation",
             Kind::SignOff => "sign_off",
             Kind::FaultAnnounced => "fault_announced",
+            Kind::GamedaySoon => "gameday_soon",
+            Kind::RetroPublished => "retro_published",
+            Kind::ActionDue => "action_due",
         }
     }
 
     pub fn parse(value: &str) -> Option<Kind> {
-        [Kind::PasswordReset, Kind::SignOff, Kind::FaultAnnounced].into_iter().find(|kind| kind.as_str() == value)
+        Kind::ALL.into_iter().find(|kind| kind.as_str() == value)
     }
 
     /// What the preference and the unsubscribe page call it.
     pub fn label(self) -> &'static str {
         match self {
             Kind::PasswordReset => "Password reset links",
+            Kind::Invitation => "Invitations to a team",
             Kind::SignOff => "A scenario waits for my sign-off",
             Kind::FaultAnnounced => "A fault is announced on a game day I am on",
+            Kind::GamedaySoon => "A game day I am on starts soon (the day before, and an hour before)",
+            Kind::RetroPublished => "A retrospective of my team is published",
+            Kind::ActionDue => "An action I own falls due tomorrow",
         }
     }
 
@@ -177,7 +205,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_and_a_password_reset_cannot_be_turned_off() {
-        for kind in [Kind::PasswordReset, Kind::SignOff, Kind::FaultAnnounced] {
+        for kind in Kind::ALL {
             assert_eq!(Kind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(Kind::parse("nope"), None);

@@ -39,6 +39,35 @@ pub async fn enqueue(
     Ok(written.rows_affected() == 1)
 }
 
+/// Writes a message to an address that may have no account (an invitation), in the caller's
+/// transaction; nothing while a demo is played. Whether it was written.
+#[tracing::instrument(skip_all, fields(kind = kind.as_str()))]
+pub async fn enqueue_to_address(
+    conn: &mut PgConnection,
+    address: &str,
+    kind: Kind,
+    message: &Message,
+) -> sqlx::Result<bool> {
+    if !super::deliverable(address) {
+        return Ok(false);
+    }
+    let written = sqlx::query!(
+        r#"
+        insert into email_outbox (to_address, kind, subject, body_text, body_html)
+        select $1, $2, $3, $4, $5
+        where coalesce(current_setting('gameday.now', true), '') = ''
+        "#,
+        address,
+        kind.as_str(),
+        message.subject,
+        message.text,
+        message.html
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(written.rows_affected() == 1)
+}
+
 /// A message claimed for sending.
 #[derive(Debug)]
 pub struct Due {
@@ -239,5 +268,109 @@ pub async fn about(conn: &mut PgConnection, gameday_id: Uuid, scenario_id: Optio
         scenario_id
     )
     .fetch_one(conn)
+    .await
+}
+
+/// The members of the team a game day belongs to who can be written to, but `except`.
+#[tracing::instrument(skip(conn))]
+pub async fn team_people(
+    conn: &mut PgConnection,
+    gameday_id: Uuid,
+    except: Option<Uuid>,
+) -> sqlx::Result<Vec<Recipient>> {
+    sqlx::query_as!(
+        Recipient,
+        r#"select u.id as user_id, u.display_name, u.time_zone
+           from gamedays g
+           join team_members m on m.team_id = g.team_id
+           join users u on u.id = m.user_id
+           where g.id = $1 and u.id is distinct from $2
+             and u.erased_at is null and u.email not like '%.invalid' and u.email not like '%@invalid'
+           order by u.id"#,
+        gameday_id,
+        except
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// A game day to remind its people of: which reminder (`day` or `hour`) and when it starts.
+#[derive(Debug)]
+pub struct DayReminder {
+    pub gameday_id: Uuid,
+    pub which: String,
+    pub starts_at: time::OffsetDateTime,
+}
+
+/// Takes the game day reminders that are due and not yet written (once across every instance):
+/// the day before (between 24 hours and an hour ahead) and an hour before. Scheduled game days of
+/// teams neither archived nor demos.
+#[tracing::instrument(skip(conn))]
+pub async fn take_day_reminders(conn: &mut PgConnection) -> sqlx::Result<Vec<DayReminder>> {
+    sqlx::query_as!(
+        DayReminder,
+        r#"with due as (
+               insert into email_reminders (subject_id, which, due)
+               select g.id, w.which, g.starts_at::text
+               from gamedays g
+               join teams t on t.id = g.team_id and not t.demo and t.archived_at is null
+               cross join (values ('day'), ('hour')) as w (which)
+               where g.status = 'scheduled' and g.starts_at > now()
+                 and case w.which
+                       when 'hour' then g.starts_at <= now() + interval '1 hour'
+                       else g.starts_at > now() + interval '1 hour' and g.starts_at <= now() + interval '24 hours'
+                     end
+               on conflict do nothing
+               returning subject_id, which
+           )
+           select due.subject_id as "gameday_id!", due.which as "which!", g.starts_at as "starts_at!"
+           from due join gamedays g on g.id = due.subject_id"#
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// An action to remind its owner of.
+#[derive(Debug)]
+pub struct ActionReminder {
+    pub owner: Uuid,
+    pub title: String,
+    pub due_on: time::Date,
+    pub team_slug: String,
+}
+
+/// Takes the reminders of open actions that fall due tomorrow in their owner's zone and were not
+/// reminded of yet (once across every instance). Teams neither archived nor demos.
+#[tracing::instrument(skip(conn))]
+pub async fn take_action_reminders(conn: &mut PgConnection) -> sqlx::Result<Vec<ActionReminder>> {
+    sqlx::query_as!(
+        ActionReminder,
+        r#"with due as (
+               insert into email_reminders (subject_id, which, due)
+               select a.id, 'action_due', a.due_on::text
+               from action_items a
+               join teams t on t.id = a.team_id and not t.demo and t.archived_at is null
+               join users u on u.id = a.owner
+               where a.status = 'open' and a.due_on = (now() at time zone u.time_zone)::date + 1
+               on conflict do nothing
+               returning subject_id
+           )
+           select a.owner, a.title, a.due_on as "due_on!", t.slug as team_slug
+           from due join action_items a on a.id = due.subject_id join teams t on t.id = a.team_id"#
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// A person's name and zone, if they can be written to.
+#[tracing::instrument(skip(conn))]
+pub async fn recipient(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Option<Recipient>> {
+    sqlx::query_as!(
+        Recipient,
+        r#"select id as user_id, display_name, time_zone from users
+           where id = $1 and erased_at is null and email not like '%.invalid' and email not like '%@invalid'"#,
+        user_id
+    )
+    .fetch_optional(conn)
     .await
 }

@@ -18,6 +18,60 @@ use crate::state::AppState;
 const LEASE_MS: i64 = 120_000;
 /// Messages one instance claims at a time.
 const BATCH: i64 = 16;
+/// Reminders that fell due are looked for every this many polls (every 30 s by default).
+const REMIND_EVERY_POLLS: u64 = 30;
+
+/// Writes the reminders that fell due into the outbox, each once across every instance (the
+/// reminder's row and its messages in one transaction): a game day the day before and an hour
+/// before, to everyone on it; an action the day before it falls due, to its owner.
+async fn remind(state: &AppState) -> sqlx::Result<()> {
+    let mut tx = state.db.begin().await?;
+    for reminder in store::take_day_reminders(&mut tx).await? {
+        let about = store::about(&mut tx, reminder.gameday_id, None).await?;
+        let roles = ["facilitator", "participant", "observer"];
+        let url = format!("{}/teams/{}/gamedays/{}", super::BASE_URL, about.team_slug, reminder.gameday_id);
+        for person in store::gameday_people(&mut tx, reminder.gameday_id, &roles, None).await? {
+            let when = crate::tz::format_local(&reminder.starts_at, &person.time_zone);
+            let subject = if reminder.which == "hour" {
+                format!("In an hour: {}", about.gameday_title)
+            } else {
+                format!("Coming up: {} ({when})", about.gameday_title)
+            };
+            let token = crate::secrets::random_hex(16);
+            let content = super::Content {
+                name: &person.display_name,
+                subject,
+                paragraphs: vec![
+                    format!("The game day \"{}\" starts {when} ({}).", about.gameday_title, person.time_zone),
+                    "Read its scenarios before it starts: a fault is injected only once everyone on the game day \
+                     has agreed to its exact wording."
+                        .to_owned(),
+                ],
+                action: Some(("Open the game day", url.clone())),
+                unsubscribe: Some((format!("{}/email/unsubscribe/{token}", super::BASE_URL), super::Kind::GamedaySoon)),
+            };
+            let message = super::compose(&content);
+            store::enqueue(&mut tx, person.user_id, super::Kind::GamedaySoon, &message, Some(&token)).await?;
+        }
+    }
+    for reminder in store::take_action_reminders(&mut tx).await? {
+        let Some(person) = store::recipient(&mut tx, reminder.owner).await? else { continue };
+        let token = crate::secrets::random_hex(16);
+        let content = super::Content {
+            name: &person.display_name,
+            subject: format!("Due tomorrow: {}", reminder.title),
+            paragraphs: vec![format!(
+                "Your action \"{}\" falls due tomorrow ({}). Mark it done, or give it a new date, on the team's actions page.",
+                reminder.title, reminder.due_on
+            )],
+            action: Some(("Open the actions", format!("{}/teams/{}/actions", super::BASE_URL, reminder.team_slug))),
+            unsubscribe: Some((format!("{}/email/unsubscribe/{token}", super::BASE_URL), super::Kind::ActionDue)),
+        };
+        let message = super::compose(&content);
+        store::enqueue(&mut tx, person.user_id, super::Kind::ActionDue, &message, Some(&token)).await?;
+    }
+    tx.commit().await
+}
 
 /// Runs until the server shuts down.
 pub async fn run(state: AppState) {
@@ -30,10 +84,17 @@ pub async fn run(state: AppState) {
     };
     let from: Option<Mailbox> = state.config.mail_from.parse().ok();
     let poll = Duration::from_millis(state.config.email_poll_ms.max(10));
+    let mut polls: u64 = 0;
     loop {
         tokio::select! {
             () = state.live.shutdown.cancelled() => return,
             () = tokio::time::sleep(poll) => {}
+        }
+        polls += 1;
+        if polls % REMIND_EVERY_POLLS == 1
+            && let Err(err) = remind(&state).await
+        {
+            tracing::warn!(error = %err, "e-mail: cannot write the reminders that are due");
         }
         let due = match store::claim_due(&state.db, BATCH, LEASE_MS).await {
             Ok(due) => due,
@@ -60,8 +121,8 @@ async fn handle(
     from: Option<&Mailbox>,
     due: Due,
 ) -> sqlx::Result<()> {
-    if due.user_id.is_none() || !super::deliverable(&due.to_address) {
-        return store::finish(&state.db, due.id, "dropped", Some("the account was erased")).await;
+    if !super::deliverable(&due.to_address) {
+        return store::finish(&state.db, due.id, "dropped", Some("an address under .invalid")).await;
     }
     let (Some(transport), Some(from)) = (transport, from) else {
         return store::finish(&state.db, due.id, "kept", None).await;

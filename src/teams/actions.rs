@@ -191,17 +191,51 @@ pub async fn accept_invite(db: &PgPool, token_hash: &[u8], user: &User) -> AppRe
 }
 
 /// A new single-use invite to the team for `role`, valid for a week: its secret token (only its
-/// hash is stored, so the link is shown once).
-pub async fn invite(db: &PgPool, team_id: Uuid, actor: &User, role: TeamRole) -> AppResult<String> {
+/// hash is stored, so the link is shown once). With `send_to`, the link is also e-mailed there,
+/// from the same transaction (the audit log says it was e-mailed, not to whom).
+pub async fn invite(
+    db: &PgPool,
+    (team_id, team_name): (Uuid, &str),
+    actor: &User,
+    role: TeamRole,
+    send_to: Option<&crate::accounts::Email>,
+) -> AppResult<String> {
     let (token, hash) = new_invite_token();
     let expires_at = OffsetDateTime::now_utc() + INVITE_VALIDITY;
     let mut tx = db.begin().await?;
     let id = store::create_invite(&mut tx, team_id, &hash, role, actor.id, expires_at).await?;
-    let body = format!("{} created an invite link for {}.", actor.display_name, with_article(role));
-    let detail = serde_json::json!({ "invite": id, "role": role.as_str() });
+    let mut body = format!("{} created an invite link for {}", actor.display_name, with_article(role));
+    if let Some(address) = send_to {
+        let message = crate::email::compose(&crate::email::Content {
+            name: "there",
+            subject: format!("{} invited you to {} on Gameday", actor.display_name, team_name),
+            paragraphs: vec![
+                format!(
+                    "{} invited you to join the team {} on Gameday as {}. Gameday runs chaos-engineering game days: \
+                     faults everyone agreed to beforehand, a live timeline on the day, and what was learned kept.",
+                    actor.display_name,
+                    team_name,
+                    with_article(role)
+                ),
+                format!(
+                    "The link works once and for {} days. If you did not expect it, ignore this e-mail.",
+                    INVITE_VALIDITY.whole_days()
+                ),
+            ],
+            action: Some(("Join the team", format!("{}/invites/{token}", crate::email::BASE_URL))),
+            unsubscribe: None,
+        });
+        let kind = crate::email::Kind::Invitation;
+        if !crate::email::store::enqueue_to_address(&mut tx, address.as_str(), kind, &message).await? {
+            return Err(AppError::invalid("email", "Gameday does not send e-mail to that address."));
+        }
+        body.push_str(" and e-mailed it");
+    }
+    body.push('.');
+    let detail = serde_json::json!({ "invite": id, "role": role.as_str(), "emailed": send_to.is_some() });
     audit::record(&mut tx, NewEntry::new(team_id, actor.id, AuditKind::InviteCreated, body).detail(detail)).await?;
     tx.commit().await?;
-    tracing::info!(team_id = %team_id, role = role.as_str(), "invite created");
+    tracing::info!(team_id = %team_id, role = role.as_str(), emailed = send_to.is_some(), "invite created");
     Ok(token)
 }
 

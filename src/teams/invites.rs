@@ -30,6 +30,8 @@ pub fn router() -> Router<AppState> {
 #[serde(default)]
 pub struct InviteForm {
     role: String,
+    /// Where to e-mail the link too (optional).
+    email: String,
 }
 
 async fn create(
@@ -39,9 +41,18 @@ async fn create(
     Form(form): Form<InviteForm>,
 ) -> AppResult<Response> {
     let role = TeamRole::parse(&form.role).map_err(AppError::of_field("role"))?;
-    let token = super::actions::invite(&state.db, membership.team.id, &user, role).await?;
+    let send_to = match form.email.trim() {
+        "" => None,
+        address => Some(crate::accounts::Email::parse(address).map_err(AppError::of_field("email"))?),
+    };
+    let team = (membership.team.id, membership.team.name.as_str());
+    let token = super::actions::invite(&state.db, team, &user, role, send_to.as_ref()).await?;
     let url = format!("{}/invites/{token}", state.config.base_url());
     session.insert(NEW_INVITE_KEY, NewInvite { team_slug: membership.team.slug.clone(), url, role }).await?;
+    if let Some(address) = send_to {
+        let message = format!("The invite link is on its way to {}. You can also copy it below.", address.as_str());
+        flash(&session, FlashKind::Success, message).await?;
+    }
     Ok(see_other(&format!("/teams/{}#invites", membership.team.slug)))
 }
 

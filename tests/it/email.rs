@@ -287,7 +287,12 @@ async fn an_unsubscribe_link_turns_off_its_kind_only_and_the_account_page_turns_
         account.contains("name=\"sign_off\">") && account.contains("name=\"fault_announced\" checked"),
         "{account}"
     );
-    let response = day.app.post_as(&day.li, "/account/email", &[("sign_off", "on"), ("fault_announced", "on")]).await;
+    let everything: Vec<(&str, &str)> =
+        ["sign_off", "gameday_soon", "fault_announced", "retro_published", "action_due"]
+            .into_iter()
+            .map(|kind| (kind, "on"))
+            .collect();
+    let response = day.app.post_as(&day.li, "/account/email", &everything).await;
     assert_eq!(location(&response), "/account#email");
     assert!(day.page(&day.li, "/account").await.contains("name=\"sign_off\" checked"));
     let off: i64 = sqlx::query_scalar("select count(*) from email_opt_outs").fetch_one(&db).await.unwrap();
@@ -466,4 +471,149 @@ async fn a_password_is_reset_by_an_emailed_link_that_works_once_and_tells_strang
     let response = new_client().get(&expired).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::GONE);
     assert!(response.text().await.unwrap().contains("Ask for a new link"));
+}
+
+#[sqlx::test]
+async fn reminders_come_the_day_before_an_hour_before_and_the_day_before_an_action_is_due(db: PgPool) {
+    let mut sink = Sink::start(&[]).await;
+    let smtp = sink.url();
+    let day = Day::with(db.clone(), move |config| quick(config, Some(smtp))).await;
+    sqlx::query("update users set time_zone = 'America/New_York' where email = 'bo@example.com'")
+        .execute(&db)
+        .await
+        .unwrap();
+
+    // Scheduled to start five hours from now (set in the database, to be relative to the clock):
+    // the day-before reminder, to everyone on it (Ana facilitates, Li and Bo take part).
+    sqlx::query(
+        "update gamedays set status = 'scheduled', starts_at = now() + interval '5 hours', ends_at = now() + interval '7 hours'
+         where id = $1",
+    )
+        .bind(day.id)
+        .execute(&db)
+        .await
+        .unwrap();
+    let coming = sink.messages(3).await;
+    assert_eq!(
+        coming.iter().map(|m| m.to.as_str()).collect::<Vec<_>>(),
+        ["ana@example.com", "bo@example.com", "li@example.com"]
+    );
+    for mail in &coming {
+        let subject = mail.header("Subject").unwrap();
+        assert!(subject.starts_with("Coming up: Database failover drill ("), "{subject}");
+        assert!(mail.says(&format!("Open the game day: {}{}", day.app.base, day.url)));
+    }
+    assert!(coming[1].says("(America/New_York)"), "Bo's reminder is in his zone: {}", coming[1].decoded);
+    sink.nothing_more().await;
+
+    // Thirty minutes ahead: the hour-before reminder, once, whichever instance writes it.
+    sqlx::query("update gamedays set starts_at = now() + interval '30 minutes' where id = $1")
+        .bind(day.id)
+        .execute(&db)
+        .await
+        .unwrap();
+    let second = crate::helpers::spawn_app_with(db.clone(), {
+        let smtp = sink.url();
+        move |config| quick(config, Some(smtp))
+    })
+    .await;
+    for mail in sink.messages(3).await {
+        assert_eq!(mail.header("Subject").as_deref(), Some("In an hour: Database failover drill"));
+    }
+    sink.nothing_more().await;
+    second.stop().await;
+
+    // An action Li owns falls due tomorrow in her zone: she is reminded, once.
+    let tomorrow: time::Date =
+        sqlx::query_scalar("select (now() at time zone 'UTC')::date + 1").fetch_one(&db).await.unwrap();
+    let team: uuid::Uuid =
+        sqlx::query_scalar("select team_id from gamedays where id = $1").bind(day.id).fetch_one(&db).await.unwrap();
+    let li = crate::helpers::user_id(&db, "li@example.com").await;
+    sqlx::query(
+        "insert into action_items (id, team_id, title, owner, due_on, created_by) values ($1, $2, 'Add the lag alert', $3, $4, $3)",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(team)
+    .bind(li)
+    .bind(tomorrow)
+    .execute(&db)
+    .await
+    .unwrap();
+    let mail = sink.message().await;
+    assert_eq!(mail.to, "li@example.com");
+    assert_eq!(mail.header("Subject").as_deref(), Some("Due tomorrow: Add the lag alert"));
+    assert!(mail.says(&format!("Open the actions: {}/teams/{}/actions", day.app.base, day.slug)));
+    sink.nothing_more().await;
+}
+
+#[sqlx::test]
+async fn a_published_retrospective_reaches_the_whole_team(db: PgPool) {
+    let mut sink = Sink::start(&[]).await;
+    let smtp = sink.url();
+    let day = Day::with(db.clone(), move |config| quick(config, Some(smtp))).await;
+    let scenario = day.scenario("Stop the primary").await;
+    sink.messages(2).await;
+    day.all_approve(&scenario).await;
+    day.start().await;
+    for what in ["announce", "inject", "rollback"] {
+        assert_eq!(day.run(&day.ana, &scenario, what, &[]).await.status(), StatusCode::SEE_OTHER, "{what}");
+    }
+    sink.messages(2).await;
+    day.run(&day.ana, &scenario, "conclude", &[("outcome", "refuted"), ("note", "")]).await;
+    assert_eq!(day.step(&day.ana, "complete").await.status(), StatusCode::SEE_OTHER);
+    let retro = format!("{}/retrospective", day.url);
+    let response =
+        day.app.post_as(&day.ana, &retro, &[("summary", "Failover took 40 s; the alert never fired.")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(day.app.post_as(&day.ana, &format!("{retro}/submit"), &[]).await.status(), StatusCode::SEE_OTHER);
+    sink.nothing_more().await;
+    assert_eq!(day.app.post_as(&day.ana, &format!("{retro}/publish"), &[]).await.status(), StatusCode::SEE_OTHER);
+    let told = sink.messages(3).await;
+    assert_eq!(
+        told.iter().map(|m| m.to.as_str()).collect::<Vec<_>>(),
+        ["bo@example.com", "li@example.com", "vi@example.com"],
+        "every member of the team (Vi only views, and was not on the day), not Ana who published, not Eve who is in no team"
+    );
+    for mail in &told {
+        assert_eq!(mail.header("Subject").as_deref(), Some("Retrospective published: Database failover drill"));
+        assert!(mail.says(&format!("Read the retrospective: {}{retro}", day.app.base)));
+    }
+    sink.nothing_more().await;
+}
+
+#[sqlx::test]
+async fn a_lead_emails_an_invite_link_to_someone_without_an_account(db: PgPool) {
+    let mut sink = Sink::start(&[]).await;
+    let smtp = sink.url();
+    let day = Day::with(db.clone(), move |config| quick(config, Some(smtp))).await;
+    let invites = format!("/teams/{}/invites", day.slug);
+    let count =
+        || async { sqlx::query_scalar::<_, i64>("select count(*) from team_invites").fetch_one(&db).await.unwrap() };
+    let before = count().await;
+
+    let bad = day.app.post_as(&day.ana, &invites, &[("role", "member"), ("email", "not an address")]).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.unwrap().contains("Enter an email address like"));
+    assert_eq!(count().await, before, "no invite is made from a form that was refused");
+
+    let response = day.app.post_as(&day.ana, &invites, &[("role", "viewer"), ("email", "Newcomer@Example.com")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let page = day.page(&day.ana, &format!("/teams/{}", day.slug)).await;
+    assert!(page.contains("The invite link is on its way to newcomer@example.com"), "the lead is told");
+    let mail = sink.message().await;
+    assert_eq!(mail.to, "newcomer@example.com");
+    assert_eq!(mail.header("Subject").as_deref(), Some("Ana invited you to Platform on Gameday"));
+    assert!(mail.says("as a viewer"), "{}", mail.decoded);
+    assert!(mail.header("List-Unsubscribe").is_none(), "a one-off message at the lead's asking");
+    let link = mail.link(&format!("{}/invites/", day.app.base));
+    assert!(page.contains(&link), "the same link the lead sees once");
+    assert_eq!(new_client().get(&link).send().await.unwrap().status(), StatusCode::OK);
+    let audit: Vec<String> =
+        sqlx::query_scalar("select body from team_audit order by at desc limit 1").fetch_all(&db).await.unwrap();
+    assert_eq!(audit, ["Ana created an invite link for a viewer and e-mailed it."]);
+    assert!(!audit[0].contains("newcomer"), "the audit log, never rewritten, keeps no address");
+
+    // Without an address, nothing is sent.
+    assert_eq!(day.app.post_as(&day.ana, &invites, &[("role", "member")]).await.status(), StatusCode::SEE_OTHER);
+    sink.nothing_more().await;
 }
