@@ -100,6 +100,10 @@ impl OutboxPage {
     fn when(&self, entry: &OutboxEntry) -> String {
         crate::tz::format_local(&entry.created_at, &self.zone)
     }
+
+    fn kind(&self, entry: &OutboxEntry) -> &'static str {
+        Kind::parse(&entry.kind).map_or("", Kind::label)
+    }
 }
 
 /// What Gameday sent, or would have: for administrators only (anyone else gets 404).

@@ -1746,3 +1746,80 @@ async fn a_person_signs_in_with_the_company_provider_and_has_an_account_without_
         browser.close().await.unwrap();
     }
 }
+
+#[sqlx::test]
+async fn a_person_resets_a_forgotten_password_and_an_administrator_reads_the_outbox(db: PgPool) {
+    // No SMTP server, as under `make run`: the message waits on the outbox page.
+    let app = crate::helpers::spawn_app_with(db.clone(), |config| config.email_poll_ms = 50).await;
+    app.signup_as(&app.client, "ana@example.com", "Ana").await;
+    let driver = Driver::start().await;
+    let axe = axe_source();
+
+    let phone = driver.browser(390, 844).await;
+    phone.goto(&app.url("/signin")).await.unwrap();
+    click_link(&phone, "Forgot your password?").await;
+    fill(&phone, "Email", "ana@example.com").await;
+    click_button(&phone, "Send me a link").await;
+    assert_eq!(heading(&phone).await, "Check your e-mail");
+    assert!(fits_the_width(&phone).await);
+    screenshot(&phone, "83-password-link-sent-phone").await;
+
+    // The administrator (the first account) reads what would have been sent.
+    let laptop = sign_in(&driver, &app, "ana@example.com").await;
+    let mut link = None;
+    for _ in 0..50 {
+        laptop.goto(&app.url("/admin/outbox")).await.unwrap();
+        if body_text(&laptop).await.contains("kept") {
+            link = Some(());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(link.is_some(), "the message is kept for the outbox page");
+    laptop.find(Locator::Css(".outbox summary")).await.unwrap().click().await.unwrap();
+    let page = body_text(&laptop).await;
+    assert!(page.contains("No SMTP server is set"), "{page}");
+    assert!(page.contains("Choose a new Gameday password"));
+    screenshot(&laptop, "84-outbox").await;
+    for scheme in ["dark", "light"] {
+        prefer_color_scheme(&laptop, scheme).await;
+        laptop.goto(&app.url("/admin/outbox")).await.unwrap();
+        let found = serious_accessibility_violations(&laptop, &axe).await;
+        assert!(found.is_empty(), "the outbox page ({scheme}): {found:?}");
+    }
+    let text: String = sqlx::query_scalar("select body_text from email_outbox").fetch_one(&db).await.unwrap();
+    let start = text.find("/password/reset/").expect("the link in the message");
+    let token: String = text[start + 16..].chars().take_while(char::is_ascii_hexdigit).collect();
+
+    // The link from the message: a new password, then sign in with it.
+    phone.goto(&app.url(&format!("/password/reset/{token}"))).await.unwrap();
+    assert_eq!(heading(&phone).await, "Choose a new password");
+    fill(&phone, "New password", "password").await;
+    click_button(&phone, "Set my new password").await;
+    assert!(body_text(&phone).await.contains("too easy to guess"), "a weak password is explained beside its field");
+    screenshot(&phone, "85-new-password-refused-phone").await;
+    for scheme in ["dark", "light"] {
+        prefer_color_scheme(&phone, scheme).await;
+        let found = serious_accessibility_violations(&phone, &axe).await;
+        assert!(found.is_empty(), "the new password page ({scheme}): {found:?}");
+    }
+    fill(&phone, "New password", "a quiet harbour at dawn").await;
+    click_button(&phone, "Set my new password").await;
+    assert_eq!(heading(&phone).await, "Sign in");
+    assert!(body_text(&phone).await.contains("Your new password is set"));
+    fill(&phone, "Email", "ana@example.com").await;
+    fill(&phone, "Password", "a quiet harbour at dawn").await;
+    click_button(&phone, "Sign in").await;
+    assert!(body_text(&phone).await.contains("Hello, Ana"), "signed in with the new password");
+
+    // Her e-mail choices, on her account page.
+    phone.goto(&app.url("/account#email")).await.unwrap();
+    let page = body_text(&phone).await;
+    assert!(page.contains("A scenario waits for my sign-off") && page.contains("An action I own falls due tomorrow"));
+    assert!(fits_the_width(&phone).await);
+    phone.execute("document.getElementById('email').scrollIntoView()", vec![]).await.unwrap();
+    screenshot(&phone, "86-email-choices-phone").await;
+    for browser in [phone, laptop] {
+        browser.close().await.unwrap();
+    }
+}
