@@ -157,19 +157,8 @@ pub fn compose(content: &Content<'_>) -> Message {
 }
 
 /// `value` escaped for HTML text and attribute values.
-pub fn escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+fn escape(value: &str) -> String {
+    crate::markdown::escape_text(value)
 }
 
 /// Whether mail may be sent to this address: never to the reserved `.invalid` domain (the demo's

@@ -115,6 +115,21 @@ async fn signed_in_as(app: &TestApp, client: &Client) -> Option<String> {
     Some(value[..value.find('"').unwrap()].to_owned())
 }
 
+/// old@example.com, with a password: an account made before password sign-in was turned off
+/// (straight in the database, since the sign-up page is then off).
+async fn old_password_account(db: &PgPool) {
+    let hash = password_auth::generate_hash("correct horse battery");
+    sqlx::query(
+        "insert into users (id, email, display_name, password_hash, time_zone)
+         values ($1, 'old@example.com', 'Old', $2, 'UTC')",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(&hash)
+    .execute(db)
+    .await
+    .unwrap();
+}
+
 async fn identities(db: &PgPool) -> i64 {
     sqlx::query_scalar("select count(*) from oidc_identities").fetch_one(db).await.unwrap()
 }
@@ -331,14 +346,7 @@ async fn without_sign_up_a_person_the_provider_knows_but_gameday_does_not_is_ref
 async fn password_sign_in_and_sign_up_can_be_turned_off(db: PgPool) {
     let provider = Provider::start().await;
     let app = app_with(db.clone(), &provider, true, false).await;
-    // Made before passwords were turned off (straight in the database, as an older account would be).
-    let hash = password_auth::generate_hash("correct horse battery");
-    sqlx::query("insert into users (id, email, display_name, password_hash, time_zone) values ($1, 'old@example.com', 'Old', $2, 'UTC')")
-        .bind(uuid::Uuid::now_v7())
-        .bind(&hash)
-        .execute(&db)
-        .await
-        .unwrap();
+    old_password_account(&db).await;
 
     let page = app.get("/signin").await.text().await.unwrap();
     assert!(page.contains("Sign in with Acme ID"));
@@ -510,13 +518,7 @@ async fn an_account_without_a_password_is_never_handed_to_another_identity_with_
 async fn with_passwords_off_an_unlinked_account_is_told_to_ask_and_nothing_waits_to_link(db: PgPool) {
     let provider = Provider::start().await;
     let app = app_with(db.clone(), &provider, true, false).await;
-    let hash = password_auth::generate_hash("correct horse battery");
-    sqlx::query("insert into users (id, email, display_name, password_hash, time_zone) values ($1, 'old@example.com', 'Old', $2, 'UTC')")
-        .bind(uuid::Uuid::now_v7())
-        .bind(&hash)
-        .execute(&db)
-        .await
-        .unwrap();
+    old_password_account(&db).await;
     provider.person("acme|old", "old@example.com", true);
     let client = new_client();
     let response = sso(&app, &client).await;
