@@ -51,9 +51,9 @@ log_rotation_size = 0
 /// from the pool).
 pub const METRICS_TOKEN: &str = "bench-metrics-token";
 
-/// The server's settings for every run: the defaults, with the webhook and health-check pollers
-/// quiet (no webhook or health check is configured; their polls would otherwise count among a
-/// page's statements), `/metrics` open to
+/// The server's settings for every run: the defaults, with the webhook, health-check and e-mail
+/// pollers quiet (no webhook, health check or e-mail is due; their polls would otherwise count
+/// among a page's statements), `/metrics` open to
 /// [`METRICS_TOKEN`], and whatever
 /// `BENCH_SERVER_ENV` adds (`NAME=value` pairs separated by spaces, e.g. to try an allocator with
 /// `LD_PRELOAD`).
@@ -61,6 +61,7 @@ fn server_env() -> Vec<(String, String)> {
     let mut env = vec![
         ("GAMEDAY_WEBHOOK_POLL_MS".to_owned(), "3600000".to_owned()),
         ("GAMEDAY_HEALTH_CHECK_POLL_MS".to_owned(), "3600000".to_owned()),
+        ("GAMEDAY_EMAIL_POLL_MS".to_owned(), "3600000".to_owned()),
         ("GAMEDAY_METRICS_TOKEN".to_owned(), METRICS_TOKEN.to_owned()),
     ];
     let extra = std::env::var("BENCH_SERVER_ENV").unwrap_or_default();

@@ -10,26 +10,136 @@ use super::two_factor::{self, SecondFactor};
 use super::{Email, User, check_new_password, hash_password, wait_before_signin};
 use crate::error::{AppError, AppResult};
 
-/// Creates an account; an email already taken is refused beside the email field.
+/// How long a sign-up's confirmation link works.
+pub const CONFIRM_HOURS: i64 = 24;
+
+/// What a sign-up came to.
+pub enum SignUp {
+    /// The very first account on this server: made at once (it is the administrator, and there is
+    /// no other account whose existence a stranger could learn of).
+    Made(User),
+    /// A link was e-mailed to the address: one that makes the account, or (where the address has
+    /// an account already) a note to its owner. The person signing up is told the same either way.
+    Confirm,
+}
+
+/// Signs a person up. The first account is made at once; every later one waits until its address
+/// is confirmed through an e-mailed link, and an address that has an account already gets a note
+/// to its owner instead, so the answer never tells which addresses have accounts. The password is
+/// hashed in every case, so that neither does the time the answer takes.
 pub async fn sign_up(
     db: &PgPool,
     email: &Email,
     display_name: &str,
     password: String,
     time_zone: &str,
-) -> AppResult<User> {
+    next: Option<&str>,
+    base_url: &str,
+) -> AppResult<SignUp> {
     let hash = hash_password(password).await?;
     let mut tx = db.begin().await?;
-    let user = match store::create_user(&mut tx, email, display_name, &hash, time_zone).await {
-        Ok(user) => user,
-        Err(CreateUserError::EmailTaken) => {
-            return Err(AppError::invalid("email", "An account with this email already exists. Sign in instead."));
+    if !store::any_account(&mut tx).await? {
+        let user = match store::create_user(&mut tx, email, display_name, &hash, time_zone).await {
+            Ok(user) => user,
+            Err(CreateUserError::EmailTaken) => return Err(AppError::Conflict("That address was just taken.".into())),
+            Err(CreateUserError::Database(err)) => return Err(err.into()),
+        };
+        tx.commit().await?;
+        tracing::info!(user_id = %user.id, admin = user.is_admin, "first account created");
+        return Ok(SignUp::Made(user));
+    }
+    match store::user_by_email(&mut *tx, email).await? {
+        Some(owner) => tell_owner_of_signup(&mut tx, &owner, base_url).await?,
+        None => {
+            let token = crate::secrets::random_hex(32);
+            let signup = store::PendingSignup {
+                email: email.as_str().to_owned(),
+                display_name: display_name.to_owned(),
+                password_hash: hash,
+                time_zone: time_zone.to_owned(),
+                next_path: next.map(str::to_owned),
+            };
+            if store::create_signup(&mut tx, &crate::secrets::sha256(&token), &signup, CONFIRM_HOURS).await? {
+                let message = crate::email::compose(&crate::email::Content {
+                    name: display_name,
+                    subject: "Confirm your address to finish your Gameday account".into(),
+                    paragraphs: vec![
+                        format!(
+                            "Someone, we hope you, signed up to Gameday as {}. Follow the link to confirm this address: your account is made, and you are signed in.",
+                            email.as_str()
+                        ),
+                        format!(
+                            "The link works once, for {CONFIRM_HOURS} hours. If you did not sign up, ignore this e-mail: no account is made."
+                        ),
+                    ],
+                    action: Some(("Confirm my address", format!("{base_url}/signup/confirm/{token}"))),
+                    unsubscribe: None,
+                });
+                let kind = crate::email::Kind::ConfirmAddress;
+                crate::email::store::enqueue_to_address(&mut tx, email.as_str(), kind, &message).await?;
+                tracing::info!("sign-up waits for its address to be confirmed");
+            } else {
+                tracing::info!("sign-up not sent: three are open for the address already");
+            }
         }
-        Err(CreateUserError::Database(err)) => return Err(err.into()),
-    };
+    }
     tx.commit().await?;
-    tracing::info!(user_id = %user.id, admin = user.is_admin, "account created");
-    Ok(user)
+    Ok(SignUp::Confirm)
+}
+
+/// Tells the owner of an address that someone tried to sign up with it (at most three times a
+/// day, so a stranger cannot fill their mailbox).
+async fn tell_owner_of_signup(tx: &mut sqlx::PgConnection, owner: &User, base_url: &str) -> AppResult<()> {
+    let kind = crate::email::Kind::AccountExists;
+    if crate::email::store::written_today(&mut *tx, owner.id, kind).await? >= 3 {
+        tracing::info!(user_id = %owner.id, "sign-up with a taken address: its owner was told three times today");
+        return Ok(());
+    }
+    let message = crate::email::compose(&crate::email::Content {
+        name: &owner.display_name,
+        subject: "Someone tried to sign up to Gameday with your address".into(),
+        paragraphs: vec![
+            format!(
+                "Someone, perhaps you, tried to make a new Gameday account with {}. You have an account with this address already, so no new one was made.",
+                owner.email
+            ),
+            format!(
+                "To get in, sign in. If you forgot your password, choose a new one at {base_url}/password/forgot. If it was not you, you need do nothing: your account is unchanged."
+            ),
+        ],
+        action: Some(("Sign in", format!("{base_url}/signin"))),
+        unsubscribe: None,
+    });
+    crate::email::store::enqueue(&mut *tx, owner.id, kind, &message, None).await?;
+    tracing::info!(user_id = %owner.id, "sign-up with a taken address: its owner is told");
+    Ok(())
+}
+
+/// The address and name a sign-up link is for, if it is still open.
+pub async fn signup_link(db: &PgPool, token: &str) -> AppResult<Option<store::PendingSignup>> {
+    Ok(store::signup_by_token(db, &crate::secrets::sha256(token)).await?)
+}
+
+/// Makes the account a sign-up link is for (the link, and every other open sign-up of its address,
+/// is used up); the account and where to go next. Refused as gone when the link is not open, and
+/// as a conflict when the address got an account in the meantime (through single sign-on, say).
+pub async fn confirm_sign_up(db: &PgPool, token: &str) -> AppResult<(User, Option<String>)> {
+    let mut tx = db.begin().await?;
+    let signup = store::take_signup(&mut tx, &crate::secrets::sha256(token)).await?.ok_or_else(gone_link)?;
+    let email = Email::parse(&signup.email).map_err(|_| gone_link())?;
+    match store::create_user(&mut tx, &email, &signup.display_name, &signup.password_hash, &signup.time_zone).await {
+        Ok(user) => {
+            tx.commit().await?;
+            tracing::info!(user_id = %user.id, admin = user.is_admin, "account created: its address is confirmed");
+            Ok((user, signup.next_path))
+        }
+        Err(CreateUserError::EmailTaken) => {
+            drop(tx);
+            store::drop_signups(db, email.as_str()).await?;
+            Err(AppError::Conflict("An account with this address exists already. Sign in instead.".into()))
+        }
+        Err(CreateUserError::Database(err)) => Err(err.into()),
+    }
 }
 
 /// A person in a demo team (`crate::demo`): an account nobody can sign in to (no password

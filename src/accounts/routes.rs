@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::{Deserialize, Serialize};
 
-use super::actions::SsoSignIn;
+use super::actions::{SignUp, SsoSignIn};
 use super::two_factor::{self, SecondFactor};
 use super::{Credentials, Email, User, check_new_password};
 use crate::error::{AppError, AppResult};
@@ -25,6 +25,7 @@ use crate::web::{FlashKind, Layout, flash, render, render_status, see_other};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/signup", get(signup_page).post(signup))
+        .route("/signup/confirm/{token}", get(confirm_page).post(confirm))
         .route("/signin", get(signin_page).post(signin))
         .route("/signout", post(signout))
         .route("/signin/code", get(code_page).post(code))
@@ -48,6 +49,8 @@ struct SignupPage {
     email: String,
     display_name: String,
     next: Option<String>,
+    /// Whether the form was sent, and the answer is "check your e-mail".
+    sent: bool,
     errors: FieldErrors,
 }
 
@@ -97,6 +100,7 @@ async fn signup_page(
         email: String::new(),
         display_name: String::new(),
         next,
+        sent: false,
         errors: FieldErrors::new(),
     })
 }
@@ -128,6 +132,7 @@ async fn signup(
                 email: form.email.clone(),
                 display_name: form.display_name.clone(),
                 next: next.clone(),
+                sent: false,
                 errors,
             },
         )
@@ -147,17 +152,89 @@ async fn signup(
     }
     let time_zone = crate::tz::parse_zone_name(&form.time_zone).unwrap_or_else(|_| "UTC".to_owned());
     let password = form.password.clone();
-    let user = match super::actions::sign_up(&state.db, &email, &display_name, password, &time_zone).await {
-        Ok(user) => user,
-        Err(err) => {
-            refused(err, &mut errors)?;
-            return invalid(errors, layout);
+    let base_url = state.config.base_url();
+    let made =
+        super::actions::sign_up(&state.db, &email, &display_name, password, &time_zone, next.as_deref(), &base_url)
+            .await;
+    match made {
+        Ok(SignUp::Made(user)) => {
+            sign_in(&mut auth, &state.db, &user, &user_agent, &client_addr).await?;
+            let welcome = format!("Welcome to Gameday, {}. You are this server's administrator.", user.display_name);
+            flash(&auth.session, FlashKind::Success, welcome).await?;
+            Ok(see_other(next.as_deref().unwrap_or("/")))
         }
-    };
+        Ok(SignUp::Confirm) => render(&SignupPage {
+            layout,
+            sso_signup: None,
+            email: email.as_str().to_owned(),
+            display_name: String::new(),
+            next,
+            sent: true,
+            errors,
+        }),
+        Err(err) => {
+            let status = refused(err, &mut errors)?;
+            let mut response = invalid(errors, layout)?;
+            *response.status_mut() = status;
+            Ok(response)
+        }
+    }
+}
 
-    sign_in(&mut auth, &state.db, &user, &user_agent, &client_addr).await?;
-    flash(&auth.session, FlashKind::Success, format!("Welcome to Gameday, {}.", user.display_name)).await?;
-    Ok(see_other(next.as_deref().unwrap_or("/")))
+#[derive(Template)]
+#[template(path = "accounts/confirm.html")]
+struct ConfirmPage {
+    layout: Layout,
+    token: String,
+    /// The address and name of the account the link makes; none once it no longer works.
+    signup: Option<(String, String)>,
+}
+
+impl ConfirmPage {
+    fn gone(layout: Layout, token: String) -> AppResult<Response> {
+        render_status(StatusCode::GONE, &ConfirmPage { layout, token, signup: None })
+    }
+}
+
+/// The page a sign-up's e-mailed link opens: one button makes the account (a link alone does not,
+/// so a mail program that opens links to scan them does not use it up).
+async fn confirm_page(State(state): State<AppState>, layout: Layout, Path(token): Path<String>) -> AppResult<Response> {
+    if !state.config.password_signin {
+        return Err(AppError::NotFound);
+    }
+    match super::actions::signup_link(&state.db, &token).await? {
+        Some(signup) => render(&ConfirmPage { layout, token, signup: Some((signup.email, signup.display_name)) }),
+        None => ConfirmPage::gone(layout, token),
+    }
+}
+
+/// Makes the account of a confirmed address and signs its person in (in the browser that follows
+/// the link, which need not be the one that signed up).
+async fn confirm(
+    State(state): State<AppState>,
+    mut auth: AuthSession,
+    layout: Layout,
+    ClientAddr(client_addr): ClientAddr,
+    UserAgent(user_agent): UserAgent,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    if !state.config.password_signin {
+        return Err(AppError::NotFound);
+    }
+    match super::actions::confirm_sign_up(&state.db, &token).await {
+        Ok((user, next)) => {
+            sign_in(&mut auth, &state.db, &user, &user_agent, &client_addr).await?;
+            let welcome = format!("Your address is confirmed. Welcome to Gameday, {}.", user.display_name);
+            flash(&auth.session, FlashKind::Success, welcome).await?;
+            Ok(see_other(safe_next(next.as_deref()).as_deref().unwrap_or("/")))
+        }
+        Err(AppError::Gone(_)) => ConfirmPage::gone(layout, token),
+        Err(AppError::Conflict(message)) => {
+            flash(&auth.session, FlashKind::Error, message).await?;
+            Ok(see_other("/signin"))
+        }
+        Err(err) => Err(err),
+    }
 }
 
 #[derive(Template)]

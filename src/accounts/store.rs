@@ -50,7 +50,7 @@ pub async fn create_user(
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn user_by_email(db: &PgPool, email: &Email) -> sqlx::Result<Option<User>> {
+pub async fn user_by_email(db: impl PgExecutor<'_>, email: &Email) -> sqlx::Result<Option<User>> {
     sqlx::query_as!(
         User,
         r#"select id, email, display_name, password_hash, is_admin, time_zone, sha256(convert_to(password_hash, 'UTF8')) as "auth_hash!", totp_secret is not null as "two_factor!" from users where email = $1"#,
@@ -357,6 +357,18 @@ pub async fn teams_requiring_two_factor(db: &PgPool, user_id: Uuid) -> sqlx::Res
 /// records that point at it (its name becomes "A former member").
 #[tracing::instrument(skip(conn))]
 pub async fn erase_user(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<()> {
+    // Mail not sent yet, and what was sent (it names them and their address), goes with them:
+    // what was written to their address before they had an account (the confirmation of it, an
+    // invitation) too, and any sign-up of the address still open.
+    sqlx::query!(
+        "delete from email_outbox where user_id = $1 or to_address = (select email from users where id = $1)",
+        user_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!("delete from signup_confirmations where email = (select email from users where id = $1)", user_id)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query!(
         "update users set email = 'erased-' || id || '@invalid', display_name = $2, password_hash = '!erased',
                           is_admin = false, time_zone = 'UTC', totp_secret = null, totp_last_step = null,
@@ -369,8 +381,6 @@ pub async fn erase_user(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<
     .await?;
     sqlx::query!("delete from recovery_codes where user_id = $1", user_id).execute(&mut *conn).await?;
     sqlx::query!("delete from oidc_identities where user_id = $1", user_id).execute(&mut *conn).await?;
-    // Mail not sent yet, and what was sent (it names them and their address), goes with them.
-    sqlx::query!("delete from email_outbox where user_id = $1", user_id).execute(&mut *conn).await?;
     sqlx::query!("delete from email_opt_outs where user_id = $1", user_id).execute(&mut *conn).await?;
     sqlx::query!("delete from password_resets where user_id = $1", user_id).execute(&mut *conn).await?;
     sqlx::query!("delete from account_sessions where user_id = $1", user_id).execute(&mut *conn).await?;
@@ -710,4 +720,99 @@ pub async fn take_reset(conn: &mut PgConnection, token_hash: &[u8]) -> sqlx::Res
             .await?;
     }
     Ok(user_id)
+}
+
+/// A sign-up waiting for its address to be confirmed.
+#[derive(Debug)]
+pub struct PendingSignup {
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub time_zone: String,
+    /// Where to go once the account is made.
+    pub next_path: Option<String>,
+}
+
+/// Whether any account exists yet, holding (until the transaction ends) the lock that serialises
+/// the "first account" decision with [`create_user`].
+#[tracing::instrument(skip_all)]
+pub async fn any_account(conn: &mut PgConnection) -> sqlx::Result<bool> {
+    sqlx::query!("select pg_advisory_xact_lock(hashtext('gameday.first_admin'))").execute(&mut *conn).await?;
+    sqlx::query_scalar!(r#"select exists (select 1 from users) as "any!""#).fetch_one(&mut *conn).await
+}
+
+/// Stores a sign-up's link hash for `hours`; false (nothing stored) when its address has three
+/// sign-ups open already, so nobody can fill a stranger's mailbox. Clears expired sign-ups first.
+#[tracing::instrument(skip_all)]
+pub async fn create_signup(
+    conn: &mut PgConnection,
+    token_hash: &[u8],
+    signup: &PendingSignup,
+    hours: i64,
+) -> sqlx::Result<bool> {
+    sqlx::query!(
+        "delete from signup_confirmations where token_hash in
+           (select token_hash from signup_confirmations where expires_at < now() limit 100)"
+    )
+    .execute(&mut *conn)
+    .await?;
+    let open: i64 =
+        sqlx::query_scalar!(r#"select count(*) as "n!" from signup_confirmations where email = $1"#, signup.email)
+            .fetch_one(&mut *conn)
+            .await?;
+    if open >= 3 {
+        return Ok(false);
+    }
+    sqlx::query!(
+        "insert into signup_confirmations (token_hash, email, display_name, password_hash, time_zone, next_path, expires_at)
+         values ($1, $2, $3, $4, $5, $6, now() + make_interval(hours => $7::int))",
+        token_hash,
+        signup.email,
+        signup.display_name,
+        signup.password_hash,
+        signup.time_zone,
+        signup.next_path,
+        hours as i32
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
+}
+
+/// The sign-up a link is for, if it is still open.
+#[tracing::instrument(skip_all)]
+pub async fn signup_by_token(db: &PgPool, token_hash: &[u8]) -> sqlx::Result<Option<PendingSignup>> {
+    sqlx::query_as!(
+        PendingSignup,
+        "select email, display_name, password_hash, time_zone, next_path from signup_confirmations
+         where token_hash = $1 and expires_at > now()",
+        token_hash
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Uses a sign-up link up, with every other open sign-up of its address; the sign-up, if the
+/// link was open.
+#[tracing::instrument(skip_all)]
+pub async fn take_signup(conn: &mut PgConnection, token_hash: &[u8]) -> sqlx::Result<Option<PendingSignup>> {
+    let signup = sqlx::query_as!(
+        PendingSignup,
+        "delete from signup_confirmations where token_hash = $1 and expires_at > now()
+         returning email, display_name, password_hash, time_zone, next_path",
+        token_hash
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(signup) = &signup {
+        drop_signups(&mut *conn, &signup.email).await?;
+    }
+    Ok(signup)
+}
+
+/// Deletes every open sign-up of an address.
+#[tracing::instrument(skip_all)]
+pub async fn drop_signups(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<u64> {
+    let deleted = sqlx::query!("delete from signup_confirmations where email = $1", email).execute(db).await?;
+    Ok(deleted.rows_affected())
 }

@@ -34,6 +34,12 @@ pub fn backoff(first_ms: u64, attempts: i32) -> std::time::Duration {
 pub enum Kind {
     /// A link to choose a new password (asked for by the person; never turned off).
     PasswordReset,
+    /// A link that confirms the address given at sign-up and makes the account (to an address
+    /// with no account yet).
+    ConfirmAddress,
+    /// Someone tried to sign up with the address of an existing account (told to its owner
+    /// instead of to the person signing up).
+    AccountExists,
     /// An invite link to a team, sent by its lead to an address (maybe of nobody with an account
     /// yet; one message, at the lead's asking, so nothing to turn off).
     Invitation,
@@ -54,8 +60,10 @@ impl Kind {
     pub const CHOOSABLE: [Kind; 5] =
         [Kind::SignOff, Kind::GamedaySoon, Kind::FaultAnnounced, Kind::RetroPublished, Kind::ActionDue];
 
-    const ALL: [Kind; 7] = [
+    const ALL: [Kind; 9] = [
         Kind::PasswordReset,
+        Kind::ConfirmAddress,
+        Kind::AccountExists,
         Kind::Invitation,
         Kind::SignOff,
         Kind::GamedaySoon,
@@ -67,6 +75,8 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::PasswordReset => "password_reset",
+            Kind::ConfirmAddress => "confirm_address",
+            Kind::AccountExists => "account_exists",
             Kind::Invitation => "invitation",
             Kind::SignOff => "sign_off",
             Kind::FaultAnnounced => "fault_announced",
@@ -84,6 +94,8 @@ impl Kind {
     pub fn label(self) -> &'static str {
         match self {
             Kind::PasswordReset => "Password reset links",
+            Kind::ConfirmAddress => "Confirmation of the address at sign-up",
+            Kind::AccountExists => "A sign-up tried with the address of an account",
             Kind::Invitation => "Invitations to a team",
             Kind::SignOff => "A scenario waits for my sign-off",
             Kind::FaultAnnounced => "A fault is announced on a game day I am on",

@@ -68,6 +68,20 @@ pub async fn enqueue_to_address(
     Ok(written.rows_affected() == 1)
 }
 
+/// How many messages of `kind` were written for a person in the last day (to keep a kind that a
+/// stranger can set off from filling their mailbox).
+#[tracing::instrument(skip(conn))]
+pub async fn written_today(conn: &mut PgConnection, user_id: Uuid, kind: Kind) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from email_outbox
+           where user_id = $1 and kind = $2 and created_at > gameday_now() - interval '1 day'"#,
+        user_id,
+        kind.as_str()
+    )
+    .fetch_one(&mut *conn)
+    .await
+}
+
 /// A message claimed for sending.
 #[derive(Debug)]
 pub struct Due {

@@ -97,19 +97,159 @@ async fn the_session_cookie_is_secure_when_the_base_url_is_https(db: PgPool) {
     assert!(cookie.contains("Secure"), "{cookie}");
 }
 
+/// Messages of `kind` in the outbox to `address`.
+async fn emails(db: &PgPool, address: &str, kind: &str) -> Vec<String> {
+    sqlx::query_scalar("select body_text from email_outbox where to_address = $1 and kind = $2 order by id")
+        .bind(address)
+        .bind(kind)
+        .fetch_all(db)
+        .await
+        .unwrap()
+}
+
 #[sqlx::test]
-async fn duplicate_email_is_refused_on_the_email_field(db: PgPool) {
+async fn sign_up_answers_the_same_for_a_taken_address_and_tells_its_owner_instead(db: PgPool) {
     let app = spawn_app(db).await;
     app.signup_as(&new_client(), "ana@example.com", "Ana").await;
 
-    let response = app
-        .post("/signup", &[("email", "ANA@example.com"), ("display_name", "Other Ana"), ("password", PASSWORD)])
-        .await;
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = response.text().await.unwrap();
-    assert!(page.contains(r#"<p class="field-error" id="email-error">An account with this email already exists"#));
-    assert!(page.contains(r#"value="Other Ana""#), "the display name is kept");
-    assert!(!page.contains(PASSWORD), "the password is never echoed");
+    // A stranger tries Ana's address, and a new one: the two answers differ only in the address.
+    let stranger = new_client();
+    let taken = [("email", "ANA@example.com"), ("display_name", "Other Ana"), ("password", PASSWORD)];
+    let taken = app.post_as(&stranger, "/signup", &taken).await;
+    let new = [("email", "li@example.com"), ("display_name", "Li"), ("password", PASSWORD)];
+    let new = app.post_as(&stranger, "/signup", &new).await;
+    assert_eq!((taken.status(), new.status()), (StatusCode::OK, StatusCode::OK));
+    let taken = taken.text().await.unwrap();
+    let new = new.text().await.unwrap();
+    assert!(taken.contains("Check your e-mail") && taken.contains("<strong>ana@example.com</strong>"), "{taken}");
+    assert_eq!(taken.replace("ana@example.com", "ADDRESS"), new.replace("li@example.com", "ADDRESS"));
+    assert!(!taken.contains(PASSWORD) && !taken.contains("Other Ana"), "nothing typed is echoed but the address");
+
+    // Ana is told (and nobody is asked to confirm her address); Li gets the link; no account yet.
+    let told = emails(&app.db, "ana@example.com", "account_exists").await;
+    assert_eq!(told.len(), 1);
+    assert!(told[0].contains("Someone, perhaps you, tried to make a new Gameday account with ana@example.com"));
+    assert!(told[0].contains(&format!("{}/password/forgot", app.base)), "{}", told[0]);
+    assert!(emails(&app.db, "ana@example.com", "confirm_address").await.is_empty());
+    assert_eq!(emails(&app.db, "li@example.com", "confirm_address").await.len(), 1);
+    let users: Vec<String> = sqlx::query_scalar("select email from users").fetch_all(&app.db).await.unwrap();
+    assert_eq!(users, vec!["ana@example.com".to_owned()], "no account is made before the address is confirmed");
+    // Ana's account is as it was.
+    let signin = [("email", "ana@example.com"), ("password", PASSWORD)];
+    assert_eq!(app.post_as(&new_client(), "/signin", &signin).await.status(), StatusCode::SEE_OTHER);
+
+    // Trying again and again does not fill Ana's mailbox: three notes a day at most.
+    for _ in 0..4 {
+        let again = [("email", "ana@example.com"), ("display_name", "Other Ana"), ("password", PASSWORD)];
+        assert_eq!(app.post_as(&stranger, "/signup", &again).await.status(), StatusCode::OK);
+    }
+    assert_eq!(emails(&app.db, "ana@example.com", "account_exists").await.len(), 3);
+
+    // Li follows her link, in another browser: her account is made and she is signed in.
+    let link = app.confirmation_link("li@example.com").await.unwrap();
+    let li = new_client();
+    let page = app.get_as(&li, &link).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Confirm your address") && page.contains("<strong>li@example.com</strong>"), "{page}");
+    let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&app.db).await.unwrap();
+    assert_eq!(users, 1, "opening the link (as a mail scanner would) makes no account");
+    let response = app.post_as(&li, &link, &[]).await;
+    assert_eq!((response.status(), location(&response).as_str()), (StatusCode::SEE_OTHER, "/"));
+    let home = app.get_as(&li, "/").await.text().await.unwrap();
+    assert!(home.contains("Your address is confirmed. Welcome to Gameday, Li."), "{home}");
+    let (name, admin): (String, bool) =
+        sqlx::query_as("select display_name, is_admin from users where email = 'li@example.com'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!((name.as_str(), admin), ("Li", false));
+    let signin = [("email", "li@example.com"), ("password", PASSWORD)];
+    let response = app.post_as(&new_client(), "/signin", &signin).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
+
+#[sqlx::test]
+async fn a_confirmation_link_works_once_for_a_day_and_keeps_where_to_go(db: PgPool) {
+    let app = spawn_app(db).await;
+    app.signup_as(&new_client(), "ana@example.com", "Ana").await;
+
+    // Two sign-ups of one address (say, the first e-mail seemed lost): either link makes the
+    // account, and then neither works again.
+    let form = [("email", "li@example.com"), ("display_name", "Li"), ("password", PASSWORD), ("next", "/teams/new")];
+    for _ in 0..2 {
+        assert_eq!(app.post("/signup", &form).await.status(), StatusCode::OK);
+    }
+    let links = emails(&app.db, "li@example.com", "confirm_address").await;
+    assert_eq!(links.len(), 2);
+    let first = app.confirmation_link("li@example.com").await.unwrap();
+    let response = app.post_as(&new_client(), &first, &[]).await;
+    assert_eq!(location(&response), "/teams/new", "where she was going when she signed up");
+    for link in
+        links.iter().map(|text| text[text.find("/signup/confirm/").unwrap()..].split_whitespace().next().unwrap())
+    {
+        let page = app.get_as(&new_client(), link).await;
+        assert_eq!(page.status(), StatusCode::GONE);
+        assert!(page.text().await.unwrap().contains("This link no longer works"));
+        assert_eq!(app.post_as(&new_client(), link, &[]).await.status(), StatusCode::GONE);
+    }
+    let lis: i64 = sqlx::query_scalar("select count(*) from users where email = 'li@example.com'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(lis, 1);
+
+    // A link is kept only as a hash, and lapses after a day.
+    let form =
+        [("email", "bo@example.com"), ("display_name", "Bo"), ("password", PASSWORD), ("next", "//evil.example/")];
+    app.post("/signup", &form).await;
+    let link = app.confirmation_link("bo@example.com").await.unwrap();
+    let token = link.trim_start_matches("/signup/confirm/");
+    let stored: (Vec<u8>, String, f64) = sqlx::query_as(
+        "select token_hash, password_hash, extract(epoch from expires_at - created_at)::float8 from signup_confirmations",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(stored.0, gameday::secrets::sha256(token));
+    assert!(stored.1.starts_with("$argon2id$") && !stored.1.contains(PASSWORD));
+    assert_eq!(stored.2, 24.0 * 3600.0);
+    sqlx::query("update signup_confirmations set expires_at = now() - interval '1 second'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(app.get(&link).await.status(), StatusCode::GONE);
+    assert_eq!(app.post(&link, &[]).await.status(), StatusCode::GONE);
+    assert_eq!(app.get("/signup/confirm/not-a-link").await.status(), StatusCode::GONE);
+
+    // Signed up again: a link that cannot lead off the site.
+    app.post("/signup", &form).await;
+    let link = app.confirmation_link("bo@example.com").await.unwrap();
+    assert_eq!(location(&app.post_as(&new_client(), &link, &[]).await), "/");
+
+    // At most three open sign-ups per address, so nobody can fill a stranger's mailbox.
+    let form = [("email", "kai@example.com"), ("display_name", "Kai"), ("password", PASSWORD)];
+    for _ in 0..5 {
+        assert_eq!(app.post("/signup", &form).await.status(), StatusCode::OK);
+    }
+    assert_eq!(emails(&app.db, "kai@example.com", "confirm_address").await.len(), 3);
+
+    // The address got an account in the meantime (through single sign-on, say): sign in instead.
+    let link = app.confirmation_link("kai@example.com").await.unwrap();
+    sqlx::query("insert into users (id, email, display_name, password_hash) values (gen_random_uuid(), 'kai@example.com', 'Kai', '')")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let kai = new_client();
+    let response = app.post_as(&kai, &link, &[]).await;
+    assert_eq!(location(&response), "/signin");
+    let page = app.get_as(&kai, "/signin").await.text().await.unwrap();
+    assert!(page.contains("An account with this address exists already. Sign in instead."), "{page}");
+    let open: i64 = sqlx::query_scalar("select count(*) from signup_confirmations where email = 'kai@example.com'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(open, 0, "the address's other links are dropped");
 }
 
 #[sqlx::test]
@@ -241,8 +381,8 @@ async fn next_only_redirects_within_the_site(db: PgPool) {
 async fn signing_in_again_while_signed_in_also_changes_the_session_id(db: PgPool) {
     let app = spawn_app(db).await;
     app.signup_as(&new_client(), "li@example.com", "Li").await;
-    let response =
-        app.post("/signup", &[("email", "ana@example.com"), ("display_name", "Ana"), ("password", PASSWORD)]).await;
+    let form = [("email", "ana@example.com"), ("display_name", "Ana"), ("password", PASSWORD)];
+    let response = app.signup_with(&app.client, &form).await;
     let as_ana = session_cookie(&response).expect("a session");
 
     let response = app.post("/signin", &[("email", "li@example.com"), ("password", PASSWORD)]).await;
@@ -378,15 +518,20 @@ async fn sign_ups_are_throttled_per_client(db: PgPool) {
         }
     };
     let limit = gameday::accounts::MAX_SIGNUPS_PER_ADDRESS as usize;
-    for n in 0..limit {
-        assert_eq!(signup("203.0.113.9", n).await.status(), StatusCode::SEE_OTHER, "sign-up {n}");
+    // The first is made at once (the administrator); the others wait for their links.
+    assert_eq!(signup("203.0.113.9", 0).await.status(), StatusCode::SEE_OTHER, "sign-up 0");
+    for n in 1..limit {
+        assert_eq!(signup("203.0.113.9", n).await.status(), StatusCode::OK, "sign-up {n}");
     }
     let refused = signup("203.0.113.9", limit).await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(refused.headers().contains_key("retry-after"));
     let page = refused.text().await.unwrap();
     assert!(page.contains("Too many accounts were created from here") && page.contains("bot20@203.0.113.9.example"));
-    let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&app.db).await.unwrap();
-    assert_eq!(users as usize, limit, "the refused sign-up made no account");
-    assert_eq!(signup("198.51.100.7", 0).await.status(), StatusCode::SEE_OTHER, "another client is not held up");
+    let waiting: i64 =
+        sqlx::query_scalar("select count(*) from signup_confirmations").fetch_one(&app.db).await.unwrap();
+    assert_eq!(waiting as usize, limit - 1, "the refused sign-up was not kept");
+    let sent: i64 = sqlx::query_scalar("select count(*) from email_outbox").fetch_one(&app.db).await.unwrap();
+    assert_eq!(sent as usize, limit - 1, "nor e-mailed");
+    assert_eq!(signup("198.51.100.7", 0).await.status(), StatusCode::OK, "another client is not held up");
 }

@@ -207,7 +207,17 @@ async fn two_people_sign_up_and_meet_in_a_team_through_an_invite(db: PgPool) {
     fill(&li, "Display name", "Li Member").await;
     fill(&li, "Password", "another good passphrase").await;
     click_button(&li, "Create account").await;
+    // Her address is confirmed first: the e-mailed link (read from the outbox) and its button.
+    assert_eq!(heading(&li).await, "Check your e-mail");
+    assert!(body_text(&li).await.contains("We sent a link to li@example.com."));
+    screenshot(&li, "05a-signup-check-email").await;
+    let link = app.confirmation_link("li@example.com").await.expect("a confirmation link was e-mailed");
+    li.goto(&app.url(&link)).await.unwrap();
+    assert_eq!(heading(&li).await, "Confirm your address");
+    screenshot(&li, "05b-confirm-address").await;
+    click_button(&li, "Confirm and sign in").await;
     assert_eq!(heading(&li).await, "Join Platform Team", "sign-up returns to the invite");
+    assert!(body_text(&li).await.contains("Your address is confirmed. Welcome to Gameday, Li Member."));
     click_button(&li, "Join Platform Team").await;
     assert_eq!(heading(&li).await, "Platform Team");
     let page = body_text(&li).await;
@@ -1068,7 +1078,11 @@ async fn every_main_page_passes_axe_core_in_light_and_dark(db: PgPool) {
     let import_path = format!("{draft}/scenarios/import");
     let imported = crate::chaostoolkit::upload(&day, &day.ana, &import_path, "e.json", experiment).await;
     let imported = crate::helpers::location(&imported);
-    let signed_out = ["/", "/signin", "/signup"].map(str::to_owned);
+    // A sign-up waiting for its address to be confirmed: the page its e-mailed link opens.
+    let form = [("email", "kai@example.com"), ("display_name", "Kai"), ("password", "correct horse battery")];
+    app.post_as(&crate::helpers::new_client(), "/signup", &form).await;
+    let confirm = app.confirmation_link("kai@example.com").await.expect("a confirmation link");
+    let signed_out = ["/".to_owned(), "/signin".to_owned(), "/signup".to_owned(), confirm];
     let signed_in = [
         "/".to_owned(),
         team.clone(),

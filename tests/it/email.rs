@@ -60,8 +60,20 @@ impl Sink {
             .expect("the SMTP server is running")
     }
 
-    /// The next message it took, as received.
+    /// The next message it took, as received, passing over sign-up confirmations: the fixtures
+    /// sign their people up as people do (each address confirmed by its link), and those messages
+    /// are read by the sign-up test with [`Sink::any_message`].
     async fn message(&mut self) -> Mail {
+        loop {
+            let mail = self.any_message().await;
+            if !mail.header("Subject").is_some_and(|subject| subject.starts_with("Confirm your address")) {
+                return mail;
+            }
+        }
+    }
+
+    /// The next message it took, whatever it is.
+    async fn any_message(&mut self) -> Mail {
         loop {
             let line = self.next().await;
             if line.get("data").is_some() {
@@ -156,8 +168,12 @@ fn quick(config: &mut gameday::config::Config, smtp: Option<String>) {
     config.email_retry_ms = 200;
 }
 
+/// Kind, status and attempts of the messages to `to`, leaving out the confirmation of the address
+/// that signing up (as the fixtures do) sends.
 async fn outbox(db: &PgPool, to: &str) -> Vec<(String, String, i32)> {
-    sqlx::query_as("select kind, status, attempts from email_outbox where to_address = $1 order by id")
+    sqlx::query_as(
+        "select kind, status, attempts from email_outbox where to_address = $1 and kind <> 'confirm_address' order by id",
+    )
         .bind(to)
         .fetch_all(db)
         .await
@@ -375,7 +391,11 @@ async fn without_smtp_messages_wait_in_the_outbox_for_its_page_and_a_demo_sends_
     let response =
         day.app.post_as(&day.li, "/account/delete", &[("password", "correct horse battery"), ("code", "")]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert!(outbox(&db, "li@example.com").await.is_empty());
+    let left: i64 = sqlx::query_scalar("select count(*) from email_outbox where to_address = 'li@example.com'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "nor the confirmation of her address when she signed up");
     assert!(!day.page(&day.ana, "/admin/outbox").await.contains("li@example.com"));
 
     // A demo is played through the same actions, with sign-off requests and an announcement in
@@ -393,6 +413,42 @@ async fn without_smtp_messages_wait_in_the_outbox_for_its_page_and_a_demo_sends_
     assert!(demo_events > 5, "the demo's story has events that would ask for e-mail ({demo_events})");
     let after: i64 = sqlx::query_scalar("select count(*) from email_outbox").fetch_one(&db).await.unwrap();
     assert_eq!(after, before);
+}
+
+#[sqlx::test]
+async fn signing_up_confirms_the_address_by_email_and_a_taken_address_tells_its_owner_instead(db: PgPool) {
+    let mut sink = Sink::start(&[]).await;
+    let smtp = sink.url();
+    let app: TestApp = spawn_app_with(db.clone(), move |config| quick(config, Some(smtp))).await;
+    // The first account (the administrator) is made at once, with no e-mail.
+    app.signup_as(&new_client(), "ana@example.com", "Ana").await;
+
+    let li = new_client();
+    let form = [("email", "Li@Example.com"), ("display_name", "Li"), ("password", "correct horse battery")];
+    let page = app.post_as(&li, "/signup", &form).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("We sent a link to <strong>li@example.com</strong>"));
+    let mail = sink.any_message().await;
+    assert_eq!(mail.to, "li@example.com");
+    assert_eq!(mail.header("Subject").as_deref(), Some("Confirm your address to finish your Gameday account"));
+    assert!(mail.says("Hello Li,") && mail.says("The link works once, for 24 hours."), "{}", mail.decoded);
+    let link = mail.link(&format!("{}/signup/confirm/", app.base));
+    let path = link.trim_start_matches(&app.base).to_owned();
+    assert_eq!(app.get_as(&li, &path).await.status(), StatusCode::OK);
+    let response = app.post_as(&li, &path, &[]).await;
+    assert_eq!((response.status(), location(&response).as_str()), (StatusCode::SEE_OTHER, "/"));
+    assert!(app.get_as(&li, "/").await.text().await.unwrap().contains("Hello, Li"));
+
+    // A stranger tries Ana's address: Ana hears of it, with no link that makes an account.
+    let stranger = [("email", "ana@example.com"), ("display_name", "Mallory"), ("password", "correct horse battery")];
+    assert_eq!(app.post_as(&new_client(), "/signup", &stranger).await.status(), StatusCode::OK);
+    let mail = sink.any_message().await;
+    assert_eq!(mail.to, "ana@example.com");
+    assert_eq!(mail.header("Subject").as_deref(), Some("Someone tried to sign up to Gameday with your address"));
+    assert!(mail.says("Hello Ana,") && !mail.says("Mallory") && !mail.says("/signup/confirm/"), "{}", mail.decoded);
+    assert!(mail.link(&format!("{}/signin", app.base)).ends_with("/signin"));
+    assert!(!mail.says("List-Unsubscribe"), "a message about the account itself has no unsubscribe link");
+    sink.nothing_more().await;
 }
 
 #[sqlx::test]

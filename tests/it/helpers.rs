@@ -64,14 +64,38 @@ impl TestApp {
 
     /// Signs up with `client` and returns it signed in.
     pub async fn signup_as(&self, client: &Client, email: &str, name: &str) {
-        let response = self
-            .post_as(
-                client,
-                "/signup",
-                &[("email", email), ("display_name", name), ("password", "correct horse battery")],
-            )
-            .await;
+        let form = [("email", email), ("display_name", name), ("password", "correct horse battery")];
+        let response = self.signup_with(client, &form).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "sign-up of {email} should succeed");
+    }
+
+    /// Signs up with `form` as `client`, as a person would: the first account is made at once,
+    /// any other when the link e-mailed to its address is followed (its page, then its button).
+    /// The response that signed them in, or the sign-up's refusal.
+    pub async fn signup_with(&self, client: &Client, form: &[(&str, &str)]) -> Response {
+        let response = self.post_as(client, "/signup", form).await;
+        if response.status() != StatusCode::OK {
+            return response;
+        }
+        assert!(response.text().await.unwrap().contains("Check your e-mail"));
+        let email = form.iter().find(|(name, _)| *name == "email").map(|(_, value)| value.trim().to_lowercase());
+        let link = self.confirmation_link(&email.unwrap_or_default()).await.expect("a confirmation link was e-mailed");
+        assert_eq!(self.get_as(client, &link).await.status(), StatusCode::OK, "the link's page opens");
+        self.post_as(client, &link, &[]).await
+    }
+
+    /// The path of the newest sign-up confirmation link e-mailed to `email`, if any.
+    pub async fn confirmation_link(&self, email: &str) -> Option<String> {
+        let text: Option<String> = sqlx::query_scalar(
+            "select body_text from email_outbox where to_address = $1 and kind = 'confirm_address' order by id desc limit 1",
+        )
+        .bind(email)
+        .fetch_optional(&self.db)
+        .await
+        .unwrap();
+        let text = text?;
+        let start = text.find("/signup/confirm/")?;
+        Some(text[start..].split_whitespace().next()?.to_owned())
     }
 
     /// A new client, signed up as a new user.

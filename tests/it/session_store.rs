@@ -12,9 +12,8 @@ const PASSWORD: &str = "correct horse battery";
 
 /// Signs `email` up and returns the session id its Set-Cookie gives.
 async fn signed_up_cookie(app: &TestApp, email: &str, name: &str) -> String {
-    let response = app
-        .post_as(&new_client(), "/signup", &[("email", email), ("display_name", name), ("password", PASSWORD)])
-        .await;
+    let response =
+        app.signup_with(&new_client(), &[("email", email), ("display_name", name), ("password", PASSWORD)]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     response
         .headers()
