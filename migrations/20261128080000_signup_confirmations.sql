@@ -11,7 +11,7 @@ create table signup_confirmations (
     time_zone text not null,
     -- Where to go once the account is made (a path on this site, checked when the form was sent).
     next_path text,
-    created_at timestamptz not null default now(),
+    created_at timestamptz not null default gameday_now(),
     expires_at timestamptz not null
 );
 
