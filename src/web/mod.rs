@@ -70,6 +70,8 @@ pub struct Layout {
     pub elsewhere: Vec<Banner>,
     /// The team a page belongs to (`/teams/{slug}/…`), by its slug.
     pub team_slug: Option<String>,
+    /// Password sign-up is turned off (`GAMEDAY_PASSWORD_SIGNIN=false`): pages offer no "Create account".
+    pub no_password_signup: bool,
 }
 
 impl Layout {
@@ -109,7 +111,8 @@ impl FromRequestParts<AppState> for Layout {
             _ => None,
         };
         let team_slug = team_in_path(parts.uri.path());
-        Ok(Layout { user, teams, flash, elsewhere, team_slug })
+        let no_password_signup = !state.config.password_signin;
+        Ok(Layout { user, teams, flash, elsewhere, team_slug, no_password_signup })
     }
 }
 

@@ -367,10 +367,40 @@ async fn password_sign_in_and_sign_up_can_be_turned_off(db: PgPool) {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(accounts(&db).await, 1);
 
+    // No page offers a password sign-up: not the header, the welcome page nor the sign-in page.
+    for path in ["/", "/signin"] {
+        let page = app.get(path).await.text().await.unwrap();
+        assert!(!page.contains("href=\"/signup"), "{path} offers no password sign-up");
+        assert!(page.contains("href=\"/signin"), "{path} offers sign-in");
+    }
+
     // The provider still signs people in (and, with sign-up on, makes their account).
     provider.person("acme|new", "new@example.com", true);
     assert_eq!(sso(&app, &app.client).await.status(), StatusCode::SEE_OTHER);
     assert!(signed_in_as(&app, &app.client).await.is_some());
+
+    // An invite asks a stranger to sign in, not to create a password account.
+    let slug = app.team(&app.client, "Payments").await;
+    let invite = app.invite(&app.client, &slug, "member").await;
+    let page = app.get_as(&new_client(), &invite).await.text().await.unwrap();
+    assert!(page.contains("Sign in to accept."));
+    assert!(!page.contains("href=\"/signup"), "the invite offers no password sign-up");
+}
+
+#[sqlx::test]
+async fn with_passwords_on_the_pages_offer_a_password_sign_up(db: PgPool) {
+    let provider = Provider::start().await;
+    let app = app_with(db, &provider, false, true).await;
+    for path in ["/", "/signin"] {
+        let page = app.get(path).await.text().await.unwrap();
+        assert!(page.contains("href=\"/signup"), "{path} offers a password sign-up");
+    }
+    let lead = app.user("lead@example.com", "Lead").await;
+    let slug = app.team(&lead, "Payments").await;
+    let invite = app.invite(&lead, &slug, "member").await;
+    let page = app.get_as(&new_client(), &invite).await.text().await.unwrap();
+    assert!(page.contains("Create an account or sign in to accept."));
+    assert!(page.contains("href=\"/signup?"));
 }
 
 #[sqlx::test]
