@@ -210,6 +210,11 @@ impl ShowPage {
             && crate::gamedays::edit_plan(self.ctx.gameday.status).is_ok()
     }
 
+    /// The team's weaknesses this scenario found (recorded from it), as opposed to the one it re-tests.
+    fn found_weaknesses(&self) -> Vec<&Weakness> {
+        self.team_weaknesses.iter().filter(|w| w.found_in_scenario == Some(self.scenario.id)).collect()
+    }
+
     fn can_record_weakness(&self) -> bool {
         crate::weaknesses::check_can_record_from(self.ctx.membership.role, self.ctx.role, self.scenario.outcome).is_ok()
     }

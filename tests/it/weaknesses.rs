@@ -162,12 +162,19 @@ async fn injecting_into_an_open_weakness_needs_a_recorded_reason(db: PgPool) {
     // Refuted: the scenario records a new weakness, pointing back at it.
     day.run(&day.ana, &scenario, "rollback", &[]).await;
     day.run(&day.ana, &scenario, "conclude", &[("outcome", "refuted"), ("note", "lag reached 30 s unnoticed")]).await;
+    let before = day.page(&day.li, &scenario).await;
+    assert!(before.contains("Record as a known weakness") && !before.contains("Found here"));
     assert_eq!(
         day.app.post_as(&day.li, &format!("{scenario}/weakness/new"), &[]).await.status(),
         StatusCode::SEE_OTHER
     );
     let page = day.page(&day.vi, &weaknesses).await;
     assert!(page.contains("Stop the primary: hypothesis refuted") && page.contains("lag reached 30 s unnoticed"));
+    // The scenario page names what it found, apart from the weakness it re-tests.
+    let after = day.page(&day.li, &scenario).await;
+    let found = &after[after.find("<dt>Found here</dt>").expect("a row for what the scenario found")..];
+    assert!(found[..found.find("</dd>").unwrap()].contains("Stop the primary: hypothesis refuted</a> (open)"));
+    assert!(after.contains("Record another weakness it found") && !after.contains("Record as a known weakness"));
     // Mitigated, a weakness no longer asks for a reason.
     let mitigated = [("status", "mitigated"), ("reason", "lag alert added")];
     assert_eq!(day.app.post_as(&day.li, &status, &mitigated).await.status(), StatusCode::SEE_OTHER);
